@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package fathom's build, tests and benchmarks need.
+# Idempotent and non-interactive; run as root (or with sudo available).
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev            # libFuzzer targets and sanitizer runtimes
+  libopenblas-openmp-dev              # CPU GEMM, sharing OpenMP threads with our kernels
+  libzip-dev libcjson-dev             # .pth (zip) / .npz, config.json / reports
+  libcmocka-dev                       # unit tests
+  libjpeg62-turbo-dev libspng-dev libpng-dev libwebp-dev libexif-dev
+  libopenexr-dev                      # EXR output (OpenEXRCore C API)
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libcurl4-openssl-dev                # URLs, model download
+  ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
+  python3 python3-numpy               # tests read outputs back with numpy
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#pkgs[@]} packages present"

@@ -1,0 +1,91 @@
+/* weights.h - the internal, format-independent layout of Depth Anything V2 weights.
+ *
+ * Readers (safetensors.c, pth.c) produce raw named tensors; weights_map.c maps official or HF
+ * names onto this struct (splitting nothing: HF q/k/v are packed into qkv, HF fusion indices
+ * reversed), checks every name, dtype and shape, and converts to float32. Names of fields
+ * follow the official code (../shared/spec/depth-anything-v2.md section 7.1).
+ *
+ * Ownership: fathom_weights owns one arena holding every tensor (llm.c style); all float*
+ * fields below point into it. Layouts are exactly PyTorch's:
+ *   Linear (out, in); Conv2d (Cout, Cin, k, k); ConvTranspose2d (Cin, Cout, k, k). */
+#ifndef FATHOM_MODEL_WEIGHTS_H
+#define FATHOM_MODEL_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fathom.h"
+
+typedef struct fathom_arch {
+    char name[16];       /* "vits", "vitb", "vitl", "vitg", "custom" */
+    int embed_dim;       /* D */
+    int depth;           /* number of blocks */
+    int heads;           /* D / heads = head dim (64 for released models) */
+    int mlp_hidden;      /* 4D (GELU MLP) or SwiGLU hidden (vitg: 4096) */
+    int swiglu;          /* 1 for vitg */
+    int patch;           /* 14 */
+    int pos_grid;        /* 37: the pos-embed table is 1 + pos_grid^2 rows */
+    int layer_idx[4];    /* 0-based blocks feeding the head */
+    int features;        /* DPT F */
+    int out_ch[4];       /* DPT O1..O4 */
+    int head_hidden;     /* 32 */
+    int metric;          /* 1: sigmoid * max_depth; 0: ReLU */
+    float max_depth;
+    float ln_eps;        /* 1e-6 */
+} fathom_arch;
+
+typedef struct fathom_block_weights {
+    float *norm1_w, *norm1_b;    /* (D) */
+    float *qkv_w, *qkv_b;        /* (3D, D), (3D): rows [q | k | v], head-major inside */
+    float *proj_w, *proj_b;      /* (D, D), (D) */
+    float *ls1;                  /* (D) */
+    float *norm2_w, *norm2_b;    /* (D) */
+    float *fc1_w, *fc1_b;        /* (Hm, D), (Hm)   vitg: w12 (2Hs, D) */
+    float *fc2_w, *fc2_b;        /* (D, Hm), (D)    vitg: w3 (D, Hs) */
+    float *ls2;                  /* (D) */
+} fathom_block_weights;
+
+typedef struct fathom_fusion_weights {   /* official refinenet{k}, k = index + 1 */
+    float *out_w, *out_b;                /* (F, F, 1, 1), (F) */
+    float *rcu1_c1_w, *rcu1_c1_b;        /* (F, F, 3, 3), (F); NULL for refinenet4 (unused) */
+    float *rcu1_c2_w, *rcu1_c2_b;
+    float *rcu2_c1_w, *rcu2_c1_b;
+    float *rcu2_c2_w, *rcu2_c2_b;
+} fathom_fusion_weights;
+
+typedef struct fathom_weights {
+    fathom_arch arch;
+    /* encoder */
+    float *cls_token;            /* (D) */
+    float *pos_embed;            /* (1 + G*G, D) */
+    float *patch_w, *patch_b;    /* (D, 3, 14, 14), (D) */
+    fathom_block_weights *blocks;/* (depth) owned array */
+    float *norm_w, *norm_b;      /* (D) final LayerNorm, applied to every taken layer */
+    /* DPT head */
+    float *proj_w[4], *proj_b[4];/* (O_k, D, 1, 1), (O_k) */
+    float *resize0_w, *resize0_b;/* ConvTranspose (O1, O1, 4, 4), (O1) */
+    float *resize1_w, *resize1_b;/* ConvTranspose (O2, O2, 2, 2), (O2) */
+    float *resize3_w, *resize3_b;/* Conv (O4, O4, 3, 3) stride 2 pad 1, (O4) */
+    float *rn_w[4];              /* (F, O_k, 3, 3), no bias */
+    fathom_fusion_weights fusion[4]; /* fusion[k-1] = refinenet{k} */
+    float *out1_w, *out1_b;      /* output_conv1   (F/2, F, 3, 3) */
+    float *out2_w, *out2_b;      /* output_conv2.0 (32, F/2, 3, 3) */
+    float *out3_w, *out3_b;      /* output_conv2.2 (1, 32, 1, 1) */
+
+    /* provenance, for `fathom info` */
+    char format[24];             /* "pth", "safetensors", "hf-folder" */
+    char dtype[8];               /* "f32", "f16", "bf16", "mixed" */
+    int64_t params;              /* used parameters */
+    int64_t unused_params;       /* accepted, unused tensors */
+
+    void *arena;                 /* owned: every float* above points in here */
+    size_t arena_bytes;
+} fathom_weights;
+
+/* Load from a .pth, a .safetensors file or a Hugging Face folder. `params` may be NULL.
+ * On success *out is owned by the caller. Errors name the file and the first bad tensor. */
+fathom_status fathom_weights_load(const char *path, const fathom_model_params *params,
+                                  fathom_weights **out);
+void fathom_weights_free(fathom_weights **w);
+
+#endif
