@@ -158,6 +158,58 @@ void fathom_resize_depth(const float *in, int h, int w, float *out, int h0, int 
 /* ======================================================================== media: images */
 /* (section owned by src/media) */
 
+/* A decoded 8-bit RGB image. Owns `rgb` (free with fathom_image_free). */
+typedef struct fathom_image {
+    int width, height;
+    size_t stride;      /* bytes per row (>= 3 * width) */
+    uint8_t *rgb;       /* owned: height * stride bytes, RGB order */
+    int src_bits;       /* bit depth of the source (8 or 16) */
+    int src_channels;   /* channels in the source (1 grey, 2 grey+alpha, 3, 4) */
+} fathom_image;
+
+/* Decode JPEG, PNG (8/16-bit, grey, alpha, palette), WebP, or anything FFmpeg decodes as a
+ * still image (BMP, TIFF, ...), applying EXIF orientation as cv2.imread does. Alpha is
+ * dropped, grey expanded, 16-bit reduced to 8 bits (as cv2.imread(IMREAD_COLOR)).
+ * `name` is used in error messages. Images over max_pixels (0 = no limit) are refused with
+ * FATHOM_ERR_TOO_LARGE before any pixel buffer is allocated. */
+fathom_status fathom_image_decode(const void *data, size_t size, const char *name,
+                                  uint64_t max_pixels, fathom_image *out);
+fathom_status fathom_image_load(const char *path, uint64_t max_pixels, fathom_image *out);
+void fathom_image_free(fathom_image *img); /* accepts a zeroed image; zeroes it */
+
+/* Depth output formats (bit set). */
+typedef enum fathom_output_format {
+    FATHOM_OUT_NPY = 1 << 0,   /* float32 .npy, raw values */
+    FATHOM_OUT_NPZ = 1 << 1,   /* compressed .npz with array "depth", raw values */
+    FATHOM_OUT_PNG16 = 1 << 2, /* 16-bit grey PNG, per-image min..max -> 0..65535 */
+    FATHOM_OUT_PNG8 = 1 << 3,  /* 8-bit grey PNG, min..max -> 0..255 */
+    FATHOM_OUT_COLOR = 1 << 4, /* RGB colormap PNG */
+    FATHOM_OUT_EXR = 1 << 5    /* float32 single-channel EXR ("Z"), raw values */
+} fathom_output_format;
+
+typedef enum fathom_colormap {
+    FATHOM_CMAP_SPECTRAL_R = 0, /* the official run.py look */
+    FATHOM_CMAP_INFERNO,
+    FATHOM_CMAP_TURBO,
+    FATHOM_CMAP_GRAY
+} fathom_colormap;
+
+typedef struct fathom_write_opts {
+    int invert;                /* normalized outputs only: near = dark */
+    fathom_colormap colormap;  /* FATHOM_OUT_COLOR */
+    int metric;                /* 1: values are meters; 0: relative disparity (stored as text) */
+    float norm_min, norm_max;  /* when norm_min < norm_max: use these instead of the image's
+                                  own min..max for 8/16-bit outputs (video EMA) */
+} fathom_write_opts;
+
+/* File extension of one format ("npy", "npz", "png", "png", "png", "exr"). */
+const char *fathom_output_ext(fathom_output_format one);
+/* Write depth (h, w) in one format to `path`, via a temporary name in the same directory
+ * renamed when complete: a crash never leaves a partial file under `path`. Disk full and
+ * permission errors name the path. opts may be NULL (defaults). */
+fathom_status fathom_depth_write(const char *path, fathom_output_format one, const float *depth,
+                                 int h, int w, const fathom_write_opts *opts);
+
 /* ======================================================================== pipeline */
 /* (section owned by src/pipeline) */
 

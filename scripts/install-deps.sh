@@ -5,14 +5,14 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config git
-  clang libclang-rt-14-dev            # libFuzzer targets and sanitizer runtimes
+  clang libclang-rt-14-dev libomp-14-dev   # libFuzzer targets (clang + OpenMP)
   libopenblas-openmp-dev              # CPU GEMM, sharing OpenMP threads with our kernels
   libzip-dev libcjson-dev             # .pth (zip) / .npz, config.json / reports
   libcmocka-dev                       # unit tests
   libjpeg62-turbo-dev libspng-dev libpng-dev libwebp-dev libexif-dev
   libopenexr-dev                      # EXR output (OpenEXRCore C API)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-  libcurl4-openssl-dev                # URLs, model download
+  libcurl4-openssl-dev libssl-dev     # URLs, model download, SHA-256
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
 )

@@ -1,0 +1,10 @@
+/* commands.h - one function per `fathom` subcommand; each returns the process exit code:
+ * 0 success, 1 some items failed, 2 usage/setup error, 130 interrupted. */
+#ifndef FATHOM_CLI_COMMANDS_H
+#define FATHOM_CLI_COMMANDS_H
+
+int cmd_run(int argc, char **argv);   /* cmd_run.c */
+int cmd_info(int argc, char **argv);  /* cmd_info.c */
+int cmd_bench(int argc, char **argv); /* cmd_bench.c */
+
+#endif
