@@ -1,0 +1,103 @@
+/* backend_cpu.c - the CPU backend: op table, memory entries, thread count, scratch. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/backend_cpu.h"
+#include "backend/cpu/cpu_internal.h"
+#include "core/alloc.h"
+#include "core/status.h"
+
+float *fathom_cpu_scratch(fathom_backend *be) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    return ctx->scratch + (size_t)omp_get_thread_num() * FATHOM_CPU_SCRATCH;
+}
+
+static fathom_status cpu_alloc(fathom_backend *be, void **p, size_t bytes) {
+    *p = fathom_alloc(bytes);
+    if (!*p) return fathom_fail(FATHOM_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
+    return FATHOM_OK;
+}
+
+static void cpu_free(fathom_backend *be, void *p, size_t bytes) { fathom_free_sized(p, bytes); }
+
+static fathom_status cpu_copy(fathom_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes) memmove(dst, src, bytes);
+    return FATHOM_OK;
+}
+
+static fathom_status cpu_sync(fathom_backend *be) { return FATHOM_OK; }
+
+/* Kernels only use the fixed per-thread tiles allocated at create, so any request is already
+ * satisfied; nothing is allocated here or per call. */
+static fathom_status cpu_reserve_scratch(fathom_backend *be, size_t bytes) { return FATHOM_OK; }
+
+static const fathom_backend_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .sync = cpu_sync,
+    .reserve_scratch = cpu_reserve_scratch,
+    .linear = fathom_cpu_linear,
+    .linear_residual = fathom_cpu_linear_residual,
+    .layernorm = fathom_cpu_layernorm,
+    .attention = fathom_cpu_attention,
+    .patchify = fathom_cpu_patchify,
+    .assemble_tokens = fathom_cpu_assemble_tokens,
+    .tokens_to_nchw = fathom_cpu_tokens_to_nchw,
+    .conv2d = fathom_cpu_conv2d,
+    .conv_transpose = fathom_cpu_conv_transpose,
+    .resize_bilinear = fathom_cpu_resize_bilinear,
+    .add = fathom_cpu_add,
+    .depth_act = fathom_cpu_depth_act,
+};
+
+fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
+    fathom_status st = FATHOM_OK;
+    fathom_backend *be = NULL;  /* owned until returned */
+    fathom_cpu_ctx *ctx = NULL; /* owned by be once attached */
+    *out = NULL;
+    if (threads <= 0) threads = omp_get_num_procs();
+    if (threads > 1024) {
+        st = fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu backend: %d threads is too many", threads);
+        goto done;
+    }
+    be = calloc(1, sizeof *be);
+    ctx = calloc(1, sizeof *ctx);
+    if (!be || !ctx) {
+        st = fathom_fail(FATHOM_ERR_NOMEM, "cpu backend: cannot allocate the context");
+        goto done;
+    }
+    ctx->scratch_bytes = (size_t)threads * FATHOM_CPU_SCRATCH * sizeof(float);
+    ctx->scratch = fathom_alloc(ctx->scratch_bytes);
+    if (!ctx->scratch) {
+        st = fathom_fail(FATHOM_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes of scratch for %d threads",
+                         ctx->scratch_bytes, threads);
+        goto done;
+    }
+    be->ops = &cpu_ops;
+    be->ctx = ctx;
+    be->kind = FATHOM_DEVICE_CPU;
+    be->threads = threads;
+    /* sgemm calls made outside our parallel regions use the same number of threads */
+    openblas_set_num_threads(threads);
+    *out = be;
+    be = NULL;
+    ctx = NULL;
+done:
+    if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    free(ctx);
+    free(be);
+    return st;
+}
+
+void fathom_backend_cpu_destroy(fathom_backend *be) {
+    if (!be) return;
+    fathom_cpu_ctx *ctx = be->ctx;
+    if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    free(ctx);
+    free(be);
+}

@@ -1,0 +1,66 @@
+/* cpu_internal.h - the CPU backend's context and its optimized kernels (fathom_cpu_<op>).
+ *
+ * Each kernel has the signature of its fathom_backend_ops entry. Kernels split work over an
+ * OpenMP team of be->threads and call single-threaded OpenBLAS sgemm inside it (the OpenMP
+ * build of OpenBLAS runs serially when called from a parallel region), so one team serves
+ * both. Per-thread scratch is a fixed-size tile allocated at create: shapes only change how
+ * many tiles there are, never the tile size, so no op allocates or can fail. */
+#ifndef FATHOM_BACKEND_CPU_INTERNAL_H
+#define FATHOM_BACKEND_CPU_INTERNAL_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+
+/* Tile sizes (floats). Chosen so one thread's working set stays in its 1-2 MiB L2. */
+enum {
+    FATHOM_CPU_QTILE = 64,    /* attention query rows per task */
+    FATHOM_CPU_KTILE = 512,   /* attention keys per block (running-max softmax across blocks) */
+    FATHOM_CPU_RTILE = 128,   /* linear rows per task */
+    FATHOM_CPU_NTILE = 1024,  /* linear_residual output columns per gemm tile */
+    FATHOM_CPU_CONV_K = 576,  /* conv im2col rows (Ci*k*k) per chunk: 64 ch x 3x3 */
+    FATHOM_CPU_CONV_N = 256,  /* conv output pixels per tile */
+    FATHOM_CPU_SCRATCH = 131072 + 2 * FATHOM_CPU_QTILE, /* floats per thread: max of the above */
+};
+
+typedef struct fathom_cpu_ctx {
+    float *scratch;       /* owned: threads * FATHOM_CPU_SCRATCH floats, 64-byte aligned */
+    size_t scratch_bytes; /* size given to fathom_alloc */
+} fathom_cpu_ctx;
+
+/* this thread's scratch tile (call inside a parallel region of be->threads) */
+float *fathom_cpu_scratch(fathom_backend *be);
+
+/* vectorizable float32 erf / exp (~1-2 ulp), GELU built on erf */
+float fathom_cpu_erf(float x);
+float fathom_cpu_exp(float x);
+/* x[i] = gelu(x[i]) / relu(x[i]) over n floats */
+void fathom_cpu_gelu_inplace(float *x, size_t n);
+/* x[i] = exp(x[i] - m) for i < n; returns the sum of the results */
+float fathom_cpu_exp_shift_sum(float *x, size_t n, float m);
+
+void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
+                       const float *b, int M, int N, int K, fathom_act act);
+void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
+                                const float *b, const float *gamma, int M, int N, int K);
+void fathom_cpu_layernorm(fathom_backend *be, float *out, const float *in, const float *w,
+                          const float *b, int M, int C, float eps);
+void fathom_cpu_attention(fathom_backend *be, float *out, const float *qkv, int B, int L, int D,
+                          int heads, float scale);
+void fathom_cpu_patchify(fathom_backend *be, float *out, const float *x, int B, int H, int W,
+                         int p);
+void fathom_cpu_assemble_tokens(fathom_backend *be, float *tokens, const float *emb,
+                                const float *cls, const float *pos, int B, int N, int D);
+void fathom_cpu_tokens_to_nchw(fathom_backend *be, float *out, const float *tokens, int B, int gh,
+                               int gw, int D);
+void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const float *w,
+                       const float *b, const float *residual, int B, int Ci, int H, int W, int Co,
+                       int k, int stride, int pad, int flags);
+void fathom_cpu_conv_transpose(fathom_backend *be, float *out, const float *in, const float *w,
+                               const float *b, int B, int Ci, int H, int W, int Co, int k);
+void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in, int P, int Hi,
+                                int Wi, int Ho, int Wo);
+void fathom_cpu_add(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
+void fathom_cpu_depth_act(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
+
+#endif

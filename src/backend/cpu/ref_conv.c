@@ -1,0 +1,49 @@
+/* ref_conv.c - reference conv2d (groups 1) and non-overlapping conv_transpose (kernel == stride). */
+#include "backend/cpu/ref_ops.h"
+
+void fathom_ref_conv2d(float *out, const float *in, const float *w, const float *b,
+                       const float *residual, int B, int Ci, int H, int W, int Co, int k,
+                       int stride, int pad, int flags) {
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    for (int bt = 0; bt < B; bt++)
+        for (int co = 0; co < Co; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    double acc = 0.0;
+                    for (int ci = 0; ci < Ci; ci++)
+                        for (int ky = 0; ky < k; ky++) {
+                            int iy = oy * stride - pad + ky;
+                            if (iy < 0 || iy >= H) continue;
+                            for (int kx = 0; kx < k; kx++) {
+                                int ix = ox * stride - pad + kx;
+                                if (ix < 0 || ix >= W) continue;
+                                float v = in[(((size_t)bt * Ci + ci) * H + iy) * W + ix];
+                                if ((flags & FATHOM_CONV_RELU_IN) && v < 0.0f) v = 0.0f;
+                                acc += (double)v * w[(((size_t)co * Ci + ci) * k + ky) * k + kx];
+                            }
+                        }
+                    size_t o = (((size_t)bt * Co + co) * Ho + oy) * Wo + ox;
+                    float v = (float)acc;
+                    if (b) v += b[co];
+                    if (residual) v += residual[o];
+                    if ((flags & FATHOM_CONV_RELU_OUT) && v < 0.0f) v = 0.0f;
+                    out[o] = v;
+                }
+}
+
+void fathom_ref_conv_transpose(float *out, const float *in, const float *w, const float *b,
+                               int B, int Ci, int H, int W, int Co, int k) {
+    int Wo = W * k, Ho = H * k;
+    for (int bt = 0; bt < B; bt++)
+        for (int co = 0; co < Co; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    int iy = oy / k, ix = ox / k, ky = oy % k, kx = ox % k;
+                    double acc = 0.0;
+                    for (int ci = 0; ci < Ci; ci++)
+                        acc += (double)in[(((size_t)bt * Ci + ci) * H + iy) * W + ix] *
+                               w[(((size_t)ci * Co + co) * k + ky) * k + kx];
+                    out[(((size_t)bt * Co + co) * Ho + oy) * Wo + ox] =
+                        (float)acc + (b ? b[co] : 0.0f);
+                }
+}
