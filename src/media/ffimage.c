@@ -1,0 +1,201 @@
+/* ffimage.c - every other still-image format (BMP, TIFF, GIF, PPM, QOI, ...) through FFmpeg:
+ * libavformat reads from memory via a custom AVIOContext, libavcodec decodes the first frame,
+ * libswscale converts it to RGB24. Only image demuxers are accepted, so a video or a text file
+ * handed over as an image is refused instead of silently yielding a frame. */
+#include <pthread.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "core/status.h"
+#include "media/image.h"
+
+#define AVIO_BUF 65536
+
+typedef struct mem_reader {
+    const uint8_t *data;
+    size_t size, pos;
+} mem_reader;
+
+static int mem_read(void *opaque, uint8_t *buf, int n) {
+    mem_reader *m = opaque;
+    size_t left = m->size - m->pos;
+    if (left == 0) return AVERROR_EOF;
+    if ((size_t)n > left) n = (int)left;
+    memcpy(buf, m->data + m->pos, (size_t)n);
+    m->pos += (size_t)n;
+    return n;
+}
+
+static int64_t mem_seek(void *opaque, int64_t off, int whence) {
+    mem_reader *m = opaque;
+    int64_t base;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)m->size;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)m->pos; break;
+    case SEEK_END: base = (int64_t)m->size; break;
+    default: return AVERROR(EINVAL);
+    }
+    if (off > (int64_t)m->size - base || base + off < 0) return AVERROR(EINVAL);
+    m->pos = (size_t)(base + off);
+    return (int64_t)m->pos;
+}
+
+/* The library never prints: quiet FFmpeg unless the application already chose a level. */
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+static void quiet_ffmpeg(void) {
+    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
+}
+
+static int is_image_demuxer(const char *n) {
+    size_t len = strlen(n);
+    return (len > 5 && strcmp(n + len - 5, "_pipe") == 0) || strcmp(n, "gif") == 0 ||
+           strcmp(n, "image2") == 0;
+}
+
+static fathom_status av_fail(fathom_status s, const char *name, const char *what, int err) {
+    char buf[AV_ERROR_MAX_STRING_SIZE] = "";
+    av_strerror(err, buf, sizeof buf);
+    return fathom_fail(s, "%s: %s: %s", name, what, buf);
+}
+
+/* Send packets until one frame comes out. */
+static fathom_status decode_first_frame(AVFormatContext *fc, AVCodecContext *cc, int stream,
+                                        AVPacket *pkt, AVFrame *frame, const char *name) {
+    int eof = 0;
+    for (;;) {
+        int r = avcodec_receive_frame(cc, frame);
+        if (r == 0) return FATHOM_OK;
+        if (r == AVERROR_EOF) return fathom_fail(FATHOM_ERR_FORMAT, "%s: no image in the data", name);
+        if (r != AVERROR(EAGAIN)) return av_fail(FATHOM_ERR_FORMAT, name, "corrupt image data", r);
+        if (eof) return fathom_fail(FATHOM_ERR_FORMAT, "%s: no image in the data", name);
+        r = av_read_frame(fc, pkt);
+        if (r == AVERROR_EOF) {
+            eof = 1;
+            r = avcodec_send_packet(cc, NULL);
+        } else if (r < 0) {
+            return av_fail(FATHOM_ERR_FORMAT, name, "corrupt or truncated image", r);
+        } else {
+            r = pkt->stream_index == stream ? avcodec_send_packet(cc, pkt) : 0;
+            av_packet_unref(pkt);
+        }
+        if (r < 0 && r != AVERROR_EOF) return av_fail(FATHOM_ERR_FORMAT, name, "corrupt image data", r);
+    }
+}
+
+fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
+                                    uint64_t max_pixels, fathom_image *out) {
+    fathom_status s = FATHOM_OK;
+    mem_reader mem = {data, size, 0};
+    AVIOContext *io = NULL;      /* owned (with its buffer) */
+    AVFormatContext *fc = NULL;  /* owned */
+    AVCodecContext *cc = NULL;   /* owned */
+    AVPacket *pkt = NULL;        /* owned */
+    AVFrame *frame = NULL;       /* owned */
+    struct SwsContext *sws = NULL; /* owned */
+    pthread_once(&quiet_once, quiet_ffmpeg);
+
+    uint8_t *iobuf = av_malloc(AVIO_BUF); /* owned by io once created */
+    if (iobuf) io = avio_alloc_context(iobuf, AVIO_BUF, 0, &mem, mem_read, NULL, mem_seek);
+    if (!io) {
+        av_free(iobuf);
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg I/O", name);
+    }
+    fc = avformat_alloc_context();
+    pkt = av_packet_alloc();
+    frame = av_frame_alloc();
+    if (!fc || !pkt || !frame) {
+        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg contexts", name);
+        goto done;
+    }
+    fc->pb = io;
+    fc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    int r = avformat_open_input(&fc, NULL, NULL, NULL); /* frees fc on failure */
+    if (r < 0) {
+        s = av_fail(FATHOM_ERR_FORMAT, name, "not a recognized image format", r);
+        goto done;
+    }
+    if (!is_image_demuxer(fc->iformat->name)) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: '%s' data is not a still-image format", name,
+                        fc->iformat->name);
+        goto done;
+    }
+    const AVCodec *codec = NULL;
+    int stream = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (stream < 0 || !codec) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for this '%s' image", name,
+                        fc->iformat->name);
+        goto done;
+    }
+    AVCodecParameters *par = fc->streams[stream]->codecpar;
+    if (par->width > 0 && par->height > 0) {
+        s = fathom_image_check_dims(name, par->width, par->height, max_pixels);
+        if (s != FATHOM_OK) goto done;
+    }
+    cc = avcodec_alloc_context3(codec);
+    if (!cc) {
+        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", name);
+        goto done;
+    }
+    r = avcodec_parameters_to_context(cc, par);
+    if (r < 0) {
+        s = av_fail(FATHOM_ERR_FORMAT, name, "bad codec parameters", r);
+        goto done;
+    }
+    /* decoders refuse larger frames before allocating them */
+    uint64_t cap = FATHOM_IMAGE_MAX_BYTES / 3;
+    if (max_pixels && max_pixels < cap) cap = max_pixels;
+    cc->max_pixels = (int64_t)cap;
+    cc->thread_count = 1;
+    r = avcodec_open2(cc, codec, NULL);
+    if (r < 0) {
+        s = av_fail(FATHOM_ERR_UNSUPPORTED, name, "cannot open the decoder", r);
+        goto done;
+    }
+    s = decode_first_frame(fc, cc, stream, pkt, frame, name);
+    if (s != FATHOM_OK) {
+        /* a frame refused by max_pixels surfaces as EINVAL: report the declared size */
+        if (par->width > 0 && par->height > 0 &&
+            fathom_image_check_dims(name, par->width, par->height, max_pixels) != FATHOM_OK)
+            s = FATHOM_ERR_TOO_LARGE;
+        goto done;
+    }
+    s = fathom_image_check_dims(name, frame->width, frame->height, max_pixels);
+    if (s != FATHOM_OK) goto done;
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(frame->format);
+    if (!desc) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unknown pixel format", name);
+        goto done;
+    }
+    sws = sws_getContext(frame->width, frame->height, frame->format, frame->width, frame->height,
+                         AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
+                         NULL, NULL, NULL);
+    if (!sws) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB", name,
+                        desc->name);
+        goto done;
+    }
+    s = fathom_image_alloc(name, frame->width, frame->height, out);
+    if (s != FATHOM_OK) goto done;
+    uint8_t *dst[4] = {out->rgb, NULL, NULL, NULL};
+    int dst_stride[4] = {(int)out->stride, 0, 0, 0};
+    sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst,
+              dst_stride);
+    out->src_bits = desc->comp[0].depth > 8 ? 16 : 8;
+    out->src_channels = desc->nb_components;
+done:
+    sws_freeContext(sws);
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&cc);
+    avformat_close_input(&fc);
+    if (io) av_freep(&io->buffer);
+    avio_context_free(&io);
+    return s;
+}
