@@ -27,8 +27,10 @@ typedef struct fathom_resolve_opts {
     int offline;               /* nonzero: never download; missing files -> FATHOM_ERR_NOT_FOUND */
     fathom_download_progress_fn progress; /* may be NULL; called on the calling thread */
     void *progress_user;
-    const atomic_int *cancel;  /* borrowed, may be NULL: nonzero stops the download */
-    fathom_fetcher *fetcher;   /* borrowed, may be NULL (a private one is made) */
+    const atomic_int *cancel;  /* borrowed, may be NULL: nonzero stops the download (a lent
+                                  fetcher stops on its own cancel flag) */
+    fathom_fetcher *fetcher;   /* borrowed, may be NULL (a private one is made, with default
+                                  fetch options and the cancel flag above) */
 } fathom_resolve_opts;
 
 /* name_or_path: NULL -> "small"; an existing file or folder -> copied to out unchanged;

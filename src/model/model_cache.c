@@ -1,0 +1,341 @@
+/* model_cache.c - model names -> cached Hugging Face folders, downloaded and verified once. */
+#include "model/model_cache.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/status.h"
+
+#define PATH_CAP 4096
+
+static const char *const model_names[] = {
+    "small", "base", "large",
+    "metric-indoor-small", "metric-indoor-base", "metric-indoor-large",
+    "metric-outdoor-small", "metric-outdoor-base", "metric-outdoor-large",
+    NULL,
+};
+static const char *const model_repos[] = {
+    "depth-anything/Depth-Anything-V2-Small-hf",
+    "depth-anything/Depth-Anything-V2-Base-hf",
+    "depth-anything/Depth-Anything-V2-Large-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Indoor-Base-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Indoor-Large-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Outdoor-Base-hf",
+    "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
+};
+
+/* The files of a cached model, in download order (small config first: fails fast offline). */
+static const char *const model_files[] = {"config.json", "model.safetensors"};
+#define N_MODEL_FILES 2
+
+const char *const *fathom_model_names(void) { return model_names; }
+
+const char *fathom_model_repo(const char *name) {
+    if (!name) return NULL;
+    for (int i = 0; model_names[i]; i++)
+        if (strcasecmp(name, model_names[i]) == 0) return model_repos[i];
+    return NULL;
+}
+
+fathom_status fathom_model_cache_dir(const fathom_resolve_opts *opts, char *out, size_t cap) {
+    int n;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (opts && opts->cache_dir && opts->cache_dir[0]) {
+        n = snprintf(out, cap, "%s", opts->cache_dir);
+    } else if (xdg && xdg[0] == '/') { /* the XDG spec ignores relative values */
+        n = snprintf(out, cap, "%s/fathom", xdg);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0]) {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home || !home[0])
+            return fathom_fail(FATHOM_ERR_NOT_FOUND,
+                               "no cache folder: neither XDG_CACHE_HOME nor HOME is set");
+        n = snprintf(out, cap, "%s/.cache/fathom", home);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "cache folder path longer than %zu bytes", cap);
+    while (n > 1 && out[n - 1] == '/') out[--n] = '\0';
+    return FATHOM_OK;
+}
+
+static int regular_nonempty(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0;
+}
+
+static int all_present(const char *folder) {
+    char p[PATH_CAP + 32];
+    for (int i = 0; i < N_MODEL_FILES; i++) {
+        snprintf(p, sizeof p, "%s/%s", folder, model_files[i]);
+        if (!regular_nonempty(p)) return 0;
+    }
+    return 1;
+}
+
+/* mkdir -p */
+static fathom_status make_dirs(const char *dir) {
+    char p[PATH_CAP];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            return fathom_fail(fathom_status_from_errno(e), "%s: cannot create folder: %s", p,
+                               strerror(e));
+        }
+        *s = c;
+        if (!c) break;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fathom_fail(FATHOM_ERR_IO, "%s: not a folder", dir);
+    return FATHOM_OK;
+}
+
+/* SHA-256 of a file as 64 lowercase hex digits. */
+static fathom_status sha256_file(const char *path, char hex[65]) {
+    fathom_status st = FATHOM_OK;
+    enum { BUF = 1 << 20 };
+    unsigned char *buf = malloc(BUF); /* owned */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new(); /* owned */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!buf || !ctx) {
+        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory for SHA-256", path);
+        goto done;
+    }
+    if (fd < 0) {
+        int e = errno;
+        st = fathom_fail(fathom_status_from_errno(e), "%s: cannot open: %s", path, strerror(e));
+        goto done;
+    }
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "%s: SHA-256 init failed", path);
+        goto done;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf, BUF);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            st = fathom_fail(fathom_status_from_errno(e), "%s: read failed: %s", path, strerror(e));
+            goto done;
+        }
+        if (r == 0) break;
+        EVP_DigestUpdate(ctx, buf, (size_t)r);
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+done:
+    if (fd >= 0) close(fd);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return st;
+}
+
+static int is_sha256_hex(const char *s) {
+    if (strlen(s) != 64) return 0;
+    for (int i = 0; i < 64; i++)
+        if (!isxdigit((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+typedef struct progress_ctx {
+    const fathom_resolve_opts *opts; /* borrowed */
+    const char *file;                /* borrowed */
+} progress_ctx;
+
+static void on_progress(void *user, int64_t done, int64_t total) {
+    progress_ctx *p = user;
+    p->opts->progress(p->opts->progress_user, p->file, done, total);
+}
+
+/* Exclusive lock on <folder>/.lock so two processes never write the same .incomplete file.
+ * Polls so the cancel flag is honoured while another process downloads. */
+static fathom_status lock_folder(const char *folder, const atomic_int *cancel, int *fd_out) {
+    char p[PATH_CAP];
+    snprintf(p, sizeof p, "%s/.lock", folder);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        return fathom_fail(fathom_status_from_errno(e), "%s: cannot open: %s", p, strerror(e));
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return fathom_fail(fathom_status_from_errno(e), "%s: cannot lock: %s", p, strerror(e));
+        }
+        if (cancel && atomic_load(cancel)) {
+            close(fd);
+            return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled while waiting for another "
+                               "download of this model", folder);
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    *fd_out = fd;
+    return FATHOM_OK;
+}
+
+/* Download one file into place: <final>.incomplete (resumed), verify, rename. */
+static fathom_status download_one(fathom_fetcher *f, const fathom_resolve_opts *opts,
+                                  const char *url, const char *file, const char *final) {
+    char tmp[PATH_CAP + 64];
+    snprintf(tmp, sizeof tmp, "%s.incomplete", final);
+    progress_ctx pc = {opts, file};
+    fathom_fetch_meta meta;
+    fathom_status st = fathom_fetch_to_file(f, url, tmp, 1, opts && opts->progress ? on_progress : NULL,
+                                            &pc, &meta);
+    if (st != FATHOM_OK) return st;
+    struct stat sb;
+    if (stat(tmp, &sb) != 0) {
+        int e = errno;
+        return fathom_fail(fathom_status_from_errno(e), "%s: %s", tmp, strerror(e));
+    }
+    if (meta.linked_size >= 0 && (int64_t)sb.st_size != meta.linked_size) {
+        unlink(tmp);
+        return fathom_fail(FATHOM_ERR_FORMAT,
+                           "%s: downloaded %lld bytes from %s but the hub announced %lld; "
+                           "deleted it, run again to retry",
+                           file, (long long)sb.st_size, url, (long long)meta.linked_size);
+    }
+    if (is_sha256_hex(meta.linked_etag)) {
+        char got[65];
+        FATHOM_TRY(sha256_file(tmp, got));
+        if (strcasecmp(got, meta.linked_etag) != 0) {
+            unlink(tmp);
+            return fathom_fail(FATHOM_ERR_FORMAT,
+                               "%s: SHA-256 of the download from %s is %s, the hub announced %s; "
+                               "deleted it, run again to retry",
+                               file, url, got, meta.linked_etag);
+        }
+    }
+    if (rename(tmp, final) != 0) {
+        int e = errno;
+        return fathom_fail(fathom_status_from_errno(e), "cannot rename %s to %s: %s", tmp, final,
+                           strerror(e));
+    }
+    return FATHOM_OK;
+}
+
+static fathom_status copy_out(const char *s, char *out, size_t cap) {
+    size_t n = strlen(s);
+    if (n >= cap)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: path longer than %zu bytes", s, cap - 1);
+    memcpy(out, s, n + 1);
+    return FATHOM_OK;
+}
+
+fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolve_opts *opts,
+                                   char *out, size_t cap) {
+    if (!out || cap == 0)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_model_resolve: no output buffer");
+    out[0] = '\0';
+    const char *name = name_or_path ? name_or_path : "small";
+    struct stat sb;
+    if (stat(name, &sb) == 0) return copy_out(name, out, cap);
+
+    const char *repo = fathom_model_repo(name);
+    if (!repo) {
+        char list[256] = "";
+        for (int i = 0; model_names[i]; i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, model_names[i], sizeof list - strlen(list) - 1);
+        }
+        return fathom_fail(FATHOM_ERR_NOT_FOUND,
+                           "'%s' is neither an existing file or folder nor a model name (%s)",
+                           name, list);
+    }
+
+    fathom_status st = FATHOM_OK;
+    fathom_fetcher *own = NULL; /* owned: made when the caller lends none */
+    fathom_fetcher *f = NULL;   /* borrowed from opts, or own */
+    int lock_fd = -1;
+    char cache[PATH_CAP], folder[PATH_CAP], final[PATH_CAP + 32], url[PATH_CAP];
+    FATHOM_TRY(fathom_model_cache_dir(opts, cache, sizeof cache));
+    const char *repo_name = strrchr(repo, '/') + 1;
+    if ((size_t)snprintf(folder, sizeof folder, "%s/%s", cache, repo_name) >= sizeof folder - 32)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cache path too long", cache);
+    if (all_present(folder)) return copy_out(folder, out, cap);
+
+    const char *endpoint = opts && opts->endpoint ? opts->endpoint : getenv("FATHOM_HF_ENDPOINT");
+    if (!endpoint || !endpoint[0]) endpoint = "https://huggingface.co";
+    size_t elen = strlen(endpoint);
+    while (elen > 0 && endpoint[elen - 1] == '/') elen--;
+
+    const char *first_missing = NULL;
+    for (int i = 0; i < N_MODEL_FILES && !first_missing; i++) {
+        snprintf(final, sizeof final, "%s/%s", folder, model_files[i]);
+        if (!regular_nonempty(final)) first_missing = model_files[i];
+    }
+    if (opts && opts->offline)
+        return fathom_fail(FATHOM_ERR_NOT_FOUND,
+                           "model '%s' is not cached (%s missing) and downloads are off: place "
+                           "config.json and model.safetensors from %s (%.*s/%s) in %s/ or pass "
+                           "--model PATH",
+                           name, first_missing, repo, (int)elen, endpoint, repo, folder);
+
+
+    st = make_dirs(folder);
+    if (st != FATHOM_OK) goto done;
+    st = lock_folder(folder, opts ? opts->cancel : NULL, &lock_fd);
+    if (st != FATHOM_OK) goto done;
+    f = opts ? opts->fetcher : NULL;
+    if (!f) {
+        fathom_fetch_opts fo = fathom_fetch_default_opts();
+        fo.cancel = opts ? opts->cancel : NULL;
+        st = fathom_fetcher_create(&fo, &own);
+        if (st != FATHOM_OK) goto done;
+        f = own;
+    }
+    for (int i = 0; i < N_MODEL_FILES; i++) {
+        snprintf(final, sizeof final, "%s/%s", folder, model_files[i]);
+        if (regular_nonempty(final)) continue; /* present, or another process just made it */
+        if ((size_t)snprintf(url, sizeof url, "%.*s/%s/resolve/main/%s", (int)elen, endpoint,
+                             repo, model_files[i]) >= sizeof url) {
+            st = fathom_fail(FATHOM_ERR_INVALID_ARG, "download endpoint too long: %.64s...",
+                             endpoint);
+            goto done;
+        }
+        st = download_one(f, opts, url, model_files[i], final);
+        if (st == FATHOM_OK) continue;
+        if (st == FATHOM_ERR_INTERRUPTED || st == FATHOM_ERR_FORMAT || st == FATHOM_ERR_NOMEM)
+            goto done;
+        /* the cause without a repeated "URL: " prefix */
+        char cause[768];
+        const char *msg = fathom_last_error();
+        size_t ul = strlen(url);
+        if (strncmp(msg, url, ul) == 0 && msg[ul] == ':' && msg[ul + 1] == ' ') msg += ul + 2;
+        snprintf(cause, sizeof cause, "%s", msg);
+        st = fathom_fail(st == FATHOM_ERR_IO || st == FATHOM_ERR_DISK_FULL ? st : FATHOM_ERR_NETWORK,
+                         "download %s failed: %s; place config.json and model.safetensors from "
+                         "%s in %s/ or pass --model PATH",
+                         url, cause, repo, folder);
+        goto done;
+    }
+    st = copy_out(folder, out, cap);
+done:
+    fathom_fetcher_free(&own);
+    if (lock_fd >= 0) close(lock_fd); /* releases the flock */
+    return st;
+}
