@@ -1,0 +1,102 @@
+/* dpt.c - DPT head forward pass (official depth_head), NCHW with the batch outermost.
+ *
+ * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
+ * writes its output without copies; RCU ReLUs are fused into the convs (RELU_IN / RELU_OUT)
+ * and RCU skips into the second conv's residual input. */
+#include "model/dpt.h"
+
+#include <stdio.h>
+
+/* Fusion block refinenet{k}: out = out_conv(resize(RCU2(a + RCU1(b)))), a == NULL for
+ * refinenet4. a and b are (B, F, h, w); a is overwritten. Returns the slot holding out. */
+static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B, int F, int h,
+                     int w, int oh, int ow, float *a, const float *b, float *s0, float *s1,
+                     float *s2) {
+    const fathom_backend_ops *op = be->ops;
+    const size_t n = (size_t)B * F * h * w;
+    const float *u = b;
+    /* s0 and s1 are free slots; s2 may be a's slot: a is last read before s2 is written */
+    if (a) {
+        op->add(be, a, a, b, n); /* a + b: the RCU1 skip and the fusion sum in one residual */
+        op->conv2d(be, s0, b, fw->rcu1_c1_w, fw->rcu1_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
+                   FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+        op->conv2d(be, s1, s0, fw->rcu1_c2_w, fw->rcu1_c2_b, a, B, F, h, w, F, 3, 1, 1, 0);
+        u = s1;
+    }
+    op->conv2d(be, s0, u, fw->rcu2_c1_w, fw->rcu2_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
+               FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    op->conv2d(be, s2, s0, fw->rcu2_c2_w, fw->rcu2_c2_b, u, B, F, h, w, F, 3, 1, 1, 0);
+    op->resize_bilinear(be, s0, s2, B * F, h, w, oh, ow);
+    op->conv2d(be, s1, s0, fw->out_w, fw->out_b, NULL, B, F, oh, ow, F, 1, 1, 0, 0);
+    return s1;
+}
+
+void fathom_dpt_forward(fathom_backend *be, const fathom_weights *w, const fathom_plan *p,
+                        float *arena, float *depth, fathom_tap *tap) {
+    const fathom_backend_ops *op = be->ops;
+    const fathom_arch *a = &w->arch;
+    const int B = p->B, D = a->embed_dim, F = a->features, gh = p->gh, gw = p->gw, N = p->N;
+    float *w0 = arena + p->work[0], *w1 = arena + p->work[1], *w2 = arena + p->work[2];
+    char name[32];
+
+    /* reassemble + layer_rn per level */
+    for (int k = 0; k < 4; k++) {
+        const int O = a->out_ch[k];
+        const float *feat = arena + p->feat[k];
+        /* tokens_to_nchw skips a leading class row: point one row before each image's patch
+         * tokens (still inside the arena: p->feat[0] >= D, see fathom_plan_make). */
+        for (int b = 0; b < B; b++)
+            op->tokens_to_nchw(be, w0 + (size_t)b * D * N, feat + (size_t)b * N * D - D, 1, gh,
+                               gw, D);
+        op->conv2d(be, w1, w0, w->proj_w[k], w->proj_b[k], NULL, B, D, gh, gw, O, 1, 1, 0, 0);
+        float *r = w2;
+        if (k == 0)
+            op->conv_transpose(be, r, w1, w->resize0_w, w->resize0_b, B, O, gh, gw, O, 4);
+        else if (k == 1)
+            op->conv_transpose(be, r, w1, w->resize1_w, w->resize1_b, B, O, gh, gw, O, 2);
+        else if (k == 2)
+            r = w1;
+        else
+            op->conv2d(be, r, w1, w->resize3_w, w->resize3_b, NULL, B, O, gh, gw, O, 3, 2, 1, 0);
+        snprintf(name, sizeof name, "reassemble.%d", k);
+        fathom_tap_emit(tap, name, r, 4, B, O, p->hk[k], p->wk[k]);
+        float *l = arena + p->lrn[k];
+        op->conv2d(be, l, r, w->rn_w[k], NULL, NULL, B, O, p->hk[k], p->wk[k], F, 3, 1, 1, 0);
+        snprintf(name, sizeof name, "layer_rn.%d", k);
+        fathom_tap_emit(tap, name, l, 4, B, F, p->hk[k], p->wk[k]);
+    }
+
+    /* fusion: path_4 .. path_1; the output slot of one block is the `a` of the next */
+    float *slots[3] = {w0, w1, w2};
+    float *path = fusion(be, &w->fusion[3], B, F, p->hk[3], p->wk[3], p->hk[2], p->wk[2], NULL,
+                         arena + p->lrn[3], slots[0], slots[1], slots[2]);
+    fathom_tap_emit(tap, "fusion.refinenet4", path, 4, B, F, p->hk[2], p->wk[2]);
+    for (int k = 2; k >= 0; k--) {
+        int oh = k > 0 ? p->hk[k - 1] : 2 * p->hk[0], ow = k > 0 ? p->wk[k - 1] : 2 * p->wk[0];
+        float *free_[2], **fp = free_;
+        for (int s = 0; s < 3; s++)
+            if (slots[s] != path) *fp++ = slots[s];
+        /* the previous output becomes `a` (overwritten); its slot is reused after it is read */
+        float *out = fusion(be, &w->fusion[k], B, F, p->hk[k], p->wk[k], oh, ow, path,
+                            arena + p->lrn[k], free_[0], free_[1], path);
+        path = out;
+        snprintf(name, sizeof name, "fusion.refinenet%d", k + 1);
+        fathom_tap_emit(tap, name, path, 4, B, F, oh, ow);
+    }
+
+    /* output head: conv1 at 8gh x 8gw, upsample to (H, W), conv 3x3 -> ReLU -> 1x1 */
+    float *o[2], **fp = o;
+    for (int s = 0; s < 3; s++)
+        if (slots[s] != path) *fp++ = slots[s];
+    const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
+    op->conv2d(be, o[0], path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv1", o[0], 4, B, F2, h8, w8);
+    op->resize_bilinear(be, o[1], o[0], B * F2, h8, w8, p->H, p->W);
+    op->conv2d(be, path, o[1], w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv2", path, 4, B, HH, p->H, p->W);
+    /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
+    op->conv2d(be, depth, path, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
+               FATHOM_CONV_RELU_IN);
+    fathom_tap_emit(tap, "head.preact", depth, 4, B, 1, p->H, p->W);
+    op->depth_act(be, depth, (size_t)B * p->H * p->W, a->metric, a->max_depth);
+}

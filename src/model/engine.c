@@ -1,0 +1,330 @@
+/* engine.c - fathom_engine: backend, activation arena, position-embedding cache, taps.
+ *
+ * Context vs state: the fathom_model (weights) is borrowed and read-only, so many engines can
+ * share one model; everything a forward pass writes lives here. Reserve lays the arena out for
+ * the elementwise-largest (batch, net_h, net_w) requested so far; every buffer size grows
+ * monotonically with each of them, so any smaller shape fits the same arena and a forward pass
+ * allocates nothing. */
+#include "model/engine.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "model/dpt.h"
+#include "model/model.h"
+#include "model/posembed.h"
+#include "model/vit.h"
+
+#define ALIGN_F 16 /* floats: 64-byte alignment for every buffer */
+
+static size_t up16(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
+static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
+
+fathom_engine_params fathom_engine_default_params(void) {
+    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0};
+    return p;
+}
+
+fathom_status fathom_plan_make(const fathom_arch *a, int B, int H, int W, int threads,
+                               fathom_plan *p) {
+    memset(p, 0, sizeof *p);
+    const int P = a->patch;
+    if (B < 1 || H < P || W < P || H % P || W % P)
+        return fathom_fail(FATHOM_ERR_SHAPE,
+                           "engine: network input %d x %d x %d (batch x H x W) must be positive "
+                           "multiples of the patch size %d",
+                           B, H, W, P);
+    /* every buffer is at most B * H * W * (a few thousand) floats: bound that product so no
+     * size_t arithmetic below can overflow, and refuse absurd requests early */
+    if ((double)B * H * W > (double)(1ull << 34) || H > (1 << 20) || W > (1 << 20))
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "engine: batch %d of %d x %d is too large", B,
+                           H, W);
+    const size_t D = a->embed_dim, F = a->features, Bz = B;
+    p->B = B, p->H = H, p->W = W;
+    p->gh = H / P, p->gw = W / P;
+    p->N = p->gh * p->gw, p->L = p->N + 1;
+    p->hk[0] = 4 * p->gh, p->wk[0] = 4 * p->gw;
+    p->hk[1] = 2 * p->gh, p->wk[1] = 2 * p->gw;
+    p->hk[2] = p->gh, p->wk[2] = p->gw;
+    p->hk[3] = (p->gh - 1) / 2 + 1, p->wk[3] = (p->gw - 1) / 2 + 1;
+    const size_t N = p->N, L = p->L, HW = (size_t)H * W;
+
+    /* encoder region */
+    size_t big = maxz(maxz(3 * D, (size_t)a->mlp_hidden) * L, N * 3 * P * P);
+    size_t off = 0;
+    p->x = off, off += up16(Bz * L * D);
+    p->y = off, off += up16(Bz * L * D);
+    p->att = off, off += up16(Bz * L * D);
+    p->big = off, off += up16(Bz * big);
+    size_t enc_end = off;
+
+    /* DPT region, overlapping the encoder region (the encoder is done when it starts) */
+    size_t ws = maxz(D * N, (size_t)a->head_hidden * HW);
+    ws = maxz(ws, (F / 2) * HW);
+    ws = maxz(ws, F * 4 * (size_t)p->hk[0] * p->wk[0]); /* refinenet1 output, 8gh x 8gw */
+    for (int k = 0; k < 4; k++) {
+        ws = maxz(ws, (size_t)a->out_ch[k] * N); /* projection */
+        ws = maxz(ws, (size_t)a->out_ch[k] * p->hk[k] * p->wk[k]);
+    }
+    p->wsize = Bz * ws;
+    off = 0;
+    for (int k = 0; k < 4; k++) p->lrn[k] = off, off += up16(Bz * F * p->hk[k] * p->wk[k]);
+    for (int k = 0; k < 3; k++) p->work[k] = off, off += up16(p->wsize);
+    off = maxz(off, enc_end);
+
+    /* features behind the shared region: feat[0] - D stays inside the arena (dpt.c) */
+    for (int k = 0; k < 4; k++) p->feat[k] = off, off += up16(Bz * N * D);
+    p->xin = off, off += up16(Bz * 3 * HW);
+    p->out = off, off += up16(Bz * HW);
+    p->total = off;
+
+    /* op scratch: per-thread attention tiles (64 queries x L keys, twice) and a conv im2col
+     * tile of 64 output pixels x the widest 3x3 input */
+    size_t t = threads > 0 ? (size_t)threads : 1;
+    size_t cmax = maxz(maxz(F, D), (size_t)a->out_ch[3]);
+    p->scratch_bytes = sizeof(float) * t * (2 * 64 * L + 64 * 9 * cmax);
+    return FATHOM_OK;
+}
+
+void fathom_tap_emit(fathom_tap *tap, const char *name, const float *t, int ndim, int64_t d0,
+                     int64_t d1, int64_t d2, int64_t d3) {
+    if (!tap->fn) return;
+    int64_t shape[4] = {d0, d1, d2, d3};
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    if (tap->be->kind == FATHOM_DEVICE_CPU) {
+        tap->fn(tap->user, name, t, ndim, shape);
+        return;
+    }
+    /* device backends: taps are a debugging aid, so staging grows here on demand */
+    if (n > tap->host_cap) {
+        fathom_free_sized(tap->host, tap->host_cap * sizeof(float));
+        tap->host = fathom_alloc(n * sizeof(float));
+        tap->host_cap = tap->host ? n : 0;
+        if (!tap->host) return;
+    }
+    if (tap->be->ops->download(tap->be, tap->host, t, n * sizeof(float)) != FATHOM_OK) return;
+    tap->fn(tap->user, name, tap->host, ndim, shape);
+}
+
+static fathom_status check_arch(const fathom_arch *a) {
+    if (a->swiglu)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                           "engine: SwiGLU MLP (%s) is not supported by the forward pass", a->name);
+    if (a->embed_dim <= 0 || a->heads <= 0 || a->embed_dim % a->heads || a->depth <= 0 ||
+        a->patch <= 0 || a->pos_grid <= 0 || a->features < 2 || a->features % 2 ||
+        a->head_hidden <= 0 || a->mlp_hidden <= 0)
+        return fathom_fail(FATHOM_ERR_FORMAT, "engine: inconsistent architecture '%s'", a->name);
+    for (int k = 0; k < 4; k++) {
+        if (a->layer_idx[k] < 0 || a->layer_idx[k] >= a->depth ||
+            (k > 0 && a->layer_idx[k] <= a->layer_idx[k - 1]))
+            return fathom_fail(FATHOM_ERR_FORMAT,
+                               "engine: layer indices %d,%d,%d,%d must increase within %d blocks",
+                               a->layer_idx[0], a->layer_idx[1], a->layer_idx[2],
+                               a->layer_idx[3], a->depth);
+        if (a->out_ch[k] <= 0)
+            return fathom_fail(FATHOM_ERR_FORMAT, "engine: out_channels[%d] = %d", k,
+                               a->out_ch[k]);
+    }
+    return FATHOM_OK;
+}
+
+/* Device backends: upload the weight arena once and point a copy of the layout into it. */
+static fathom_status upload_weights(fathom_engine *e) {
+    const fathom_weights *h = e->host_w;
+    fathom_backend *be = e->be;
+    FATHOM_TRY(be->ops->alloc(be, &e->dev_weights, h->arena_bytes));
+    FATHOM_TRY(be->ops->upload(be, e->dev_weights, h->arena, h->arena_bytes));
+    e->dev_blocks = fathom_alloc(sizeof(fathom_block_weights) * h->arch.depth);
+    if (!e->dev_blocks) return fathom_fail(FATHOM_ERR_NOMEM, "engine: block table");
+    char *hb = h->arena, *db = e->dev_weights;
+#define T(f) ((f) ? (float *)(db + ((char *)(f) - hb)) : NULL)
+    e->w = *h;
+    e->w.cls_token = T(h->cls_token);
+    e->w.pos_embed = T(h->pos_embed);
+    e->w.patch_w = T(h->patch_w), e->w.patch_b = T(h->patch_b);
+    e->w.norm_w = T(h->norm_w), e->w.norm_b = T(h->norm_b);
+    for (int i = 0; i < h->arch.depth; i++) {
+        const fathom_block_weights *s = &h->blocks[i];
+        fathom_block_weights *d = &e->dev_blocks[i];
+        d->norm1_w = T(s->norm1_w), d->norm1_b = T(s->norm1_b);
+        d->qkv_w = T(s->qkv_w), d->qkv_b = T(s->qkv_b);
+        d->proj_w = T(s->proj_w), d->proj_b = T(s->proj_b), d->ls1 = T(s->ls1);
+        d->norm2_w = T(s->norm2_w), d->norm2_b = T(s->norm2_b);
+        d->fc1_w = T(s->fc1_w), d->fc1_b = T(s->fc1_b);
+        d->fc2_w = T(s->fc2_w), d->fc2_b = T(s->fc2_b), d->ls2 = T(s->ls2);
+    }
+    e->w.blocks = e->dev_blocks;
+    for (int k = 0; k < 4; k++) {
+        e->w.proj_w[k] = T(h->proj_w[k]), e->w.proj_b[k] = T(h->proj_b[k]);
+        e->w.rn_w[k] = T(h->rn_w[k]);
+        const fathom_fusion_weights *s = &h->fusion[k];
+        fathom_fusion_weights *d = &e->w.fusion[k];
+        d->out_w = T(s->out_w), d->out_b = T(s->out_b);
+        d->rcu1_c1_w = T(s->rcu1_c1_w), d->rcu1_c1_b = T(s->rcu1_c1_b);
+        d->rcu1_c2_w = T(s->rcu1_c2_w), d->rcu1_c2_b = T(s->rcu1_c2_b);
+        d->rcu2_c1_w = T(s->rcu2_c1_w), d->rcu2_c1_b = T(s->rcu2_c1_b);
+        d->rcu2_c2_w = T(s->rcu2_c2_w), d->rcu2_c2_b = T(s->rcu2_c2_b);
+    }
+    e->w.resize0_w = T(h->resize0_w), e->w.resize0_b = T(h->resize0_b);
+    e->w.resize1_w = T(h->resize1_w), e->w.resize1_b = T(h->resize1_b);
+    e->w.resize3_w = T(h->resize3_w), e->w.resize3_b = T(h->resize3_b);
+    e->w.out1_w = T(h->out1_w), e->w.out1_b = T(h->out1_b);
+    e->w.out2_w = T(h->out2_w), e->w.out2_b = T(h->out2_b);
+    e->w.out3_w = T(h->out3_w), e->w.out3_b = T(h->out3_b);
+#undef T
+    e->w.arena = e->dev_weights;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,
+                                   fathom_engine **out) {
+    if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL output pointer");
+    *out = NULL;
+    if (!m || !m->w) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: no model");
+    FATHOM_TRY(check_arch(&m->w->arch));
+    fathom_status s = FATHOM_OK;
+    fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
+    if (!e) return fathom_fail(FATHOM_ERR_NOMEM, "engine: cannot allocate the engine");
+    e->params = params ? *params : fathom_engine_default_params();
+    e->host_w = m->w;
+    if (e->params.device == FATHOM_DEVICE_CPU)
+        s = fathom_backend_cpu_create(e->params.threads, &e->be);
+    else if (e->params.device == FATHOM_DEVICE_CUDA)
+        s = fathom_backend_cuda_create(e->params.device_index, e->params.precision,
+                                       e->params.gpu_mem_limit, &e->be);
+    else
+        s = fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: unknown device kind %d",
+                        (int)e->params.device);
+    if (s != FATHOM_OK) goto fail;
+    e->tap.be = e->be;
+    if (e->be->kind == FATHOM_DEVICE_CPU)
+        e->w = *m->w; /* host weights are backend memory already */
+    else if ((s = upload_weights(e)) != FATHOM_OK)
+        goto fail;
+    *out = e;
+    return FATHOM_OK;
+fail:
+    fathom_engine_free(&e);
+    return s;
+}
+
+void fathom_engine_free(fathom_engine **pe) {
+    if (!pe || !*pe) return;
+    fathom_engine *e = *pe;
+    if (e->be) {
+        const fathom_backend_ops *op = e->be->ops;
+        op->free(e->be, e->arena, e->arena_floats * sizeof(float));
+        op->free(e->be, e->pos, e->pos_cap * sizeof(float));
+        op->free(e->be, e->dev_weights, e->host_w->arena_bytes);
+    }
+    fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
+    fathom_free_sized(e->tap.host, e->tap.host_cap * sizeof(float));
+    if (e->dev_blocks)
+        fathom_free_sized(e->dev_blocks, sizeof(fathom_block_weights) * e->host_w->arch.depth);
+    fathom_backend_free(&e->be);
+    fathom_free_sized(e, sizeof *e);
+    *pe = NULL;
+}
+
+fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int net_w) {
+    if (!e) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL engine");
+    const fathom_arch *a = &e->w.arch;
+    int B = batch > e->cap_b ? batch : e->cap_b;
+    int H = net_h > e->cap_h ? net_h : e->cap_h;
+    int W = net_w > e->cap_w ? net_w : e->cap_w;
+    fathom_plan p;
+    FATHOM_TRY(fathom_plan_make(a, batch, net_h, net_w, e->be->threads, &p)); /* validates */
+    FATHOM_TRY(fathom_plan_make(a, B, H, W, e->be->threads, &p));
+    const fathom_backend_ops *op = e->be->ops;
+    int device = e->be->kind != FATHOM_DEVICE_CPU;
+    if (p.total > e->arena_floats) {
+        op->free(e->be, e->arena, e->arena_floats * sizeof(float));
+        e->arena = NULL, e->arena_floats = 0;
+        e->cap_b = e->cap_h = e->cap_w = 0;
+        void *mem = NULL;
+        fathom_status s = op->alloc(e->be, &mem, p.total * sizeof(float));
+        if (s != FATHOM_OK)
+            return fathom_fail(s, "engine: cannot reserve %.1f MiB of activations for %d x %d x %d",
+                               p.total * 4.0 / 1048576.0, B, H, W);
+        e->arena = mem, e->arena_floats = p.total;
+    }
+    size_t pos_need = (size_t)(p.N + 1) * a->embed_dim;
+    if (pos_need > e->pos_cap) {
+        op->free(e->be, e->pos, e->pos_cap * sizeof(float));
+        fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
+        e->pos = NULL, e->pos_host = NULL, e->pos_cap = 0, e->pos_gh = e->pos_gw = 0;
+        void *mem = NULL;
+        fathom_status s = op->alloc(e->be, &mem, pos_need * sizeof(float));
+        if (s != FATHOM_OK)
+            return fathom_fail(s, "engine: cannot reserve position embeddings for %d x %d", H, W);
+        e->pos = mem;
+        if (device && !(e->pos_host = fathom_alloc(pos_need * sizeof(float)))) {
+            op->free(e->be, e->pos, pos_need * sizeof(float));
+            e->pos = NULL;
+            return fathom_fail(FATHOM_ERR_NOMEM, "engine: position embedding staging");
+        }
+        e->pos_cap = pos_need;
+    }
+    if (p.scratch_bytes > e->scratch_bytes) {
+        FATHOM_TRY(op->reserve_scratch(e->be, p.scratch_bytes));
+        e->scratch_bytes = p.scratch_bytes;
+    }
+    e->cap_b = B, e->cap_h = H, e->cap_w = W;
+    return FATHOM_OK;
+}
+
+/* Interpolated position embeddings for the grid, computed once per grid size. */
+static fathom_status ensure_pos(fathom_engine *e, int gh, int gw) {
+    if (e->pos_gh == gh && e->pos_gw == gw) return FATHOM_OK;
+    const fathom_weights *h = e->host_w;
+    const int D = h->arch.embed_dim;
+    if (e->be->kind == FATHOM_DEVICE_CPU) {
+        fathom_posembed_interp(e->pos, h->pos_embed, h->arch.pos_grid, D, gh, gw);
+    } else {
+        fathom_posembed_interp(e->pos_host, h->pos_embed, h->arch.pos_grid, D, gh, gw);
+        FATHOM_TRY(e->be->ops->upload(e->be, e->pos, e->pos_host,
+                                      sizeof(float) * (size_t)(1 + gh * gw) * D));
+    }
+    e->pos_gh = gh, e->pos_gw = gw;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch, int net_h,
+                                    int net_w, float *depth) {
+    if (!e || !x || !depth)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine forward: NULL %s",
+                           !e ? "engine" : !x ? "input" : "output");
+    fathom_plan p;
+    FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));
+    if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
+        FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
+    FATHOM_TRY(ensure_pos(e, p.gh, p.gw));
+    fathom_backend *be = e->be;
+    const int device = be->kind != FATHOM_DEVICE_CPU;
+    const float *img = x;
+    float *out = depth;
+    size_t in_bytes = sizeof(float) * 3 * (size_t)batch * net_h * net_w;
+    if (device) {
+        FATHOM_TRY(be->ops->upload(be, e->arena + p.xin, x, in_bytes));
+        img = e->arena + p.xin;
+        out = e->arena + p.out;
+    }
+    fathom_vit_forward(be, &e->w, &p, e->arena, img, e->pos, &e->tap);
+    fathom_dpt_forward(be, &e->w, &p, e->arena, out, &e->tap);
+    if (device)
+        FATHOM_TRY(be->ops->download(be, depth, out, in_bytes / 3));
+    return be->ops->sync(be);
+}
+
+void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
+    if (!e) return;
+    e->tap.fn = fn;
+    e->tap.user = user;
+}
+
+size_t fathom_engine_reserved_bytes(const fathom_engine *e) {
+    if (!e) return 0;
+    return (e->arena_floats + e->pos_cap) * sizeof(float) + e->scratch_bytes;
+}
