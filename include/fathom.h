@@ -213,8 +213,184 @@ fathom_status fathom_depth_write(const char *path, fathom_output_format one, con
 /* ======================================================================== pipeline */
 /* (section owned by src/pipeline) */
 
+/* `fathom run` as a library call: inputs -> decode+preprocess pool -> one inference thread per
+ * device -> postprocess+write pool, joined by bounded queues (docs/pipeline.md).
+ *
+ *   fathom_run_params p = fathom_run_default_params();
+ *   p.inputs = paths; p.n_inputs = n; p.outdir = "out";
+ *   fathom_pipeline *pl;
+ *   fathom_pipeline_create(model, &p, &pl);   // checks inputs and output dir, builds engines
+ *   fathom_pipeline_run(pl, &stats);          // blocks; fathom_pipeline_cancel() from elsewhere
+ *   fathom_pipeline_free(&pl);
+ */
+
+#define FATHOM_MAX_DEVICES 16
+
+typedef enum fathom_exist {
+    FATHOM_EXISTING_ERROR = 0, /* an item whose output exists fails (nothing is overwritten) */
+    FATHOM_EXISTING_RESUME,    /* items whose outputs all exist are skipped */
+    FATHOM_EXISTING_OVERWRITE  /* existing outputs are replaced */
+} fathom_exist;
+
+/* Counters of a run; the totals add up: done + skipped + failed == finished, and at the end
+ * finished == taken (every input taken from the source ends in one of the three). */
+typedef struct fathom_run_stats {
+    int64_t total;        /* inputs expected, -1 when unknown (folders and lists are lazy) */
+    int64_t taken;        /* inputs taken from the source */
+    int64_t done, skipped, failed, finished;
+    double elapsed_s;     /* since fathom_pipeline_run started */
+    int queue_fill[3];    /* items waiting before decode, infer, write */
+    int queue_cap[3];
+    double busy_s[4];     /* summed work seconds of the source, decode, infer, write stages */
+    int64_t batches;      /* inference batches run */
+    int cancelled;        /* stopped by fathom_pipeline_cancel */
+    fathom_status fatal;  /* FATHOM_OK, or the setup error that stopped the run (message in
+                             fathom_run_stats.fatal_msg) */
+    char fatal_msg[512];
+} fathom_run_stats;
+
+/* One finished item, for progress output. Valid during the call. */
+typedef struct fathom_item_event {
+    uint64_t index;
+    const char *source;   /* path / URL / frame name */
+    const char *outputs;  /* '\n'-separated output paths ("" when failed) */
+    int state;            /* 1 done, 2 skipped, 3 failed */
+    fathom_status status;
+    const char *error;    /* "" unless failed */
+    double seconds;       /* from taken to finished */
+} fathom_item_event;
+
+typedef struct fathom_run_params {
+    const char *const *inputs; /* borrowed: files, folders, .txt lists, "-", http(s) URLs */
+    int n_inputs;
+    const char *outdir;        /* borrowed: created when missing */
+    int recursive;             /* walk sub-folders */
+    void *stdin_list;          /* borrowed FILE *: where "-" reads its list (NULL: none) */
+    unsigned formats;          /* fathom_output_format bits; 0 = npy */
+    fathom_write_opts write;   /* invert, colormap (metric is taken from the model) */
+    fathom_exist existing;
+    int input_size;            /* network lower bound (518) */
+    uint64_t max_pixels;       /* per input image, 0 = none */
+    int batch;                 /* largest inference batch (>= 1) */
+    double batch_timeout_s;    /* longest wait for a full batch */
+    int workers;               /* threads in the decode pool and in the write pool */
+    int queue;                 /* capacity of each queue between stages */
+    int n_devices;             /* inference threads, one engine each (>= 1) */
+    fathom_engine_params devices[FATHOM_MAX_DEVICES];
+    int fail_fast;             /* stop taking input after the first failed item */
+    const char *report_path;   /* borrowed, may be NULL: JSON report written at the end */
+    /* URL inputs */
+    size_t max_download_bytes; /* 0: fetcher default */
+    double download_timeout_s; /* per attempt; 0: fetcher default */
+    int download_retries;      /* < 0: fetcher default */
+    struct fathom_governor *governor; /* borrowed, may be NULL: advises batch size and pauses */
+    /* progress: on_stats every stats_interval_s (and once at the end) on the thread inside
+     * fathom_pipeline_run; on_item for every finished item, from a write worker (serialized) */
+    void (*on_stats)(void *user, const fathom_run_stats *stats);
+    void (*on_item)(void *user, const fathom_item_event *ev);
+    void *user;
+    double stats_interval_s;
+} fathom_run_params;
+
+/* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 8, one CPU device, existing = error. */
+fathom_run_params fathom_run_default_params(void);
+
+typedef struct fathom_pipeline fathom_pipeline;
+
+/* Check inputs (a missing input named on the command line is an error here, naming it), the
+ * output dir (created; must be writable), create one engine per device. The model is
+ * borrowed and must outlive the pipeline. *out owned by the caller (fathom_pipeline_free). */
+fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_params *params,
+                                     fathom_pipeline **out);
+/* Run to the end (or cancel). Returns FATHOM_OK when the run completed, even when items
+ * failed (see stats->failed); FATHOM_ERR_INTERRUPTED after a cancel; another status for a
+ * setup error met while running (stats->fatal). stats may be NULL. Call once. */
+fathom_status fathom_pipeline_run(fathom_pipeline *pl, fathom_run_stats *stats);
+/* Stop taking input; items in flight finish and are written. Async-signal-safe. */
+void fathom_pipeline_cancel(fathom_pipeline *pl);
+void fathom_pipeline_free(fathom_pipeline **pl);
+
 /* ======================================================================== governor */
 /* (section owned by src/governor) */
+
+/* The resource governor (docs/governor.md). A sampler thread reads each GPU through NVML (when
+ * libnvidia-ml.so.1 is present) and the machine and process through /proc; a PID controller
+ * turns the gap between measured and target utilization into an advised batch size and a
+ * pause before each batch of the inference stages. For a CPU slot (or a GPU without NVML)
+ * utilization is the stage's duty cycle: busy time over wall time. An emergency rule backs off
+ * hard when utilization comes within 2 points of max_util or memory within 5 % of its cap,
+ * then recovers gradually. Without a target the governor only enforces limits and reports. */
+
+#define FATHOM_GOVERNOR_MAX_SLOTS 16
+#define FATHOM_GOVERNOR_NICE_KEEP 1000 /* params.nice: leave the process priority alone */
+
+typedef struct fathom_governor fathom_governor;
+
+typedef struct fathom_governor_params {
+    int slots;                  /* inference stages governed (one per device), 1..MAX_SLOTS */
+    fathom_device_kind device[FATHOM_GOVERNOR_MAX_SLOTS]; /* kind of each slot */
+    int device_index[FATHOM_GOVERNOR_MAX_SLOTS];          /* CUDA/NVML ordinal of GPU slots */
+    double target_util;         /* percent in (0, 100); <= 0: no target (limits + report only) */
+    double max_util;            /* percent ceiling for the emergency rule; >= 100: none */
+    int batch_min, batch_max;   /* advised batch range; batch_max <= 0: the stage's maximum */
+    double hz;                  /* sampler rate, default 10 */
+    int nice;                   /* process niceness to set (-20..19); NICE_KEEP: leave */
+    size_t gpu_mem_limit;       /* bytes per GPU; 0: none */
+    double gpu_mem_fraction;    /* of each GPU's total memory, (0, 1]; 0: none */
+    double gpu_power_limit_w;   /* opt-in: NVML power limit (W) for each GPU slot, restored by
+                                   fathom_governor_free / fathom_governor_restore_limits; 0: leave */
+    size_t host_mem_limit;      /* process RSS cap for the emergency rule; 0: none */
+} fathom_governor_params;
+
+/* One slot, CPU, no target, max_util 100 (off), batch 1..stage max, 10 Hz, no limits. */
+fathom_governor_params fathom_governor_default_params(void);
+
+/* Validates params, applies nice, resolves GPU memory caps, sets the power limit (refused with
+ * FATHOM_ERR_DEVICE and a clear message without privileges or NVML) and starts the sampler.
+ * Nothing is changed when it fails. On success *out is owned by the caller. */
+fathom_status fathom_governor_create(const fathom_governor_params *params, fathom_governor **out);
+/* Stops the sampler and restores the power limit. Accepts NULL and *g == NULL; sets *g = NULL. */
+void fathom_governor_free(fathom_governor **g);
+
+/* Bytes the engine of GPU slot `slot` must fit within (fathom_engine_params.gpu_mem_limit):
+ * the smaller of gpu_mem_limit and gpu_mem_fraction x total. 0: no cap. */
+size_t fathom_governor_gpu_mem_limit(const fathom_governor *g, int slot);
+
+typedef struct fathom_governor_stats {
+    double target_util;       /* percent; <= 0: none */
+    double max_util;          /* percent; >= 100: none */
+    double util;              /* measured utilization the controller sees (percent) */
+    double duty;              /* inference duty cycle over the recent window (percent) */
+    int batch;                /* last advised batch (0 before the first) */
+    double pause_s;           /* last advised pause */
+    double busy_s, paused_s;  /* totals since create: engine busy, advised pauses */
+    double wall_s;            /* since create */
+    uint64_t batches, items;
+    int emergency;            /* 1 while backing off */
+    uint64_t util_limit_hits; /* samples that triggered the emergency rule on utilization */
+    uint64_t mem_limit_hits;  /* ... on GPU memory or host RSS */
+    uint64_t samples;         /* sampler ticks so far */
+    double cpu_load;          /* machine CPU busy percent (/proc/stat); < 0: unknown */
+    double self_cpu_s;        /* CPU time of this process */
+    size_t rss_bytes;         /* resident set size of this process */
+    int gpu_valid;            /* 1: the gpu_* fields hold NVML readings for this slot */
+    double gpu_util, gpu_power_w, gpu_temp_c;
+    uint64_t gpu_mem_used, gpu_mem_total;
+    size_t gpu_mem_limit;     /* resolved cap, 0: none */
+    double power_limit_w;     /* set by the governor; 0: untouched */
+} fathom_governor_stats;
+
+/* Snapshot for progress lines and --report. Zeroes *out when g is NULL or slot is invalid. */
+void fathom_governor_get_stats(fathom_governor *g, int slot, fathom_governor_stats *out);
+
+/* Put back the GPU power limits the governor changed. Idempotent; takes no locks and allocates
+ * nothing (one NVML call per GPU), so a signal handler may call it before _exit. The normal
+ * Ctrl-C path (set a flag, drain, fathom_governor_free) restores without it. */
+void fathom_governor_restore_limits(void);
+
+/* Parse a byte size: "4G", "512M", "1.5GiB", "300k", "1048576" (K/M/G/T = powers of 1024,
+ * optional "B"/"iB"). Refuses empty, negative, junk and overflowing text with INVALID_ARG. */
+fathom_status fathom_parse_bytes(const char *text, size_t *out);
 
 #ifdef __cplusplus
 }

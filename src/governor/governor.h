@@ -7,11 +7,10 @@
 #ifndef FATHOM_GOVERNOR_GOVERNOR_H
 #define FATHOM_GOVERNOR_GOVERNOR_H
 
-#include "fathom.h"
+#include "fathom.h" /* fathom_governor, create/free/stats */
 
-typedef struct fathom_governor fathom_governor;
-
-/* Before a batch on device slot `slot`: *batch (in: the stage's maximum, out: advised,
+/* g may be NULL (no governor): advise leaves *batch and sets *pause_s = 0; record does nothing.
+ * Before a batch on device slot `slot`: *batch (in: the stage's maximum, out: advised,
  * within [batch_min, batch_max]) and *pause_s (seconds to sleep before starting). */
 void fathom_governor_advise(fathom_governor *g, int slot, int *batch, double *pause_s);
 /* After a batch: seconds the engine was busy and items processed. */
