@@ -1,4 +1,5 @@
-/* image.h - internals of image decoding (src/media): per-format decoders and shared helpers.
+/* image.h - internals of image decoding and depth writing (src/media): per-format decoders,
+ * per-format depth writers and shared helpers.
  *
  * fathom_image_decode() sniffs the magic bytes and calls one decoder below. Every decoder
  * checks the declared dimensions with fathom_image_check_dims() before allocating pixels,
@@ -38,5 +39,17 @@ int fathom_exif_orientation(const uint8_t *app1, size_t size);
 /* Apply EXIF orientation o (2..8) to img in place (re-allocates when the image transposes),
  * with the transforms cv2.imread uses. */
 fathom_status fathom_image_orient(fathom_image *img, int o, const char *name);
+
+/* ---- depth writers (fathom_depth_write validates the arguments and dispatches) ---- */
+
+/* The .npy v1.0 header of a float32 (h, w) C-order array; returns its length (a multiple of
+ * 64) written into hdr[128]. */
+size_t fathom_npy_header(char hdr[128], int h, int w);
+fathom_status fathom_write_npy(const char *path, const float *depth, int h, int w);
+fathom_status fathom_write_npz(const char *path, const float *depth, int h, int w);
+/* png16, png8 and color (one of FATHOM_OUT_PNG16/PNG8/COLOR). */
+fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const float *depth,
+                               int h, int w, const fathom_write_opts *opts);
+fathom_status fathom_write_exr(const char *path, const float *depth, int h, int w);
 
 #endif
