@@ -19,7 +19,7 @@ Routes
                                .bin, .pth) answer 302 with X-Linked-Etag "<sha256>" and
                                X-Linked-Size to /blobs/<sha256>; other files answer 200 directly
   /corrupt/{org}/{repo}/resolve/main/{file}
-                               same, but the blob bytes do not match the announced SHA-256
+                               same, but the LFS blob bytes do not match the announced SHA-256
   /blobs/<sha256>[?corrupt=1]  the blob, with Range support (206 + Content-Range)
   /_hits/<path>                how many requests <path> received (plain integer)
   /_range/<path>               the Range header of the last request to <path> ("none")
@@ -150,7 +150,7 @@ def make_handler(state):
                 return self.redirect(loc, {"X-Linked-Etag": '"%s"' % sha,
                                            "X-Linked-Size": str(size),
                                            "ETag": '"%s"' % ("0" * 40)})
-            return self.send_file(path, corrupt)
+            return self.send_file(path)  # non-LFS files carry no SHA-256 to check
 
         # ---- dispatch
         def do_HEAD(self):
@@ -233,6 +233,16 @@ def make_handler(state):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # clients that give up early (size limits, timeouts, cancel) are expected here
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", help="directory served at /")
@@ -241,8 +251,7 @@ def main():
     args = ap.parse_args()
 
     state = State(args.root, args.hub_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), make_handler(state))
     timer = threading.Timer(args.lifetime, lambda: os._exit(0))
     timer.daemon = True
     timer.start()
