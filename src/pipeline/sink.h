@@ -49,17 +49,11 @@ typedef struct fathom_sink {
 
 /* ---- the built-in file sink: OUTDIR/<rel_out>.<ext>, one file per format ---- */
 
-typedef enum fathom_exist_policy {
-    FATHOM_EXIST_ERROR = 0, /* default: an existing output fails the item (nothing overwritten) */
-    FATHOM_EXIST_RESUME,    /* skip items whose outputs all exist; redo the others */
-    FATHOM_EXIST_OVERWRITE  /* replace existing outputs */
-} fathom_exist_policy;
-
 typedef struct fathom_file_sink_opts {
     const char *outdir;       /* borrowed; created (mkdir -p) when missing */
     unsigned formats;         /* fathom_output_format bits */
     fathom_write_opts write;  /* invert, colormap, metric */
-    fathom_exist_policy exist;
+    fathom_exist exist;       /* what to do with outputs that already exist */
 } fathom_file_sink_opts;
 
 /* The strings are copied. *out owned by the caller (fathom_sink_free). */

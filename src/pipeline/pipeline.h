@@ -1,0 +1,102 @@
+/* pipeline.h - internals shared by pipeline.c and the stage files.
+ *
+ * DESIGN (the whole pipeline; each stage file repeats its own part)
+ *
+ *   source thread --q_decode--> decode pool (W) --q_infer--> infer (1 per device)
+ *        ^                          |  (skipped/failed items go straight on)   |
+ *        |                          +-------------------q_write---------------+
+ *        |                                                   v
+ *        +------------------- q_free <------------- write pool (W) -> sink
+ *
+ *   Items: a fixed pool (item.h) circulates; q_free holds the idle ones. The source thread
+ *   takes a free item before asking the source for the next input, so at most `n_items`
+ *   inputs are in flight and memory is bounded by the queue sizes whatever the input count.
+ *   Ordering: no order between items is kept across the pools (parallel workers); each item
+ *   carries its source index. Ordered sinks get index order back through the reorder buffer
+ *   in stage_write.c. The report lists items in completion order, each with its index.
+ *   Backpressure: every queue is bounded; a slow stage blocks the push of the stage before it,
+ *   up to the source, which then stops reading input.
+ *   Shutdown: the source thread closes q_decode when the input ends, on cancel, on a fatal
+ *   error, or after the first failure with fail_fast. The last decode worker to leave closes
+ *   q_infer; the last inference thread closes q_write; the write pool drains it. So every item
+ *   taken from the source is finished (written, skipped or failed) before run() returns:
+ *   cancel means "stop taking input", never "drop what is in flight" (a second Ctrl-C in the
+ *   CLI exits at once; temporary-name writes keep final names clean).
+ *   Errors: an item's failure stays in the item (state, status, message) and travels to the
+ *   sink and the report. Only setup-level failures (the source cannot go on, the disk is full,
+ *   the sink cannot finish) are fatal: recorded once in `fatal` and they stop the input.
+ *   Threads never print; progress leaves through the on_stats/on_item callbacks. */
+#ifndef FATHOM_PIPELINE_PIPELINE_H
+#define FATHOM_PIPELINE_PIPELINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "fathom.h"
+#include "media/fetch.h"
+#include "pipeline/item.h"
+#include "pipeline/naming.h"
+#include "pipeline/queue.h"
+#include "pipeline/report.h"
+#include "pipeline/sink.h"
+#include "pipeline/source.h"
+
+struct fathom_pipeline {
+    fathom_run_params p;            /* copy; pointers inside are borrowed */
+    const fathom_model *model;      /* borrowed */
+    fathom_source src;              /* owned */
+    fathom_sink sink;               /* owned */
+    fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned */
+    fathom_fetcher *fetcher;        /* owned */
+    fathom_names *names;            /* owned */
+    fathom_report *report;          /* owned, NULL without report_path */
+    fathom_item *items;             /* owned: the pool */
+    size_t n_items;
+    fathom_queue *q_free, *q_decode, *q_infer, *q_write; /* owned */
+
+    atomic_int cancel;              /* fathom_pipeline_cancel */
+    atomic_int stop;                /* stop taking input (cancel, fatal, fail_fast) */
+    atomic_int decode_alive, infer_alive;
+    atomic_llong taken, done, skipped, failed, finished, batches;
+    atomic_llong busy_ns[FATHOM_STAGE_COUNT];
+    double t0;                      /* monotonic start of run() */
+
+    pthread_mutex_t mu;             /* fatal, on_item, report */
+    pthread_mutex_t reorder_mu;     /* reorder buffer; held while an ordered sink writes */
+    fathom_status fatal;
+    char fatal_msg[512];
+    /* ordered sinks */
+    fathom_item **reorder;          /* owned array (items borrowed): n_items slots */
+    uint64_t next_index;
+    int ran;
+};
+
+/* Monotonic seconds. */
+double fathom_now_s(void);
+/* Record a fatal error (first one wins) and stop taking input. */
+void fathom_pipeline_set_fatal(struct fathom_pipeline *pl, fathom_status s, const char *msg);
+/* Account a finished item (counters, report, on_item) and return it to the pool. Called from
+ * write workers. */
+void fathom_pipeline_finish_item(struct fathom_pipeline *pl, fathom_item *it);
+/* Add seconds of work to a stage's busy counter. */
+void fathom_pipeline_add_busy(struct fathom_pipeline *pl, fathom_stage s, double seconds);
+
+/* Stage thread bodies (arg: the pipeline); stage_<name>.c. */
+void *fathom_stage_source(void *arg);
+void *fathom_stage_decode(void *arg);
+void *fathom_stage_infer(void *arg); /* arg: a fathom_infer_arg */
+void *fathom_stage_write(void *arg);
+
+typedef struct fathom_infer_arg {
+    struct fathom_pipeline *pl; /* borrowed */
+    int slot;                   /* device slot: engines[slot] */
+} fathom_infer_arg;
+
+/* For custom sources and sinks (video): like fathom_pipeline_create, but items come from
+ * `src` and go to `sink` (both taken over: freed by fathom_pipeline_free, also on failure).
+ * params->inputs, outdir, formats, existing and recursive are ignored. */
+fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_run_params *params,
+                                          fathom_source *src, fathom_sink *sink,
+                                          fathom_pipeline **out);
+
+#endif

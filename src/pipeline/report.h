@@ -1,0 +1,29 @@
+/* report.h - the --report JSON file, written as the run goes.
+ *
+ * Items are appended one JSON object per line as they finish, so a run of a million inputs
+ * keeps no per-item state in memory; the file is written to "<path>.tmp" and renamed when the
+ * totals are appended at the end (a report under the final name is always complete).
+ * Schema (docs/pipeline.md):
+ *   {"fathom": "<version>", "items": [ {index, source, state, outputs[], status, error,
+ *    width, height, batch, device, seconds{decode, infer, write, total}}, ... ],
+ *    "stages": {"source"|"decode"|"infer"|"write": {busy_s, items, items_per_busy_s}},
+ *    "totals": {taken, done, skipped, failed, finished, batches, elapsed_s, items_per_s,
+ *               cancelled, fatal}} */
+#ifndef FATHOM_PIPELINE_REPORT_H
+#define FATHOM_PIPELINE_REPORT_H
+
+#include "fathom.h"
+#include "pipeline/item.h"
+
+typedef struct fathom_report fathom_report;
+
+/* Opens "<path>.tmp" now, so an unwritable report path is found before any work. */
+fathom_status fathom_report_open(const char *path, fathom_report **out);
+/* Append one finished item. Not thread-safe (the pipeline serializes calls). */
+fathom_status fathom_report_item(fathom_report *r, const fathom_item *it);
+/* Append stages and totals, close and rename into place. */
+fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *stats);
+/* Close without finishing: removes the temporary file. Accepts NULL. */
+void fathom_report_free(fathom_report **r);
+
+#endif
