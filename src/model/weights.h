@@ -82,6 +82,53 @@ typedef struct fathom_weights {
     size_t arena_bytes;
 } fathom_weights;
 
+/* ---- reader interface (safetensors.c, pth.c -> weights_map.c) ---- */
+
+typedef enum fathom_dtype { FATHOM_DT_F32, FATHOM_DT_F16, FATHOM_DT_BF16, FATHOM_DT_OTHER } fathom_dtype;
+
+/* One named tensor as a file stores it, before mapping. */
+typedef struct fathom_raw_tensor {
+    const char *name;        /* borrowed from the reader */
+    fathom_dtype dtype;
+    char dtype_name[24];     /* as the file spells it ("F64", "LongStorage"), for messages */
+    int ndim;                /* <= 8 */
+    int64_t shape[8];
+    int64_t numel;           /* product of shape, checked against overflow */
+    const uint8_t *data;     /* borrowed: the bytes in memory (safetensors), or NULL: use read() */
+    int64_t src_index;       /* reader-private (pth: tensor index) */
+} fathom_raw_tensor;
+
+/* What a reader produces: a table of tensors plus, for readers that do not hold the bytes in
+ * memory, a read() that copies numel * dtype size bytes of one tensor into dst. */
+typedef struct fathom_tensor_set {
+    fathom_raw_tensor *t;    /* owned array of n */
+    size_t n;
+    char path[4096];         /* file name for messages */
+    char format[24];         /* "pth", "safetensors" */
+    fathom_status (*read)(struct fathom_tensor_set *s, const fathom_raw_tensor *t, void *dst);
+    void (*close)(struct fathom_tensor_set *s); /* frees impl; called by fathom_tensor_set_close */
+    void *impl;              /* owned by the reader */
+} fathom_tensor_set;
+
+/* Bytes per element of a readable dtype (0 for FATHOM_DT_OTHER). */
+size_t fathom_dtype_size(fathom_dtype dt);
+/* Frees t and the reader's state; accepts a zeroed set. */
+void fathom_tensor_set_close(fathom_tensor_set *s);
+
+/* Architecture from config.json (src/model/config.c); every has_* says the key was present. */
+typedef struct fathom_config fathom_config;
+
+/* Map a tensor set (official or HF names) onto fathom_weights: infer the architecture from the
+ * shapes, override it with cfg (may be NULL) and params (may be NULL), check every tensor,
+ * convert to float32 into one arena. */
+fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cfg,
+                                 const fathom_model_params *params, fathom_weights **out);
+
+/* Load from a .pth or .safetensors image already in memory (format detected from the bytes;
+ * `name` is used in messages). buf must stay valid during the call only. */
+fathom_status fathom_weights_load_memory(const void *buf, size_t size, const char *name,
+                                         const fathom_model_params *params, fathom_weights **out);
+
 /* Load from a .pth, a .safetensors file or a Hugging Face folder. `params` may be NULL.
  * On success *out is owned by the caller. Errors name the file and the first bad tensor. */
 fathom_status fathom_weights_load(const char *path, const fathom_model_params *params,

@@ -1,0 +1,60 @@
+/* model.c - the public fathom_model handle around fathom_weights. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+fathom_model_params fathom_model_default_params(void) {
+    fathom_model_params p = {.metric = -1, .max_depth = 0.0f};
+    return p;
+}
+
+fathom_status fathom_model_load(const char *path, const fathom_model_params *params, fathom_model **out) {
+    if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_model_load: NULL out");
+    *out = NULL;
+    if (!path) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_model_load: NULL path");
+    if (strlen(path) >= sizeof ((fathom_model *)0)->path)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_model_load: path longer than %zu bytes",
+                           sizeof ((fathom_model *)0)->path - 1);
+    fathom_model *m = calloc(1, sizeof *m); /* owned until handed to *out */
+    if (!m) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", path);
+    fathom_status st = fathom_weights_load(path, params, &m->w);
+    if (st != FATHOM_OK) {
+        free(m);
+        return st;
+    }
+    snprintf(m->path, sizeof m->path, "%s", path);
+    *out = m;
+    return FATHOM_OK;
+}
+
+void fathom_model_free(fathom_model **m) {
+    if (!m || !*m) return;
+    fathom_weights_free(&(*m)->w);
+    free(*m);
+    *m = NULL;
+}
+
+void fathom_model_get_info(const fathom_model *m, fathom_model_info *info) {
+    memset(info, 0, sizeof *info);
+    if (!m || !m->w) return;
+    const fathom_weights *w = m->w;
+    const fathom_arch *a = &w->arch;
+    snprintf(info->format, sizeof info->format, "%s", w->format);
+    snprintf(info->arch, sizeof info->arch, "%s", a->name);
+    snprintf(info->dtype, sizeof info->dtype, "%s", w->dtype);
+    info->params = w->params;
+    info->unused_params = w->unused_params;
+    info->metric = a->metric;
+    info->max_depth = a->max_depth;
+    info->embed_dim = a->embed_dim;
+    info->depth = a->depth;
+    info->heads = a->heads;
+    info->mlp_hidden = a->mlp_hidden;
+    info->features = a->features;
+    memcpy(info->out_channels, a->out_ch, sizeof info->out_channels);
+    memcpy(info->layer_idx, a->layer_idx, sizeof info->layer_idx);
+}

@@ -1,0 +1,571 @@
+/* pickle.c - interpret torch.save's data.pkl without executing anything.
+ *
+ * Values live in a pool owned by one parse and are freed together, so shared references
+ * (memo) and cycles need no reference counting, and nothing here recurses. */
+#include "model/pickle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+/* Limits: torch.save of the largest DA-V2 model (vitg) writes ~4k memo entries and a stack
+ * of a few thousand; these leave room for training checkpoints and stop hostile files. */
+#define PK_MAX_STACK (1u << 20)
+#define PK_MAX_MEMO (1u << 22)
+#define PK_MAX_STR (1u << 20)
+#define PK_MAX_OBJECTS (1u << 20)
+
+typedef enum {
+    PK_NONE, PK_BOOL, PK_INT, PK_FLOAT, PK_STR, PK_BYTES, PK_TUPLE, PK_LIST, PK_DICT,
+    PK_GLOBAL, PK_STORAGE, PK_TENSOR, PK_OPAQUE
+} pk_kind;
+
+typedef struct pk_obj pk_obj;
+struct pk_obj {
+    pk_kind kind;
+    int64_t i;            /* INT, BOOL; STORAGE: numel; TENSOR: offset */
+    char *s;              /* owned: STR/BYTES text; GLOBAL "module.name"; STORAGE key */
+    char *s2;             /* owned: STORAGE dtype name */
+    size_t slen;
+    pk_obj **items;       /* owned array: TUPLE/LIST items, DICT key,value pairs */
+    size_t n, cap;
+    fathom_dtype dtype;   /* STORAGE */
+    pk_obj *storage;      /* TENSOR: borrowed (pool) */
+    int ndim;             /* TENSOR */
+    int64_t shape[FATHOM_PKL_MAX_DIMS], stride[FATHOM_PKL_MAX_DIMS];
+    pk_obj *next_alloc;   /* pool chain */
+};
+
+typedef struct pk_state {
+    const uint8_t *buf;
+    size_t n, pos;
+    const char *what;
+    pk_obj *pool;            /* owned: every object, chained */
+    pk_obj **stack;          /* owned */
+    size_t sp, stack_cap;
+    size_t *marks;           /* owned */
+    size_t nmarks, marks_cap;
+    pk_obj **memo;           /* owned */
+    size_t memo_cap, memo_count;
+    size_t nobj;
+} pk_state;
+
+static pk_obj *pk_new(pk_state *st, pk_kind kind) {
+    if (st->nobj >= PK_MAX_OBJECTS) return NULL; /* reported as out of memory */
+    st->nobj++;
+    pk_obj *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->kind = kind;
+    o->next_alloc = st->pool;
+    st->pool = o;
+    return o;
+}
+
+static void pk_free_pool(pk_state *st) {
+    pk_obj *o = st->pool;
+    while (o) {
+        pk_obj *next = o->next_alloc;
+        free(o->s);
+        free(o->s2);
+        free(o->items);
+        free(o);
+        o = next;
+    }
+    st->pool = NULL;
+}
+
+static fathom_status pk_nomem(pk_state *st) {
+    return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory while parsing the pickle", st->what);
+}
+
+static fathom_status pk_bad(pk_state *st, const char *why) {
+    return fathom_fail(FATHOM_ERR_FORMAT, "%s: bad pickle at byte %zu: %s", st->what, st->pos, why);
+}
+
+static fathom_status pk_push(pk_state *st, pk_obj *o) {
+    if (!o) return pk_nomem(st);
+    if (st->sp == st->stack_cap) {
+        if (st->stack_cap >= PK_MAX_STACK) return pk_bad(st, "stack overflow");
+        size_t cap = st->stack_cap ? st->stack_cap * 2 : 256;
+        pk_obj **s = realloc(st->stack, cap * sizeof *s);
+        if (!s) return pk_nomem(st);
+        st->stack = s;
+        st->stack_cap = cap;
+    }
+    st->stack[st->sp++] = o;
+    return FATHOM_OK;
+}
+
+/* Lowest stack index usable by the current frame (above the last MARK). */
+static size_t pk_floor(const pk_state *st) { return st->nmarks ? st->marks[st->nmarks - 1] : 0; }
+
+static fathom_status pk_pop(pk_state *st, pk_obj **o) {
+    if (st->sp <= pk_floor(st)) return pk_bad(st, "stack underflow");
+    *o = st->stack[--st->sp];
+    return FATHOM_OK;
+}
+
+static fathom_status pk_top(pk_state *st, pk_obj **o) {
+    if (st->sp <= pk_floor(st)) return pk_bad(st, "stack underflow");
+    *o = st->stack[st->sp - 1];
+    return FATHOM_OK;
+}
+
+static fathom_status pk_pop_mark(pk_state *st, size_t *base) {
+    if (!st->nmarks) return pk_bad(st, "no MARK on the stack");
+    *base = st->marks[--st->nmarks];
+    return FATHOM_OK;
+}
+
+static fathom_status pk_append(pk_state *st, pk_obj *c, pk_obj *item) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        if (cap > PK_MAX_STACK * 2) return pk_bad(st, "container too large");
+        pk_obj **it = realloc(c->items, cap * sizeof *it);
+        if (!it) return pk_nomem(st);
+        c->items = it;
+        c->cap = cap;
+    }
+    c->items[c->n++] = item;
+    return FATHOM_OK;
+}
+
+static fathom_status pk_need(pk_state *st, size_t k) {
+    if (st->n - st->pos < k) return pk_bad(st, "truncated");
+    return FATHOM_OK;
+}
+
+static uint64_t pk_le(const uint8_t *p, int k) {
+    uint64_t v = 0;
+    for (int i = k - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static fathom_status pk_make_tuple(pk_state *st, size_t base) {
+    pk_obj *t = pk_new(st, PK_TUPLE);
+    if (!t) return pk_nomem(st);
+    size_t k = st->sp - base;
+    if (k) {
+        t->items = malloc(k * sizeof *t->items);
+        if (!t->items) return pk_nomem(st);
+        memcpy(t->items, st->stack + base, k * sizeof *t->items);
+        t->n = t->cap = k;
+    }
+    st->sp = base;
+    return pk_push(st, t);
+}
+
+static fathom_status pk_string(pk_state *st, size_t len, pk_kind kind) {
+    FATHOM_TRY(pk_need(st, len));
+    if (len > PK_MAX_STR)
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: pickle string of %zu bytes at byte %zu",
+                           st->what, len, st->pos);
+    pk_obj *o = pk_new(st, kind);
+    if (!o) return pk_nomem(st);
+    o->s = malloc(len + 1);
+    if (!o->s) return pk_nomem(st);
+    memcpy(o->s, st->buf + st->pos, len);
+    o->s[len] = '\0';
+    o->slen = len;
+    st->pos += len;
+    return pk_push(st, o);
+}
+
+static fathom_status pk_memo_put(pk_state *st, uint64_t idx) {
+    pk_obj *o;
+    FATHOM_TRY(pk_top(st, &o));
+    if (idx >= PK_MAX_MEMO) return pk_bad(st, "memo index too large");
+    if (idx >= st->memo_cap) {
+        size_t cap = st->memo_cap ? st->memo_cap : 256;
+        while (cap <= idx) cap *= 2;
+        pk_obj **m = realloc(st->memo, cap * sizeof *m);
+        if (!m) return pk_nomem(st);
+        memset(m + st->memo_cap, 0, (cap - st->memo_cap) * sizeof *m);
+        st->memo = m;
+        st->memo_cap = cap;
+    }
+    if (!st->memo[idx]) st->memo_count++;
+    st->memo[idx] = o;
+    return FATHOM_OK;
+}
+
+static fathom_status pk_memo_get(pk_state *st, uint64_t idx) {
+    if (idx >= st->memo_cap || !st->memo[idx]) return pk_bad(st, "memo index out of range");
+    return pk_push(st, st->memo[idx]);
+}
+
+static int pk_is_str(const pk_obj *o, const char *s) {
+    return o && o->kind == PK_STR && strcmp(o->s, s) == 0;
+}
+
+static fathom_dtype pk_storage_dtype(const char *global) {
+    static const struct { const char *name; fathom_dtype dt; } map[] = {
+        {"torch.FloatStorage", FATHOM_DT_F32}, {"torch.float32", FATHOM_DT_F32},
+        {"torch.float", FATHOM_DT_F32},        {"torch.HalfStorage", FATHOM_DT_F16},
+        {"torch.float16", FATHOM_DT_F16},      {"torch.half", FATHOM_DT_F16},
+        {"torch.BFloat16Storage", FATHOM_DT_BF16}, {"torch.bfloat16", FATHOM_DT_BF16},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(global, map[i].name) == 0) return map[i].dt;
+    return FATHOM_DT_OTHER;
+}
+
+/* BINPERSID: ('storage', <storage type or dtype global>, key, location, numel). */
+static fathom_status pk_persid(pk_state *st) {
+    pk_obj *pid;
+    FATHOM_TRY(pk_pop(st, &pid));
+    if (pid->kind != PK_TUPLE || pid->n < 5 || !pk_is_str(pid->items[0], "storage") ||
+        pid->items[1]->kind != PK_GLOBAL || pid->items[2]->kind != PK_STR ||
+        pid->items[4]->kind != PK_INT || pid->items[4]->i < 0)
+        return pk_bad(st, "persistent id is not ('storage', type, key, location, numel)");
+    pk_obj *o = pk_new(st, PK_STORAGE);
+    if (!o) return pk_nomem(st);
+    o->s = strdup(pid->items[2]->s);
+    o->s2 = strdup(pid->items[1]->s);
+    if (!o->s || !o->s2) return pk_nomem(st);
+    o->dtype = pk_storage_dtype(o->s2);
+    o->i = pid->items[4]->i;
+    return pk_push(st, o);
+}
+
+static fathom_status pk_int_tuple(pk_state *st, const pk_obj *t, int64_t *v, int *count) {
+    if (t->kind != PK_TUPLE) return pk_bad(st, "tensor size/stride is not a tuple");
+    if (t->n > FATHOM_PKL_MAX_DIMS)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: tensor with %zu dims (at most %d)",
+                           st->what, t->n, FATHOM_PKL_MAX_DIMS);
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->items[i]->kind != PK_INT || t->items[i]->i < 0)
+            return pk_bad(st, "tensor size/stride is not a non-negative integer");
+        v[i] = t->items[i]->i;
+    }
+    *count = (int)t->n;
+    return FATHOM_OK;
+}
+
+/* REDUCE: call nothing; build the value the known callables would have returned. */
+static fathom_status pk_reduce(pk_state *st) {
+    pk_obj *args, *fn;
+    FATHOM_TRY(pk_pop(st, &args));
+    FATHOM_TRY(pk_pop(st, &fn));
+    if (args->kind != PK_TUPLE) return pk_bad(st, "REDUCE arguments are not a tuple");
+    const char *name = fn->kind == PK_GLOBAL ? fn->s : "";
+    if (strcmp(name, "torch._utils._rebuild_tensor_v2") == 0 ||
+        strcmp(name, "torch._utils._rebuild_tensor") == 0) {
+        if (args->n < 4 || args->items[0]->kind != PK_STORAGE || args->items[1]->kind != PK_INT ||
+            args->items[1]->i < 0)
+            return pk_bad(st, "_rebuild_tensor arguments are not (storage, offset, size, stride)");
+        pk_obj *t = pk_new(st, PK_TENSOR);
+        if (!t) return pk_nomem(st);
+        t->storage = args->items[0];
+        t->i = args->items[1]->i;
+        int nd_size, nd_stride;
+        FATHOM_TRY(pk_int_tuple(st, args->items[2], t->shape, &nd_size));
+        FATHOM_TRY(pk_int_tuple(st, args->items[3], t->stride, &nd_stride));
+        if (nd_size != nd_stride) return pk_bad(st, "tensor size and stride differ in length");
+        t->ndim = nd_size;
+        return pk_push(st, t);
+    }
+    if (strcmp(name, "torch._utils._rebuild_parameter") == 0 ||
+        strcmp(name, "torch._utils._rebuild_parameter_with_state") == 0) {
+        if (args->n < 1 || args->items[0]->kind != PK_TENSOR)
+            return pk_bad(st, "_rebuild_parameter without a tensor");
+        return pk_push(st, args->items[0]);
+    }
+    if (strcmp(name, "collections.OrderedDict") == 0 || strcmp(name, "builtins.dict") == 0 ||
+        strcmp(name, "__builtin__.dict") == 0)
+        return pk_push(st, pk_new(st, PK_DICT));
+    /* anything else (argparse.Namespace, numpy scalars in a training checkpoint): kept opaque */
+    return pk_push(st, pk_new(st, PK_OPAQUE));
+}
+
+static fathom_status pk_setitems(pk_state *st, size_t base) {
+    if (base == 0 || base - 1 < pk_floor(st)) return pk_bad(st, "SETITEM(S) without a dict");
+    if ((st->sp - base) % 2) return pk_bad(st, "SETITEMS with an odd count");
+    pk_obj *d = st->stack[base - 1];
+    if (d->kind == PK_DICT) {
+        for (size_t i = base; i < st->sp; i++) FATHOM_TRY(pk_append(st, d, st->stack[i]));
+    } else if (d->kind != PK_OPAQUE) {
+        return pk_bad(st, "SETITEM(S) on something that is not a dict");
+    }
+    st->sp = base;
+    return FATHOM_OK;
+}
+
+static fathom_status pk_appends(pk_state *st, size_t base) {
+    if (base == 0 || base - 1 < pk_floor(st)) return pk_bad(st, "APPEND(S) without a list");
+    pk_obj *l = st->stack[base - 1];
+    if (l->kind == PK_LIST) {
+        for (size_t i = base; i < st->sp; i++) FATHOM_TRY(pk_append(st, l, st->stack[i]));
+    } else if (l->kind != PK_OPAQUE) {
+        return pk_bad(st, "APPEND(S) on something that is not a list");
+    }
+    st->sp = base;
+    return FATHOM_OK;
+}
+
+/* GLOBAL: "module\nname\n" */
+static fathom_status pk_global(pk_state *st) {
+    const uint8_t *p = st->buf + st->pos, *end = st->buf + st->n;
+    const uint8_t *nl1 = memchr(p, '\n', (size_t)(end - p));
+    if (!nl1) return pk_bad(st, "truncated GLOBAL");
+    const uint8_t *nl2 = memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1));
+    if (!nl2) return pk_bad(st, "truncated GLOBAL");
+    size_t a = (size_t)(nl1 - p), b = (size_t)(nl2 - nl1 - 1);
+    if (a + b > 512) return pk_bad(st, "GLOBAL name too long");
+    pk_obj *o = pk_new(st, PK_GLOBAL);
+    if (!o || !(o->s = malloc(a + b + 2))) return pk_nomem(st);
+    memcpy(o->s, p, a);
+    o->s[a] = '.';
+    memcpy(o->s + a + 1, nl1 + 1, b);
+    o->s[a + 1 + b] = '\0';
+    st->pos = (size_t)(nl2 + 1 - st->buf);
+    return pk_push(st, o);
+}
+
+static fathom_status pk_stack_global(pk_state *st) {
+    pk_obj *name, *mod;
+    FATHOM_TRY(pk_pop(st, &name));
+    FATHOM_TRY(pk_pop(st, &mod));
+    if (mod->kind != PK_STR || name->kind != PK_STR) return pk_bad(st, "STACK_GLOBAL of non-strings");
+    pk_obj *o = pk_new(st, PK_GLOBAL);
+    if (!o || !(o->s = malloc(mod->slen + name->slen + 2))) return pk_nomem(st);
+    memcpy(o->s, mod->s, mod->slen);
+    o->s[mod->slen] = '.';
+    memcpy(o->s + mod->slen + 1, name->s, name->slen + 1);
+    return pk_push(st, o);
+}
+
+static fathom_status pk_int(pk_state *st, int64_t v) {
+    pk_obj *o = pk_new(st, PK_INT);
+    if (o) o->i = v;
+    return pk_push(st, o);
+}
+
+/* Run the opcodes to STOP; *result is the top value (borrowed from the pool). */
+static fathom_status pk_run(pk_state *st, pk_obj **result) {
+    for (;;) {
+        FATHOM_TRY(pk_need(st, 1));
+        uint8_t op = st->buf[st->pos++];
+        size_t base;
+        pk_obj *a, *b;
+        switch (op) {
+        case 0x80: /* PROTO */
+            FATHOM_TRY(pk_need(st, 1));
+            if (st->buf[st->pos] > 5) return pk_bad(st, "pickle protocol above 5");
+            st->pos++;
+            break;
+        case 0x95: /* FRAME: a length hint only */
+            FATHOM_TRY(pk_need(st, 8));
+            st->pos += 8;
+            break;
+        case '.': /* STOP */
+            return pk_pop(st, result);
+        case '(': /* MARK */
+            if (st->nmarks == st->marks_cap) {
+                if (st->marks_cap >= PK_MAX_STACK) return pk_bad(st, "too many MARKs");
+                size_t cap = st->marks_cap ? st->marks_cap * 2 : 64;
+                size_t *m = realloc(st->marks, cap * sizeof *m);
+                if (!m) return pk_nomem(st);
+                st->marks = m;
+                st->marks_cap = cap;
+            }
+            st->marks[st->nmarks++] = st->sp;
+            break;
+        case '0': FATHOM_TRY(pk_pop(st, &a)); break;                   /* POP */
+        case '1': FATHOM_TRY(pk_pop_mark(st, &base)); st->sp = base; break; /* POP_MARK */
+        case '2': FATHOM_TRY(pk_top(st, &a)); FATHOM_TRY(pk_push(st, a)); break; /* DUP */
+        case '}': FATHOM_TRY(pk_push(st, pk_new(st, PK_DICT))); break;
+        case ']': FATHOM_TRY(pk_push(st, pk_new(st, PK_LIST))); break;
+        case ')': FATHOM_TRY(pk_make_tuple(st, st->sp)); break;
+        case 't': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_make_tuple(st, base)); break;
+        case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
+            size_t k = (size_t)(op - 0x84);
+            if (st->sp < pk_floor(st) + k) return pk_bad(st, "stack underflow");
+            FATHOM_TRY(pk_make_tuple(st, st->sp - k));
+            break;
+        }
+        case 'l': /* LIST (protocol 0/1 form) */
+            FATHOM_TRY(pk_pop_mark(st, &base));
+            FATHOM_TRY(pk_make_tuple(st, base));
+            st->stack[st->sp - 1]->kind = PK_LIST;
+            break;
+        case 'J': FATHOM_TRY(pk_need(st, 4));
+            FATHOM_TRY(pk_int(st, (int32_t)pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
+        case 'K': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_int(st, st->buf[st->pos])); st->pos += 1; break;
+        case 'M': FATHOM_TRY(pk_need(st, 2));
+            FATHOM_TRY(pk_int(st, (int64_t)pk_le(st->buf + st->pos, 2))); st->pos += 2; break;
+        case 0x8a: { /* LONG1: n bytes, two's complement little-endian */
+            FATHOM_TRY(pk_need(st, 1));
+            size_t k = st->buf[st->pos++];
+            FATHOM_TRY(pk_need(st, k));
+            if (k > 8) return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: pickle integer of %zu bytes at byte %zu",
+                                          st->what, k, st->pos);
+            uint64_t v = k ? pk_le(st->buf + st->pos, (int)k) : 0;
+            if (k && k < 8 && (st->buf[st->pos + k - 1] & 0x80)) v |= ~(uint64_t)0 << (8 * k);
+            st->pos += k;
+            FATHOM_TRY(pk_int(st, (int64_t)v));
+            break;
+        }
+        case 0x88: case 0x89: { /* NEWTRUE / NEWFALSE */
+            pk_obj *o = pk_new(st, PK_BOOL);
+            if (o) o->i = op == 0x88;
+            FATHOM_TRY(pk_push(st, o));
+            break;
+        }
+        case 'N': FATHOM_TRY(pk_push(st, pk_new(st, PK_NONE))); break;
+        case 'G': FATHOM_TRY(pk_need(st, 8)); st->pos += 8; /* BINFLOAT: value unused */
+            FATHOM_TRY(pk_push(st, pk_new(st, PK_FLOAT))); break;
+        case 'X': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
+            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_STR)); break;
+        case 0x8c: FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
+            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_STR)); break;
+        case 0x8d: FATHOM_TRY(pk_need(st, 8)); st->pos += 8; {
+            uint64_t len = pk_le(st->buf + st->pos - 8, 8);
+            if (len > PK_MAX_STR) return pk_bad(st, "string too long");
+            FATHOM_TRY(pk_string(st, (size_t)len, PK_STR));
+        } break;
+        case 'T': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
+            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_STR)); break;
+        case 'U': FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
+            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_STR)); break;
+        case 'B': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
+            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_BYTES)); break;
+        case 'C': FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
+            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_BYTES)); break;
+        case 'q': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_memo_put(st, st->buf[st->pos])); st->pos += 1; break;
+        case 'r': FATHOM_TRY(pk_need(st, 4));
+            FATHOM_TRY(pk_memo_put(st, pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
+        case 0x94: /* MEMOIZE: index = number of entries, as in Python */
+            FATHOM_TRY(pk_memo_put(st, st->memo_count));
+            break;
+        case 'h': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_memo_get(st, st->buf[st->pos])); st->pos += 1; break;
+        case 'j': FATHOM_TRY(pk_need(st, 4));
+            FATHOM_TRY(pk_memo_get(st, pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
+        case 'c': FATHOM_TRY(pk_global(st)); break;
+        case 0x93: FATHOM_TRY(pk_stack_global(st)); break;
+        case 'R': FATHOM_TRY(pk_reduce(st)); break;
+        case 0x81: /* NEWOBJ cls args */
+            FATHOM_TRY(pk_pop(st, &a));
+            FATHOM_TRY(pk_pop(st, &b));
+            FATHOM_TRY(pk_push(st, pk_new(st, PK_OPAQUE)));
+            break;
+        case 'b': /* BUILD: the state (tensor _metadata, object __dict__) is not needed */
+            FATHOM_TRY(pk_pop(st, &a));
+            FATHOM_TRY(pk_top(st, &b));
+            break;
+        case 'Q': FATHOM_TRY(pk_persid(st)); break;
+        case 's': /* SETITEM */
+            if (st->sp < pk_floor(st) + 3) return pk_bad(st, "stack underflow");
+            FATHOM_TRY(pk_setitems(st, st->sp - 2));
+            break;
+        case 'u': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_setitems(st, base)); break;
+        case 'a':
+            if (st->sp < pk_floor(st) + 2) return pk_bad(st, "stack underflow");
+            FATHOM_TRY(pk_appends(st, st->sp - 1));
+            break;
+        case 'e': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_appends(st, base)); break;
+        default:
+            st->pos--;
+            return fathom_fail(FATHOM_ERR_FORMAT, "%s: unknown or unsupported pickle opcode 0x%02x at byte %zu",
+                               st->what, op, st->pos);
+        }
+    }
+}
+
+static const pk_obj *pk_dict_get(const pk_obj *d, const char *key) {
+    for (size_t i = 0; i + 1 < d->n; i += 2)
+        if (pk_is_str(d->items[i], key)) return d->items[i + 1];
+    return NULL;
+}
+
+static int pk_has_tensor(const pk_obj *d) {
+    for (size_t i = 0; i + 1 < d->n; i += 2)
+        if (d->items[i + 1]->kind == PK_TENSOR) return 1;
+    return 0;
+}
+
+/* The state dict itself, or one level down in a training checkpoint. */
+static const pk_obj *pk_find_state_dict(const pk_obj *top) {
+    static const char *const keys[] = {"state_dict", "model", "module", "model_state_dict"};
+    if (top->kind != PK_DICT) return NULL;
+    if (pk_has_tensor(top)) return top;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const pk_obj *v = pk_dict_get(top, keys[k]);
+        if (v && v->kind == PK_DICT && pk_has_tensor(v)) return v;
+    }
+    return NULL;
+}
+
+void fathom_pkl_free(fathom_pkl_tensor *t, size_t count) {
+    if (!t) return;
+    for (size_t i = 0; i < count; i++) {
+        free(t[i].name);
+        free(t[i].storage_key);
+    }
+    free(t);
+}
+
+static fathom_status pk_collect(pk_state *st, const pk_obj *sd, fathom_pkl_tensor **out,
+                                size_t *count) {
+    size_t n = sd->n / 2;
+    fathom_pkl_tensor *t = calloc(n ? n : 1, sizeof *t); /* owned until handed to *out */
+    if (!t) return pk_nomem(st);
+    fathom_status s = FATHOM_OK;
+    for (size_t i = 0; i < n; i++) {
+        const pk_obj *k = sd->items[2 * i], *v = sd->items[2 * i + 1];
+        if (k->kind != PK_STR) {
+            s = fathom_fail(FATHOM_ERR_FORMAT, "%s: state dict key %zu is not a string", st->what, i);
+            goto done;
+        }
+        if (v->kind != PK_TENSOR) {
+            s = fathom_fail(FATHOM_ERR_FORMAT, "%s: state dict entry '%s' is not a tensor", st->what, k->s);
+            goto done;
+        }
+        fathom_pkl_tensor *o = &t[i];
+        o->name = strdup(k->s);
+        o->storage_key = strdup(v->storage->s);
+        if (!o->name || !o->storage_key) {
+            s = pk_nomem(st);
+            goto done;
+        }
+        o->dtype = v->storage->dtype;
+        snprintf(o->dtype_name, sizeof o->dtype_name, "%s", v->storage->s2);
+        o->storage_numel = v->storage->i;
+        o->offset = v->i;
+        o->ndim = v->ndim;
+        memcpy(o->shape, v->shape, sizeof o->shape);
+        memcpy(o->stride, v->stride, sizeof o->stride);
+    }
+done:
+    if (s != FATHOM_OK) {
+        fathom_pkl_free(t, n);
+        return s;
+    }
+    *out = t;
+    *count = n;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_pkl_state_dict(const uint8_t *buf, size_t n, const char *what,
+                                    fathom_pkl_tensor **out, size_t *count) {
+    pk_state st = {.buf = buf, .n = n, .what = what};
+    pk_obj *top = NULL;
+    *out = NULL;
+    *count = 0;
+    fathom_status s = pk_run(&st, &top);
+    if (s != FATHOM_OK) goto done;
+    const pk_obj *sd = pk_find_state_dict(top);
+    if (!sd) {
+        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: the pickle holds no state dict (a dict of tensors)", what);
+        goto done;
+    }
+    s = pk_collect(&st, sd, out, count);
+done:
+    pk_free_pool(&st);
+    free(st.stack);
+    free(st.marks);
+    free(st.memo);
+    return s;
+}

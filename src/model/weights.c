@@ -1,0 +1,108 @@
+/* weights.c - find the reader for a path or buffer, then map its tensors (weights_map.c). */
+#include "model/weights.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "model/config.h"
+#include "model/pth.h"
+#include "model/safetensors.h"
+
+size_t fathom_dtype_size(fathom_dtype dt) {
+    return dt == FATHOM_DT_F32 ? 4 : dt == FATHOM_DT_F16 || dt == FATHOM_DT_BF16 ? 2 : 0;
+}
+
+void fathom_tensor_set_close(fathom_tensor_set *s) {
+    if (!s) return;
+    if (s->close) s->close(s);
+    free(s->t);
+    s->t = NULL;
+    s->n = 0;
+    s->impl = NULL;
+}
+
+void fathom_weights_free(fathom_weights **w) {
+    if (!w || !*w) return;
+    fathom_free_sized((*w)->arena, (*w)->arena_bytes);
+    free((*w)->blocks);
+    free(*w);
+    *w = NULL;
+}
+
+static fathom_status map_and_close(fathom_tensor_set *set, const fathom_config *cfg,
+                                   const fathom_model_params *params, const char *format,
+                                   fathom_weights **out) {
+    fathom_status st = fathom_weights_map(set, cfg, params, out);
+    fathom_tensor_set_close(set);
+    if (st == FATHOM_OK && format) snprintf((*out)->format, sizeof (*out)->format, "%s", format);
+    return st;
+}
+
+fathom_status fathom_weights_load_memory(const void *buf, size_t size, const char *name,
+                                         const fathom_model_params *params, fathom_weights **out) {
+    fathom_tensor_set set;
+    *out = NULL;
+    if (!buf && size) return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: NULL buffer", name);
+    if (fathom_pth_sniff(buf, size)) {
+        FATHOM_TRY(fathom_pth_open_memory(buf, size, name, &set));
+    } else if (fathom_st_sniff(buf, size)) {
+        FATHOM_TRY(fathom_st_open_memory(buf, size, name, &set));
+    } else {
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: neither a PyTorch checkpoint (zip) nor a safetensors file", name);
+    }
+    return map_and_close(&set, NULL, params, NULL, out);
+}
+
+static fathom_status load_folder(const char *dir, const fathom_model_params *params, fathom_weights **out) {
+    char model[4096], config[4096], index[4096];
+    if ((size_t)snprintf(model, sizeof model, "%s/model.safetensors", dir) >= sizeof model ||
+        (size_t)snprintf(config, sizeof config, "%s/config.json", dir) >= sizeof config ||
+        (size_t)snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir) >= sizeof index)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: path too long", dir);
+    struct stat sb;
+    if (stat(model, &sb) != 0) {
+        if (stat(index, &sb) == 0)
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: sharded safetensors (model.safetensors.index.json) are not supported", dir);
+        return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: folder without model.safetensors (expected a Hugging Face model folder)", dir);
+    }
+    fathom_config cfg; /* absent config.json: everything is inferred from the shapes */
+    int have_cfg = stat(config, &sb) == 0;
+    if (have_cfg) FATHOM_TRY(fathom_config_load(config, &cfg));
+    fathom_tensor_set set;
+    FATHOM_TRY(fathom_st_open_file(model, &set));
+    return map_and_close(&set, have_cfg ? &cfg : NULL, params, "hf-folder", out);
+}
+
+fathom_status fathom_weights_load(const char *path, const fathom_model_params *params, fathom_weights **out) {
+    if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_weights_load: NULL out");
+    *out = NULL;
+    if (!path || !*path) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_weights_load: empty path");
+    struct stat sb;
+    if (stat(path, &sb) != 0) return fathom_fail(fathom_status_from_errno(errno), "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return load_folder(path, params, out);
+    if (!S_ISREG(sb.st_mode)) return fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file or a folder", path);
+    uint8_t head[16] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fathom_fail(fathom_status_from_errno(errno), "%s: %s", path, strerror(errno));
+    ssize_t got = read(fd, head, sizeof head);
+    int err = errno;
+    close(fd);
+    if (got < 0) return fathom_fail(FATHOM_ERR_IO, "%s: read: %s", path, strerror(err));
+    fathom_tensor_set set;
+    if (fathom_pth_sniff(head, (size_t)got)) {
+        FATHOM_TRY(fathom_pth_open_file(path, &set));
+    } else if (fathom_st_sniff(head, (size_t)got)) {
+        FATHOM_TRY(fathom_st_open_file(path, &set));
+    } else {
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: neither a PyTorch checkpoint (zip) nor a safetensors file (%lld bytes)",
+                           path, (long long)sb.st_size);
+    }
+    return map_and_close(&set, NULL, params, NULL, out);
+}
