@@ -51,6 +51,8 @@ fathom_status fathom_png_decode(const uint8_t *data, size_t size, const char *na
     s = fathom_image_alloc(name, (int)ihdr.width, (int)ihdr.height, out);
     if (s != FATHOM_OK) goto done;
     r = spng_decode_image(ctx, out->rgb, need, SPNG_FMT_RGB8, 0);
+    /* read on to IEND: a file cut after its pixel data is still truncated (cv2 refuses it) */
+    if (r == 0) r = spng_decode_chunks(ctx);
     if (r != 0) {
         s = fathom_fail(FATHOM_ERR_FORMAT, "%s: corrupt PNG data: %s", name, spng_strerror(r));
         goto done;
