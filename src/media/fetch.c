@@ -356,9 +356,11 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
     int attempts = 1 + (f->opts.retries > 0 ? f->opts.retries : 0);
     int restarted = 0;
     for (int a = 0; a < attempts; a++) {
-        if (a > 0 && backoff_sleep(f, delay))
-            return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled", x->url);
-        delay *= 2;
+        if (a > 0) {
+            if (backoff_sleep(f, delay))
+                return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled", x->url);
+            delay *= 2;
+        }
         xfer_reset(x);
         errbuf[0] = '\0';
         x->offset = 0;
