@@ -13,6 +13,7 @@
 #define GOV_PAUSE_MAX_S 5.0 /* longest advised pause: the stage stays responsive to stop */
 #define GOV_WINDOW_MIN_S 2.0
 #define GOV_WINDOW_MAX_S 60.0
+#define GOV_TI_MIN_S 1.5     /* integral time for NVML readings (pid.c's default) */
 
 typedef struct gov_interval { double s, e; } gov_interval;
 

@@ -86,9 +86,9 @@ void gov_tick(fathom_governor *g) {
             s->util = s->duty;
         }
         s->mem_frac = mem;
-        /* the integral acts over about one measurement window, slower than the window's lag */
-        double w = have_gr[i] ? 1.0 : gov_slot_window(s);
-        s->cfg.ti_s = w > 3.0 ? w : 3.0;
+        /* a duty cycle is a moving average over the window: integrate no faster than it */
+        double w = have_gr[i] ? 0 : gov_slot_window(s);
+        s->cfg.ti_s = w > GOV_TI_MIN_S ? w : GOV_TI_MIN_S;
         int hit = gov_pid_step(&s->cfg, &s->pid, s->util, mem, dt);
         if (hit & GOV_HIT_UTIL) s->util_hits++;
         if (hit & GOV_HIT_MEM) s->mem_hits++;

@@ -9,15 +9,15 @@ gov_pid_cfg gov_pid_default_cfg(double target, double max_util) {
     gov_pid_cfg c = {
         .target = target,
         .max_util = max_util,
-        .kp = 0.4,
-        .ti_s = 3.0,
+        .kp = 0.5,
+        .ti_s = 1.5,
         .kd_s = 0.05,
         .d_filter_s = 0.5,
         .out_min = 0.02,
         .margin = 0.02,
         .mem_margin = 0.05,
         .backoff = 0.5,
-        .scale_min = 0.05,
+        .limit_min = 0.05,
         .recover_per_s = 0.1,
         .ceiling_gap = 0.05,
     };
@@ -32,29 +32,30 @@ static double setpoint(const gov_pid_cfg *c) {
 
 void gov_pid_init(const gov_pid_cfg *c, gov_pid_state *s) {
     double sp = setpoint(c);
-    *s = (gov_pid_state){.scale = 1, .base = c->target > 0 ? sp : 1};
+    *s = (gov_pid_state){.limit = 1, .base = c->target > 0 ? sp : 1};
     s->out = s->base;
 }
 
-int gov_pid_in_emergency(const gov_pid_state *s) { return s->scale < 1; }
+int gov_pid_in_emergency(const gov_pid_state *s) { return s->limit < 1; }
 
 int gov_pid_step(const gov_pid_cfg *c, gov_pid_state *s, double m, double mem_frac, double dt) {
     if (!(dt > 0) || !isfinite(dt)) dt = 0;
     if (!isfinite(m)) m = 0;
     m = clampd(m, 0, 1.5);
+    if (!isfinite(mem_frac)) mem_frac = 0;
 
     int hit = 0;
     if (c->max_util < 1 && m >= c->max_util - c->margin) hit |= GOV_HIT_UTIL;
     if (mem_frac > 0 && mem_frac >= 1 - c->mem_margin) hit |= GOV_HIT_MEM;
     if (hit)
-        s->scale = fmax(c->scale_min, s->scale * c->backoff);
+        s->limit = fmax(c->limit_min, fmin(s->limit, s->out) * c->backoff);
     else
-        s->scale = fmin(1, s->scale + c->recover_per_s * dt);
+        s->limit = fmin(1, s->limit + c->recover_per_s * dt);
 
     double sp = setpoint(c);
-    if (sp < 0) { /* no target, no ceiling: report only, emergency scale still applies */
+    if (sp < 0) { /* no target, no ceiling: report only; the emergency limit still applies */
         s->base = 1;
-        s->out = s->scale;
+        s->out = s->limit;
         return hit;
     }
 
@@ -76,12 +77,19 @@ int gov_pid_step(const gov_pid_cfg *c, gov_pid_state *s, double m, double mem_fr
     double p = c->kp * e;
     double d = -c->kp * c->kd_s * dmdt;
     double ki = c->ti_s > 0 ? c->kp / c->ti_s : 0;
-    double raw = ff + p + s->integ + d;
-    int pinned_hi = raw >= 1 && e > 0, pinned_lo = raw <= c->out_min && e < 0;
-    if (!hit && s->scale >= 1 && !pinned_hi && !pinned_lo) s->integ += ki * e * dt;
-    s->integ = clampd(s->integ, -1, 1);
+    double hi = fmin(1, s->limit);
+    if (hit) {
+        /* bumpless hand-back: the PID continues from the cut output instead of winding
+         * against the limit, so it takes over where the emergency left it */
+        s->integ = fmin(s->integ, s->limit - ff - p - d);
+    } else {
+        double raw = ff + p + s->integ + d;
+        int pinned_hi = raw >= hi && e > 0, pinned_lo = raw <= c->out_min && e < 0;
+        if (!pinned_hi && !pinned_lo) s->integ += ki * e * dt;
+    }
+    s->integ = clampd(s->integ, -1.5, 1);
     s->base = clampd(ff + p + s->integ + d, c->out_min, 1);
-    s->out = clampd(s->base * s->scale, c->out_min * c->scale_min, 1);
+    s->out = clampd(s->base, c->out_min, hi);
     return hit;
 }
 

@@ -6,15 +6,17 @@
  * stage (where utilization is the duty cycle) lands on the target by feed-forward alone and
  * the PID only corrects what the feed-forward misses (overheads, a GPU's gain, other loads).
  *
- *   out = clamp(target + Kp*e + I - Kd*dm/dt, out_min, 1) * scale,   e = target - m
+ *   out = min(clamp(target + Kp*e + I - Kd*dm/dt, out_min, 1), limit),   e = target - m
  *
- * Anti-windup: I integrates only while the output is not pinned in the error's direction and
- * no emergency is active, and is clamped to [-1, 1]. The derivative acts on the (low-pass
- * filtered) measurement, so target changes cause no kick.
- * Emergency: when m >= max_util - margin or memory >= (1 - mem_margin) of its cap, scale is
- * multiplied by `backoff` on every such sample (hard), then grows back by recover_per_s per
- * second (gradual). Without a target the setpoint is max_util - ceiling_gap (a ceiling the
- * output only pulls down to), and without either the output stays 1 (report only). */
+ * Anti-windup: I integrates only while the output is not pinned in the error's direction
+ * (at 1, at the emergency limit, or at out_min) and is clamped. The derivative acts on the
+ * low-pass filtered measurement, so target changes cause no kick.
+ * Emergency: when m >= max_util - margin or memory >= (1 - mem_margin) of its cap, the output
+ * limit drops to `backoff` x the current output on every such sample (hard), and the
+ * integrator is pulled down to match so the PID resumes from there (no wind-up, no sawtooth);
+ * the limit then grows back by recover_per_s per second (gradual). Without a target the
+ * setpoint is max_util - ceiling_gap, a ceiling the output only pulls down to; without either
+ * the output is 1 except during an emergency (report only). */
 #ifndef FATHOM_GOVERNOR_PID_H
 #define FATHOM_GOVERNOR_PID_H
 
@@ -28,9 +30,9 @@ typedef struct gov_pid_cfg {
     double out_min;       /* lowest duty command */
     double margin;        /* emergency when m >= max_util - margin */
     double mem_margin;    /* emergency when mem_frac >= 1 - mem_margin */
-    double backoff;       /* scale multiplier per emergency sample */
-    double scale_min;     /* scale never goes below this */
-    double recover_per_s; /* scale regained per second once clear */
+    double backoff;       /* limit = backoff x output on each emergency sample */
+    double limit_min;     /* the emergency limit never goes below this */
+    double recover_per_s; /* limit regained per second once clear */
     double ceiling_gap;   /* no target: regulate below max_util - ceiling_gap */
 } gov_pid_cfg;
 
@@ -38,8 +40,8 @@ typedef struct gov_pid_state {
     double integ;    /* integral term */
     double m_filt;   /* filtered measurement (derivative input) */
     int primed;      /* m_filt valid */
-    double scale;    /* emergency scale, (0, 1] */
-    double base;     /* PID output before the emergency scale */
+    double limit;    /* emergency output limit, (0, 1]; 1: no emergency */
+    double base;     /* PID output before the emergency limit */
     double out;      /* duty command, (0, 1] */
 } gov_pid_state;
 
@@ -51,7 +53,7 @@ void gov_pid_init(const gov_pid_cfg *c, gov_pid_state *s);
 /* One sample: m = measured utilization (fraction), mem_frac = memory used / cap (0: no cap),
  * dt = seconds since the previous sample. Returns GOV_HIT_* flags of this sample. */
 int gov_pid_step(const gov_pid_cfg *c, gov_pid_state *s, double m, double mem_frac, double dt);
-/* 1 while the emergency rule holds the output down (scale < 1). */
+/* 1 while the emergency rule holds the output down (limit < 1). */
 int gov_pid_in_emergency(const gov_pid_state *s);
 
 /* Duty command -> batch within [bmin, bmax] and pause (clamped to pause_max). item_s: busy
