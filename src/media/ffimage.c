@@ -65,15 +65,38 @@ static fathom_status av_fail(fathom_status s, const char *name, const char *what
     return fathom_fail(s, "%s: %s: %s", name, what, buf);
 }
 
+/* Every frame buffer of the decoder is requested here, after the decoder has parsed the
+ * dimensions and before it allocates: the place to apply max_pixels and the hard cap. */
+typedef struct size_guard {
+    const char *name;
+    uint64_t max_pixels;
+    int refused; /* the refusal's message is recorded */
+} size_guard;
+
+static int guarded_get_buffer(AVCodecContext *cc, AVFrame *frame, int flags) {
+    size_guard *g = cc->opaque;
+    if (fathom_image_check_dims(g->name, frame->width, frame->height, g->max_pixels) != FATHOM_OK) {
+        g->refused = 1;
+        return AVERROR(ERANGE);
+    }
+    return avcodec_default_get_buffer2(cc, frame, flags);
+}
+
+static fathom_status frame_fail(const size_guard *g, int err) {
+    if (g->refused) return FATHOM_ERR_TOO_LARGE;
+    return av_fail(FATHOM_ERR_FORMAT, g->name, "corrupt image data", err);
+}
+
 /* Send packets until one frame comes out. */
 static fathom_status decode_first_frame(AVFormatContext *fc, AVCodecContext *cc, int stream,
-                                        AVPacket *pkt, AVFrame *frame, const char *name) {
+                                        AVPacket *pkt, AVFrame *frame, const size_guard *g) {
+    const char *name = g->name;
     int eof = 0;
     for (;;) {
         int r = avcodec_receive_frame(cc, frame);
         if (r == 0) return FATHOM_OK;
         if (r == AVERROR_EOF) return fathom_fail(FATHOM_ERR_FORMAT, "%s: no image in the data", name);
-        if (r != AVERROR(EAGAIN)) return av_fail(FATHOM_ERR_FORMAT, name, "corrupt image data", r);
+        if (r != AVERROR(EAGAIN)) return frame_fail(g, r);
         if (eof) return fathom_fail(FATHOM_ERR_FORMAT, "%s: no image in the data", name);
         r = av_read_frame(fc, pkt);
         if (r == AVERROR_EOF) {
@@ -85,7 +108,7 @@ static fathom_status decode_first_frame(AVFormatContext *fc, AVCodecContext *cc,
             r = pkt->stream_index == stream ? avcodec_send_packet(cc, pkt) : 0;
             av_packet_unref(pkt);
         }
-        if (r < 0 && r != AVERROR_EOF) return av_fail(FATHOM_ERR_FORMAT, name, "corrupt image data", r);
+        if (r < 0 && r != AVERROR_EOF) return frame_fail(g, r);
     }
 }
 
@@ -148,24 +171,18 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
         s = av_fail(FATHOM_ERR_FORMAT, name, "bad codec parameters", r);
         goto done;
     }
-    /* decoders refuse larger frames before allocating them */
-    uint64_t cap = FATHOM_IMAGE_MAX_BYTES / 3;
-    if (max_pixels && max_pixels < cap) cap = max_pixels;
-    cc->max_pixels = (int64_t)cap;
+    size_guard guard = {name, max_pixels, 0};
+    cc->opaque = &guard;
+    cc->get_buffer2 = guarded_get_buffer;
+    cc->max_pixels = (int64_t)(FATHOM_IMAGE_MAX_BYTES / 3); /* FFmpeg's own early check */
     cc->thread_count = 1;
     r = avcodec_open2(cc, codec, NULL);
     if (r < 0) {
         s = av_fail(FATHOM_ERR_UNSUPPORTED, name, "cannot open the decoder", r);
         goto done;
     }
-    s = decode_first_frame(fc, cc, stream, pkt, frame, name);
-    if (s != FATHOM_OK) {
-        /* a frame refused by max_pixels surfaces as EINVAL: report the declared size */
-        if (par->width > 0 && par->height > 0 &&
-            fathom_image_check_dims(name, par->width, par->height, max_pixels) != FATHOM_OK)
-            s = FATHOM_ERR_TOO_LARGE;
-        goto done;
-    }
+    s = decode_first_frame(fc, cc, stream, pkt, frame, &guard);
+    if (s != FATHOM_OK) goto done;
     s = fathom_image_check_dims(name, frame->width, frame->height, max_pixels);
     if (s != FATHOM_OK) goto done;
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(frame->format);

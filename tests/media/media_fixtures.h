@@ -16,14 +16,14 @@ typedef struct px_image {
     unsigned char *rgb; /* owned: w * h * 3 */
 } px_image;
 
-static px_image px_new(int w, int h) {
+static inline px_image px_new(int w, int h) {
     px_image p = {w, h, calloc((size_t)w * h * 3, 1)};
     return p;
 }
 
 /* Four flat quadrants (red, green, blue, white) so a lossy round trip stays close and any
  * flip or rotation moves a recognizable colour. */
-static px_image px_quadrants(int w, int h) {
+static inline px_image px_quadrants(int w, int h) {
     static const unsigned char col[4][3] = {{220, 30, 30}, {30, 200, 40}, {40, 50, 210}, {240, 240, 240}};
     px_image p = px_new(w, h);
     for (int y = 0; y < h; y++)
@@ -33,7 +33,7 @@ static px_image px_quadrants(int w, int h) {
 }
 
 /* Deterministic noisy pattern for lossless formats. */
-static px_image px_noise(int w, int h, unsigned seed) {
+static inline px_image px_noise(int w, int h, unsigned seed) {
     px_image p = px_new(w, h);
     for (size_t i = 0; i < (size_t)w * h * 3; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -43,7 +43,7 @@ static px_image px_noise(int w, int h, unsigned seed) {
 }
 
 /* OpenCV cv::flip / cv::transpose, used to build the expected EXIF results. */
-static px_image px_flip(px_image in, int code) { /* 1: left-right, 0: top-bottom, -1: both */
+static inline px_image px_flip(px_image in, int code) { /* 1: left-right, 0: top-bottom, -1: both */
     px_image o = px_new(in.w, in.h);
     for (int y = 0; y < in.h; y++)
         for (int x = 0; x < in.w; x++) {
@@ -53,7 +53,7 @@ static px_image px_flip(px_image in, int code) { /* 1: left-right, 0: top-bottom
     free(in.rgb);
     return o;
 }
-static px_image px_transpose(px_image in) {
+static inline px_image px_transpose(px_image in) {
     px_image o = px_new(in.h, in.w);
     for (int y = 0; y < o.h; y++)
         for (int x = 0; x < o.w; x++)
@@ -62,7 +62,7 @@ static px_image px_transpose(px_image in) {
     return o;
 }
 /* OpenCV ExifTransform. Takes ownership of in. */
-static px_image px_exif(px_image in, int o) {
+static inline px_image px_exif(px_image in, int o) {
     switch (o) {
     case 2: return px_flip(in, 1);
     case 3: return px_flip(in, -1);
@@ -76,7 +76,7 @@ static px_image px_exif(px_image in, int o) {
 }
 
 /* Largest |a - b| over the image; 999 when the sizes differ. */
-static int px_maxdiff(const fathom_image *a, px_image b) {
+static inline int px_maxdiff(const fathom_image *a, px_image b) {
     if (a->width != b.w || a->height != b.h) return 999;
     int m = 0;
     for (int y = 0; y < b.h; y++)
@@ -88,7 +88,7 @@ static int px_maxdiff(const fathom_image *a, px_image b) {
 }
 
 /* A minimal EXIF APP1 payload with one Orientation entry, little or big endian. */
-static size_t exif_blob(unsigned char out[32], int orientation, int big_endian) {
+static inline size_t exif_blob(unsigned char out[32], int orientation, int big_endian) {
     static const unsigned char le[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
                                        0x12, 0x01, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     static const unsigned char be[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1,
@@ -100,7 +100,7 @@ static size_t exif_blob(unsigned char out[32], int orientation, int big_endian) 
 
 /* JPEG with libjpeg: quality 100, 4:4:4. in_space JCS_RGB (3 comps), JCS_GRAYSCALE (1) or
  * JCS_CMYK (4). exif_len > 0 adds an APP1 segment. Returns malloc'd bytes. */
-static unsigned char *jpeg_encode(const unsigned char *px, int w, int h, J_COLOR_SPACE in_space,
+static inline unsigned char *jpeg_encode(const unsigned char *px, int w, int h, J_COLOR_SPACE in_space,
                                   const unsigned char *exif, size_t exif_len, size_t *size) {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr err;
@@ -136,7 +136,7 @@ typedef struct png_extra {
 } png_extra;
 
 /* PNG with libspng from samples in PNG layout (16-bit host-endian). Returns malloc'd bytes. */
-static unsigned char *png_encode(const void *px, size_t px_len, int w, int h, int depth, int ctype,
+static inline unsigned char *png_encode(const void *px, size_t px_len, int w, int h, int depth, int ctype,
                                  const png_extra *x, size_t *size) {
     spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
     spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
