@@ -17,7 +17,8 @@ fathom_status fathom_parse_bytes(const char *text, size_t *out) {
                            "byte size '%s': expected a number such as 4G, 512M or 1048576", text);
     char *end = NULL;
     double v = strtod(p, &end);
-    if (end == p || !isfinite(v) || v < 0)
+    /* plain decimal only: strtod would also take hex, exponents, "inf" */
+    if (end == p || (size_t)(end - p) != strspn(p, "0123456789.") || !isfinite(v) || v < 0)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "byte size '%s': not a number", text);
     double mul = 1;
     switch (toupper((unsigned char)*end)) {
