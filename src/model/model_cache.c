@@ -288,7 +288,9 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
         snprintf(final, sizeof final, "%s/%s", folder, model_files[i]);
         if (!regular_nonempty(final)) first_missing = model_files[i];
     }
-    if (opts && opts->offline)
+    const char *env_off = getenv("FATHOM_OFFLINE");
+    int offline = (opts && opts->offline) || (env_off && env_off[0] && strcmp(env_off, "0") != 0);
+    if (offline)
         return fathom_fail(FATHOM_ERR_NOT_FOUND,
                            "model '%s' is not cached (%s missing) and downloads are off: place "
                            "config.json and model.safetensors from %s (%.*s/%s) in %s/ or pass "

@@ -24,7 +24,8 @@ typedef void (*fathom_download_progress_fn)(void *user, const char *file, int64_
 typedef struct fathom_resolve_opts {
     const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/fathom or $HOME/.cache/fathom */
     const char *endpoint;      /* NULL: $FATHOM_HF_ENDPOINT or https://huggingface.co */
-    int offline;               /* nonzero: never download; missing files -> FATHOM_ERR_NOT_FOUND */
+    int offline;               /* nonzero (or $FATHOM_OFFLINE set and not "0"): never download;
+                                  missing files -> FATHOM_ERR_NOT_FOUND */
     fathom_download_progress_fn progress; /* may be NULL; called on the calling thread */
     void *progress_user;
     const atomic_int *cancel;  /* borrowed, may be NULL: nonzero stops the download (a lent

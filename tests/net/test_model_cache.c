@@ -265,6 +265,13 @@ static void test_offline_error_names_file_and_folder(void **state) {
                      FATHOM_ERR_NOT_FOUND);
     assert_non_null(strstr(fathom_last_error(), "Depth-Anything-V2-Metric-Indoor-Small-hf/"));
     assert_non_null(strstr(fathom_last_error(), "model.safetensors"));
+    int before = server_hits("/depth-anything/Depth-Anything-V2-Small-hf/resolve/main/config.json");
+    setenv("FATHOM_OFFLINE", "1", 1);
+    off.offline = 0;
+    assert_int_equal(fathom_model_resolve("small", &off, out, sizeof out), FATHOM_ERR_NOT_FOUND);
+    unsetenv("FATHOM_OFFLINE");
+    assert_int_equal(
+        server_hits("/depth-anything/Depth-Anything-V2-Small-hf/resolve/main/config.json"), before);
     tu_rmtree(cache);
     free(cache);
 }
