@@ -1,8 +1,392 @@
-/* cmd_run.c - `fathom run` (placeholder until its owner lands it). */
+/* cmd_run.c - `fathom run`: depth maps for images, folders, lists, stdin and URLs.
+ *
+ * Exit codes: 0 every input done (or skipped by --resume), 1 some items failed, 2 usage or
+ * setup error (bad flags, model missing, an input named here missing or unreadable, output
+ * folder not writable, disk full), 130 interrupted. See docs/pipeline.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
 #include "commands.h"
-int cmd_run(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "fathom run: not built yet\n");
+#include "fathom.h"
+#include "model/model_cache.h"
+#include "progress_tty.h"
+#include "signals.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+"usage: fathom run [options] -o OUTDIR INPUT...\n"
+"INPUT: image files, folders, .txt lists (one path or URL per line), '-' (list on stdin),\n"
+"       http(s) URLs.\n"
+"  -o, --output DIR        output folder (created); OUTDIR/<relative path>/<stem>.<ext>\n"
+"  -m, --model NAME|PATH   model folder/file or name (default: small, from the cache)\n"
+"      --offline           never download a model\n"
+"  -r, --recursive         walk sub-folders (hidden files and folders are skipped)\n"
+"  -f, --format LIST       npy,npz,png16,png8,color,exr (default npy)\n"
+"      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
+"      --invert            near = dark in png/color outputs\n"
+"      --input-size N      network lower bound (default 518)\n"
+"      --max-pixels N      refuse larger images (default 0 = no limit)\n"
+"      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
+"      --threads T         CPU threads per CPU engine (default: all cores)\n"
+"      --batch N           largest inference batch (default 4)\n"
+"      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
+"      --workers N         threads in the decode pool and in the write pool (default 2)\n"
+"      --queue N           capacity of each queue between stages (default 8)\n"
+"      --resume            skip inputs whose outputs all exist\n"
+"      --overwrite         replace existing outputs (default: an existing output fails its item)\n"
+"      --fail-fast         stop taking input after the first failed item\n"
+"      --report FILE.json  per-item and per-stage report\n"
+"      --progress MODE     auto (bar on a terminal), bar, ndjson (stderr), none\n"
+"      --max-download-bytes N  per URL (e.g. 100M)   --timeout S  per attempt   --retries N\n"
+"governor: --target-util P --max-util P --batch-min N --batch-max N --nice N\n"
+"          --gpu-mem-limit BYTES --gpu-mem-fraction F --gpu-power-limit W\n"
+"exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
+}
+
+enum {
+    OPT_COLORMAP = 1000, OPT_INVERT, OPT_INPUT_SIZE, OPT_MAX_PIXELS, OPT_DEVICE, OPT_THREADS,
+    OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
+    OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
+    OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT
+};
+
+static const struct option k_opts[] = {
+    {"output", required_argument, 0, 'o'}, {"model", required_argument, 0, 'm'},
+    {"recursive", no_argument, 0, 'r'}, {"format", required_argument, 0, 'f'},
+    {"help", no_argument, 0, 'h'}, {"colormap", required_argument, 0, OPT_COLORMAP},
+    {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
+    {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
+    {"device", required_argument, 0, OPT_DEVICE}, {"threads", required_argument, 0, OPT_THREADS},
+    {"batch", required_argument, 0, OPT_BATCH},
+    {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
+    {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
+    {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
+    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"report", required_argument, 0, OPT_REPORT},
+    {"progress", required_argument, 0, OPT_PROGRESS},
+    {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
+    {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
+    {"offline", no_argument, 0, OPT_OFFLINE},
+    {"target-util", required_argument, 0, OPT_TARGET_UTIL},
+    {"max-util", required_argument, 0, OPT_MAX_UTIL},
+    {"batch-min", required_argument, 0, OPT_BATCH_MIN},
+    {"batch-max", required_argument, 0, OPT_BATCH_MAX}, {"nice", required_argument, 0, OPT_NICE},
+    {"gpu-mem-limit", required_argument, 0, OPT_GPU_MEM_LIMIT},
+    {"gpu-mem-fraction", required_argument, 0, OPT_GPU_MEM_FRACTION},
+    {"gpu-power-limit", required_argument, 0, OPT_GPU_POWER_LIMIT},
+    {0, 0, 0, 0}};
+
+static int bad(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "fathom run: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
     return 2;
+}
+
+static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "fathom run: %s: '%s' is not an integer in %ld..%ld\n", flag, s, lo, hi);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "fathom run: %s: '%s' is not a number in %g..%g\n", flag, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_formats(const char *s, unsigned *out) {
+    static const struct { const char *name; unsigned bit; } k[] = {
+        {"npy", FATHOM_OUT_NPY}, {"npz", FATHOM_OUT_NPZ}, {"png16", FATHOM_OUT_PNG16},
+        {"png8", FATHOM_OUT_PNG8}, {"color", FATHOM_OUT_COLOR}, {"exr", FATHOM_OUT_EXR},
+        {"png", FATHOM_OUT_PNG16}};
+    *out = 0;
+    const char *p = s;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+            if (strlen(k[i].name) == n && !strncasecmp(p, k[i].name, n)) bit = k[i].bit;
+        if (!bit) {
+            fprintf(stderr, "fathom run: --format: unknown format '%.*s' (npy, npz, png16, png8, "
+                            "color, exr)\n", (int)n, p);
+            return 0;
+        }
+        *out |= bit;
+        p += n;
+        if (*p) p++;
+    }
+    if (!*out) {
+        fprintf(stderr, "fathom run: --format: empty list\n");
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_colormap(const char *s, fathom_colormap *out) {
+    static const struct { const char *name; fathom_colormap c; } k[] = {
+        {"spectral_r", FATHOM_CMAP_SPECTRAL_R}, {"spectral", FATHOM_CMAP_SPECTRAL_R},
+        {"inferno", FATHOM_CMAP_INFERNO}, {"turbo", FATHOM_CMAP_TURBO}, {"gray", FATHOM_CMAP_GRAY},
+        {"grey", FATHOM_CMAP_GRAY}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (!strcasecmp(s, k[i].name)) {
+            *out = k[i].c;
+            return 1;
+        }
+    fprintf(stderr, "fathom run: --colormap: unknown colormap '%s' (spectral_r, inferno, turbo, gray)\n", s);
+    return 0;
+}
+
+/* "cpu", "cuda", "cuda:N", "auto", comma lists. */
+static int parse_devices(const char *s, fathom_run_params *rp, int threads) {
+    rp->n_devices = 0;
+    const char *p = s;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char one[32];
+        if (n == 0 || n >= sizeof one) goto bad;
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (rp->n_devices == FATHOM_MAX_DEVICES) {
+            fprintf(stderr, "fathom run: --device: more than %d devices\n", FATHOM_MAX_DEVICES);
+            return 0;
+        }
+        fathom_engine_params ep = fathom_engine_default_params();
+        ep.threads = threads;
+        if (!strcasecmp(one, "cpu")) {
+            ep.device = FATHOM_DEVICE_CPU;
+        } else if (!strcasecmp(one, "auto")) {
+            fathom_backend *be = NULL;
+            if (fathom_backend_cuda_create(0, FATHOM_PRECISION_DEFAULT, 0, &be) == FATHOM_OK) {
+                fathom_backend_free(&be);
+                ep.device = FATHOM_DEVICE_CUDA;
+            } else {
+                fprintf(stderr, "fathom run: --device auto: no usable CUDA device (%s); using the CPU\n",
+                        fathom_last_error());
+                ep.device = FATHOM_DEVICE_CPU;
+            }
+        } else if (!strncasecmp(one, "cuda", 4) && (one[4] == '\0' || one[4] == ':')) {
+            ep.device = FATHOM_DEVICE_CUDA;
+            ep.device_index = 0;
+            if (one[4] == ':' && !parse_int("--device", one + 5, 0, 255, &ep.device_index)) return 0;
+        } else {
+            goto bad;
+        }
+        rp->devices[rp->n_devices++] = ep;
+        p += n;
+        if (*p) p++;
+    }
+    if (rp->n_devices > 0) return 1;
+bad:
+    fprintf(stderr, "fathom run: --device: '%s' is not cpu, cuda, cuda:N, auto or a comma list\n", s);
+    return 0;
+}
+
+static void on_download(void *user, const char *file, int64_t done, int64_t total) {
+    (void)user;
+    if (total > 0)
+        fprintf(stderr, "\rdownloading %s: %.1f / %.1f MB", file, done / 1e6, total / 1e6);
+    else
+        fprintf(stderr, "\rdownloading %s: %.1f MB", file, done / 1e6);
+    if (total > 0 && done >= total) fputc('\n', stderr);
+}
+
+int cmd_run(int argc, char **argv) {
+    fathom_run_params rp = fathom_run_default_params();
+    fathom_governor_params gp = fathom_governor_default_params();
+    int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
+    const char *model_arg = NULL, *device_arg = "cpu";
+    progress_mode pmode = PROGRESS_AUTO;
+    double d;
+    int v;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:m:rf:h", k_opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': rp.outdir = optarg; break;
+        case 'm': model_arg = optarg; break;
+        case 'r': rp.recursive = 1; break;
+        case 'f': if (!parse_formats(optarg, &rp.formats)) return 2; break;
+        case 'h': usage(stdout); return 0;
+        case OPT_COLORMAP: if (!parse_colormap(optarg, &rp.write.colormap)) return 2; break;
+        case OPT_INVERT: rp.write.invert = 1; break;
+        case OPT_INPUT_SIZE:
+            if (!parse_int("--input-size", optarg, 14, 8192, &rp.input_size)) return 2;
+            break;
+        case OPT_MAX_PIXELS:
+            if (!parse_double("--max-pixels", optarg, 0, 1e15, &d)) return 2;
+            rp.max_pixels = (uint64_t)d;
+            break;
+        case OPT_DEVICE: device_arg = optarg; break;
+        case OPT_THREADS: if (!parse_int("--threads", optarg, 1, 4096, &threads)) return 2; break;
+        case OPT_BATCH: if (!parse_int("--batch", optarg, 1, 256, &rp.batch)) return 2; break;
+        case OPT_BATCH_TIMEOUT:
+            if (!parse_double("--batch-timeout", optarg, 0, 60, &rp.batch_timeout_s)) return 2;
+            break;
+        case OPT_WORKERS: if (!parse_int("--workers", optarg, 1, 256, &rp.workers)) return 2; break;
+        case OPT_QUEUE: if (!parse_int("--queue", optarg, 1, 4096, &rp.queue)) return 2; break;
+        case OPT_RESUME: resume = 1; break;
+        case OPT_OVERWRITE: overwrite = 1; break;
+        case OPT_FAIL_FAST: rp.fail_fast = 1; break;
+        case OPT_REPORT: rp.report_path = optarg; break;
+        case OPT_PROGRESS:
+            if (!strcmp(optarg, "auto")) pmode = PROGRESS_AUTO;
+            else if (!strcmp(optarg, "bar")) pmode = PROGRESS_BAR;
+            else if (!strcmp(optarg, "ndjson")) pmode = PROGRESS_NDJSON;
+            else if (!strcmp(optarg, "none")) pmode = PROGRESS_NONE;
+            else return bad("--progress: '%s' is not auto, bar, ndjson or none%s", optarg, "");
+            break;
+        case OPT_MAX_DL:
+            if (fathom_parse_bytes(optarg, &rp.max_download_bytes) != FATHOM_OK)
+                return bad("--max-download-bytes: %s%s", fathom_last_error(), "");
+            break;
+        case OPT_TIMEOUT:
+            if (!parse_double("--timeout", optarg, 0.001, 86400, &rp.download_timeout_s)) return 2;
+            break;
+        case OPT_RETRIES: if (!parse_int("--retries", optarg, 0, 100, &rp.download_retries)) return 2; break;
+        case OPT_OFFLINE: offline = 1; break;
+        case OPT_TARGET_UTIL:
+            if (!parse_double("--target-util", optarg, 1, 99.999, &gp.target_util)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_MAX_UTIL:
+            if (!parse_double("--max-util", optarg, 1, 100, &gp.max_util)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_BATCH_MIN:
+            if (!parse_int("--batch-min", optarg, 1, 256, &gp.batch_min)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_BATCH_MAX:
+            if (!parse_int("--batch-max", optarg, 1, 256, &gp.batch_max)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_NICE:
+            if (!parse_int("--nice", optarg, -20, 19, &v)) return 2;
+            gp.nice = v;
+            use_governor = 1;
+            break;
+        case OPT_GPU_MEM_LIMIT:
+            if (fathom_parse_bytes(optarg, &gp.gpu_mem_limit) != FATHOM_OK)
+                return bad("--gpu-mem-limit: %s%s", fathom_last_error(), "");
+            use_governor = 1;
+            break;
+        case OPT_GPU_MEM_FRACTION:
+            if (!parse_double("--gpu-mem-fraction", optarg, 0.001, 1, &gp.gpu_mem_fraction)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_GPU_POWER_LIMIT:
+            if (!parse_double("--gpu-power-limit", optarg, 1, 10000, &gp.gpu_power_limit_w)) return 2;
+            use_governor = 1;
+            break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (resume && overwrite) return bad("--resume and --overwrite exclude each other%s%s", "", "");
+    rp.existing = resume ? FATHOM_EXISTING_RESUME : overwrite ? FATHOM_EXISTING_OVERWRITE
+                                                           : FATHOM_EXISTING_ERROR;
+    if (!rp.outdir) {
+        fprintf(stderr, "fathom run: no output folder (-o OUTDIR)\n");
+        usage(stderr);
+        return 2;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "fathom run: no inputs\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!parse_devices(device_arg, &rp, threads)) return 2;
+    rp.inputs = (const char *const *)(argv + optind);
+    rp.n_inputs = argc - optind;
+    rp.stdin_list = stdin;
+
+    signals_install();
+    int rc = 2;
+    fathom_model *model = NULL;
+    fathom_governor *gov = NULL;
+    fathom_pipeline *pl = NULL;
+    char model_path[4096];
+    fathom_resolve_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.offline = offline;
+    ro.cancel = signals_cancel_flag();
+    if (isatty(2)) ro.progress = on_download;
+    if (fathom_model_resolve(model_arg, &ro, model_path, sizeof model_path) != FATHOM_OK) {
+        fprintf(stderr, "fathom run: model: %s\n", fathom_last_error());
+        goto out;
+    }
+    if (fathom_model_load(model_path, NULL, &model) != FATHOM_OK) {
+        fprintf(stderr, "fathom run: model: %s\n", fathom_last_error());
+        goto out;
+    }
+    if (use_governor) {
+        gp.slots = rp.n_devices;
+        for (int i = 0; i < rp.n_devices; i++) {
+            gp.device[i] = rp.devices[i].device;
+            gp.device_index[i] = rp.devices[i].device_index;
+        }
+        if (fathom_governor_create(&gp, &gov) != FATHOM_OK) {
+            fprintf(stderr, "fathom run: governor: %s\n", fathom_last_error());
+            goto out;
+        }
+        for (int i = 0; i < rp.n_devices; i++)
+            if (rp.devices[i].device == FATHOM_DEVICE_CUDA)
+                rp.devices[i].gpu_mem_limit = fathom_governor_gpu_mem_limit(gov, i);
+        rp.governor = gov;
+    }
+    progress_out po;
+    progress_init(&po, pmode);
+    progress_attach(&po, &rp);
+    if (po.mode == PROGRESS_NDJSON) rp.stats_interval_s = 1.0; /* a line a second is plenty */
+    if (fathom_pipeline_create(model, &rp, &pl) != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        goto out;
+    }
+    if (signals_cancelled()) {
+        rc = 130;
+        goto out;
+    }
+    signals_set_pipeline(pl);
+    fathom_run_stats stats;
+    fathom_status st = fathom_pipeline_run(pl, &stats);
+    signals_set_pipeline(NULL);
+    progress_finish(&po, &stats);
+    if (stats.fatal != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", stats.fatal_msg);
+        rc = 2;
+    } else if (st == FATHOM_ERR_INTERRUPTED || stats.cancelled) {
+        fprintf(stderr, "fathom run: interrupted: %lld of %lld taken inputs finished, input not "
+                        "read further\n", (long long)stats.finished, (long long)stats.taken);
+        rc = 130;
+    } else if (st != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        rc = 2;
+    } else {
+        rc = stats.failed ? 1 : 0;
+    }
+out:
+    if (rc == 2 && signals_cancelled()) rc = 130;
+    fathom_pipeline_free(&pl);
+    fathom_governor_free(&gov);
+    fathom_model_free(&model);
+    return rc;
 }
