@@ -1,0 +1,89 @@
+/* video_job.h - `fathom run` on a video: frames through the image pipeline, in order, to a depth
+ * video and/or frame sequences.
+ *
+ * DESIGN
+ *   A job owns the reader (src/media/video_reader) and the outputs. It plugs a video source and
+ *   an ordered video sink into the ordinary pipeline (fathom_pipeline_create_with), so frames
+ *   are preprocessed by the decode pool, batched by the inference threads and resized by the
+ *   write pool exactly as images are: a frame's depth equals the image path's depth for the
+ *   same decoded pixels.
+ *   Source: decodes one frame per next() (the pipeline's free-item pool is the backpressure),
+ *   copies its RGB into the item, and records (index, pts, duration) for the sink.
+ *   Sink (ordered, one frame at a time in index order): keeps `lookahead` frames for the
+ *   temporal normalization (media/temporal_norm), then writes each frame to the video writer
+ *   (with the source's other streams interleaved up to its time) and to the frame sequences
+ *   (OUTDIR/<stem>/000000.<ext>). Raw float outputs (npy, npz, exr) are never normalized.
+ *   Every decoded frame in range gives one output frame: a frame whose item failed is written
+ *   as a copy of the previous depth (and counted), so the timing stays whole.
+ *   Memory: the pool of items, lookahead + 1 depth frames, one frame of scratch per format.
+ *   End: a complete run renames `<name>.partial.<ext>` to its final name; an interrupted or
+ *   failed run leaves the partial name (closed, playable up to its last frame).
+ *   Lifetime: the job is shared by its source, its sink and the caller (reference counted); the
+ *   caller releases its reference after fathom_pipeline_free, or at any time. */
+#ifndef FATHOM_PIPELINE_VIDEO_JOB_H
+#define FATHOM_PIPELINE_VIDEO_JOB_H
+
+#include <stddef.h>
+
+#include "fathom.h"
+#include "media/temporal_norm.h"
+#include "media/video_reader.h"
+#include "media/video_writer.h"
+
+typedef enum fathom_video_norm {
+    FATHOM_VNORM_EMA = 0, /* exponential moving min/max + look-ahead + scene cuts (default) */
+    FATHOM_VNORM_FRAME    /* each frame's own min..max (flickers) */
+} fathom_video_norm;
+
+typedef struct fathom_video_run_opts {
+    fathom_video_reader_opts read;  /* --start --end --max-frames --max-res (passthrough set by
+                                       the job when a video is written) */
+    const char *video_path;         /* --video FILE (borrowed); NULL: no depth video */
+    fathom_video_writer_opts enc;   /* --video-codec --crf --pix-fmt; enc.color: --video-color */
+    unsigned seq_formats;           /* frame sequences: fathom_output_format bits; 0: none */
+    fathom_video_norm normalize;    /* --normalize */
+    fathom_tnorm_opts tnorm;        /* --ema-decay --lookahead --scene-cut */
+} fathom_video_run_opts;
+
+void fathom_video_run_default_opts(fathom_video_run_opts *o);
+
+/* Parse one video flag of `fathom run` (name without dashes: "video", "video-codec", "crf",
+ * "pix-fmt", "video-color", "start", "end", "max-frames", "max-res", "normalize",
+ * "ema-decay", "lookahead", "scene-cut"; arg NULL for "video-color").
+ * Returns 1 when taken, 0 when `name` is not a video flag, -1 for a bad value (message in
+ * fathom_last_error()). */
+int fathom_video_parse_flag(fathom_video_run_opts *o, const char *name, const char *arg);
+/* 1 when an input should be read as a video: a video file extension (.mp4 .mkv .mov .avi
+ * .webm .m4v .ts .mts .m2ts .flv .wmv .mpg .mpeg .3gp .ogv .y4m) or a stream URL (rtsp://,
+ * rtmp://, udp://, srt://, ...). */
+int fathom_video_is_input(const char *path);
+
+typedef struct fathom_video_job fathom_video_job;
+
+/* Open `input`, the outputs (the depth video under its partial name; sequences go under
+ * params->outdir/<stem>/), and build the pipeline. With no video path and no sequence format,
+ * the depth video is OUTDIR/<stem>_depth.mkv. An existing final video fails the job unless
+ * params->existing is FATHOM_EXISTING_OVERWRITE. On success *job (caller's reference,
+ * fathom_video_job_release) and *pl (fathom_pipeline_free) are set. */
+fathom_status fathom_video_job_create(const fathom_model *m, const fathom_run_params *params,
+                                      const char *input, const fathom_video_run_opts *opts,
+                                      fathom_video_job **job, fathom_pipeline **pl);
+/* Drop the caller's reference. Accepts NULL. */
+void fathom_video_job_release(fathom_video_job **job);
+
+typedef struct fathom_video_job_stats {
+    int64_t frames_read;      /* decoded in range */
+    int64_t frames_written;   /* to the depth video / sequences (equals frames_read when done) */
+    int64_t frames_failed;    /* items that failed (written as a copy of the previous depth) */
+    int64_t decode_errors;    /* corrupt packets/frames skipped or concealed by the decoder */
+    int truncated;            /* the input ended early */
+    int complete;             /* the depth video was finished and renamed */
+    char end_reason[160];     /* why the input ended early ("" when it did not) */
+    char video_path[4096];    /* final name when complete, else the partial file ("" if none) */
+} fathom_video_job_stats;
+
+void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *out);
+/* One or two human lines: frames, decode errors, truncation, where the depth video is. */
+void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n);
+
+#endif

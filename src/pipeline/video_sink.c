@@ -1,0 +1,230 @@
+/* video_sink.c - the ordered sink of a video job: temporal normalization, depth video, frame
+ * sequences (see video_job.h).
+ *
+ * write() is called one item at a time in index order (the pipeline's reorder buffer). Each
+ * frame's depth is copied into a ring of lookahead + 1 frames allocated once; a frame leaves
+ * the ring when the temporal normalization has seen enough look-ahead, and is then encoded
+ * (with the source's other streams interleaved up to its timestamp) and written as sequence
+ * files. finish() drains the ring and completes (renames) the video when the input was read
+ * to its end. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "media/atomic_file.h"
+#include "media/colormap.h"
+#include "media/normalize.h"
+#include "pipeline/naming.h"
+#include "pipeline/video_priv.h"
+
+#define NORMALIZED_FORMATS (FATHOM_OUT_PNG16 | FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR)
+
+static const fathom_output_format k_order[] = {FATHOM_OUT_NPY, FATHOM_OUT_NPZ, FATHOM_OUT_PNG16,
+                                               FATHOM_OUT_PNG8, FATHOM_OUT_COLOR, FATHOM_OUT_EXR};
+
+typedef struct pending {
+    float *depth;    /* (h, w), owned: one of the ring's buffers */
+    video_meta m;
+    int failed;      /* the item failed: depth repeats the previous frame */
+} pending;
+
+typedef struct video_sink {
+    fathom_video_job *job;    /* one reference */
+    fathom_tnorm *tn;         /* owned; NULL when no output is normalized */
+    pending *ring;            /* owned: cap slots */
+    int cap, head, count, pushed;
+    int w, h;
+    size_t px;
+    uint16_t *q16;            /* owned scratch: px */
+    uint8_t *q8, *rgb;        /* owned scratch: px, 3 px (colorized video) */
+    const uint8_t (*lut)[3];  /* borrowed static table */
+    AVPacket *pkt;            /* owned: passthrough packets on their way to the writer */
+    int made_dir;
+} video_sink;
+
+static void vsink_free(void *self) {
+    video_sink *s = self;
+    if (!s) return;
+    for (int i = 0; s->ring && i < s->cap; i++)
+        fathom_free_sized(s->ring[i].depth, s->px * sizeof(float));
+    free(s->ring);
+    fathom_free_sized(s->q16, s->px * sizeof(uint16_t));
+    fathom_free_sized(s->q8, s->px);
+    fathom_free_sized(s->rgb, s->px * 3);
+    fathom_tnorm_free(&s->tn);
+    av_packet_free(&s->pkt);
+    fathom_video_job_unref(s->job);
+    free(s);
+}
+
+/* Hand the writer every passthrough packet up to upto_us. */
+static fathom_status pass_packets(video_sink *s, int64_t upto_us) {
+    fathom_video_job *job = s->job;
+    int si;
+    while (fathom_video_reader_pop_packet(job->reader, upto_us, s->pkt, &si))
+        FATHOM_TRY(fathom_video_writer_write_packet(job->writer, s->pkt, si));
+    return FATHOM_OK;
+}
+
+static fathom_status write_sequences(video_sink *s, const pending *p, float lo, float hi) {
+    fathom_video_job *job = s->job;
+    const unsigned formats = job->opts.seq_formats;
+    char rel[1200], path[4096];
+    snprintf(rel, sizeof rel, "%s/%06" PRIu64, job->stem, p->m.index);
+    for (size_t i = 0; i < sizeof k_order / sizeof k_order[0]; i++) {
+        if (!(formats & k_order[i])) continue;
+        FATHOM_TRY(fathom_naming_path(job->outdir, rel, formats, k_order[i], path, sizeof path));
+        if (!s->made_dir) {
+            FATHOM_TRY(fathom_mkdir_parents(path));
+            s->made_dir = 1;
+        }
+        fathom_write_opts o = job->write;
+        if (s->tn && (k_order[i] & NORMALIZED_FORMATS)) {
+            o.norm_min = lo;
+            o.norm_max = hi;
+        }
+        FATHOM_TRY(fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o));
+    }
+    return FATHOM_OK;
+}
+
+/* The oldest frame leaves the ring with its normalization range. */
+static fathom_status emit(video_sink *s, float lo, float hi) {
+    fathom_video_job *job = s->job;
+    const pending *p = &s->ring[s->head];
+    fathom_status st = FATHOM_OK;
+    if (job->writer) {
+        const fathom_video_info *vi = fathom_video_reader_info(job->reader);
+        st = pass_packets(s, fathom_video_ts_us(p->m.pts, vi->time_base));
+        if (st == FATHOM_OK && job->opts.enc.color) {
+            fathom_normalize_u8(p->depth, s->px, lo, hi, job->write.invert, s->q8);
+            fathom_colormap_apply(s->lut, s->q8, s->px, s->rgb);
+            st = fathom_video_writer_write_rgb(job->writer, s->rgb, (size_t)s->w * 3, p->m.pts,
+                                               p->m.duration);
+        } else if (st == FATHOM_OK) {
+            fathom_normalize_u16(p->depth, s->px, lo, hi, job->write.invert, s->q16);
+            st = fathom_video_writer_write_gray16(job->writer, s->q16, p->m.pts, p->m.duration);
+        }
+    }
+    /* a failed frame has no depth of its own: repeated in the video (timing), not as files */
+    if (st == FATHOM_OK && job->opts.seq_formats && !p->failed)
+        st = write_sequences(s, p, lo, hi);
+    s->head = (s->head + 1) % s->cap;
+    s->count--;
+    pthread_mutex_lock(&job->mu);
+    job->frames_written++;
+    if (p->failed) job->frames_failed++;
+    pthread_mutex_unlock(&job->mu);
+    return st;
+}
+
+static fathom_status drain(video_sink *s) {
+    float lo = 0, hi = 0;
+    while (s->count > 0) {
+        if (s->tn && !fathom_tnorm_pop(s->tn, &lo, &hi, NULL)) break;
+        FATHOM_TRY(emit(s, lo, hi));
+    }
+    return FATHOM_OK;
+}
+
+static fathom_status vsink_write(void *self, fathom_item *it) {
+    video_sink *s = self;
+    fathom_video_job *job = s->job;
+    video_meta m;
+    if (!fathom_video_meta_pop(job, &m) || m.index != it->index)
+        return fathom_fail(FATHOM_ERR_INTERNAL, "%s: frame %" PRIu64 " reached the video sink "
+                           "out of order", it->source.s, it->index);
+    int tail = (s->head + s->count) % s->cap;
+    pending *p = &s->ring[tail];
+    p->m = m;
+    p->failed = !(it->state == FATHOM_ITEM_PENDING && it->width == s->w && it->height == s->h);
+    if (!p->failed) {
+        memcpy(p->depth, it->depth, s->px * sizeof(float));
+    } else if (s->pushed == 0) {
+        memset(p->depth, 0, s->px * sizeof(float));
+    } else {
+        const pending *prev = &s->ring[(tail + s->cap - 1) % s->cap];
+        if (prev != p) memcpy(p->depth, prev->depth, s->px * sizeof(float));
+    }
+    if (s->tn) FATHOM_TRY(fathom_tnorm_push(s->tn, p->depth, s->h, s->w));
+    s->count++;
+    s->pushed++;
+    if (it->state == FATHOM_ITEM_PENDING) {
+        it->state = FATHOM_ITEM_DONE;
+        FATHOM_TRY(fathom_str_set(&it->outputs, job->writer ? job->video_path : job->outdir));
+    }
+    return drain(s);
+}
+
+static fathom_status vsink_finish(void *self) {
+    video_sink *s = self;
+    fathom_video_job *job = s->job;
+    if (s->tn) fathom_tnorm_flush(s->tn);
+    fathom_status st = drain(s); /* the frames in the ring are done: write them */
+    if (st != FATHOM_OK || !job->writer) return st;
+    if (!atomic_load(&job->source_done)) return FATHOM_OK; /* interrupted: stays partial */
+    st = pass_packets(s, INT64_MAX);
+    if (st == FATHOM_OK) st = fathom_video_writer_finish(job->writer);
+    if (st == FATHOM_OK) {
+        pthread_mutex_lock(&job->mu);
+        job->complete = 1;
+        pthread_mutex_unlock(&job->mu);
+    }
+    return st;
+}
+
+static const fathom_sink_ops k_video_sink = {"video", 1, NULL, vsink_write, vsink_finish,
+                                             vsink_free};
+
+fathom_status fathom_video_sink_create(fathom_video_job *job, fathom_sink *out) {
+    fathom_status st = FATHOM_OK;
+    video_sink *s = calloc(1, sizeof *s);
+    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", job->input);
+    fathom_video_job_ref(job);
+    s->job = job;
+    const fathom_video_info *vi = fathom_video_reader_info(job->reader);
+    s->w = vi->width;
+    s->h = vi->height;
+    s->px = (size_t)s->w * s->h;
+    int normalized = job->writer || (job->opts.seq_formats & NORMALIZED_FORMATS);
+    if (normalized) {
+        fathom_tnorm_opts to = job->opts.tnorm;
+        if (job->opts.normalize == FATHOM_VNORM_FRAME) {
+            to.decay = 0;
+            to.lookahead = 0;
+            to.cut_threshold = 0;
+        }
+        if ((st = fathom_tnorm_create(&to, &s->tn)) != FATHOM_OK) goto end;
+        s->cap = to.lookahead + 1;
+    } else {
+        s->cap = 1;
+    }
+    s->ring = calloc((size_t)s->cap, sizeof *s->ring);
+    s->q16 = fathom_alloc(s->px * sizeof(uint16_t));
+    s->q8 = fathom_alloc(s->px);
+    s->rgb = fathom_alloc(s->px * 3);
+    s->pkt = av_packet_alloc();
+    if (!s->ring || !s->q16 || !s->q8 || !s->rgb || !s->pkt) {
+        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate the video sink", job->input);
+        goto end;
+    }
+    for (int i = 0; i < s->cap; i++)
+        if (!(s->ring[i].depth = fathom_alloc(s->px * sizeof(float)))) {
+            st = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate %d depth frames of %dx%d",
+                             job->input, s->cap, s->w, s->h);
+            goto end;
+        }
+    s->lut = fathom_colormap_lut(job->write.colormap);
+    if (!s->lut) s->lut = fathom_colormap_lut(FATHOM_CMAP_SPECTRAL_R);
+end:
+    if (st != FATHOM_OK) {
+        vsink_free(s);
+        return st;
+    }
+    out->ops = &k_video_sink;
+    out->self = s;
+    return FATHOM_OK;
+}
