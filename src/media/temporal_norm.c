@@ -21,6 +21,7 @@ struct fathom_tnorm {
     int flushed, started;
     float ema_lo, ema_hi;
     int have_prev;
+    float prev_lo, prev_hi;
     float prev_thumb[TN_CELLS];
     double acc[TN_CELLS];  /* scratch for the thumbnail of the frame being pushed */
     int cnt[TN_CELLS];
@@ -91,11 +92,16 @@ fathom_status fathom_tnorm_push(fathom_tnorm *tn, const float *depth, int h, int
         thumb[i] = tn->cnt[i] ? (float)((tn->acc[i] / tn->cnt[i] - lo) / span) : 0;
     int cut = 0;
     if (tn->have_prev && tn->opts.cut_threshold > 0) {
+        /* a new layout, or a depth range that hardly overlaps the previous one */
         double d = 0;
         for (int i = 0; i < TN_CELLS; i++) d += fabsf(thumb[i] - tn->prev_thumb[i]);
-        cut = d / TN_CELLS > tn->opts.cut_threshold;
+        double inter = fmin(hi, tn->prev_hi) - fmax(lo, tn->prev_lo);
+        double uni = fmax(hi, tn->prev_hi) - fmin(lo, tn->prev_lo);
+        cut = d / TN_CELLS > tn->opts.cut_threshold || (uni > 0 && inter / uni < 0.25);
     }
     memcpy(tn->prev_thumb, thumb, sizeof thumb);
+    tn->prev_lo = lo;
+    tn->prev_hi = hi;
     tn->have_prev = 1;
     tn_slot *s = &tn->slot[(tn->head + tn->count) % tn->cap];
     s->lo = lo;

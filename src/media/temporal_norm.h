@@ -9,7 +9,8 @@
  * widened so frame t itself never clips (the look-ahead lets the range start growing before a
  * new extreme arrives). At a scene cut the average restarts from the new scene's target.
  * Cuts are found from a 16x16 thumbnail of each frame normalized by its own range: a mean
- * absolute change above `cut_threshold` (0..1) between consecutive frames is a cut.
+ * absolute change above `cut_threshold` (0..1) between consecutive frames is a cut, and so is
+ * a depth range that overlaps the previous frame's by less than a quarter of their union.
  *
  * Usage: push each frame's depth in order; once `lookahead` later frames are pushed (or after
  * flush), pop yields the range of the oldest frame. The caller keeps the frames themselves (it
