@@ -109,10 +109,10 @@ typedef struct xfer {
     int responses;      /* non-1xx status lines seen (1 = first response) */
     long status;        /* status of the current response */
     int64_t content_length; /* of the current response, -1 unknown */
-    int64_t range_total;    /* from Content-Range of a 206, -1 unknown */
+    int64_t range_start, range_total; /* from Content-Range of a 206, -1 unknown */
     fathom_fetch_meta meta;
     /* outcome flags set by callbacks */
-    int too_large, cancelled;
+    int too_large, cancelled, bad_range;
     /* progress */
     fathom_fetch_progress_fn progress;
     void *progress_user;
@@ -165,7 +165,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *user) {
         x->responses++;
         x->status = code;
         x->content_length = -1;
-        x->range_total = -1;
+        x->range_start = x->range_total = -1;
         return n;
     }
     if (header_is(line, n, "Content-Length", &v, &vn)) {
@@ -178,6 +178,12 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *user) {
     } else if (header_is(line, n, "Content-Range", &v, &vn)) {
         const char *slash = memchr(v, '/', vn);
         if (slash) x->range_total = parse_i64(slash + 1, vn - (size_t)(slash + 1 - v));
+        const char *dash = memchr(v, '-', vn); /* " bytes START-END/TOTAL" */
+        if (dash) {
+            const char *d0 = dash;
+            while (d0 > v && d0[-1] >= '0' && d0[-1] <= '9') d0--;
+            if (d0 < dash) x->range_start = parse_i64(d0, (size_t)(dash - d0));
+        }
     } else if (x->responses == 1 && header_is(line, n, "X-Linked-Etag", &v, &vn)) {
         header_value(v, vn, x->meta.linked_etag, sizeof x->meta.linked_etag);
     } else if (x->responses == 1 && header_is(line, n, "ETag", &v, &vn)) {
@@ -211,6 +217,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
             x->started = 1;
             /* the server ignored our Range (or we sent none): start the file over */
             if (x->status != 206 && x->offset > 0) x->offset = 0;
+            if (x->status == 206 && x->range_start != x->offset) {
+                x->bad_range = 1; /* appending would splice the wrong bytes */
+                return 0;
+            }
             if (ftruncate(x->fd, (off_t)x->offset) != 0 ||
                 lseek(x->fd, (off_t)x->offset, SEEK_SET) < 0) {
                 x->write_errno = errno;
@@ -312,7 +322,9 @@ static CURL *make_handle(fathom_fetcher *f, xfer *x, int whole_file, char *errbu
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)(o->max_redirects < 0 ? 0 : o->max_redirects));
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "fathom/" FATHOM_VERSION);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* any the build supports */
+    /* compressed transfer for memory fetches only: a Range counts encoded bytes, so a resumed
+     * file must be fetched as stored */
+    if (!whole_file) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     if (o->connect_timeout_ms > 0) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     if (o->timeout_ms > 0 && !whole_file) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     if (o->low_speed_time_s > 0 && o->low_speed_bytes > 0) {
@@ -338,12 +350,12 @@ static void xfer_reset(xfer *x) {
     x->responses = 0;
     x->status = 0;
     x->content_length = -1;
-    x->range_total = -1;
+    x->range_start = x->range_total = -1;
     x->meta.linked_etag[0] = '\0';
     x->meta.linked_size = -1;
     x->meta.total = -1;
     x->meta.http_status = 0;
-    x->too_large = x->cancelled = 0;
+    x->too_large = x->cancelled = x->bad_range = 0;
     clock_gettime(CLOCK_MONOTONIC, &x->last_progress);
 }
 
@@ -354,19 +366,24 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
     fathom_status st = FATHOM_ERR_NETWORK;
     long delay = f->opts.retry_delay_ms > 0 ? f->opts.retry_delay_ms : 0;
     int attempts = 1 + (f->opts.retries > 0 ? f->opts.retries : 0);
-    int restarted = 0;
+    int restarted = 0, restart_now = 0;
     for (int a = 0; a < attempts; a++) {
-        if (a > 0) {
+        if (a > 0 && !restart_now) {
             if (backoff_sleep(f, delay))
                 return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled", x->url);
             delay *= 2;
         }
+        restart_now = 0;
         xfer_reset(x);
         errbuf[0] = '\0';
         x->offset = 0;
         if (x->fd >= 0 && resume) {
             struct stat sb;
             if (fstat(x->fd, &sb) == 0) x->offset = (int64_t)sb.st_size;
+        } else if (x->fd >= 0 && ftruncate(x->fd, 0) != 0) { /* drop a failed attempt's bytes */
+            int e = errno;
+            return fathom_fail(fathom_status_from_errno(e), "%s: truncate failed: %s", x->url,
+                               strerror(e));
         }
         CURL *h = make_handle(f, x, x->fd >= 0, errbuf);
         if (!h) return fathom_fail(FATHOM_ERR_NOMEM, "%s: curl_easy_init failed", x->url);
@@ -386,6 +403,9 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
         if (x->too_large)
             return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes",
                                x->url, x->max_bytes);
+        if (x->bad_range)
+            return fathom_fail(FATHOM_ERR_NETWORK, "%s: server answered a different range than "
+                               "bytes=%" PRId64 "-", x->url, x->offset);
         if (x->write_errno == ENOMEM)
             return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory after %zu bytes", x->url,
                                x->len);
@@ -417,7 +437,8 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
                     return fathom_fail(fathom_status_from_errno(e), "%s: truncate failed: %s",
                                        x->url, strerror(e));
                 }
-                a--; /* not a failed attempt: the next one has no Range */
+                a--; /* not a failed attempt: the next one, at once, has no Range */
+                restart_now = 1;
                 continue;
             }
             st = fathom_fail(FATHOM_ERR_NETWORK, "%s: HTTP %ld", x->url, code);

@@ -349,6 +349,15 @@ static void test_to_file_resume(void **state) {
                      FATHOM_ERR_NETWORK);
     assert_non_null(strstr(fathom_last_error(), "HTTP 404"));
 
+    /* a 206 for other bytes than asked is not spliced in */
+    assert_int_equal(net_write_file(path, "01234", 5), 0);
+    assert_int_equal(fathom_fetch_to_file(f, url("/badrange"), path, 1, NULL, NULL, NULL),
+                     FATHOM_ERR_NETWORK);
+    assert_non_null(strstr(fathom_last_error(), "range"));
+    got = net_read_file(path, &got_n);
+    assert_int_equal(got_n, 5);
+    free(got);
+
     /* unwritable destination names the path */
     snprintf(path, sizeof path, "%s/no/such/dir/file", dir);
     assert_int_not_equal(fathom_fetch_to_file(f, url("/redirect/0"), path, 1, NULL, NULL, NULL),

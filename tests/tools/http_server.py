@@ -14,6 +14,7 @@ Routes
   /nolength/<n>                n bytes of b"x" without Content-Length
   /redirect/<n>                302 chain of n hops ending at "done"
   /redirect-ftp                302 to ftp:// (must be refused)
+  /badrange                    206 "bytes 0-9/10" whatever Range was asked (must be refused)
   /{org}/{repo}/resolve/main/{file}
                                fake Hugging Face hub over --hub-dir: LFS files (.safetensors,
                                .bin, .pth) answer 302 with X-Linked-Etag "<sha256>" and
@@ -216,6 +217,8 @@ def make_handler(state):
                 if hops <= 0:
                     return self.send_bytes(200, b"done", "text/plain")
                 return self.redirect("/redirect/%d" % (hops - 1))
+            if head == "badrange":  # ignores the asked Range but claims a partial answer
+                return self.send_bytes(206, b"0123456789", extra={"Content-Range": "bytes 0-9/10"})
             if head == "redirect-ftp":
                 return self.redirect("ftp://127.0.0.1/file")
             if head == "blobs" and len(parts) == 2 and parts[1] in state.blobs:
