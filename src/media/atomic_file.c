@@ -44,7 +44,8 @@ fathom_status fathom_atomic_open(fathom_atomic_file *f, const char *path) {
         release(f);
         return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", path);
     }
-    snprintf(f->tmp_path, cap, "%.*s.%s.fathom-tmp-%ld-%u", (int)dir_len, path, base,
+    /* the base name is shortened so the temp name stays under NAME_MAX (255) */
+    snprintf(f->tmp_path, cap, "%.*s.%.200s.fathom-tmp-%ld-%u", (int)dir_len, path, base,
              (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
     f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (f->fd < 0) {

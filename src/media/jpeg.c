@@ -81,7 +81,6 @@ fathom_status fathom_jpeg_decode(const uint8_t *data, size_t size, const char *n
     scan_guard guard;
     /* volatile: modified between setjmp and longjmp */
     uint8_t *volatile row = NULL; /* owned: one CMYK row */
-    volatile size_t row_bytes = 0;
     volatile fathom_status s = FATHOM_OK;
     volatile int orientation = 1;
 
@@ -115,8 +114,7 @@ fathom_status fathom_jpeg_decode(const uint8_t *data, size_t size, const char *n
     out->src_bits = 8;
     out->src_channels = d.num_components;
     if (cmyk) {
-        row_bytes = (size_t)d.output_width * 4;
-        row = malloc(row_bytes);
+        row = malloc((size_t)d.output_width * 4);
         if (!row) {
             s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a JPEG row", name);
             goto done;
@@ -137,6 +135,5 @@ fathom_status fathom_jpeg_decode(const uint8_t *data, size_t size, const char *n
 done:
     jpeg_destroy_decompress(&d);
     free(row);
-    (void)row_bytes;
     return s;
 }
