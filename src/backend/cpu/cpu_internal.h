@@ -12,15 +12,14 @@
 
 #include "backend/backend.h"
 
-/* Tile sizes (floats). Chosen so one thread's working set stays in its 1-2 MiB L2. */
+/* Tile sizes. One thread's scratch (1 MiB) is about its share of L2, so each tile that a
+ * gemm writes is still cache-hot for the epilogue that follows it. */
 enum {
-    FATHOM_CPU_QTILE = 64,    /* attention query rows per task */
-    FATHOM_CPU_KTILE = 512,   /* attention keys per block (running-max softmax across blocks) */
-    FATHOM_CPU_RTILE = 128,   /* linear rows per task */
-    FATHOM_CPU_NTILE = 1024,  /* linear_residual output columns per gemm tile */
-    FATHOM_CPU_CONV_K = 576,  /* conv im2col rows (Ci*k*k) per chunk: 64 ch x 3x3 */
-    FATHOM_CPU_CONV_N = 256,  /* conv output pixels per tile */
-    FATHOM_CPU_SCRATCH = 131072 + 2 * FATHOM_CPU_QTILE, /* floats per thread: max of the above */
+    FATHOM_CPU_SCRATCH = 262144, /* floats per thread */
+    FATHOM_CPU_QTILE = 64,       /* attention query rows per task */
+    FATHOM_CPU_KTILE = 2048,     /* attention keys per block: L <= 2048 is a single pass */
+    FATHOM_CPU_CONV_N = 256,     /* conv output pixels per task */
+    FATHOM_CPU_CONV_K = 1024,    /* conv im2col rows (Ci k k) per chunk */
 };
 
 typedef struct fathom_cpu_ctx {
@@ -34,10 +33,14 @@ float *fathom_cpu_scratch(fathom_backend *be);
 /* vectorizable float32 erf / exp (~1-2 ulp), GELU built on erf */
 float fathom_cpu_erf(float x);
 float fathom_cpu_exp(float x);
-/* x[i] = gelu(x[i]) / relu(x[i]) over n floats */
+/* x[i] = gelu(x[i]) over n floats */
 void fathom_cpu_gelu_inplace(float *x, size_t n);
 /* x[i] = exp(x[i] - m) for i < n; returns the sum of the results */
 float fathom_cpu_exp_shift_sum(float *x, size_t n, float m);
+/* x[i] = act(x[i] + b[i]) over n floats (one row); b may be NULL */
+void fathom_cpu_bias_act(float *x, const float *b, size_t n, fathom_act act);
+/* x[i] = scale * sigmoid(x[i]) */
+void fathom_cpu_sigmoid_scale(float *x, size_t n, float scale);
 
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act);
