@@ -70,7 +70,8 @@ fathom_status fathom_write_npz(const char *path, const float *depth, int h, int 
         s = zip_fail(path, "cannot add depth.npy", zip_get_error(za));
         goto done;
     }
-    if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 0) < 0) {
+    /* level 1: float32 mantissas barely compress; higher levels cost seconds per 1080p map */
+    if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 1) < 0) {
         s = zip_fail(path, "cannot select deflate", zip_get_error(za));
         goto done;
     }

