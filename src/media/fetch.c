@@ -227,6 +227,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
                 return 0;
             }
         }
+        if (x->meta.linked_size >= 0 && x->offset + (int64_t)(x->len + n) > x->meta.linked_size) {
+            x->too_large = 1; /* more than the hub announced: never a valid file */
+            return 0;
+        }
         int e = write_all(x->fd, data, n);
         if (e) {
             x->write_errno = e;
@@ -400,6 +404,9 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
         x->meta.total = xfer_total(x);
         if (x->cancelled || cancelled(f))
             return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled", x->url);
+        if (x->too_large && x->fd >= 0)
+            return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: more bytes than the announced %lld",
+                               x->url, (long long)x->meta.linked_size);
         if (x->too_large)
             return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: larger than the limit of %zu bytes",
                                x->url, x->max_bytes);

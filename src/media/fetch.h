@@ -64,7 +64,8 @@ typedef void (*fathom_fetch_progress_fn)(void *user, int64_t done, int64_t total
 /* GET url into the file at path. When resume is nonzero and path holds a partial download,
  * asks only for the rest (Range) and appends; if the server ignores the range the file is
  * rewritten from the start. max_bytes and timeout_ms do not apply (big files take long);
- * the connect timeout and the low-speed limit do.
+ * the connect timeout and the low-speed limit do, and a body longer than the first response's
+ * X-Linked-Size is cut off (FATHOM_ERR_TOO_LARGE).
  * meta and progress may be NULL. Errors as fathom_fetch_url, plus FATHOM_ERR_IO /
  * FATHOM_ERR_DISK_FULL naming path. The file is left in place on failure (for resume). */
 fathom_status fathom_fetch_to_file(fathom_fetcher *f, const char *url, const char *path,

@@ -206,6 +206,12 @@ static fathom_status download_one(fathom_fetcher *f, const fathom_resolve_opts *
     fathom_fetch_meta meta;
     fathom_status st = fathom_fetch_to_file(f, url, tmp, 1, opts && opts->progress ? on_progress : NULL,
                                             &pc, &meta);
+    if (st == FATHOM_ERR_TOO_LARGE) { /* resuming it would never succeed */
+        unlink(tmp);
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: the download from %s is longer than the %lld "
+                           "bytes the hub announced; deleted it, run again to retry",
+                           file, url, (long long)meta.linked_size);
+    }
     if (st != FATHOM_OK) return st;
     struct stat sb;
     if (stat(tmp, &sb) != 0) {

@@ -237,6 +237,22 @@ static void test_sha_mismatch_refused(void **state) {
     free(cache);
 }
 
+static void test_longer_than_announced_refused(void **state) {
+    char *cache = tu_mkdtemp();
+    char out[4096], endpoint[128], final[4300], part[4320];
+    snprintf(endpoint, sizeof endpoint, "%s/longer", srv.base);
+    fathom_resolve_opts o = {.cache_dir = cache, .endpoint = endpoint};
+    assert_int_equal(fathom_model_resolve("small", &o, out, sizeof out), FATHOM_ERR_FORMAT);
+    assert_non_null(strstr(fathom_last_error(), "model.safetensors"));
+    assert_non_null(strstr(fathom_last_error(), "longer"));
+    snprintf(final, sizeof final, "%s/Depth-Anything-V2-Small-hf/model.safetensors", cache);
+    snprintf(part, sizeof part, "%s.incomplete", final);
+    assert_false(net_file_exists(final));
+    assert_false(net_file_exists(part));
+    tu_rmtree(cache);
+    free(cache);
+}
+
 static void test_offline_error_names_file_and_folder(void **state) {
     char *cache = tu_mkdtemp();
     char out[4096], folder[4200], url[256];
@@ -305,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_endpoint_from_env),
         cmocka_unit_test(test_resume_partial),
         cmocka_unit_test(test_sha_mismatch_refused),
+        cmocka_unit_test(test_longer_than_announced_refused),
         cmocka_unit_test(test_offline_error_names_file_and_folder),
         cmocka_unit_test(test_cancel),
     };

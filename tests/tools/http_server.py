@@ -21,7 +21,10 @@ Routes
                                X-Linked-Size to /blobs/<sha256>; other files answer 200 directly
   /corrupt/{org}/{repo}/resolve/main/{file}
                                same, but the LFS blob bytes do not match the announced SHA-256
-  /blobs/<sha256>[?corrupt=1]  the blob, with Range support (206 + Content-Range)
+  /longer/{org}/{repo}/resolve/main/{file}
+                               same, but the LFS blob has 1000 bytes more than announced
+  /blobs/<sha256>[?corrupt=1|?longer=1]
+                               the blob, with Range support (206 + Content-Range)
   /_hits/<path>                how many requests <path> received (plain integer)
   /_range/<path>               the Range header of the last request to <path> ("none")
 """
@@ -95,7 +98,7 @@ def make_handler(state):
                 self.wfile.write(part)
                 left -= len(part)
 
-        def send_file(self, path, corrupt=False):
+        def send_file(self, path, corrupt=False, extra=0):
             size = os.path.getsize(path)
             start, end, code = 0, size - 1, 200
             rng = self.headers.get("Range")
@@ -119,6 +122,7 @@ def make_handler(state):
                 data = bytearray(f.read(end - start + 1))
             if corrupt and data:
                 data[len(data) // 2] ^= 0xFF
+            data += b"\0" * extra
             self.send_response(code)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))
@@ -137,7 +141,7 @@ def make_handler(state):
                 self.send_header(k, v)
             self.end_headers()
 
-        def hub(self, parts, corrupt):
+        def hub(self, parts, corrupt, longer=False):
             # parts: org, repo, "resolve", "main", file...
             if len(parts) < 5 or parts[2] != "resolve" or parts[3] != "main":
                 return self.send_bytes(404, b"not found\n", "text/plain")
@@ -147,7 +151,7 @@ def make_handler(state):
                 return self.send_bytes(404, b"Entry not found\n", "text/plain")
             path, sha, size = entry
             if name.endswith(LFS_SUFFIXES):
-                loc = "/blobs/%s%s" % (sha, "?corrupt=1" if corrupt else "")
+                loc = "/blobs/%s%s" % (sha, "?corrupt=1" if corrupt else "?longer=1" if longer else "")
                 return self.redirect(loc, {"X-Linked-Etag": '"%s"' % sha,
                                            "X-Linked-Size": str(size),
                                            "ETag": '"%s"' % ("0" * 40)})
@@ -222,9 +226,12 @@ def make_handler(state):
             if head == "redirect-ftp":
                 return self.redirect("ftp://127.0.0.1/file")
             if head == "blobs" and len(parts) == 2 and parts[1] in state.blobs:
-                return self.send_file(state.blobs[parts[1]], "corrupt" in query)
+                return self.send_file(state.blobs[parts[1]], "corrupt" in query,
+                                      1000 if "longer" in query else 0)
             if head == "corrupt" and len(parts) >= 6:
                 return self.hub(parts[1:], True)
+            if head == "longer" and len(parts) >= 6:
+                return self.hub(parts[1:], False, True)
             if len(parts) >= 5 and parts[2] == "resolve":
                 return self.hub(parts, False)
             if state.root:
