@@ -122,6 +122,7 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
     AVPacket *pkt = NULL;        /* owned */
     AVFrame *frame = NULL;       /* owned */
     struct SwsContext *sws = NULL; /* owned */
+    uint8_t *wide = NULL;        /* owned: RGB48 frame of deep sources */
     pthread_once(&quiet_once, quiet_ffmpeg);
 
     uint8_t *iobuf = av_malloc(AVIO_BUF); /* owned by io once created */
@@ -190,9 +191,12 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unknown pixel format", name);
         goto done;
     }
+    /* Deep sources (16-bit TIFF, ...) go through RGB48 and keep the high byte, as
+     * cv2.imread(IMREAD_COLOR) does; swscale's own 16 -> 8 conversion rounds instead. */
+    int deep = desc->comp[0].depth > 8;
     sws = sws_getContext(frame->width, frame->height, frame->format, frame->width, frame->height,
-                         AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
-                         NULL, NULL, NULL);
+                         deep ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
+                         SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
     if (!sws) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB", name,
                         desc->name);
@@ -200,13 +204,28 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
     }
     s = fathom_image_alloc(name, frame->width, frame->height, out);
     if (s != FATHOM_OK) goto done;
-    uint8_t *dst[4] = {out->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {(int)out->stride, 0, 0, 0};
+    size_t row48 = (size_t)frame->width * 6;
+    if (deep) {
+        wide = av_malloc(row48 * (size_t)frame->height);
+        if (!wide) {
+            s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a %dx%d 16-bit buffer", name,
+                            frame->width, frame->height);
+            goto done;
+        }
+    }
+    uint8_t *dst[4] = {deep ? wide : out->rgb, NULL, NULL, NULL};
+    int dst_stride[4] = {deep ? (int)row48 : (int)out->stride, 0, 0, 0};
     sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst,
               dst_stride);
+    for (int y = 0; deep && y < frame->height; y++) {
+        const uint16_t *src = (const uint16_t *)(wide + (size_t)y * row48);
+        uint8_t *o = out->rgb + (size_t)y * out->stride;
+        for (int i = 0; i < 3 * frame->width; i++) o[i] = (uint8_t)(src[i] >> 8);
+    }
     out->src_bits = desc->comp[0].depth > 8 ? 16 : 8;
     out->src_channels = desc->nb_components;
 done:
+    av_free(wide);
     sws_freeContext(sws);
     av_frame_free(&frame);
     av_packet_free(&pkt);

@@ -331,6 +331,35 @@ static void test_webp(void **state) {
     WebPFree(out);
     free(rgba);
 
+    /* extended WebP (VP8X) carrying an EXIF chunk with orientation 8 */
+    size = WebPEncodeLosslessRGB(ref.rgb, W, H, W * 3, &out);
+    unsigned char exif[32];
+    exif_blob(exif, 8, 1);
+    size_t ext_size = size + 18 + 8 + 26;
+    unsigned char *ext = calloc(1, ext_size);
+    memcpy(ext, "RIFF", 4);
+    uint32_t riff = (uint32_t)(ext_size - 8);
+    memcpy(ext + 4, &riff, 4); /* little-endian host */
+    memcpy(ext + 8, "WEBPVP8X", 8);
+    ext[16] = 10;
+    ext[20] = 0x08; /* EXIF present */
+    ext[24] = W - 1;
+    ext[27] = H - 1;
+    memcpy(ext + 30, out + 12, size - 12); /* the VP8L chunk */
+    unsigned char *ec = ext + 30 + size - 12;
+    memcpy(ec, "EXIF", 4);
+    ec[4] = 26;
+    memcpy(ec + 8, exif + 6, 26); /* TIFF data without the "Exif\0\0" prefix */
+    decode_ok(ext, ext_size, "exif.webp", &img);
+    px_image copy = px_new(W, H);
+    memcpy(copy.rgb, ref.rgb, (size_t)W * H * 3);
+    px_image rot = px_exif(copy, 8);
+    assert_int_equal(px_maxdiff(&img, rot), 0);
+    fathom_image_free(&img);
+    free(rot.rgb);
+    free(ext);
+    WebPFree(out);
+
     /* lossy (4:2:0, so compare the quadrant centres, away from chroma edges) */
     px_image q = px_quadrants(W, H);
     size = WebPEncodeRGB(q.rgb, W, H, W * 3, 100, &out);
