@@ -212,8 +212,11 @@ static fathom_status download_one(fathom_fetcher *f, const fathom_resolve_opts *
                            "bytes the hub announced; deleted it, run again to retry",
                            file, url, (long long)meta.linked_size);
     }
-    if (st != FATHOM_OK) return st;
     struct stat sb;
+    if (st != FATHOM_OK) {
+        if (stat(tmp, &sb) == 0 && sb.st_size == 0) unlink(tmp); /* nothing worth resuming */
+        return st;
+    }
     if (stat(tmp, &sb) != 0) {
         int e = errno;
         return fathom_fail(fathom_status_from_errno(e), "%s: %s", tmp, strerror(e));

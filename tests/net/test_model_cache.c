@@ -266,6 +266,9 @@ static void test_offline_error_names_file_and_folder(void **state) {
     assert_non_null(strstr(msg, "model.safetensors"));
     assert_non_null(strstr(msg, "depth-anything/Depth-Anything-V2-Small-hf"));
     assert_non_null(strstr(msg, folder));
+    char part[4320];
+    snprintf(part, sizeof part, "%s/config.json.incomplete", folder);
+    assert_false(net_file_exists(part)); /* no empty leftovers */
 
     /* missing on the hub: the 404 is named too */
     fathom_resolve_opts hub404 = {.cache_dir = cache, .endpoint = srv.base};
