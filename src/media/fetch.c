@@ -159,8 +159,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *user) {
     const char *v;
     size_t vn;
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        const char *sp = memchr(line, ' ', n);
-        long code = sp ? strtol(sp + 1, NULL, 10) : 0;
+        const char *sp = memchr(line, ' ', n); /* the line is not NUL-terminated */
+        long code = 0;
+        for (const char *c = sp ? sp + 1 : line + n; c < line + n && *c >= '0' && *c <= '9'; c++)
+            if (code < 1000) code = code * 10 + (*c - '0');
         if (code >= 100 && code < 200) return n; /* interim response: not counted */
         x->responses++;
         x->status = code;
