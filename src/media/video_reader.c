@@ -157,6 +157,12 @@ const AVFormatContext *fathom_video_reader_format(const fathom_video_reader *r) 
 
 /* ---- open ---- */
 
+/* The library never prints: quiet FFmpeg unless the application already chose a level. */
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+static void quiet_ffmpeg(void) {
+    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
+}
+
 /* Clockwise degrees a player turns the picture, as the ffmpeg CLI computes it. */
 static int stream_rotation(const AVStream *st) {
 #if LIBAVFORMAT_VERSION_MAJOR < 61
@@ -211,6 +217,7 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     char eb[128];
     *out = NULL;
     if (!url) return fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no input given");
+    pthread_once(&quiet_once, quiet_ffmpeg);
     fathom_video_reader *r = av_mallocz(sizeof *r);
     if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
     pthread_mutex_init(&r->lock, NULL);

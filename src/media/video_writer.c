@@ -3,6 +3,7 @@
 #include "media/video_writer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -277,6 +278,12 @@ static fathom_status aac_packet(fathom_video_writer *w, aac_transcoder *a, int o
 
 /* ---- open ---- */
 
+/* The library never prints: quiet FFmpeg unless the application already chose a level. */
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+static void quiet_ffmpeg(void) {
+    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
+}
+
 static enum AVPixelFormat pick_pix_fmt(const fathom_video_writer_opts *o, const AVCodec *c,
                                        const char *path, fathom_status *s) {
     enum AVPixelFormat pf;
@@ -335,6 +342,8 @@ static fathom_status open_video(fathom_video_writer *w, const fathom_video_sourc
         /* version 3 codes slices in parallel and checks them with CRCs */
         av_dict_set(&o, "level", "3", 0);
         av_dict_set(&o, "slicecrc", "1", 0);
+        /* more than 8 bits need the range coder; asking for it spares FFmpeg's warning */
+        if (av_pix_fmt_desc_get(pf)->comp[0].depth > 8) av_dict_set(&o, "coder", "range_def", 0);
         e->gop_size = 1;
     } else {
         av_dict_set_int(&o, "crf", w->opts.crf >= 0 ? w->opts.crf : 18, 0);
@@ -448,6 +457,7 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
         src->time_base.den <= 0)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "video writer: bad arguments for %s",
                            path ? path : "(null)");
+    pthread_once(&quiet_once, quiet_ffmpeg);
     fathom_video_writer *w = av_mallocz(sizeof *w);
     if (!w) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video writer", path);
     w->opts = opts ? *opts : fathom_video_writer_default_opts();
