@@ -174,6 +174,8 @@ typedef struct fathom_image {
  * FATHOM_ERR_TOO_LARGE before any pixel buffer is allocated. */
 fathom_status fathom_image_decode(const void *data, size_t size, const char *name,
                                   uint64_t max_pixels, fathom_image *out);
+/* Read a file (at most 1 GiB; the extension is ignored) and decode it. Missing file:
+ * FATHOM_ERR_NOT_FOUND; directory: INVALID_ARG; empty: FORMAT. On failure *out is zeroed. */
 fathom_status fathom_image_load(const char *path, uint64_t max_pixels, fathom_image *out);
 void fathom_image_free(fathom_image *img); /* accepts a zeroed image; zeroes it */
 
@@ -182,7 +184,7 @@ typedef enum fathom_output_format {
     FATHOM_OUT_NPY = 1 << 0,   /* float32 .npy, raw values */
     FATHOM_OUT_NPZ = 1 << 1,   /* compressed .npz with array "depth", raw values */
     FATHOM_OUT_PNG16 = 1 << 2, /* 16-bit grey PNG, per-image min..max -> 0..65535 */
-    FATHOM_OUT_PNG8 = 1 << 3,  /* 8-bit grey PNG, min..max -> 0..255 */
+    FATHOM_OUT_PNG8 = 1 << 3,  /* 8-bit grey PNG, min..max -> 0..255 (truncated, as run.py) */
     FATHOM_OUT_COLOR = 1 << 4, /* RGB colormap PNG */
     FATHOM_OUT_EXR = 1 << 5    /* float32 single-channel EXR ("Z"), raw values */
 } fathom_output_format;
@@ -206,7 +208,9 @@ typedef struct fathom_write_opts {
 const char *fathom_output_ext(fathom_output_format one);
 /* Write depth (h, w) in one format to `path`, via a temporary name in the same directory
  * renamed when complete: a crash never leaves a partial file under `path`. Disk full and
- * permission errors name the path. opts may be NULL (defaults). */
+ * permission errors name the path. opts may be NULL (defaults). Missing parent directories
+ * are created. Raw formats (npy, npz, exr) ignore invert and norm_min/max. Exact layouts,
+ * rounding and PNG text chunks: docs/formats.md. */
 fathom_status fathom_depth_write(const char *path, fathom_output_format one, const float *depth,
                                  int h, int w, const fathom_write_opts *opts);
 
