@@ -113,6 +113,8 @@ typedef struct xfer {
     fathom_fetch_meta meta;
     /* outcome flags set by callbacks */
     int too_large, cancelled, bad_range;
+    int linked_seen; /* an X-Linked-Etag was read */
+    char first_etag[72]; /* ETag of the first response: the file's own only if not redirected */
     /* progress */
     fathom_fetch_progress_fn progress;
     void *progress_user;
@@ -186,12 +188,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *user) {
             while (d0 > v && d0[-1] >= '0' && d0[-1] <= '9') d0--;
             if (d0 < dash) x->range_start = parse_i64(d0, (size_t)(dash - d0));
         }
-    } else if (x->responses == 1 && header_is(line, n, "X-Linked-Etag", &v, &vn)) {
-        header_value(v, vn, x->meta.linked_etag, sizeof x->meta.linked_etag);
-    } else if (x->responses == 1 && header_is(line, n, "ETag", &v, &vn)) {
-        if (!x->meta.linked_etag[0])
+    } else if (header_is(line, n, "X-Linked-Etag", &v, &vn)) {
+        /* the first response that has one (the hub may first redirect a renamed repo); the
+         * final CDN response's own ETag is something else */
+        if (!x->linked_seen)
             header_value(v, vn, x->meta.linked_etag, sizeof x->meta.linked_etag);
-    } else if (x->responses == 1 && header_is(line, n, "X-Linked-Size", &v, &vn)) {
+        x->linked_seen = 1;
+    } else if (x->responses == 1 && header_is(line, n, "ETag", &v, &vn)) {
+        header_value(v, vn, x->first_etag, sizeof x->first_etag);
+    } else if (x->meta.linked_size < 0 && header_is(line, n, "X-Linked-Size", &v, &vn)) {
         x->meta.linked_size = parse_i64(v, vn);
     }
     return n;
@@ -361,7 +366,8 @@ static void xfer_reset(xfer *x) {
     x->meta.linked_size = -1;
     x->meta.total = -1;
     x->meta.http_status = 0;
-    x->too_large = x->cancelled = x->bad_range = 0;
+    x->too_large = x->cancelled = x->bad_range = x->linked_seen = 0;
+    x->first_etag[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &x->last_progress);
 }
 
@@ -404,6 +410,8 @@ static fathom_status run(fathom_fetcher *f, xfer *x, int resume) {
         curl_easy_cleanup(h);
         x->meta.http_status = code;
         x->meta.total = xfer_total(x);
+        if (!x->linked_seen && x->responses == 1)
+            memcpy(x->meta.linked_etag, x->first_etag, sizeof x->first_etag);
         if (x->cancelled || cancelled(f))
             return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: cancelled", x->url);
         if (x->too_large && x->fd >= 0)

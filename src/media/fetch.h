@@ -50,9 +50,10 @@ fathom_status fathom_fetch_url(fathom_fetcher *f, const char *url, uint8_t **dat
 /* What the first response of a request announced (Hugging Face resolve URLs answer with a
  * redirect that carries the LFS object's SHA-256 and size). */
 typedef struct fathom_fetch_meta {
-    char linked_etag[72];  /* X-Linked-Etag (else ETag) of the FIRST response, quotes and W/
-                              removed; "" when absent */
-    int64_t linked_size;   /* X-Linked-Size of the first response; -1 when absent */
+    char linked_etag[72];  /* the first X-Linked-Etag of the redirect chain, else the ETag of
+                              a direct (not redirected) answer; quotes and W/ removed; "" when
+                              absent */
+    int64_t linked_size;   /* the first X-Linked-Size of the chain; -1 when absent */
     int64_t total;         /* full size of the resource when known (after resume), else -1 */
     long http_status;      /* final HTTP status */
 } fathom_fetch_meta;

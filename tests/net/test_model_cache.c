@@ -237,6 +237,24 @@ static void test_sha_mismatch_refused(void **state) {
     free(cache);
 }
 
+static void test_redirect_before_hub_answer(void **state) {
+    char *cache = tu_mkdtemp();
+    char out[4096], endpoint[128], final[4300];
+    /* the SHA-256 comes from the hub's redirect, not from the first (renaming) redirect ... */
+    snprintf(endpoint, sizeof endpoint, "%s/renamed", srv.base);
+    fathom_resolve_opts o = {.cache_dir = cache, .endpoint = endpoint};
+    assert_int_equal(fathom_model_resolve("small", &o, out, sizeof out), FATHOM_OK);
+    snprintf(final, sizeof final, "%s/Depth-Anything-V2-Small-hf/model.safetensors", cache);
+    assert_same_file(final, golden_file("model.safetensors"));
+    tu_rmtree(cache);
+    /* ... and is still checked there */
+    snprintf(endpoint, sizeof endpoint, "%s/renamed/corrupt", srv.base);
+    assert_int_equal(fathom_model_resolve("small", &o, out, sizeof out), FATHOM_ERR_FORMAT);
+    assert_false(net_file_exists(final));
+    tu_rmtree(cache);
+    free(cache);
+}
+
 static void test_longer_than_announced_refused(void **state) {
     char *cache = tu_mkdtemp();
     char out[4096], endpoint[128], final[4300], part[4320];
@@ -324,6 +342,7 @@ int main(void) {
         cmocka_unit_test(test_endpoint_from_env),
         cmocka_unit_test(test_resume_partial),
         cmocka_unit_test(test_sha_mismatch_refused),
+        cmocka_unit_test(test_redirect_before_hub_answer),
         cmocka_unit_test(test_longer_than_announced_refused),
         cmocka_unit_test(test_offline_error_names_file_and_folder),
         cmocka_unit_test(test_cancel),

@@ -23,6 +23,7 @@ Routes
                                same, but the LFS blob bytes do not match the announced SHA-256
   /longer/{org}/{repo}/resolve/main/{file}
                                same, but the LFS blob has 1000 bytes more than announced
+  /renamed/<path>              307 to /<path> with an unrelated ETag (a renamed hub repo)
   /blobs/<sha256>[?corrupt=1|?longer=1]
                                the blob, with Range support (206 + Content-Range)
   /_hits/<path>                how many requests <path> received (plain integer)
@@ -228,6 +229,13 @@ def make_handler(state):
             if head == "blobs" and len(parts) == 2 and parts[1] in state.blobs:
                 return self.send_file(state.blobs[parts[1]], "corrupt" in query,
                                       1000 if "longer" in query else 0)
+            if head == "renamed" and len(parts) >= 2:  # like a hub redirect of a renamed repo
+                self.send_response(307)
+                self.send_header("Location", "/" + "/".join(parts[1:]))
+                self.send_header("ETag", '"%s"' % ("1" * 64))  # not the file's: must be ignored
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if head == "corrupt" and len(parts) >= 6:
                 return self.hub(parts[1:], True)
             if head == "longer" and len(parts) >= 6:
