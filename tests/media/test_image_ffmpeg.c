@@ -33,14 +33,16 @@ static unsigned char *slurp(const char *path, size_t *size) {
     return buf;
 }
 
-/* ffmpeg -i src.ppm <args> out; returns the output path */
-static const char *convert(const char *out, const char *args) {
+/* ffmpeg -i <in> <args> out; returns the output path */
+static const char *convert_from(const char *in, const char *out, const char *args) {
     const char *dst = tu_path(dir, out);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' %s '%s'", tu_path(dir, "src.ppm"), args, dst);
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' %s '%s'", tu_path(dir, in), args, dst);
     if (system(cmd) != 0) fail_msg("command failed: %s", cmd);
     return dst;
 }
+
+static const char *convert(const char *out, const char *args) { return convert_from("src.ppm", out, args); }
 
 static int setup(void **state) {
     (void)state;
@@ -50,6 +52,15 @@ static int setup(void **state) {
     FILE *f = fopen(tu_path(dir, "src.ppm"), "wb");
     fprintf(f, "P6\n%d %d\n255\n", W, H);
     fwrite(ref.rgb, 1, (size_t)W * H * 3, f);
+    fclose(f);
+    /* 16-bit twin: high byte = ref, low byte = 255 - ref (rounding instead of >> 8 would
+     * show); PPM stores big-endian samples */
+    f = fopen(tu_path(dir, "src16.ppm"), "wb");
+    fprintf(f, "P6\n%d %d\n65535\n", W, H);
+    for (int i = 0; i < W * H * 3; i++) {
+        unsigned char be[2] = {ref.rgb[i], (unsigned char)(255 - ref.rgb[i])};
+        fwrite(be, 1, 2, f);
+    }
     fclose(f);
     return 0;
 }
@@ -78,8 +89,9 @@ static void test_lossless_formats(void **state) {
     check_exact(convert("a.bmp", ""), 8);
     check_exact(convert("a.tiff", ""), 8);
     check_exact(convert("lzw.tiff", "-compression_algo lzw"), 8);
-    /* 16-bit TIFF (each byte repeated: v * 257): reduced back to v */
-    check_exact(convert("a16.tiff", "-pix_fmt rgb48le"), 16);
+    /* 16-bit PPM and TIFF: the high byte, as cv2.imread(IMREAD_COLOR) does for 16-bit PNG */
+    check_exact(tu_path(dir, "src16.ppm"), 16);
+    check_exact(convert_from("src16.ppm", "a16.tiff", "-pix_fmt rgb48le"), 16);
 }
 
 static void test_gif(void **state) {
