@@ -1,4 +1,4 @@
-/* ffimage.c - every other still-image format (BMP, TIFF, GIF, PPM, QOI, ...) through FFmpeg:
+/* ffimage.c - every other still-image format (BMP, TIFF, GIF, PPM, QOI, AVIF...) through FFmpeg:
  * libavformat reads from memory via a custom AVIOContext, libavcodec decodes the first frame,
  * libswscale converts it to RGB24. Only image demuxers are accepted, so a video or a text file
  * handed over as an image is refused instead of silently yielding a frame. */
@@ -145,13 +145,14 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
         s = av_fail(FATHOM_ERR_FORMAT, name, "not a recognized image format", r);
         goto done;
     }
-    if (!is_image_demuxer(fc->iformat->name)) {
+    const AVCodec *codec = NULL;
+    int stream = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    /* image demuxers, or a container holding exactly one frame (AVIF in the mov demuxer) */
+    if (!is_image_demuxer(fc->iformat->name) && !(stream >= 0 && fc->streams[stream]->nb_frames == 1)) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: '%s' data is not a still-image format", name,
                         fc->iformat->name);
         goto done;
     }
-    const AVCodec *codec = NULL;
-    int stream = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (stream < 0 || !codec) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for this '%s' image", name,
                         fc->iformat->name);

@@ -1,5 +1,5 @@
-/* test_image_ffmpeg.c - still images decoded through FFmpeg: BMP, TIFF (8 and 16 bit), PPM and
- * GIF files made by the ffmpeg CLI, compared with the source pixels; truncated and oversized
+/* test_image_ffmpeg.c - still images decoded through FFmpeg: BMP, TIFF (8 and 16 bit), PPM, GIF
+ * and AVIF files made by the ffmpeg CLI, compared with the source pixels; truncated and oversized
  * files; a video handed over as an image is refused. SKIPs when the ffmpeg CLI is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,6 +104,29 @@ static void test_gif(void **state) {
     fathom_image_free(&img);
 }
 
+/* AVIF (one AV1 frame in the mov container), when this ffmpeg can encode AV1 */
+static void test_avif(void **state) {
+    (void)state;
+    if (system("ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libaom-av1") != 0) skip();
+    px_image q = px_quadrants(W * 2, H * 2);
+    FILE *f = fopen(tu_path(dir, "quad.ppm"), "wb");
+    fprintf(f, "P6\n%d %d\n255\n", q.w, q.h);
+    fwrite(q.rgb, 1, (size_t)q.w * q.h * 3, f);
+    fclose(f);
+    const char *avif = convert_from("quad.ppm", "q.avif", "-c:v libaom-av1 -still-picture 1 -crf 10 -frames:v 1");
+    fathom_image img;
+    fathom_status s = fathom_image_load(avif, 0, &img);
+    if (s != FATHOM_OK) fail_msg("%s: %s", avif, fathom_last_error());
+    assert_int_equal(img.width, q.w);
+    assert_int_equal(img.height, q.h);
+    for (int y = q.h / 4; y < q.h; y += q.h / 2) /* quadrant centres, away from chroma edges */
+        for (int x = q.w / 4; x < q.w; x += q.w / 2)
+            for (int c = 0; c < 3; c++)
+                assert_true(abs(img.rgb[y * img.stride + 3 * x + c] - q.rgb[(y * q.w + x) * 3 + c]) <= 10);
+    fathom_image_free(&img);
+    free(q.rgb);
+}
+
 static void test_broken(void **state) {
     (void)state;
     fathom_image img;
@@ -161,6 +184,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lossless_formats),
         cmocka_unit_test(test_gif),
+        cmocka_unit_test(test_avif),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_video_refused),
     };
