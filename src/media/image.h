@@ -50,6 +50,8 @@ fathom_status fathom_write_npz(const char *path, const float *depth, int h, int 
 /* png16, png8 and color (one of FATHOM_OUT_PNG16/PNG8/COLOR). */
 fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const float *depth,
                                int h, int w, const fathom_write_opts *opts);
-fathom_status fathom_write_exr(const char *path, const float *depth, int h, int w);
+/* EXR string attributes: "units" (from opts->metric) and "software". */
+fathom_status fathom_write_exr(const char *path, const float *depth, int h, int w,
+                               const fathom_write_opts *opts);
 
 #endif

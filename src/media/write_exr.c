@@ -1,5 +1,5 @@
-/* write_exr.c - raw float32 depth as a single-channel scanline OpenEXR ("Z", ZIP compression)
- * with the OpenEXR C API. OpenEXR's bytes go through our write callback into atomic_file, so
+/* write_exr.c - raw float32 depth as a single-channel scanline OpenEXR ("Z", ZIP compression,
+ * string attributes "units" and "software") with the OpenEXR C API. OpenEXR's bytes go through our write callback into atomic_file, so
  * disk-full and I/O errors map like every other writer's and a failure leaves no file. */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +36,8 @@ static int64_t on_exr_write(exr_const_context_t ctxt, void *user, const void *bu
     return (int64_t)sz;
 }
 
-fathom_status fathom_write_exr(const char *path, const float *depth, int h, int w) {
+fathom_status fathom_write_exr(const char *path, const float *depth, int h, int w,
+                               const fathom_write_opts *opts) {
     fathom_atomic_file file;
     FATHOM_TRY(fathom_atomic_open(&file, path));
     exr_sink sink = {&file, FATHOM_OK};
@@ -53,6 +54,11 @@ fathom_status fathom_write_exr(const char *path, const float *depth, int h, int 
     if (r == EXR_ERR_SUCCESS) r = exr_add_part(f, "depth", EXR_STORAGE_SCANLINE, &part);
     if (r == EXR_ERR_SUCCESS) r = exr_initialize_required_attr_simple(f, part, w, h, EXR_COMPRESSION_ZIP);
     if (r == EXR_ERR_SUCCESS) r = exr_add_channel(f, part, "Z", EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1);
+    char software[48];
+    snprintf(software, sizeof software, "fathom %s", fathom_version());
+    if (r == EXR_ERR_SUCCESS)
+        r = exr_attr_set_string(f, part, "units", opts->metric ? "meters" : "relative-disparity");
+    if (r == EXR_ERR_SUCCESS) r = exr_attr_set_string(f, part, "software", software);
     if (r == EXR_ERR_SUCCESS) r = exr_write_header(f);
     int32_t lines = 0;
     if (r == EXR_ERR_SUCCESS) r = exr_get_scanlines_per_chunk(f, part, &lines);

@@ -290,12 +290,13 @@ static void test_exr(void **state) {
     d[5] = NAN;
     d[6] = -INFINITY;
     d[N - 1] = 1e30f;
-    fathom_write_opts o = {.invert = 1, .norm_min = 0, .norm_max = 1};
+    fathom_write_opts o = {.invert = 1, .norm_min = 0, .norm_max = 1, .metric = 1};
     const char *p = tu_path(dir, "z.exr");
     write_ok(p, FATHOM_OUT_EXR, d, &o);
     int h = 0, w = 0, comp = -1;
-    char chan[16] = "";
-    float *back = exr_read_back(p, &h, &w, chan, &comp);
+    char chan[16] = "", units[32] = "";
+    float *back = exr_read_back(p, &h, &w, chan, &comp, units);
+    assert_string_equal(units, "meters");
     assert_non_null(back);
     assert_int_equal(h, H);
     assert_int_equal(w, W);

@@ -53,8 +53,9 @@ static inline const char *png_text(const png_back *b, const char *key) {
 }
 
 /* Read a single-channel float EXR: returns malloc'd (h, w) floats or NULL; fills channel name,
- * compression and size. */
-static inline float *exr_read_back(const char *path, int *h, int *w, char chan[16], int *compression) {
+ * compression, size and the "units" string attribute ("" when absent). */
+static inline float *exr_read_back(const char *path, int *h, int *w, char chan[16], int *compression,
+                                   char units[32]) {
     exr_context_t f = NULL;
     exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
     if (exr_start_read(&f, path, &init) != EXR_ERR_SUCCESS) return NULL;
@@ -69,6 +70,10 @@ static inline float *exr_read_back(const char *path, int *h, int *w, char chan[1
         exr_get_compression(f, 0, &comp) || exr_get_scanlines_per_chunk(f, 0, &lines))
         goto done;
     snprintf(chan, 16, "%s", ch->entries[0].name.str);
+    const char *u = NULL;
+    int32_t ulen = 0;
+    units[0] = '\0';
+    if (exr_attr_get_string(f, 0, "units", &ulen, &u) == EXR_ERR_SUCCESS && u) snprintf(units, 32, "%.*s", (int)ulen, u);
     *compression = (int)comp;
     *w = dw.max.x - dw.min.x + 1;
     *h = dw.max.y - dw.min.y + 1;
