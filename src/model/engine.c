@@ -326,5 +326,6 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {
     if (!e) return 0;
-    return (e->arena_floats + e->pos_cap) * sizeof(float) + e->scratch_bytes;
+    /* op scratch is the backend's (the CPU backend sizes its per-thread tiles at create) */
+    return (e->arena_floats + e->pos_cap) * sizeof(float);
 }
