@@ -325,6 +325,8 @@ static void test_conv2d(void **state) {
     check_conv(1, 33, 20, 21, 1, 1, 1, 0, FATHOM_CONV_RELU_IN, 1, 0);  /* 1x1 with ReLU in */
     check_conv(1, 3, 28, 42, 10, 14, 14, 0, 0, 1, 0);                  /* patch-embed shaped */
     check_conv(1, 4, 9, 8, 6, 5, 2, 2, FATHOM_CONV_RELU_OUT, 1, 0);
+    check_conv(2, 3, 3, 2, 5, 5, 1, 2, FATHOM_CONV_RELU_IN, 1, 0); /* kernel wider than input */
+    check_conv(1, 64, 40, 33, 64, 3, 1, 1, FATHOM_CONV_RELU_IN, 1, 1); /* DPT RCU shape */
 }
 
 static void test_conv_transpose(void **state) {

@@ -82,8 +82,11 @@ fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
     be->ctx = ctx;
     be->kind = FATHOM_DEVICE_CPU;
     be->threads = threads;
-    /* sgemm calls made outside our parallel regions use the same number of threads */
-    openblas_set_num_threads(threads);
+    /* Every kernel splits its own work over the OpenMP team and calls sgemm per tile, so
+     * OpenBLAS must run serially: with its own thread count > 1, sgemm called from inside
+     * our parallel regions measured ~7x slower than serial here (nested team + buffer
+     * contention), instead of falling back to one thread. */
+    openblas_set_num_threads(1);
     *out = be;
     be = NULL;
     ctx = NULL;

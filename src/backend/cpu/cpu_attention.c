@@ -28,8 +28,7 @@ static void attention_tile(fathom_backend *be, float *out, const float *qkv, int
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd, scale, q, ld,
                     k + (size_t)j0 * ld, ld, 0.0f, s, nk);
         for (int r = 0; r < rows; r++) {
-            float *sr = s + (size_t)r * nk, m = sr[0];
-            for (int j = 1; j < nk; j++) m = sr[j] > m ? sr[j] : m;
+            float *sr = s + (size_t)r * nk, m = fathom_cpu_max(sr, nk);
             if (j0 == 0) {
                 mx[r] = m;
                 sum[r] = fathom_cpu_exp_shift_sum(sr, nk, m);

@@ -35,10 +35,24 @@ static void im2col_tile(float *col, const float *in, const conv_shape *cs, int r
                 memset(dst + j, 0, sizeof(float) * n);
             } else {
                 const float *src = plane + (size_t)iy * cs->W;
-                for (int t = 0; t < n; t++) {
-                    int ix = (ox0 + t) * cs->stride - cs->pad + kx;
-                    float v = ix >= 0 && ix < cs->W ? src[ix] : 0.0f;
-                    dst[j + t] = relu && v < 0.0f ? 0.0f : v;
+                if (cs->stride == 1) {
+                    /* contiguous run: zero the padding, copy the inside */
+                    int ix0 = ox0 - cs->pad + kx, lo = ix0 < 0 ? -ix0 : 0;
+                    int hi = cs->W - ix0 < n ? cs->W - ix0 : n;
+                    if (hi < lo) hi = lo;
+                    float *d = dst + j;
+                    for (int t = 0; t < lo; t++) d[t] = 0.0f;
+                    if (relu)
+                        for (int t = lo; t < hi; t++) d[t] = src[ix0 + t] > 0.0f ? src[ix0 + t] : 0.0f;
+                    else if (hi > lo)
+                        memcpy(d + lo, src + ix0 + lo, sizeof(float) * (hi - lo));
+                    for (int t = hi; t < n; t++) d[t] = 0.0f;
+                } else {
+                    for (int t = 0; t < n; t++) {
+                        int ix = (ox0 + t) * cs->stride - cs->pad + kx;
+                        float v = ix >= 0 && ix < cs->W ? src[ix] : 0.0f;
+                        dst[j + t] = relu && v < 0.0f ? 0.0f : v;
+                    }
                 }
             }
             j += n;

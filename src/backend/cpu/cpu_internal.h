@@ -1,9 +1,8 @@
 /* cpu_internal.h - the CPU backend's context and its optimized kernels (fathom_cpu_<op>).
  *
  * Each kernel has the signature of its fathom_backend_ops entry. Kernels split work over an
- * OpenMP team of be->threads and call single-threaded OpenBLAS sgemm inside it (the OpenMP
- * build of OpenBLAS runs serially when called from a parallel region), so one team serves
- * both. Per-thread scratch is a fixed-size tile allocated at create: shapes only change how
+ * OpenMP team of be->threads and call OpenBLAS sgemm per tile inside it, with OpenBLAS set
+ * to one thread (backend_cpu.c), so one team of be->threads does all the work. Per-thread scratch is a fixed-size tile allocated at create: shapes only change how
  * many tiles there are, never the tile size, so no op allocates or can fail. */
 #ifndef FATHOM_BACKEND_CPU_INTERNAL_H
 #define FATHOM_BACKEND_CPU_INTERNAL_H
@@ -15,8 +14,8 @@
 /* Tile sizes. One thread's scratch (1 MiB) is about its share of L2, so each tile that a
  * gemm writes is still cache-hot for the epilogue that follows it. */
 enum {
-    FATHOM_CPU_SCRATCH = 262144, /* floats per thread */
-    FATHOM_CPU_QTILE = 64,       /* attention query rows per task */
+    FATHOM_CPU_SCRATCH = 262144 + 256, /* floats per thread */
+    FATHOM_CPU_QTILE = 128,      /* attention query rows per task */
     FATHOM_CPU_KTILE = 2048,     /* attention keys per block: L <= 2048 is a single pass */
     FATHOM_CPU_CONV_N = 256,     /* conv output pixels per task */
     FATHOM_CPU_CONV_K = 1024,    /* conv im2col rows (Ci k k) per chunk */
@@ -37,6 +36,8 @@ float fathom_cpu_exp(float x);
 void fathom_cpu_gelu_inplace(float *x, size_t n);
 /* x[i] = exp(x[i] - m) for i < n; returns the sum of the results */
 float fathom_cpu_exp_shift_sum(float *x, size_t n, float m);
+/* max of x[0..n), n >= 1 */
+float fathom_cpu_max(const float *x, size_t n);
 /* x[i] = act(x[i] + b[i]) over n floats (one row); b may be NULL */
 void fathom_cpu_bias_act(float *x, const float *b, size_t n, fathom_act act);
 /* x[i] = scale * sigmoid(x[i]) */

@@ -99,15 +99,38 @@ void fathom_cpu_gelu_inplace(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = gelu_kernel(x[i]);
 }
 
+/* The sums and maxima below keep 16 explicit partial lanes: without -ffast-math GCC may not
+ * reorder a single float accumulator, so a plain `s += e` loop would stay scalar. */
 FATHOM_CLONES
 float fathom_cpu_exp_shift_sum(float *x, size_t n, float m) {
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) {
+            float e = exp_kernel(x[i + l] - m);
+            x[i + l] = e;
+            lane[l] += e;
+        }
     float s = 0.0f;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         float e = exp_kernel(x[i] - m);
         x[i] = e;
         s += e;
     }
+    for (int l = 0; l < 16; l++) s += lane[l];
     return s;
+}
+
+FATHOM_CLONES
+float fathom_cpu_max(const float *x, size_t n) {
+    float lane[16], m = x[0];
+    for (int l = 0; l < 16; l++) lane[l] = x[0];
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int l = 0; l < 16; l++) m = lane[l] > m ? lane[l] : m;
+    return m;
 }
 
 FATHOM_CLONES
