@@ -105,7 +105,7 @@ static fathom_status frame_open(dir_frame *f, const char *path, const char *rel)
         if (!(f->names[f->n] = strdup(de->d_name))) goto nomem;
         f->n++;
     }
-    qsort(f->names, f->n, sizeof *f->names, cmp_names);
+    if (f->n > 1) qsort(f->names, f->n, sizeof *f->names, cmp_names);
     goto done;
 nomem:
     st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory listing the folder", path);
