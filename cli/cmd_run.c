@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "fathom.h"
 #include "model/model_cache.h"
+#include "pipeline/video_job.h"
 #include "progress_tty.h"
 #include "signals.h"
 
@@ -47,6 +48,10 @@ static void usage(FILE *f) {
 "      --max-download-bytes N  per URL (e.g. 100M)   --timeout S  per attempt   --retries N\n"
 "governor: --target-util P --max-util P --batch-min N --batch-max N --nice N\n"
 "          --gpu-mem-limit BYTES --gpu-mem-fraction F --gpu-power-limit W\n"
+"video inputs (.mp4 .mkv .mov ..., stream URLs) run frame by frame, in order:\n"
+"          --video FILE --video-codec C --crf N --pix-fmt F --video-color --start S --end S\n"
+"          --max-frames N --max-res N --normalize ema|frame --ema-decay D --lookahead N\n"
+"          --scene-cut T   (docs/video.md)\n"
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
 
@@ -55,7 +60,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_VIDEO
 };
 
 static const struct option k_opts[] = {
@@ -81,6 +86,14 @@ static const struct option k_opts[] = {
     {"gpu-mem-limit", required_argument, 0, OPT_GPU_MEM_LIMIT},
     {"gpu-mem-fraction", required_argument, 0, OPT_GPU_MEM_FRACTION},
     {"gpu-power-limit", required_argument, 0, OPT_GPU_POWER_LIMIT},
+    /* video flags: parsed by fathom_video_parse_flag (src/pipeline/video_opts.c) */
+    {"video", required_argument, 0, OPT_VIDEO}, {"video-codec", required_argument, 0, OPT_VIDEO},
+    {"crf", required_argument, 0, OPT_VIDEO}, {"pix-fmt", required_argument, 0, OPT_VIDEO},
+    {"video-color", no_argument, 0, OPT_VIDEO}, {"start", required_argument, 0, OPT_VIDEO},
+    {"end", required_argument, 0, OPT_VIDEO}, {"max-frames", required_argument, 0, OPT_VIDEO},
+    {"max-res", required_argument, 0, OPT_VIDEO}, {"normalize", required_argument, 0, OPT_VIDEO},
+    {"ema-decay", required_argument, 0, OPT_VIDEO}, {"lookahead", required_argument, 0, OPT_VIDEO},
+    {"scene-cut", required_argument, 0, OPT_VIDEO},
     {0, 0, 0, 0}};
 
 static int bad(const char *fmt, const char *a, const char *b) {
@@ -210,6 +223,60 @@ static void on_download(void *user, const char *file, int64_t done, int64_t tota
     if (total > 0 && done >= total) fputc('\n', stderr);
 }
 
+/* Run a created pipeline with Ctrl-C wired to it; returns the exit code. */
+static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats *stats) {
+    if (signals_cancelled()) return 130;
+    signals_set_pipeline(pl);
+    fathom_status st = fathom_pipeline_run(pl, stats);
+    signals_set_pipeline(NULL);
+    progress_finish(po, stats);
+    if (stats->fatal != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", stats->fatal_msg);
+        return 2;
+    }
+    if (st == FATHOM_ERR_INTERRUPTED || stats->cancelled) {
+        fprintf(stderr, "fathom run: interrupted: %lld of %lld taken inputs finished, input not "
+                        "read further\n", (long long)stats->finished, (long long)stats->taken);
+        return 130;
+    }
+    if (st != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        return 2;
+    }
+    return stats->failed ? 1 : 0;
+}
+
+static int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po) {
+    fathom_pipeline *pl = NULL;
+    if (fathom_pipeline_create(model, rp, &pl) != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        return 2;
+    }
+    fathom_run_stats stats;
+    int rc = run_pipeline(pl, po, &stats);
+    fathom_pipeline_free(&pl);
+    return rc;
+}
+
+static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
+                     const char *input, const fathom_video_run_opts *vo) {
+    fathom_video_job *job = NULL;
+    fathom_pipeline *pl = NULL;
+    if (fathom_video_job_create(model, rp, input, vo, &job, &pl) != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        return 2;
+    }
+    fathom_run_stats stats;
+    int rc = run_pipeline(pl, po, &stats);
+    fathom_pipeline_free(&pl); /* finishes the job's outputs */
+    char summary[1024];
+    fathom_video_job_summary(job, summary, sizeof summary);
+    fprintf(stderr, "%s", summary);
+    if (summary[0] && summary[strlen(summary) - 1] != '\n') fputc('\n', stderr);
+    fathom_video_job_release(&job);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv) {
     fathom_run_params rp = fathom_run_default_params();
     fathom_governor_params gp = fathom_governor_default_params();
@@ -218,10 +285,16 @@ int cmd_run(int argc, char **argv) {
     progress_mode pmode = PROGRESS_AUTO;
     double d;
     int v;
+    fathom_video_run_opts vo;
+    fathom_video_run_default_opts(&vo);
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:m:rf:h", k_opts, NULL)) != -1) {
+    int c, li = -1;
+    while ((c = getopt_long(argc, argv, "o:m:rf:h", k_opts, &li)) != -1) {
         switch (c) {
+        case OPT_VIDEO:
+            if (fathom_video_parse_flag(&vo, k_opts[li].name, optarg) != 1)
+                return bad("%s%s", fathom_last_error(), ""); /* names the flag */
+            break;
         case 'o': rp.outdir = optarg; break;
         case 'm': model_arg = optarg; break;
         case 'r': rp.recursive = 1; break;
@@ -315,15 +388,28 @@ int cmd_run(int argc, char **argv) {
         return 2;
     }
     if (!parse_devices(device_arg, &rp, threads)) return 2;
-    rp.inputs = (const char *const *)(argv + optind);
-    rp.n_inputs = argc - optind;
+    /* videos run one by one as ordered jobs; everything else goes through one image run */
+    int n_in = argc - optind, n_img = 0, n_vid = 0;
+    const char **imgs = calloc((size_t)n_in, sizeof *imgs);
+    const char **vids = calloc((size_t)n_in, sizeof *vids);
+    if (!imgs || !vids) {
+        free(imgs);
+        free(vids);
+        fprintf(stderr, "fathom run: out of memory\n");
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (fathom_video_is_input(argv[i])) vids[n_vid++] = argv[i];
+        else imgs[n_img++] = argv[i];
+    }
+    rp.inputs = imgs;
+    rp.n_inputs = n_img;
     rp.stdin_list = stdin;
 
     signals_install();
     int rc = 2;
     fathom_model *model = NULL;
     fathom_governor *gov = NULL;
-    fathom_pipeline *pl = NULL;
     char model_path[4096];
     fathom_resolve_opts ro;
     memset(&ro, 0, sizeof ro);
@@ -357,36 +443,29 @@ int cmd_run(int argc, char **argv) {
     progress_init(&po, pmode);
     progress_attach(&po, &rp);
     if (po.mode == PROGRESS_NDJSON) rp.stats_interval_s = 1.0; /* a line a second is plenty */
-    if (fathom_pipeline_create(model, &rp, &pl) != FATHOM_OK) {
-        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
-        goto out;
-    }
-    if (signals_cancelled()) {
-        rc = 130;
-        goto out;
-    }
-    signals_set_pipeline(pl);
-    fathom_run_stats stats;
-    fathom_status st = fathom_pipeline_run(pl, &stats);
-    signals_set_pipeline(NULL);
-    progress_finish(&po, &stats);
-    if (stats.fatal != FATHOM_OK) {
-        fprintf(stderr, "fathom run: %s\n", stats.fatal_msg);
-        rc = 2;
-    } else if (st == FATHOM_ERR_INTERRUPTED || stats.cancelled) {
-        fprintf(stderr, "fathom run: interrupted: %lld of %lld taken inputs finished, input not "
-                        "read further\n", (long long)stats.finished, (long long)stats.taken);
-        rc = 130;
-    } else if (st != FATHOM_OK) {
-        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
-        rc = 2;
-    } else {
-        rc = stats.failed ? 1 : 0;
+    rc = 0;
+    if (n_img > 0) rc = run_images(model, &rp, &po);
+    for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {
+        /* one report per run: with several runs, video k's is FILE.<video stem>.json */
+        char rpath[4096];
+        fathom_run_params vp = rp;
+        if (rp.report_path && n_img + n_vid > 1) {
+            const char *b = strrchr(vids[i], '/');
+            b = b ? b + 1 : vids[i];
+            size_t stem = strcspn(b, ".");
+            size_t base = strlen(rp.report_path);
+            if (base > 5 && !strcmp(rp.report_path + base - 5, ".json")) base -= 5;
+            snprintf(rpath, sizeof rpath, "%.*s.%.*s.json", (int)base, rp.report_path, (int)stem, b);
+            vp.report_path = rpath;
+        }
+        int r = run_video(model, &vp, &po, vids[i], &vo);
+        if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
     if (rc == 2 && signals_cancelled()) rc = 130;
-    fathom_pipeline_free(&pl);
     fathom_governor_free(&gov);
     fathom_model_free(&model);
+    free(imgs);
+    free(vids);
     return rc;
 }
