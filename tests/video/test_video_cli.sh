@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_video_cli.sh - `fathom run` on videos, end to end with the real binary and the golden
+# tiny model: depth video + npy sequence, checked with ffprobe/ffmpeg (frame count, every
+# timestamp, audio bit-identical, duration), frame-vs-image parity, Ctrl-C leaves a partial
+# file, no video stream and truncated input.
+set -euo pipefail
+: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
+command -v ffmpeg > /dev/null || { echo "SKIP: ffmpeg CLI not installed"; exit 77; }
+model="$FATHOM_GOLDEN/tiny-hf/model"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# numpy comes from Debian's python3-numpy (scripts/install-deps.sh): prefer the system python
+PY=""
+for p in /usr/bin/python3 python3; do
+  if "$p" -c "import numpy" 2> /dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || fail "no python3 with numpy (run scripts/install-deps.sh)"
+run() { "$FATHOM_BIN" run -m "$model" --input-size 70 --batch 2 --progress none "$@"; }
+
+"$FATHOM_BIN" run --help | grep -q -- "--video " ||
+  fail "fathom run has no video flags: cli/cmd_run.c must call fathom_video_job (video_job.h)"
+
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
+  -f lavfi -i sine=frequency=440:duration=2 -c:v libx264 -pix_fmt yuv420p -c:a aac clip.mp4
+
+# ---- depth video + npy sequence ----
+run -o out --video out/d.mkv -f npy clip.mp4 2> log.txt || { cat log.txt; fail "run exited $?"; }
+cat log.txt
+grep -q "50 written" log.txt || fail "summary does not report 50 frames"
+[ -f out/d.mkv ] && [ ! -e out/d.partial.mkv ] || fail "depth video not renamed to its final name"
+frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out/d.mkv)
+[ "$frames" = 50 ] || fail "depth video has $frames frames, want 50"
+[ "$(ls out/clip/*.npy | wc -l)" = 50 ] || fail "npy sequence is not 50 files"
+ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,pix_fmt -of csv=p=0 out/d.mkv |
+  grep -q "ffv1,gray16le" || fail "depth video is not FFV1 gray16le"
+ts() { ffprobe -v error -select_streams v:0 -show_entries frame=pts_time -of csv=p=0 "$1"; }
+ts clip.mp4 > src_ts.txt
+ts out/d.mkv > out_ts.txt
+md5() { ffmpeg -nostdin -v error -i "$1" -map 0:a -c copy -f md5 -; }
+[ "$(md5 clip.mp4)" = "$(md5 out/d.mkv)" ] || fail "audio packets differ from the source"
+dur() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
+"$PY" - "$(dur clip.mp4)" "$(dur out/d.mkv)" <<'EOF'
+import sys
+src = [float(x.strip(",")) for x in open("src_ts.txt").read().split()]
+out = [float(x.strip(",")) for x in open("out_ts.txt").read().split()]
+assert len(src) == len(out) == 50, (len(src), len(out))
+# Matroska shifts all streams by the AAC priming so no timestamp is negative: one constant
+shift = out[0] - src[0]
+assert 0 <= shift < 0.05, shift
+bad = [(i, s, o) for i, (s, o) in enumerate(zip(src, out)) if abs(o - shift - s) > 0.0011]
+assert not bad, bad[:5]
+d_src, d_out = float(sys.argv[1]), float(sys.argv[2])
+assert abs(d_src - d_out) < 0.06, (d_src, d_out)
+print(f"timestamps: 50 frames match (container shift {shift:.3f} s); duration {d_src} -> {d_out}")
+EOF
+
+# ---- frame 12 of the video == the image path on the same frame ----
+ffmpeg -nostdin -v error -i clip.mp4 -vf "select=eq(n\,12)" -frames:v 1 frame12.png
+run -o img -f npy frame12.png 2> /dev/null || fail "image run failed"
+"$PY" - <<'EOF'
+import numpy as np
+a = np.load("img/frame12.npy"); b = np.load("out/clip/000012.npy"); c = np.load("out/clip/000030.npy")
+assert a.shape == b.shape == (120, 160), (a.shape, b.shape)
+d = np.abs(a - b).max() / np.abs(a).max()
+assert d <= 1e-5, d
+assert np.abs(c - a).max() / np.abs(a).max() > 1e-3  # a different frame differs
+print(f"frame 12: video vs image path max rel diff {d:.2e}")
+EOF
+
+# ---- Ctrl-C: partial file, clearly named, readable; exit 130 ----
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=160x120:rate=25:duration=20 -c:v libx264 \
+  -pix_fmt yuv420p long.mkv
+# started directly (not through the function) so that $! is fathom itself
+"$FATHOM_BIN" run -m "$model" --input-size 70 --batch 2 --progress ndjson -o out2 long.mkv \
+  2> log2.txt &
+pid=$!
+for _ in $(seq 600); do  # wait (up to 60 s) until 10 frames are finished
+  [ "$(grep -c '"item"' log2.txt || true)" -ge 10 ] && break
+  sleep 0.1
+done
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+grep -v '"item"' log2.txt || true
+[ "$rc" = 130 ] || fail "interrupted run exited $rc, want 130"
+[ ! -e out2/long_depth.mkv ] || fail "an interrupted run left a complete-looking file"
+[ -f out2/long_depth.partial.mkv ] || fail "no partial file after Ctrl-C"
+grep -q "partial" log2.txt || fail "the partial file is not reported"
+pf=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out2/long_depth.partial.mkv)
+[ "$pf" -ge 10 ] && [ "$pf" -lt 500 ] || fail "partial file has $pf frames"
+
+# ---- no video stream ----
+ffmpeg -nostdin -v error -f lavfi -i sine=duration=1 audio.wav
+rc=0; run -o out3 --video out3/a.mkv audio.wav 2> log3.txt || rc=$?
+[ "$rc" = 2 ] || fail "audio-only input exited $rc, want 2"
+grep -q "audio.wav: no video stream" log3.txt || fail "no-video error does not name the input: $(cat log3.txt)"
+[ ! -e out3/a.mkv ] && [ ! -e out3/a.partial.mkv ] || fail "output left for an audio-only input"
+
+# ---- truncated input: the frames there are, and a report ----
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 -c:v libx264 \
+  -pix_fmt yuv420p full.mkv
+head -c $(( $(stat -c %s full.mkv) / 2 )) full.mkv > cut.mkv
+run -o out4 cut.mkv 2> log4.txt || fail "truncated input failed the run: $(cat log4.txt)"
+grep -q "ended early" log4.txt || fail "truncation not reported: $(cat log4.txt)"
+n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out4/cut_depth.mkv)
+[ "$n" -gt 5 ] && [ "$n" -lt 50 ] || fail "truncated input gave $n frames"
+echo "PASS"
