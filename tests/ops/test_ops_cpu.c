@@ -268,6 +268,11 @@ static void test_attention(void **state) {
     /* more keys than one block (KTILE): exercises the running-max rescale */
     check_attention(1, FATHOM_CPU_KTILE + 77, 32, 1, 2.5f);
     check_attention(1, 1, 12, 2, 1.0f);
+    /* head dim 64 (the AVX-512 path where present): batch 2, L not a multiple of 4 or 64,
+     * and L above FAST_L, which takes the sgemm path with blocks */
+    check_attention(2, 1 + 10 * 13, 128, 2, 2.0f);
+    check_attention(1, 3, 64, 1, 2.0f);
+    check_attention(1, FATHOM_CPU_FAST_L + 5, 64, 1, 2.0f);
 }
 
 static void test_tokens(void **state) {

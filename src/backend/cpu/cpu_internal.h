@@ -11,12 +11,14 @@
 
 #include "backend/backend.h"
 
-/* Tile sizes. One thread's scratch (1 MiB) is about its share of L2, so each tile that a
- * gemm writes is still cache-hot for the epilogue that follows it. */
+/* Tile sizes. Gemm output tiles stay within a thread's ~1 MiB share of L2, so they are
+ * still cache-hot for the epilogue that follows. */
 enum {
-    FATHOM_CPU_SCRATCH = 262144 + 256, /* floats per thread */
-    FATHOM_CPU_QTILE = 128,      /* attention query rows per task */
-    FATHOM_CPU_KTILE = 2048,     /* attention keys per block: L <= 2048 is a single pass */
+    FATHOM_CPU_SCRATCH = 409600, /* floats per thread (1.6 MiB): the attention fast path */
+    FATHOM_CPU_QTILE = 128,      /* attention (sgemm path) query rows per task */
+    FATHOM_CPU_KTILE = 1024,     /* attention (sgemm path) keys per block */
+    FATHOM_CPU_FAST_QTILE = 64,  /* attention (AVX-512, head dim 64) query rows per task */
+    FATHOM_CPU_FAST_L = 2048,    /* ... for L up to this (k^T and v packed whole) */
     FATHOM_CPU_CONV_N = 256,     /* conv output pixels per task */
     FATHOM_CPU_CONV_K = 1024,    /* conv im2col rows (Ci k k) per chunk */
 };
@@ -42,6 +44,16 @@ float fathom_cpu_max(const float *x, size_t n);
 void fathom_cpu_bias_act(float *x, const float *b, size_t n, fathom_act act);
 /* x[i] = scale * sigmoid(x[i]) */
 void fathom_cpu_sigmoid_scale(float *x, size_t n, float scale);
+
+/* attention pieces: running-max softmax over one key block (S rows of nk keys, ld lds;
+ * O rows rescaled when the max grows), CPU feature probe, and the head-dim-64 AVX-512
+ * path: pack (batch, head) k/v into scratch, then any query tile of it */
+void fathom_cpu_online_softmax(float *s, int lds, int rows, int nk, float *mx, float *sum,
+                               float *o, int ldo, int hd, int first);
+int fathom_cpu_has_avx512(void);
+void fathom_cpu_attention_pack64(float *scratch, const float *qkv, int L, int D, int h);
+void fathom_cpu_attention_tile64(float *scratch, float *out, const float *qkv, int L, int D,
+                                 int h, int q0, int rows, float scale);
 
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act);
