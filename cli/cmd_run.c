@@ -39,7 +39,7 @@ static void usage(FILE *f) {
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
 "      --workers N         threads in the decode pool and in the write pool (default 2)\n"
-"      --queue N           capacity of each queue between stages (default 8)\n"
+"      --queue N           capacity of each queue between stages (default 4)\n"
 "      --resume            skip inputs whose outputs all exist\n"
 "      --overwrite         replace existing outputs (default: an existing output fails its item)\n"
 "      --fail-fast         stop taking input after the first failed item\n"

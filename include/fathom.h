@@ -296,7 +296,7 @@ typedef struct fathom_run_params {
     double stats_interval_s;
 } fathom_run_params;
 
-/* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 8, one CPU device, existing = error. */
+/* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */
 fathom_run_params fathom_run_default_params(void);
 
 typedef struct fathom_pipeline fathom_pipeline;

@@ -155,8 +155,9 @@ fathom_status fathom_names_claim(fathom_names *n, fathom_item *it) {
     const char *ext = fathom_naming_ext(it->source.s);
     size_t qm = strcspn(ext, "?#"); /* URLs: no query in names */
     for (int k = 1; k < 1000000; k++) {
-        int len = k == 1 ? snprintf(buf, sizeof buf, "%s.%.*s", it->rel_out.s, (int)qm, ext)
-                         : snprintf(buf, sizeof buf, "%s.%.*s.%d", it->rel_out.s, (int)qm, ext, k);
+        int len = k == 1  ? snprintf(buf, sizeof buf, "%s.%.*s", it->rel_out.s, (int)qm, ext)
+                  : qm == 0 ? snprintf(buf, sizeof buf, "%s.%d", it->rel_out.s, k)
+                            : snprintf(buf, sizeof buf, "%s.%.*s.%d", it->rel_out.s, (int)qm, ext, k);
         if (len < 0 || (size_t)len >= sizeof buf)
             return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output name too long", it->source.s);
         if (k == 1 && qm == 0) continue; /* no extension: go straight to numbers */

@@ -24,7 +24,7 @@ fathom_run_params fathom_run_default_params(void) {
     p.batch = 4;
     p.batch_timeout_s = 0.05; /* short: a slow trickle of inputs must not wait long */
     p.workers = 2;
-    p.queue = 8;
+    p.queue = 4;
     p.n_devices = 1;
     p.devices[0] = fathom_engine_default_params();
     p.download_retries = -1;
