@@ -122,6 +122,12 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     ro.passthrough = job->opts.video_path != NULL;
     if ((s = fathom_video_reader_open(input, &ro, &job->reader)) != FATHOM_OK) goto end;
     const fathom_video_info *vi = fathom_video_reader_info(job->reader);
+    if (params->max_pixels && (uint64_t)vi->width * vi->height > params->max_pixels) {
+        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d frames are over --max-pixels %llu "
+                        "(--max-res scales them down)", input, vi->width, vi->height,
+                        (unsigned long long)params->max_pixels);
+        goto end;
+    }
     /* expected frames: the stream's count or its duration x rate, within the limits */
     const AVStream *st = fathom_video_reader_format(job->reader)->streams[vi->stream_index];
     job->total = st->nb_frames > 0 ? st->nb_frames : -1;
