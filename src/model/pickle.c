@@ -12,7 +12,7 @@
 
 /* Limits: torch.save of the largest DA-V2 model (vitg) writes ~4k memo entries and a stack
  * of a few thousand; these leave room for training checkpoints and stop hostile files. */
-#define PK_MAX_STACK (1u << 20)
+#define PK_MAX_STACK (1u << 18)
 #define PK_MAX_MEMO (1u << 22)
 #define PK_MAX_STR (1u << 20)
 #define PK_MAX_OBJECTS (1u << 20)
@@ -85,6 +85,8 @@ static fathom_status pk_bad(pk_state *st, const char *why) {
 }
 
 static fathom_status pk_push(pk_state *st, pk_obj *o) {
+    if (!o && st->nobj >= PK_MAX_OBJECTS)
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: pickle with more than %u values", st->what, PK_MAX_OBJECTS);
     if (!o) return pk_nomem(st);
     if (st->sp == st->stack_cap) {
         if (st->stack_cap >= PK_MAX_STACK) return pk_bad(st, "stack overflow");
@@ -174,7 +176,7 @@ static fathom_status pk_string(pk_state *st, size_t len, pk_kind kind) {
 }
 
 static fathom_status pk_memo_put(pk_state *st, uint64_t idx) {
-    pk_obj *o;
+    pk_obj *o = NULL;
     FATHOM_TRY(pk_top(st, &o));
     if (idx >= PK_MAX_MEMO) return pk_bad(st, "memo index too large");
     if (idx >= st->memo_cap) {
@@ -214,7 +216,7 @@ static fathom_dtype pk_storage_dtype(const char *global) {
 
 /* BINPERSID: ('storage', <storage type or dtype global>, key, location, numel). */
 static fathom_status pk_persid(pk_state *st) {
-    pk_obj *pid;
+    pk_obj *pid = NULL;
     FATHOM_TRY(pk_pop(st, &pid));
     if (pid->kind != PK_TUPLE || pid->n < 5 || !pk_is_str(pid->items[0], "storage") ||
         pid->items[1]->kind != PK_GLOBAL || pid->items[2]->kind != PK_STR ||
@@ -246,7 +248,7 @@ static fathom_status pk_int_tuple(pk_state *st, const pk_obj *t, int64_t *v, int
 
 /* REDUCE: call nothing; build the value the known callables would have returned. */
 static fathom_status pk_reduce(pk_state *st) {
-    pk_obj *args, *fn;
+    pk_obj *args = NULL, *fn = NULL;
     FATHOM_TRY(pk_pop(st, &args));
     FATHOM_TRY(pk_pop(st, &fn));
     if (args->kind != PK_TUPLE) return pk_bad(st, "REDUCE arguments are not a tuple");
@@ -325,7 +327,7 @@ static fathom_status pk_global(pk_state *st) {
 }
 
 static fathom_status pk_stack_global(pk_state *st) {
-    pk_obj *name, *mod;
+    pk_obj *name = NULL, *mod = NULL;
     FATHOM_TRY(pk_pop(st, &name));
     FATHOM_TRY(pk_pop(st, &mod));
     if (mod->kind != PK_STR || name->kind != PK_STR) return pk_bad(st, "STACK_GLOBAL of non-strings");
@@ -348,8 +350,8 @@ static fathom_status pk_run(pk_state *st, pk_obj **result) {
     for (;;) {
         FATHOM_TRY(pk_need(st, 1));
         uint8_t op = st->buf[st->pos++];
-        size_t base;
-        pk_obj *a, *b;
+        size_t base = 0;
+        pk_obj *a = NULL, *b = NULL;
         switch (op) {
         case 0x80: /* PROTO */
             FATHOM_TRY(pk_need(st, 1));

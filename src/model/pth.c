@@ -60,14 +60,13 @@ static fathom_status pth_read(fathom_tensor_set *s, const fathom_raw_tensor *t, 
                          t->name, pk->storage_key, zip_strerror(im->za));
         goto done;
     }
-    if (skip && zip_fseek(zf, (zip_int64_t)skip, SEEK_SET) != 0) {
-        /* compressed entry: libzip cannot seek, so read and drop the leading bytes */
-        uint8_t scratch[16384];
-        while (skip) {
-            uint64_t k = skip < sizeof scratch ? skip : sizeof scratch;
-            if (pth_fread_all(zf, scratch, k) != 0) break;
-            skip -= k;
-        }
+    if (skip && zip_fseek(zf, (zip_int64_t)skip, SEEK_SET) == 0) skip = 0;
+    /* compressed entry: libzip cannot seek, so read and drop the leading bytes */
+    uint8_t scratch[16384];
+    while (skip) {
+        uint64_t k = skip < sizeof scratch ? skip : sizeof scratch;
+        if (pth_fread_all(zf, scratch, k) != 0) break;
+        skip -= k;
     }
     if (skip || pth_fread_all(zf, dst, len) != 0)
         st = fathom_fail(FATHOM_ERR_FORMAT, "%s: tensor '%s': storage '%s' is truncated or corrupt (%s)",
