@@ -118,6 +118,22 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
                         job->video_path);
         goto end;
     }
+    if (opts->seq_formats && params->existing != FATHOM_EXISTING_OVERWRITE) {
+        /* a frame sequence from an earlier run is not overwritten frame by frame */
+        char rel[1100], first[4096];
+        snprintf(rel, sizeof rel, "%s/000000", stem);
+        for (unsigned bit = 1; bit <= FATHOM_OUT_EXR; bit <<= 1) {
+            if (!(opts->seq_formats & bit)) continue;
+            if ((s = fathom_naming_path(job->outdir, rel, opts->seq_formats, bit, first,
+                                        sizeof first)) != FATHOM_OK)
+                goto end;
+            if (exists(first)) {
+                s = fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite)", input,
+                                first);
+                goto end;
+            }
+        }
+    }
     fathom_video_reader_opts ro = opts->read;
     ro.passthrough = job->opts.video_path != NULL;
     if ((s = fathom_video_reader_open(input, &ro, &job->reader)) != FATHOM_OK) goto end;

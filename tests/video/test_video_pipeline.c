@@ -161,6 +161,15 @@ static void test_video_to_ffv1_and_npy(void **state) {
     free(img);
     free(vid);
     free(other);
+
+    /* a second run into the same folder overwrites nothing */
+    assert_int_equal(fathom_video_job_create(g_model, &p, src, &vo, &job, &pl), FATHOM_ERR_IO);
+    assert_non_null(strstr(fathom_last_error(), "depth.mkv exists"));
+    vo.video_path = NULL;
+    assert_int_equal(fathom_video_job_create(g_model, &p, src, &vo, &job, &pl), FATHOM_ERR_IO);
+    assert_non_null(strstr(fathom_last_error(), "clip/000000.npy exists"));
+    assert_null(job);
+    assert_null(pl);
 }
 
 static void test_no_video_stream_and_existing_output(void **state) {
