@@ -51,16 +51,21 @@ def main():
     torch.set_num_threads(a.threads)
     x = torch.randn(a.batch, 3, a.height, a.width)
     times = []
+    cpu0 = 0.0
     with torch.inference_mode():
         for i in range(a.warmup + a.iters):
+            if i == a.warmup:
+                cpu0 = time.process_time()
             t0 = time.perf_counter()
             model(x)
             if i >= a.warmup:
                 times.append(time.perf_counter() - t0)
     med = statistics.median(times)
+    cpu = (time.process_time() - cpu0) / a.iters
     print(f"pytorch {torch.__version__}: threads {torch.get_num_threads()}, batch {a.batch}, "
           f"{a.height}x{a.width}: {med * 1e3 / a.batch:.2f} ms per image "
-          f"(median of {a.iters}; best {min(times) * 1e3 / a.batch:.2f})")
+          f"(median of {a.iters}; best {min(times) * 1e3 / a.batch:.2f}); "
+          f"cpu time {cpu * 1e3 / a.batch:.2f} ms per image")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "commands.h"
@@ -43,6 +44,13 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* process CPU time (all threads): a steadier figure than wall time on a shared machine */
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -129,7 +137,9 @@ int cmd_bench(int argc, char **argv) {
         x[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 4.0 - 2.0);
     }
     rc = 1;
+    double cpu0 = 0;
     for (int i = 0; i < warmup + iters; i++) {
+        if (i == warmup) cpu0 = cpu_s();
         double t0 = now_s();
         if (fathom_engine_forward(e, x, batch, H, W, depth) != FATHOM_OK) {
             fprintf(stderr, "fathom bench: forward failed: %s\n", fathom_last_error());
@@ -137,6 +147,7 @@ int cmd_bench(int argc, char **argv) {
         }
         if (i >= warmup) times[i - warmup] = now_s() - t0;
     }
+    double cpu = (cpu_s() - cpu0) / iters;
     qsort(times, iters, sizeof *times, cmp_double);
     double med = times[iters / 2], best = times[0];
     double flops = fathom_model_flops(m, H, W);
@@ -147,6 +158,7 @@ int cmd_bench(int argc, char **argv) {
            threads, batch, h0, w0, H, W);
     printf("latency:    %.2f ms per image (median of %d passes of %.2f ms; best %.2f ms/image)\n",
            med * 1e3 / batch, iters, med * 1e3, best * 1e3 / batch);
+    printf("cpu time:   %.2f ms per image (all threads, mean)\n", cpu * 1e3 / batch);
     printf("throughput: %.3f images/s\n", batch / med);
     printf("compute:    %.2f GFLOP per image, %.1f GFLOP/s achieved\n", flops / 1e9,
            flops * batch / med / 1e9);
