@@ -332,6 +332,10 @@ static void test_conv2d(void **state) {
     check_conv(1, 4, 9, 8, 6, 5, 2, 2, FATHOM_CONV_RELU_OUT, 1, 0);
     check_conv(2, 3, 3, 2, 5, 5, 1, 2, FATHOM_CONV_RELU_IN, 1, 0); /* kernel wider than input */
     check_conv(1, 64, 40, 33, 64, 3, 1, 1, FATHOM_CONV_RELU_IN, 1, 1); /* DPT RCU shape */
+    /* wide stride-1 images without RELU_IN: interior 64-pixel runs are read in place */
+    check_conv(2, 6, 9, 150, 10, 3, 1, 1, FATHOM_CONV_RELU_OUT, 1, 1);
+    check_conv(1, 5, 8, 139, 7, 5, 1, 2, 0, 0, 0);
+    check_conv(1, 7, 6, 200, 5, 1, 1, 0, 0, 1, 0);
 }
 
 static void test_conv_transpose(void **state) {

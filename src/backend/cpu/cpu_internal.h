@@ -55,6 +55,14 @@ void fathom_cpu_attention_pack64(float *scratch, const float *qkv, int L, int D,
 void fathom_cpu_attention_tile64(float *scratch, float *out, const float *qkv, int L, int D,
                                  int h, int q0, int rows, float scale);
 
+/* C (M x n, ld ldc) += A (M x K, ld lda) . B (K x 64, ld ldb), n <= 64 valid columns (B
+ * rows must have 64 readable floats); AVX-512 only (check fathom_cpu_has_avx512) */
+void fathom_cpu_panel_gemm(float *c, size_t ldc, const float *a, int lda, const float *b,
+                           size_t ldb, int K, int M, int n);
+/* the same with B row k at rows[k] (conv: rows straight from the input image) */
+void fathom_cpu_panel_gemm_rows(float *c, size_t ldc, const float *a, int lda,
+                                const float *const *rows, int K, int M, int n);
+
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act);
 void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
