@@ -298,7 +298,10 @@ int cmd_run(int argc, char **argv) {
         case 'o': rp.outdir = optarg; break;
         case 'm': model_arg = optarg; break;
         case 'r': rp.recursive = 1; break;
-        case 'f': if (!parse_formats(optarg, &rp.formats)) return 2; break;
+        case 'f': /* for videos: frame sequences, only when asked (docs/video.md) */
+            if (!parse_formats(optarg, &rp.formats)) return 2;
+            vo.seq_formats = rp.formats;
+            break;
         case 'h': usage(stdout); return 0;
         case OPT_COLORMAP: if (!parse_colormap(optarg, &rp.write.colormap)) return 2; break;
         case OPT_INVERT: rp.write.invert = 1; break;
