@@ -77,7 +77,9 @@ typedef struct fathom_item {
     size_t x_cap;            /* floats allocated in x */
     float *depth_net;        /* owned, grow-only: (net_h, net_w) raw network output */
     size_t depth_net_cap;
-    float *depth;            /* owned, grow-only: (height, width) output at the source size */
+    float *depth;            /* owned, grow-only: (height, width) output at the source size;
+                                with an unordered sink the write worker swaps in its own
+                                buffer for the write and takes it back (stage_write.c) */
     size_t depth_cap;
 
     /* accounting */
