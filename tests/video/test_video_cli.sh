@@ -91,10 +91,10 @@ pf=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_
 [ "$pf" -ge 10 ] && [ "$pf" -lt 500 ] || fail "partial file has $pf frames"
 
 # ---- no video stream ----
-ffmpeg -nostdin -v error -f lavfi -i sine=duration=1 audio.wav
-rc=0; run -o out3 --video out3/a.mkv audio.wav 2> log3.txt || rc=$?
+ffmpeg -nostdin -v error -f lavfi -i sine=duration=1 -c:a flac audio.mkv
+rc=0; run -o out3 --video out3/a.mkv audio.mkv 2> log3.txt || rc=$?
 [ "$rc" = 2 ] || fail "audio-only input exited $rc, want 2"
-grep -q "audio.wav: no video stream" log3.txt || fail "no-video error does not name the input: $(cat log3.txt)"
+grep -q "audio.mkv: no video stream" log3.txt || fail "no-video error does not name the input: $(cat log3.txt)"
 [ ! -e out3/a.mkv ] && [ ! -e out3/a.partial.mkv ] || fail "output left for an audio-only input"
 
 # ---- truncated input: the frames there are, and a report ----
