@@ -153,9 +153,11 @@ int cmd_bench(int argc, char **argv) {
     double flops = fathom_model_flops(m, H, W);
     fathom_model_info in;
     fathom_model_get_info(m, &in);
-    printf("model %s (%s, %s), device %s, threads %d, batch %d, image %dx%d -> network %dx%d\n",
+    char tbuf[16];
+    snprintf(tbuf, sizeof tbuf, "%d", threads);
+    printf("model %s (%s, %s), device %s, threads %s, batch %d, image %dx%d -> network %dx%d\n",
            in.arch, in.format, in.dtype, ep.device == FATHOM_DEVICE_CPU ? "cpu" : "cuda",
-           threads, batch, h0, w0, H, W);
+           threads > 0 ? tbuf : "all", batch, h0, w0, H, W);
     printf("latency:    %.2f ms per image (median of %d passes of %.2f ms; best %.2f ms/image)\n",
            med * 1e3 / batch, iters, med * 1e3, best * 1e3 / batch);
     printf("cpu time:   %.2f ms per image (all threads, mean)\n", cpu * 1e3 / batch);
