@@ -263,16 +263,20 @@ static void check_attention(int B, int L, int D, int heads, float amp) {
 
 static void test_attention(void **state) {
     (void)state;
-    check_attention(2, 1 + 10 * 13, 96, 3, 2.0f);
-    check_attention(1, 1 + 37 * 49, 64, 1, 2.0f);
-    /* more keys than one block (KTILE): exercises the running-max rescale */
-    check_attention(1, FATHOM_CPU_KTILE + 77, 32, 1, 2.5f);
-    check_attention(1, 1, 12, 2, 1.0f);
-    /* head dim 64 (the AVX-512 path where present): batch 2, L not a multiple of 4 or 64,
-     * and L above FAST_L, which takes the sgemm path with blocks */
-    check_attention(2, 1 + 10 * 13, 128, 2, 2.0f);
-    check_attention(1, 3, 64, 1, 2.0f);
-    check_attention(1, FATHOM_CPU_FAST_L + 5, 64, 1, 2.0f);
+    for (int portable = 1; portable >= 0; portable--) {
+        fathom_cpu_force_portable(portable);
+        printf("%s paths\n", portable ? "portable (sgemm)" : "default (AVX-512 where present)");
+        check_attention(2, 1 + 10 * 13, 96, 3, 2.0f);
+        check_attention(1, 1 + 37 * 49, 64, 1, 2.0f);
+        /* more keys than one block (KTILE): exercises the running-max rescale */
+        check_attention(1, FATHOM_CPU_KTILE + 77, 32, 1, 2.5f);
+        check_attention(1, 1, 12, 2, 1.0f);
+        /* head dim 64 (the AVX-512 path where present): batch 2, L not a multiple of 4 or 64,
+         * and L above FAST_L, which takes the sgemm path with blocks */
+        check_attention(2, 1 + 10 * 13, 128, 2, 2.0f);
+        check_attention(1, 3, 64, 1, 2.0f);
+        check_attention(1, FATHOM_CPU_FAST_L + 5, 64, 1, 2.0f);
+    }
 }
 
 static void test_tokens(void **state) {
@@ -323,19 +327,23 @@ static void check_conv(int B, int Ci, int H, int W, int Co, int k, int stride, i
 
 static void test_conv2d(void **state) {
     (void)state;
-    check_conv(2, 5, 37, 37, 7, 3, 2, 1, 0, 1, 0); /* stride 2, odd: 37 -> 19 */
-    check_conv(1, 19, 23, 29, 13, 3, 1, 1, FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT, 1, 1);
-    check_conv(1, 130, 12, 11, 9, 3, 1, 1, FATHOM_CONV_RELU_IN, 0, 1); /* Ci k k > CONV_K */
-    check_conv(2, 33, 20, 21, 17, 1, 1, 0, 0, 1, 0);                   /* 1x1: plain gemm */
-    check_conv(1, 33, 20, 21, 1, 1, 1, 0, FATHOM_CONV_RELU_IN, 1, 0);  /* 1x1 with ReLU in */
-    check_conv(1, 3, 28, 42, 10, 14, 14, 0, 0, 1, 0);                  /* patch-embed shaped */
-    check_conv(1, 4, 9, 8, 6, 5, 2, 2, FATHOM_CONV_RELU_OUT, 1, 0);
-    check_conv(2, 3, 3, 2, 5, 5, 1, 2, FATHOM_CONV_RELU_IN, 1, 0); /* kernel wider than input */
-    check_conv(1, 64, 40, 33, 64, 3, 1, 1, FATHOM_CONV_RELU_IN, 1, 1); /* DPT RCU shape */
-    /* wide stride-1 images without RELU_IN: interior 64-pixel runs are read in place */
-    check_conv(2, 6, 9, 150, 10, 3, 1, 1, FATHOM_CONV_RELU_OUT, 1, 1);
-    check_conv(1, 5, 8, 139, 7, 5, 1, 2, 0, 0, 0);
-    check_conv(1, 7, 6, 200, 5, 1, 1, 0, 0, 1, 0);
+    for (int portable = 1; portable >= 0; portable--) {
+        fathom_cpu_force_portable(portable);
+        printf("%s paths\n", portable ? "portable (sgemm)" : "default (AVX-512 where present)");
+        check_conv(2, 5, 37, 37, 7, 3, 2, 1, 0, 1, 0); /* stride 2, odd: 37 -> 19 */
+        check_conv(1, 19, 23, 29, 13, 3, 1, 1, FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT, 1, 1);
+        check_conv(1, 130, 12, 11, 9, 3, 1, 1, FATHOM_CONV_RELU_IN, 0, 1); /* Ci k k > CONV_K */
+        check_conv(2, 33, 20, 21, 17, 1, 1, 0, 0, 1, 0);                   /* 1x1: plain gemm */
+        check_conv(1, 33, 20, 21, 1, 1, 1, 0, FATHOM_CONV_RELU_IN, 1, 0);  /* 1x1 with ReLU in */
+        check_conv(1, 3, 28, 42, 10, 14, 14, 0, 0, 1, 0);                  /* patch-embed shaped */
+        check_conv(1, 4, 9, 8, 6, 5, 2, 2, FATHOM_CONV_RELU_OUT, 1, 0);
+        check_conv(2, 3, 3, 2, 5, 5, 1, 2, FATHOM_CONV_RELU_IN, 1, 0); /* kernel wider than input */
+        check_conv(1, 64, 40, 33, 64, 3, 1, 1, FATHOM_CONV_RELU_IN, 1, 1); /* DPT RCU shape */
+        /* wide stride-1 images without RELU_IN: interior 64-pixel runs are read in place */
+        check_conv(2, 6, 9, 150, 10, 3, 1, 1, FATHOM_CONV_RELU_OUT, 1, 1);
+        check_conv(1, 5, 8, 139, 7, 5, 1, 2, 0, 0, 0);
+        check_conv(1, 7, 6, 200, 5, 1, 1, 0, 0, 1, 0);
+    }
 }
 
 static void test_conv_transpose(void **state) {

@@ -32,7 +32,11 @@ _Static_assert(QT % 4 == 0 && LMAX % 64 == 0, "row blocking is 4, key panels are
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-int fathom_cpu_has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+static int force_portable; /* test hook: 1 = report no AVX-512 */
+
+void fathom_cpu_force_portable(int on) { force_portable = on; }
+
+int fathom_cpu_has_avx512(void) { return !force_portable && __builtin_cpu_supports("avx512f"); }
 
 /* S (4 x 64 at s, ld lds) = Q (4 x 64 at q, ld HD) . panel (64 x 64, ld 64) */
 __attribute__((target("avx512f"))) static void qk_4x64(float *s, int lds, const float *q,
@@ -142,6 +146,7 @@ void fathom_cpu_attention_tile64(float *scratch, float *out, const float *qkv, i
 
 #else /* not x86-64: fathom_cpu_has_avx512() is 0, so the sgemm path is always used */
 
+void fathom_cpu_force_portable(int on) { (void)on; }
 int fathom_cpu_has_avx512(void) { return 0; }
 /* max of s[0..n): the generic fathom_cpu_max does not vectorize (no -ffast-math) */
 __attribute__((target("avx512f"))) static float row_max(const float *s, int n) {

@@ -51,6 +51,9 @@ void fathom_cpu_sigmoid_scale(float *x, size_t n, float scale);
 void fathom_cpu_online_softmax(float *s, int lds, int rows, int nk, float *mx, float *sum,
                                float *o, int ldo, int hd, int first);
 int fathom_cpu_has_avx512(void);
+/* Tests only (not thread-safe): 1 makes fathom_cpu_has_avx512() report 0, so the portable
+ * sgemm paths run and can be checked on an AVX-512 machine too. */
+void fathom_cpu_force_portable(int on);
 void fathom_cpu_attention_pack64(float *scratch, const float *qkv, int L, int D, int h);
 void fathom_cpu_attention_tile64(float *scratch, float *out, const float *qkv, int L, int D,
                                  int h, int q0, int rows, float scale);
