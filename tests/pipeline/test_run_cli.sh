@@ -152,7 +152,19 @@ else
   bad "loopback HTTP server did not start"
 fi
 
-# ---- 7. Ctrl-C: exit 130, in-flight items finished, report written, no partial files ----
+# ---- 7. NDJSON progress events and the governor flags ----
+run "${FAST[@]}" --progress ndjson --target-util 50 --batch-max 2 -o "$T/o9" "$IN/a.png" "$IN/a.jpg"
+check "ndjson + governor run exits 0" test "$RC" -eq 0
+check "ndjson: item events and a summary, one JSON object per line" "$PY" - "$T/err" <<'PYEOF'
+import sys, json
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+items = [e for e in ev if e["event"] == "item"]
+assert len(items) == 2 and all(e["state"] == "done" and e["outputs"] for e in items), items
+s = ev[-1]
+assert s["event"] == "summary" and s["done"] == 2 and s["failed"] == 0 and s["fatal"] is None, s
+PYEOF
+
+# ---- 8. Ctrl-C: exit 130, in-flight items finished, report written, no partial files ----
 mkdir -p "$T/many"
 img "$T/many/base.png" 320x240
 for i in $(seq -w 1 60); do cp "$T/many/base.png" "$T/many/im$i.png"; done
