@@ -1,0 +1,224 @@
+/* linear.cu - GEMMs through cuBLASLt (cached plans), linear / linear_residual, exact GELU.
+ *
+ * Activations and weights stay fp32 in memory; the precision is the cuBLASLt compute type:
+ * CUBLAS_COMPUTE_32F (fp32), _32F_FAST_16BF (bf16) or _32F_FAST_16F (fp16): inputs are
+ * rounded to 16 bits inside the kernel, products run on tensor cores, accumulation is fp32.
+ * Bias uses the BIAS epilogue; GELU is our own erf kernel (the GELU epilogues do not document
+ * which GELU they compute, and Depth Anything uses the exact one). */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_ops.h"
+
+/* Largest power of two (<= 256) dividing the address: cuBLASLt assumes 256 unless told. */
+static int ptr_align(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    int al = 256;
+    while (al > 4 && (a % (uintptr_t)al) != 0) al >>= 1;
+    return al;
+}
+
+static cuda_gemm_plan *plan_find(cuda_ctx *c, const cuda_gemm_plan *key, int *fresh) {
+    cuda_gemm_plan *free_slot = NULL;
+    for (int i = 0; i < CUDA_GEMM_PLANS; i++) {
+        cuda_gemm_plan *p = &c->plans[i];
+        if (!p->used) {
+            if (!free_slot) free_slot = p;
+            continue;
+        }
+        if (p->ta == key->ta && p->tb == key->tb && p->m == key->m && p->n == key->n &&
+            p->k == key->k && p->lda == key->lda && p->ldb == key->ldb && p->ldc == key->ldc &&
+            p->epi == key->epi)
+            return p;
+    }
+    *fresh = 1;
+    if (!free_slot) { /* full: recycle slot 0's descriptors (rare: > 256 distinct shapes) */
+        free_slot = &c->plans[0];
+        cublasLtMatrixLayoutDestroy(free_slot->a);
+        cublasLtMatrixLayoutDestroy(free_slot->b);
+        cublasLtMatrixLayoutDestroy(free_slot->c);
+        cublasLtMatmulDescDestroy(free_slot->op);
+        memset(free_slot, 0, sizeof *free_slot);
+    }
+    return free_slot;
+}
+
+static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
+    cublasOperation_t ta = p->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = p->tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasLtMatmulPreference_t pref = NULL;
+    int found = 0;
+    cublasLtMatmulHeuristicResult_t res;
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, c->compute, CUDA_R_32F));
+    p->used = 1;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    cublasLtEpilogue_t epi = p->epi == CUDA_EPI_BIAS ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    /* stored (not op) shapes: op(A) is m x k, op(B) is k x n */
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_32F, p->ta ? p->k : p->m,
+                                            p->ta ? p->m : p->k, p->lda));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_32F, p->tb ? p->n : p->k,
+                                            p->tb ? p->k : p->n, p->ldb));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, p->m, p->n, p->ldc));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    {
+        size_t ws = CUDA_LT_WORKSPACE;
+        uint32_t al = (uint32_t)align_min;
+        cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(
+            pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->op, p->a, p->b, p->c, p->c, pref, 1,
+                                               &res, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (s != CUBLAS_STATUS_SUCCESS || found < 1)
+            return fathom_fail(FATHOM_ERR_DEVICE,
+                               "cublasLt: no algorithm for %dx%dx%d (ta %d tb %d, align %d): "
+                               "status %d",
+                               p->m, p->n, p->k, p->ta, p->tb, align_min, (int)s);
+    }
+    p->algo = res.algo;
+    p->has_algo = 1;
+    return FATHOM_OK;
+}
+
+void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A, int lda,
+               const float *B, int ldb, float *D, int ldc, const float *bias, int accumulate) {
+    if (c->err != FATHOM_OK || m <= 0 || n <= 0) return;
+    /* alignment is part of the plan: the same shape at a less aligned offset gets its own */
+    int al = ptr_align(A);
+    int alb = ptr_align(B), ald = ptr_align(D);
+    if (alb < al) al = alb;
+    if (ald < al) al = ald;
+    cuda_gemm_plan key;
+    memset(&key, 0, sizeof key);
+    key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k;
+    key.lda = lda, key.ldb = ldb, key.ldc = ldc;
+    key.epi = (bias ? CUDA_EPI_BIAS : CUDA_EPI_NONE) | (al << 8);
+    int fresh = 0;
+    cuda_gemm_plan *p = plan_find(c, &key, &fresh);
+    if (fresh) {
+        *p = key;
+        int epi_kind = key.epi & 0xff;
+        p->epi = epi_kind;
+        fathom_status s = plan_build(c, p, al);
+        p->epi = key.epi;
+        if (s != FATHOM_OK) {
+            cuda_set_error(c, s, "%s", fathom_last_error());
+            return;
+        }
+    }
+    if (!p->has_algo) {
+        cuda_set_error(c, FATHOM_ERR_DEVICE, "cublasLt: no usable plan for %dx%dx%d", m, n, k);
+        return;
+    }
+    if (bias) {
+        cublasStatus_t s = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                          &bias, sizeof bias);
+        if (s != CUBLAS_STATUS_SUCCESS) {
+            cuda_set_error(c, FATHOM_ERR_DEVICE, "cublasLt: setting the bias pointer: status %d", (int)s);
+            return;
+        }
+    }
+    const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    cublasStatus_t s = cublasLtMatmul(c->lt, p->op, &one, A, p->a, B, p->b, &beta, D, p->c, D, p->c,
+                                      &p->algo, c->lt_ws, CUDA_LT_WORKSPACE, c->stream);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        cuda_set_error(c, FATHOM_ERR_DEVICE, "cublasLt: matmul %dx%dx%d failed: status %d", m, n, k,
+                       (int)s);
+}
+
+/* ---------------------------------------------------------------- GELU, residual */
+
+static __device__ __forceinline__ float gelu_erf(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+static __global__ void k_gelu(float *x, size_t n) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[i] = gelu_erf(x[i]);
+}
+
+static __global__ void k_relu(float *x, size_t n) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[i] = fmaxf(x[i], 0.0f);
+}
+
+void cuda_gelu_inplace(cuda_ctx *c, float *x, size_t n) {
+    if (!n) return;
+    k_gelu<<<cuda_blocks(n, 256), 256, 0, c->stream>>>(x, n);
+    cuda_check_launch(c, "gelu");
+}
+
+/* x (rows, N) += gamma (N) * t (rows, N) */
+static __global__ void k_scaled_add(float *x, const float *t, const float *gamma, size_t rows,
+                                    int N) {
+    size_t n = rows * (size_t)N;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[i] += gamma[i % (size_t)N] * t[i];
+}
+
+/* Bias needs cuBLASLt's epilogue alignment; a misaligned bias goes through this kernel. */
+static __global__ void k_add_bias(float *x, const float *b, size_t rows, int N) {
+    size_t n = rows * (size_t)N;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[i] += b[i % (size_t)N];
+}
+
+/* row-major out (M, N) = in (M, K) . w (N, K)^T: column-major out^T (N x M) = w^T . in */
+static void gemm_rows(cuda_ctx *c, float *out, const float *in, const float *w, const float *b,
+                      int M, int N, int K) {
+    const float *bias = b && ptr_align(b) >= 16 ? b : NULL;
+    cuda_gemm(c, 1, 0, N, M, K, w, K, in, K, out, N, bias, 0);
+    if (b && !bias) {
+        k_add_bias<<<cuda_blocks((size_t)M * N, 256), 256, 0, c->stream>>>(out, b, (size_t)M, N);
+        cuda_check_launch(c, "bias");
+    }
+}
+
+void fathom_cuda_linear(fathom_backend *be, float *out, const float *in, const float *w,
+                        const float *b, int M, int N, int K, fathom_act act) {
+    cuda_ctx *c = cuda_of(be);
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(c, out, in, w, b, M, N, K);
+    size_t n = (size_t)M * N;
+    if (act == FATHOM_ACT_GELU) {
+        cuda_gelu_inplace(c, out, n);
+    } else if (act == FATHOM_ACT_RELU) {
+        k_relu<<<cuda_blocks(n, 256), 256, 0, c->stream>>>(out, n);
+        cuda_check_launch(c, "relu");
+    }
+}
+
+void fathom_cuda_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
+                                 const float *b, const float *gamma, int M, int N, int K) {
+    cuda_ctx *c = cuda_of(be);
+    if (M <= 0 || N <= 0) return;
+    /* rows per chunk so the temporary fits the scratch; ops never allocate */
+    size_t rows = c->scratch_bytes / (sizeof(float) * (size_t)N);
+    if (rows == 0) {
+        cuda_set_error(c, FATHOM_ERR_INTERNAL, "cuda linear_residual: N %d exceeds the scratch", N);
+        return;
+    }
+    for (int m0 = 0; m0 < M; m0 += (int)rows) {
+        int mc = M - m0 < (int)rows ? M - m0 : (int)rows;
+        gemm_rows(c, c->scratch, in + (size_t)m0 * K, w, b, mc, N, K);
+        size_t n = (size_t)mc * N;
+        k_scaled_add<<<cuda_blocks(n, 256), 256, 0, c->stream>>>(x + (size_t)m0 * N, c->scratch,
+                                                                  gamma, (size_t)mc, N);
+        cuda_check_launch(c, "linear_residual");
+    }
+}
