@@ -33,8 +33,14 @@ run() { # name, extra flags...
     local name=$1; shift
     rm -rf "$work/out"
     set +e
-    timeout -s INT "$duration" "$bin" run -m "$model" --device cpu --progress none $flags \
-        --report "$work/$name.json" -o "$work/out" "$@" "$work/in" 2>"$work/$name.err"
+    # one SIGINT to fathom alone (`timeout` would also signal its process group: a second
+    # SIGINT makes fathom exit at once without a report)
+    "$bin" run -m "$model" --device cpu --progress none $flags \
+        --report "$work/$name.json" -o "$work/out" "$@" "$work/in" 2>"$work/$name.err" &
+    local pid=$!
+    sleep "$duration"
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
     local rc=$?
     set -e
     if [ ! -s "$work/$name.json" ]; then
