@@ -106,6 +106,20 @@ static void test_preprocess_args(void **state) {
     assert_int_equal(fathom_preprocess(px, 2, 2, 6, 14, 14, out), FATHOM_OK);
     assert_float_equal(out[0], (1.0 - 0.485) / 0.229, 1e-5);
     assert_float_equal(out[2 * 196 + 195], (1.0 - 0.406) / 0.225, 1e-5);
+    /* a 1x1 image upscales to 518x518 without reading outside the source */
+    int H, W;
+    fathom_network_size(1, 1, 518, &H, &W);
+    assert_int_equal(H, 518);
+    assert_int_equal(W, 518);
+    float *big = malloc(sizeof(float) * 3 * H * W);
+    assert_int_equal(fathom_preprocess(px, 1, 1, 3, H, W, big), FATHOM_OK);
+    assert_float_equal(big[3 * H * W - 1], (1.0 - 0.406) / 0.225, 1e-5);
+    free(big);
+    /* an absurd aspect ratio asks for a gigapixel network input: refused, nothing written */
+    fathom_network_size(1, 5000, 518, &H, &W);
+    assert_int_equal(H, 518);
+    assert_int_equal(W, 2590000);
+    assert_int_equal(fathom_preprocess(px, 1, 4, 12, H, W, out), FATHOM_ERR_TOO_LARGE);
 }
 
 static void test_resize_depth(void **state) {
