@@ -4,6 +4,7 @@
  * The resize follows OpenCV's generic cubic path bit for bit (../shared/golden/README.md):
  * coordinates and weights in float32, horizontal pass first with double accumulation, then the
  * vertical pass in double. Results are not clamped (bicubic overshoot is kept). */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 static int multiple_of_14(double x, int min_val) {
     double y = nearbyint(x / 14.0) * 14.0; /* default rounding mode: half to even, like np.round */
     if (y < min_val) y = ceil(x / 14.0) * 14.0;
-    return (int)y;
+    return y < INT_MAX - 14 ? (int)y : 0; /* absurd aspect ratios: 0, refused downstream */
 }
 
 void fathom_network_size(int h0, int w0, int input_size, int *net_h, int *net_w) {

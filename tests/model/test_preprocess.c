@@ -120,6 +120,10 @@ static void test_preprocess_args(void **state) {
     assert_int_equal(H, 518);
     assert_int_equal(W, 2590000);
     assert_int_equal(fathom_preprocess(px, 1, 4, 12, H, W, out), FATHOM_ERR_TOO_LARGE);
+    /* a size that does not fit an int gives 0, which preprocessing refuses */
+    fathom_network_size(1, 100000000, 518, &H, &W);
+    assert_int_equal(W, 0);
+    assert_int_equal(fathom_preprocess(px, 1, 4, 12, H, W, out), FATHOM_ERR_SHAPE);
 }
 
 static void test_resize_depth(void **state) {
