@@ -55,16 +55,16 @@ static inline int clampi(int v, int n) { return v < 0 ? 0 : v >= n ? n - 1 : v; 
 
 /* Horizontal pass of source row y into hrow (net_w * 3 doubles, RGB interleaved). */
 static void hpass(const uint8_t *row, int w0, int net_w, const int *xofs, const float *xw,
-                  double *hrow) {
+                  const double *u8, double *hrow) {
     for (int d = 0; d < net_w; d++) {
         int xs[4];
         for (int k = 0; k < 4; k++) xs[k] = clampi(xofs[d] + k, w0);
         const float *a = xw + 4 * d;
         for (int c = 0; c < 3; c++) {
-            double v = (row[3 * xs[0] + c] / 255.0) * a[0];
-            v += (row[3 * xs[1] + c] / 255.0) * a[1];
-            v += (row[3 * xs[2] + c] / 255.0) * a[2];
-            v += (row[3 * xs[3] + c] / 255.0) * a[3];
+            double v = u8[row[3 * xs[0] + c]] * a[0];
+            v += u8[row[3 * xs[1] + c]] * a[1];
+            v += u8[row[3 * xs[2] + c]] * a[2];
+            v += u8[row[3 * xs[3] + c]] * a[3];
             hrow[3 * d + c] = v;
         }
     }
@@ -98,6 +98,8 @@ fathom_status fathom_preprocess(const uint8_t *rgb, int h0, int w0, size_t strid
     int *yofs = xofs + net_w;
     int ring_src[4] = {-1, -1, -1, -1};
 
+    double u8[256]; /* v / 255.0 exactly as numpy computes it, once per value */
+    for (int v = 0; v < 256; v++) u8[v] = v / 255.0;
     cubic_axis(w0, net_w, xofs, xw);
     cubic_axis(h0, net_h, yofs, yw);
 
@@ -109,7 +111,7 @@ fathom_status fathom_preprocess(const uint8_t *rgb, int h0, int w0, size_t strid
             int sy = clampi(yofs[y] + k, h0);
             int slot = sy & 3; /* 4 consecutive source rows never share a slot */
             if (ring_src[slot] != sy) {
-                hpass(rgb + (size_t)sy * stride, w0, net_w, xofs, xw, ring + slot * rowd);
+                hpass(rgb + (size_t)sy * stride, w0, net_w, xofs, xw, u8, ring + slot * rowd);
                 ring_src[slot] = sy;
             }
             rows[k] = ring + slot * rowd;
