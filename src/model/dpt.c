@@ -66,36 +66,31 @@ void fathom_dpt_forward(fathom_backend *be, const fathom_weights *w, const fatho
         fathom_tap_emit(tap, name, l, 4, B, F, p->hk[k], p->wk[k]);
     }
 
-    /* fusion: path_4 .. path_1; the output slot of one block is the `a` of the next */
-    float *slots[3] = {w0, w1, w2};
-    float *path = fusion(be, &w->fusion[3], B, F, p->hk[3], p->wk[3], p->hk[2], p->wk[2], NULL,
-                         arena + p->lrn[3], slots[0], slots[1], slots[2]);
-    fathom_tap_emit(tap, "fusion.refinenet4", path, 4, B, F, p->hk[2], p->wk[2]);
-    for (int k = 2; k >= 0; k--) {
-        int oh = k > 0 ? p->hk[k - 1] : 2 * p->hk[0], ow = k > 0 ? p->wk[k - 1] : 2 * p->wk[0];
-        float *free_[2], **fp = free_;
-        for (int s = 0; s < 3; s++)
-            if (slots[s] != path) *fp++ = slots[s];
-        /* the previous output becomes `a` (overwritten); its slot is reused after it is read */
-        float *out = fusion(be, &w->fusion[k], B, F, p->hk[k], p->wk[k], oh, ow, path,
-                            arena + p->lrn[k], free_[0], free_[1], path);
-        path = out;
+    /* fusion: path_4 .. path_1. Fixed slot roles {s0, s1 (output), s2 (= the input `a`)} so
+     * that path_1 ends in work[0], the only slot sized for fusion tensors alone (at most
+     * F x 8gh x 8gw); work[1] and work[2] also hold the (H, W)-sized head tensors. */
+    static const int roles[4][3] = {{0, 1, 2}, {0, 2, 1}, {0, 1, 2}, {2, 0, 1}};
+    float *slot[3] = {w0, w1, w2};
+    float *path = NULL;
+    for (int i = 0; i < 4; i++) {
+        const int k = 3 - i; /* refinenet{k+1} at level k */
+        const int oh = k > 0 ? p->hk[k - 1] : 2 * p->hk[0], ow = k > 0 ? p->wk[k - 1] : 2 * p->wk[0];
+        path = fusion(be, &w->fusion[k], B, F, p->hk[k], p->wk[k], oh, ow, path,
+                      arena + p->lrn[k], slot[roles[i][0]], slot[roles[i][1]], slot[roles[i][2]]);
         snprintf(name, sizeof name, "fusion.refinenet%d", k + 1);
         fathom_tap_emit(tap, name, path, 4, B, F, oh, ow);
     }
 
-    /* output head: conv1 at 8gh x 8gw, upsample to (H, W), conv 3x3 -> ReLU -> 1x1 */
-    float *o[2], **fp = o;
-    for (int s = 0; s < 3; s++)
-        if (slots[s] != path) *fp++ = slots[s];
+    /* output head (path is in work[0]): conv1 at 8gh x 8gw -> work[1], upsample to (H, W) ->
+     * work[2], conv 3x3 -> work[1], then the 1x1 conv into depth */
     const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
-    op->conv2d(be, o[0], path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
-    fathom_tap_emit(tap, "head.conv1", o[0], 4, B, F2, h8, w8);
-    op->resize_bilinear(be, o[1], o[0], B * F2, h8, w8, p->H, p->W);
-    op->conv2d(be, path, o[1], w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
-    fathom_tap_emit(tap, "head.conv2", path, 4, B, HH, p->H, p->W);
+    op->conv2d(be, w1, path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv1", w1, 4, B, F2, h8, w8);
+    op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
+    op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
     /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
-    op->conv2d(be, depth, path, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
+    op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
                FATHOM_CONV_RELU_IN);
     fathom_tap_emit(tap, "head.preact", depth, 4, B, 1, p->H, p->W);
     op->depth_act(be, depth, (size_t)B * p->H * p->W, a->metric, a->max_depth);

@@ -60,17 +60,18 @@ fathom_status fathom_plan_make(const fathom_arch *a, int B, int H, int W, int th
     size_t enc_end = off;
 
     /* DPT region, overlapping the encoder region (the encoder is done when it starts) */
-    size_t ws = maxz(D * N, (size_t)a->head_hidden * HW);
-    ws = maxz(ws, (F / 2) * HW);
-    ws = maxz(ws, F * 4 * (size_t)p->hk[0] * p->wk[0]); /* refinenet1 output, 8gh x 8gw */
+    /* slot 0: reassemble and fusion tensors (largest: refinenet1's F x 8gh x 8gw);
+     * slots 1, 2 also the output head's (F/2 x 8gh x 8gw, F/2 x H x W, 32 x H x W) */
+    size_t ws = maxz(D * N, F * 4 * (size_t)p->hk[0] * p->wk[0]);
     for (int k = 0; k < 4; k++) {
         ws = maxz(ws, (size_t)a->out_ch[k] * N); /* projection */
         ws = maxz(ws, (size_t)a->out_ch[k] * p->hk[k] * p->wk[k]);
     }
-    p->wsize = Bz * ws;
+    size_t wl = maxz(ws, maxz((size_t)a->head_hidden, F / 2) * HW);
+    p->wsize[0] = Bz * ws, p->wsize[1] = p->wsize[2] = Bz * wl;
     off = 0;
     for (int k = 0; k < 4; k++) p->lrn[k] = off, off += up16(Bz * F * p->hk[k] * p->wk[k]);
-    for (int k = 0; k < 3; k++) p->work[k] = off, off += up16(p->wsize);
+    for (int k = 0; k < 3; k++) p->work[k] = off, off += up16(p->wsize[k]);
     off = maxz(off, enc_end);
 
     /* features behind the shared region: feat[0] - D stays inside the arena (dpt.c) */

@@ -37,8 +37,8 @@ typedef struct fathom_plan {
     size_t feat[4];         /* (B, N, D) normalized taken layers; feat[0] > D: see dpt.c */
     /* DPT */
     size_t lrn[4];          /* layer_rn outputs (B, F, hk, wk) */
-    size_t work[3];         /* generic work buffers, wsize floats each */
-    size_t wsize;
+    size_t work[3];         /* work slots (dpt.c): [0] fusion-sized, [1], [2] head-sized */
+    size_t wsize[3];        /* floats in each slot */
     size_t xin, out;        /* device backends only: uploaded input, depth output */
     size_t total;           /* floats */
     size_t scratch_bytes;   /* for the backend's reserve_scratch */
