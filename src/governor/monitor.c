@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "governor/internal.h"
 
 /* ---- duty cycle ---- */
@@ -70,6 +71,8 @@ void gov_tick(fathom_governor *g) {
     double host_frac = g->p.host_mem_limit > 0 && have_pr
                            ? (double)pr.rss_bytes / (double)g->p.host_mem_limit
                            : 0;
+    int entered[FATHOM_GOVERNOR_MAX_SLOTS] = {0}; /* GOV_HIT_* of slots that began backing off */
+    double util_seen[FATHOM_GOVERNOR_MAX_SLOTS], mem_seen[FATHOM_GOVERNOR_MAX_SLOTS];
     for (int i = 0; i < g->p.slots; i++) {
         gov_slot *s = &g->slot[i];
         s->duty = gov_slot_duty(s, now, g->t0);
@@ -89,11 +92,25 @@ void gov_tick(fathom_governor *g) {
         /* a duty cycle is a moving average over the window: integrate no faster than it */
         double w = have_gr[i] ? 0 : gov_slot_window(s);
         s->cfg.ti_s = w > GOV_TI_MIN_S ? w : GOV_TI_MIN_S;
+        int was = gov_pid_in_emergency(&s->pid);
         int hit = gov_pid_step(&s->cfg, &s->pid, s->util, mem, dt);
         if (hit & GOV_HIT_UTIL) s->util_hits++;
         if (hit & GOV_HIT_MEM) s->mem_hits++;
+        if (hit && !was) entered[i] = hit;
+        util_seen[i] = s->util;
+        mem_seen[i] = mem;
     }
     pthread_mutex_unlock(&g->lock);
+    /* one note per emergency, not per sample; outside the lock (the sink may block) */
+    for (int i = 0; i < g->p.slots; i++)
+        if (entered[i])
+            fathom_log(FATHOM_LOG_WARN,
+                       "governor: slot %d backing off: %s%s%s (utilization %.0f %%, max %.0f %%; "
+                       "memory %.0f %% of its cap)",
+                       i, entered[i] & GOV_HIT_UTIL ? "utilization near --max-util" : "",
+                       entered[i] == (GOV_HIT_UTIL | GOV_HIT_MEM) ? " and " : "",
+                       entered[i] & GOV_HIT_MEM ? "memory near its cap" : "", 100 * util_seen[i],
+                       g->p.max_util, 100 * mem_seen[i]);
 }
 
 /* ---- sampler thread ---- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/log.h"
 #include "governor/internal.h"
 #include "plant.h"
 
@@ -284,6 +285,55 @@ static void test_host_memory_emergency(void **state) {
     fathom_governor_free(&g);
 }
 
+typedef struct log_capture { int warns; char last[512]; } log_capture;
+static void capture(void *user, fathom_log_level level, const char *msg) {
+    log_capture *c = user;
+    if (level != FATHOM_LOG_WARN) return;
+    c->warns++;
+    snprintf(c->last, sizeof c->last, "%s", msg);
+}
+
+/* GPU memory at 97 % of the card (another process filled it) on a slot with a 60 % target:
+ * hard back-off to batch_min within one sample, one warning logged (not one per sample),
+ * the duty cycle falls; after the memory is freed the emergency is over within 10 s and the
+ * batch is back above batch_min. */
+static void test_gpu_memory_emergency(void **state) {
+    (void)state;
+    log_capture cap = {0};
+    fathom_log_set_sink(capture, &cap);
+    sim s = {.p = {.tau = 0.3, .gain = 1, .rng = 8, .mem_used = 2ull << 30,
+                   .mem_total = 8ull << 30},
+             .nvml = 1};
+    fathom_governor_params p = fathom_governor_default_params();
+    p.device[0] = FATHOM_DEVICE_CUDA;
+    p.target_util = 60;
+    p.batch_min = 1;
+    p.batch_max = 8;
+    fathom_governor *g = make(&s, &p);
+    run_stage(g, &s, 10, 0, 0.02, 8, 0.1);
+    fathom_governor_stats st;
+    fathom_governor_get_stats(g, 0, &st);
+    assert_false(st.emergency);
+    assert_int_equal(cap.warns, 0);
+    s.p.mem_used = (uint64_t)(0.97 * (8ull << 30));
+    run_stage(g, &s, 3, 0, 0.02, 8, 0.1);
+    fathom_governor_get_stats(g, 0, &st);
+    assert_true(st.emergency);
+    assert_true(st.mem_limit_hits >= 25);
+    assert_int_equal(st.batch, 1);
+    assert_true(st.duty < 30);
+    printf("warning: %s\n", cap.last);
+    assert_int_equal(cap.warns, 1);
+    assert_non_null(strstr(cap.last, "memory near its cap"));
+    s.p.mem_used = 2ull << 30;
+    run_stage(g, &s, 12, 0, 0.02, 8, 0.1);
+    fathom_governor_get_stats(g, 0, &st);
+    assert_false(st.emergency);
+    assert_true(st.batch > 1);
+    fathom_governor_free(&g);
+    fathom_log_set_sink(NULL, NULL);
+}
+
 /* Power limit through the simulated actuator: set within the card's range, shown in stats,
  * restored on free; restore_limits() restores once (idempotent); refusals leave the card as
  * it was and say why. */
@@ -445,6 +495,7 @@ int main(void) {
         cmocka_unit_test(test_gpu_target_with_other_load),
         cmocka_unit_test(test_cpu_ceiling_without_target),
         cmocka_unit_test(test_host_memory_emergency),
+        cmocka_unit_test(test_gpu_memory_emergency),
         cmocka_unit_test(test_power_limit),
         cmocka_unit_test(test_gpu_mem_limit),
         cmocka_unit_test(test_params_and_null),
