@@ -387,6 +387,11 @@ typedef struct fathom_governor_stats {
 /* Snapshot for progress lines and --report. Zeroes *out when g is NULL or slot is invalid. */
 void fathom_governor_get_stats(fathom_governor *g, int slot, fathom_governor_stats *out);
 
+/* One line for progress displays, e.g. "target 50% util 49.8% batch 4 pause 0.20s" plus
+ * ", backing off" during an emergency and ", limits hit: util 3 mem 0" once any was hit.
+ * Writes at most cap bytes (NUL included); returns the length it wanted, like snprintf. */
+int fathom_governor_describe(fathom_governor *g, int slot, char *buf, size_t cap);
+
 /* Put back the GPU power limits the governor changed. Idempotent; takes no locks and allocates
  * nothing (one NVML call per GPU), so a signal handler may call it before _exit. The normal
  * Ctrl-C path (set a flag, drain, fathom_governor_free) restores without it. */

@@ -4,6 +4,7 @@
  * lock: no allocation, no syscalls beyond the clock. The controller steps on the sampler
  * thread (monitor.c); advise() maps the latest duty command to a batch and a pause. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,4 +274,20 @@ void fathom_governor_get_stats(fathom_governor *g, int slot, fathom_governor_sta
     out->gpu_mem_limit = s->mem_limit;
     out->power_limit_w = s->power_entry >= 0 ? s->power_w : 0;
     pthread_mutex_unlock(&g->lock);
+}
+
+int fathom_governor_describe(fathom_governor *g, int slot, char *buf, size_t cap) {
+    fathom_governor_stats st;
+    fathom_governor_get_stats(g, slot, &st);
+    char target[32];
+    if (st.target_util > 0)
+        snprintf(target, sizeof target, "target %.0f%% ", st.target_util);
+    else
+        snprintf(target, sizeof target, "no target, ");
+    char hits[64] = "";
+    if (st.util_limit_hits || st.mem_limit_hits)
+        snprintf(hits, sizeof hits, ", limits hit: util %llu mem %llu",
+                 (unsigned long long)st.util_limit_hits, (unsigned long long)st.mem_limit_hits);
+    return snprintf(buf, buf ? cap : 0, "%sutil %.1f%% batch %d pause %.2fs%s%s", target, st.util,
+                    st.batch, st.pause_s, st.emergency ? ", backing off" : "", hits);
 }

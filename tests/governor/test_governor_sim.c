@@ -321,6 +321,17 @@ static void test_gpu_memory_emergency(void **state) {
     assert_true(st.emergency);
     assert_true(st.mem_limit_hits >= 25);
     assert_int_equal(st.batch, 1);
+    char line[160];
+    int n = fathom_governor_describe(g, 0, line, sizeof line);
+    printf("progress: %s\n", line);
+    assert_true(n > 0 && (size_t)n < sizeof line);
+    assert_non_null(strstr(line, "target 60% util "));
+    assert_non_null(strstr(line, "batch 1 pause "));
+    assert_non_null(strstr(line, ", backing off, limits hit: util 0 mem "));
+    char tiny[8];
+    assert_int_equal(fathom_governor_describe(g, 0, tiny, sizeof tiny), n); /* truncated */
+    assert_int_equal(strlen(tiny), 7);
+    assert_int_equal(fathom_governor_describe(g, 0, NULL, 0), n);
     assert_true(st.duty < 30);
     printf("warning: %s\n", cap.last);
     assert_int_equal(cap.warns, 1);
