@@ -169,6 +169,7 @@ void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const fl
     /* scratch: col panel (Ci k k x 64), C tile (Co x 64), Ci k k row pointers */
     cs.fast = ((size_t)Ci * k * k + Co) * 64 + (size_t)Ci * k * k * (sizeof(void *) / sizeof(float)) <=
                   FATHOM_CPU_SCRATCH && fathom_cpu_has_avx512();
+    if (B <= 0 || cs.Ho <= 0 || cs.Wo <= 0) return; /* kernel larger than the padded input */
     size_t HWo = (size_t)cs.Ho * cs.Wo;
     int ptiles = (int)((HWo + FATHOM_CPU_CONV_N - 1) / FATHOM_CPU_CONV_N);
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)

@@ -5,6 +5,7 @@ void fathom_ref_conv2d(float *out, const float *in, const float *w, const float 
                        const float *residual, int B, int Ci, int H, int W, int Co, int k,
                        int stride, int pad, int flags) {
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    if (Ho <= 0 || Wo <= 0) return; /* kernel larger than the padded input */
     for (int bt = 0; bt < B; bt++)
         for (int co = 0; co < Co; co++)
             for (int oy = 0; oy < Ho; oy++)
