@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/log.h"
@@ -406,6 +409,68 @@ static void test_power_limit(void **state) {
     printf("%s\n", fathom_last_error());
 }
 
+/* ---- restore on exit and on a signal, seen from a child process ---- */
+
+static int pipe_w = -1; /* the child's actuator reports every set here */
+static gov_act_result pipe_power_set(void *ctx, int index, double watts) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "%.0f\n", watts);
+    ssize_t w = write(pipe_w, line, (size_t)n);
+    (void)w;
+    return sim_power_set(ctx, index, watts);
+}
+static void on_int(int sig) {
+    (void)sig;
+    fathom_governor_restore_limits(); /* what the CLI's second Ctrl-C does */
+    _exit(130);
+}
+
+/* The child sets 200 W (previous 250 W), then leaves without fathom_governor_free: by exit()
+ * (atexit) or by a SIGINT whose handler calls restore_limits + _exit. Either way the parent
+ * reads "200" then "250" from the actuator's pipe, and nothing after. */
+static void test_power_restored_at_exit_and_signal(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        fflush(stdout);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            pipe_w = fds[1];
+            sim s = {.p = {.tau = 0.3, .gain = 1, .power_cur = 250, .power_min = 100,
+                           .power_max = 300, .power_allowed = 1},
+                     .nvml = 1};
+            gov_sensor sen = sensor_of(&s);
+            sen.power_set = pipe_power_set;
+            fathom_governor_params p = fathom_governor_default_params();
+            p.device[0] = FATHOM_DEVICE_CUDA;
+            p.gpu_power_limit_w = 200;
+            fathom_governor *g = NULL;
+            if (gov_create_with(&p, &sen, 0, &g) != FATHOM_OK) _exit(3);
+            if (mode == 0) exit(0); /* g deliberately not freed: atexit restores */
+            signal(SIGINT, on_int);
+            raise(SIGINT);
+            _exit(4);
+        }
+        close(fds[1]);
+        char buf[64] = {0};
+        size_t got = 0;
+        ssize_t r;
+        while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+            got += (size_t)r;
+        close(fds[0]);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        printf("%s: actuator saw '%s' (exit %d)\n", mode ? "SIGINT" : "exit()", buf,
+               WEXITSTATUS(status));
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), mode ? 130 : 0);
+        assert_string_equal(buf, "200\n250\n");
+    }
+}
+
 /* GPU memory cap: fraction of the total, the smaller of both, clamped to the card;
  * a fraction without NVML is refused with a message naming the alternative. */
 static void test_gpu_mem_limit(void **state) {
@@ -508,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_host_memory_emergency),
         cmocka_unit_test(test_gpu_memory_emergency),
         cmocka_unit_test(test_power_limit),
+        cmocka_unit_test(test_power_restored_at_exit_and_signal),
         cmocka_unit_test(test_gpu_mem_limit),
         cmocka_unit_test(test_params_and_null),
         cmocka_unit_test(test_cpu_load_from_proc),
