@@ -166,8 +166,6 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     fathom_source src;
     fathom_sink sink;
     memset(&sink, 0, sizeof sink);
-    fathom_inputs_opts io = {params->recursive, params->outdir, (FILE *)params->stdin_list};
-    FATHOM_TRY(fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src));
     fathom_model_info info;
     fathom_model_get_info(m, &info);
     fathom_file_sink_opts so;
@@ -177,9 +175,13 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     so.write = params->write;
     so.write.metric = info.metric;
     so.exist = params->existing;
-    fathom_status st = fathom_file_sink_create(&so, &sink);
+    /* the sink first: it creates the output folder, which the folder walk must then skip
+     * (an output folder inside an input folder) */
+    FATHOM_TRY(fathom_file_sink_create(&so, &sink));
+    fathom_inputs_opts io = {params->recursive, params->outdir, (FILE *)params->stdin_list};
+    fathom_status st = fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src);
     if (st != FATHOM_OK) {
-        fathom_source_free(&src);
+        fathom_sink_free(&sink);
         return st;
     }
     return fathom_pipeline_create_with(m, params, &src, &sink, out);

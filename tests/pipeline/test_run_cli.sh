@@ -80,6 +80,11 @@ for i in items:
 for s in ("source", "decode", "infer", "write"):
     assert r["stages"][s]["busy_s"] >= 0
 PYEOF
+# an output folder inside the input folder is never walked (no depth of depth maps)
+cp -r "$IN" "$T/self"
+run "${FAST[@]}" -r -f png16 -o "$T/self/out" "$T/self"
+run "${FAST[@]}" -r -f png16 --resume -o "$T/self/out" "$T/self"
+check "output folder inside the input: skipped by the walk" test ! -e "$T/self/out/out"
 # without -r only the top level is taken
 run "${FAST[@]}" -o "$T/o2b" "$IN"
 check "no -r: top level only, exit 0" test "$RC" -eq 0 -a -f "$T/o2b/a.npy" -a ! -e "$T/o2b/sub"
