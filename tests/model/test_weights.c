@@ -49,6 +49,7 @@ static void spit(const char *path, const void *buf, size_t n) {
 typedef struct buf { uint8_t *b; size_t n, cap; } buf;
 
 static void put(buf *o, const void *p, size_t k) {
+    if (!k) return;
     if (o->n + k > o->cap) {
         o->cap = (o->n + k) * 2 + 64;
         o->b = realloc(o->b, o->cap);
@@ -823,7 +824,7 @@ static void test_hostile_pth(void **state) {
         {"unknown opcode", "\x80\x02\xff.", 4, "opcode 0xff"},
         {"stack underflow", "\x80\x02R.", 4, "underflow"},
         {"memo out of range", "\x80\x02h\x07.", 5, "memo"},
-        {"truncated", "\x80\x02X\xff\xff\x00\x00ab", 9, "truncated"},
+        {"truncated", "\x80\x02X\xff\xff\x00\x00" "ab", 9, "truncated"},
         {"no state dict", "\x80\x02}.", 4, "no state dict"},
         {"tuple without mark", "\x80\x02K\x01t.", 6, "MARK"},
         {"empty", "", 0, "truncated"},
