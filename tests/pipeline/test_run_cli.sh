@@ -14,7 +14,11 @@ done
 MODEL="$FATHOM_GOLDEN/tiny-hf/model"
 T=$(mktemp -d)
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  mountpoint -q "$T/full" 2>/dev/null && umount "$T/full"
+  rm -rf "$T"
+}
 trap cleanup EXIT
 fails=0
 ok()   { echo "ok   $1"; }
@@ -140,6 +144,27 @@ if [ "$(id -u)" -ne 0 ]; then
   mkdir "$T/ro" && chmod 555 "$T/ro"
   run "${FAST[@]}" -o "$T/ro" "$IN/a.png"
   check "read-only output folder: 2" test "$RC" -eq 2
+fi
+
+# disk full (a 64 KiB tmpfs, when this user may mount one): exit 2 naming the file, input
+# stops, files already written stay complete, no temporary files left
+mkdir -p "$T/full" "$T/fullin"
+if mount -t tmpfs -o size=64k tmpfs "$T/full" 2>/dev/null; then
+  img "$T/fullin/big.png" 160x120
+  for i in $(seq 1 12); do cp "$T/fullin/big.png" "$T/fullin/b$i.png"; done
+  run "${FAST[@]}" --workers 1 -o "$T/full/out" "$T/fullin"
+  check "disk full: exit 2" test "$RC" -eq 2
+  check "... naming the cause" grep -q "No space left on device" "$T/err"
+  check "disk full: written files complete, no temporary files" "$PY" - "$T/full/out" <<'PYEOF'
+import sys, os, numpy as np
+names = os.listdir(sys.argv[1])
+assert all(n.endswith(".npy") and not n.startswith(".") for n in names), names
+for n in names:
+    assert np.load(os.path.join(sys.argv[1], n)).shape == (120, 160)
+PYEOF
+  umount "$T/full"
+else
+  echo "skip disk-full check: cannot mount a tmpfs here"
 fi
 
 # ---- 6. URLs through the loopback server ----
