@@ -246,7 +246,7 @@ static const fathom_backend_ops cuda_ops = make_ops();
 
 extern "C" void fathom_backend_cuda_destroy(fathom_backend *be) {
     if (!be) return;
-    cuda_ctx *c = cuda_of(be);
+    cuda_ctx *c = (cuda_ctx *)be->ctx;
     if (c) {
         cudaSetDevice(c->device);
         if (c->stream) cudaStreamSynchronize(c->stream);

@@ -81,7 +81,15 @@ typedef struct cuda_ctx {
     cuda_graph_slot graphs[CUDA_GRAPHS];
 } cuda_ctx;
 
-static inline cuda_ctx *cuda_of(fathom_backend *be) { return (cuda_ctx *)be->ctx; }
+/* The backend's context, with its device made current on the calling thread: the pipeline
+ * may create an engine on one thread and run it on another, and the current device is
+ * per-thread state (streams of cuda:1 cannot take launches while cuda:0 is current). */
+static inline cuda_ctx *cuda_of(fathom_backend *be) {
+    cuda_ctx *c = (cuda_ctx *)be->ctx;
+    int cur = -1;
+    if (cudaGetDevice(&cur) != cudaSuccess || cur != c->device) cudaSetDevice(c->device);
+    return c;
+}
 
 /* Record the first failure of a void op (kept until sync). */
 void cuda_set_error(cuda_ctx *c, fathom_status s, const char *fmt, ...)
