@@ -121,6 +121,10 @@ check "list with a missing entry exits 1" test "$RC" -eq 1
 check "list: relative entries mirror their folders" test -f "$T/o4/in/a.npy" -a -f "$T/o4/in/sub/b.npy"
 check "list: absolute entry -> stem" test -f "$T/o4/a.npy"
 check "list: missing entry reported by name" grep -q "in/missing.png" "$T/err"
+# hostile list lines: a 10 000-byte path and binary junk are item errors, not crashes
+{ head -c 10000 /dev/zero | tr '\0' 'x'; echo; printf 'bin\001\377ary\n'; echo "$IN/a.png"; } >"$T/hostile.txt"
+run "${FAST[@]}" -o "$T/o4h" "$T/hostile.txt"
+check "hostile list: exit 1, good entry done" test "$RC" -eq 1 -a -f "$T/o4h/a.npy"
 (cd "$T" && printf 'in/a.png\nin/sub/b.png\n' | "$FATHOM_BIN" run "${FAST[@]}" -o o5 - 2>"$T/err")
 RC=$?
 check "stdin list exits 0" test "$RC" -eq 0 -a -f "$T/o5/in/a.npy" -a -f "$T/o5/in/sub/b.npy"
@@ -136,6 +140,10 @@ run "${FAST[@]}" --batch zero -o "$T/o6" "$IN/a.png"
 check "bad flag value: 2" test "$RC" -eq 2
 run "${FAST[@]}" --format npy,jpeg -o "$T/o6" "$IN/a.png"
 check "unknown format: 2" test "$RC" -eq 2
+run "${FAST[@]}" --device tpu -o "$T/o6" "$IN/a.png"
+check "unknown device: 2" test "$RC" -eq 2
+run "${FAST[@]}" --device cpu,cpu -o "$T/o6d" "$IN/a.png" "$IN/a.jpg" "$IN/sub/b.png"
+check "two CPU inference threads: exit 0, all written" test "$RC" -eq 0 -a -f "$T/o6d/a.npy" -a -f "$T/o6d/a.jpg.npy" -a -f "$T/o6d/b.npy"
 echo file >"$T/plainfile"
 run "${FAST[@]}" -o "$T/plainfile/out" "$IN/a.png"
 check "output folder not creatable: 2" test "$RC" -eq 2
