@@ -5,10 +5,14 @@
  *   explicit stack of frames; a frame holds the sorted entry names of ONE folder (read when the
  *   folder is entered), so memory is bounded by the largest folder and the depth, not by the
  *   tree. Lists are read one line per item with getline(). Symlinks to files are followed;
- *   symlinks to folders are not (no loops). Driven by the pipeline's source thread only. */
+ *   symlinks to folders are not (no loops). Driven by the pipeline's source thread only.
+ *   Progress: when folders or lists are given, a counting thread walks the same inputs with
+ *   the same rules (without sorting or naming) and publishes the total; it stops early when
+ *   the source is freed. The exact count replaces it when the input ends. */
 #include "pipeline/source.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +53,11 @@ typedef struct inputs_source {
     size_t line_cap;
     long line_no;
     atomic_llong total;  /* -1 unknown */
+    int64_t produced;    /* items returned so far (the exact total once the input ends) */
+    /* background count of folder and list inputs, for progress (total/ETA) */
+    pthread_t counter;
+    int counter_started;
+    atomic_int counter_stop;
 } inputs_source;
 
 static const char *const k_image_exts[] = {"jpg", "jpeg", "jpe", "png", "webp", "bmp", "tif",
@@ -313,10 +322,82 @@ static fathom_status inputs_next(void *self, fathom_item *it, int *done) {
             s->cur++;
             s->started = 0;
         }
-        if (got) return FATHOM_OK;
+        if (got) {
+            s->produced++;
+            return FATHOM_OK;
+        }
     }
     *done = 1;
+    atomic_store(&s->total, s->produced);
     return FATHOM_OK;
+}
+
+/* ---- background count (same rules as the walk and the list reader) ---- */
+
+static int64_t count_dir(inputs_source *s, const char *path, int depth) {
+    DIR *d = opendir(path);
+    if (!d) return 1; /* the walk reports an unreadable folder as one failed item */
+    int64_t n = 0;
+    struct dirent *de;
+    char child[4096];
+    while ((de = readdir(d)) && !atomic_load(&s->counter_stop)) {
+        if (de->d_name[0] == '.') continue;
+        int cl = snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+        if (cl < 0 || (size_t)cl >= sizeof child) {
+            n++; /* too long: one failed item */
+            continue;
+        }
+        struct stat lst, st;
+        if (lstat(child, &lst) != 0 || stat(child, &st) != 0) {
+            n++;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (!s->recursive || S_ISLNK(lst.st_mode)) continue;
+            if (s->has_skip && st.st_dev == s->skip_st.st_dev && st.st_ino == s->skip_st.st_ino)
+                continue;
+            n += depth + 1 >= MAX_DEPTH ? 1 : count_dir(s, child, depth + 1);
+        } else if (S_ISREG(st.st_mode) && is_image_name(de->d_name)) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static int64_t count_list(inputs_source *s, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int64_t n = 0;
+    char *line = NULL; /* owned */
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0 && !atomic_load(&s->counter_stop)) {
+        char *l = line;
+        while (*l == ' ' || *l == '\t') l++;
+        if (*l && *l != '#' && *l != '\n' && *l != '\r') n++;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static void *count_thread(void *arg) {
+    inputs_source *s = arg;
+    int64_t n = 0;
+    for (int i = 0; i < s->n && !atomic_load(&s->counter_stop); i++) {
+        switch (s->kinds[i]) {
+        case ARG_FILE:
+        case ARG_URL: n++; break;
+        case ARG_DIR: n += count_dir(s, s->args[i], 0); break;
+        case ARG_LIST: n += count_list(s, s->args[i]); break;
+        case ARG_STDIN: return NULL; /* cannot be counted ahead: the total stays unknown */
+        }
+    }
+    if (atomic_load(&s->counter_stop)) return NULL;
+    long long unknown = -1; /* publish unless the walk already set the exact count */
+    atomic_compare_exchange_strong(&s->total, &unknown, (long long)n);
+    return NULL;
 }
 
 static int64_t inputs_total(void *self) { return atomic_load(&((inputs_source *)self)->total); }
@@ -324,6 +405,10 @@ static int64_t inputs_total(void *self) { return atomic_load(&((inputs_source *)
 static void inputs_free(void *self) {
     inputs_source *s = self;
     if (!s) return;
+    if (s->counter_started) {
+        atomic_store(&s->counter_stop, 1);
+        pthread_join(s->counter, NULL);
+    }
     while (s->depth > 0) frame_free(&s->stack[--s->depth]);
     close_list(s);
     free(s->line);
@@ -401,6 +486,10 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
     s->stdin_list = opts ? opts->stdin_list : NULL;
     if (opts && opts->skip_dir && stat(opts->skip_dir, &s->skip_st) == 0) s->has_skip = 1;
     atomic_init(&s->total, countable ? (long long)n : -1);
+    atomic_init(&s->counter_stop, 0);
+    /* without the count the run still works: progress just shows no total */
+    if (!countable && !stdin_uses && pthread_create(&s->counter, NULL, count_thread, s) == 0)
+        s->counter_started = 1;
     out->ops = &k_inputs_ops;
     out->self = s;
     return FATHOM_OK;

@@ -30,7 +30,8 @@ typedef struct fathom_source_ops {
      * FATHOM_ITEM_FRAME: image, width, height, pts, tb_num/tb_den. Sets *done = 1 (and fills
      * nothing) at the end of input. */
     fathom_status (*next)(void *self, fathom_item *it, int *done);
-    /* Number of items when known (a counted list, a video's frame count), else -1. May be
+    /* Number of items when known (counted folders and lists, a video's frame count), else -1.
+     * It may change while running (a background count lands; the exact number at the end). May be
      * NULL. Called from any thread: must be cheap and thread-safe (an atomic read). */
     int64_t (*total)(void *self);
     /* Release everything. Accepts NULL self. */

@@ -98,6 +98,7 @@ static void test_accounting_and_batching(void **state) {
     for (int k = 0; k < 2; k++) {
         fathom_run_stats *s = all[k];
         assert_int_equal(s->taken, N_GOOD + 1);
+        assert_int_equal(s->total, N_GOOD + 1); /* folder counted (count thread, then exact) */
         assert_int_equal(s->done, N_GOOD);
         assert_int_equal(s->failed, 1);
         assert_int_equal(s->skipped, 0);
