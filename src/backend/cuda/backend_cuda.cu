@@ -105,10 +105,20 @@ static fathom_status cu_sync(fathom_backend *be) {
     return FATHOM_OK;
 }
 
+static void graphs_drop(cuda_ctx *c) {
+    for (int i = 0; i < CUDA_GRAPHS; i++) {
+        if (c->graphs[i].used) cudaGraphExecDestroy(c->graphs[i].exec);
+        c->graphs[i].used = 0;
+    }
+}
+
+extern "C" void fathom_cuda_graph_reset(fathom_backend *be) { graphs_drop(cuda_of(be)); }
+
 static fathom_status cu_reserve_scratch(fathom_backend *be, size_t bytes) {
     cuda_ctx *c = cuda_of(be);
     if (bytes <= c->scratch_bytes) return FATHOM_OK;
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    graphs_drop(c); /* captured graphs point into the old scratch */
     void *p = NULL;
     FATHOM_TRY(cu_alloc(be, &p, bytes));
     cu_free(be, c->scratch, c->scratch_bytes);
@@ -251,8 +261,7 @@ extern "C" void fathom_backend_cuda_destroy(fathom_backend *be) {
         cudaSetDevice(c->device);
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->copy_stream) cudaStreamSynchronize(c->copy_stream);
-        for (int i = 0; i < CUDA_GRAPHS; i++)
-            if (c->graphs[i].used) cudaGraphExecDestroy(c->graphs[i].exec);
+        graphs_drop(c);
         for (int i = 0; i < CUDA_GEMM_PLANS; i++) {
             cuda_gemm_plan *p = &c->plans[i];
             if (!p->used) continue;

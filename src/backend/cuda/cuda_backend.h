@@ -42,6 +42,9 @@ fathom_status fathom_cuda_copy_wait(fathom_backend *be);
 fathom_status fathom_cuda_graph_begin(fathom_backend *be);
 fathom_status fathom_cuda_graph_end(fathom_backend *be, long long key);
 fathom_status fathom_cuda_graph_launch(fathom_backend *be, long long key);
+/* Drop every graph: call after re-reserving buffers a graph used (the engine's arena). The
+ * backend drops them itself when reserve_scratch moves its scratch. */
+void fathom_cuda_graph_reset(fathom_backend *be);
 static inline long long fathom_cuda_graph_key(int batch, int net_h, int net_w) {
     return ((long long)batch << 40) | ((long long)net_h << 20) | (long long)net_w;
 }
