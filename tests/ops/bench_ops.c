@@ -63,17 +63,18 @@ static void resize(fathom_backend *be, float *out, const float *in, int P, int H
     TIME(K_RESIZE, 0.0, be->ops->resize_bilinear(be, out, in, P, Hi, Hi, Ho, Ho));
 }
 
-/* fusion block at size n: [x + rcu1(skip)] -> rcu2 -> resize to m -> 1x1 conv */
+/* fusion block at size n: [x + rcu1(skip)] -> rcu2 -> resize to m -> 1x1 conv; an RCU is
+ * conv(relu(conv(relu(x)))) + x, with the inner ReLU as RELU_OUT as src/model/dpt.c does */
 static void fusion(fathom_backend *be, float *x, const float *skip, float *t1, float *t2,
                    float *up, const float *w3, const float *w1, const float *b, int n, int m) {
     size_t sz = (size_t)64 * n * n;
     if (skip) {
-        conv(be, t1, skip, w3, b, NULL, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN);
-        conv(be, t2, t1, w3, b, skip, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN);
+        conv(be, t1, skip, w3, b, NULL, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+        conv(be, t2, t1, w3, b, skip, 64, n, 64, 3, 1, 0);
         TIME(K_MISC, 0.0, be->ops->add(be, x, x, t2, sz));
     }
-    conv(be, t1, x, w3, b, NULL, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN);
-    conv(be, t2, t1, w3, b, x, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN);
+    conv(be, t1, x, w3, b, NULL, 64, n, 64, 3, 1, FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    conv(be, t2, t1, w3, b, x, 64, n, 64, 3, 1, 0);
     resize(be, up, t2, 64, n, m);
     conv(be, x, up, w1, b, NULL, 64, m, 64, 1, 1, 0);
 }
