@@ -2,8 +2,9 @@
  *
  * Each kernel has the signature of its fathom_backend_ops entry. Kernels split work over an
  * OpenMP team of be->threads and call OpenBLAS sgemm per tile inside it, with OpenBLAS set
- * to one thread (backend_cpu.c), so one team of be->threads does all the work. Per-thread scratch is a fixed-size tile allocated at create: shapes only change how
- * many tiles there are, never the tile size, so no op allocates or can fail. Scratch is
+ * to one thread (backend_cpu.c), so one team of be->threads does all the work. Per-thread
+ * scratch is a fixed-size tile allocated at create: shapes only change how many tiles
+ * there are, never the tile size, so no op allocates or can fail. Scratch is
  * indexed by OpenMP thread number, so one backend serves one calling thread at a time (each
  * engine owns its backend); two host threads calling ops on the same backend would race. */
 #ifndef FATHOM_BACKEND_CPU_INTERNAL_H
