@@ -265,10 +265,10 @@ extern "C" void fathom_backend_cuda_destroy(fathom_backend *be) {
         for (int i = 0; i < CUDA_GEMM_PLANS; i++) {
             cuda_gemm_plan *p = &c->plans[i];
             if (!p->used) continue;
-            cublasLtMatrixLayoutDestroy(p->a);
-            cublasLtMatrixLayoutDestroy(p->b);
-            cublasLtMatrixLayoutDestroy(p->c);
-            cublasLtMatmulDescDestroy(p->op);
+            if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+            if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+            if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+            if (p->op) cublasLtMatmulDescDestroy(p->op);
         }
         if (c->scratch) cudaFree(c->scratch);
         if (c->lt_ws) cudaFree(c->lt_ws);

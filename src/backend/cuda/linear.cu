@@ -35,27 +35,39 @@ static cuda_gemm_plan *plan_find(cuda_ctx *c, const cuda_gemm_plan *key, int *fr
     *fresh = 1;
     if (!free_slot) { /* full: recycle slot 0's descriptors (rare: > 256 distinct shapes) */
         free_slot = &c->plans[0];
-        cublasLtMatrixLayoutDestroy(free_slot->a);
-        cublasLtMatrixLayoutDestroy(free_slot->b);
-        cublasLtMatrixLayoutDestroy(free_slot->c);
-        cublasLtMatmulDescDestroy(free_slot->op);
+        if (free_slot->a) cublasLtMatrixLayoutDestroy(free_slot->a);
+        if (free_slot->b) cublasLtMatrixLayoutDestroy(free_slot->b);
+        if (free_slot->c) cublasLtMatrixLayoutDestroy(free_slot->c);
+        if (free_slot->op) cublasLtMatmulDescDestroy(free_slot->op);
         memset(free_slot, 0, sizeof *free_slot);
     }
     return free_slot;
 }
 
+/* Descriptor with the epilogue and transposes for one compute type. */
+static cublasStatus_t make_desc(cublasLtMatmulDesc_t *op, cublasComputeType_t ct, int ta_, int tb_,
+                                int bias) {
+    cublasOperation_t ta = ta_ ? CUBLAS_OP_T : CUBLAS_OP_N, tb = tb_ ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasStatus_t s = cublasLtMatmulDescCreate(op, ct, CUDA_R_32F);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(*op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(*op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatmulDescSetAttribute(*op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
+    return s;
+}
+
+/* Layouts, descriptor and the heuristic's best algorithm. When the precision's compute type
+ * has no algorithm for a shape (e.g. an unusual alignment), fall back to TF32, then to plain
+ * fp32: both at least as accurate, so results stay within the precision's tolerance. */
 static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
-    cublasOperation_t ta = p->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t tb = p->tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasLtMatmulPreference_t pref = NULL;
-    int found = 0;
     cublasLtMatmulHeuristicResult_t res;
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, c->compute, CUDA_R_32F));
+    int found = 0;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     p->used = 1;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    cublasLtEpilogue_t epi = p->epi == CUDA_EPI_BIAS ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
     /* stored (not op) shapes: op(A) is m x k, op(B) is k x n */
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_32F, p->ta ? p->k : p->m,
                                             p->ta ? p->m : p->k, p->lda));
@@ -63,29 +75,32 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
                                             p->tb ? p->k : p->n, p->ldb));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, p->m, p->n, p->ldc));
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    {
-        size_t ws = CUDA_LT_WORKSPACE;
-        uint32_t al = (uint32_t)align_min;
-        cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(
-            pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-        if (s == CUBLAS_STATUS_SUCCESS)
-            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al);
-        if (s == CUBLAS_STATUS_SUCCESS)
-            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al);
-        if (s == CUBLAS_STATUS_SUCCESS)
-            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al);
-        if (s == CUBLAS_STATUS_SUCCESS)
-            s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al);
+    size_t ws = CUDA_LT_WORKSPACE;
+    uint32_t al = (uint32_t)align_min;
+    s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                             sizeof ws);
+    const cublasLtMatmulPreferenceAttributes_t align_attr[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
+        s = cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &al, sizeof al);
+    const cublasComputeType_t tries[3] = {c->compute, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                          CUBLAS_COMPUTE_32F};
+    const int ntries = c->compute == CUBLAS_COMPUTE_32F ? 1 : 3;
+    for (int t = 0; t < ntries && s == CUBLAS_STATUS_SUCCESS && found < 1; t++) {
+        if (p->op) if (p->op) cublasLtMatmulDescDestroy(p->op);
+        p->op = NULL;
+        s = make_desc(&p->op, tries[t], p->ta, p->tb, p->epi == CUDA_EPI_BIAS);
         if (s == CUBLAS_STATUS_SUCCESS)
             s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->op, p->a, p->b, p->c, p->c, pref, 1,
                                                &res, &found);
-        cublasLtMatmulPreferenceDestroy(pref);
-        if (s != CUBLAS_STATUS_SUCCESS || found < 1)
-            return fathom_fail(FATHOM_ERR_DEVICE,
-                               "cublasLt: no algorithm for %dx%dx%d (ta %d tb %d, align %d): "
-                               "status %d",
-                               p->m, p->n, p->k, p->ta, p->tb, align_min, (int)s);
+        if (s == CUBLAS_STATUS_NOT_SUPPORTED) s = CUBLAS_STATUS_SUCCESS, found = 0;
     }
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (s != CUBLAS_STATUS_SUCCESS || found < 1)
+        return fathom_fail(FATHOM_ERR_DEVICE,
+                           "cublasLt: no algorithm for %dx%dx%d (ta %d tb %d, align %d): status %d",
+                           p->m, p->n, p->k, p->ta, p->tb, align_min, (int)s);
     p->algo = res.algo;
     p->has_algo = 1;
     return FATHOM_OK;
