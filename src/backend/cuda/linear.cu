@@ -88,7 +88,7 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
                                           CUBLAS_COMPUTE_32F};
     const int ntries = c->compute == CUBLAS_COMPUTE_32F ? 1 : 3;
     for (int t = 0; t < ntries && s == CUBLAS_STATUS_SUCCESS && found < 1; t++) {
-        if (p->op) if (p->op) cublasLtMatmulDescDestroy(p->op);
+        if (p->op) cublasLtMatmulDescDestroy(p->op);
         p->op = NULL;
         s = make_desc(&p->op, tries[t], p->ta, p->tb, p->epi == CUDA_EPI_BIAS);
         if (s == CUBLAS_STATUS_SUCCESS)
