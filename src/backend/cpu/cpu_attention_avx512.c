@@ -148,17 +148,6 @@ void fathom_cpu_attention_tile64(float *scratch, float *out, const float *qkv, i
 
 void fathom_cpu_force_portable(int on) { (void)on; }
 int fathom_cpu_has_avx512(void) { return 0; }
-/* max of s[0..n): the generic fathom_cpu_max does not vectorize (no -ffast-math) */
-__attribute__((target("avx512f"))) static float row_max(const float *s, int n) {
-    __m512 m = _mm512_set1_ps(-__builtin_inff());
-    int j = 0;
-    for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
-    if (j < n) {
-        __mmask16 k = (__mmask16)((1u << (n - j)) - 1);
-        m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, k, s + j));
-    }
-    return _mm512_reduce_max_ps(m);
-}
 
 void fathom_cpu_attention_pack64(float *scratch, const float *qkv, int L, int D, int h) {
     (void)scratch, (void)qkv, (void)L, (void)D, (void)h;

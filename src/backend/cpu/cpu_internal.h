@@ -37,8 +37,6 @@ float *fathom_cpu_scratch(fathom_backend *be);
 /* vectorizable float32 erf / exp (~1-2 ulp), GELU built on erf */
 float fathom_cpu_erf(float x);
 float fathom_cpu_exp(float x);
-/* x[i] = gelu(x[i]) over n floats */
-void fathom_cpu_gelu_inplace(float *x, size_t n);
 /* x[i] = exp(x[i] - m) for i < n; returns the sum of the results */
 float fathom_cpu_exp_shift_sum(float *x, size_t n, float m);
 /* max of x[0..n), n >= 1 */

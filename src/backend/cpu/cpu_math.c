@@ -94,11 +94,6 @@ static inline float gelu_kernel(float x) {
 float fathom_cpu_erf(float x) { return erf_kernel(x); }
 float fathom_cpu_exp(float x) { return exp_kernel(x); }
 
-FATHOM_CLONES
-void fathom_cpu_gelu_inplace(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = gelu_kernel(x[i]);
-}
-
 /* The sums and maxima below keep 16 explicit partial lanes: without -ffast-math GCC may not
  * reorder a single float accumulator, so a plain `s += e` loop would stay scalar. */
 FATHOM_CLONES
