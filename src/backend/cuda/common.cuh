@@ -47,6 +47,7 @@ typedef struct cuda_gemm_plan {
     cublasLtMatrixLayout_t a, b, c;
     cublasLtMatmulAlgo_t algo;
     int has_algo;
+    int bias_kernel; /* BIAS epilogue unavailable for this shape: bias added by a kernel */
 } cuda_gemm_plan;
 
 #define CUDA_GEMM_PLANS 256

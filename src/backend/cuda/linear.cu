@@ -62,7 +62,7 @@ static cublasStatus_t make_desc(cublasLtMatmulDesc_t *op, cublasComputeType_t ct
 /* Layouts, descriptor and the heuristic's best algorithm. When the precision's compute type
  * has no algorithm for a shape (e.g. an unusual alignment), fall back to TF32, then to plain
  * fp32: both at least as accurate, so results stay within the precision's tolerance. */
-static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
+static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min, int bias) {
     cublasLtMatmulPreference_t pref = NULL;
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
@@ -90,7 +90,7 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
     for (int t = 0; t < ntries && s == CUBLAS_STATUS_SUCCESS && found < 1; t++) {
         if (p->op) cublasLtMatmulDescDestroy(p->op);
         p->op = NULL;
-        s = make_desc(&p->op, tries[t], p->ta, p->tb, p->epi == CUDA_EPI_BIAS);
+        s = make_desc(&p->op, tries[t], p->ta, p->tb, bias);
         if (s == CUBLAS_STATUS_SUCCESS)
             s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->op, p->a, p->b, p->c, p->c, pref, 1,
                                                &res, &found);
@@ -104,6 +104,17 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min) {
     p->algo = res.algo;
     p->has_algo = 1;
     return FATHOM_OK;
+}
+
+/* column-major D (m x n, ldc) += bias (m) per row: the BIAS epilogue's fallback */
+static __global__ void k_bias_rows(float *D, const float *bias, int m, int n, int ldc) {
+    size_t total = (size_t)m * n;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int r = (int)(i % m);
+        size_t col = i / m;
+        D[col * ldc + r] += bias[r];
+    }
 }
 
 void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A, int lda,
@@ -123,10 +134,16 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
     cuda_gemm_plan *p = plan_find(c, &key, &fresh);
     if (fresh) {
         *p = key;
-        int epi_kind = key.epi & 0xff;
-        p->epi = epi_kind;
-        fathom_status s = plan_build(c, p, al);
-        p->epi = key.epi;
+        fathom_status s = plan_build(c, p, al, bias != NULL);
+        if (s != FATHOM_OK && bias) { /* no BIAS epilogue here: plain GEMM + bias kernel */
+            if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+            if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+            if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+            if (p->op) cublasLtMatmulDescDestroy(p->op);
+            *p = key;
+            p->bias_kernel = 1;
+            s = plan_build(c, p, al, 0);
+        }
         if (s != FATHOM_OK) {
             cuda_set_error(c, s, "%s", fathom_last_error());
             return;
@@ -136,7 +153,7 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
         cuda_set_error(c, FATHOM_ERR_DEVICE, "cublasLt: no usable plan for %dx%dx%d", m, n, k);
         return;
     }
-    if (bias) {
+    if (bias && !p->bias_kernel) {
         cublasStatus_t s = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                           &bias, sizeof bias);
         if (s != CUBLAS_STATUS_SUCCESS) {
@@ -147,9 +164,16 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     cublasStatus_t s = cublasLtMatmul(c->lt, p->op, &one, A, p->a, B, p->b, &beta, D, p->c, D, p->c,
                                       &p->algo, c->lt_ws, CUDA_LT_WORKSPACE, c->stream);
-    if (s != CUBLAS_STATUS_SUCCESS)
+    if (s != CUBLAS_STATUS_SUCCESS) {
         cuda_set_error(c, FATHOM_ERR_DEVICE, "cublasLt: matmul %dx%dx%d failed: status %d", m, n, k,
                        (int)s);
+        return;
+    }
+    if (bias && p->bias_kernel) {
+        size_t total = (size_t)m * n;
+        k_bias_rows<<<cuda_blocks(total, 256), 256, 0, c->stream>>>(D, bias, m, n, ldc);
+        cuda_check_launch(c, "gemm bias");
+    }
 }
 
 /* ---------------------------------------------------------------- GELU, residual */
