@@ -252,6 +252,7 @@ void fathom_cuda_linear_residual(fathom_backend *be, float *x, const float *in, 
         cuda_set_error(c, FATHOM_ERR_INTERNAL, "cuda linear_residual: N %d exceeds the scratch", N);
         return;
     }
+    if (rows > (size_t)M) rows = (size_t)M;
     for (int m0 = 0; m0 < M; m0 += (int)rows) {
         int mc = M - m0 < (int)rows ? M - m0 : (int)rows;
         gemm_rows(c, c->scratch, in + (size_t)m0 * K, w, b, mc, N, K);
