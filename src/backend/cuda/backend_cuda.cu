@@ -46,7 +46,7 @@ extern "C" fathom_precision fathom_cuda_precision(fathom_backend *be) {
 static fathom_status cu_alloc(fathom_backend *be, void **p, size_t bytes) {
     cuda_ctx *c = cuda_of(be);
     *p = NULL;
-    if (c->mem_limit && c->mem_used + bytes > c->mem_limit)
+    if (c->mem_limit && (c->mem_used > c->mem_limit || bytes > c->mem_limit - c->mem_used))
         return fathom_fail(FATHOM_ERR_NOMEM,
                            "cuda:%d: %.1f MiB more would exceed --gpu-mem-limit %.1f MiB "
                            "(%.1f MiB in use)",
@@ -119,9 +119,24 @@ static fathom_status cu_reserve_scratch(fathom_backend *be, size_t bytes) {
     if (bytes <= c->scratch_bytes) return FATHOM_OK;
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
     graphs_drop(c); /* captured graphs point into the old scratch */
-    void *p = NULL;
-    FATHOM_TRY(cu_alloc(be, &p, bytes));
+    /* free first: old + new at once could exceed --gpu-mem-limit needlessly */
     cu_free(be, c->scratch, c->scratch_bytes);
+    c->scratch = NULL;
+    void *p = NULL;
+    fathom_status st = cu_alloc(be, &p, bytes);
+    if (st != FATHOM_OK) { /* keep a working scratch of the old size; report the failure */
+        char why[256];
+        snprintf(why, sizeof why, "%s", fathom_last_error());
+        size_t old = c->scratch_bytes;
+        if (cu_alloc(be, &p, old) != FATHOM_OK) {
+            p = NULL;
+            old = 0;
+        }
+        c->scratch = (float *)p;
+        c->scratch_bytes = old;
+        return fathom_fail(st, "cuda:%d: op scratch of %.1f MiB: %s", c->device,
+                           bytes / 1048576.0, why);
+    }
     c->scratch = (float *)p;
     c->scratch_bytes = bytes;
     return FATHOM_OK;
