@@ -4,8 +4,10 @@
  * Input: the case's pixel_values.npy (preprocessing has its own tests). fp32 backend: the
  * CPU golden tolerance (max|d| <= 1e-4 and rms <= 1e-5 of max|ref|, test_golden.c). bf16
  * backend: a sanity bound (max 1e-1, rms 2e-2 of max|ref|): inputs of every GEMM are rounded
- * to 8 mantissa bits, while a wrong layout or compute type is O(1). Batch 2 (the image twice)
- * must give the batch-1 result for both images. SKIP without a CUDA build or device. */
+ * to 8 mantissa bits, while a wrong layout or compute type is O(1) (the bound is an estimate
+ * the first GPU run confirms). Batch 2 (the image twice) must give the batch-1 result for both
+ * images (GEMM shapes differ, so only the summation order moves: 1e-4 fp32, 1e-2 bf16; a
+ * batch-indexing bug is O(1)). SKIP without a CUDA build or device. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,8 +101,8 @@ static void run_case(const char *name) {
         if (fathom_engine_forward(e, x2, 2, H, W, net) != FATHOM_OK)
             fail_msg("%s", fathom_last_error());
         snprintf(label, sizeof label, "%s cuda %s batch 2 vs 1", name, pi ? "bf16" : "fp32");
-        assert_true(tu_check(label, net, one, nd, pi ? 1e-2 : 1e-5, -1));
-        assert_true(tu_check(label, net + nd, one, nd, pi ? 1e-2 : 1e-5, -1));
+        assert_true(tu_check(label, net, one, nd, pi ? 1e-2 : 1e-4, -1));
+        assert_true(tu_check(label, net + nd, one, nd, pi ? 1e-2 : 1e-4, -1));
         free(one);
         fathom_engine_free(&e);
     }
