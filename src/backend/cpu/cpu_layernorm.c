@@ -8,7 +8,8 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under TSan: ifunc resolvers run before the TSan runtime starts and crash the program. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FATHOM_TSAN)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 static void layernorm_row(float *y, const float *x, const float *w, const float *b, int C,

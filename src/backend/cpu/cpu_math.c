@@ -9,7 +9,8 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under TSan: ifunc resolvers run before the TSan runtime starts and crash the program. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FATHOM_TSAN)
 #define FATHOM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FATHOM_CLONES
