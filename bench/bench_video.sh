@@ -39,13 +39,24 @@ engine=$(sed -n 's/^throughput: *\([0-9.]*\) images\/s.*/\1/p' "$tmp/bench.txt")
 echo "== end to end: fathom run --video, $frames frames"
 "$bin" run -m "$model" --threads "$threads" --batch "$batch" --progress none \
   --report "$tmp/r.json" -o "$tmp/out" --video "$tmp/out/depth.mkv" "$tmp/in1080.mp4"
-e2e=$("$py" -c "import json; print(json.load(open('$tmp/r.json'))['totals']['items_per_s'])")
-"$py" - "$engine" "$e2e" <<'EOF'
-import sys
-engine, e2e = float(sys.argv[1]), float(sys.argv[2])
+echo "== engine only again (the machine's load may have changed)"
+"$bin" bench --model "$model" --height 1080 --width 1920 --batch "$batch" --threads "$threads" \
+  --iters 6 --warmup 1 | tee "$tmp/bench2.txt"
+engine2=$(sed -n 's/^throughput: *\([0-9.]*\) images\/s.*/\1/p' "$tmp/bench2.txt")
+"$py" - "$engine" "$engine2" "$tmp/r.json" <<'EOF'
+import json, sys
+engine = (float(sys.argv[1]) + float(sys.argv[2])) / 2
+r = json.load(open(sys.argv[3]))
+t = r["totals"]
+e2e = t["items_per_s"]
 ratio = e2e / engine
-print(f"engine-only {engine:.3f} fps, end-to-end {e2e:.3f} fps: {100 * ratio:.1f}% "
-      f"({'meets' if ratio >= 0.9 else 'MISSES'} the 90% goal)")
+print(f"engine-only {engine:.3f} fps (mean of the runs before and after), end-to-end {e2e:.3f} "
+      f"fps: {100 * ratio:.1f}% ({'meets' if ratio >= 0.9 else 'MISSES'} the 90% goal)")
+# independent of the machine's load: how much of the run the inference thread was busy
+busy = r["stages"]["infer"]["busy_s"]
+print(f"inference busy {busy:.1f} s of {t['elapsed_s']:.1f} s elapsed "
+      f"({100 * busy / t['elapsed_s']:.1f}%); other stages busy: " +
+      ", ".join(f"{k} {v['busy_s']:.2f} s" for k, v in r["stages"].items() if k != "infer"))
 EOF
 
 [ "${RSS:-1}" = 0 ] && exit 0

@@ -431,14 +431,12 @@ static fathom_status drain_passthrough(fathom_video_reader *r) {
     while (r->opts.passthrough && !r->drained) {
         int ret = av_read_frame(r->fmt, r->pkt);
         if (ret < 0) break;
-        if (r->pkt->stream_index != r->info.stream_index) {
-            int64_t t = packet_us(r->pkt, r->fmt->streams[r->pkt->stream_index]->time_base);
-            if (t != INT64_MIN && t >= r->drain_until_us + 1000000) {
-                av_packet_unref(r->pkt);
-                break; /* well past the end: nothing more of ours can follow */
-            }
-            s = keep_packet(r, r->pkt);
+        int64_t t = packet_us(r->pkt, r->fmt->streams[r->pkt->stream_index]->time_base);
+        if (t != INT64_MIN && t >= r->drain_until_us + 1000000) {
+            av_packet_unref(r->pkt);
+            break; /* well past the end (any stream): nothing more of ours can follow */
         }
+        if (r->pkt->stream_index != r->info.stream_index) s = keep_packet(r, r->pkt);
         av_packet_unref(r->pkt);
         if (s != FATHOM_OK) break;
     }
