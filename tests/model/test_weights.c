@@ -20,7 +20,10 @@
 #include <zip.h>
 
 #include "fathom.h"
+#include "model/config.h"
 #include "model/model.h"
+#include "model/pth.h"
+#include "model/safetensors.h"
 #include "model/weights.h"
 #include "test_util.h"
 
@@ -625,6 +628,53 @@ static void test_pth_round_trips(void **state) {
     free(tmp);
 }
 
+/* The fuzz seeds were written by tests/tools/make_weights_seeds.py: .pth pickles by Python's
+ * own pickler, HF names by an independent Python mapping. Official .pth and HF safetensors of
+ * the same values must load identically. */
+static fathom_weights *load_seed(const char *rel) {
+    const char *src = getenv("FATHOM_SRC");
+    assert_non_null(src);
+    const char *path = tu_path(tu_path(src, "tests/fuzz/corpus"), rel);
+    fathom_config cfg = {.has_heads = 1, .heads = 2, .has_out_indices = 1, .out_indices = {0, 1, 2, 3}};
+    fathom_tensor_set set;
+    fathom_status s = strstr(rel, ".pth") ? fathom_pth_open_file(path, &set) : fathom_st_open_file(path, &set);
+    if (s != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    fathom_weights *w = NULL;
+    s = fathom_weights_map(&set, &cfg, NULL, &w);
+    fathom_tensor_set_close(&set);
+    if (s != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    return w;
+}
+
+static void test_python_written(void **state) {
+    (void)state;
+    fathom_weights *a = load_seed("pth/micro_f16.pth");
+    fathom_weights *b = load_seed("safetensors/micro_hf_f16.safetensors");
+    assert_string_equal(a->dtype, "f16");
+    assert_int_equal(a->arch.embed_dim, 8);
+    assert_int_equal(a->arch.pos_grid, 2);
+    compare_weights(a, b, 0);
+    fathom_weights_free(&b);
+    b = load_seed("pth/micro_bf16_shared_wrapped.pth");
+    fathom_weights *c = load_seed("safetensors/micro_hf_bf16.safetensors");
+    assert_string_equal(b->dtype, "bf16");
+    compare_weights(b, c, 0);
+    /* f16 and bf16 copies of the same float32 values agree to bf16 precision */
+    ent *ea = calloc(4096, sizeof *ea), *eb = calloc(4096, sizeof *eb);
+    float *zeros = calloc(1 << 16, sizeof *zeros);
+    int n = official_entries(a, ea, zeros);
+    assert_int_equal(official_entries(b, eb, zeros), n);
+    for (int i = 0; i < n; i++)
+        for (int64_t k = 0; k < ea[i].numel; k++)
+            assert_true(fabsf(ea[i].data[k] - eb[i].data[k]) <= 1e-2f * fabsf(ea[i].data[k]) + 1e-6f);
+    free(ea);
+    free(eb);
+    free(zeros);
+    fathom_weights_free(&a);
+    fathom_weights_free(&b);
+    fathom_weights_free(&c);
+}
+
 /* ------------------------------------------------------------------ hostile files */
 
 typedef struct hostile_ctx {
@@ -919,6 +969,7 @@ int main(void) {
         cmocka_unit_test(test_vits_pth),
         cmocka_unit_test(test_cross_format),
         cmocka_unit_test(test_pth_round_trips),
+        cmocka_unit_test(test_python_written),
     };
     const struct CMUnitTest hostile[] = {
         cmocka_unit_test(test_hostile_safetensors),

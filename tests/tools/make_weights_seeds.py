@@ -135,14 +135,15 @@ def raw(a, dtype):
 
 
 def safetensors(tensors, dtype):
-    header, data = {"__metadata__": {"format": "pt"}}, b""
+    header, chunks, size = {"__metadata__": {"format": "pt"}}, [], 0
     for name, v in tensors.items():
         b = raw(v, dtype)
-        header[name] = {"dtype": dtype, "shape": list(v.shape), "data_offsets": [len(data), len(data) + len(b)]}
-        data += b
+        header[name] = {"dtype": dtype, "shape": list(v.shape), "data_offsets": [size, size + len(b)]}
+        chunks.append(b)
+        size += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + data
+    return b"".join([struct.pack("<Q", len(h)), h] + chunks)
 
 
 # ---- stand-in torch globals, so pickle writes exactly the GLOBAL opcodes torch.save writes
@@ -193,13 +194,12 @@ def pth(tensors, dtype, shared=False, wrap=False):
     sd, blobs = collections.OrderedDict(), {}
     if shared:
         total = sum(v.size for v in tensors.values())
-        st, off = Storage("0", stype, total), 0
-        blob = b""
+        st, off, parts = Storage("0", stype, total), 0, []
         for name, v in tensors.items():
             sd[name] = Tensor(st, off, v.shape)
             off += v.size
-            blob += raw(v, dtype)
-        blobs["0"] = blob
+            parts.append(raw(v, dtype))
+        blobs["0"] = b"".join(parts)
     else:
         for i, (name, v) in enumerate(tensors.items()):
             sd[name] = Tensor(Storage(str(i), stype, v.size), 0, v.shape)
