@@ -48,6 +48,7 @@ static void usage(FILE *f) {
 "      --max-download-bytes N  per URL (e.g. 100M)   --timeout S  per attempt   --retries N\n"
 "governor: --target-util P --max-util P --batch-min N --batch-max N --nice N\n"
 "          --gpu-mem-limit BYTES --gpu-mem-fraction F --gpu-power-limit W\n"
+"          --governor-hz HZ  sampler rate, 0.5..1000 (default 10)   (docs/governor.md)\n"
 "video inputs (.mp4 .mkv .mov ..., stream URLs) run frame by frame, in order:\n"
 "          --video FILE --video-codec C --crf N --pix-fmt F --video-color --start S --end S\n"
 "          --max-frames N --max-res N --normalize ema|frame --ema-decay D --lookahead N\n"
@@ -60,7 +61,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_VIDEO
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO
 };
 
 static const struct option k_opts[] = {
@@ -86,6 +87,7 @@ static const struct option k_opts[] = {
     {"gpu-mem-limit", required_argument, 0, OPT_GPU_MEM_LIMIT},
     {"gpu-mem-fraction", required_argument, 0, OPT_GPU_MEM_FRACTION},
     {"gpu-power-limit", required_argument, 0, OPT_GPU_POWER_LIMIT},
+    {"governor-hz", required_argument, 0, OPT_GOVERNOR_HZ},
     /* video flags: parsed by fathom_video_parse_flag (src/pipeline/video_opts.c) */
     {"video", required_argument, 0, OPT_VIDEO}, {"video-codec", required_argument, 0, OPT_VIDEO},
     {"crf", required_argument, 0, OPT_VIDEO}, {"pix-fmt", required_argument, 0, OPT_VIDEO},
@@ -372,6 +374,10 @@ int cmd_run(int argc, char **argv) {
             break;
         case OPT_GPU_POWER_LIMIT:
             if (!parse_double("--gpu-power-limit", optarg, 1, 10000, &gp.gpu_power_limit_w)) return 2;
+            use_governor = 1;
+            break;
+        case OPT_GOVERNOR_HZ: /* the same range the governor validates */
+            if (!parse_double("--governor-hz", optarg, 0.5, 1000, &gp.hz)) return 2;
             use_governor = 1;
             break;
         default: usage(stderr); return 2;

@@ -9,6 +9,8 @@
 
 void progress_init(progress_out *p, progress_mode mode) {
     p->bar_shown = 0;
+    p->gov = NULL;
+    p->gov_slots = 0;
     if (mode == PROGRESS_AUTO) mode = isatty(2) ? PROGRESS_BAR : PROGRESS_NONE;
     p->mode = mode;
 }
@@ -19,15 +21,28 @@ static int term_width(void) {
     return 79;
 }
 
+/* The bar with the governor's state of each governed slot ("|"-separated) after the ETA. */
+static void bar_line(const progress_out *p, const fathom_run_stats *s, char *line, size_t cap) {
+    char gov[2048] = "";
+    size_t n = 0;
+    for (int i = 0; p->gov && i < p->gov_slots && n + 4 < sizeof gov; i++) {
+        if (i) n += (size_t)snprintf(gov + n, sizeof gov - n, " | ");
+        int w = fathom_governor_describe(p->gov, i, gov + n, sizeof gov - n);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    fathom_progress_bar_extra(s, gov, term_width(), line, cap);
+}
+
 static void on_stats(void *user, const fathom_run_stats *s) {
     progress_out *p = user;
-    char line[1024];
+    char line[8192]; /* ndjson: up to 16 governed slots of ~170 bytes each */
     if (p->mode == PROGRESS_BAR) {
-        fathom_progress_bar(s, term_width(), line, sizeof line);
+        bar_line(p, s, line, sizeof line);
         fprintf(stderr, "\r\033[K%s", line);
         p->bar_shown = 1;
     } else if (p->mode == PROGRESS_NDJSON) {
-        fathom_progress_json_stats(s, 0, line, sizeof line);
+        fathom_progress_json_stats(s, 0, p->gov, p->gov_slots, line, sizeof line);
         fputs(line, stderr);
     }
     fflush(stderr);
@@ -46,15 +61,17 @@ static void on_item(void *user, const fathom_item_event *ev) {
 }
 
 void progress_attach(progress_out *p, fathom_run_params *rp) {
+    p->gov = rp->governor;
+    p->gov_slots = rp->n_devices;
     rp->user = p;
     rp->on_item = on_item;
     rp->on_stats = p->mode == PROGRESS_NONE ? NULL : on_stats;
 }
 
 void progress_finish(progress_out *p, const fathom_run_stats *s) {
-    char line[1024];
+    char line[8192];
     if (p->mode == PROGRESS_NDJSON) {
-        fathom_progress_json_stats(s, 1, line, sizeof line);
+        fathom_progress_json_stats(s, 1, p->gov, p->gov_slots, line, sizeof line);
         fputs(line, stderr);
         return;
     }
@@ -62,4 +79,8 @@ void progress_finish(progress_out *p, const fathom_run_stats *s) {
     if (p->mode == PROGRESS_BAR)
         fprintf(stderr, "fathom: %lld done, %lld skipped, %lld failed in %.1f s\n",
                 (long long)s->done, (long long)s->skipped, (long long)s->failed, s->elapsed_s);
+    for (int i = 0; p->mode == PROGRESS_BAR && p->gov && i < p->gov_slots; i++) {
+        fathom_governor_describe(p->gov, i, line, sizeof line);
+        fprintf(stderr, "fathom: governor (device %d): %s\n", i, line);
+    }
 }

@@ -10,11 +10,13 @@ typedef enum { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_NDJSON, PROGRESS_NONE } pro
 typedef struct progress_out {
     progress_mode mode; /* resolved: BAR, NDJSON or NONE */
     int bar_shown;      /* a bar line is on screen (needs clearing before other output) */
+    fathom_governor *gov; /* borrowed from the run params, may be NULL: shown on the line */
+    int gov_slots;        /* governed inference slots (the run's devices) */
 } progress_out;
 
 /* Resolve AUTO: a bar when stderr is a terminal, else nothing. */
 void progress_init(progress_out *p, progress_mode mode);
-/* Hook into run params (on_stats, on_item). */
+/* Hook into run params (on_stats, on_item); call after rp->governor is set. */
 void progress_attach(progress_out *p, fathom_run_params *rp);
 /* Final line(s) after the run. */
 void progress_finish(progress_out *p, const fathom_run_stats *s);

@@ -360,6 +360,9 @@ void fathom_governor_free(fathom_governor **g);
  * the smaller of gpu_mem_limit and gpu_mem_fraction x total. 0: no cap. */
 size_t fathom_governor_gpu_mem_limit(const fathom_governor *g, int slot);
 
+/* The params the governor was created with (as validated); zeroed when g is NULL. For reports. */
+void fathom_governor_get_params(const fathom_governor *g, fathom_governor_params *out);
+
 typedef struct fathom_governor_stats {
     double target_util;       /* percent; <= 0: none */
     double max_util;          /* percent; >= 100: none */

@@ -190,6 +190,12 @@ size_t fathom_governor_gpu_mem_limit(const fathom_governor *g, int slot) {
     return g->slot[slot].mem_limit; /* set once at create: no lock needed */
 }
 
+void fathom_governor_get_params(const fathom_governor *g, fathom_governor_params *out) {
+    if (!out) return;
+    if (!g) memset(out, 0, sizeof *out);
+    else *out = g->p; /* set once at create: no lock needed */
+}
+
 void fathom_governor_advise(fathom_governor *g, int slot, int *batch, double *pause_s) {
     if (pause_s) *pause_s = 0;
     if (!g || !batch || !pause_s || slot < 0 || slot >= g->p.slots) return;

@@ -279,7 +279,7 @@ fathom_status fathom_pipeline_run(fathom_pipeline *pl, fathom_run_stats *stats_o
     }
     snapshot(pl, &s);
     if (pl->report) {
-        if (fathom_report_finish(pl->report, &s) != FATHOM_OK) {
+        if (fathom_report_finish(pl->report, &s, p->governor, p->n_devices, p->batch) != FATHOM_OK) {
             fathom_pipeline_set_fatal(pl, FATHOM_ERR_IO, fathom_last_error());
             snapshot(pl, &s);
         }

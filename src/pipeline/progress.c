@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/governor_json.h"
+
 static double rate_of(const fathom_run_stats *s) {
     return s->elapsed_s > 0 ? (double)s->finished / s->elapsed_s : 0.0;
 }
@@ -21,6 +23,11 @@ static void fmt_eta(double sec, char *out, size_t cap) {
 }
 
 void fathom_progress_bar(const fathom_run_stats *s, int width, char *out, size_t cap) {
+    fathom_progress_bar_extra(s, NULL, width, out, cap);
+}
+
+void fathom_progress_bar_extra(const fathom_run_stats *s, const char *extra, int width, char *out,
+                               size_t cap) {
     double rate = rate_of(s);
     char eta[32], count[64], bar[64];
     if (s->total > 0) {
@@ -39,11 +46,19 @@ void fathom_progress_bar(const fathom_run_stats *s, int width, char *out, size_t
         snprintf(count, sizeof count, "%lld done", (long long)s->finished);
         snprintf(eta, sizeof eta, "?");
     }
-    char fails[48] = "";
+    char fails[48] = "", queues[96];
     if (s->failed) snprintf(fails, sizeof fails, "  %lld failed", (long long)s->failed);
-    snprintf(out, cap, "%s%s  %.1f img/s  ETA %s  q %d/%d %d/%d %d/%d%s", bar, count, rate, eta,
-             s->queue_fill[0], s->queue_cap[0], s->queue_fill[1], s->queue_cap[1],
-             s->queue_fill[2], s->queue_cap[2], fails);
+    snprintf(queues, sizeof queues, "  q %d/%d %d/%d %d/%d", s->queue_fill[0], s->queue_cap[0],
+             s->queue_fill[1], s->queue_cap[1], s->queue_fill[2], s->queue_cap[2]);
+    const char *sep = extra && *extra ? "  " : "";
+    if (!extra) extra = "";
+    /* the extra fragment matters more than the queue fill and the bar graphic: drop those
+     * first when the whole line does not fit the width */
+    for (int drop = 0; drop < 3; drop++) {
+        int n = snprintf(out, cap, "%s%s  %.1f img/s  ETA %s%s%s%s%s", drop >= 2 ? "" : bar, count,
+                         rate, eta, sep, extra, drop >= 1 ? "" : queues, fails);
+        if (!*sep || width <= 0 || n <= width) break;
+    }
     if (width > 0 && (size_t)width < cap) out[width] = '\0';
 }
 
@@ -54,7 +69,8 @@ static void print_json(cJSON *o, char *out, size_t cap) {
     cJSON_Delete(o);
 }
 
-void fathom_progress_json_stats(const fathom_run_stats *s, int summary, char *out, size_t cap) {
+void fathom_progress_json_stats(const fathom_run_stats *s, int summary, fathom_governor *g,
+                                int n_slots, char *out, size_t cap) {
     cJSON *o = cJSON_CreateObject();
     if (o) {
         double rate = rate_of(s);
@@ -82,6 +98,7 @@ void fathom_progress_json_stats(const fathom_run_stats *s, int summary, char *ou
             if (s->fatal != FATHOM_OK) cJSON_AddStringToObject(o, "fatal", s->fatal_msg);
             else cJSON_AddNullToObject(o, "fatal");
         }
+        fathom_governor_json_add(o, g, n_slots, 0, 0);
     }
     print_json(o, out, cap);
 }

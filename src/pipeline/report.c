@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "pipeline/governor_json.h"
 
 struct fathom_report {
     FILE *f;         /* owned: the temporary file */
@@ -120,7 +121,8 @@ static void add_stage(cJSON *stages, const char *name, double busy, int64_t item
     cJSON_AddNumberToObject(o, "items_per_busy_s", busy > 0 ? (double)items / busy : 0.0);
 }
 
-fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *st) {
+fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *st,
+                                   fathom_governor *g, int n_slots, int stage_batch) {
     if (r->err != FATHOM_OK) return r->err;
     cJSON *root = cJSON_CreateObject();
     if (!root) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the report");
@@ -146,6 +148,7 @@ fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *st)
         if (st->fatal != FATHOM_OK) cJSON_AddStringToObject(t, "fatal", st->fatal_msg);
         else cJSON_AddNullToObject(t, "fatal");
     }
+    fathom_governor_json_add(root, g, n_slots, stage_batch, 1);
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the report");

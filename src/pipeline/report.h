@@ -8,7 +8,8 @@
  *    width, height, batch, device, seconds{decode, infer, write, total}}, ... ],
  *    "stages": {"source"|"decode"|"infer"|"write": {busy_s, items, items_per_busy_s}},
  *    "totals": {taken, done, skipped, failed, finished, batches, elapsed_s, items_per_s,
- *               cancelled, fatal}} */
+ *               cancelled, fatal},
+ *    "governor": {params, slots[]}   (only with a governor; pipeline/governor_json.h)} */
 #ifndef FATHOM_PIPELINE_REPORT_H
 #define FATHOM_PIPELINE_REPORT_H
 
@@ -21,8 +22,10 @@ typedef struct fathom_report fathom_report;
 fathom_status fathom_report_open(const char *path, fathom_report **out);
 /* Append one finished item. Not thread-safe (the pipeline serializes calls). */
 fathom_status fathom_report_item(fathom_report *r, const fathom_item *it);
-/* Append stages and totals, close and rename into place. */
-fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *stats);
+/* Append stages, totals and (g != NULL) the governor's params and final stats of its slots
+ * 0..n_slots-1 (stage_batch: the run's --batch); close and rename into place. */
+fathom_status fathom_report_finish(fathom_report *r, const fathom_run_stats *stats,
+                                   fathom_governor *g, int n_slots, int stage_batch);
 /* Close without finishing: removes the temporary file. Accepts NULL. */
 void fathom_report_free(fathom_report **r);
 
