@@ -124,6 +124,45 @@ static int hf_to_official(const char *in, char *out, size_t cap, int *part) {
     return 1;
 }
 
+/* The inverse, for naming a missing tensor in the file's own (HF) scheme. part: 0/1/2 for
+ * the query/key/value row blocks of qkv, else -1. Falls back to the official name. */
+static void official_to_hf(const char *in, int part, char *out, size_t cap) {
+    const char *p = in;
+    int i, u, cv;
+    int n = -1;
+    static const char *const qkv[3] = {"query", "key", "value"};
+    if (strcmp(p, "pretrained.cls_token") == 0) n = snprintf(out, cap, "backbone.embeddings.cls_token");
+    else if (strcmp(p, "pretrained.mask_token") == 0) n = snprintf(out, cap, "backbone.embeddings.mask_token");
+    else if (strcmp(p, "pretrained.pos_embed") == 0) n = snprintf(out, cap, "backbone.embeddings.position_embeddings");
+    else if (eat(&p, "pretrained.patch_embed.proj.")) n = snprintf(out, cap, "backbone.embeddings.patch_embeddings.projection.%s", p);
+    else if (eat(&p, "pretrained.norm.")) n = snprintf(out, cap, "backbone.layernorm.%s", p);
+    else if (eat(&p, "pretrained.blocks.") && eat_index(&p, &i)) {
+        const char *b = "backbone.encoder.layer.";
+        if (eat(&p, "attn.qkv.") && part >= 0) n = snprintf(out, cap, "%s%d.attention.attention.%s.%s", b, i, qkv[part], p);
+        else if (eat(&p, "attn.proj.")) n = snprintf(out, cap, "%s%d.attention.output.dense.%s", b, i, p);
+        else if (strcmp(p, "ls1.gamma") == 0) n = snprintf(out, cap, "%s%d.layer_scale1.lambda1", b, i);
+        else if (strcmp(p, "ls2.gamma") == 0) n = snprintf(out, cap, "%s%d.layer_scale2.lambda1", b, i);
+        else if (eat(&p, "mlp.w12.")) n = snprintf(out, cap, "%s%d.mlp.weights_in.%s", b, i, p);
+        else if (eat(&p, "mlp.w3.")) n = snprintf(out, cap, "%s%d.mlp.weights_out.%s", b, i, p);
+        else n = snprintf(out, cap, "%s%d.%s", b, i, p);
+    } else if (eat(&p, "depth_head.projects.") && eat_index(&p, &i)) {
+        n = snprintf(out, cap, "neck.reassemble_stage.layers.%d.projection.%s", i, p);
+    } else if (eat(&p, "depth_head.resize_layers.") && eat_index(&p, &i)) {
+        n = snprintf(out, cap, "neck.reassemble_stage.layers.%d.resize.%s", i, p);
+    } else if (eat(&p, "depth_head.scratch.layer") && (i = *p - '0') >= 1 && i <= 4 && eat((++p, &p), "_rn.")) {
+        n = snprintf(out, cap, "neck.convs.%d.%s", i - 1, p);
+    } else if (eat(&p, "depth_head.scratch.refinenet") && (i = *p - '0') >= 1 && i <= 4 && p[1] == '.') {
+        p += 2;
+        if (eat(&p, "out_conv.")) n = snprintf(out, cap, "neck.fusion_stage.layers.%d.projection.%s", 4 - i, p);
+        else if (eat(&p, "resConfUnit") && (u = *p - '0') >= 1 && u <= 2 && (p++, eat(&p, ".conv")) &&
+                 (cv = *p - '0') >= 1 && cv <= 2 && p[1] == '.')
+            n = snprintf(out, cap, "neck.fusion_stage.layers.%d.residual_layer%d.convolution%d.%s", 4 - i, u, cv, p + 2);
+    } else if (eat(&p, "depth_head.scratch.output_conv1.")) n = snprintf(out, cap, "head.conv1.%s", p);
+    else if (eat(&p, "depth_head.scratch.output_conv2.0.")) n = snprintf(out, cap, "head.conv2.%s", p);
+    else if (eat(&p, "depth_head.scratch.output_conv2.2.")) n = snprintf(out, cap, "head.conv3.%s", p);
+    if (n < 0 || (size_t)n >= cap) snprintf(out, cap, "%s", in);
+}
+
 static void translate_all(map_ctx *c) {
     for (size_t i = 0; i < c->set->n; i++) {
         const char *nm = c->set->t[i].name;
@@ -425,14 +464,16 @@ static fathom_status check_missing(map_ctx *c, const slot *ordered, size_t n) {
         memcpy(key.name, ordered[k].name, sizeof key.name);
         const slot *s = bsearch(&key, c->slots, c->nslots, sizeof *s, slot_cmp);
         unsigned want = s->parts == 3 ? 7u : 1u;
-        if ((s->filled & want) == want) continue;
-        if (s->parts == 3 && s->filled) {
-            int p = !(s->filled & 1) ? 0 : !(s->filled & 2) ? 1 : 2;
+        if ((s->filled & want) == want || !s->dst) continue; /* unused tensors may be absent */
+        int p = -1;
+        if (s->parts == 3 && (s->filled || c->hf)) p = !(s->filled & 1) ? 0 : !(s->filled & 2) ? 1 : 2;
+        char name[MAP_NAME + 32];
+        if (c->hf) official_to_hf(s->name, p, name, sizeof name);
+        else snprintf(name, sizeof name, "%s", s->name);
+        if (p >= 0 && !c->hf)
             return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: missing tensor '%s' (the %s part is absent)", c->path,
-                               s->name, part_name(p));
-        }
-        return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: missing tensor '%s'%s", c->path, s->name,
-                           c->hf ? " (or its Hugging Face name)" : "");
+                               name, part_name(p));
+        return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: missing tensor '%s'", c->path, name);
     }
     return FATHOM_OK;
 }

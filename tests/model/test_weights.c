@@ -846,6 +846,57 @@ static void test_hostile_safetensors(void **state) {
     free(good.b);
 }
 
+/* A copy of a safetensors image without tensor `name` (its bytes stay, unreferenced). */
+static buf st_drop(const uint8_t *file, size_t n, const char *name) {
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | file[i];
+    cJSON *root = cJSON_ParseWithLength((const char *)file + 8, hlen);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(root, name));
+    cJSON_DeleteItemFromObjectCaseSensitive(root, name);
+    char *h = cJSON_PrintUnformatted(root);
+    buf o = {0};
+    put_le(&o, strlen(h), 8);
+    put(&o, h, strlen(h));
+    put(&o, file + 8 + hlen, n - 8 - hlen);
+    free(h);
+    cJSON_Delete(root);
+    return o;
+}
+
+static void test_hf_missing(void **state) {
+    hostile_ctx *h = *state;
+    size_t gn;
+    uint8_t *gb = slurp(tu_path(tu_golden_dir(), "tiny-hf/model/model.safetensors"), &gn);
+    const char *dir = tu_path(h->tmp, "hfmissing");
+    mkdir(dir, 0755);
+    spit(tu_path(dir, "config.json"), h->cfg, h->cfg_n);
+    const char *file = tu_path(dir, "model.safetensors");
+    static const char *const drop[] = {
+        "backbone.encoder.layer.3.attention.attention.key.bias",
+        "backbone.encoder.layer.0.attention.attention.query.weight",
+        "neck.fusion_stage.layers.1.residual_layer2.convolution1.weight",
+        "neck.convs.3.weight",
+        "backbone.encoder.layer.2.layer_scale1.lambda1",
+        "head.conv2.bias",
+    };
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+        buf b = st_drop(gb, gn, drop[i]);
+        spit(file, b.b, b.n);
+        free(b.b);
+        char want[160];
+        snprintf(want, sizeof want, "missing tensor '%s'", drop[i]);
+        expect_fail(try_load(dir), FATHOM_ERR_NOT_FOUND, file, want);
+    }
+    /* unused tensors may be absent: nothing reads them */
+    buf b = st_drop(gb, gn, "backbone.embeddings.mask_token");
+    spit(file, b.b, b.n);
+    free(b.b);
+    fathom_weights *w = load_ok(dir, NULL);
+    assert_int_equal(w->unused_params, 2 * (8 * 8 * 9 + 8));
+    fathom_weights_free(&w);
+    free(gb);
+}
+
 static void test_hostile_pth(void **state) {
     hostile_ctx *h = *state; /* storage checks run in the reader, before the architecture */
     const char *p = tu_path(h->tmp, "bad.pth");
@@ -974,6 +1025,7 @@ int main(void) {
     const struct CMUnitTest hostile[] = {
         cmocka_unit_test(test_hostile_safetensors),
         cmocka_unit_test(test_hostile_pth),
+        cmocka_unit_test(test_hf_missing),
         cmocka_unit_test(test_zip_bomb),
         cmocka_unit_test(test_paths),
     };
