@@ -70,7 +70,10 @@ for e in stats:
     assert g["target_util"] == 50 and len(g["slots"]) == 1, g
     s = g["slots"][0]
     assert 0 <= s["util"] <= 100 and 0 <= s["duty"] <= 100, s
-    assert 1 <= s["batch"] <= 3 and 0 <= s["pause_s"] <= 5, s
+    # batch is 0 only before the first advice (a progress event on a slow machine)
+    assert 0 <= s["batch"] <= 3 and 0 <= s["pause_s"] <= 5, s
+    if e["event"] == "summary":
+        assert 1 <= s["batch"] <= 3, s
     assert isinstance(s["emergency"], bool), s
     assert s["util_limit_hits"] >= 0 and s["mem_limit_hits"] >= 0, s
 assert all("governor" not in e for e in ev if e["event"] == "item")
