@@ -37,15 +37,30 @@ echo "== engine only: fathom bench 1920x1080, batch $batch, $threads threads"
 engine=$(sed -n 's/^throughput: *\([0-9.]*\) images\/s.*/\1/p' "$tmp/bench.txt")
 
 echo "== end to end: fathom run --video, $frames frames"
-"$bin" run -m "$model" --threads "$threads" --batch "$batch" --progress none \
-  --report "$tmp/r.json" -o "$tmp/out" --video "$tmp/out/depth.mkv" "$tmp/in1080.mp4"
+# CPU seconds of the whole process (getrusage of the child): load-independent
+"$py" - "$bin" "$model" "$threads" "$batch" "$tmp" <<'EOF' | tee "$tmp/cpu.txt"
+import resource, subprocess, sys
+bin, model, threads, batch, tmp = sys.argv[1:]
+subprocess.run([bin, "run", "-m", model, "--threads", threads, "--batch", batch, "--progress",
+                "none", "--report", f"{tmp}/r.json", "-o", f"{tmp}/out", "--video",
+                f"{tmp}/out/depth.mkv", f"{tmp}/in1080.mp4"], check=True)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"cpu {ru.ru_utime + ru.ru_stime:.3f}")
+EOF
 echo "== engine only again (the machine's load may have changed)"
 "$bin" bench --model "$model" --height 1080 --width 1920 --batch "$batch" --threads "$threads" \
   --iters 6 --warmup 1 | tee "$tmp/bench2.txt"
 engine2=$(sed -n 's/^throughput: *\([0-9.]*\) images\/s.*/\1/p' "$tmp/bench2.txt")
-"$py" - "$engine" "$engine2" "$tmp/r.json" <<'EOF'
+cpu_e2e=$(sed -n 's/^cpu //p' "$tmp/cpu.txt")
+cpu_engine=$(cat "$tmp/bench.txt" "$tmp/bench2.txt" | sed -n 's/^cpu time: *\([0-9.]*\) ms.*/\1/p' |
+  "$py" -c "import sys; v = [float(x) for x in sys.stdin]; print(sum(v) / len(v) / 1000)")
+"$py" - "$engine" "$engine2" "$tmp/r.json" "$cpu_e2e" "$cpu_engine" "$frames" <<'EOF'
 import json, sys
 engine = (float(sys.argv[1]) + float(sys.argv[2])) / 2
+cpu_e2e, cpu_engine, frames = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+print(f"CPU per frame: engine {cpu_engine:.2f} s, end to end {cpu_e2e / frames:.2f} s (model "
+      f"loading included): engine share {100 * cpu_engine * frames / cpu_e2e:.1f}% -> on an idle "
+      f"machine end-to-end fps ~ that share of engine-only fps")
 r = json.load(open(sys.argv[3]))
 t = r["totals"]
 e2e = t["items_per_s"]

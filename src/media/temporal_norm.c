@@ -25,6 +25,8 @@ struct fathom_tnorm {
     float prev_thumb[TN_CELLS];
     double acc[TN_CELLS];  /* scratch for the thumbnail of the frame being pushed */
     int cnt[TN_CELLS];
+    int *col_cell;         /* owned: thumbnail column of each image column (w entries) */
+    int col_w;
 };
 
 fathom_tnorm_opts fathom_tnorm_default_opts(void) {
@@ -54,6 +56,7 @@ fathom_status fathom_tnorm_create(const fathom_tnorm_opts *opts, fathom_tnorm **
 void fathom_tnorm_free(fathom_tnorm **ptn) {
     if (!ptn || !*ptn) return;
     free((*ptn)->slot);
+    free((*ptn)->col_cell);
     free(*ptn);
     *ptn = NULL;
 }
@@ -68,6 +71,14 @@ fathom_status fathom_tnorm_push(fathom_tnorm *tn, const float *depth, int h, int
     if (h <= 0 || w <= 0 || !depth)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "temporal normalization: empty frame");
     const int T = FATHOM_TNORM_THUMB;
+    if (tn->col_w != w) { /* once per frame size: no division per pixel */
+        int *cc = realloc(tn->col_cell, (size_t)w * sizeof *cc);
+        if (!cc) return fathom_fail(FATHOM_ERR_NOMEM, "temporal normalization: out of memory");
+        for (int x = 0; x < w; x++) cc[x] = (int)((int64_t)x * T / w);
+        tn->col_cell = cc;
+        tn->col_w = w;
+    }
+    const int *col_cell = tn->col_cell;
     float lo = INFINITY, hi = -INFINITY;
     memset(tn->acc, 0, sizeof tn->acc);
     memset(tn->cnt, 0, sizeof tn->cnt);
@@ -80,9 +91,8 @@ fathom_status fathom_tnorm_push(fathom_tnorm *tn, const float *depth, int h, int
             if (!isfinite(v)) continue;
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
-            int c = (int)((int64_t)x * T / w);
-            acc[c] += v;
-            cnt[c]++;
+            acc[col_cell[x]] += v;
+            cnt[col_cell[x]]++;
         }
     }
     if (!(lo <= hi)) lo = hi = 0; /* nothing finite */
