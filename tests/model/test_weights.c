@@ -897,6 +897,70 @@ static void test_hf_missing(void **state) {
     free(gb);
 }
 
+/* vitg-style SwiGLU blocks (mlp.w12 / mlp.w3, HF weights_in / weights_out) on the tiny model:
+ * hidden = ((int(64 * 4 * 2/3) + 7) // 8) * 8 = 176. */
+static void test_swiglu(void **state) {
+    hostile_ctx *h = *state;
+    ent *e = calloc(4096, sizeof *e);
+    int n = 0;
+    float *vals = malloc(352 * 64 * sizeof *vals);
+    tu_fill_random(vals, 352 * 64, 5, 1.0f);
+    for (int i = 0; i < h->n; i++) {
+        e[n] = h->e[i];
+        char *mlp = strstr(e[n].name, ".mlp.fc");
+        if (mlp) {
+            int fc = mlp[7] - '0', weight = strstr(mlp, "weight") != NULL;
+            snprintf(mlp, sizeof e[n].name - (size_t)(mlp - e[n].name), ".mlp.%s.%s", fc == 1 ? "w12" : "w3",
+                     weight ? "weight" : "bias");
+            e[n].data = vals;
+            if (fc == 1) e[n].shape[0] = 352;
+            else if (weight) e[n].shape[1] = 176;
+            e[n].numel = e[n].shape[0] * (e[n].ndim == 2 ? e[n].shape[1] : 1);
+        }
+        n++;
+    }
+    const char *dir = tu_path(h->tmp, "swiglu");
+    mkdir(dir, 0755);
+    char *txt = strndup((const char *)h->cfg, h->cfg_n);
+    char *at = strstr(txt, "\"use_swiglu_ffn\": false");
+    assert_non_null(at);
+    memcpy(at + strlen("\"use_swiglu_ffn\": "), "true ", 5);
+    spit(tu_path(dir, "config.json"), txt, strlen(txt));
+    free(txt);
+    buf b = st_build(e, n, W_F32, NULL);
+    spit(tu_path(dir, "model.safetensors"), b.b, b.n);
+    free(b.b);
+    fathom_weights *w = load_ok(dir, NULL);
+    assert_int_equal(w->arch.swiglu, 1);
+    assert_int_equal(w->arch.mlp_hidden, 176);
+    assert_memory_equal(w->blocks[3].fc1_w, vals, 352 * 64 * sizeof *vals);
+    assert_memory_equal(w->blocks[3].fc2_w, vals, 64 * 176 * sizeof *vals);
+    fathom_weights_free(&w);
+    /* the same tensors under HF names, without config: SwiGLU inferred from w12 */
+    for (int i = 0; i < n; i++) {
+        char *m = strstr(e[i].name, ".mlp.w");
+        if (!m) continue;
+        int blk = atoi(e[i].name + strlen("pretrained.blocks."));
+        int w12 = m[6] == '1';
+        char tail[16];
+        snprintf(tail, sizeof tail, "%s", strrchr(e[i].name, '.') + 1);
+        snprintf(e[i].name, sizeof e[i].name, "backbone.encoder.layer.%d.mlp.%s.%s", blk,
+                 w12 ? "weights_in" : "weights_out", tail);
+    }
+    b = st_build(e, n, W_F32, NULL);
+    spit(tu_path(dir, "model.safetensors"), b.b, b.n);
+    free(b.b);
+    const char *cfg = "{\"backbone_config\": {\"num_attention_heads\": 4, \"out_indices\": [1, 2, 3, 4]}}";
+    spit(tu_path(dir, "config.json"), cfg, strlen(cfg));
+    w = load_ok(dir, NULL);
+    assert_int_equal(w->arch.swiglu, 1);
+    assert_int_equal(w->arch.mlp_hidden, 176);
+    assert_memory_equal(w->blocks[0].fc2_w, vals, 64 * 176 * sizeof *vals);
+    fathom_weights_free(&w);
+    free(vals);
+    free(e);
+}
+
 static void test_hostile_pth(void **state) {
     hostile_ctx *h = *state; /* storage checks run in the reader, before the architecture */
     const char *p = tu_path(h->tmp, "bad.pth");
@@ -998,7 +1062,7 @@ static void test_paths(void **state) {
     spit(tu_path(cfgdir, "model.safetensors"), st.b, st.n);
     free(st.b);
     const char *cfg = tu_path(cfgdir, "config.json");
-    spit(cfg, "{\"backbone_config\": {\"hidden_size\": \"big\"}}", 44);
+    spit(cfg, "{\"backbone_config\": {\"hidden_size\": \"big\"}}", 43);
     expect_fail(try_load(cfgdir), FATHOM_ERR_FORMAT, cfg, "hidden_size");
     /* a config that disagrees with the tensors: the first mismatching tensor is named */
     char *txt = strndup((const char *)h->cfg, h->cfg_n);
@@ -1026,6 +1090,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_safetensors),
         cmocka_unit_test(test_hostile_pth),
         cmocka_unit_test(test_hf_missing),
+        cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_zip_bomb),
         cmocka_unit_test(test_paths),
     };
