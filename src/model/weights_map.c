@@ -262,7 +262,8 @@ static void apply_config(fathom_arch *a, const fathom_config *cfg) {
     if (cfg->has_neck) memcpy(a->out_ch, cfg->neck, sizeof a->out_ch);
     if (cfg->has_head_hidden) a->head_hidden = cfg->head_hidden;
     if (cfg->has_metric) a->metric = cfg->metric;
-    if (cfg->has_max_depth) a->max_depth = (float)cfg->max_depth;
+    /* HF relative configs carry the class default max_depth 1: only a metric config's counts */
+    if (cfg->has_max_depth && cfg->has_metric && cfg->metric) a->max_depth = (float)cfg->max_depth;
 }
 
 static void apply_params(fathom_arch *a, const fathom_model_params *p) {

@@ -443,6 +443,13 @@ static void test_tiny_hf(void **state) {
     free(bytes);
     fathom_model_free(&m);
     assert_null(m);
+    /* forcing metric on a relative folder: its config's max_depth (HF default 1) is not taken */
+    fathom_model_params p = fathom_model_default_params();
+    p.metric = 1;
+    fathom_weights *wm = load_ok(dir, &p);
+    assert_int_equal(wm->arch.metric, 1);
+    assert_true(wm->arch.max_depth == 20.0f);
+    fathom_weights_free(&wm);
     fathom_model_free(NULL);
 }
 
