@@ -52,7 +52,8 @@ static void usage(FILE *f) {
 "video inputs (.mp4 .mkv .mov ..., stream URLs) run frame by frame, in order:\n"
 "          --video FILE --video-codec C --crf N --pix-fmt F --video-color --start S --end S\n"
 "          --max-frames N --max-res N --normalize ema|frame --ema-decay D --lookahead N\n"
-"          --scene-cut T   (docs/video.md)\n"
+"          --scene-cut T   --video-npz (all frames' raw depth in OUTDIR/<stem>.npz)\n"
+"          (docs/video.md)\n"
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
 
@@ -95,7 +96,7 @@ static const struct option k_opts[] = {
     {"end", required_argument, 0, OPT_VIDEO}, {"max-frames", required_argument, 0, OPT_VIDEO},
     {"max-res", required_argument, 0, OPT_VIDEO}, {"normalize", required_argument, 0, OPT_VIDEO},
     {"ema-decay", required_argument, 0, OPT_VIDEO}, {"lookahead", required_argument, 0, OPT_VIDEO},
-    {"scene-cut", required_argument, 0, OPT_VIDEO},
+    {"scene-cut", required_argument, 0, OPT_VIDEO}, {"video-npz", no_argument, 0, OPT_VIDEO},
     {0, 0, 0, 0}};
 
 static int bad(const char *fmt, const char *a, const char *b) {

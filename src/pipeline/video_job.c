@@ -15,6 +15,7 @@ void fathom_video_job_ref(fathom_video_job *job) { atomic_fetch_add(&job->refs, 
 void fathom_video_job_unref(fathom_video_job *job) {
     if (!job || atomic_fetch_sub(&job->refs, 1) != 1) return;
     fathom_video_writer_free(&job->writer); /* unfinished: stays under its partial name */
+    fathom_video_npz_free(&job->npz);       /* unfinished: its temporary files are removed */
     fathom_video_reader_free(&job->reader);
     pthread_mutex_destroy(&job->mu);
     free(job->meta);
@@ -98,7 +99,7 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
         goto end;
     }
-    if (!opts->video_path && !opts->seq_formats) { /* nothing asked: a depth video */
+    if (!opts->video_path && !opts->seq_formats && !opts->npz) { /* nothing asked: a video */
         if (snprintf(job->video_path, sizeof job->video_path, "%s/%s_depth.mkv", job->outdir,
                      stem) >= (int)sizeof job->video_path) {
             s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
@@ -160,6 +161,19 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
                                      &job->writer);
         if (s != FATHOM_OK) goto end;
     }
+    if (opts->npz) {
+        if (snprintf(job->npz_path, sizeof job->npz_path, "%s/%s.npz", job->outdir, stem) >=
+            (int)sizeof job->npz_path) {
+            s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
+            goto end;
+        }
+        if ((s = fathom_mkdir_parents(job->npz_path)) != FATHOM_OK ||
+            (s = fathom_video_npz_open(job->npz_path, vi->height, vi->width, vi->time_base.num,
+                                       vi->time_base.den,
+                                       params->existing == FATHOM_EXISTING_OVERWRITE,
+                                       &job->npz)) != FATHOM_OK)
+            goto end;
+    }
 end:
     if (s != FATHOM_OK) {
         fathom_video_job_unref(job);
@@ -211,6 +225,7 @@ void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *o
     out->frames_written = job->frames_written;
     out->frames_failed = job->frames_failed;
     out->complete = job->complete;
+    if (job->npz_complete) snprintf(out->npz_path, sizeof out->npz_path, "%s", job->npz_path);
     pthread_mutex_unlock(&job->mu);
     if (job->video_path[0])
         snprintf(out->video_path, sizeof out->video_path, "%s",
@@ -236,6 +251,8 @@ void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n) {
                         (long long)s.decode_errors);
     if (len >= 0 && (size_t)len < n && s.truncated)
         len += snprintf(buf + len, n - len, "; input ended early: %s", s.end_reason);
+    if (len >= 0 && (size_t)len < n && s.npz_path[0])
+        len += snprintf(buf + len, n - len, "\nall frames: %s", s.npz_path);
     if (len >= 0 && (size_t)len < n && s.video_path[0])
         snprintf(buf + len, n - len, s.complete ? "\ndepth video: %s"
                                                 : "\ndepth video NOT complete, partial file: %s",

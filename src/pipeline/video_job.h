@@ -41,6 +41,8 @@ typedef struct fathom_video_run_opts {
     const char *video_path;         /* --video FILE (borrowed); NULL: no depth video */
     fathom_video_writer_opts enc;   /* --video-codec --crf --pix-fmt; enc.color: --video-color */
     unsigned seq_formats;           /* frame sequences: fathom_output_format bits; 0: none */
+    int npz;                        /* --video-npz: all frames' raw depth in OUTDIR/<stem>.npz
+                                       (media/video_npz.h) */
     fathom_video_norm normalize;    /* --normalize */
     fathom_tnorm_opts tnorm;        /* --ema-decay --lookahead --scene-cut */
 } fathom_video_run_opts;
@@ -48,8 +50,8 @@ typedef struct fathom_video_run_opts {
 void fathom_video_run_default_opts(fathom_video_run_opts *o);
 
 /* Parse one video flag of `fathom run` (name without dashes: "video", "video-codec", "crf",
- * "pix-fmt", "video-color", "start", "end", "max-frames", "max-res", "normalize",
- * "ema-decay", "lookahead", "scene-cut"; arg NULL for "video-color").
+ * "pix-fmt", "video-color", "video-npz", "start", "end", "max-frames", "max-res", "normalize",
+ * "ema-decay", "lookahead", "scene-cut"; arg NULL for "video-color" and "video-npz").
  * Returns 1 when taken, 0 when `name` is not a video flag, -1 for a bad value (message in
  * fathom_last_error()). */
 int fathom_video_parse_flag(fathom_video_run_opts *o, const char *name, const char *arg);
@@ -80,6 +82,7 @@ typedef struct fathom_video_job_stats {
     int complete;             /* the depth video was finished and renamed */
     char end_reason[160];     /* why the input ended early ("" when it did not) */
     char video_path[4096];    /* final name when complete, else the partial file ("" if none) */
+    char npz_path[4096];      /* the --video-npz archive when complete, else "" */
 } fathom_video_job_stats;
 
 void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *out);

@@ -55,6 +55,8 @@ int fathom_video_parse_flag(fathom_video_run_opts *o, const char *name, const ch
         o->enc.pix_fmt = arg;
     } else if (!strcmp(name, "video-color")) {
         o->enc.color = 1;
+    } else if (!strcmp(name, "video-npz")) {
+        o->npz = 1;
     } else if (!strcmp(name, "start")) {
         if (!num(name, arg, 0, 1e9, &v)) return -1;
         o->read.start = v;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "media/video_npz.h"
 #include "pipeline/sink.h"
 #include "pipeline/source.h"
 #include "pipeline/video_job.h"
@@ -19,6 +20,9 @@ struct fathom_video_job {
     atomic_int refs;                 /* source + sink + caller */
     fathom_video_reader *reader;     /* owned */
     fathom_video_writer *writer;     /* owned; NULL without a depth video */
+    fathom_video_npz *npz;           /* owned; NULL without --video-npz */
+    char npz_path[4096];
+    int npz_complete;
     fathom_video_run_opts opts;      /* copy; video_path points into video_path below */
     char *input;                     /* owned */
     char *stem;                      /* owned: input name without folder and extension */

@@ -6,7 +6,7 @@
  * the ring when the temporal normalization has seen enough look-ahead, and is then encoded
  * (with the source's other streams interleaved up to its timestamp) and written as sequence
  * files. finish() drains the ring and completes (renames) the video when the input was read
- * to its end. */
+ * to its end, and builds the --video-npz archive. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +109,8 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
             st = fathom_video_writer_write_gray16(job->writer, s->q16, p->m.pts, p->m.duration);
         }
     }
+    /* every frame is in the npz (its count is the decoded frames'), a failed one repeated */
+    if (st == FATHOM_OK && job->npz) st = fathom_video_npz_add(job->npz, p->depth, p->m.pts);
     /* a failed frame has no depth of its own: repeated in the video (timing), not as files */
     if (st == FATHOM_OK && job->opts.seq_formats && !p->failed)
         st = write_sequences(s, p, lo, hi);
@@ -164,8 +166,15 @@ static fathom_status vsink_finish(void *self) {
     fathom_video_job *job = s->job;
     if (s->tn) fathom_tnorm_flush(s->tn);
     fathom_status st = drain(s); /* the frames in the ring are done: write them */
-    if (st != FATHOM_OK || !job->writer) return st;
-    if (!atomic_load(&job->source_done)) return FATHOM_OK; /* interrupted: stays partial */
+    if (st != FATHOM_OK || !atomic_load(&job->source_done))
+        return st; /* interrupted: the video stays partial, the npz is not made */
+    if (job->npz && (st = fathom_video_npz_finish(job->npz)) != FATHOM_OK) return st;
+    if (job->npz) {
+        pthread_mutex_lock(&job->mu);
+        job->npz_complete = 1;
+        pthread_mutex_unlock(&job->mu);
+    }
+    if (!job->writer) return FATHOM_OK;
     st = pass_packets(s, INT64_MAX);
     if (st == FATHOM_OK) st = fathom_video_writer_finish(job->writer);
     if (st == FATHOM_OK) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_video_cli.sh - `fathom run` on videos, end to end with the real binary and the golden
-# tiny model: depth video + npy sequence, checked with ffprobe/ffmpeg (frame count, every
+# tiny model: depth video + npy sequence + --video-npz archive, checked with ffprobe/ffmpeg (frame count, every
 # timestamp, audio bit-identical, duration), frame-vs-image parity, Ctrl-C leaves a partial
 # file, no video stream and truncated input.
 set -euo pipefail
@@ -25,8 +25,8 @@ run() { "$FATHOM_BIN" run -m "$model" --input-size 70 --batch 2 --progress none 
 ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
   -f lavfi -i sine=frequency=440:duration=2 -c:v libx264 -pix_fmt yuv420p -c:a aac clip.mp4
 
-# ---- depth video + npy sequence ----
-run -o out --video out/d.mkv -f npy clip.mp4 2> log.txt || { cat log.txt; fail "run exited $?"; }
+# ---- depth video + npy sequence + all frames in one npz ----
+run -o out --video out/d.mkv -f npy --video-npz clip.mp4 2> log.txt || { cat log.txt; fail "run exited $?"; }
 cat log.txt
 grep -q "50 written" log.txt || fail "summary does not report 50 frames"
 [ -f out/d.mkv ] && [ ! -e out/d.partial.mkv ] || fail "depth video not renamed to its final name"
@@ -56,6 +56,32 @@ assert abs(d_src - d_out) < 0.06, (d_src, d_out)
 print(f"timestamps: 50 frames match (container shift {shift:.3f} s); duration {d_src} -> {d_out}")
 EOF
 
+# the npz: (frames, H, W) float32 equal to the npy sequence, pts equal to the source's
+ffprobe -v error -select_streams v:0 -show_entries stream=time_base -of csv=p=0 clip.mp4 > tb.txt
+ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 clip.mp4 > src_pts.txt
+grep -q "all frames: out/clip.npz" log.txt || fail "the npz is not reported"
+! ls -A out | grep -q "npy-" || fail "temporary .npy files left in out/"
+"$PY" - <<'EOF'
+import numpy as np
+z = np.load("out/clip.npz")
+assert sorted(z.files) == ["depth", "pts", "time_base"], z.files
+d, pts, tb = z["depth"], z["pts"], z["time_base"]
+assert d.dtype == np.float32 and d.shape == (50, 120, 160), (d.dtype, d.shape)
+for i in range(50):
+    assert np.array_equal(d[i], np.load(f"out/clip/{i:06d}.npy")), i
+src = [int(x.strip(",")) for x in open("src_pts.txt").read().split()]
+assert pts.dtype == np.int64 and pts.tolist() == src, (pts[:5], src[:5])
+num, den = open("tb.txt").read().strip().split("/")
+assert tb.tolist() == [int(num), int(den)], tb
+print(f"npz: depth {d.shape} equals the npy sequence; pts and time_base {tb.tolist()} match")
+EOF
+# only the npz when only it is asked; its frames are the decoded frames (--max-frames)
+run -o out5 --video-npz --max-frames 7 clip.mp4 2> log5.txt || fail "npz-only run: $(cat log5.txt)"
+[ "$(ls -A out5)" = clip.npz ] || fail "npz-only run wrote: $(ls -A out5)"
+"$PY" -c "import numpy as np; z = np.load('out5/clip.npz'); assert z['depth'].shape == (7, 120, 160) and len(z['pts']) == 7, z['depth'].shape"
+rc=0; run -o out5 --video-npz --max-frames 7 clip.mp4 2> log5.txt || rc=$?
+[ "$rc" != 0 ] && grep -q "out5/clip.npz exists" log5.txt || fail "existing npz overwritten (rc $rc): $(cat log5.txt)"
+
 # ---- frame 12 of the video == the image path on the same frame ----
 ffmpeg -nostdin -v error -i clip.mp4 -vf "select=eq(n\,12)" -frames:v 1 frame12.png
 run -o img -f npy frame12.png 2> /dev/null || fail "image run failed"
@@ -74,7 +100,7 @@ ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=160x120:rate=25:duration=20 -
   -pix_fmt yuv420p long.mkv
 # started directly (not through the function) so that $! is fathom itself
 "$FATHOM_BIN" run -m "$model" --input-size 70 --batch 2 --progress ndjson -o out2 long.mkv \
-  2> log2.txt &
+  --video out2/long_depth.mkv --video-npz 2> log2.txt &
 pid=$!
 for _ in $(seq 600); do  # wait (up to 60 s) until 10 frames are finished
   [ "$(grep -c '"item"' log2.txt || true)" -ge 10 ] && break
@@ -86,6 +112,7 @@ grep -v '"item"' log2.txt || true
 [ "$rc" = 130 ] || fail "interrupted run exited $rc, want 130"
 [ ! -e out2/long_depth.mkv ] || fail "an interrupted run left a complete-looking file"
 [ -f out2/long_depth.partial.mkv ] || fail "no partial file after Ctrl-C"
+[ "$(ls -A out2)" = long_depth.partial.mkv ] || fail "an interrupted --video-npz left: $(ls -A out2)"
 grep -q "partial" log2.txt || fail "the partial file is not reported"
 pf=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out2/long_depth.partial.mkv)
 [ "$pf" -ge 10 ] && [ "$pf" -lt 500 ] || fail "partial file has $pf frames"
