@@ -163,8 +163,11 @@ static void quiet_ffmpeg(void) {
     if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
 }
 
-/* Clockwise degrees a player turns the picture, as the ffmpeg CLI computes it. */
-static int stream_rotation(const AVStream *st) {
+/* Clockwise degrees a player turns the picture, and whether it then mirrors it left-right, as
+ * the ffmpeg CLI (>= 6.1) decides from the display matrix: transpose for 90/270 with a flip,
+ * hflip/vflip for 180 and 0 (vflip = 180 + mirror). */
+static int stream_rotation(const AVStream *st, int *mirrored) {
+    *mirrored = 0;
 #if LIBAVFORMAT_VERSION_MAJOR < 61
     size_t size = 0;
     const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
@@ -175,11 +178,24 @@ static int stream_rotation(const AVStream *st) {
     size_t size = sd ? sd->size : 0;
 #endif
     if (!m || size < 9 * sizeof(int32_t)) return 0;
-    double theta = -round(av_display_rotation_get((const int32_t *)m));
+    const int32_t *dm = (const int32_t *)m;
+    double theta = -round(av_display_rotation_get(dm));
     if (isnan(theta)) return 0;
     theta -= 360 * floor(theta / 360 + 0.9 / 360);
     int deg = (int)lrint(theta / 90.0) * 90 % 360;
-    return deg < 0 ? deg + 360 : deg;
+    deg = deg < 0 ? deg + 360 : deg;
+    if (deg == 90) *mirrored = dm[3] > 0;       /* transpose=cclock_flip */
+    else if (deg == 270) *mirrored = dm[3] < 0; /* transpose=clock_flip */
+    else if (deg == 180 && (dm[0] < 0) != (dm[4] < 0)) {
+        *mirrored = 1;                          /* hflip alone = 0 + mirror */
+        if (dm[0] < 0) deg = 0;                 /* vflip alone = 180 + mirror */
+    } else if (deg == 180 && dm[0] >= 0) {
+        deg = 0;                                /* neither flip applies */
+    } else if (deg == 0 && dm[4] < 0) {
+        deg = 180;
+        *mirrored = 1;
+    }
+    return deg;
 }
 
 static fathom_status alloc_buffers(fathom_video_reader *r) {
@@ -189,7 +205,7 @@ static fathom_status alloc_buffers(fathom_video_reader *r) {
     if (!r->scaled)
         return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a %dx%d frame buffer", r->url,
                            r->scaled_w, r->scaled_h);
-    if (r->info.rotation) {
+    if (r->info.rotation || r->info.mirrored) {
         r->rot_stride = ((size_t)r->info.width * 3 + 63) & ~(size_t)63;
         r->rot_bytes = r->rot_stride * (size_t)r->info.height;
         r->rotated = fathom_alloc(r->rot_bytes);
@@ -292,7 +308,7 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     in->stream_index = vi;
     in->src_width = par->width;
     in->src_height = par->height;
-    in->rotation = stream_rotation(r->st);
+    in->rotation = stream_rotation(r->st, &in->mirrored);
     in->time_base = r->st->time_base;
     in->frame_rate = r->st->avg_frame_rate.num > 0 ? r->st->avg_frame_rate : r->st->r_frame_rate;
     if (in->frame_rate.num <= 0 || in->frame_rate.den <= 0) in->frame_rate = (AVRational){0, 1};
@@ -374,12 +390,29 @@ static fathom_status to_rgb(fathom_video_reader *r, const AVFrame *f) {
     return FATHOM_OK;
 }
 
-/* Turn the scaled picture clockwise by rotation degrees into r->rotated. */
+/* Turn the scaled picture clockwise by rotation degrees into r->rotated, then mirror it. */
 static void rotate(fathom_video_reader *r) {
     const int w = r->scaled_w, h = r->scaled_h, rot = r->info.rotation;
     const size_t ss = r->scaled_stride, ds = r->rot_stride;
     const uint8_t *src = r->scaled;
     uint8_t *dst = r->rotated;
+    if (r->info.mirrored) {
+        /* out(y, x) = in(sy, sx): swap axes for 90/270; flip the source rows (fy) / columns
+         * (fx) as the rotation needs, the mirror toggles the axis that lands on out's x */
+        const int tr = rot == 90 || rot == 270;
+        const int fy = rot == 180 || rot == 270, fx = rot == 0 || rot == 270;
+        const int ow = tr ? h : w, oh = tr ? w : h;
+        for (int y = 0; y < oh; y++) {
+            uint8_t *d = dst + (size_t)y * ds;
+            for (int x = 0; x < ow; x++) {
+                int sy = tr ? x : y, sx = tr ? y : x;
+                if (fy) sy = h - 1 - sy;
+                if (fx) sx = w - 1 - sx;
+                memcpy(d + 3 * x, src + (size_t)sy * ss + 3 * (size_t)sx, 3);
+            }
+        }
+        return;
+    }
     if (rot == 180) {
         for (int y = 0; y < h; y++) {
             const uint8_t *s = src + (size_t)(h - 1 - y) * ss;
@@ -483,11 +516,12 @@ static int place_frame(fathom_video_reader *r, AVFrame *f, fathom_video_frame *o
         pthread_mutex_unlock(&r->lock);
     }
     if ((*s = to_rgb(r, f)) != FATHOM_OK) return -1;
-    if (r->info.rotation) rotate(r);
+    const int turned = r->info.rotation || r->info.mirrored;
+    if (turned) rotate(r);
     r->last_pts = pts;
     r->last_dur = dur;
-    out->rgb = r->info.rotation ? r->rotated : r->scaled;
-    out->stride = r->info.rotation ? r->rot_stride : r->scaled_stride;
+    out->rgb = turned ? r->rotated : r->scaled;
+    out->stride = turned ? r->rot_stride : r->scaled_stride;
     out->width = r->info.width;
     out->height = r->info.height;
     out->pts = pts;

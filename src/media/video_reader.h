@@ -38,6 +38,7 @@ typedef struct fathom_video_info {
     int width, height;         /* delivered frames: after rotation and max_res */
     int src_width, src_height; /* as coded */
     int rotation;              /* clockwise degrees applied to upright the frames: 0/90/180/270 */
+    int mirrored;              /* then mirrored left-right (a display matrix with a flip) */
     int stream_index;          /* the video stream in the input */
     AVRational time_base;      /* of frame pts */
     AVRational frame_rate;     /* average (0/1 when unknown) */

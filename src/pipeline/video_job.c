@@ -237,10 +237,11 @@ void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n) {
     fathom_video_job_stats s;
     fathom_video_job_get_stats(job, &s);
     const fathom_video_info *vi = fathom_video_reader_info(job->reader);
-    int len = snprintf(buf, n, "%s: %lld frames %dx%d (%s%s), %lld written",
+    int len = snprintf(buf, n, "%s: %lld frames %dx%d (%s%s%s), %lld written",
                        job->input, (long long)s.frames_read, vi->width, vi->height, vi->codec,
                        vi->rotation == 90 ? ", rotated 90" : vi->rotation == 180 ? ", rotated 180"
                        : vi->rotation == 270 ? ", rotated 270" : "",
+                       vi->mirrored ? ", mirrored" : "",
                        (long long)s.frames_written);
     if (len < 0 || (size_t)len >= n) return;
     if (s.frames_failed)

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
 
 #include "media/video_reader.h"
 #include "media/video_writer.h"
@@ -309,6 +311,124 @@ static void test_rotation(void **state) {
     assert_int_equal(ov.n, 50);
 }
 
+/* Remux src into an MP4 whose video stream carries display matrix m (the mov muxer writes it
+ * in tkhd; the ffmpeg 5.1 CLI cannot set flips). */
+static void remux_with_matrix(const char *src, const char *dst, const int32_t m[9]) {
+    AVFormatContext *in = NULL, *out = NULL;
+    assert_int_equal(avformat_open_input(&in, src, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(in, NULL) >= 0);
+    assert_int_equal(avformat_alloc_output_context2(&out, NULL, "mp4", dst), 0);
+    AVStream *os = avformat_new_stream(out, NULL);
+    assert_non_null(os);
+    assert_true(avcodec_parameters_copy(os->codecpar, in->streams[0]->codecpar) >= 0);
+    os->codecpar->codec_tag = 0;
+    os->time_base = in->streams[0]->time_base;
+#if LIBAVFORMAT_VERSION_MAJOR < 61
+    uint8_t *sd = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+    assert_non_null(sd);
+    memcpy(sd, m, 9 * sizeof(int32_t));
+#else
+    AVPacketSideData *sd = av_packet_side_data_new(&os->codecpar->coded_side_data,
+                                                   &os->codecpar->nb_coded_side_data,
+                                                   AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t), 0);
+    assert_non_null(sd);
+    memcpy(sd->data, m, 9 * sizeof(int32_t));
+#endif
+    assert_true(avio_open(&out->pb, dst, AVIO_FLAG_WRITE) >= 0);
+    assert_true(avformat_write_header(out, NULL) >= 0);
+    AVPacket *pkt = av_packet_alloc();
+    while (av_read_frame(in, pkt) >= 0) {
+        if (pkt->stream_index == 0) {
+            av_packet_rescale_ts(pkt, in->streams[0]->time_base, os->time_base);
+            pkt->stream_index = 0;
+            assert_true(av_interleaved_write_frame(out, pkt) >= 0);
+        }
+        av_packet_unref(pkt);
+    }
+    assert_int_equal(av_write_trailer(out), 0);
+    av_packet_free(&pkt);
+    avio_closep(&out->pb);
+    avformat_free_context(out);
+    avformat_close_input(&in);
+}
+
+/* ffmpeg's filters on packed RGB, written from their definitions (vf_transpose, vf_hflip,
+ * vf_vflip): the reference for the reader's own transform. */
+static uint8_t *ref_filter(const uint8_t *in, int w, int h, const char *f, int *ow, int *oh) {
+    int tr = !strncmp(f, "transpose", 9), dir = tr ? f[9] - '0' : 0;
+    *ow = tr ? h : w;
+    *oh = tr ? w : h;
+    uint8_t *out = malloc((size_t)w * h * 3);
+    for (int y = 0; y < *oh; y++)
+        for (int x = 0; x < *ow; x++) {
+            int sy, sx;
+            if (tr) { /* out(y, x) = in(x, y); dir&1 reverses source rows, dir&2 output rows */
+                int yy = (dir & 2) ? *oh - 1 - y : y;
+                sy = (dir & 1) ? h - 1 - x : x;
+                sx = yy;
+            } else {
+                sy = !strcmp(f, "vflip") ? h - 1 - y : y;
+                sx = !strcmp(f, "hflip") ? w - 1 - x : x;
+            }
+            memcpy(out + ((size_t)y * *ow + x) * 3, in + ((size_t)sy * w + sx) * 3, 3);
+        }
+    return out;
+}
+
+static void test_flips(void **state) {
+    (void)state;
+    const char *plain = tu_path(g_dir, "flip-src.mp4"), *dst = tu_path(g_dir, "flip.mp4");
+    sh(FF "-f lavfi -i testsrc2=size=64x48:rate=5:duration=0.4 -c:v libx264 -pix_fmt yuv444p '%s'",
+       plain);
+    fathom_video_reader *r = NULL;
+    fathom_video_frame fr;
+    int got = 0;
+    assert_int_equal(fathom_video_reader_open(plain, NULL, &r), FATHOM_OK);
+    assert_int_equal(fathom_video_reader_next(r, &fr, &got), FATHOM_OK);
+    assert_true(got);
+    const int w = fr.width, h = fr.height;
+    uint8_t *base = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++) memcpy(base + (size_t)y * w * 3, fr.rgb + y * fr.stride, (size_t)w * 3);
+    fathom_video_reader_free(&r);
+    const int angles[] = {0, 90, 180, 270}, flips[][2] = {{1, 0}, {0, 1}, {1, 1}};
+    for (int a = 0; a < 4; a++)
+        for (int fl = 0; fl < 3; fl++) {
+            int32_t m[9];
+            av_display_rotation_set(m, angles[a]);
+            av_display_matrix_flip(m, flips[fl][0], flips[fl][1]);
+            remux_with_matrix(plain, dst, m);
+            /* the ffmpeg >= 6.1 CLI's autorotate decision (fftools ffmpeg_filter.c) */
+            double theta = -round(av_display_rotation_get(m));
+            theta -= 360 * floor(theta / 360 + 0.9 / 360);
+            const char *f1 = NULL, *f2 = NULL;
+            if (fabs(theta - 90) < 1) f1 = m[3] > 0 ? "transpose0" : "transpose1";
+            else if (fabs(theta - 180) < 1) f1 = m[0] < 0 ? "hflip" : NULL, f2 = m[4] < 0 ? "vflip" : NULL;
+            else if (fabs(theta - 270) < 1) f1 = m[3] < 0 ? "transpose3" : "transpose2";
+            else if (m[4] < 0) f1 = "vflip";
+            int ew = w, eh = h, tw, th;
+            uint8_t *exp = base, *t;
+            if (f1) exp = ref_filter(base, w, h, f1, &ew, &eh);
+            if (f2) {
+                t = ref_filter(exp, ew, eh, f2, &tw, &th);
+                if (exp != base) free(exp);
+                exp = t;
+            }
+            assert_int_equal(fathom_video_reader_open(dst, NULL, &r), FATHOM_OK);
+            assert_int_equal(fathom_video_reader_next(r, &fr, &got), FATHOM_OK);
+            assert_true(got);
+            printf("angle %d hflip %d vflip %d: %s%s%s -> rotation %d mirrored %d\n", angles[a],
+                   flips[fl][0], flips[fl][1], f1 ? f1 : "none", f2 ? "+" : "", f2 ? f2 : "",
+                   fathom_video_reader_info(r)->rotation, fathom_video_reader_info(r)->mirrored);
+            assert_int_equal(fr.width, ew);
+            assert_int_equal(fr.height, eh);
+            for (int y = 0; y < eh; y++)
+                assert_memory_equal(fr.rgb + y * fr.stride, exp + (size_t)y * ew * 3, (size_t)ew * 3);
+            fathom_video_reader_free(&r);
+            if (exp != base) free(exp);
+        }
+    free(base);
+}
+
 static void test_subtitles_and_pcm(void **state) {
     (void)state;
     const char *srt = tu_path(g_dir, "s.srt"), *src = tu_path(g_dir, "subs.mkv");
@@ -523,6 +643,7 @@ int main(void) {
         cmocka_unit_test(test_ffv1_audio_copy),
         cmocka_unit_test(test_vfr_timestamps),
         cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_flips),
         cmocka_unit_test(test_subtitles_and_pcm),
         cmocka_unit_test(test_range_and_limits),
         cmocka_unit_test(test_truncated_and_corrupt),
