@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "commands.h"
 #include "fathom.h"
 
@@ -14,7 +15,9 @@ static int bench_usage(FILE *f) {
             "usage: fathom bench --model MODEL [options]\n"
             "Time the forward pass on random input (preprocessing and decoding excluded).\n"
             "  --model M         weights: .pth, .safetensors or Hugging Face folder (required)\n"
-            "  --device D        cpu (default) or cuda\n"
+            "  --device D        cpu (default), cuda, cuda:N, or auto (cuda when usable, else cpu)\n"
+            "  --precision P     fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on cuda);\n"
+            "                    the CPU engine is fp32 only and refuses fp16/bf16\n"
             "  --input-size S    official input size (default 518): an S x S image\n"
             "  --height H        image height (default: input size); the network size follows\n"
             "  --width W         image width  (default: input size)   the official resize rule\n"
@@ -37,6 +40,30 @@ static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) 
         return 0;
     }
     *out = (int)v;
+    return 1;
+}
+
+/* cpu, cuda, cuda:N, auto (probes cuda:0 and says when it falls back to the CPU). */
+static int parse_device(const char *s, fathom_engine_params *ep) {
+    if (!strcmp(s, "cpu")) {
+        ep->device = FATHOM_DEVICE_CPU;
+    } else if (!strcmp(s, "auto")) {
+        fathom_backend *be = NULL;
+        if (fathom_backend_cuda_create(0, FATHOM_PRECISION_DEFAULT, 0, &be) == FATHOM_OK) {
+            fathom_backend_free(&be);
+            ep->device = FATHOM_DEVICE_CUDA, ep->device_index = 0;
+        } else {
+            fprintf(stderr, "fathom bench: --device auto: no usable CUDA device (%s); using the CPU\n",
+                    fathom_last_error());
+            ep->device = FATHOM_DEVICE_CPU;
+        }
+    } else if (!strncmp(s, "cuda", 4) && (s[4] == '\0' || s[4] == ':')) {
+        ep->device = FATHOM_DEVICE_CUDA, ep->device_index = 0;
+        if (s[4] == ':' && !parse_int("--device", s + 5, 0, 255, &ep->device_index)) return 0;
+    } else {
+        fprintf(stderr, "fathom bench: --device must be cpu, cuda, cuda:N or auto, got '%s'\n", s);
+        return 0;
+    }
     return 1;
 }
 
@@ -65,6 +92,7 @@ int cmd_bench(int argc, char **argv) {
         {"width", required_argument, 0, 'W'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"iters", required_argument, 0, 'n'},
         {"warmup", required_argument, 0, 'w'}, {"help", no_argument, 0, 'h'},
+        {"precision", required_argument, 0, 'p'},
         {0, 0, 0, 0}};
     const char *model = NULL;
     int input_size = 518, h0 = 0, w0 = 0, batch = 1, threads = 0, iters = 10, warmup = 2;
@@ -75,11 +103,14 @@ int cmd_bench(int argc, char **argv) {
         int ok = 1;
         switch (c) {
         case 'm': model = optarg; break;
-        case 'd':
-            if (!strcmp(optarg, "cpu")) ep.device = FATHOM_DEVICE_CPU;
-            else if (!strcmp(optarg, "cuda")) ep.device = FATHOM_DEVICE_CUDA;
+        case 'd': ok = parse_device(optarg, &ep); break;
+        case 'p':
+            if (!strcmp(optarg, "fp32")) ep.precision = FATHOM_PRECISION_FP32;
+            else if (!strcmp(optarg, "fp16")) ep.precision = FATHOM_PRECISION_FP16;
+            else if (!strcmp(optarg, "bf16")) ep.precision = FATHOM_PRECISION_BF16;
             else {
-                fprintf(stderr, "fathom bench: --device must be cpu or cuda, got '%s'\n", optarg);
+                fprintf(stderr, "fathom bench: --precision must be fp32, fp16 or bf16, got '%s'\n",
+                        optarg);
                 ok = 0;
             }
             break;
@@ -108,6 +139,13 @@ int cmd_bench(int argc, char **argv) {
     int H, W;
     fathom_network_size(h0, w0, input_size, &H, &W);
     ep.threads = threads;
+    if (ep.device == FATHOM_DEVICE_CPU && ep.precision != FATHOM_PRECISION_DEFAULT &&
+        ep.precision != FATHOM_PRECISION_FP32) {
+        fprintf(stderr, "fathom bench: --precision %s: the CPU engine computes in fp32 only "
+                        "(use --precision fp32 or --device cuda)\n",
+                ep.precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16");
+        return 2;
+    }
 
     int rc = 2;
     fathom_model *m = NULL;
@@ -155,8 +193,11 @@ int cmd_bench(int argc, char **argv) {
     fathom_model_get_info(m, &in);
     char tbuf[16];
     snprintf(tbuf, sizeof tbuf, "%d", threads);
-    printf("model %s (%s, %s), device %s, threads %s, batch %d, image %dx%d -> network %dx%d\n",
+    static const char *const prec[] = {"default", "fp32", "fp16", "bf16"};
+    printf("model %s (%s, %s), device %s, precision %s, threads %s, batch %d, image %dx%d -> "
+           "network %dx%d\n",
            in.arch, in.format, in.dtype, ep.device == FATHOM_DEVICE_CPU ? "cpu" : "cuda",
+           ep.device == FATHOM_DEVICE_CPU ? "fp32" : prec[ep.precision],
            threads > 0 ? tbuf : "all", batch, h0, w0, H, W);
     printf("latency:    %.2f ms per image (median of %d passes of %.2f ms; best %.2f ms/image)\n",
            med * 1e3 / batch, iters, med * 1e3, best * 1e3 / batch);

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
 "      --input-size N      network lower bound (default 518)\n"
 "      --max-pixels N      refuse larger images (default 0 = no limit)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
+"      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
+"                          engine is fp32 only and refuses fp16/bf16) (docs/cuda.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
@@ -62,7 +64,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION
 };
 
 static const struct option k_opts[] = {
@@ -71,7 +73,8 @@ static const struct option k_opts[] = {
     {"help", no_argument, 0, 'h'}, {"colormap", required_argument, 0, OPT_COLORMAP},
     {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
     {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
-    {"device", required_argument, 0, OPT_DEVICE}, {"threads", required_argument, 0, OPT_THREADS},
+    {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
+    {"threads", required_argument, 0, OPT_THREADS},
     {"batch", required_argument, 0, OPT_BATCH},
     {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
@@ -172,8 +175,21 @@ static int parse_colormap(const char *s, fathom_colormap *out) {
     return 0;
 }
 
-/* "cpu", "cuda", "cuda:N", "auto", comma lists. */
-static int parse_devices(const char *s, fathom_run_params *rp, int threads) {
+static int parse_precision(const char *s, fathom_precision *out) {
+    if (!strcasecmp(s, "fp32")) *out = FATHOM_PRECISION_FP32;
+    else if (!strcasecmp(s, "fp16")) *out = FATHOM_PRECISION_FP16;
+    else if (!strcasecmp(s, "bf16")) *out = FATHOM_PRECISION_BF16;
+    else {
+        fprintf(stderr, "fathom run: --precision: '%s' is not fp32, fp16 or bf16\n", s);
+        return 0;
+    }
+    return 1;
+}
+
+/* "cpu", "cuda", "cuda:N", "auto", comma lists; every engine gets `precision`, which a CPU
+ * engine (fp32 only) refuses unless it is fp32 or the default. */
+static int parse_devices(const char *s, fathom_run_params *rp, int threads,
+                         fathom_precision precision) {
     rp->n_devices = 0;
     const char *p = s;
     while (*p) {
@@ -206,6 +222,14 @@ static int parse_devices(const char *s, fathom_run_params *rp, int threads) {
             if (one[4] == ':' && !parse_int("--device", one + 5, 0, 255, &ep.device_index)) return 0;
         } else {
             goto bad;
+        }
+        ep.precision = precision;
+        if (ep.device == FATHOM_DEVICE_CPU && precision != FATHOM_PRECISION_DEFAULT &&
+            precision != FATHOM_PRECISION_FP32) {
+            fprintf(stderr, "fathom run: --precision %s: the CPU engine computes in fp32 only "
+                            "(use --precision fp32 or a CUDA device)\n",
+                    precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16");
+            return 0;
         }
         rp->devices[rp->n_devices++] = ep;
         p += n;
@@ -285,6 +309,7 @@ int cmd_run(int argc, char **argv) {
     fathom_governor_params gp = fathom_governor_default_params();
     int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
     const char *model_arg = NULL, *device_arg = "cpu";
+    fathom_precision precision = FATHOM_PRECISION_DEFAULT;
     progress_mode pmode = PROGRESS_AUTO;
     double d;
     int v;
@@ -316,6 +341,7 @@ int cmd_run(int argc, char **argv) {
             rp.max_pixels = (uint64_t)d;
             break;
         case OPT_DEVICE: device_arg = optarg; break;
+        case OPT_PRECISION: if (!parse_precision(optarg, &precision)) return 2; break;
         case OPT_THREADS: if (!parse_int("--threads", optarg, 1, 4096, &threads)) return 2; break;
         case OPT_BATCH: if (!parse_int("--batch", optarg, 1, 256, &rp.batch)) return 2; break;
         case OPT_BATCH_TIMEOUT:
@@ -397,7 +423,7 @@ int cmd_run(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!parse_devices(device_arg, &rp, threads)) return 2;
+    if (!parse_devices(device_arg, &rp, threads, precision)) return 2;
     /* videos run one by one as ordered jobs; everything else goes through one image run */
     int n_in = argc - optind, n_img = 0, n_vid = 0;
     const char **imgs = calloc((size_t)n_in, sizeof *imgs);

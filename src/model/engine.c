@@ -15,11 +15,24 @@
 #include "model/model.h"
 #include "model/posembed.h"
 #include "model/vit.h"
+#ifdef FATHOM_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 #define ALIGN_F 16 /* floats: 64-byte alignment for every buffer */
 
 static size_t up16(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
 static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Captured CUDA graphs replay the arena and position-buffer pointers they recorded: drop them
+ * before either buffer is freed. */
+static void drop_graphs(fathom_engine *e) {
+#ifdef FATHOM_HAVE_CUDA
+    if (e->be->kind == FATHOM_DEVICE_CUDA) fathom_cuda_graph_reset(e->be);
+#else
+    (void)e;
+#endif
+}
 
 fathom_engine_params fathom_engine_default_params(void) {
     fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0};
@@ -219,6 +232,12 @@ void fathom_engine_free(fathom_engine **pe) {
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
         op->free(e->be, e->pos, e->pos_cap * sizeof(float));
         op->free(e->be, e->dev_weights, e->host_w->arena_bytes);
+#ifdef FATHOM_HAVE_CUDA
+        if (e->be->kind == FATHOM_DEVICE_CUDA) {
+            fathom_cuda_host_free(e->be, e->pin_in);
+            fathom_cuda_host_free(e->be, e->pin_out);
+        }
+#endif
     }
     fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
     fathom_free_sized(e->tap.host, e->tap.host_cap * sizeof(float));
@@ -241,6 +260,7 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
     const fathom_backend_ops *op = e->be->ops;
     int device = e->be->kind != FATHOM_DEVICE_CPU;
     if (p.total > e->arena_floats) {
+        drop_graphs(e);
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
         e->arena = NULL, e->arena_floats = 0;
         e->cap_b = e->cap_h = e->cap_w = 0;
@@ -253,6 +273,7 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
     }
     size_t pos_need = (size_t)(p.N + 1) * a->embed_dim;
     if (pos_need > e->pos_cap) {
+        drop_graphs(e);
         op->free(e->be, e->pos, e->pos_cap * sizeof(float));
         fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
         e->pos = NULL, e->pos_host = NULL, e->pos_cap = 0, e->pos_gh = e->pos_gw = 0;
@@ -272,6 +293,24 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
         FATHOM_TRY(op->reserve_scratch(e->be, p.scratch_bytes));
         e->scratch_bytes = p.scratch_bytes;
     }
+#ifdef FATHOM_HAVE_CUDA
+    size_t n_out = (size_t)B * H * W; /* < 2^34 (fathom_plan_make) */
+    if (e->be->kind == FATHOM_DEVICE_CUDA && n_out > e->pin_out_floats) {
+        fathom_cuda_host_free(e->be, e->pin_in);
+        fathom_cuda_host_free(e->be, e->pin_out);
+        e->pin_in = e->pin_out = NULL, e->pin_in_floats = e->pin_out_floats = 0;
+        void *in = NULL, *out = NULL;
+        fathom_status s = fathom_cuda_host_alloc(e->be, &in, 3 * n_out * sizeof(float));
+        if (s == FATHOM_OK) s = fathom_cuda_host_alloc(e->be, &out, n_out * sizeof(float));
+        if (s != FATHOM_OK) {
+            fathom_cuda_host_free(e->be, in);
+            return fathom_fail(s, "engine: cannot pin %.1f MiB of host staging for %d x %d x %d",
+                               n_out * 16.0 / 1048576.0, B, H, W);
+        }
+        e->pin_in = in, e->pin_out = out;
+        e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
+    }
+#endif
     e->cap_b = B, e->cap_h = H, e->cap_w = W;
     return FATHOM_OK;
 }
@@ -292,6 +331,60 @@ static fathom_status ensure_pos(fathom_engine *e, int gh, int gw) {
     return FATHOM_OK;
 }
 
+#ifdef FATHOM_HAVE_CUDA
+static void run_stages(fathom_engine *e, const fathom_plan *p, const float *img, float *out) {
+    fathom_vit_forward(e->be, &e->w, p, e->arena, img, e->pos, &e->tap);
+    fathom_dpt_forward(e->be, &e->w, p, e->arena, out, &e->tap);
+}
+
+/* 1 when `key` already ran uncaptured; otherwise records it and returns 0. */
+static int warmed(fathom_engine *e, long long key) {
+    const int cap = (int)(sizeof e->warm / sizeof e->warm[0]);
+    for (int i = 0; i < e->n_warm && i < cap; i++)
+        if (e->warm[i] == key) return 1;
+    e->warm[e->n_warm % cap] = key; /* ring: the oldest key goes once all slots are taken */
+    e->n_warm = e->n_warm + 1 < 2 * cap ? e->n_warm + 1 : cap; /* stays >= cap once full */
+    return 0;
+}
+
+/* CUDA: input and depth cross PCIe from/to pinned staging on the backend's copy stream, and
+ * the pass replays one CUDA graph per (batch, net_h, net_w). The first pass at a shape runs
+ * uncaptured (cuBLASLt plans and heuristic queries happen outside any capture, and a shape
+ * seen once costs no capture); the second records the op sequence and launches it; later
+ * ones only launch. With a tap set nothing is captured or replayed: a tap downloads mid-pass. */
+static fathom_status forward_cuda(fathom_engine *e, const fathom_plan *p, const float *x,
+                                  float *depth) {
+    fathom_backend *be = e->be;
+    const size_t n_out = (size_t)p->B * p->H * p->W, n_in = 3 * n_out;
+    if (n_out > e->pin_out_floats) /* an earlier reserve could not pin its staging */
+        FATHOM_TRY(fathom_engine_reserve(e, p->B, p->H, p->W));
+    float *img = e->arena + p->xin, *out = e->arena + p->out;
+    memcpy(e->pin_in, x, n_in * sizeof(float));
+    FATHOM_TRY(fathom_cuda_upload_async(be, img, e->pin_in, n_in * sizeof(float)));
+    if (e->tap.fn) {
+        run_stages(e, p, img, out);
+    } else {
+        long long key = fathom_cuda_graph_key(p->B, p->H, p->W);
+        fathom_status s = fathom_cuda_graph_launch(be, key);
+        if (s == FATHOM_ERR_NOT_FOUND && !warmed(e, key)) {
+            run_stages(e, p, img, out);
+        } else if (s == FATHOM_ERR_NOT_FOUND) {
+            FATHOM_TRY(fathom_cuda_graph_begin(be));
+            run_stages(e, p, img, out);
+            FATHOM_TRY(fathom_cuda_graph_end(be, key));
+            FATHOM_TRY(fathom_cuda_graph_launch(be, key));
+        } else if (s != FATHOM_OK) {
+            return s;
+        }
+    }
+    FATHOM_TRY(fathom_cuda_download_async(be, e->pin_out, out, n_out * sizeof(float)));
+    FATHOM_TRY(be->ops->sync(be));
+    FATHOM_TRY(fathom_cuda_copy_wait(be));
+    memcpy(depth, e->pin_out, n_out * sizeof(float));
+    return FATHOM_OK;
+}
+#endif
+
 fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch, int net_h,
                                     int net_w, float *depth) {
     if (!e || !x || !depth)
@@ -303,6 +396,9 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
         FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
     FATHOM_TRY(ensure_pos(e, p.gh, p.gw));
     fathom_backend *be = e->be;
+#ifdef FATHOM_HAVE_CUDA
+    if (be->kind == FATHOM_DEVICE_CUDA) return forward_cuda(e, &p, x, depth);
+#endif
     const int device = be->kind != FATHOM_DEVICE_CPU;
     const float *img = x;
     float *out = depth;

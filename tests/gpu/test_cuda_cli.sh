@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# test_cuda_cli.sh - `fathom run` / `fathom bench` device and precision flags, real binary.
+#
+# Everywhere: --precision with a bad value exits 2 naming the flag; the CPU engine refuses
+# fp16/bf16 (exit 2) and accepts fp32. Then, decided by `bench --device auto`:
+#  * no usable CUDA device (or a build without CUDA): --device cuda exits 2 naming the cause
+#    (no driver / no device / built without CUDA) for run and bench; --device auto falls back
+#    to the CPU, says so, and produces the golden result.
+#  * a CUDA device: run and bench on cuda; three copies of the golden image one by one (the
+#    first pass runs uncaptured, the others replay the captured CUDA graph) must each match
+#    the golden PyTorch depth: fp32 at the CPU golden tolerance, bf16 at the sanity bound of
+#    tests/gpu/test_cuda_engine.c (max 1e-1, rms 2e-2 of max|ref|).
+set -u
+: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
+PY=""
+for p in /usr/bin/python3 python3; do
+  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || { echo "FAIL: python3 with numpy missing (a test dependency: scripts/install-deps.sh)"; exit 1; }
+
+CASE="$FATHOM_GOLDEN/tiny-hf"
+MODEL="$CASE/model"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $1"; }
+bad()  { echo "FAIL $1"; sed 's/^/     | /' "$T/err" 2>/dev/null | head -5; fails=$((fails + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+run()   { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
+bench() { "$FATHOM_BIN" bench "$@" >"$T/out" 2>"$T/err"; RC=$?; }
+QUICK=(--model "$MODEL" --input-size 28 --iters 1 --warmup 0 --threads 1)
+
+# golden comparison: compare.py OUT.npy MAXTOL RMSTOL (fractions of max|ref|)
+cat >"$T/compare.py" <<'PYEOF'
+import sys, numpy as np
+out, ref = np.load(sys.argv[1]), np.load(sys.argv[2])
+mt, rt = float(sys.argv[3]), float(sys.argv[4])
+assert out.dtype == np.float32 and out.shape == ref.shape, (out.dtype, out.shape, ref.shape)
+m = np.abs(ref).max(); d = out.astype(np.float64) - ref
+mx, rms = np.abs(d).max() / m, np.sqrt((d * d).mean()) / m
+print("  %s: max|d|/max|ref| = %.3g, rms/max|ref| = %.3g" % (sys.argv[1].split("/")[-1], mx, rms))
+sys.exit(0 if mx <= mt and rms <= rt else 1)
+PYEOF
+golden() { "$PY" "$T/compare.py" "$1" "$CASE/depth.npy" "$2" "$3"; }
+
+# ---- everywhere: --precision parsing and the CPU engine's fp32-only rule ----
+run --model "$MODEL" --precision fp8 -o "$T/o0" "$CASE/input.png"
+check "run --precision fp8 exits 2" test "$RC" -eq 2
+check "run --precision fp8: message names the flag" grep -q -- "--precision" "$T/err"
+bench "${QUICK[@]}" --precision half
+check "bench --precision half exits 2" test "$RC" -eq 2
+check "bench --precision half: message names the flag" grep -q -- "--precision" "$T/err"
+run --model "$MODEL" --device cpu --precision bf16 -o "$T/o1" "$CASE/input.png"
+check "run --device cpu --precision bf16 exits 2" test "$RC" -eq 2
+check "run: CPU refusal says why" grep -q "fp32 only" "$T/err"
+check "run: refused before any output" test ! -e "$T/o1/input.npy"
+bench "${QUICK[@]}" --device cpu --precision fp16
+check "bench --device cpu --precision fp16 exits 2" test "$RC" -eq 2
+check "bench: CPU refusal says why" grep -q "fp32 only" "$T/err"
+run --model "$MODEL" --device cpu --precision fp32 -o "$T/o2" "$CASE/input.png"
+check "run --device cpu --precision fp32 exits 0" test "$RC" -eq 0
+check "run cpu fp32: golden parity" golden "$T/o2/input.npy" 1e-4 1e-5
+bench "${QUICK[@]}" --device cpu --precision fp32
+check "bench --device cpu --precision fp32 exits 0" test "$RC" -eq 0
+check "bench reports device cpu, precision fp32" grep -q "device cpu, precision fp32" "$T/out"
+
+# ---- is there a usable CUDA device? (--device auto decides the same way) ----
+bench "${QUICK[@]}" --device auto
+check "bench --device auto exits 0" test "$RC" -eq 0
+if grep -q "using the CPU" "$T/err"; then
+  echo "no usable CUDA device: $(head -1 "$T/err")"
+  CAUSE="no NVIDIA driver found|no CUDA device found|built without CUDA"
+  check "bench auto fell back to the CPU and ran there" grep -q "device cpu" "$T/out"
+  bench "${QUICK[@]}" --device cuda
+  check "bench --device cuda without a device exits 2" test "$RC" -eq 2
+  check "bench --device cuda names the cause" grep -Eq "$CAUSE" "$T/err"
+  run --model "$MODEL" --device cuda -o "$T/o3" "$CASE/input.png"
+  check "run --device cuda without a device exits 2" test "$RC" -eq 2
+  check "run --device cuda names the cause" grep -Eq "$CAUSE" "$T/err"
+  check "run --device cuda wrote nothing" test ! -e "$T/o3/input.npy"
+  run --model "$MODEL" --device auto -o "$T/o4" "$CASE/input.png"
+  check "run --device auto exits 0" test "$RC" -eq 0
+  check "run --device auto says it uses the CPU" grep -q "using the CPU" "$T/err"
+  check "run --device auto (cpu): golden parity" golden "$T/o4/input.npy" 1e-4 1e-5
+else
+  echo "a CUDA device is present"
+  check "bench auto picked cuda" grep -q "device cuda" "$T/out"
+  mkdir -p "$T/in"
+  for n in a b c; do cp "$CASE/input.png" "$T/in/$n.png"; done
+  for prec in fp32 bf16; do
+    if [ "$prec" = fp32 ]; then MT=1e-4 RT=1e-5; else MT=1e-1 RT=2e-2; fi
+    run --model "$MODEL" --device cuda --precision "$prec" --batch 1 -o "$T/c_$prec" "$T/in"
+    check "run --device cuda --precision $prec exits 0" test "$RC" -eq 0
+    for n in a b c; do  # a: uncaptured first pass; b, c: graph replays
+      check "run cuda $prec $n.png: golden parity" golden "$T/c_$prec/$n.npy" "$MT" "$RT"
+    done
+    bench "${QUICK[@]}" --device cuda --precision "$prec" --iters 3
+    check "bench --device cuda --precision $prec exits 0" test "$RC" -eq 0
+    check "bench reports device cuda, precision $prec" grep -q "device cuda, precision $prec" "$T/out"
+  done
+  run --model "$MODEL" --device cuda:99 -o "$T/c_bad" "$CASE/input.png"
+  check "run --device cuda:99 exits 2" test "$RC" -eq 2
+  check "run --device cuda:99 names the ordinal" grep -q "cuda:99" "$T/err"
+fi
+
+[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
+[ "$fails" -eq 0 ]
