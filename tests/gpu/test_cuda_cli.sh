@@ -7,9 +7,9 @@
 #    (no driver / no device / built without CUDA) for run and bench; --device auto falls back
 #    to the CPU, says so, and produces the golden result.
 #  * a CUDA device: run and bench on cuda; three copies of the golden image one by one (the
-#    first pass runs uncaptured, the others replay the captured CUDA graph) must each match
-#    the golden PyTorch depth: fp32 at the CPU golden tolerance, bf16 at the sanity bound of
-#    tests/gpu/test_cuda_engine.c (max 1e-1, rms 2e-2 of max|ref|).
+#    first pass runs uncaptured, the second captures and launches the CUDA graph, the third
+#    replays it) must each match the golden PyTorch depth: fp32 at the CPU golden tolerance,
+#    bf16 at the sanity bound of tests/gpu/test_cuda_engine.c (max 1e-1, rms 2e-2 of max|ref|).
 set -u
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 PY=""
@@ -91,7 +91,7 @@ else
     if [ "$prec" = fp32 ]; then MT=1e-4 RT=1e-5; else MT=1e-1 RT=2e-2; fi
     run --model "$MODEL" --device cuda --precision "$prec" --batch 1 -o "$T/c_$prec" "$T/in"
     check "run --device cuda --precision $prec exits 0" test "$RC" -eq 0
-    for n in a b c; do  # a: uncaptured first pass; b, c: graph replays
+    for n in a b c; do  # a: uncaptured; b: captured + launched; c: replayed
       check "run cuda $prec $n.png: golden parity" golden "$T/c_$prec/$n.npy" "$MT" "$RT"
     done
     bench "${QUICK[@]}" --device cuda --precision "$prec" --iters 3
