@@ -28,6 +28,9 @@ static void usage(FILE *f) {
 "  -o, --output DIR        output folder (created); OUTDIR/<relative path>/<stem>.<ext>\n"
 "  -m, --model NAME|PATH   model folder/file or name (default: small, from the cache)\n"
 "      --offline           never download a model\n"
+"      --metric            treat the weights as a metric-depth model (sigmoid x max depth; for\n"
+"                          official metric .pth files, which carry no config.json)\n"
+"      --max-depth M       metric depth range in meters (default: config.json, else 20)\n"
 "  -r, --recursive         walk sub-folders (hidden files and folders are skipped)\n"
 "  -f, --format LIST       npy,npz,png16,png8,color,exr (default npy)\n"
 "      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
@@ -64,7 +67,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
 };
 
 static const struct option k_opts[] = {
@@ -84,6 +87,7 @@ static const struct option k_opts[] = {
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
     {"offline", no_argument, 0, OPT_OFFLINE},
+    {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
     {"target-util", required_argument, 0, OPT_TARGET_UTIL},
     {"max-util", required_argument, 0, OPT_MAX_UTIL},
     {"batch-min", required_argument, 0, OPT_BATCH_MIN},
@@ -306,6 +310,7 @@ static int run_video(const fathom_model *model, const fathom_run_params *rp, pro
 
 int cmd_run(int argc, char **argv) {
     fathom_run_params rp = fathom_run_default_params();
+    fathom_model_params mp = fathom_model_default_params(); /* --metric / --max-depth */
     fathom_governor_params gp = fathom_governor_default_params();
     int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
     const char *model_arg = NULL, *device_arg = "cpu";
@@ -369,6 +374,13 @@ int cmd_run(int argc, char **argv) {
             break;
         case OPT_RETRIES: if (!parse_int("--retries", optarg, 0, 100, &rp.download_retries)) return 2; break;
         case OPT_OFFLINE: offline = 1; break;
+        case OPT_METRIC: mp.metric = 1; break;
+        case OPT_MAX_DEPTH: {
+            double d;
+            if (!parse_double("--max-depth", optarg, 1e-6, 1e9, &d)) return 2;
+            mp.max_depth = (float)d;
+            break;
+        }
         case OPT_TARGET_UTIL:
             if (!parse_double("--target-util", optarg, 1, 99.999, &gp.target_util)) return 2;
             use_governor = 1;
@@ -456,7 +468,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "fathom run: model: %s\n", fathom_last_error());
         goto out;
     }
-    if (fathom_model_load(model_path, NULL, &model) != FATHOM_OK) {
+    if (fathom_model_load(model_path, &mp, &model) != FATHOM_OK) {
         fprintf(stderr, "fathom run: model: %s\n", fathom_last_error());
         goto out;
     }
