@@ -1,4 +1,4 @@
-/* backend.c - backend-independent entry points: freeing by kind, the CUDA stub. */
+/* backend.c - backend-independent entry points: freeing by kind, and the "built without CUDA" answer. */
 #include <stddef.h>
 
 #include "backend/backend.h"
