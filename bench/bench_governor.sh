@@ -10,7 +10,11 @@
 #   defaults: build/fathom, ../shared/golden/tiny-hf/model (random weights, 64-dim ViT), 30
 # Extra `fathom run` flags can be passed in FATHOM_RUN_FLAGS (default: one engine thread,
 # batch 1, small queues so the drain after SIGINT is short, and a 70-pixel network input so
-# one item takes a fraction of a second even on a loaded 2-core machine).
+# one item takes a fraction of a second even on a loaded 2-core machine). Items that short
+# measure how fast an idle CPU wakes up as much as the governor: for throughput figures on
+# an idle machine use real work, e.g. ../shared/golden/vits-pth/model.pth with
+# FATHOM_RUN_FLAGS="--threads 2 --batch 1 --workers 1 --queue 2 --input-size 266"
+# (bench/RESULTS.md has both).
 # Each run is stopped with SIGINT after DURATION seconds; items already taken are finished
 # (still governed) and the report covers the whole run.
 set -euo pipefail
