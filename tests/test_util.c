@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <ftw.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,4 +145,21 @@ void tu_skip(const char *why) {
     printf("SKIP: %s\n", why);
     fflush(stdout);
     exit(77);
+}
+
+float *tu_random_alloc(size_t n, uint64_t seed, float scale) {
+    float *x = malloc(n * sizeof *x + 1);
+    if (x) tu_fill_random(x, n, seed, scale);
+    return x;
+}
+
+int tu_sh(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+    return rc;
 }

@@ -36,6 +36,12 @@ int tu_check(const char *name, const float *out, const float *ref, size_t n, dou
 /* Fill with a deterministic pseudo-random uniform [-scale, scale] sequence. */
 void tu_fill_random(float *x, size_t n, uint64_t seed, float scale);
 
+/* malloc'd n floats filled by tu_fill_random; the caller frees. NULL on allocation failure. */
+float *tu_random_alloc(size_t n, uint64_t seed, float scale);
+
+/* Run a shell command built from fmt; prints it on failure. Returns system()'s status. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Exit with SKIP (77) after printing why. */
 void tu_skip(const char *why) __attribute__((noreturn));
 

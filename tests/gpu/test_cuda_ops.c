@@ -36,9 +36,8 @@ static int teardown(void **state) {
 }
 
 static float *rnd(size_t n, uint64_t seed, float scale) {
-    float *x = malloc(n * sizeof *x);
+    float *x = tu_random_alloc(n, seed, scale);
     assert_non_null(x);
-    tu_fill_random(x, n, seed, scale);
     return x;
 }
 

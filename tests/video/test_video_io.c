@@ -29,16 +29,8 @@ static char *g_dir;
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libx265.so\n"; }
 
-static void sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    assert_int_equal(rc, 0);
-}
+/* a fixture command that must succeed */
+#define sh(...) assert_int_equal(tu_sh(__VA_ARGS__), 0)
 
 static int exists(const char *p) {
     struct stat st;

@@ -21,16 +21,8 @@
 static char *g_dir;
 static fathom_model *g_model;
 
-static void sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    assert_int_equal(rc, 0);
-}
+/* a fixture command that must succeed */
+#define sh(...) assert_int_equal(tu_sh(__VA_ARGS__), 0)
 
 static fathom_run_params params(const char *outdir) {
     fathom_run_params p = fathom_run_default_params();
