@@ -15,7 +15,7 @@
 #include "backend/backend.h"
 #include "commands.h"
 #include "fathom.h"
-#include "model/model_cache.h"
+#include "net/hub.h"
 #include "pipeline/video_job.h"
 #include "progress_tty.h"
 #include "signals.h"

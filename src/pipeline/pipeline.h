@@ -33,7 +33,7 @@
 #include <stdatomic.h>
 
 #include "fathom.h"
-#include "media/fetch.h"
+#include "net/fetch.h"
 #include "pipeline/item.h"
 #include "pipeline/naming.h"
 #include "pipeline/queue.h"

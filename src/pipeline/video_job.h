@@ -2,7 +2,7 @@
  * video and/or frame sequences.
  *
  * DESIGN
- *   A job owns the reader (src/media/video_reader) and the outputs. It plugs a video source and
+ *   A job owns the reader (src/video/video_reader) and the outputs. It plugs a video source and
  *   an ordered video sink into the ordinary pipeline (fathom_pipeline_create_with), so frames
  *   are preprocessed by the decode pool, batched by the inference threads and resized by the
  *   write pool exactly as images are: a frame's depth equals the image path's depth for the
@@ -10,7 +10,7 @@
  *   Source: decodes one frame per next() (the pipeline's free-item pool is the backpressure),
  *   copies its RGB into the item, and records (index, pts, duration) for the sink.
  *   Sink (ordered, one frame at a time in index order): keeps `lookahead` frames for the
- *   temporal normalization (media/temporal_norm), then writes each frame to the video writer
+ *   temporal normalization (video/temporal_norm), then writes each frame to the video writer
  *   (with the source's other streams interleaved up to its time) and to the frame sequences
  *   (OUTDIR/<stem>/000000.<ext>). Raw float outputs (npy, npz, exr) are never normalized.
  *   Every decoded frame in range gives one output frame: a frame whose item failed is written
@@ -26,9 +26,9 @@
 #include <stddef.h>
 
 #include "fathom.h"
-#include "media/temporal_norm.h"
-#include "media/video_reader.h"
-#include "media/video_writer.h"
+#include "video/temporal_norm.h"
+#include "video/video_reader.h"
+#include "video/video_writer.h"
 
 typedef enum fathom_video_norm {
     FATHOM_VNORM_EMA = 0, /* exponential moving min/max + look-ahead + scene cuts (default) */
@@ -42,7 +42,7 @@ typedef struct fathom_video_run_opts {
     fathom_video_writer_opts enc;   /* --video-codec --crf --pix-fmt; enc.color: --video-color */
     unsigned seq_formats;           /* frame sequences: fathom_output_format bits; 0: none */
     int npz;                        /* --video-npz: all frames' raw depth in OUTDIR/<stem>.npz
-                                       (media/video_npz.h) */
+                                       (video/video_npz.h) */
     fathom_video_norm normalize;    /* --normalize */
     fathom_tnorm_opts tnorm;        /* --ema-decay --lookahead --scene-cut */
 } fathom_video_run_opts;

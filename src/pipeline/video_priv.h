@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "media/video_npz.h"
+#include "video/video_npz.h"
 #include "pipeline/sink.h"
 #include "pipeline/source.h"
 #include "pipeline/video_job.h"

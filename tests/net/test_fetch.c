@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "media/fetch.h"
+#include "net/fetch.h"
 #include "net_server.h"
 
 static net_server srv;

@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "model/model_cache.h"
+#include "net/hub.h"
 #include "net_server.h"
 
 static net_server srv;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "media/temporal_norm.h"
+#include "video/temporal_norm.h"
 
 enum { H = 24, W = 32, N = 60 };
 

@@ -18,8 +18,8 @@
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 
-#include "media/video_reader.h"
-#include "media/video_writer.h"
+#include "video/video_reader.h"
+#include "video/video_writer.h"
 #include "test_util.h"
 
 static char *g_dir;

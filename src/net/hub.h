@@ -1,4 +1,4 @@
-/* model_cache.h - model names ("small", "metric-indoor-base", ...) to local folders, downloading
+/* hub.h - model names ("small", "metric-indoor-base", ...) to local folders, downloading
  * the Hugging Face files into the user's cache on first use.
  *
  * Cache: $XDG_CACHE_HOME/fathom, else $HOME/.cache/fathom; one folder per repo:
@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "fathom.h"
-#include "media/fetch.h"
+#include "net/fetch.h"
 
 /* file: "config.json" or "model.safetensors"; done/total bytes (total -1 when unknown). */
 typedef void (*fathom_download_progress_fn)(void *user, const char *file, int64_t done,

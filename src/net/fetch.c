@@ -1,5 +1,5 @@
 /* fetch.c - http(s) downloads with libcurl: retries, limits, cancel, resume, shared caches. */
-#include "media/fetch.h"
+#include "net/fetch.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* video_writer.c - depth video encode + mux + stream copy (FFmpeg doc/examples: encode_video.c,
  * remux.c and the re-encode branch of transcode.c). */
-#include "media/video_writer.h"
+#include "video/video_writer.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -5,7 +5,7 @@
  * conversion go through libswscale (bicubic, as the ffmpeg CLI's auto-inserted scaler, so a frame
  * extracted with `ffmpeg -i v -vf select=... f.png` has the same pixels); rotation is our own
  * transpose/flip on the RGB buffer. */
-#include "media/video_reader.h"
+#include "video/video_reader.h"
 
 #include <limits.h>
 #include <math.h>

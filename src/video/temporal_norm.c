@@ -1,5 +1,5 @@
 /* temporal_norm.c - EMA min/max with look-ahead and scene-cut reset (see temporal_norm.h). */
-#include "media/temporal_norm.h"
+#include "video/temporal_norm.h"
 
 #include <math.h>
 #include <stdlib.h>

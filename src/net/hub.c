@@ -1,5 +1,5 @@
-/* model_cache.c - model names -> cached Hugging Face folders, downloaded and verified once. */
-#include "model/model_cache.h"
+/* hub.c - model names -> cached Hugging Face folders, downloaded and verified once. */
+#include "net/hub.h"
 
 #include <ctype.h>
 #include <errno.h>

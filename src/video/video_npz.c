@@ -10,7 +10,7 @@
 #include <zip.h>
 
 #include "core/status.h"
-#include "media/video_npz.h"
+#include "video/video_npz.h"
 
 #define HDR 128 /* fixed .npy header size: the frame count is patched in place */
 
