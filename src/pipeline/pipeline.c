@@ -168,6 +168,17 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     memset(&sink, 0, sizeof sink);
     fathom_model_info info;
     fathom_model_get_info(m, &info);
+    /* data safety first (input_guard.h): nothing is created before these checks */
+    FATHOM_TRY(fathom_outdir_check(params->outdir, params->report_path, params->inputs,
+                                   params->n_inputs));
+    fathom_input_ids *ids = NULL;     /* owned until handed to the pipeline */
+    fathom_manifest *manifest = NULL; /* owned until handed to the pipeline */
+    FATHOM_TRY(fathom_input_ids_collect(params->inputs, params->n_inputs, &ids));
+    fathom_status st = params->outdir ? fathom_manifest_open(params->outdir, &manifest) : FATHOM_OK;
+    if (st != FATHOM_OK) {
+        fathom_input_ids_free(&ids);
+        return st;
+    }
     fathom_file_sink_opts so;
     memset(&so, 0, sizeof so);
     so.outdir = params->outdir;
@@ -175,16 +186,29 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     so.write = params->write;
     so.write.metric = info.metric;
     so.exist = params->existing;
+    so.manifest = manifest;
+    so.inputs = ids;
     /* the sink first: it creates the output folder, which the folder walk must then skip
      * (an output folder inside an input folder) */
-    FATHOM_TRY(fathom_file_sink_create(&so, &sink));
+    st = fathom_file_sink_create(&so, &sink);
     fathom_inputs_opts io = {params->recursive, params->outdir, (FILE *)params->stdin_list};
-    fathom_status st = fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src);
+    if (st == FATHOM_OK) st = fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src);
     if (st != FATHOM_OK) {
         fathom_sink_free(&sink);
+        fathom_manifest_free(&manifest);
+        fathom_input_ids_free(&ids);
         return st;
     }
-    return fathom_pipeline_create_with(m, params, &src, &sink, out);
+    st = fathom_pipeline_create_with(m, params, &src, &sink, out);
+    if (st != FATHOM_OK) {
+        fathom_manifest_free(&manifest);
+        fathom_input_ids_free(&ids);
+        return st;
+    }
+    (*out)->manifest = manifest;
+    (*out)->input_ids = ids;
+    fathom_names_configure((*out)->names, so.formats ? so.formats : FATHOM_OUT_NPY, manifest);
+    return FATHOM_OK;
 }
 
 void fathom_pipeline_cancel(fathom_pipeline *pl) {
@@ -303,6 +327,8 @@ void fathom_pipeline_free(fathom_pipeline **plp) {
     fathom_report_free(&pl->report);
     fathom_source_free(&pl->src);
     fathom_sink_free(&pl->sink);
+    fathom_manifest_free(&pl->manifest); /* after the sink and names, which borrow it */
+    fathom_input_ids_free(&pl->input_ids);
     if (pl->items)
         for (size_t i = 0; i < pl->n_items; i++) fathom_item_destroy(&pl->items[i]);
     free(pl->items);

@@ -85,6 +85,7 @@ fathom_status fathom_report_item(fathom_report *r, const fathom_item *it) {
             if (*p) p++;
         }
     }
+    if (it->dup_of >= 0) cJSON_AddNumberToObject(o, "duplicate_of", (double)it->dup_of);
     if (it->state == FATHOM_ITEM_FAILED) {
         cJSON_AddStringToObject(o, "status", fathom_strerror(it->status));
         cJSON_AddStringToObject(o, "error", it->error);

@@ -17,9 +17,9 @@ static void test_suffixes(void **state) {
     assert_string_equal(fathom_naming_suffix(all, FATHOM_OUT_PNG8), "png8.png");
     assert_string_equal(fathom_naming_suffix(all, FATHOM_OUT_COLOR), "color.png");
     unsigned two = FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR;
-    assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_PNG8), "png");
+    assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_PNG8), "png8.png");
     assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_COLOR), "color.png");
-    assert_string_equal(fathom_naming_suffix(FATHOM_OUT_COLOR, FATHOM_OUT_COLOR), "png");
+    assert_string_equal(fathom_naming_suffix(FATHOM_OUT_COLOR, FATHOM_OUT_COLOR), "color.png");
     assert_string_equal(fathom_naming_suffix(FATHOM_OUT_EXR, FATHOM_OUT_EXR), "exr");
     char path[64];
     assert_int_equal(fathom_naming_path("out", "sub/a", two, FATHOM_OUT_COLOR, path, sizeof path),
