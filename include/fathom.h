@@ -236,6 +236,14 @@ typedef enum fathom_exist {
     FATHOM_EXISTING_OVERWRITE  /* existing outputs are replaced */
 } fathom_exist;
 
+/* Folder entries a walk does not take, by reason (fathom_run_stats.ignored). */
+typedef enum fathom_ignored_kind {
+    FATHOM_IGNORED_NOT_IMAGE = 0, /* regular file without an image extension */
+    FATHOM_IGNORED_SPECIAL,       /* FIFO, socket or device (never opened) */
+    FATHOM_IGNORED_FOLDER,        /* sub-folder not walked (no -r, or a symlink) */
+    FATHOM_IGNORED_KINDS
+} fathom_ignored_kind;
+
 /* Counters of a run; the totals add up: done + skipped + failed == finished, and at the end
  * finished == taken (every input taken from the source ends in one of the three). */
 typedef struct fathom_run_stats {
@@ -248,6 +256,7 @@ typedef struct fathom_run_stats {
     double busy_s[4];     /* summed work seconds of the source, decode, infer, write stages */
     int64_t batches;      /* inference batches run */
     int cancelled;        /* stopped by fathom_pipeline_cancel */
+    int64_t ignored[FATHOM_IGNORED_KINDS]; /* folder entries not taken, by reason */
     fathom_status fatal;  /* FATHOM_OK, or the setup error that stopped the run (message in
                              fathom_run_stats.fatal_msg) */
     char fatal_msg[512];
@@ -264,6 +273,10 @@ typedef struct fathom_item_event {
     double seconds;       /* from taken to finished */
 } fathom_item_event;
 
+/* Default image size limit of a run: Pillow's decompression-bomb limit (2 x 89478485 pixels,
+ * e.g. 13377 x 13377), so a 1 KB file declaring 26000 x 26000 fails before allocating. */
+#define FATHOM_DEFAULT_MAX_PIXELS 178956970ULL
+
 typedef struct fathom_run_params {
     const char *const *inputs; /* borrowed: files, folders, .txt lists, "-", http(s) URLs */
     int n_inputs;
@@ -274,7 +287,8 @@ typedef struct fathom_run_params {
     fathom_write_opts write;   /* invert, colormap (metric is taken from the model) */
     fathom_exist existing;
     int input_size;            /* network lower bound (518) */
-    uint64_t max_pixels;       /* per input image, 0 = none */
+    uint64_t max_pixels;       /* per input image, checked before any pixel buffer is
+                                  allocated; 0 = none (default FATHOM_DEFAULT_MAX_PIXELS) */
     int batch;                 /* largest inference batch (>= 1) */
     double batch_timeout_s;    /* longest wait for a full batch */
     int workers;               /* threads in the decode pool and in the write pool */
@@ -283,6 +297,10 @@ typedef struct fathom_run_params {
     fathom_engine_params devices[FATHOM_MAX_DEVICES];
     int fail_fast;             /* stop taking input after the first failed item */
     const char *report_path;   /* borrowed, may be NULL: JSON report written at the end */
+    int argc;                  /* with argv (borrowed, may be NULL): the command line, */
+    const char *const *argv;   /* recorded in the report ("fathom" + argv[0..argc-1]) */
+    const char *model_path;    /* borrowed, may be NULL: recorded in the report (with the
+                                  sha256 of its weight file) */
     /* URL inputs */
     size_t max_download_bytes; /* 0: fetcher default */
     double download_timeout_s; /* per attempt; 0: fetcher default */

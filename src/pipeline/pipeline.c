@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/status.h"
+#include "media/atomic_file.h"
 
 double fathom_now_s(void) {
     struct timespec ts;
@@ -21,6 +23,7 @@ fathom_run_params fathom_run_default_params(void) {
     p.formats = FATHOM_OUT_NPY;
     p.existing = FATHOM_EXISTING_ERROR;
     p.input_size = 518;
+    p.max_pixels = FATHOM_DEFAULT_MAX_PIXELS;
     p.batch = 4;
     p.batch_timeout_s = 0.05; /* short: a slow trickle of inputs must not wait long */
     p.workers = 2;
@@ -150,7 +153,7 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     for (int d = 0; d < p->n_devices; d++) {
         if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) goto fail;
     }
-    if (p->report_path && (st = fathom_report_open(p->report_path, &pl->report)) != FATHOM_OK)
+    if (p->report_path && (st = fathom_report_open(p->report_path, p, m, &pl->report)) != FATHOM_OK)
         goto fail;
     *out = pl;
     return FATHOM_OK;
@@ -171,6 +174,7 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     /* data safety first (input_guard.h): nothing is created before these checks */
     FATHOM_TRY(fathom_outdir_check(params->outdir, params->report_path, params->inputs,
                                    params->n_inputs));
+    if (params->report_path) FATHOM_TRY(fathom_report_check(params->report_path));
     fathom_input_ids *ids = NULL;     /* owned until handed to the pipeline */
     fathom_manifest *manifest = NULL; /* owned until handed to the pipeline */
     FATHOM_TRY(fathom_input_ids_collect(params->inputs, params->n_inputs, &ids));
@@ -199,6 +203,11 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         fathom_input_ids_free(&ids);
         return st;
     }
+    /* leftovers of runs that died in this OUTDIR (kill -9): their processes are gone */
+    size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+    if (stale)
+        fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
+                   params->outdir, stale, stale == 1 ? "" : "s");
     st = fathom_pipeline_create_with(m, params, &src, &sink, out);
     if (st != FATHOM_OK) {
         fathom_manifest_free(&manifest);
@@ -234,6 +243,7 @@ static void snapshot(struct fathom_pipeline *pl, fathom_run_stats *s) {
     }
     for (int i = 0; i < 4; i++) s->busy_s[i] = atomic_load(&pl->busy_ns[i]) * 1e-9;
     s->cancelled = atomic_load(&pl->cancel);
+    fathom_inputs_source_ignored(&pl->src, s->ignored);
     pthread_mutex_lock(&pl->mu);
     s->fatal = pl->fatal;
     memcpy(s->fatal_msg, pl->fatal_msg, sizeof s->fatal_msg);
