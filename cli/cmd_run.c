@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "fathom.h"
 #include "net/hub.h"
+#include "pipeline/input_guard.h"
 #include "pipeline/video_job.h"
 #include "progress_tty.h"
 #include "signals.h"
@@ -517,6 +518,17 @@ int cmd_run(int argc, char **argv) {
     progress_init(&po, pmode);
     progress_attach(&po, &rp);
     if (po.mode == PROGRESS_NDJSON) rp.stats_interval_s = 1.0; /* a line a second is plenty */
+    if (vo.video_path) { /* --video FILE never replaces an input (as given or under OUTDIR) */
+        char under[4096];
+        snprintf(under, sizeof under, "%s/%s", rp.outdir, vo.video_path);
+        const char *const *all = (const char *const *)argv + optind;
+        if (fathom_path_is_input(vo.video_path, all, argc - optind) ||
+            (vo.video_path[0] != '/' && fathom_path_is_input(under, all, argc - optind))) {
+            fprintf(stderr, "fathom run: --video %s is an input of this run; choose another "
+                            "output name\n", vo.video_path);
+            goto out; /* rc is 2 */
+        }
+    }
     rc = 0;
     if (n_img > 0) rc = run_images(model, &rp, &po);
     for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {

@@ -158,5 +158,15 @@ d = sorted((i for i in r["items"] if i["state"] == "skipped"), key=lambda i: i["
 assert [i.get("duplicate_of") for i in d] == [0, 0], d
 PYEOF
 
+# ---- 9. --video FILE naming an input (as given, or relative under OUTDIR), even --overwrite ----
+mkdir -p "$T/vid"
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=5 -frames:v 5 -pix_fmt yuv420p "$T/vid/clip.mkv"
+vs=$(md5sum <"$T/vid/clip.mkv")
+run "${FAST[@]}" --overwrite --video "$T/vid/clip.mkv" -o "$T/ov" "$T/vid/clip.mkv"
+check "--video FILE == the input video: exit 2, input intact" test "$RC" -eq 2 -a "$vs" = "$(md5sum <"$T/vid/clip.mkv")"
+grep -q "is an input of this run" "$T/err" || bad "... says it is an input"
+run "${FAST[@]}" --overwrite --video clip.mkv -o "$T/vid" "$T/vid/clip.mkv"
+check "--video relative, under OUTDIR == the input: exit 2, intact" test "$RC" -eq 2 -a "$vs" = "$(md5sum <"$T/vid/clip.mkv")"
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
