@@ -215,7 +215,17 @@ fathom_status fathom_manifest_record(fathom_manifest *m, const char *out_rel, co
 }
 
 void fathom_manifest_source_id(const char *source, char *out, size_t cap) {
-    char buf[PATH_MAX];
-    const char *s = strstr(source, "://") ? NULL : realpath(source, buf);
-    snprintf(out, cap, "%s", s ? s : source);
+    /* the folder is resolved, the name is kept: "x/../a.jpg" and "./a.jpg" are one input,
+     * while symlinks b.jpg -> a.jpg in a folder stay inputs of their own (own outputs) */
+    char dir[PATH_MAX], buf[PATH_MAX];
+    const char *slash = strrchr(source, '/');
+    const char *name = slash ? slash + 1 : source;
+    int dl = slash ? (int)(slash - source) : 1;
+    snprintf(dir, sizeof dir, "%.*s", slash == source ? 1 : dl, slash ? source : ".");
+    if (strstr(source, "://") || !*name || !strcmp(name, ".") || !strcmp(name, "..") ||
+        !realpath(dir, buf)) {
+        snprintf(out, cap, "%s", source);
+        return;
+    }
+    snprintf(out, cap, "%s%s%s", buf, strcmp(buf, "/") ? "/" : "", name);
 }

@@ -5,7 +5,7 @@
  *   record: a crash between the line and the rename leaves a line for a missing file, which
  *   --resume simply redoes):
  *       <source id> TAB <output path relative to OUTDIR> LF
- *   The source id is the input's canonical path (realpath) or its URL. Bytes '\\', TAB, LF and
+ *   The source id is the input's canonical path (fathom_manifest_source_id) or its URL. Bytes '\\', TAB, LF and
  *   CR are written as "\\\\", "\\t", "\\n", "\\r". Later lines win (an output re-recorded for
  *   another input changes owner). Appends are single write() calls on an O_APPEND descriptor,
  *   so concurrent runs in one OUTDIR interleave whole lines.
@@ -42,7 +42,8 @@ fathom_owner fathom_manifest_owner(fathom_manifest *m, const char *out_rel, cons
  * Thread-safe. Disk full and I/O errors name the manifest. */
 fathom_status fathom_manifest_record(fathom_manifest *m, const char *out_rel, const char *source_id);
 
-/* Canonical id of an input: realpath for local files that resolve, else the string itself. */
+/* Canonical id of an input: for local files its folder's realpath + its name (a symlink keeps
+ * its own name: a folder of symlinks to one image is that many inputs), else the string. */
 void fathom_manifest_source_id(const char *source, char *out, size_t cap);
 
 #endif

@@ -168,5 +168,11 @@ grep -q "is an input of this run" "$T/err" || bad "... says it is an input"
 run "${FAST[@]}" --overwrite --video clip.mkv -o "$T/vid" "$T/vid/clip.mkv"
 check "--video relative, under OUTDIR == the input: exit 2, intact" test "$RC" -eq 2 -a "$vs" = "$(md5sum <"$T/vid/clip.mkv")"
 
+# ---- 10. a folder of symlinks to one image: each symlink is an input of its own ----
+mkdir -p "$T/sl"
+for i in 1 2 3; do ln -s "$T/fmt/x.jpg" "$T/sl/s$i.jpg"; done
+run "${FAST[@]}" -o "$T/osl" "$T/sl" "$T/sl/"
+check "symlinked files: 3 outputs; the folder named twice: duplicates" test "$RC" -eq 0 -a -f "$T/osl/s1.npy" -a -f "$T/osl/s2.npy" -a -f "$T/osl/s3.npy" -a ! -e "$T/osl/s1.jpg.npy"
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
