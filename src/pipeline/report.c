@@ -34,8 +34,8 @@ static const char *state_name(fathom_item_state s) {
 static fathom_status io_fail(fathom_report *r) {
     int e = errno ? errno : EIO;
     if (r->err == FATHOM_OK)
-        r->err = fathom_fail(fathom_status_from_errno(e), "%s: cannot write the report: %s",
-                             r->tmp, strerror(e));
+        r->err = fathom_fail(fathom_status_from_errno(e), "%s: cannot write the report (outputs "
+                             "are kept): %s", r->path, strerror(e));
     return r->err;
 }
 

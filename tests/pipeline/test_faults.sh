@@ -15,7 +15,7 @@ done
 MODEL="$FATHOM_GOLDEN/tiny-hf/model"
 [ -d "$MODEL" ] || { echo "SKIP: $MODEL missing (../shared/golden)"; exit 77; }
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/fullrep" 2>/dev/null && umount "$T/fullrep"; rm -rf "$T"' EXIT
 fails=0
 ok()   { echo "ok   $1"; }
 bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
@@ -156,6 +156,18 @@ check "two runs with one --report: both exit 0" test "$R1" -eq 0 -a "$R2" -eq 0
 check "... the report is valid JSON, no temporaries left" "$PY" -c "
 import json, sys, glob; r = json.load(open(sys.argv[1])); assert r['totals']['done'] == 10, r['totals']
 assert not glob.glob(sys.argv[2] + '/.shared.json*'), glob.glob(sys.argv[2] + '/.shared.json*')" "$T/shared.json" "$T"
+
+# ---- a report that cannot be written on a full disk is said (exit 2), outputs kept ----
+mkdir -p "$T/fullrep"
+if mount -t tmpfs -o size=8k tmpfs "$T/fullrep" 2>/dev/null; then
+  head -c 6000 /dev/urandom >"$T/fullrep/filler" 2>/dev/null
+  run "${FAST[@]}" --report "$T/fullrep/r.json" -o "$T/ofr" "$T/ff/good.png" "$T/mid.png"
+  check "report on a full disk: exit 2, outputs kept" test "$RC" -eq 2 -a -f "$T/ofr/good.npy" -a -f "$T/ofr/mid.npy"
+  grep -q "r.json: cannot write the report (outputs are kept): No space left" "$T/err" || bad "... says so, naming the report"
+  umount "$T/fullrep"
+else
+  echo "skip full-disk report: cannot mount a tmpfs here"
+fi
 
 # ---- stale temporaries of dead processes are removed by the next run in OUTDIR ----
 mkdir -p "$T/ost/sub"
