@@ -222,8 +222,19 @@ void fathom_manifest_source_id(const char *source, char *out, size_t cap) {
     const char *name = slash ? slash + 1 : source;
     int dl = slash ? (int)(slash - source) : 1;
     snprintf(dir, sizeof dir, "%.*s", slash == source ? 1 : dl, slash ? source : ".");
-    if (strstr(source, "://") || !*name || !strcmp(name, ".") || !strcmp(name, "..") ||
-        !realpath(dir, buf)) {
+    /* one realpath per folder, not per file: the walk names many files of one folder in a row
+     * (per thread: the source thread is the caller) */
+    static _Thread_local char last_dir[PATH_MAX], last_real[PATH_MAX];
+    if (strstr(source, "://") || !*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+        snprintf(out, cap, "%s", source);
+        return;
+    }
+    if (last_dir[0] && !strcmp(dir, last_dir)) {
+        memcpy(buf, last_real, sizeof buf);
+    } else if (realpath(dir, buf)) {
+        memcpy(last_dir, dir, sizeof last_dir);
+        memcpy(last_real, buf, sizeof last_real);
+    } else {
         snprintf(out, cap, "%s", source);
         return;
     }
