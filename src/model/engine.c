@@ -15,23 +15,43 @@
 #include "model/model.h"
 #include "model/posembed.h"
 #include "model/vit.h"
-#ifdef FATHOM_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 #define ALIGN_F 16 /* floats: 64-byte alignment for every buffer */
 
 static size_t up16(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
 static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Captured CUDA graphs replay the arena and position-buffer pointers they recorded: drop them
+/* Captured graphs replay the arena and position-buffer pointers they recorded: drop them
  * before either buffer is freed. */
 static void drop_graphs(fathom_engine *e) {
-#ifdef FATHOM_HAVE_CUDA
-    if (e->be->kind == FATHOM_DEVICE_CUDA) fathom_cuda_graph_reset(e->be);
-#else
-    (void)e;
-#endif
+    if (e->be->ops->graph_reset) e->be->ops->graph_reset(e->be);
+}
+
+/* Pinned staging for the input and depth copies (backends with host_alloc). */
+static void free_staging(fathom_engine *e) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (op->host_free) {
+        op->host_free(e->be, e->pin_in);
+        op->host_free(e->be, e->pin_out);
+    }
+    e->pin_in = e->pin_out = NULL, e->pin_in_floats = e->pin_out_floats = 0;
+}
+
+static fathom_status reserve_staging(fathom_engine *e, size_t n_out) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (!op->host_alloc || n_out <= e->pin_out_floats) return FATHOM_OK;
+    free_staging(e);
+    void *in = NULL, *out = NULL;
+    fathom_status s = op->host_alloc(e->be, &in, 3 * n_out * sizeof(float));
+    if (s == FATHOM_OK) s = op->host_alloc(e->be, &out, n_out * sizeof(float));
+    if (s != FATHOM_OK) {
+        if (op->host_free) op->host_free(e->be, in);
+        return fathom_fail(s, "engine: cannot pin %.1f MiB of host staging for %zu pixels",
+                           n_out * 16.0 / 1048576.0, n_out);
+    }
+    e->pin_in = in, e->pin_out = out;
+    e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
+    return FATHOM_OK;
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
@@ -232,12 +252,7 @@ void fathom_engine_free(fathom_engine **pe) {
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
         op->free(e->be, e->pos, e->pos_cap * sizeof(float));
         op->free(e->be, e->dev_weights, e->host_w->arena_bytes);
-#ifdef FATHOM_HAVE_CUDA
-        if (e->be->kind == FATHOM_DEVICE_CUDA) {
-            fathom_cuda_host_free(e->be, e->pin_in);
-            fathom_cuda_host_free(e->be, e->pin_out);
-        }
-#endif
+        free_staging(e);
     }
     fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
     fathom_free_sized(e->tap.host, e->tap.host_cap * sizeof(float));
@@ -293,24 +308,7 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
         FATHOM_TRY(op->reserve_scratch(e->be, p.scratch_bytes));
         e->scratch_bytes = p.scratch_bytes;
     }
-#ifdef FATHOM_HAVE_CUDA
-    size_t n_out = (size_t)B * H * W; /* < 2^34 (fathom_plan_make) */
-    if (e->be->kind == FATHOM_DEVICE_CUDA && n_out > e->pin_out_floats) {
-        fathom_cuda_host_free(e->be, e->pin_in);
-        fathom_cuda_host_free(e->be, e->pin_out);
-        e->pin_in = e->pin_out = NULL, e->pin_in_floats = e->pin_out_floats = 0;
-        void *in = NULL, *out = NULL;
-        fathom_status s = fathom_cuda_host_alloc(e->be, &in, 3 * n_out * sizeof(float));
-        if (s == FATHOM_OK) s = fathom_cuda_host_alloc(e->be, &out, n_out * sizeof(float));
-        if (s != FATHOM_OK) {
-            fathom_cuda_host_free(e->be, in);
-            return fathom_fail(s, "engine: cannot pin %.1f MiB of host staging for %d x %d x %d",
-                               n_out * 16.0 / 1048576.0, B, H, W);
-        }
-        e->pin_in = in, e->pin_out = out;
-        e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
-    }
-#endif
+    FATHOM_TRY(reserve_staging(e, (size_t)B * H * W)); /* < 2^34 (fathom_plan_make) */
     e->cap_b = B, e->cap_h = H, e->cap_w = W;
     return FATHOM_OK;
 }
@@ -331,7 +329,6 @@ static fathom_status ensure_pos(fathom_engine *e, int gh, int gw) {
     return FATHOM_OK;
 }
 
-#ifdef FATHOM_HAVE_CUDA
 static void run_stages(fathom_engine *e, const fathom_plan *p, const float *img, float *out) {
     fathom_vit_forward(e->be, &e->w, p, e->arena, img, e->pos, &e->tap);
     fathom_dpt_forward(e->be, &e->w, p, e->arena, out, &e->tap);
@@ -347,43 +344,65 @@ static int warmed(fathom_engine *e, long long key) {
     return 0;
 }
 
-/* CUDA: input and depth cross PCIe from/to pinned staging on the backend's copy stream, and
- * the pass replays one CUDA graph per (batch, net_h, net_w). The first pass at a shape runs
+/* Backends with graphs replay one per (batch, net_h, net_w). The first pass at a shape runs
  * uncaptured (cuBLASLt plans and heuristic queries happen outside any capture, and a shape
  * seen once costs no capture); the second records the op sequence and launches it; later
  * ones only launch. With a tap set nothing is captured or replayed: a tap downloads mid-pass. */
-static fathom_status forward_cuda(fathom_engine *e, const fathom_plan *p, const float *x,
-                                  float *depth) {
-    fathom_backend *be = e->be;
-    const size_t n_out = (size_t)p->B * p->H * p->W, n_in = 3 * n_out;
-    if (n_out > e->pin_out_floats) /* an earlier reserve could not pin its staging */
-        FATHOM_TRY(fathom_engine_reserve(e, p->B, p->H, p->W));
-    float *img = e->arena + p->xin, *out = e->arena + p->out;
-    memcpy(e->pin_in, x, n_in * sizeof(float));
-    FATHOM_TRY(fathom_cuda_upload_async(be, img, e->pin_in, n_in * sizeof(float)));
-    if (e->tap.fn) {
+static fathom_status run_graph(fathom_engine *e, const fathom_plan *p, const float *img,
+                               float *out) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (e->tap.fn || !op->graph_launch || !op->graph_begin || !op->graph_end) {
         run_stages(e, p, img, out);
-    } else {
-        long long key = fathom_cuda_graph_key(p->B, p->H, p->W);
-        fathom_status s = fathom_cuda_graph_launch(be, key);
-        if (s == FATHOM_ERR_NOT_FOUND && !warmed(e, key)) {
-            run_stages(e, p, img, out);
-        } else if (s == FATHOM_ERR_NOT_FOUND) {
-            FATHOM_TRY(fathom_cuda_graph_begin(be));
-            run_stages(e, p, img, out);
-            FATHOM_TRY(fathom_cuda_graph_end(be, key));
-            FATHOM_TRY(fathom_cuda_graph_launch(be, key));
-        } else if (s != FATHOM_OK) {
-            return s;
-        }
+        return FATHOM_OK;
     }
-    FATHOM_TRY(fathom_cuda_download_async(be, e->pin_out, out, n_out * sizeof(float)));
-    FATHOM_TRY(be->ops->sync(be));
-    FATHOM_TRY(fathom_cuda_copy_wait(be));
+    long long key = fathom_graph_key(p->B, p->H, p->W);
+    fathom_status s = op->graph_launch(e->be, key);
+    if (s == FATHOM_ERR_NOT_FOUND && !warmed(e, key)) {
+        run_stages(e, p, img, out);
+    } else if (s == FATHOM_ERR_NOT_FOUND) {
+        FATHOM_TRY(op->graph_begin(e->be));
+        run_stages(e, p, img, out);
+        FATHOM_TRY(op->graph_end(e->be, key));
+        FATHOM_TRY(op->graph_launch(e->be, key));
+    } else if (s != FATHOM_OK) {
+        return s;
+    }
+    return FATHOM_OK;
+}
+
+/* One path for every backend. Host-memory backends (CPU) read x and write depth directly.
+ * Device backends copy through the arena's xin / out; with pinned staging and async copies
+ * (optional entries) the copies run as DMA on the backend's copy queue, else plainly. */
+static fathom_status forward(fathom_engine *e, const fathom_plan *p, const float *x,
+                             float *depth) {
+    fathom_backend *be = e->be;
+    const fathom_backend_ops *op = be->ops;
+    if (be->kind == FATHOM_DEVICE_CPU) {
+        run_stages(e, p, x, depth);
+        return op->sync(be);
+    }
+    const size_t n_out = (size_t)p->B * p->H * p->W, n_in = 3 * n_out;
+    if (op->host_alloc && n_out > e->pin_out_floats) /* an earlier reserve could not pin */
+        FATHOM_TRY(fathom_engine_reserve(e, p->B, p->H, p->W));
+    const int async = e->pin_in && op->upload_async && op->download_async && op->copy_wait;
+    float *img = e->arena + p->xin, *out = e->arena + p->out;
+    if (async) {
+        memcpy(e->pin_in, x, n_in * sizeof(float));
+        FATHOM_TRY(op->upload_async(be, img, e->pin_in, n_in * sizeof(float)));
+    } else {
+        FATHOM_TRY(op->upload(be, img, x, n_in * sizeof(float)));
+    }
+    FATHOM_TRY(run_graph(e, p, img, out));
+    if (!async) {
+        FATHOM_TRY(op->download(be, depth, out, n_out * sizeof(float)));
+        return op->sync(be);
+    }
+    FATHOM_TRY(op->download_async(be, e->pin_out, out, n_out * sizeof(float)));
+    FATHOM_TRY(op->sync(be));
+    FATHOM_TRY(op->copy_wait(be));
     memcpy(depth, e->pin_out, n_out * sizeof(float));
     return FATHOM_OK;
 }
-#endif
 
 fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch, int net_h,
                                     int net_w, float *depth) {
@@ -395,24 +414,7 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
         FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
     FATHOM_TRY(ensure_pos(e, p.gh, p.gw));
-    fathom_backend *be = e->be;
-#ifdef FATHOM_HAVE_CUDA
-    if (be->kind == FATHOM_DEVICE_CUDA) return forward_cuda(e, &p, x, depth);
-#endif
-    const int device = be->kind != FATHOM_DEVICE_CPU;
-    const float *img = x;
-    float *out = depth;
-    size_t in_bytes = sizeof(float) * 3 * (size_t)batch * net_h * net_w;
-    if (device) {
-        FATHOM_TRY(be->ops->upload(be, e->arena + p.xin, x, in_bytes));
-        img = e->arena + p.xin;
-        out = e->arena + p.out;
-    }
-    fathom_vit_forward(be, &e->w, &p, e->arena, img, e->pos, &e->tap);
-    fathom_dpt_forward(be, &e->w, &p, e->arena, out, &e->tap);
-    if (device)
-        FATHOM_TRY(be->ops->download(be, depth, out, in_bytes / 3));
-    return be->ops->sync(be);
+    return forward(e, &p, x, depth);
 }
 
 void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {

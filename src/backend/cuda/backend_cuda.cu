@@ -253,18 +253,19 @@ static fathom_backend_ops make_ops(void) {
     o.download = cu_download;
     o.sync = cu_sync;
     o.reserve_scratch = cu_reserve_scratch;
-    o.linear = fathom_cuda_linear;
-    o.linear_residual = fathom_cuda_linear_residual;
-    o.layernorm = fathom_cuda_layernorm;
-    o.attention = fathom_cuda_attention;
-    o.patchify = fathom_cuda_patchify;
-    o.assemble_tokens = fathom_cuda_assemble_tokens;
-    o.tokens_to_nchw = fathom_cuda_tokens_to_nchw;
-    o.conv2d = fathom_cuda_conv2d;
-    o.conv_transpose = fathom_cuda_conv_transpose;
-    o.resize_bilinear = fathom_cuda_resize_bilinear;
-    o.add = fathom_cuda_add;
-    o.depth_act = fathom_cuda_depth_act;
+    o.destroy = fathom_backend_cuda_destroy;
+    o.host_alloc = fathom_cuda_host_alloc;
+    o.host_free = fathom_cuda_host_free;
+    o.upload_async = fathom_cuda_upload_async;
+    o.download_async = fathom_cuda_download_async;
+    o.copy_wait = fathom_cuda_copy_wait;
+    o.graph_begin = fathom_cuda_graph_begin;
+    o.graph_end = fathom_cuda_graph_end;
+    o.graph_launch = fathom_cuda_graph_launch;
+    o.graph_reset = fathom_cuda_graph_reset;
+#define FATHOM_OP(name, params) o.name = fathom_cuda_##name;
+#include "backend/ops.def"
+#undef FATHOM_OP
     return o;
 }
 static const fathom_backend_ops cuda_ops = make_ops();
