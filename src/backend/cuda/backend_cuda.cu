@@ -28,7 +28,7 @@ void cuda_check_launch(cuda_ctx *c, const char *what) {
                        cudaGetErrorString(e));
 }
 
-extern "C" int fathom_cuda_device_count(void) {
+extern "C" int fathom_cuda_devices(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
         cudaGetLastError(); /* clear: the query's error is not sticky for later calls */
@@ -253,7 +253,7 @@ static fathom_backend_ops make_ops(void) {
     o.download = cu_download;
     o.sync = cu_sync;
     o.reserve_scratch = cu_reserve_scratch;
-    o.destroy = fathom_backend_cuda_destroy;
+    o.destroy = fathom_cuda_backend_destroy;
     o.host_alloc = fathom_cuda_host_alloc;
     o.host_free = fathom_cuda_host_free;
     o.upload_async = fathom_cuda_upload_async;
@@ -270,7 +270,7 @@ static fathom_backend_ops make_ops(void) {
 }
 static const fathom_backend_ops cuda_ops = make_ops();
 
-extern "C" void fathom_backend_cuda_destroy(fathom_backend *be) {
+extern "C" void fathom_cuda_backend_destroy(fathom_backend *be) {
     if (!be) return;
     cuda_ctx *c = (cuda_ctx *)be->ctx;
     if (c) {
@@ -352,7 +352,7 @@ static fathom_status cuda_init(cuda_ctx *c, fathom_backend *be, int device,
     return FATHOM_OK;
 }
 
-extern "C" fathom_status fathom_backend_cuda_create(int device, fathom_precision precision,
+extern "C" fathom_status fathom_cuda_backend_create(int device, fathom_precision precision,
                                                     size_t mem_limit, fathom_backend **out) {
     fathom_status st = FATHOM_OK;
     fathom_backend *be = NULL; /* owned until returned */
@@ -373,7 +373,7 @@ extern "C" fathom_status fathom_backend_cuda_create(int device, fathom_precision
     c->mem_limit = mem_limit;
     st = cuda_init(c, be, device, precision);
     if (st != FATHOM_OK) {
-        fathom_backend_cuda_destroy(be);
+        fathom_cuda_backend_destroy(be);
         return st;
     }
     *out = be;
