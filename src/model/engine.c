@@ -164,7 +164,8 @@ static fathom_status check_arch(const fathom_arch *a) {
     return FATHOM_OK;
 }
 
-/* Device backends: upload the weight arena once and point a copy of the layout into it. */
+/* Device backends: upload the weight arena once and point a copy of the layout into it
+ * (through the weights' slot table: no field is listed here). */
 static fathom_status upload_weights(fathom_engine *e) {
     const fathom_weights *h = e->host_w;
     fathom_backend *be = e->be;
@@ -172,44 +173,7 @@ static fathom_status upload_weights(fathom_engine *e) {
     FATHOM_TRY(be->ops->upload(be, e->dev_weights, h->arena, h->arena_bytes));
     e->dev_blocks = fathom_alloc(sizeof(fathom_block_weights) * h->arch.depth);
     if (!e->dev_blocks) return fathom_fail(FATHOM_ERR_NOMEM, "engine: block table");
-    char *hb = h->arena, *db = e->dev_weights;
-#define T(f) ((f) ? (float *)(db + ((char *)(f) - hb)) : NULL)
-    e->w = *h;
-    e->w.cls_token = T(h->cls_token);
-    e->w.pos_embed = T(h->pos_embed);
-    e->w.patch_w = T(h->patch_w), e->w.patch_b = T(h->patch_b);
-    e->w.norm_w = T(h->norm_w), e->w.norm_b = T(h->norm_b);
-    for (int i = 0; i < h->arch.depth; i++) {
-        const fathom_block_weights *s = &h->blocks[i];
-        fathom_block_weights *d = &e->dev_blocks[i];
-        d->norm1_w = T(s->norm1_w), d->norm1_b = T(s->norm1_b);
-        d->qkv_w = T(s->qkv_w), d->qkv_b = T(s->qkv_b);
-        d->proj_w = T(s->proj_w), d->proj_b = T(s->proj_b), d->ls1 = T(s->ls1);
-        d->norm2_w = T(s->norm2_w), d->norm2_b = T(s->norm2_b);
-        d->fc1_w = T(s->fc1_w), d->fc1_b = T(s->fc1_b);
-        d->fc2_w = T(s->fc2_w), d->fc2_b = T(s->fc2_b), d->ls2 = T(s->ls2);
-    }
-    e->w.blocks = e->dev_blocks;
-    for (int k = 0; k < 4; k++) {
-        e->w.proj_w[k] = T(h->proj_w[k]), e->w.proj_b[k] = T(h->proj_b[k]);
-        e->w.rn_w[k] = T(h->rn_w[k]);
-        const fathom_fusion_weights *s = &h->fusion[k];
-        fathom_fusion_weights *d = &e->w.fusion[k];
-        d->out_w = T(s->out_w), d->out_b = T(s->out_b);
-        d->rcu1_c1_w = T(s->rcu1_c1_w), d->rcu1_c1_b = T(s->rcu1_c1_b);
-        d->rcu1_c2_w = T(s->rcu1_c2_w), d->rcu1_c2_b = T(s->rcu1_c2_b);
-        d->rcu2_c1_w = T(s->rcu2_c1_w), d->rcu2_c1_b = T(s->rcu2_c1_b);
-        d->rcu2_c2_w = T(s->rcu2_c2_w), d->rcu2_c2_b = T(s->rcu2_c2_b);
-    }
-    e->w.resize0_w = T(h->resize0_w), e->w.resize0_b = T(h->resize0_b);
-    e->w.resize1_w = T(h->resize1_w), e->w.resize1_b = T(h->resize1_b);
-    e->w.resize3_w = T(h->resize3_w), e->w.resize3_b = T(h->resize3_b);
-    e->w.out1_w = T(h->out1_w), e->w.out1_b = T(h->out1_b);
-    e->w.out2_w = T(h->out2_w), e->w.out2_b = T(h->out2_b);
-    e->w.out3_w = T(h->out3_w), e->w.out3_b = T(h->out3_b);
-#undef T
-    e->w.arena = e->dev_weights;
-    return FATHOM_OK;
+    return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
 }
 
 fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,
