@@ -195,15 +195,15 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     else
         s = fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: unknown device kind %d",
                         (int)e->params.device);
-    if (s != FATHOM_OK) goto fail;
+    if (s != FATHOM_OK) goto done;
     e->tap.be = e->be;
     if (e->be->kind == FATHOM_DEVICE_CPU)
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
-        goto fail;
+        goto done;
     *out = e;
-    return FATHOM_OK;
-fail:
+    e = NULL;
+done:
     fathom_engine_free(&e);
     return s;
 }
