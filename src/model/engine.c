@@ -176,6 +176,22 @@ static fathom_status upload_weights(fathom_engine *e) {
     return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
 }
 
+/* The ops the Depth Anything V2 forward pass (vit.c, dpt.c) calls: refuse a backend lacking
+ * one at create, not with a NULL call mid-pass. */
+static fathom_status check_ops(const fathom_backend *be) {
+    static const fathom_op_id used[] = {
+        FATHOM_OP_linear,          FATHOM_OP_linear_residual, FATHOM_OP_layernorm,
+        FATHOM_OP_attention,       FATHOM_OP_patchify,        FATHOM_OP_assemble_tokens,
+        FATHOM_OP_tokens_to_nchw,  FATHOM_OP_conv2d,          FATHOM_OP_conv_transpose,
+        FATHOM_OP_resize_bilinear, FATHOM_OP_add,             FATHOM_OP_depth_act,
+    };
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        if (!fathom_backend_supports(be, used[i]))
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: the %s backend has no kernel for op '%s'",
+                               be->ops->name, fathom_op_names[used[i]]);
+    return FATHOM_OK;
+}
+
 fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,
                                    fathom_engine **out) {
     if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL output pointer");
@@ -196,6 +212,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         s = fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: unknown device kind %d",
                         (int)e->params.device);
     if (s != FATHOM_OK) goto done;
+    if ((s = check_ops(e->be)) != FATHOM_OK) goto done;
     e->tap.be = e->be;
     if (e->be->kind == FATHOM_DEVICE_CPU)
         e->w = *m->w; /* host weights are backend memory already */
