@@ -72,7 +72,9 @@ static const tcase cases[] = {
     K(layernorm, 1e-6f, 0, 0, 131, 77),
     K(layernorm, 1e-6f, 0, 0, 131, 384),
     K(layernorm, 1e-6f, 0, 0, 131, 1024),
+    K(layernorm, 1e-6f, 1, 0, 131, 77),
     K(layernorm, 1e-6f, 1, 0, 131, 384),
+    K(layernorm, 1e-6f, 1, 0, 131, 1024),
     /* attention: B L D heads (qkv amplitude in f) */
     K(attention, 2.0f, 0, 0, 2, 1 + 10 * 13, 96, 3),
     K(attention, 2.0f, 0, 0, 1, 1 + 37 * 49, 64, 1),
