@@ -38,8 +38,8 @@ static void usage(FILE *f) {
 "      --input-size N      network lower bound (default 518)\n"
 "      --max-pixels N      refuse larger images (default 0 = no limit)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
-"      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
-"                          engine is fp32 only and refuses fp16/bf16) (docs/cuda.md)\n"
+"      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
+"                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
@@ -228,11 +228,9 @@ static int parse_devices(const char *s, fathom_run_params *rp, int threads,
             goto bad;
         }
         ep.precision = precision;
-        if (ep.device == FATHOM_DEVICE_CPU && precision != FATHOM_PRECISION_DEFAULT &&
-            precision != FATHOM_PRECISION_FP32) {
-            fprintf(stderr, "fathom run: --precision %s: the CPU engine computes in fp32 only "
-                            "(use --precision fp32 or a CUDA device)\n",
-                    precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16");
+        if (ep.device == FATHOM_DEVICE_CPU && precision == FATHOM_PRECISION_FP16) {
+            fprintf(stderr, "fathom run: --precision fp16: the CPU engine computes in fp32 or bf16 "
+                            "(use --precision fp32, bf16 or a CUDA device)\n");
             return 0;
         }
         rp->devices[rp->n_devices++] = ep;

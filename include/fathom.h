@@ -140,6 +140,9 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user);
 
 /* Bytes of activation memory currently reserved by the engine (host or device). */
 size_t fathom_engine_reserved_bytes(const fathom_engine *e);
+/* What the engine computes with, for reports: e.g. "cpu bf16, gemm amx; cpu features avx512f
+ * avx512bf16 ...". Writes a NUL-terminated string of at most n bytes into buf. */
+void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n);
 
 /* ======================================================================== pre/post-processing */
 

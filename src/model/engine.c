@@ -7,9 +7,11 @@
  * allocates nothing. */
 #include "model/engine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "core/status.h"
 #include "model/dpt.h"
 #include "model/model.h"
@@ -217,6 +219,9 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto fail;
+    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16 &&
+        (s = fathom_cpu_bf16_prepare(e->be, &e->w)) != FATHOM_OK) /* cpuspeed: bf16 weights, once */
+        goto fail;
     *out = e;
     return FATHOM_OK;
 fail:
@@ -419,6 +424,14 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
     if (!e) return;
     e->tap.fn = fn;
     e->tap.user = user;
+}
+
+/* cpuspeed: the kernel report for `fathom bench` */
+void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n) {
+    if (!buf || !n) return;
+    if (!e) buf[0] = 0;
+    else if (e->be->kind == FATHOM_DEVICE_CPU) fathom_cpu_describe(e->be, buf, n);
+    else snprintf(buf, n, "cuda");
 }
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/cpu/backend_cpu.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/alloc.h"
 #include "core/status.h"
@@ -101,6 +102,7 @@ void fathom_backend_cpu_destroy(fathom_backend *be) {
     if (!be) return;
     fathom_cpu_ctx *ctx = be->ctx;
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed */
     free(ctx);
     free(be);
 }
