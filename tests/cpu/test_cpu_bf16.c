@@ -43,6 +43,23 @@ static void test_rounding(void **state) {
     }
 }
 
+/* the vectorized row conversion rounds exactly as the scalar one (normal numbers) */
+static void test_rows_avx512(void **state) {
+    (void)state;
+    if (!fathom_cpu_bf16_kernel_available(FATHOM_CPU_BF16_AVX512)) {
+        printf("SKIP avx512bf16 row conversion: not on this CPU\n");
+        return;
+    }
+    const int rows = 3, K = 75, Kp = 96;
+    float *x = tu_random_alloc((size_t)rows * K, 3, 100.0f);
+    uint16_t a[3 * 96], b[3 * 96];
+    memset(a, 0xff, sizeof a), memset(b, 0xee, sizeof b);
+    fathom_cpu_bf16_rows(a, x, rows, K, Kp);
+    fathom_cpu_bf16_rows_avx512(b, x, rows, K, Kp);
+    assert_memory_equal(a, b, sizeof a);
+    free(x);
+}
+
 /* pack + kernels: every variant against the portable one, and the portable one against a
  * double sum of the same bf16 values, over shapes with row, column and K tails */
 static void test_kernels(void **state) {
@@ -184,6 +201,7 @@ static void test_linear_ops(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_rows_avx512),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_linear_ops),
     };

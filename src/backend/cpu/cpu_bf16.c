@@ -161,7 +161,10 @@ void fathom_cpu_linear_bf16(fathom_backend *be, float *out, const float *in,
         int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
         int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
         uint16_t *a = (uint16_t *)fathom_cpu_scratch(be);
-        fathom_cpu_bf16_rows(a, in + (size_t)m0 * K, rows, K, Kp);
+        if (kern != FATHOM_CPU_BF16_PORTABLE) /* both fast kernels imply AVX512-BF16 here */
+            fathom_cpu_bf16_rows_avx512(a, in + (size_t)m0 * K, rows, K, Kp);
+        else
+            fathom_cpu_bf16_rows(a, in + (size_t)m0 * K, rows, K, Kp);
         if (rows < RB) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
         if (!gamma) {
             float *o = out + (size_t)m0 * N + n0;

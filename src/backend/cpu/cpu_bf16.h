@@ -68,6 +68,8 @@ fathom_status fathom_cpu_bf16_mat_pack(fathom_bf16_mat *m, const float *w, int N
 void fathom_cpu_bf16_mat_free(fathom_bf16_mat *m);
 /* a (rows, Kp) bf16 <- in (rows, K) fp32, row stride K; columns K..Kp zero */
 void fathom_cpu_bf16_rows(uint16_t *a, const float *in, int rows, int K, int Kp);
+/* the same with vcvtne2ps2bf16 (AVX512-BF16 CPUs only) */
+void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp);
 
 /* c (M, ncols, ld ldc) = a (rows, Kp) . w[n0 .. n0+ncols)^T, n0 a multiple of 32. a must have
  * M rounded up to FATHOM_BF16_RB readable rows (zeros past M); only M rows are written. */

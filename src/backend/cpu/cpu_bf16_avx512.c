@@ -47,11 +47,30 @@ TGT void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
     }
 }
 
+/* vcvtne2ps2bf16: nearest-even like fathom_f32_to_bf16 (it also flushes fp32 denormals) */
+TGT void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp) {
+    for (int r = 0; r < rows; r++) {
+        uint16_t *ar = a + (size_t)r * Kp;
+        const float *ir = in + (size_t)r * K;
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(ir + k + 16), _mm512_loadu_ps(ir + k));
+            _mm512_storeu_si512(ar + k, (__m512i)v);
+        }
+        for (; k < K; k++) ar[k] = fathom_f32_to_bf16(ir[k]);
+        for (; k < Kp; k++) ar[k] = 0;
+    }
+}
+
 #else /* no AVX512-BF16 compiler support: never picked (fathom_cpu_features reports it only on x86-64) */
 
 void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
                                  const fathom_bf16_mat *w, int n0, int ncols, int M) {
     fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp) {
+    fathom_cpu_bf16_rows(a, in, rows, K, Kp);
 }
 
 #endif

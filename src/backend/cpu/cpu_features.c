@@ -58,7 +58,8 @@ int fathom_cpu_bf16_kernel_available(fathom_cpu_bf16_kernel k) {
     switch (k) {
     case FATHOM_CPU_BF16_PORTABLE: return 1;
     case FATHOM_CPU_BF16_AVX512: return (f & FATHOM_CPU_F_AVX512BF16) != 0;
-    case FATHOM_CPU_BF16_AMX: return (f & FATHOM_CPU_F_AMX_BF16) != 0;
+    case FATHOM_CPU_BF16_AMX: /* its input rows are converted with AVX512-BF16 */
+        return (f & FATHOM_CPU_F_AMX_BF16) && (f & FATHOM_CPU_F_AVX512BF16);
     }
     return 0;
 }
