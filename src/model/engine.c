@@ -37,7 +37,8 @@ static void drop_graphs(fathom_engine *e) {
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
-    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0};
+    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0,
+                              FATHOM_WEIGHTS_DEFAULT};
     return p;
 }
 
@@ -219,9 +220,16 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto fail;
-    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16 &&
-        (s = fathom_cpu_bf16_prepare(e->be, &e->w)) != FATHOM_OK) /* cpuspeed: bf16 weights, once */
+    /* cpuspeed: int8 or bf16 encoder weights, packed once (src/backend/cpu/cpu_bf16.h) */
+    if (e->params.weights == FATHOM_WEIGHTS_INT8 && e->be->kind != FATHOM_DEVICE_CPU) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: int8 weights are CPU only for now");
         goto fail;
+    }
+    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.weights == FATHOM_WEIGHTS_INT8)
+        s = fathom_cpu_q8_prepare(e->be, &e->w);
+    else if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16)
+        s = fathom_cpu_bf16_prepare(e->be, &e->w);
+    if (s != FATHOM_OK) goto fail;
     *out = e;
     return FATHOM_OK;
 fail:

@@ -95,9 +95,17 @@ void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
 /* "cpu <precision>, gemm <kernel>; cpu features <list>" into buf (n bytes) */
 void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n);
 
-/* out (M, N) = act(in . W^T + b), or, with gamma, x (M, N) += gamma * (in . W^T + b) */
-void fathom_cpu_linear_bf16(fathom_backend *be, float *out, const float *in,
-                            const fathom_bf16_mat *w, const float *b, const float *gamma, int M,
-                            int N, int K, fathom_act act);
+/* The same for int8 weights (--weights int8; cpu_q8.h): the set holds one kind or the other. */
+struct fathom_q8_mat;
+fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
+const struct fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
+int fathom_cpu_q8_kernel_of(fathom_backend *be);
+
+/* out (M, N) = act(in . W^T + b), or, with gamma, x (M, N) += gamma * (in . W^T + b), with
+ * exactly one of w (bf16) and wq (int8) given */
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const struct fathom_q8_mat *wq,
+                              const float *b, const float *gamma, int M, int N, int K,
+                              fathom_act act);
 
 #endif

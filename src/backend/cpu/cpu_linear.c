@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_q8.h"
 
 /* rows per block: ~M / (2 threads), a multiple of 16, within [16, cap] */
 static int row_block(int M, int threads, int cap) {
@@ -19,10 +20,11 @@ static int row_block(int M, int threads, int cap) {
 
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act) {
-    /* cpuspeed: bf16 weights packed at engine create (--precision bf16) */
+    /* cpuspeed: bf16 / int8 weights packed at engine create (--precision bf16, --weights int8) */
     const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w);
-    if (bw && bw->N == N && bw->K == K) {
-        fathom_cpu_linear_bf16(be, out, in, bw, b, NULL, M, N, K, act);
+    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
+    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
+        fathom_cpu_linear_packed(be, out, in, bw, qw, b, NULL, M, N, K, act);
         return;
     }
     int rb = row_block(M, be->threads, 1 << 20);
@@ -41,8 +43,9 @@ void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const fl
 void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
                                 const float *b, const float *gamma, int M, int N, int K) {
     const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w); /* cpuspeed: as in linear */
-    if (bw && bw->N == N && bw->K == K) {
-        fathom_cpu_linear_bf16(be, x, in, bw, b, gamma, M, N, K, FATHOM_ACT_NONE);
+    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
+    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
+        fathom_cpu_linear_packed(be, x, in, bw, qw, b, gamma, M, N, K, FATHOM_ACT_NONE);
         return;
     }
     /* the gemm result goes to a scratch tile of rows x nc, then x += gamma * (t + b) */
