@@ -14,11 +14,12 @@
 # Every model has the official class's random weights (da2_torch.py --make-weights); fathom
 # reads that .pth, ONNX Runtime and OpenVINO its ONNX export (fixed shape per batch).
 # Environment: ENCODERS ("vits"), BATCHES ("1 4"), THREADS (2), SIZE (518), ROUNDS (3),
-# ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16"), OV_PRECISIONS ("f32 bf16").
+# ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16 int8": int8 is --weights int8),
+# OV_PRECISIONS ("f32 bf16").
 # Each round runs every runtime once, in turn, as a fresh process; each line records the
 # 1-minute load average before it ran. Ends with min-max per runtime and the error checks:
-# OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16 vs fathom fp32 on a test
-# image (each reduced precision against its own runtime's fp32).
+# OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16 and int8 vs fathom fp32
+# on a test image (each reduced precision against its own runtime's fp32).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -26,7 +27,7 @@ root="$(dirname "$here")"
 FATHOM_BIN="${FATHOM_BIN:-$root/build/fathom}"
 ENCODERS="${ENCODERS:-vits}" BATCHES="${BATCHES:-1 4}" THREADS="${THREADS:-2}" SIZE="${SIZE:-518}"
 ROUNDS="${ROUNDS:-3}" ITERS="${ITERS:-10}" WARMUP="${WARMUP:-2}"
-FATHOM_PRECISIONS="${FATHOM_PRECISIONS:-fp32 bf16}" OV_PRECISIONS="${OV_PRECISIONS:-f32 bf16}"
+FATHOM_PRECISIONS="${FATHOM_PRECISIONS:-fp32 bf16 int8}" OV_PRECISIONS="${OV_PRECISIONS:-f32 bf16}"
 SYSPY=/usr/bin/python3
 WORK="${WORK:-${TMPDIR:-/tmp}/fathom-cpu-runtimes}"
 VENV="${VENV:-${TMPDIR:-/tmp}/fathom-cpu-runtimes-venv}"
@@ -42,6 +43,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import onnxruntime, o
 fi
 mkdir -p "$WORK"
 load() { cut -d' ' -f1 /proc/loadavg; }
+fargs() { if [ "$1" = int8 ]; then echo "--weights int8"; else echo "--precision $1"; fi; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "flags:   $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')"
@@ -61,7 +63,7 @@ for enc in $ENCODERS; do
             for p in $FATHOM_PRECISIONS; do
                 l="$(load)"
                 ms="$(OMP_NUM_THREADS="$THREADS" "$FATHOM_BIN" bench --model "$w" --device cpu \
-                        --precision "$p" --input-size "$SIZE" --batch "$b" --threads "$THREADS" \
+                        $(fargs "$p") --input-size "$SIZE" --batch "$b" --threads "$THREADS" \
                         --iters "$ITERS" --warmup "$WARMUP" |
                       sed -n 's/^latency: *\([0-9.]*\) ms per image.*/\1/p')"
                 echo "$enc b$b round $r fathom-$p $ms load $l" | tee -a "$results"
@@ -86,17 +88,19 @@ for enc in $ENCODERS; do
         "$VENV/bin/python" "$here/cpu_runtimes.py" error --onnx "$onnx" --threads "$THREADS" \
             --batch 1 --size "$SIZE" | sed "s/^/$enc error: /"
     fi
-    for p in fp32 bf16; do
-        "$FATHOM_BIN" run --model "$w" --device cpu --precision "$p" --threads "$THREADS" \
+    for p in fp32 bf16 int8; do
+        "$FATHOM_BIN" run --model "$w" --device cpu $(fargs "$p") --threads "$THREADS" \
             --input-size "$SIZE" -o "$WORK/run-$enc-$p" "$IMAGE" >/dev/null 2>&1
     done
     stem="$(basename "${IMAGE%.*}")"
-    "$VENV/bin/python" - "$WORK/run-$enc-fp32/$stem.npy" "$WORK/run-$enc-bf16/$stem.npy" <<'PY' | sed "s/^/$enc error: /"
+    for p in bf16 int8; do
+        "$VENV/bin/python" - "$WORK/run-$enc-fp32/$stem.npy" "$WORK/run-$enc-$p/$stem.npy" "$p" <<'PY' | sed "s/^/$enc error: /"
 import sys, numpy as np
 ref, out = np.load(sys.argv[1]), np.load(sys.argv[2])
 d, m = np.abs(out - ref), np.abs(ref).max()
-print(f"fathom bf16 vs fathom fp32: max|d|/max|ref| {d.max() / m:.3g}, rms/max|ref| {np.sqrt((d * d).mean()) / m:.3g}")
+print(f"fathom {sys.argv[3]} vs fathom fp32: max|d|/max|ref| {d.max() / m:.3g}, rms/max|ref| {np.sqrt((d * d).mean()) / m:.3g}")
 PY
+    done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "summary (ms per image, min-max over rounds; load = 1-min average range):"

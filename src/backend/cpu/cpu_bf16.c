@@ -126,7 +126,8 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, int in
         const fathom_block_weights *b = &w->blocks[i];
         if ((st = add(s, b->qkv_w, 3 * D, D)) != FATHOM_OK) break;
         if ((st = add(s, b->proj_w, D, D)) != FATHOM_OK) break;
-        if ((st = add(s, b->fc1_w, Hm, D)) != FATHOM_OK) break;
+        /* SwiGLU (vitg): fc1 is w12 (2 Hs, D), mlp_hidden = Hs */
+        if ((st = add(s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break;
         st = add(s, b->fc2_w, D, Hm);
     }
     if (st != FATHOM_OK) {
