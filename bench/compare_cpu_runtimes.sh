@@ -90,7 +90,7 @@ for enc in $ENCODERS; do
     fi
     for p in fp32 bf16 int8; do
         "$FATHOM_BIN" run --model "$w" --device cpu $(fargs "$p") --threads "$THREADS" \
-            --input-size "$SIZE" -o "$WORK/run-$enc-$p" "$IMAGE" >/dev/null 2>&1
+            --input-size "$SIZE" --overwrite -o "$WORK/run-$enc-$p" "$IMAGE" >/dev/null 2>&1
     done
     stem="$(basename "${IMAGE%.*}")"
     for p in bf16 int8; do
