@@ -2,7 +2,7 @@
 # test_cuda_cli.sh - `fathom run` / `fathom bench` device and precision flags, real binary.
 #
 # Everywhere: --precision with a bad value exits 2 naming the flag; the CPU engine refuses
-# fp16/bf16 (exit 2) and accepts fp32. Then, decided by `bench --device auto`:
+# fp16 (exit 2) and accepts fp32 and bf16 (bf16 at the bound of tests/cpu/test_cpu_bf16_golden.c). Then, decided by `bench --device auto`:
 #  * no usable CUDA device (or a build without CUDA): --device cuda exits 2 naming the cause
 #    (no driver / no device / built without CUDA) for run and bench; --device auto falls back
 #    to the CPU, says so, and produces the golden result.
