@@ -16,8 +16,10 @@ static int bench_usage(FILE *f) {
             "Time the forward pass on random input (preprocessing and decoding excluded).\n"
             "  --model M         weights: .pth, .safetensors or Hugging Face folder (required)\n"
             "  --device D        cpu (default), cuda, cuda:N, or auto (cuda when usable, else cpu)\n"
-            "  --precision P     fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on cuda);\n"
-            "                    the CPU engine is fp32 only and refuses fp16/bf16\n"
+            "  --precision P     fp32, fp16 or bf16: GEMM inputs (default bf16 on cuda, fp32 on\n"
+            "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
+            "  --weights W       fp32 (default) or int8: encoder GEMM weights quantized at load\n"
+            "                    (cpu only; docs/precision.md)\n"
             "  --input-size S    official input size (default 518): an S x S image\n"
             "  --height H        image height (default: input size); the network size follows\n"
             "  --width W         image width  (default: input size)   the official resize rule\n"
@@ -92,7 +94,7 @@ int cmd_bench(int argc, char **argv) {
         {"width", required_argument, 0, 'W'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"iters", required_argument, 0, 'n'},
         {"warmup", required_argument, 0, 'w'}, {"help", no_argument, 0, 'h'},
-        {"precision", required_argument, 0, 'p'},
+        {"precision", required_argument, 0, 'p'}, {"weights", required_argument, 0, 'q'},
         {0, 0, 0, 0}};
     const char *model = NULL;
     int input_size = 518, h0 = 0, w0 = 0, batch = 1, threads = 0, iters = 10, warmup = 2;
@@ -104,6 +106,13 @@ int cmd_bench(int argc, char **argv) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'd': ok = parse_device(optarg, &ep); break;
+        case 'q':
+            if (!strcmp(optarg, "int8")) ep.weights = FATHOM_WEIGHTS_INT8;
+            else if (strcmp(optarg, "default") && strcmp(optarg, "fp32")) {
+                fprintf(stderr, "fathom bench: --weights must be fp32 or int8, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'p':
             if (!strcmp(optarg, "fp32")) ep.precision = FATHOM_PRECISION_FP32;
             else if (!strcmp(optarg, "fp16")) ep.precision = FATHOM_PRECISION_FP16;
@@ -139,11 +148,13 @@ int cmd_bench(int argc, char **argv) {
     int H, W;
     fathom_network_size(h0, w0, input_size, &H, &W);
     ep.threads = threads;
-    if (ep.device == FATHOM_DEVICE_CPU && ep.precision != FATHOM_PRECISION_DEFAULT &&
-        ep.precision != FATHOM_PRECISION_FP32) {
-        fprintf(stderr, "fathom bench: --precision %s: the CPU engine computes in fp32 only "
-                        "(use --precision fp32 or --device cuda)\n",
-                ep.precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16");
+    if (ep.device != FATHOM_DEVICE_CPU && ep.weights == FATHOM_WEIGHTS_INT8) {
+        fprintf(stderr, "fathom bench: --weights int8: the CPU engine only for now\n");
+        return 2;
+    }
+    if (ep.device == FATHOM_DEVICE_CPU && ep.precision == FATHOM_PRECISION_FP16) {
+        fprintf(stderr, "fathom bench: --precision fp16: the CPU engine computes in fp32 or bf16 "
+                        "(use --precision fp32, bf16 or --device cuda)\n");
         return 2;
     }
 
@@ -197,8 +208,13 @@ int cmd_bench(int argc, char **argv) {
     printf("model %s (%s, %s), device %s, precision %s, threads %s, batch %d, image %dx%d -> "
            "network %dx%d\n",
            in.arch, in.format, in.dtype, ep.device == FATHOM_DEVICE_CPU ? "cpu" : "cuda",
-           ep.device == FATHOM_DEVICE_CPU ? "fp32" : prec[ep.precision],
+           ep.weights == FATHOM_WEIGHTS_INT8 ? "int8 weights"
+           : ep.device == FATHOM_DEVICE_CPU && ep.precision != FATHOM_PRECISION_BF16 ? "fp32"
+                                                                            : prec[ep.precision],
            threads > 0 ? tbuf : "all", batch, h0, w0, H, W);
+    char kern[256];
+    fathom_engine_kernels(e, kern, sizeof kern);
+    printf("kernels:    %s\n", kern);
     printf("latency:    %.2f ms per image (median of %d passes of %.2f ms; best %.2f ms/image)\n",
            med * 1e3 / batch, iters, med * 1e3, best * 1e3 / batch);
     printf("cpu time:   %.2f ms per image (all threads, mean)\n", cpu * 1e3 / batch);

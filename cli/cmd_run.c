@@ -42,8 +42,10 @@ static void usage(FILE *f) {
 "      --input-size N      network lower bound (default 518)\n"
 "      --max-pixels N      refuse larger images (default 178956970; 0 = no limit)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
-"      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
-"                          engine is fp32 only and refuses fp16/bf16) (docs/cuda.md)\n"
+"      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
+"                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
+"      --weights W         fp32 (default) or int8: encoder GEMM weights quantized at load (CPU\n"
+"                          only; docs/precision.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
@@ -72,7 +74,8 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH,
+    OPT_WEIGHTS
 };
 
 static const struct option k_opts[] = {
@@ -82,6 +85,7 @@ static const struct option k_opts[] = {
     {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
     {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
     {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
+    {"weights", required_argument, 0, OPT_WEIGHTS},
     {"threads", required_argument, 0, OPT_THREADS},
     {"batch", required_argument, 0, OPT_BATCH},
     {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
@@ -233,11 +237,9 @@ static int parse_devices(const char *s, fathom_run_params *rp, int threads,
             goto bad;
         }
         ep.precision = precision;
-        if (ep.device == FATHOM_DEVICE_CPU && precision != FATHOM_PRECISION_DEFAULT &&
-            precision != FATHOM_PRECISION_FP32) {
-            fprintf(stderr, "fathom run: --precision %s: the CPU engine computes in fp32 only "
-                            "(use --precision fp32 or a CUDA device)\n",
-                    precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16");
+        if (ep.device == FATHOM_DEVICE_CPU && precision == FATHOM_PRECISION_FP16) {
+            fprintf(stderr, "fathom run: --precision fp16: the CPU engine computes in fp32 or bf16 "
+                            "(use --precision fp32, bf16 or a CUDA device)\n");
             return 0;
         }
         rp->devices[rp->n_devices++] = ep;
@@ -341,6 +343,7 @@ int cmd_run(int argc, char **argv) {
     int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
     const char *model_arg = NULL, *device_arg = "cpu";
     fathom_precision precision = FATHOM_PRECISION_DEFAULT;
+    fathom_weight_format wformat = FATHOM_WEIGHTS_DEFAULT;
     progress_mode pmode = PROGRESS_AUTO;
     double d;
     int v;
@@ -373,6 +376,13 @@ int cmd_run(int argc, char **argv) {
             break;
         case OPT_DEVICE: device_arg = optarg; break;
         case OPT_PRECISION: if (!parse_precision(optarg, &precision)) return 2; break;
+        case OPT_WEIGHTS: /* cpuspeed */
+            if (!strcasecmp(optarg, "int8")) wformat = FATHOM_WEIGHTS_INT8;
+            else if (strcasecmp(optarg, "fp32")) {
+                fprintf(stderr, "fathom run: --weights: '%s' is not fp32 or int8\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_THREADS: if (!parse_int("--threads", optarg, 1, 4096, &threads)) return 2; break;
         case OPT_BATCH: if (!parse_int("--batch", optarg, 1, 256, &rp.batch)) return 2; break;
         case OPT_BATCH_TIMEOUT:
@@ -462,6 +472,13 @@ int cmd_run(int argc, char **argv) {
         return 2;
     }
     if (!parse_devices(device_arg, &rp, threads, precision)) return 2;
+    for (int i = 0; i < rp.n_devices; i++) { /* cpuspeed: --weights int8, CPU engines only */
+        if (wformat == FATHOM_WEIGHTS_INT8 && rp.devices[i].device != FATHOM_DEVICE_CPU) {
+            fprintf(stderr, "fathom run: --weights int8: the CPU engine only for now\n");
+            return 2;
+        }
+        rp.devices[i].weights = wformat;
+    }
     /* videos run one by one as ordered jobs; everything else goes through one image run */
     int n_in = argc - optind, n_img = 0, n_vid = 0;
     const char **imgs = calloc((size_t)n_in, sizeof *imgs);

@@ -104,6 +104,12 @@ typedef enum fathom_precision {
     FATHOM_PRECISION_BF16
 } fathom_precision;
 
+/* How the engine stores the encoder's GEMM weights (CPU; docs/precision.md). */
+typedef enum fathom_weight_format {
+    FATHOM_WEIGHTS_DEFAULT = 0, /* as `precision` computes: fp32, or bf16 with it */
+    FATHOM_WEIGHTS_INT8 = 1,    /* int8, one scale per output channel; activations int8 per row */
+} fathom_weight_format;
+
 typedef struct fathom_engine fathom_engine;
 
 typedef struct fathom_engine_params {
@@ -112,6 +118,7 @@ typedef struct fathom_engine_params {
     int threads;             /* CPU threads for the engine; <= 0: all cores */
     fathom_precision precision;
     size_t gpu_mem_limit;    /* bytes; 0 = no limit */
+    fathom_weight_format weights; /* CPU only (FATHOM_ERR_UNSUPPORTED on CUDA) */
 } fathom_engine_params;
 
 fathom_engine_params fathom_engine_default_params(void);
@@ -140,6 +147,9 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user);
 
 /* Bytes of activation memory currently reserved by the engine (host or device). */
 size_t fathom_engine_reserved_bytes(const fathom_engine *e);
+/* What the engine computes with, for reports: e.g. "cpu bf16, gemm amx; cpu features avx512f
+ * avx512bf16 ...". Writes a NUL-terminated string of at most n bytes into buf. */
+void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n);
 
 /* ======================================================================== pre/post-processing */
 

@@ -7,9 +7,11 @@
  * allocates nothing. */
 #include "model/engine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "core/status.h"
 #include "model/dpt.h"
 #include "model/model.h"
@@ -55,7 +57,8 @@ static fathom_status reserve_staging(fathom_engine *e, size_t n_out) {
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
-    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0};
+    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0,
+                              FATHOM_WEIGHTS_DEFAULT};
     return p;
 }
 
@@ -218,6 +221,16 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto done;
+    /* cpuspeed: int8 or bf16 encoder weights, packed once (src/backend/cpu/cpu_bf16.h) */
+    if (e->params.weights == FATHOM_WEIGHTS_INT8 && e->be->kind != FATHOM_DEVICE_CPU) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: int8 weights are CPU only for now");
+        goto done;
+    }
+    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.weights == FATHOM_WEIGHTS_INT8)
+        s = fathom_cpu_q8_prepare(e->be, &e->w);
+    else if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16)
+        s = fathom_cpu_bf16_prepare(e->be, &e->w);
+    if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;
 done:
@@ -402,6 +415,14 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
     if (!e) return;
     e->tap.fn = fn;
     e->tap.user = user;
+}
+
+/* cpuspeed: the kernel report for `fathom bench` */
+void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n) {
+    if (!buf || !n) return;
+    if (!e) buf[0] = 0;
+    else if (e->be->kind == FATHOM_DEVICE_CPU) fathom_cpu_describe(e->be, buf, n);
+    else snprintf(buf, n, "cuda");
 }
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/alloc.h"
 #include "core/status.h"
@@ -37,6 +38,7 @@ static void cpu_destroy(fathom_backend *be) {
     if (!be) return;
     fathom_cpu_ctx *ctx = be->ctx;
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
     free(ctx);
     free(be);
 }
@@ -92,6 +94,7 @@ fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
     ctx = NULL;
 done:
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
     free(ctx);
     free(be);
     return st;
