@@ -24,6 +24,7 @@
 #ifndef FATHOM_H
 #define FATHOM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -403,6 +404,115 @@ void fathom_governor_restore_limits(void);
 /* Parse a byte size: "4G", "512M", "1.5GiB", "300k", "1048576" (K/M/G/T = powers of 1024,
  * optional "B"/"iB"). Refuses empty, negative, junk and overflowing text with INVALID_ARG. */
 fathom_status fathom_parse_bytes(const char *text, size_t *out);
+
+/* ======================================================================== logging */
+/* (section owned by src/core/log) */
+
+/* Library notes that are not errors of the call (a stream dropped from a depth video, a
+ * governor sensor that stopped answering). Nothing is printed unless a callback is set. */
+typedef enum fathom_log_level {
+    FATHOM_LOG_DEBUG = 0,
+    FATHOM_LOG_INFO,
+    FATHOM_LOG_WARN
+} fathom_log_level;
+/* msg: one whole line without '\n'. Called from any library thread, serialized. */
+typedef void (*fathom_log_fn)(void *user, fathom_log_level level, const char *msg);
+/* Install (fn, user) for the whole process; fn NULL: silent (the default). */
+void fathom_log_set_callback(fathom_log_fn fn, void *user);
+
+/* ======================================================================== devices */
+
+/* FATHOM_OK when `kind`/`index` can run an engine (CUDA: the driver answers and the device
+ * exists; CPU: always). Otherwise FATHOM_ERR_DEVICE / FATHOM_ERR_UNSUPPORTED with the reason
+ * in fathom_last_error(). Loads the CUDA libraries only when CUDA is asked for. */
+fathom_status fathom_device_probe(fathom_device_kind kind, int index);
+/* "auto": CUDA device 0 when usable, else the CPU. *used_cpu (may be NULL) is set to 1 when
+ * the CPU was chosen, and fathom_last_error() then says why CUDA was not. */
+fathom_engine_params fathom_device_auto(int *used_cpu);
+
+/* ======================================================================== model names */
+/* (section owned by src/net/hub) */
+
+typedef struct fathom_fetcher fathom_fetcher;
+
+/* file: "config.json" or "model.safetensors"; done/total bytes (total -1 when unknown). */
+typedef void (*fathom_download_progress_fn)(void *user, const char *file, int64_t done,
+                                            int64_t total);
+
+typedef struct fathom_resolve_opts {
+    const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/fathom or $HOME/.cache/fathom */
+    const char *endpoint;      /* NULL: $HF_ENDPOINT, else $FATHOM_HF_ENDPOINT, else
+                                  https://huggingface.co */
+    int offline;               /* nonzero (or $HF_HUB_OFFLINE / $FATHOM_OFFLINE set and not
+                                  "0"): never download; missing -> FATHOM_ERR_NOT_FOUND */
+    fathom_download_progress_fn progress; /* may be NULL; called on the calling thread */
+    void *progress_user;
+    const atomic_int *cancel;  /* borrowed, may be NULL: nonzero stops the download */
+    fathom_fetcher *fetcher;   /* borrowed, may be NULL (a private one is made) */
+} fathom_resolve_opts;
+
+/* A model argument as users type it, to a path for fathom_model_load:
+ *   an existing file or folder            -> unchanged
+ *   a name: small, base, large (aliases vits, vitb, vitl), metric-indoor-small, ...
+ *   a Hugging Face repo id of those       -> "depth-anything/Depth-Anything-V2-Small-hf"
+ * A name is looked up in the Hugging Face cache first ($HF_HUB_CACHE, $HF_HOME/hub or
+ * ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/REV/), then in fathom's cache, and
+ * downloaded into fathom's cache when absent. NULL means "small". opts may be NULL.
+ * out receives the path (cap bytes, NUL-terminated).
+ * Errors: FATHOM_ERR_NOT_FOUND (neither a path nor a known name; offline and not cached),
+ * FATHOM_ERR_NETWORK (the message names the URL, the files and the folder to place them in),
+ * FATHOM_ERR_FORMAT (SHA-256 mismatch, naming the file), FATHOM_ERR_INTERRUPTED, IO errors. */
+fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolve_opts *opts,
+                                   char *out, size_t cap);
+/* Hugging Face repo of a model name, alias or repo id, or NULL. */
+const char *fathom_model_repo(const char *name);
+/* The known names, NULL-terminated ("small", "base", "large", "metric-indoor-small", ...). */
+const char *const *fathom_model_names(void);
+
+/* ======================================================================== progress text */
+/* (section owned by src/pipeline/progress) */
+
+/* The library never prints: these format into caller buffers (docs/pipeline.md lists the
+ * NDJSON events). */
+/* "[#####.....] 120/300  14.2 img/s  ETA 0:13  q 3/8 8/8 0/8  2 failed" (width: columns). */
+void fathom_progress_bar(const fathom_run_stats *s, int width, char *out, size_t cap);
+/* The same with `extra` (NULL or "": none) after the ETA; narrowed to `width`. */
+void fathom_progress_bar_extra(const fathom_run_stats *s, const char *extra, int width, char *out,
+                               size_t cap);
+/* One NDJSON line (with '\n'); `summary` selects the final event; g (may be NULL) adds the
+ * governor's slots 0..n_slots-1. */
+void fathom_progress_json_stats(const fathom_run_stats *s, int summary,
+                                struct fathom_governor *g, int n_slots, char *out, size_t cap);
+void fathom_progress_json_item(const fathom_item_event *ev, char *out, size_t cap);
+/* {"event":"message","level":"warning","text":"..."} with '\n': any text line as NDJSON. */
+void fathom_progress_json_message(const char *level, const char *text, char *out, size_t cap);
+
+/* ======================================================================== video jobs */
+/* (section owned by src/pipeline/video_*; docs/video.md) */
+
+/* Options of a video run, set by name (as FFmpeg's AVOptions): keys "video" (depth video
+ * path), "video-codec", "crf", "pix-fmt", "video-color" (no value), "video-npz" (no value),
+ * "start", "end" (seconds or [HH:]MM:SS[.ms]), "max-frames", "max-res", "normalize"
+ * (ema|frame), "ema-decay", "lookahead", "scene-cut". */
+typedef struct fathom_video_opts fathom_video_opts;
+fathom_status fathom_video_opts_create(fathom_video_opts **out);
+void fathom_video_opts_free(fathom_video_opts **o);
+/* 1 taken, 0 `key` is not a video option, -1 bad value (message in fathom_last_error()). */
+int fathom_video_opts_set(fathom_video_opts *o, const char *key, const char *value);
+/* Frame sequences in these fathom_output_format bits (0: none). */
+void fathom_video_opts_set_formats(fathom_video_opts *o, unsigned formats);
+/* 1 when an input should be read as a video (a video file extension or a stream URL). */
+int fathom_video_is_input(const char *path);
+
+typedef struct fathom_video_job fathom_video_job;
+/* Open `input` and its outputs and build the pipeline that runs it (fathom_pipeline_run).
+ * *job: caller's reference (fathom_video_job_release, after fathom_pipeline_free). */
+fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_params *params,
+                                      const char *input, const fathom_video_opts *opts,
+                                      fathom_video_job **job, fathom_pipeline **pl);
+void fathom_video_job_release(fathom_video_job **job);
+/* One or two human lines: frames, decode errors, truncation, where the depth video is. */
+void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

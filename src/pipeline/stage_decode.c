@@ -55,6 +55,10 @@ void *fathom_stage_decode(void *arg) {
             if (st != FATHOM_OK) fathom_item_fail_last(it, st);
             else if (skip) it->state = FATHOM_ITEM_SKIPPED;
         }
+        if (it->state == FATHOM_ITEM_PENDING && atomic_load(&pl->cancel)) /* Ctrl-C: start no
+            new item; those already decoded finish */
+            fathom_item_fail(it, FATHOM_ERR_INTERRUPTED, "%s: not started: interrupted",
+                             it->source.s);
         if (it->state == FATHOM_ITEM_PENDING) load_item(pl, it);
         it->t_stage[FATHOM_STAGE_DECODE] = fathom_now_s() - t;
         fathom_pipeline_add_busy(pl, FATHOM_STAGE_DECODE, it->t_stage[FATHOM_STAGE_DECODE]);

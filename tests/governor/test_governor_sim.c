@@ -303,7 +303,7 @@ static void capture(void *user, fathom_log_level level, const char *msg) {
 static void test_gpu_memory_emergency(void **state) {
     (void)state;
     log_capture cap = {0};
-    fathom_log_set_sink(capture, &cap);
+    fathom_log_set_callback(capture, &cap);
     sim s = {.p = {.tau = 0.3, .gain = 1, .rng = 8, .mem_used = 2ull << 30,
                    .mem_total = 8ull << 30},
              .nvml = 1};
@@ -345,7 +345,7 @@ static void test_gpu_memory_emergency(void **state) {
     assert_false(st.emergency);
     assert_true(st.batch > 1);
     fathom_governor_free(&g);
-    fathom_log_set_sink(NULL, NULL);
+    fathom_log_set_callback(NULL, NULL);
 }
 
 /* Power limit through the simulated actuator: set within the card's range, shown in stats,
