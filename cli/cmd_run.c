@@ -38,8 +38,8 @@ static void usage(FILE *f) {
 "      --invert            near = dark in png/color outputs\n"
 "      --input-size N      network lower bound (default 518)\n"
 "      --max-pixels N      refuse larger images (default 0 = no limit)\n"
-"      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
-"                          (default auto: CUDA device 0 when usable, else the CPU, saying so)\n"
+"      --device LIST       cpu, cuda, cuda:N, auto or a comma list (default auto: CUDA device\n"
+"                          0 when usable, else the CPU, saying which); one engine each\n"
 "      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
 "                          engine is fp32 only and refuses fp16/bf16) (docs/cuda.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
@@ -66,7 +66,7 @@ static void usage(FILE *f) {
 "      --crf N             quality of lossy codecs, 0..63 (default: the codec's)\n"
 "      --pix-fmt F         pixel format of the depth video (default: the codec's)\n"
 "      --video-color       colormapped depth video (default: grayscale)\n"
-"      --start T --end T   time range: seconds or [HH:]MM:SS[.ms] (default: whole video)\n"
+"      --start T --end T   time range, seconds or HH:MM:SS[.ms] or MM:SS[.ms] (default: all)\n"
 "      --max-frames N      at most N frames (default: all)\n"
 "      --max-res N         downscale so the long side is at most N (default: none)\n"
 "      --normalize M       ema (default: smoothed range, no flicker) or frame\n"
@@ -317,8 +317,14 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
     switch (c) {
     case OPT_VIDEO:
         if (fathom_video_opts_set(a->vo, name, arg) == 1) return 1;
-        if (strncmp(fathom_last_error(), "--", 2)) cli_error("--%s: %s", name, fathom_last_error());
-        else cli_error("%s", fathom_last_error()); /* already names the flag */
+        else {
+            /* the library names the field ("start: ..."); the user typed the flag */
+            const char *msg = fathom_last_error();
+            size_t n = strlen(name);
+            if (!strncmp(msg, "--", 2)) msg += 2;
+            if (!strncmp(msg, name, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
+            cli_error("--%s: %s", name, msg);
+        }
         return 0;
     case 'o': rp->outdir = arg; return 1;
     case 'm': a->model_arg = arg; return 1;

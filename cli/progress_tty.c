@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "signals.h"
 
 void progress_init(progress_out *p, progress_mode mode, int quiet) {
@@ -62,7 +63,7 @@ static void on_item(void *user, const fathom_item_event *ev) {
     } else if (ev->state == 3 && ev->status != FATHOM_ERR_INTERRUPTED) {
         /* failures are always shown, whatever the mode (not the items a Ctrl-C left out) */
         if (p->bar_shown) fputs("\r\033[K", stderr);
-        fprintf(stderr, "fathom: %s\n", ev->error);
+        fprintf(stderr, "fathom %s: %s\n", cli_command(), ev->error);
     }
 }
 
@@ -83,10 +84,10 @@ void progress_finish(progress_out *p, const fathom_run_stats *s) {
     }
     if (p->bar_shown) fputs("\r\033[K", stderr);
     if (!p->quiet)
-        fprintf(stderr, "fathom: %lld done, %lld skipped, %lld failed in %.1f s\n",
-                (long long)s->done, (long long)s->skipped, (long long)s->failed, s->elapsed_s);
+        fprintf(stderr, "fathom %s: %lld done, %lld skipped, %lld failed in %.1f s\n",
+                cli_command(), (long long)s->done, (long long)s->skipped, (long long)s->failed, s->elapsed_s);
     for (int i = 0; !p->quiet && p->gov && i < p->gov_slots; i++) {
         fathom_governor_describe(p->gov, i, line, sizeof line);
-        fprintf(stderr, "fathom: governor (device %d): %s\n", i, line);
+        fprintf(stderr, "fathom %s: governor (device %d): %s\n", cli_command(), i, line);
     }
 }

@@ -1,6 +1,8 @@
 /* signals.c - SIGINT/SIGTERM: first cancels cleanly (saying so at once), second exits. */
 #include "signals.h"
 
+#include "cli_util.h"
+
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,7 +27,9 @@ static void acknowledge(void) {
     digits[i] = '\0';
     do digits[--i] = (char)('0' + n % 10), n /= 10;
     while (n > 0 && i > 0);
-    put("\nfathom: interrupted: finishing ");
+    put("\nfathom ");
+    put(cli_command());
+    put(": interrupted: finishing ");
     put(digits + i);
     put(" item(s) in flight, taking no new input; Ctrl-C again to abort\n");
 }
@@ -33,7 +37,9 @@ static void acknowledge(void) {
 static void on_signal(int sig) {
     (void)sig;
     if (atomic_fetch_add(&g_count, 1) >= 1) {
-        put("\nfathom: interrupted again, exiting now\n");
+        put("\nfathom ");
+        put(cli_command());
+        put(": interrupted again, exiting now\n");
         fathom_governor_restore_limits();
         _exit(130);
     }

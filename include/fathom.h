@@ -441,7 +441,7 @@ typedef void (*fathom_download_progress_fn)(void *user, const char *file, int64_
 
 typedef struct fathom_resolve_opts {
     const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/fathom or $HOME/.cache/fathom */
-    const char *endpoint;      /* NULL: $HF_ENDPOINT, else $FATHOM_HF_ENDPOINT, else
+    const char *endpoint;      /* NULL: $FATHOM_HF_ENDPOINT, else $HF_ENDPOINT, else
                                   https://huggingface.co */
     int offline;               /* nonzero (or $HF_HUB_OFFLINE / $FATHOM_OFFLINE set and not
                                   "0"): never download; missing -> FATHOM_ERR_NOT_FOUND */
@@ -455,9 +455,9 @@ typedef struct fathom_resolve_opts {
  *   an existing file or folder            -> unchanged
  *   a name: small, base, large (aliases vits, vitb, vitl), metric-indoor-small, ...
  *   a Hugging Face repo id of those       -> "depth-anything/Depth-Anything-V2-Small-hf"
- * A name is looked up in the Hugging Face cache first ($HF_HUB_CACHE, $HF_HOME/hub or
- * ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/REV/), then in fathom's cache, and
- * downloaded into fathom's cache when absent. NULL means "small". opts may be NULL.
+ * A name is looked up in fathom's cache, then in the Hugging Face cache ($HF_HUB_CACHE,
+ * $HF_HOME/hub or ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/REV/, used in place),
+ * and downloaded into fathom's cache when in neither. NULL means "small". opts may be NULL.
  * out receives the path (cap bytes, NUL-terminated).
  * Errors: FATHOM_ERR_NOT_FOUND (neither a path nor a known name; offline and not cached),
  * FATHOM_ERR_NETWORK (the message names the URL, the files and the folder to place them in),
