@@ -39,6 +39,8 @@ static void usage(FILE *f) {
 "                          near = bright/warm, for relative and metric models alike)\n"
 "      --input-size N      network lower bound (default 518)\n"
 "      --max-pixels N      refuse larger images (default 0 = no limit)\n"
+"      --max-network-pixels N  cap the network input of extreme shapes, with a warning\n"
+"                          (default 1M = 1048576, ~3.9x 518x518; 0 = no cap; K/M = 1024s)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto or a comma list (default auto: CUDA device\n"
 "                          0 when usable, else the CPU, saying which); one engine each\n"
 "      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
@@ -81,7 +83,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS
 };
 
 static const struct option k_opts[] = {
@@ -90,6 +92,7 @@ static const struct option k_opts[] = {
     {"help", no_argument, 0, 'h'}, {"colormap", required_argument, 0, OPT_COLORMAP},
     {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
     {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
+    {"max-network-pixels", required_argument, 0, OPT_MAX_NET_PIXELS},
     {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
     {"threads", required_argument, 0, OPT_THREADS},
     {"batch", required_argument, 0, OPT_BATCH},
@@ -343,6 +346,15 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
         if (!parse_double("--max-pixels", arg, 0, 1e15, &d)) return 0;
         rp->max_pixels = (uint64_t)d;
         return 1;
+    case OPT_MAX_NET_PIXELS: {
+        size_t v;
+        if (fathom_parse_bytes(arg, &v) != FATHOM_OK) {
+            cli_error("--max-network-pixels: '%s' is not a pixel count (e.g. 4M, 2000000, 0)", arg);
+            return 0;
+        }
+        rp->max_network_pixels = v;
+        return 1;
+    }
     case OPT_DEVICE: a->device_arg = arg; return 1;
     case OPT_PRECISION: return parse_precision(arg, &a->precision);
     case OPT_THREADS: return parse_int("--threads", arg, 0, 4096, &a->threads);

@@ -147,6 +147,15 @@ size_t fathom_engine_reserved_bytes(const fathom_engine *e);
 /* Network input size for an h0 x w0 image, exactly as the official Resize (keep aspect,
  * lower bound, multiple of 14, round half to even). */
 void fathom_network_size(int h0, int w0, int input_size, int *net_h, int *net_w);
+/* The same, then scaled down (aspect kept, multiples of 14, at least 14) until net_h * net_w
+ * <= max_pixels (0: no cap). Returns 1 when it capped. A 4000x100 image at 518 gives 518x20720
+ * uncapped (10.7 MP: minutes and gigabytes for one image). */
+int fathom_network_size_capped(int h0, int w0, int input_size, uint64_t max_pixels, int *net_h,
+                               int *net_w);
+/* The default cap of fathom_run_params.max_network_pixels: 1 MiP (1048576), about 3.9 times
+ * a 518x518 input: at input size 518 no image of an aspect ratio up to 1:3.9 (panoramas of
+ * 32:9 included) is affected, and attention cost stays within ~15x a square image. */
+#define FATHOM_DEFAULT_MAX_NETWORK_PIXELS 1048576u
 
 /* Official preprocessing: RGB8 (stride bytes per row) -> /255 -> cv2 INTER_CUBIC (A=-0.75,
  * no antialias, float64) to (net_h, net_w) -> ImageNet normalize -> out (3, net_h, net_w). */
@@ -295,6 +304,9 @@ typedef struct fathom_run_params {
     void (*on_item)(void *user, const fathom_item_event *ev);
     void *user;
     double stats_interval_s;
+    uint64_t max_network_pixels; /* network input cap (fathom_network_size_capped); 0: none.
+                                    Default FATHOM_DEFAULT_MAX_NETWORK_PIXELS; a capped item
+                                    is logged as a warning with both sizes */
 } fathom_run_params;
 
 /* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 
@@ -34,7 +35,15 @@ static void load_item(struct fathom_pipeline *pl, fathom_item *it) {
     }
     it->width = it->image.width;
     it->height = it->image.height;
-    fathom_network_size(it->height, it->width, pl->p.input_size, &it->net_h, &it->net_w);
+    int uh, uw; /* the official size, for the warning */
+    fathom_network_size(it->height, it->width, pl->p.input_size, &uh, &uw);
+    if (fathom_network_size_capped(it->height, it->width, pl->p.input_size,
+                                   pl->p.max_network_pixels, &it->net_h, &it->net_w) &&
+        (it->kind != FATHOM_ITEM_FRAME || it->index == 0)) /* a video: once */
+        fathom_log(FATHOM_LOG_WARN, "%s: a %dx%d image gives a %dx%d network input (%.1f MP); "
+                   "capped to %dx%d (max network pixels %llu)", it->source.s, it->width,
+                   it->height, uw, uh, uw * (double)uh / 1e6, it->net_w, it->net_h,
+                   (unsigned long long)pl->p.max_network_pixels);
     st = fathom_item_reserve(&it->x, &it->x_cap, (size_t)3 * it->net_h * it->net_w);
     if (st == FATHOM_OK)
         st = fathom_preprocess(it->image.rgb, it->height, it->width, it->image.stride, it->net_h,

@@ -95,6 +95,18 @@ check "dropped stream warned on stderr" grep -q "^fathom run: warning: .*droppin
 "$FATHOM_BIN" run "${FAST[@]}" -q -o "$T/o7q" "$T/two.mkv" 2>"$T/err"; RC=$?
 check "-q hides the warning" test "$RC" -eq 0 -a ! -s "$T/err"
 
+# ---- 7b. an absurd network shape is capped with a warning naming both sizes ----
+img "$T/wide.png" 1000x40
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 140 --max-network-pixels 40000 -o "$T/o7w" "$T/wide.png" 2>"$T/err"; RC=$?
+check "wide image capped: exit 0" test "$RC" -eq 0 -a -s "$T/o7w/wide.npy"
+check "wide image: warning with the network sizes" grep -q "^fathom run: warning: .*wide.png: a 1000x40 image gives a 3500x140 network input (0.5 MP); capped to [0-9]*x[0-9]* (max network pixels 40000)" "$T/err"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 140 --max-network-pixels 0 -o "$T/o7x" "$T/wide.png" 2>"$T/err"; RC=$?
+check "--max-network-pixels 0: no cap, no warning" test "$RC" -eq 0 -a -z "$(grep warning "$T/err")"
+"$FATHOM_BIN" run "${FAST[@]}" -o "$T/o7y" "$T/a.png" 2>"$T/err"; RC=$?
+check "ordinary image: no warning" test "$RC" -eq 0 -a -z "$(grep warning "$T/err")"
+check "--help documents the cap's default" grep -q "max-network-pixels.*" "$T/help"
+grep -A1 -- "--max-network-pixels" "$T/help" | grep -q "default 1M" || bad "--max-network-pixels default not in --help"
+
 # ---- 8. times as seconds or HH:MM:SS(.ms); bad times named ----
 ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=32x24:rate=10" -t 3 -c:v ffv1 "$T/v.mkv"
 "$FATHOM_BIN" run "${FAST[@]}" --start 00:00:01 --end 0:01.5 -f npy -o "$T/o8" "$T/v.mkv" 2>"$T/err"; RC=$?
