@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
      * without a SIGPIPE in the middle of it */
     static char outbuf[1 << 16];
     if (!isatty(1)) setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    fathom_blas_serial(1); /* the CPU engine threads around sgemm itself (fathom.h) */
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);

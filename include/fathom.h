@@ -432,6 +432,15 @@ typedef void (*fathom_log_fn)(void *user, fathom_log_level level, const char *ms
 /* Install (fn, user) for the whole process; fn NULL: silent (the default). */
 void fathom_log_set_callback(fathom_log_fn fn, void *user);
 
+/* ======================================================================== process settings */
+
+/* Process-wide, hence opt-in: make OpenBLAS run single-threaded (openblas_set_num_threads(1)).
+ * The CPU engine threads around sgemm itself (OpenMP); OpenBLAS threads nested inside measured
+ * ~7x slower. This changes OpenBLAS for the whole host program, so the library never does it
+ * on its own: the fathom CLI calls it at start-up, and a CPU engine created without it logs
+ * one warning when OpenBLAS runs more than one thread. on = 0 does nothing. */
+void fathom_blas_serial(int on);
+
 /* ======================================================================== devices */
 
 /* FATHOM_OK when `kind`/`index` can run an engine (CUDA: the driver answers and the device

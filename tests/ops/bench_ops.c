@@ -130,6 +130,7 @@ static void forward(fathom_backend *be, float **buf, float **w) {
 
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 0, reps = argc > 2 ? atoi(argv[2]) : 3;
+    fathom_blas_serial(1); /* as the CLI: the kernels thread around sgemm themselves */
     fathom_backend *be = NULL;
     if (fathom_backend_cpu_create(threads, &be) != FATHOM_OK) return 1;
     size_t big = (size_t)64 * 296 * 296 * 4; /* >= every activation here */
