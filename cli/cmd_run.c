@@ -481,6 +481,35 @@ static const char *video_report_path(const char *report, const char *video, int 
     return buf;
 }
 
+/* The library names fathom_governor_params fields; the user typed flags. */
+static void flagify_governor(const char *msg, char *out, size_t cap) {
+    static const char *const k[][2] = {
+        {"target_util", "--target-util"}, {"max_util", "--max-util"},
+        {"batch_min", "--batch-min"}, {"batch_max", "--batch-max"}, {"hz", "--governor-hz"},
+        {"nice", "--nice"}, {"gpu_mem_fraction", "--gpu-mem-fraction"},
+        {"gpu_mem_limit", "--gpu-mem-limit"}, {"gpu_power_limit_w", "--gpu-power-limit"}};
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 1 < cap;) {
+        size_t word = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+        const char *with = NULL;
+        int at_start = p == msg || !strchr("abcdefghijklmnopqrstuvwxyz_-", p[-1]);
+        for (size_t i = 0; at_start && word && i < sizeof k / sizeof k[0]; i++)
+            if (strlen(k[i][0]) == word && !strncmp(p, k[i][0], word)) with = k[i][1];
+        if (with) {
+            int w = snprintf(out + o, cap - o, "%s", with);
+            o = w > 0 && o + (size_t)w < cap ? o + (size_t)w : cap - 1;
+            p += word;
+        } else {
+            size_t n = word ? word : 1;
+            if (o + n >= cap) n = cap - 1 - o;
+            memcpy(out + o, p, n);
+            o += n;
+            p += word ? word : 1;
+        }
+    }
+    out[o] = '\0';
+}
+
 /* The governor over the run's devices; 1 ok, 0 after printing why not. */
 static int start_governor(run_args *a, fathom_governor **gov) {
     fathom_run_params *rp = &a->rp;
@@ -490,7 +519,9 @@ static int start_governor(run_args *a, fathom_governor **gov) {
         a->gp.device_index[i] = rp->devices[i].device_index;
     }
     if (fathom_governor_create(&a->gp, gov) != FATHOM_OK) {
-        cli_error("governor: %s", fathom_last_error());
+        char msg[1024];
+        flagify_governor(fathom_last_error(), msg, sizeof msg);
+        cli_error("governor: %s", msg);
         return 0;
     }
     for (int i = 0; i < rp->n_devices; i++)

@@ -38,6 +38,11 @@ check "far-off flag: no suggestion, points to --help" grep -qx "fathom run: unkn
 check "missing value: one line naming the option" test "$RC" -eq 2 -a "$(wc -l <"$T/err")" -eq 1
 check "missing value: message" grep -q "^fathom run: option '-o' needs a value" "$T/err"
 
+# library messages name fields; the CLI shows the user's flags
+"$FATHOM_BIN" run "${FAST[@]}" --target-util 60 --max-util 61 -o "$T/o1g" "$T/a.png" 2>"$T/err"; RC=$?
+check "governor field error in flag words" grep -qx "fathom run: governor: --max-util 61 must be more than 2 points above --target-util 60" "$T/err"
+check "... exit 2, nothing created" test "$RC" -eq 2 -a ! -e "$T/o1g"
+
 # ---- 2. --help states the defaults ----
 "$FATHOM_BIN" run --help >"$T/help"
 for flag in --format --colormap --input-size --device --batch --workers --queue --video-codec \
