@@ -151,6 +151,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
         return '?';
     }
     if (!strncmp(shown, "--", 2)) {
+        for (const struct option *o = longopts; o && o->name; o++)
+            if (!strcmp(o->name, shown + 2) && o->has_arg == no_argument) { /* --invert=1 */
+                cli_error("option '%s' takes no value (see fathom %s --help)", shown, g_cmd);
+                return '?';
+            }
         char list[512];
         if (prefixed(shown + 2, longopts, list, sizeof list) > 1) {
             cli_error("option '%s' is ambiguous: %s (see fathom %s --help)", shown, list, g_cmd);

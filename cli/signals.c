@@ -27,6 +27,12 @@ static void acknowledge(void) {
     digits[i] = '\0';
     do digits[--i] = (char)('0' + n % 10), n /= 10;
     while (n > 0 && i > 0);
+    if (cli_ndjson()) { /* --progress ndjson: every stderr line stays one JSON object */
+        put("{\"event\":\"message\",\"level\":\"warning\",\"text\":\"interrupted: finishing ");
+        put(digits + i);
+        put(" item(s) in flight, taking no new input; Ctrl-C again to abort\"}\n");
+        return;
+    }
     put("\nfathom ");
     put(cli_command());
     put(": interrupted: finishing ");
@@ -37,9 +43,14 @@ static void acknowledge(void) {
 static void on_signal(int sig) {
     (void)sig;
     if (atomic_fetch_add(&g_count, 1) >= 1) {
-        put("\nfathom ");
-        put(cli_command());
-        put(": interrupted again, exiting now\n");
+        if (cli_ndjson()) {
+            put("{\"event\":\"message\",\"level\":\"error\",\"text\":\"interrupted again, "
+                "exiting now\"}\n");
+        } else {
+            put("\nfathom ");
+            put(cli_command());
+            put(": interrupted again, exiting now\n");
+        }
         fathom_governor_restore_limits();
         _exit(130);
     }

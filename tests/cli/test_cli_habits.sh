@@ -38,6 +38,9 @@ check "far-off flag: no suggestion, points to --help" grep -qx "fathom run: unkn
 check "missing value: one line naming the option" test "$RC" -eq 2 -a "$(wc -l <"$T/err")" -eq 1
 check "missing value: message" grep -q "^fathom run: option '-o' needs a value" "$T/err"
 
+"$FATHOM_BIN" run --invert=1 -o "$T/o1" "$T/a.png" 2>"$T/err"; RC=$?
+check "value given to a flag that takes none" grep -qx "fathom run: option '--invert' takes no value (see fathom run --help)" "$T/err"
+
 # library messages name fields; the CLI shows the user's flags
 "$FATHOM_BIN" run "${FAST[@]}" --target-util 60 --max-util 61 -o "$T/o1g" "$T/a.png" 2>"$T/err"; RC=$?
 check "governor field error in flag words" grep -qx "fathom run: governor: --max-util 61 must be more than 2 points above --target-util 60" "$T/err"
@@ -144,6 +147,20 @@ assert 0 < t["done"] < 40 and t["done"] + t["failed"] + t["skipped"] == t["taken
 PYEOF
 check "Ctrl-C: summary printed" grep -q "^fathom run: [0-9]* done, 0 skipped, [0-9]* failed" "$T/err"
 check "Ctrl-C: items left out are not listed one by one" test "$(grep -c 'not started' "$T/err")" -eq 0
+# the same with --progress ndjson: the acknowledgement is a JSON line too
+"$FATHOM_BIN" run --model "$MODEL" --device cpu --input-size 266 --threads 1 --workers 2 --queue 4 \
+  --batch 1 --progress ndjson -o "$T/o9n" "$T/many" 2>"$T/err" &
+PID=$!
+for _ in $(seq 600); do [ -n "$(ls "$T/o9n" 2>/dev/null | grep npy)" ] && break; sleep 0.1; done
+kill -INT "$PID"
+wait "$PID"; RC=$?
+check "ndjson Ctrl-C: exit 130" test "$RC" -eq 130
+check "ndjson Ctrl-C: every line JSON, the acknowledgement included" python3 - "$T/err" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+assert any(e["event"] == "message" and e["text"].startswith("interrupted: finishing") for e in ev), ev
+assert ev[-1]["event"] in ("summary", "message"), ev[-1]
+PYEOF
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
