@@ -24,9 +24,14 @@
 #ifndef FATHOM_H
 #define FATHOM_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#define FATHOM_ATOMIC_INT atomic_int
+#else /* C++ (CUDA sources, bindings) cannot include <stdatomic.h> before C++23: same layout */
+#define FATHOM_ATOMIC_INT int
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -468,7 +473,7 @@ typedef struct fathom_resolve_opts {
                                   "0"): never download; missing -> FATHOM_ERR_NOT_FOUND */
     fathom_download_progress_fn progress; /* may be NULL; called on the calling thread */
     void *progress_user;
-    const atomic_int *cancel;  /* borrowed, may be NULL: nonzero stops the download */
+    const FATHOM_ATOMIC_INT *cancel; /* borrowed, may be NULL: nonzero stops the download */
     fathom_fetcher *fetcher;   /* borrowed, may be NULL (a private one is made) */
 } fathom_resolve_opts;
 
