@@ -80,6 +80,12 @@ void fathom_pipeline_set_fatal(struct fathom_pipeline *pl, fathom_status s, cons
 void fathom_pipeline_finish_item(struct fathom_pipeline *pl, fathom_item *it);
 /* Add seconds of work to a stage's busy counter. */
 void fathom_pipeline_add_busy(struct fathom_pipeline *pl, fathom_stage s, double seconds);
+/* After a cancel, an image not yet decoded or inferred is not started (the stages fail it as
+ * interrupted): Ctrl-C stops after the batch in progress. Video frames still finish, so an
+ * ordered sink never sees a hole. */
+static inline int fathom_item_cancelled(struct fathom_pipeline *pl, const fathom_item *it) {
+    return it->kind != FATHOM_ITEM_FRAME && atomic_load(&pl->cancel);
+}
 
 /* Stage thread bodies (arg: the pipeline); stage_<name>.c. */
 void *fathom_stage_source(void *arg);

@@ -64,8 +64,7 @@ void *fathom_stage_decode(void *arg) {
             if (st != FATHOM_OK) fathom_item_fail_last(it, st);
             else if (skip) it->state = FATHOM_ITEM_SKIPPED;
         }
-        if (it->state == FATHOM_ITEM_PENDING && atomic_load(&pl->cancel)) /* Ctrl-C: start no
-            new item; those already decoded finish */
+        if (it->state == FATHOM_ITEM_PENDING && fathom_item_cancelled(pl, it))
             fathom_item_fail(it, FATHOM_ERR_INTERRUPTED, "%s: not started: interrupted",
                              it->source.s);
         if (it->state == FATHOM_ITEM_PENDING) load_item(pl, it);
