@@ -414,10 +414,14 @@ static int check_report_path(const char *report, const char *outdir) {
     else if (slash == dir) dir[1] = '\0';
     else *slash = '\0';
     if (stat(dir, &sb) != 0) {
-        /* the output folder, not yet created: the run makes it */
-        size_t n = strlen(outdir);
-        while (n > 1 && outdir[n - 1] == '/') n--;
-        if (strlen(dir) == n && !strncmp(dir, outdir, n)) return 1;
+        /* the output folder, not yet created: the run makes it ("./out/" == "out") */
+        const char *a = dir, *b = outdir;
+        while (!strncmp(a, "./", 2)) a += 2;
+        while (!strncmp(b, "./", 2)) b += 2;
+        size_t na = strlen(a), nb = strlen(b);
+        while (na > 1 && a[na - 1] == '/') na--;
+        while (nb > 1 && b[nb - 1] == '/') nb--;
+        if (na == nb && !strncmp(a, b, na)) return 1;
         cli_error("--report %s: folder %s does not exist", report, dir);
         return 0;
     }
