@@ -26,6 +26,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#define FATHOM_ATOMIC_INT atomic_int
+#else /* C++ (CUDA sources, bindings) cannot include <stdatomic.h> before C++23: same layout */
+#define FATHOM_ATOMIC_INT int
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -156,6 +162,15 @@ void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n);
 /* Network input size for an h0 x w0 image, exactly as the official Resize (keep aspect,
  * lower bound, multiple of 14, round half to even). */
 void fathom_network_size(int h0, int w0, int input_size, int *net_h, int *net_w);
+/* The same, then scaled down (aspect kept, multiples of 14, at least 14) until net_h * net_w
+ * <= max_pixels (0: no cap). Returns 1 when it capped. A 4000x100 image at 518 gives 518x20720
+ * uncapped (10.7 MP: minutes and gigabytes for one image). */
+int fathom_network_size_capped(int h0, int w0, int input_size, uint64_t max_pixels, int *net_h,
+                               int *net_w);
+/* The default cap of fathom_run_params.max_network_pixels: 1 MiP (1048576), about 3.9 times
+ * a 518x518 input: at input size 518 no image of an aspect ratio up to 1:3.9 (panoramas of
+ * 32:9 included) is affected, and attention cost stays within ~15x a square image. */
+#define FATHOM_DEFAULT_MAX_NETWORK_PIXELS 1048576u
 
 /* Official preprocessing: RGB8 (stride bytes per row) -> /255 -> cv2 INTER_CUBIC (A=-0.75,
  * no antialias, float64) to (net_h, net_w) -> ImageNet normalize -> out (3, net_h, net_w). */
@@ -322,6 +337,9 @@ typedef struct fathom_run_params {
     void (*on_item)(void *user, const fathom_item_event *ev);
     void *user;
     double stats_interval_s;
+    uint64_t max_network_pixels; /* network input cap (fathom_network_size_capped); 0: none.
+                                    Default FATHOM_DEFAULT_MAX_NETWORK_PIXELS; a capped item
+                                    is logged as a warning with both sizes */
 } fathom_run_params;
 
 /* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */
@@ -431,6 +449,129 @@ void fathom_governor_restore_limits(void);
 /* Parse a byte size: "4G", "512M", "1.5GiB", "300k", "1048576" (K/M/G/T = powers of 1024,
  * optional "B"/"iB"). Refuses empty, negative, junk and overflowing text with INVALID_ARG. */
 fathom_status fathom_parse_bytes(const char *text, size_t *out);
+
+/* ======================================================================== logging */
+/* (section owned by src/core/log) */
+
+/* Library notes that are not errors of the call (a stream dropped from a depth video, a
+ * governor sensor that stopped answering). Nothing is printed unless a callback is set. */
+typedef enum fathom_log_level {
+    FATHOM_LOG_DEBUG = 0,
+    FATHOM_LOG_INFO,
+    FATHOM_LOG_WARN
+} fathom_log_level;
+/* msg: one whole line without '\n'. Called from any library thread, serialized. */
+typedef void (*fathom_log_fn)(void *user, fathom_log_level level, const char *msg);
+/* Install (fn, user) for the whole process; fn NULL: silent (the default). */
+void fathom_log_set_callback(fathom_log_fn fn, void *user);
+
+/* ======================================================================== process settings */
+
+/* Process-wide, hence opt-in: make OpenBLAS run single-threaded (openblas_set_num_threads(1)).
+ * The CPU engine threads around sgemm itself (OpenMP); OpenBLAS threads nested inside measured
+ * ~7x slower. This changes OpenBLAS for the whole host program, so the library never does it
+ * on its own: the fathom CLI calls it at start-up, and a CPU engine created without it logs
+ * one warning when OpenBLAS runs more than one thread. on = 0 does nothing. */
+void fathom_blas_serial(int on);
+
+/* ======================================================================== devices */
+
+/* FATHOM_OK when `kind`/`index` can run an engine (CUDA: the driver answers and the device
+ * exists; CPU: always). Otherwise FATHOM_ERR_DEVICE / FATHOM_ERR_UNSUPPORTED with the reason
+ * in fathom_last_error(). Loads the CUDA libraries only when CUDA is asked for. */
+fathom_status fathom_device_probe(fathom_device_kind kind, int index);
+/* "auto": CUDA device 0 when usable, else the CPU. *used_cpu (may be NULL) is set to 1 when
+ * the CPU was chosen, and fathom_last_error() then says why CUDA was not. */
+fathom_engine_params fathom_device_auto(int *used_cpu);
+
+/* ======================================================================== model names */
+/* (section owned by src/net/hub) */
+
+typedef struct fathom_fetcher fathom_fetcher;
+
+/* file: "config.json" or "model.safetensors"; done/total bytes (total -1 when unknown). */
+typedef void (*fathom_download_progress_fn)(void *user, const char *file, int64_t done,
+                                            int64_t total);
+
+typedef struct fathom_resolve_opts {
+    const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/fathom or $HOME/.cache/fathom */
+    const char *endpoint;      /* NULL: $FATHOM_HF_ENDPOINT, else $HF_ENDPOINT, else
+                                  https://huggingface.co */
+    int offline;               /* nonzero (or $HF_HUB_OFFLINE / $FATHOM_OFFLINE set and not
+                                  "0"): never download; missing -> FATHOM_ERR_NOT_FOUND */
+    fathom_download_progress_fn progress; /* may be NULL; called on the calling thread */
+    void *progress_user;
+    const FATHOM_ATOMIC_INT *cancel; /* borrowed, may be NULL: nonzero stops the download */
+    fathom_fetcher *fetcher;   /* borrowed, may be NULL (a private one is made) */
+} fathom_resolve_opts;
+
+/* A model argument as users type it, to a path for fathom_model_load:
+ *   an existing file or folder            -> unchanged
+ *   a name: small, base, large (aliases vits, vitb, vitl), metric-indoor-small, ...
+ *   a Hugging Face repo id of those       -> "depth-anything/Depth-Anything-V2-Small-hf"
+ * A name is looked up in fathom's cache, then in the Hugging Face cache ($HF_HUB_CACHE,
+ * $HF_HOME/hub or ~/.cache/huggingface/hub: models--ORG--NAME/snapshots/REV/, used in place),
+ * and downloaded into fathom's cache when in neither. NULL means "small". opts may be NULL.
+ * out receives the path (cap bytes, NUL-terminated).
+ * Errors: FATHOM_ERR_NOT_FOUND (neither a path nor a known name; offline and not cached),
+ * FATHOM_ERR_NETWORK (the message names the URL, the files and the folder to place them in),
+ * FATHOM_ERR_FORMAT (SHA-256 mismatch, naming the file), FATHOM_ERR_INTERRUPTED, IO errors. */
+fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolve_opts *opts,
+                                   char *out, size_t cap);
+/* Hugging Face repo of a model name, alias or repo id, or NULL. */
+const char *fathom_model_repo(const char *name);
+/* The known names, NULL-terminated ("small", "base", "large", "metric-indoor-small", ...). */
+const char *const *fathom_model_names(void);
+
+/* ======================================================================== progress text */
+/* (section owned by src/pipeline/progress) */
+
+/* The library never prints: these format into caller buffers (docs/pipeline.md lists the
+ * NDJSON events). */
+/* "[#####.....] 120/300  14.2 img/s  ETA 0:13  q 3/8 8/8 0/8  2 failed" (width: columns). */
+void fathom_progress_bar(const fathom_run_stats *s, int width, char *out, size_t cap);
+/* The same with `extra` (NULL or "": none) after the ETA; narrowed to `width`. */
+void fathom_progress_bar_extra(const fathom_run_stats *s, const char *extra, int width, char *out,
+                               size_t cap);
+/* One NDJSON line (with '\n'); `summary` selects the final event; g (may be NULL) adds the
+ * governor's slots 0..n_slots-1. */
+void fathom_progress_json_stats(const fathom_run_stats *s, int summary,
+                                struct fathom_governor *g, int n_slots, char *out, size_t cap);
+void fathom_progress_json_item(const fathom_item_event *ev, char *out, size_t cap);
+/* {"event":"message","level":"warning","text":"..."} with '\n': any text line as NDJSON. */
+void fathom_progress_json_message(const char *level, const char *text, char *out, size_t cap);
+
+/* 1 when `path` exists and is the same file as one of `inputs` (any spelling, symlink or hard
+ * link), else 0: for outputs named by the user (e.g. a depth video's path), checked before
+ * creating them (src/pipeline/input_guard.c). */
+int fathom_path_is_input(const char *path, const char *const *inputs, int n);
+
+/* ======================================================================== video jobs */
+/* (section owned by src/pipeline/video_*; docs/video.md) */
+
+/* Options of a video run, set by name (as FFmpeg's AVOptions): keys "video" (depth video
+ * path), "video-codec", "crf", "pix-fmt", "video-color" (no value), "video-npz" (no value),
+ * "start", "end" (seconds or [HH:]MM:SS[.ms]), "max-frames", "max-res", "normalize"
+ * (ema|frame), "ema-decay", "lookahead", "scene-cut". */
+typedef struct fathom_video_opts fathom_video_opts;
+fathom_status fathom_video_opts_create(fathom_video_opts **out);
+void fathom_video_opts_free(fathom_video_opts **o);
+/* 1 taken, 0 `key` is not a video option, -1 bad value (message in fathom_last_error()). */
+int fathom_video_opts_set(fathom_video_opts *o, const char *key, const char *value);
+/* Frame sequences in these fathom_output_format bits (0: none). */
+void fathom_video_opts_set_formats(fathom_video_opts *o, unsigned formats);
+/* 1 when an input should be read as a video (a video file extension or a stream URL). */
+int fathom_video_is_input(const char *path);
+
+typedef struct fathom_video_job fathom_video_job;
+/* Open `input` and its outputs and build the pipeline that runs it (fathom_pipeline_run).
+ * *job: caller's reference (fathom_video_job_release, after fathom_pipeline_free). */
+fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_params *params,
+                                      const char *input, const fathom_video_opts *opts,
+                                      fathom_video_job **job, fathom_pipeline **pl);
+void fathom_video_job_release(fathom_video_job **job);
+/* One or two human lines: frames, decode errors, truncation, where the depth video is. */
+void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -40,12 +40,12 @@ fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const
     float lo, hi;
     fathom_norm_range(depth, n, opts, &lo, &hi);
     if (bits == 16) {
-        fathom_normalize_u16(depth, n, lo, hi, opts->invert, pixels);
+        fathom_normalize_u16(depth, n, lo, hi, fathom_norm_flip(opts), pixels);
     } else if (color) {
-        fathom_normalize_u8(depth, n, lo, hi, opts->invert, codes);
+        fathom_normalize_u8(depth, n, lo, hi, fathom_norm_flip(opts), codes);
         fathom_colormap_apply(fathom_colormap_lut(opts->colormap), codes, n, pixels);
     } else {
-        fathom_normalize_u8(depth, n, lo, hi, opts->invert, pixels);
+        fathom_normalize_u8(depth, n, lo, hi, fathom_norm_flip(opts), pixels);
     }
 
     ctx = spng_ctx_new(SPNG_CTX_ENCODER);

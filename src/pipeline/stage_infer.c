@@ -89,6 +89,13 @@ void *fathom_stage_infer(void *arg) {
             if (want > max_batch) want = max_batch;
             sleep_s(pause);
         }
+        if (fathom_item_cancelled(pl, pending)) { /* Ctrl-C: the batch running was the last */
+            fathom_item_fail(pending, FATHOM_ERR_INTERRUPTED, "%s: not started: interrupted",
+                             pending->source.s);
+            fathom_queue_push(pl->q_write, pending);
+            pending = NULL;
+            continue;
+        }
         int n = 0;
         S.batch[n++] = pending;
         pending = NULL;

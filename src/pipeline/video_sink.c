@@ -100,12 +100,12 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
         const fathom_video_info *vi = fathom_video_reader_info(job->reader);
         st = pass_packets(s, fathom_video_ts_us(p->m.pts, vi->time_base));
         if (st == FATHOM_OK && job->opts.enc.color) {
-            fathom_normalize_u8(p->depth, s->px, lo, hi, job->write.invert, s->q8);
+            fathom_normalize_u8(p->depth, s->px, lo, hi, fathom_norm_flip(&job->write), s->q8);
             fathom_colormap_apply(s->lut, s->q8, s->px, s->rgb);
             st = fathom_video_writer_write_rgb(job->writer, s->rgb, (size_t)s->w * 3, p->m.pts,
                                                p->m.duration);
         } else if (st == FATHOM_OK) {
-            fathom_normalize_u16(p->depth, s->px, lo, hi, job->write.invert, s->q16);
+            fathom_normalize_u16(p->depth, s->px, lo, hi, fathom_norm_flip(&job->write), s->q16);
             st = fathom_video_writer_write_gray16(job->writer, s->q16, p->m.pts, p->m.duration);
         }
     }

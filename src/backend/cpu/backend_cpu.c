@@ -1,5 +1,7 @@
 /* backend_cpu.c - the CPU backend: op table, memory entries, thread count, scratch. */
 #include <cblas.h>
+
+#include "core/blas.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,11 +86,9 @@ fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
     be->ctx = ctx;
     be->kind = FATHOM_DEVICE_CPU;
     be->threads = threads;
-    /* Every kernel splits its own work over the OpenMP team and calls sgemm per tile, so
-     * OpenBLAS must run serially: with its own thread count > 1, sgemm called from inside
-     * our parallel regions measured ~7x slower than serial here (nested team + buffer
-     * contention), instead of falling back to one thread. */
-    openblas_set_num_threads(1);
+    /* OpenBLAS should run serially (fathom_blas_serial, fathom.h): a process-wide setting the
+     * host program opts into; when it has not, say so once instead of changing it. */
+    fathom_blas_check();
     *out = be;
     be = NULL;
     ctx = NULL;
