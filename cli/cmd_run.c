@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -17,6 +18,7 @@
 #include "fathom.h"
 #include "net/hub.h"
 #include "pipeline/video_job.h"
+#include "pipeline/video_walk.h"
 #include "progress_tty.h"
 #include "signals.h"
 
@@ -293,14 +295,22 @@ static int run_video(const fathom_model *model, const fathom_run_params *rp, pro
                      const char *input, const fathom_video_run_opts *vo) {
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
+    char summary[1024];
     if (fathom_video_job_create(model, rp, input, vo, &job, &pl) != FATHOM_OK) {
         fprintf(stderr, "fathom run: %s\n", fathom_last_error());
-        return 2;
+        return signals_cancelled() ? 130 : 1; /* each video is its own item */
+    }
+    const char *notes = fathom_video_job_notes(job);
+    if (notes[0]) fprintf(stderr, "fathom run: %s\n", notes);
+    if (!pl) { /* --resume: every output complete */
+        fathom_video_job_summary(job, summary, sizeof summary);
+        fprintf(stderr, "%s\n", summary);
+        fathom_video_job_release(&job);
+        return 0;
     }
     fathom_run_stats stats;
     int rc = run_pipeline(pl, po, &stats);
     fathom_pipeline_free(&pl); /* finishes the job's outputs */
-    char summary[1024];
     fathom_video_job_summary(job, summary, sizeof summary);
     fprintf(stderr, "%s", summary);
     if (summary[0] && summary[strlen(summary) - 1] != '\n') fputc('\n', stderr);
@@ -450,6 +460,31 @@ int cmd_run(int argc, char **argv) {
         if (fathom_video_is_input(argv[i])) vids[n_vid++] = argv[i];
         else imgs[n_img++] = argv[i];
     }
+    /* the videos inside folders are run too, each as its own video (docs/video.md) */
+    fathom_video_list walked = {0};
+    for (int i = optind; i < argc; i++) {
+        struct stat sb;
+        if (!fathom_video_is_input(argv[i]) && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
+            fathom_video_walk(argv[i], rp.recursive, rp.outdir, &walked) != FATHOM_OK) {
+            fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+            fathom_video_list_free(&walked);
+            free(imgs);
+            free(vids);
+            return 2;
+        }
+    }
+    if (vo.video_path && n_vid + (int)walked.n > 1) {
+        fathom_video_list_free(&walked);
+        free(imgs);
+        free(vids);
+        fprintf(stderr, "fathom run: --video names one depth video, but the inputs hold %d videos "
+                        "(leave --video out: each goes to OUTDIR/<name>_depth.mkv)\n",
+                n_vid + (int)walked.n);
+        return 2;
+    }
+    vo.cancel = signals_cancel_flag();
+    vo.inputs = (const char *const *)argv + optind;
+    vo.n_inputs = argc - optind;
     rp.inputs = imgs;
     rp.n_inputs = n_img;
     rp.stdin_list = stdin;
@@ -493,23 +528,27 @@ int cmd_run(int argc, char **argv) {
     if (po.mode == PROGRESS_NDJSON) rp.stats_interval_s = 1.0; /* a line a second is plenty */
     rc = 0;
     if (n_img > 0) rc = run_images(model, &rp, &po);
-    for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {
-        /* one report per run: with several runs, video k's is FILE.<video stem>.json */
+    /* each video is its own item: one that fails does not stop the next (only Ctrl-C does) */
+    const int n_all = n_vid + (int)walked.n;
+    for (int i = 0; i < n_all && rc != 130; i++) {
+        const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
+        fathom_video_run_opts one = vo;
+        one.rel_dir = i < n_vid ? NULL : walked.items[i - n_vid].rel_dir;
+        /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = rp;
-        if (rp.report_path && n_img + n_vid > 1) {
-            const char *b = strrchr(vids[i], '/');
-            b = b ? b + 1 : vids[i];
-            size_t stem = strcspn(b, ".");
-            size_t base = strlen(rp.report_path);
-            if (base > 5 && !strcmp(rp.report_path + base - 5, ".json")) base -= 5;
-            snprintf(rpath, sizeof rpath, "%.*s.%.*s.json", (int)base, rp.report_path, (int)stem, b);
+        if (rp.report_path && n_img + n_all > 1) {
+            int dup = 0; /* earlier videos of the same name (other folders) */
+            for (int j = 0; j < i; j++)
+                dup += fathom_video_same_name(in, j < n_vid ? vids[j] : walked.items[j - n_vid].path);
+            fathom_video_report_path(rp.report_path, in, dup, rpath, sizeof rpath);
             vp.report_path = rpath;
         }
-        int r = run_video(model, &vp, &po, vids[i], &vo);
+        int r = run_video(model, &vp, &po, in, &one);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+    fathom_video_list_free(&walked);
     if (rc == 2 && signals_cancelled()) rc = 130;
     fathom_governor_free(&gov);
     fathom_model_free(&model);
