@@ -1,4 +1,5 @@
 /* video_job.c - a video run: reader + outputs + the pipeline built around them (video_job.h). */
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,22 @@ static fathom_status check_not_input(fathom_video_job *job, const char *path) {
     return FATHOM_OK;
 }
 
+/* A partial depth video an earlier run left (`<stem>.partial-<pid>.<ext>` of the same path). */
+static int partial_exists(const char *video_path) {
+    char pat[4200];
+    if (fathom_video_partial_name(video_path, pat, sizeof pat - 8) < 0) return 0;
+    char *dash = strrchr(pat, '-'); /* ".partial-<pid>.ext": any pid */
+    if (!dash) return 0;
+    const char *ext = strchr(dash, '.');
+    char tail[64];
+    snprintf(tail, sizeof tail, "%s", ext ? ext : "");
+    snprintf(dash + 1, sizeof pat - (size_t)(dash + 1 - pat), "*%s", tail);
+    glob_t g;
+    int found = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+    if (found || g.gl_pathv) globfree(&g);
+    return found;
+}
+
 /* Which outputs to make, and from which frame (--resume), or refuse existing ones. Sets
  * job->opts.video_path (NULL when the video is not made), job->opts.npz, job->resume_from,
  * job->skipped. */
@@ -153,11 +170,10 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
                                job->input, job->video_path);
         } else {
             todo = 1;
-            if (resume) {
-                restart = 1;
+            restart = 1;
+            if (resume && partial_exists(job->video_path))
                 note(job, "%s: --resume: the depth video %s is made again from frame 0 (a "
                           "partial video file cannot be continued)", job->video_path, "");
-            }
         }
     }
     if (job->opts.npz) {
@@ -168,11 +184,10 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
                                job->input, job->npz_path);
         } else {
             todo = 1;
-            if (resume) {
-                restart = 1;
+            restart = 1;
+            if (resume && seq_first[0])
                 note(job, "%s: --resume: %s is made again from frame 0 (the archive is built "
                           "only when the last frame is in)", job->npz_path, "");
-            }
         }
     }
     if (job->opts.seq_formats) {
@@ -310,10 +325,11 @@ end:
     return FATHOM_OK;
 }
 
-void fathom_video_job_write_failed(fathom_video_job *job, const char *msg) {
+void fathom_video_job_write_failed(fathom_video_job *job, int64_t frame, const char *msg) {
     pthread_mutex_lock(&job->mu);
     if (!job->write_failed) {
         job->write_failed = 1;
+        job->failed_frame = frame;
         snprintf(job->write_error, sizeof job->write_error, "%s", msg);
     }
     pthread_mutex_unlock(&job->mu);

@@ -40,6 +40,7 @@ struct fathom_video_job {
     int complete;
     int write_failed;                /* an emit failed: the source stops (under mu) */
     char write_error[512];           /* its message, naming the frame (under mu) */
+    int64_t failed_frame;            /* that frame (under mu) */
     int skipped;                     /* --resume: every output complete, nothing to do */
     int64_t resume_from;             /* first frame this run makes */
     char seq_dir[4096];              /* OUTDIR/<stem> when frame sequences are asked */
@@ -50,7 +51,7 @@ struct fathom_video_job {
 #define FATHOM_VIDEO_SEQ_DONE ".fathom-complete"
 
 /* The sink records a failed output write: later frames are refused, the source stops. */
-void fathom_video_job_write_failed(fathom_video_job *job, const char *msg);
+void fathom_video_job_write_failed(fathom_video_job *job, int64_t frame, const char *msg);
 
 /* Take one more reference / drop one (frees at zero). */
 void fathom_video_job_ref(fathom_video_job *job);

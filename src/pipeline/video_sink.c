@@ -86,7 +86,15 @@ static fathom_status write_sequences(video_sink *s, const pending *p, float lo, 
             o.norm_min = lo;
             o.norm_max = hi;
         }
-        FATHOM_TRY(fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o));
+        fathom_status st = fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o);
+        if (st != FATHOM_OK) { /* a frame is whole or absent: remove its other formats */
+            for (size_t j = 0; j < i; j++)
+                if ((formats & k_order[j]) &&
+                    fathom_naming_path(job->outdir, rel, formats, k_order[j], path,
+                                       sizeof path) == FATHOM_OK)
+                    remove(path);
+            return st;
+        }
     }
     return FATHOM_OK;
 }
@@ -123,7 +131,7 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s: frame %lld not written: %s", job->input,
                  (long long)frame, fathom_last_error());
-        fathom_video_job_write_failed(job, msg);
+        fathom_video_job_write_failed(job, frame, msg);
         return fathom_fail(st, "%s", msg);
     }
     pthread_mutex_lock(&job->mu);
@@ -151,12 +159,11 @@ static fathom_status vsink_write(void *self, fathom_item *it) {
                            "out of order", it->source.s, it->index);
     pthread_mutex_lock(&job->mu);
     int stopped = job->write_failed;
-    char why[512];
-    snprintf(why, sizeof why, "%s", job->write_error);
+    int64_t at = job->failed_frame;
     pthread_mutex_unlock(&job->mu);
     if (stopped) /* an earlier frame's write failed: this one is not written either */
-        return fathom_fail(FATHOM_ERR_IO, "not written, the video stopped at an earlier frame "
-                           "(%s)", why);
+        return fathom_fail(FATHOM_ERR_IO, "%s: not written: the video stopped at frame %lld",
+                           it->source.s, (long long)at);
     int tail = (s->head + s->count) % s->cap;
     pending *p = &s->ring[tail];
     p->m = m;

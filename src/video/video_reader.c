@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <libavutil/display.h>
@@ -296,6 +297,17 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     }
     r->last_pts = AV_NOPTS_VALUE;
 
+    /* A local name must be a regular file: open() of a FIFO or a device blocks where no
+     * callback can reach it (a pipe is read through `pipe:`). */
+    struct stat sb;
+    if (!strstr(url, "://") && strncmp(url, "pipe:", 5) && stat(url, &sb) == 0 &&
+        !S_ISREG(sb.st_mode)) {
+        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file (%s)", url,
+                        S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                        : S_ISCHR(sb.st_mode) ? "a character device" : S_ISSOCK(sb.st_mode)
+                        ? "a socket" : "not a plain file");
+        goto end;
+    }
     /* Every blocking step can be interrupted: the callback for cancel and for the deadline
      * (all protocols, FIFOs included), rw_timeout for the protocols that honour it. */
     if (!(r->fmt = avformat_alloc_context())) {
