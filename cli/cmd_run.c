@@ -294,8 +294,10 @@ static int run_images(const fathom_model *model, const fathom_run_params *rp, pr
     return rc;
 }
 
+/* claimed (may be NULL) gets the job's output paths, for the next videos' clash check. */
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
-                     const char *input, const fathom_video_run_opts *vo) {
+                     const char *input, const fathom_video_run_opts *vo, char **claimed,
+                     int *n_claimed) {
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     char summary[1024];
@@ -303,6 +305,9 @@ static int run_video(const fathom_model *model, const fathom_run_params *rp, pro
         fprintf(stderr, "fathom run: %s\n", fathom_last_error());
         return signals_cancelled() ? 130 : 1; /* each video is its own item */
     }
+    const char *outs[3];
+    for (int k = 0, n = fathom_video_job_outputs(job, outs); claimed && k < n; k++)
+        if ((claimed[*n_claimed] = strdup(outs[k]))) (*n_claimed)++;
     const char *notes = fathom_video_job_notes(job);
     if (notes[0]) fprintf(stderr, "fathom run: %s\n", notes);
     if (!pl) { /* --resume: every output complete */
@@ -465,6 +470,8 @@ int cmd_run(int argc, char **argv) {
     }
     /* the videos inside folders are run too, each as its own video (docs/video.md) */
     fathom_video_list walked = {0};
+    char **claimed = NULL; /* the outputs of the videos run so far (same-name clashes) */
+    int n_claimed = 0;
     for (int i = optind; i < argc; i++) {
         struct stat sb;
         if (!fathom_video_is_input(argv[i]) && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
@@ -533,10 +540,13 @@ int cmd_run(int argc, char **argv) {
     if (n_img > 0) rc = run_images(model, &rp, &po);
     /* each video is its own item: one that fails does not stop the next (only Ctrl-C does) */
     const int n_all = n_vid + (int)walked.n;
+    claimed = calloc((size_t)n_all * 3 + 1, sizeof *claimed); /* owned, with each path */
     for (int i = 0; i < n_all && rc != 130; i++) {
         const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
         fathom_video_run_opts one = vo;
         one.rel_dir = i < n_vid ? NULL : walked.items[i - n_vid].rel_dir;
+        one.claimed = (const char *const *)claimed;
+        one.n_claimed = claimed ? n_claimed : 0;
         /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = rp;
@@ -547,10 +557,12 @@ int cmd_run(int argc, char **argv) {
             fathom_video_report_path(rp.report_path, in, dup, rpath, sizeof rpath);
             vp.report_path = rpath;
         }
-        int r = run_video(model, &vp, &po, in, &one);
+        int r = run_video(model, &vp, &po, in, &one, claimed, &n_claimed);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+    for (int i = 0; i < n_claimed; i++) free(claimed[i]);
+    free(claimed);
     fathom_video_list_free(&walked);
     if (rc == 2 && signals_cancelled()) rc = 130;
     fathom_governor_free(&gov);

@@ -279,6 +279,18 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
         goto end;
     }
     job->opts.video_path = job->video_path[0] ? job->video_path : NULL;
+    job->asked_npz = opts->npz;
+    job->asked_seq = opts->seq_formats != 0;
+    const char *mine[3];
+    const int n_mine = fathom_video_job_outputs(job, mine);
+    for (int i = 0; i < opts->n_claimed && opts->claimed; i++)
+        for (int k = 0; k < n_mine; k++)
+            if (!strcmp(opts->claimed[i], mine[k])) {
+                s = fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: output %s is also the output of an "
+                                "earlier video of this run (same name); not written, to keep "
+                                "that one (rename one of them)", input, mine[k]);
+                goto end;
+            }
     if ((s = check_not_input(job, input)) != FATHOM_OK) goto end;
     for (int i = 0; i < opts->n_inputs && opts->inputs; i++)
         if ((s = check_not_input(job, opts->inputs[i])) != FATHOM_OK) goto end;
@@ -333,6 +345,14 @@ void fathom_video_job_write_failed(fathom_video_job *job, int64_t frame, const c
         snprintf(job->write_error, sizeof job->write_error, "%s", msg);
     }
     pthread_mutex_unlock(&job->mu);
+}
+
+int fathom_video_job_outputs(const fathom_video_job *job, const char *out[3]) {
+    int n = 0;
+    if (job->video_path[0]) out[n++] = job->video_path;
+    if (job->asked_npz) out[n++] = job->npz_path;
+    if (job->asked_seq) out[n++] = job->seq_dir;
+    return n;
 }
 
 int fathom_video_job_skipped(const fathom_video_job *job) { return job->skipped; }

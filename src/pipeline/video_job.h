@@ -53,6 +53,10 @@ typedef struct fathom_video_run_opts {
     const char *const *inputs;      /* borrowed, may be NULL: every input of the run; no output
                                        of the job may be one of them (nor the job's own input) */
     int n_inputs;
+    const char *const *claimed;     /* borrowed, may be NULL: outputs of the run's earlier videos
+                                       (fathom_video_job_outputs); one of them again is a clash
+                                       (a.mp4 and a.mkv), refused even with --overwrite */
+    int n_claimed;
 } fathom_video_run_opts;
 
 void fathom_video_run_default_opts(fathom_video_run_opts *o);
@@ -111,6 +115,9 @@ typedef struct fathom_video_job_stats {
 } fathom_video_job_stats;
 
 void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *out);
+/* The job's output paths (depth video, npz, frame sequence folder; those asked), borrowed:
+ * returns how many were put in out. */
+int fathom_video_job_outputs(const fathom_video_job *job, const char *out[3]);
 /* 1 when --resume found every output complete (no pipeline was built). */
 int fathom_video_job_skipped(const fathom_video_job *job);
 /* Lines for the user about what --resume decided ("" when nothing to say); borrowed. */

@@ -44,6 +44,7 @@ struct fathom_video_job {
     int skipped;                     /* --resume: every output complete, nothing to do */
     int64_t resume_from;             /* first frame this run makes */
     char seq_dir[4096];              /* OUTDIR/<stem> when frame sequences are asked */
+    int asked_npz, asked_seq;        /* outputs asked (opts may drop done ones on --resume) */
     char notes[1024];                /* what --resume decided, for the user */
 };
 
