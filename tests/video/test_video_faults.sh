@@ -172,7 +172,7 @@ rc=0; timeout -k 5 60 "$FATHOM_BIN" run -m "$model" --progress none --timeout 1 
 rc=0; /usr/bin/time -f "%M" -o rss.txt "$FATHOM_BIN" run -m "$model" --progress none -o hg huge.y4m 2> log.txt || rc=$?
 rss=$(tail -1 rss.txt)
 [ "$rc" = 1 ] && grep -q "8000x8000 video frames are over the pixel limit" log.txt || fail "huge declared frame: rc $rc $(cat log.txt)"
-[ "$rss" -lt 400000 ] || fail "huge declared frame reached $rss KB RSS"
+[ "$rss" -lt 1000000 ] || fail "huge declared frame reached $rss KB RSS"  # ASan builds included
 ls hg 2> /dev/null | grep -q . && fail "output left for a refused video: $(ls hg)"
 
 # ---- two runs on the same output: distinct partial files, the last rename decides ----
