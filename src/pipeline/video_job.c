@@ -407,7 +407,8 @@ void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *o
     pthread_mutex_lock(&job->mu);
     out->frames_written = job->frames_written;
     out->frames_failed = job->frames_failed;
-    out->complete = job->complete;
+    /* a depth video an earlier run finished (--resume) is complete too */
+    out->complete = job->complete || (job->video_path[0] && !job->opts.video_path);
     out->write_failed = job->write_failed;
     out->resumed_from = job->resume_from;
     if (job->npz_complete) snprintf(out->npz_path, sizeof out->npz_path, "%s", job->npz_path);

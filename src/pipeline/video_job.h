@@ -16,7 +16,7 @@
  *   Every decoded frame in range gives one output frame: a frame whose item failed is written
  *   as a copy of the previous depth (and counted), so the timing stays whole.
  *   Memory: the pool of items, lookahead + 1 depth frames, one frame of scratch per format.
- *   End: a complete run renames `<name>.partial.<ext>` to its final name; an interrupted or
+ *   End: a complete run renames `<name>.partial-<pid>.<ext>` to its final name; an interrupted or
  *   failed run leaves the partial name (closed, playable up to its last frame).
  *   Lifetime: the job is shared by its source, its sink and the caller (reference counted); the
  *   caller releases its reference after fathom_pipeline_free, or at any time. */
