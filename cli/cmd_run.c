@@ -41,7 +41,8 @@ static void usage(FILE *f) {
 "      --invert            near = dark/cool in png8/png16/color and video outputs (default:\n"
 "                          near = bright/warm, for relative and metric models alike)\n"
 "      --input-size N      network lower bound (default 518)\n"
-"      --max-pixels N      refuse larger images (default 178956970; 0 = no limit)\n"
+"      --max-pixels N      refuse larger images and video frames (default 178956970 for\n"
+"                          images, 35389440 = 8192x4320 for video frames; 0 = no limit)\n"
 "      --max-network-pixels N  cap the network input of extreme shapes, with a warning\n"
 "                          (default 1M = 1048576, ~3.9x 518x518; 0 = no cap; K/M = 1024s)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto or a comma list (default auto: CUDA device\n"
@@ -67,12 +68,15 @@ static void usage(FILE *f) {
 "                          (default: errors, warnings, notes and the summary line)\n"
 "URL inputs: --max-download-bytes N per URL (e.g. 100M; default 0 = the fetcher's limit)\n"
 "          --timeout S per attempt (default: the fetcher's)  --retries N (default: fetcher's)\n"
+"          (videos: --timeout bounds each open/read, default 30 s)\n"
 "governor (off unless one of these is given; their defaults in docs/governor.md):\n"
 "          --target-util P --max-util P --batch-min N --batch-max N --nice N\n"
 "          --gpu-mem-limit BYTES --gpu-mem-fraction F --gpu-power-limit W\n"
 "          --governor-hz HZ  sampler rate, 0.5..1000 (default 10)\n"
-"video inputs (.mp4 .mkv .mov ..., stream URLs) run frame by frame, in order (docs/video.md):\n"
-"      --video FILE        depth video path (default: OUTDIR/<stem>_depth.mkv when no -f)\n"
+"video inputs (.mp4 .mkv .mov ..., stream URLs, videos in input folders) run frame by frame,\n"
+"in order (docs/video.md):\n"
+"      --video FILE        depth video path, one video only; relative to the current folder,\n"
+"                          not OUTDIR (default: OUTDIR/<stem>_depth.mkv when no -f)\n"
 "      --video-codec C     ffv1 (default, lossless), h264 or h265\n"
 "      --crf N             quality of lossy codecs, 0..63 (default: the codec's)\n"
 "      --pix-fmt F         pixel format of the depth video (default: the codec's)\n"
@@ -266,18 +270,31 @@ static int run_images(const fathom_model *model, const fathom_run_params *rp, pr
     return rc;
 }
 
+/* claimed (may be NULL) gets the job's output paths, for the next videos' clash check. */
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
-                     const char *input, const fathom_video_opts *vo) {
+                     const char *input, const fathom_video_opts *vo, char **claimed,
+                     int *n_claimed) {
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
+    char summary[1024];
     if (fathom_video_run_create(model, rp, input, vo, &job, &pl) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
-        return 2;
+        return signals_cancelled() ? 130 : 1; /* each video is its own item */
+    }
+    const char *outs[3];
+    for (int k = 0, n = fathom_video_job_outputs(job, outs); claimed && k < n; k++)
+        if ((claimed[*n_claimed] = strdup(outs[k]))) (*n_claimed)++;
+    const char *notes = fathom_video_job_notes(job);
+    if (notes[0]) cli_note("%s", notes);
+    if (!pl) { /* --resume: every output complete */
+        fathom_video_job_summary(job, summary, sizeof summary);
+        cli_note("%s", summary);
+        fathom_video_job_release(&job);
+        return 0;
     }
     fathom_run_stats stats;
     int rc = run_pipeline(pl, po, &stats);
     fathom_pipeline_free(&pl); /* finishes the job's outputs */
-    char summary[1024];
     fathom_video_job_summary(job, summary, sizeof summary);
     for (char *line = summary; *line;) { /* one message per line (NDJSON: one event each) */
         size_t n = strcspn(line, "\n");
@@ -498,18 +515,6 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
 }
 
 /* One report per run: with several runs, video k's is FILE.<video stem>.json. */
-static const char *video_report_path(const char *report, const char *video, int several,
-                                     char *buf, size_t cap) {
-    if (!report || !several) return report;
-    const char *b = strrchr(video, '/');
-    b = b ? b + 1 : video;
-    size_t stem = strcspn(b, ".");
-    size_t base = strlen(report);
-    if (base > 5 && !strcmp(report + base - 5, ".json")) base -= 5;
-    snprintf(buf, cap, "%.*s.%.*s.json", (int)base, report, (int)stem, b);
-    return buf;
-}
-
 /* The library names fathom_governor_params fields; the user typed flags. */
 static void flagify_governor(const char *msg, char *out, size_t cap) {
     static const char *const k[][2] = {
@@ -568,6 +573,9 @@ int cmd_run(int argc, char **argv) {
     fathom_model *model = NULL;
     fathom_governor *gov = NULL;
     const char **imgs = NULL, **vids = NULL; /* owned arrays of borrowed argv strings */
+    fathom_video_list walked = {0};          /* videos found in input folders (owned) */
+    char **claimed = NULL; /* owned: outputs of the videos run so far (same-name clashes) */
+    int n_claimed = 0;
     if (rc >= 0) goto out;
     rc = 2;
     if (!parse_devices(a.device_arg, rp, a.threads, a.precision)) goto out;
@@ -589,6 +597,20 @@ int cmd_run(int argc, char **argv) {
     for (int i = optind; i < argc; i++) {
         if (fathom_video_is_input(argv[i])) vids[n_vid++] = argv[i];
         else imgs[n_img++] = argv[i];
+    }
+    /* the videos inside folders are run too, each as its own video (docs/video.md) */
+    for (int i = optind; i < argc; i++) {
+        struct stat sb;
+        if (!fathom_video_is_input(argv[i]) && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
+            fathom_video_walk(argv[i], rp->recursive, rp->outdir, &walked) != FATHOM_OK) {
+            cli_error("%s", fathom_last_error());
+            goto out;
+        }
+    }
+    if (a.video_path && n_vid + (int)walked.n > 1) {
+        cli_error("--video names one depth video, but the inputs hold %d videos (leave --video "
+                  "out: each goes to OUTDIR/<name>_depth.mkv)", n_vid + (int)walked.n);
+        goto out;
     }
     rp->inputs = imgs;
     rp->n_inputs = n_img;
@@ -620,15 +642,32 @@ int cmd_run(int argc, char **argv) {
     if (po.mode == PROGRESS_NDJSON) rp->stats_interval_s = 1.0; /* a line a second is plenty */
     rc = 0;
     if (n_img > 0) rc = run_images(model, rp, &po);
-    for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {
+    /* each video is its own item: one that fails does not stop the next (only Ctrl-C does) */
+    const int n_all = n_vid + (int)walked.n;
+    claimed = calloc((size_t)n_all * 3 + 1, sizeof *claimed); /* owned, with each path */
+    for (int i = 0; i < n_all && rc != 130; i++) {
+        const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
+        fathom_video_opts_set_run(a.vo, signals_cancel_flag(),
+                                  i < n_vid ? NULL : walked.items[i - n_vid].rel_dir,
+                                  (const char *const *)argv + optind, argc - optind,
+                                  (const char *const *)claimed, claimed ? n_claimed : 0);
+        /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = *rp;
-        vp.report_path = video_report_path(rp->report_path, vids[i], n_img + n_vid > 1, rpath,
-                                           sizeof rpath);
-        int r = run_video(model, &vp, &po, vids[i], a.vo);
+        if (rp->report_path && n_img + n_all > 1) {
+            int dup = 0; /* earlier videos of the same name (other folders) */
+            for (int j = 0; j < i; j++)
+                dup += fathom_video_same_name(in, j < n_vid ? vids[j] : walked.items[j - n_vid].path);
+            fathom_video_report_path(rp->report_path, in, dup, rpath, sizeof rpath);
+            vp.report_path = rpath;
+        }
+        int r = run_video(model, &vp, &po, in, a.vo, claimed, &n_claimed);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+    for (int i = 0; i < n_claimed; i++) free(claimed[i]);
+    free(claimed);
+    fathom_video_list_free(&walked);
     if (rc == 2 && signals_cancelled()) rc = 130;
     fathom_governor_free(&gov);
     fathom_model_free(&model);

@@ -572,6 +572,46 @@ fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_pa
 void fathom_video_job_release(fathom_video_job **job);
 /* One or two human lines: frames, decode errors, truncation, where the depth video is. */
 void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n);
+/* The job's output paths (depth video, npz, frame sequence folder; those asked), borrowed:
+ * returns how many were put in out. */
+int fathom_video_job_outputs(const fathom_video_job *job, const char *out[3]);
+/* 1 when resume found every output complete (fathom_video_run_create set *pl = NULL). */
+int fathom_video_job_skipped(const fathom_video_job *job);
+/* Lines for the user about what resume decided ("" when nothing to say); borrowed. */
+const char *fathom_video_job_notes(const fathom_video_job *job);
+
+/* The context of the next fathom_video_run_create with these options, all borrowed until that
+ * job is released (each may be NULL / 0): `cancel` non-zero interrupts blocked opens and reads
+ * and stops taking frames; outputs go to OUTDIR/<rel_dir>/; no output may be one of `inputs`
+ * (every input of the run); `claimed` are earlier videos' outputs, which this one may not
+ * replace. */
+void fathom_video_opts_set_run(fathom_video_opts *o, const FATHOM_ATOMIC_INT *cancel,
+                               const char *rel_dir, const char *const *inputs, int n_inputs,
+                               const char *const *claimed, int n_claimed);
+
+/* Videos inside a folder named as input (the image walk's rules: byte order, hidden entries
+ * skipped, sub-folders only when recursive and never through a symlink, `outdir` never
+ * entered). */
+typedef struct fathom_video_entry {
+    char *path;    /* owned: dir/sub/clip.mp4 */
+    char *rel_dir; /* owned: "sub" ("" at the top): outputs go to OUTDIR/sub/ */
+} fathom_video_entry;
+typedef struct fathom_video_list {
+    fathom_video_entry *items; /* owned */
+    size_t n, cap;
+} fathom_video_list;
+/* Append the videos under `dir` to *out (which starts zeroed). outdir may be NULL. */
+fathom_status fathom_video_walk(const char *dir, int recursive, const char *outdir,
+                                fathom_video_list *out);
+void fathom_video_list_free(fathom_video_list *l);
+
+/* The report of one video of a run with several inputs: FILE.json -> FILE.<file name>.json (the
+ * whole name: "take.1.mp4" and "take.2.mp4" differ), FILE.<name>.<dup+1>.json for the dup-th
+ * earlier video of the same name from another folder. */
+void fathom_video_report_path(const char *report, const char *input, int dup, char *buf,
+                              size_t n);
+/* 1 when two inputs have the same file name (folders aside). */
+int fathom_video_same_name(const char *a, const char *b);
 
 #ifdef __cplusplus
 }

@@ -92,6 +92,18 @@ void fathom_video_opts_set_formats(fathom_video_opts *o, unsigned formats) {
     if (o) o->o.seq_formats = formats;
 }
 
+void fathom_video_opts_set_run(fathom_video_opts *o, const FATHOM_ATOMIC_INT *cancel,
+                               const char *rel_dir, const char *const *inputs, int n_inputs,
+                               const char *const *claimed, int n_claimed) {
+    if (!o) return;
+    o->o.cancel = cancel;
+    o->o.rel_dir = rel_dir;
+    o->o.inputs = inputs;
+    o->o.n_inputs = n_inputs;
+    o->o.claimed = claimed;
+    o->o.n_claimed = n_claimed;
+}
+
 fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_params *params,
                                       const char *input, const fathom_video_opts *opts,
                                       fathom_video_job **job, fathom_pipeline **pl) {
