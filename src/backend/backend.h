@@ -79,6 +79,20 @@ typedef struct fathom_backend_ops {
     void (*add)(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
     /* in place: relative ReLU(x); metric sigmoid(x) * max_depth */
     void (*depth_act)(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
+
+    /* ---- Depth Pro (src/model/depthpro*; twins in cpu/ref_depthpro.c; NULL: not on this
+     * backend, and the Depth Pro forward refuses it) ---- */
+    /* bilinear, align_corners=False, PyTorch's float32 CPU recipe: in (P, Hi, Wi) ->
+     * out (P, Ho, Wo); inv_sy/inv_sx > 0: 1/scale_factor as given, else (float)Hi / Ho */
+    void (*resize_bilinear_pt)(fathom_backend *be, float *out, const float *in, int P, int Hi,
+                               int Wi, int Ho, int Wo, float inv_sy, float inv_sx);
+    /* in (C, H, W) -> out (n * n, C, t, t): tile (i, j) at (i stride, j stride), row-major */
+    void (*crop_tiles)(fathom_backend *be, float *out, const float *in, int C, int H, int W,
+                       int t, int stride, int n);
+    /* tiles in (n * n, C, g, g), row-major -> out (C, S, S), S = n g - 2 pad (n - 1): `pad`
+     * cells dropped from every tile side that touches a neighbour */
+    void (*merge_tiles)(fathom_backend *be, float *out, const float *in, int C, int g, int n,
+                        int pad);
 } fathom_backend_ops;
 
 struct fathom_backend {

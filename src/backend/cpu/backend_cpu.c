@@ -53,6 +53,10 @@ static const fathom_backend_ops cpu_ops = {
     .resize_bilinear = fathom_cpu_resize_bilinear,
     .add = fathom_cpu_add,
     .depth_act = fathom_cpu_depth_act,
+    /* Depth Pro */
+    .resize_bilinear_pt = fathom_cpu_resize_bilinear_pt,
+    .crop_tiles = fathom_cpu_crop_tiles,
+    .merge_tiles = fathom_cpu_merge_tiles,
 };
 
 fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {

@@ -91,4 +91,12 @@ void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in,
 void fathom_cpu_add(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
 void fathom_cpu_depth_act(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
 
+/* Depth Pro ops (cpu_depthpro.c) */
+void fathom_cpu_resize_bilinear_pt(fathom_backend *be, float *out, const float *in, int P, int Hi,
+                                   int Wi, int Ho, int Wo, float inv_sy, float inv_sx);
+void fathom_cpu_crop_tiles(fathom_backend *be, float *out, const float *in, int C, int H, int W,
+                           int t, int stride, int n);
+void fathom_cpu_merge_tiles(fathom_backend *be, float *out, const float *in, int C, int g, int n,
+                            int pad);
+
 #endif

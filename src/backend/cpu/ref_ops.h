@@ -36,4 +36,14 @@ void fathom_ref_resize_bilinear(float *out, const float *in, int P, int Hi, int 
 void fathom_ref_add(float *out, const float *a, const float *b, size_t n);
 void fathom_ref_depth_act(float *x, size_t n, int metric, float max_depth);
 
+/* ---- Depth Pro (ref_depthpro.c) ---- */
+void fathom_ref_resize_bilinear_pt(float *out, const float *in, int P, int Hi, int Wi, int Ho,
+                                   int Wo, float inv_sy, float inv_sx);
+void fathom_ref_crop_tiles(float *out, const float *in, int C, int H, int W, int t, int stride,
+                           int n);
+void fathom_ref_merge_tiles(float *out, const float *in, int C, int g, int n, int pad);
+/* PyTorch's align_corners=False source index (shared with the CPU kernel and post-processing) */
+float fathom_ref_pt_scale(int n_in, int n_out, float inv_scale);
+void fathom_ref_pt_index(int d, float scale, int n_in, int *i0, int *i1, float *w1);
+
 #endif
