@@ -93,6 +93,9 @@ static fathom_status read_vit(const cJSON *root, int v, const char *path, fathom
 static fathom_status read_root(const cJSON *root, const char *path, fathom_dp_config *c) {
     if (!cJSON_IsObject(root)) return fathom_fail(FATHOM_ERR_FORMAT, "%s: not a JSON object", path);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (mt && cJSON_IsString(mt) && strcmp(mt->valuestring, "depth_anything") == 0)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: this is a Depth Anything V2 model (model_type \"depth_anything\"), not Depth Pro",
+                           path);
     if (mt && cJSON_IsString(mt) && strcmp(mt->valuestring, "depth_pro") != 0)
         return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not a Depth Pro config (\"depth_pro\")",
                            path, mt->valuestring);
