@@ -71,6 +71,11 @@ int fathom_dp_is_depthpro_set(const fathom_tensor_set *set);
 /* 1 when the set's names are Depth Anything V2's (official or HF). */
 int fathom_dp_is_dav2_set(const fathom_tensor_set *set);
 
+/* 1 when `path` (file or HF folder) holds Depth Pro tensors; reads only the names. */
+int fathom_dp_detect(const char *path);
+/* fathom info fields of a Depth Pro model. */
+void fathom_dp_get_info(const fathom_dp_weights *w, fathom_model_info *info);
+
 /* Load an official depth_pro.pt(h), a .safetensors with official or HF names, or an HF folder
  * (config.json + model.safetensors). Errors name the file and the first bad tensor. */
 fathom_status fathom_dp_load(const char *path, fathom_dp_weights **out);
