@@ -31,6 +31,8 @@ static void usage(FILE *f) {
 "      --metric            treat the weights as a metric-depth model (sigmoid x max depth; for\n"
 "                          official metric .pth files, which carry no config.json)\n"
 "      --max-depth M       metric depth range in meters (default: config.json, else 20)\n"
+"      --focal-px F        Depth Pro: focal length in pixels for every image (default: the\n"
+"                          EXIF 35 mm focal length when present, else the model's estimate)\n"
 "  -r, --recursive         walk sub-folders (hidden files and folders are skipped)\n"
 "  -f, --format LIST       npy,npz,png16,png8,color,exr (default npy)\n"
 "      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
@@ -67,7 +69,7 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_FOCAL_PX
 };
 
 static const struct option k_opts[] = {
@@ -88,6 +90,7 @@ static const struct option k_opts[] = {
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
     {"offline", no_argument, 0, OPT_OFFLINE},
     {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
+    {"focal-px", required_argument, 0, OPT_FOCAL_PX},
     {"target-util", required_argument, 0, OPT_TARGET_UTIL},
     {"max-util", required_argument, 0, OPT_MAX_UTIL},
     {"batch-min", required_argument, 0, OPT_BATCH_MIN},
@@ -375,6 +378,9 @@ int cmd_run(int argc, char **argv) {
         case OPT_RETRIES: if (!parse_int("--retries", optarg, 0, 100, &rp.download_retries)) return 2; break;
         case OPT_OFFLINE: offline = 1; break;
         case OPT_METRIC: mp.metric = 1; break;
+        case OPT_FOCAL_PX:
+            if (!parse_double("--focal-px", optarg, 1e-3, 1e9, &rp.focal_px)) return 2;
+            break;
         case OPT_MAX_DEPTH: {
             double d;
             if (!parse_double("--max-depth", optarg, 1e-6, 1e9, &d)) return 2;

@@ -321,6 +321,8 @@ typedef struct fathom_run_params {
     void (*on_item)(void *user, const fathom_item_event *ev);
     void *user;
     double stats_interval_s;
+    double focal_px;           /* Depth Pro: focal length (pixels) for every image; 0: the EXIF
+                                  35 mm focal length when present, else the model's estimate */
 } fathom_run_params;
 
 /* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */

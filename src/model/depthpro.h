@@ -95,6 +95,10 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
  * (align_corners=False, PyTorch's float32 recipe) to 1536^2. x: (3, 1536, 1536). */
 fathom_status fathom_dp_preprocess(const uint8_t *rgb, int h0, int w0, size_t stride, float *x);
 
+/* EXIF FocalLengthIn35mmFilm of a JPEG file's bytes (the head is enough); 0 when absent,
+ * zero, negative or not a number (the official code then keeps the estimate). */
+double fathom_dp_exif_f35(const uint8_t *data, size_t size);
+
 /* Focal length in pixels from the FOV (degrees) and the original width, as torch float32. */
 float fathom_dp_focal_from_fov(float fov_deg, int w0);
 /* f_px from a 35 mm-equivalent focal length (EXIF), in double as the official fpx_from_f35. */

@@ -46,9 +46,10 @@ fathom_status fathom_dp_postprocess(const float *canon, float fov_deg, double f_
         f = f_given;
         ratio = (float)((double)w0 / f_given);
     } else {
+        /* as the official code: a FOV <= 0 (possible with untrained weights) gives a focal length
+         * <= 0 or infinite, inverse depth <= 0 and depth clamped to 1e4 m; only NaN is refused */
+        if (isnan(fov_deg)) return fathom_fail(FATHOM_ERR_INTERNAL, "Depth Pro: no FOV for this image");
         float fp = fathom_dp_focal_from_fov(fov_deg, w0);
-        if (!(fp > 0) || !isfinite(fp))
-            return fathom_fail(FATHOM_ERR_FORMAT, "Depth Pro: the FOV head gave %g degrees, which has no focal length", fov_deg);
         f = fp;
         ratio = (1.0f / fp) * (float)w0;
     }

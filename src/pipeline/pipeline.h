@@ -81,6 +81,12 @@ void fathom_pipeline_finish_item(struct fathom_pipeline *pl, fathom_item *it);
 /* Add seconds of work to a stage's busy counter. */
 void fathom_pipeline_add_busy(struct fathom_pipeline *pl, fathom_stage s, double seconds);
 
+/* Depth Pro items (stage_depthpro.c): network input and EXIF focal length from the decoded
+ * image; metric depth at the source size from the canonical inverse depth. Both fail the item
+ * with a message on error. */
+void fathom_dp_item_input(struct fathom_pipeline *pl, fathom_item *it);
+void fathom_dp_item_output(struct fathom_pipeline *pl, fathom_item *it);
+
 /* Stage thread bodies (arg: the pipeline); stage_<name>.c. */
 void *fathom_stage_source(void *arg);
 void *fathom_stage_decode(void *arg);

@@ -34,6 +34,11 @@ static void load_item(struct fathom_pipeline *pl, fathom_item *it) {
     }
     it->width = it->image.width;
     it->height = it->image.height;
+    if (fathom_model_is_depthpro(pl->model)) { /* fixed 1536^2 input, EXIF focal */
+        fathom_dp_item_input(pl, it);
+        fathom_image_free(&it->image);
+        return;
+    }
     fathom_network_size(it->height, it->width, pl->p.input_size, &it->net_h, &it->net_w);
     st = fathom_item_reserve(&it->x, &it->x_cap, (size_t)3 * it->net_h * it->net_w);
     if (st == FATHOM_OK)
