@@ -229,6 +229,9 @@ typedef struct fathom_write_opts {
     int metric;                /* 1: values are meters; 0: relative disparity (stored as text) */
     float norm_min, norm_max;  /* when norm_min < norm_max: use these instead of the image's
                                   own min..max for 8/16-bit outputs (video EMA) */
+    int has_focal;             /* Depth Pro: store focal_px and fov_deg (npz arrays
+                                  focallength_px/fov_deg, PNG tEXt, EXR double attributes) */
+    double focal_px, fov_deg;
 } fathom_write_opts;
 
 /* File extension of one format ("npy", "npz", "png", "png", "png", "exr"). */

@@ -92,11 +92,10 @@ fathom_status fathom_report_item(fathom_report *r, const fathom_item *it) {
     }
     cJSON_AddNumberToObject(o, "width", it->width);
     cJSON_AddNumberToObject(o, "height", it->height);
-    if (!isnan(it->fov_deg) && it->state == FATHOM_ITEM_DONE) { /* Depth Pro */
+    if (it->focal_px != 0 && it->state == FATHOM_ITEM_DONE) { /* Depth Pro */
         cJSON_AddNumberToObject(o, "focal_px", it->focal_px);
         /* the FOV head's output when it gave the focal length, else the given focal's FOV */
-        cJSON_AddNumberToObject(o, "fov_deg", it->focal_source ? fathom_depthpro_fov_from_focal(it->focal_px, it->width)
-                                                               : (double)it->fov_deg);
+        cJSON_AddNumberToObject(o, "fov_deg", (double)it->fov_deg);
         cJSON_AddStringToObject(o, "focal_source", it->focal_source == 2 ? "given" : it->focal_source == 1 ? "exif" : "estimated");
     }
     if (it->batch_size > 0) {

@@ -44,4 +44,6 @@ void fathom_dp_item_output(struct fathom_pipeline *pl, fathom_item *it) {
     fathom_status st = fathom_depthpro_postprocess(it->depth_net, it->fov_deg, f, it->height, it->width, it->depth,
                                                    &it->focal_px);
     if (st != FATHOM_OK) fathom_item_fail(it, st, "%s: %s", it->source.s, fathom_last_error());
+    /* from here fov_deg is the FOV of the focal length used: the head's own when estimated */
+    if (it->focal_source) it->fov_deg = (float)fathom_depthpro_fov_from_focal(it->focal_px, it->width);
 }

@@ -19,7 +19,7 @@ for m in "$G/model.pth" "$G/hf"; do
     done
 done
 
-"$FATHOM_BIN" run -m "$G/model.pth" -o "$T/est" -f npy,npz,exr --report "$T/est.json" "$G/input.png"
+"$FATHOM_BIN" run -m "$G/model.pth" -o "$T/est" -f npy,npz,exr,png16 --report "$T/est.json" "$G/input.png"
 "$FATHOM_BIN" run -m "$G/hf" -o "$T/fpx" --focal-px 95.43423027243584 --report "$T/fpx.json" "$G/input.png"
 
 # JPEGs with EXIF FocalLengthIn35mmFilm (tag 0xA405 in the Exif IFD): 24 mm, 0, -5, huge, none
@@ -67,6 +67,22 @@ assert np.array_equal(np.load(t + "/est/input.npz")["depth"], est), "npz depth i
 close(np.load(t + "/fpx/input.npy"), np.load(g + "/depth_fpx.npy"), "--focal-px")
 i = items(t + "/est.json")["input.png"]
 assert abs(i["focal_px"] - fl[0]) <= 1e-4 * fl[0] and i["focal_source"] == "estimated", i
+fov = float(np.load(g + "/fov_deg.npy")[0])
+assert abs(i["fov_deg"] - fov) <= 1e-4 * fov, (i["fov_deg"], fov)
+# the focal length and FOV travel with the depth: npz arrays, PNG text, EXR attributes
+z = np.load(t + "/est/input.npz")
+assert z["focallength_px"].dtype == np.float64 and z["focallength_px"][0] == i["focal_px"], z["focallength_px"]
+assert z["fov_deg"].dtype == np.float32 and abs(z["fov_deg"][0] - fov) <= 1e-4 * fov, z["fov_deg"]
+from PIL import Image
+txt = Image.open(t + "/est/input.png").text
+assert float(txt["focal_px"]) == i["focal_px"] and abs(float(txt["fov_deg"]) - fov) <= 1e-4 * fov, txt
+import struct
+exr = open(t + "/est/input.exr", "rb").read()
+for name, want in ((b"focal_px", i["focal_px"]), (b"fov_deg", fov)):
+    k = exr.index(name + b"\0double\0") + len(name) + 8
+    assert struct.unpack("<i", exr[k:k + 4])[0] == 8
+    v = struct.unpack("<d", exr[k + 4:k + 12])[0]
+    assert abs(v - want) <= 1e-4 * abs(want), (name, v, want)
 i = items(t + "/fpx.json")["input.png"]
 assert abs(i["focal_px"] - fl[1]) <= 1e-9 * fl[1] and i["focal_source"] == "given", i
 
