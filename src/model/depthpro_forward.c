@@ -68,7 +68,7 @@ static void vit_run(dp_run *r, const fathom_dp_vit *v, const float *img, int B, 
                     float *const *hook, int nh) {
     const fathom_backend_ops *op = r->op;
     const int D = v->D, M = B * L;
-    dp_buf bx, bbig, batt;
+    dp_buf bx = {0}, bbig = {0}, batt = {0};
     float *x = take(r, &bx, (size_t)M * D), *y = take(r, out, (size_t)M * D), *att = take(r, &batt, (size_t)M * D);
     size_t bign = (size_t)M * (size_t)(v->mlp > 3 * D ? v->mlp : 3 * D);
     if ((size_t)B * G * G * 3 * 256 > bign) bign = (size_t)B * G * G * 3 * 256;
@@ -98,7 +98,7 @@ static void vit_run(dp_run *r, const fathom_dp_vit *v, const float *img, int B, 
 /* x (Ci, H, W) -> 1x1 conv (no bias) to Co -> n ConvTs (no bias) with widths ct[0..n-1] */
 static void upsample_chain(dp_run *r, dp_buf *out, const float *x, int Ci, int H, float *const *w, const int *ch, int n) {
     const fathom_backend_ops *op = r->op;
-    dp_buf cur, nxt;
+    dp_buf cur = {0}, nxt = {0};
     float *c = take(r, &cur, (size_t)ch[0] * H * H);
     if (r->st == FATHOM_OK) op->conv2d(r->be, c, x, w[0], NULL, NULL, 1, Ci, H, H, ch[0], 1, 1, 0, 0);
     for (int i = 1; i <= n && r->st == FATHOM_OK; i++) {
@@ -123,7 +123,7 @@ static void rcu(dp_run *r, float *out, const float *x, float *tmp, const fathom_
 static void fusion(dp_run *r, dp_buf *out, dp_buf *a, dp_buf *b, const fathom_dp_fusion *f, int C, int H) {
     const fathom_backend_ops *op = r->op;
     size_t n = (size_t)C * H * H;
-    dp_buf t1, t2;
+    dp_buf t1 = {0}, t2 = {0};
     take(r, &t1, n), take(r, &t2, n);
     if (r->st == FATHOM_OK && b && b->p) {
         rcu(r, t2.p, b->p, t1.p, &f->rcu1, C, H);
@@ -159,7 +159,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     const size_t crop = (size_t)3 * S * S;
 
     /* ---- pyramid and crops ---- */
-    dp_buf bx1, bx2, bcrops, btok, bhook[2], bfeat;
+    dp_buf bx1 = {0}, bx2 = {0}, bcrops = {0}, btok = {0}, bhook[2] = {{0}}, bfeat = {0};
     float *x1 = take(&r, &bx1, (size_t)3 * N1 * N1), *x2 = take(&r, &bx2, crop);
     float *crops = take(&r, &bcrops, FATHOM_DP_CROPS * crop);
     if (r.st == FATHOM_OK) {
@@ -184,7 +184,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &btok);
 
     /* ---- merges ---- */
-    dp_buf bm0, bm1, bl0, bl1;
+    dp_buf bm0 = {0}, bm1 = {0}, bl0 = {0}, bl1 = {0};
     take(&r, &bl0, (size_t)D * 96 * 96), take(&r, &bl1, (size_t)D * 96 * 96);
     take(&r, &bm0, (size_t)D * 96 * 96), take(&r, &bm1, (size_t)D * 48 * 48);
     if (r.st == FATHOM_OK) {
@@ -200,7 +200,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     emit(&r, "encoder.x1.merged", bm1.p, 4, 1, D, 48, 48);
 
     /* ---- image encoder and FOV encoder on x2 ---- */
-    dp_buf bimg, bfovt;
+    dp_buf bimg = {0}, bfovt = {0};
     if (r.st == FATHOM_OK) vit_run(&r, &w->vit[1], x2, 1, &bimg, NULL, NULL, 0);
     emit(&r, "image_encoder.tokens", bimg.p, 3, 1, L, Di, 0);
     if (r.st == FATHOM_OK) vit_run(&r, &w->vit[2], x2, 1, &bfovt, NULL, NULL, 0);
@@ -208,7 +208,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &bx2);
 
     /* ---- projections and upsampling ---- */
-    dp_buf lat0, lat1, e0, e1, bcat, bglob, bimgmap;
+    dp_buf lat0 = {0}, lat1 = {0}, e0 = {0}, e1 = {0}, bcat = {0}, bglob = {0}, bimgmap = {0};
     {
         float *wl0[4] = {w->lat0[0], w->lat0[1], w->lat0[2], w->lat0[3]};
         int cl0[4] = {d[0], dec, dec, dec};
@@ -250,7 +250,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     emit(&r, "encoder.global", bglob.p, 4, 1, d[3], 48, 48);
 
     /* ---- decoder ---- */
-    dp_buf low, f, nf, pj;
+    dp_buf low = {0}, f = {0}, nf = {0}, pj = {0};
     project(&r, &low, bglob.p, w->convs[4], d[3], dec, 48);
     give(&r, &bglob);
     emit(&r, "decoder.lowres", low.p, 4, 1, dec, 48, 48);
@@ -274,7 +274,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     emit(&r, "decoder.fusion0", f.p, 4, 1, dec, 768, 768);
 
     /* ---- head ---- */
-    dp_buf h0, h1, h2;
+    dp_buf h0 = {0}, h1 = {0}, h2 = {0};
     const int hm = w->head_mid, hh = w->head_hidden;
     if (take(&r, &h0, (size_t)hm * 768 * 768))
         op->conv2d(be, h0.p, f.p, w->head_w[0], w->head_b[0], NULL, 1, dec, 768, 768, hm, 3, 1, 1, 0);
@@ -292,7 +292,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &h2);
 
     /* ---- FOV head ---- */
-    dp_buf fe, fds, fmap, fh1, fh2, fdeg;
+    dp_buf fe = {0}, fds = {0}, fmap = {0}, fh1 = {0}, fh2 = {0}, fdeg = {0};
     const int fc = w->fov_c;
     if (take(&r, &fe, (size_t)L * fc)) op->linear(be, fe.p, bfovt.p, w->fov_lin_w, w->fov_lin_b, L, fc, Df, FATHOM_ACT_NONE);
     give(&r, &bfovt);
