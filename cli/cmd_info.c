@@ -88,6 +88,25 @@ int cmd_info(int argc, char **argv) {
     char b1[32], b2[32];
     if (strcmp(model, path)) printf("model:        %s (%s)\n", model, path);
     else printf("model:        %s\n", path);
+    if (in.focal) { /* Depth Pro */
+        printf("format:       %s\n", in.format);
+        printf("architecture: Depth Pro (three ViTs of embed dim %d, %d blocks, %d heads, MLP %d; "
+               "hooks %d,%d;\n"
+               "              encoder features %d,%d,%d,%d, decoder features %d)\n",
+               in.embed_dim, in.depth, in.heads, in.mlp_hidden, in.layer_idx[0], in.layer_idx[1],
+               in.out_channels[0], in.out_channels[1], in.out_channels[2], in.out_channels[3],
+               in.features);
+        printf("parameters:   %s\n", grouped(in.params, b1, sizeof b1));
+        printf("dtype:        %s\n", in.dtype);
+        printf("input size:   %d x %d (every image is stretched to it)\n", in.input_size,
+               in.input_size);
+        printf("output:       metric depth in meters and the focal length (pixels) / field of "
+               "view\n");
+        printf("compute:      %.1f GFLOP per image\n",
+               fathom_model_flops(m, in.input_size, in.input_size) / 1e9);
+        fathom_model_free(&m);
+        return 0;
+    }
     printf("format:       %s\n", in.format);
     printf("architecture: %s (embed dim %d, %d blocks, %d heads, MLP %d, layers %d,%d,%d,%d;\n"
            "              DPT features %d, out channels %d,%d,%d,%d)\n",

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
 "                          official metric .pth files, which carry no config.json; default:\n"
 "                          from config.json, else relative)\n"
 "      --max-depth M       metric depth range in meters (default: config.json, else 20)\n"
+"      --focal-px F        Depth Pro: focal length in pixels for every image (default: the\n"
+"                          EXIF 35 mm focal length when present, else the model's estimate)\n"
 "  -r, --recursive         walk sub-folders, hidden ones skipped (default: top level only)\n"
 "  -f, --format LIST       npy,npz,png16,png8,color,exr (default npy)\n"
 "      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
@@ -98,7 +100,7 @@ enum {
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
     OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS,
-    OPT_WEIGHTS
+    OPT_WEIGHTS, OPT_FOCAL_PX
 };
 
 static const struct option k_opts[] = {
@@ -122,6 +124,7 @@ static const struct option k_opts[] = {
     {"offline", no_argument, 0, OPT_OFFLINE}, {"quiet", no_argument, 0, 'q'},
     {"verbose", no_argument, 0, 'v'},
     {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
+    {"focal-px", required_argument, 0, OPT_FOCAL_PX},
     {"target-util", required_argument, 0, OPT_TARGET_UTIL},
     {"max-util", required_argument, 0, OPT_MAX_UTIL},
     {"batch-min", required_argument, 0, OPT_BATCH_MIN},
@@ -392,6 +395,7 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
     }
     case OPT_DEVICE: a->device_arg = arg; return 1;
     case OPT_PRECISION: return parse_precision(arg, &a->precision);
+    case OPT_FOCAL_PX: return parse_double("--focal-px", arg, 1e-3, 1e9, &rp->focal_px);
     case OPT_WEIGHTS:
         if (!strcasecmp(arg, "int8")) a->wformat = FATHOM_WEIGHTS_INT8;
         else if (strcasecmp(arg, "fp32")) {

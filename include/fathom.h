@@ -94,6 +94,9 @@ typedef struct fathom_model_info {
     int embed_dim, depth, heads, mlp_hidden, features;
     int out_channels[4];
     int layer_idx[4];    /* 0-based encoder blocks feeding the head */
+    char family[24];     /* "depth-anything-v2" or "depth-pro" */
+    int input_size;      /* fixed network input side (Depth Pro: 1536); 0: any */
+    int focal;           /* 1: also estimates the focal length (Depth Pro) */
 } fathom_model_info;
 
 void fathom_model_get_info(const fathom_model *m, fathom_model_info *info);
@@ -156,6 +159,30 @@ size_t fathom_engine_reserved_bytes(const fathom_engine *e);
 /* What the engine computes with, for reports: e.g. "cpu bf16, gemm amx; cpu features avx512f
  * avx512bf16 ...". Writes a NUL-terminated string of at most n bytes into buf. */
 void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n);
+
+/* ======================================================================== Depth Pro
+ * A Depth Pro model (fathom_model_load detects it: official depth_pro.pt or the apple/DepthPro-hf
+ * folder) runs through the same engine: its input is always 1536 x 1536
+ * (fathom_depthpro_preprocess, any image size, stretched as the official code does), and
+ * fathom_engine_forward writes the canonical inverse depth (batch, 1536, 1536). Metric depth
+ * comes from fathom_depthpro_postprocess with the FOV of the same image. CPU, fp32 only. */
+#define FATHOM_DEPTHPRO_SIZE 1536
+
+/* 1 if the model is Depth Pro. */
+int fathom_model_is_depthpro(const fathom_model *m);
+/* RGB8 -> 2 u/255 - 1 -> bilinear (align_corners=False) to 1536^2; x: (3, 1536, 1536). */
+fathom_status fathom_depthpro_preprocess(const uint8_t *rgb, int h0, int w0, size_t stride, float *x);
+/* FOV head output (degrees) of image i of the last forward pass (NAN if none). */
+float fathom_engine_fov_deg(const fathom_engine *e, int i);
+/* depth (h0, w0) in metres from the canonical inverse depth (1536^2): with f_px > 0 that focal
+ * length (pixels), else the one from fov_deg. *f_used (may be NULL) gets the focal length. */
+fathom_status fathom_depthpro_postprocess(const float *canon, float fov_deg, double f_px, int h0, int w0,
+                                          float *depth, double *f_used);
+/* Focal length in pixels from a 35 mm-equivalent focal length (EXIF FocalLengthIn35mmFilm), as
+ * the official code computes it: f35 * sqrt(w^2 + h^2) / sqrt(36^2 + 24^2). */
+double fathom_depthpro_focal_from_f35(int w0, int h0, double f35_mm);
+/* Horizontal field of view (degrees) of focal length f_px for an image w0 wide. */
+double fathom_depthpro_fov_from_focal(double f_px, int w0);
 
 /* ======================================================================== pre/post-processing */
 
@@ -227,6 +254,9 @@ typedef struct fathom_write_opts {
     int metric;                /* 1: values are meters; 0: relative disparity (stored as text) */
     float norm_min, norm_max;  /* when norm_min < norm_max: use these instead of the image's
                                   own min..max for 8/16-bit outputs (video EMA) */
+    int has_focal;             /* Depth Pro: store focal_px and fov_deg (npz arrays
+                                  focallength_px/fov_deg, PNG tEXt, EXR double attributes) */
+    double focal_px, fov_deg;
 } fathom_write_opts;
 
 /* File extension of one format ("npy", "npz", "png", "png", "png", "exr"). */
@@ -340,6 +370,8 @@ typedef struct fathom_run_params {
     uint64_t max_network_pixels; /* network input cap (fathom_network_size_capped); 0: none.
                                     Default FATHOM_DEFAULT_MAX_NETWORK_PIXELS; a capped item
                                     is logged as a warning with both sizes */
+    double focal_px;           /* Depth Pro: focal length (pixels) for every image; 0: the EXIF
+                                  35 mm focal length when present, else the model's estimate */
 } fathom_run_params;
 
 /* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "backend/cpu/cpu_bf16.h"
 #include "core/status.h"
+#include "model/depthpro_engine.h"
 #include "model/dpt.h"
 #include "model/model.h"
 #include "model/posembed.h"
@@ -199,6 +200,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                                    fathom_engine **out) {
     if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL output pointer");
     *out = NULL;
+    if (m && m->dp) return fathom_dp_engine_create(m, params, out); /* Depth Pro */
     if (!m || !m->w) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: no model");
     FATHOM_TRY(check_arch(&m->w->arch));
     fathom_status s = FATHOM_OK;
@@ -241,6 +243,11 @@ done:
 void fathom_engine_free(fathom_engine **pe) {
     if (!pe || !*pe) return;
     fathom_engine *e = *pe;
+    *pe = NULL;
+    if (e->dp) { /* Depth Pro */
+        fathom_dp_engine_free(e);
+        return;
+    }
     if (e->be) {
         const fathom_backend_ops *op = e->be->ops;
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
@@ -254,11 +261,11 @@ void fathom_engine_free(fathom_engine **pe) {
         fathom_free_sized(e->dev_blocks, sizeof(fathom_block_weights) * e->host_w->arch.depth);
     fathom_backend_free(&e->be);
     fathom_free_sized(e, sizeof *e);
-    *pe = NULL;
 }
 
 fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int net_w) {
     if (!e) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL engine");
+    if (e->dp) return fathom_dp_engine_reserve(e, batch, net_h, net_w); /* Depth Pro */
     const fathom_arch *a = &e->w.arch;
     int B = batch > e->cap_b ? batch : e->cap_b;
     int H = net_h > e->cap_h ? net_h : e->cap_h;
@@ -403,6 +410,7 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     if (!e || !x || !depth)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine forward: NULL %s",
                            !e ? "engine" : !x ? "input" : "output");
+    if (e->dp) return fathom_dp_engine_forward(e, x, batch, net_h, net_w, depth); /* Depth Pro */
     fathom_plan p;
     FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));
     if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "model/depthpro.h"
 
 fathom_model_params fathom_model_default_params(void) {
     fathom_model_params p = {.metric = -1, .max_depth = 0.0f};
@@ -21,7 +22,7 @@ fathom_status fathom_model_load(const char *path, const fathom_model_params *par
                            sizeof ((fathom_model *)0)->path - 1);
     fathom_model *m = calloc(1, sizeof *m); /* owned until handed to *out */
     if (!m) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", path);
-    fathom_status st = fathom_weights_load(path, params, &m->w);
+    fathom_status st = fathom_dp_detect(path) ? fathom_dp_load(path, &m->dp) : fathom_weights_load(path, params, &m->w);
     if (st != FATHOM_OK) {
         free(m);
         return st;
@@ -34,13 +35,19 @@ fathom_status fathom_model_load(const char *path, const fathom_model_params *par
 void fathom_model_free(fathom_model **m) {
     if (!m || !*m) return;
     fathom_weights_free(&(*m)->w);
+    fathom_dp_free(&(*m)->dp);
     free(*m);
     *m = NULL;
 }
 
 void fathom_model_get_info(const fathom_model *m, fathom_model_info *info) {
     memset(info, 0, sizeof *info);
+    if (m && m->dp) {
+        fathom_dp_get_info(m->dp, info);
+        return;
+    }
     if (!m || !m->w) return;
+    snprintf(info->family, sizeof info->family, "depth-anything-v2");
     const fathom_weights *w = m->w;
     const fathom_arch *a = &w->arch;
     snprintf(info->format, sizeof info->format, "%s", w->format);

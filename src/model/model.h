@@ -5,7 +5,8 @@
 #include "model/weights.h"
 
 struct fathom_model {
-    fathom_weights *w; /* owned */
+    fathom_weights *w; /* owned; NULL for Depth Pro */
+    struct fathom_dp_weights *dp; /* owned: Depth Pro weights (depthpro.h); NULL otherwise */
     char path[4096];   /* what it was loaded from */
 };
 

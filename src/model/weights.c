@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "model/config.h"
+#include "model/depthpro.h"
 #include "model/pth.h"
 #include "model/safetensors.h"
 
@@ -82,6 +83,8 @@ static fathom_status map_and_close(fathom_tensor_set *set, const fathom_config *
                                    const fathom_model_params *params, const char *format,
                                    fathom_weights **out) {
     fathom_status st = fathom_weights_map(set, cfg, params, out);
+    if (st != FATHOM_OK && fathom_dp_is_depthpro_set(set))
+        st = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: this is a Depth Pro checkpoint, not Depth Anything V2", set->path);
     fathom_tensor_set_close(set);
     if (st == FATHOM_OK && format) snprintf((*out)->format, sizeof (*out)->format, "%s", format);
     return st;

@@ -24,6 +24,7 @@ static const char *const model_names[] = {
     "small", "base", "large",
     "metric-indoor-small", "metric-indoor-base", "metric-indoor-large",
     "metric-outdoor-small", "metric-outdoor-base", "metric-outdoor-large",
+    "depth-pro",
     NULL,
 };
 static const char *const model_repos[] = {
@@ -36,6 +37,7 @@ static const char *const model_repos[] = {
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Base-hf",
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
+    "apple/DepthPro-hf", /* Depth Pro (src/model/depthpro*): same two files */
 };
 
 /* The files of a cached model, in download order (small config first: fails fast offline). */

@@ -92,6 +92,12 @@ static inline int fathom_item_cancelled(struct fathom_pipeline *pl, const fathom
     return it->kind != FATHOM_ITEM_FRAME && atomic_load(&pl->cancel);
 }
 
+/* Depth Pro items (stage_depthpro.c): network input and EXIF focal length from the decoded
+ * image; metric depth at the source size from the canonical inverse depth. Both fail the item
+ * with a message on error. */
+void fathom_dp_item_input(struct fathom_pipeline *pl, fathom_item *it);
+void fathom_dp_item_output(struct fathom_pipeline *pl, fathom_item *it);
+
 /* Stage thread bodies (arg: the pipeline); stage_<name>.c. */
 void *fathom_stage_source(void *arg);
 void *fathom_stage_decode(void *arg);

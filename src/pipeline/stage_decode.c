@@ -35,6 +35,11 @@ static void load_item(struct fathom_pipeline *pl, fathom_item *it) {
     }
     it->width = it->image.width;
     it->height = it->image.height;
+    if (fathom_model_is_depthpro(pl->model)) { /* fixed 1536^2 input, EXIF focal */
+        fathom_dp_item_input(pl, it);
+        fathom_image_free(&it->image);
+        return;
+    }
     int uh, uw; /* the official size, for the warning */
     fathom_network_size(it->height, it->width, pl->p.input_size, &uh, &uw);
     if (fathom_network_size_capped(it->height, it->width, pl->p.input_size,

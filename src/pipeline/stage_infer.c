@@ -50,6 +50,7 @@ static void run_batch(struct fathom_pipeline *pl, int slot, infer_state *S, int 
         for (int i = 0; st == FATHOM_OK && i < n; i++)
             memcpy(S->batch[i]->depth_net, S->db + (size_t)i * px, px * sizeof(float));
     }
+    for (int i = 0; st == FATHOM_OK && i < n; i++) S->batch[i]->fov_deg = fathom_engine_fov_deg(S->e, i); /* Depth Pro */
     double dt = fathom_now_s() - t;
     const char *msg = st != FATHOM_OK ? fathom_last_error() : "";
     for (int i = 0; i < n; i++) {

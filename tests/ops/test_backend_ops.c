@@ -130,6 +130,20 @@ static const tcase cases[] = {
     K(add, 0, 1, 0, 100003),
     K(depth_act, 80.0f, 0, 0, 100003, 0),
     K(depth_act, 80.0f, 0, 0, 100003, 1),
+    /* Depth Pro. resize_bilinear_pt: P Hi Wi Ho Wo (f: 1/scale_factor for both axes, 0: sizes) */
+    K(resize_bilinear_pt, 0, 0, 0, 3, 24, 24, 96, 96),
+    K(resize_bilinear_pt, 0, 0, 0, 2, 37, 30, 19, 23),
+    K(resize_bilinear_pt, 0.5f, 0, 0, 2, 48, 48, 96, 96),
+    K(resize_bilinear_pt, 0, 0, 0, 1, 1, 5, 4, 1),
+    /* crop_tiles: C H W t stride n (35-crop geometry, scaled down) */
+    K(crop_tiles, 0, 0, 0, 3, 48, 48, 24, 12, 3),
+    K(crop_tiles, 0, 0, 0, 5, 40, 40, 16, 8, 4),
+    K(crop_tiles, 0, 0, 0, 2, 16, 16, 16, 16, 1),
+    /* merge_tiles: C g n pad */
+    K(merge_tiles, 0, 0, 0, 4, 24, 3, 3),
+    K(merge_tiles, 0, 0, 0, 3, 16, 5, 2),
+    K(merge_tiles, 0, 0, 0, 2, 9, 1, 0),
+    K(merge_tiles, 0, 0, 0, 2, 10, 2, 0),
 
     /* --perf only: ViT-S / 518 x 518 forward-pass shapes (L = 1370, D 384, features 64); the
      * perf field counts how often the shape runs in a pass (encoder: 12 blocks; the DPT head
@@ -167,10 +181,13 @@ static double op_tol(const tcase *c, int prec) {
     case FATHOM_OP_assemble_tokens:
     case FATHOM_OP_tokens_to_nchw:
     case FATHOM_OP_add:
+    case FATHOM_OP_crop_tiles:
+    case FATHOM_OP_merge_tiles:
         return 0;
     case FATHOM_OP_layernorm:
         return 2e-6;
     case FATHOM_OP_resize_bilinear:
+    case FATHOM_OP_resize_bilinear_pt:
     case FATHOM_OP_depth_act:
         return 1e-6;
     default:
@@ -263,6 +280,20 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(0, a[0], 5, 0);
         *cmp = 0, *flops = a[0];
         return 1;
+    case FATHOM_OP_resize_bilinear_pt: /* out in */
+        T(0, (size_t)a[0] * a[3] * a[4], 0, 1), T(1, (size_t)a[0] * a[1] * a[2], 1, 0);
+        *cmp = 0, *flops = 8.0 * a[0] * a[3] * a[4];
+        return 2;
+    case FATHOM_OP_crop_tiles: /* out (n n, C, t, t) in (C, H, W) */
+        T(0, (size_t)a[5] * a[5] * a[0] * a[3] * a[3], 0, 1), T(1, (size_t)a[0] * a[1] * a[2], 1, 0);
+        *cmp = 0;
+        return 2;
+    case FATHOM_OP_merge_tiles: { /* out (C, S, S) in (n n, C, g, g) */
+        size_t S = (size_t)a[2] * a[1] - 2 * (size_t)a[3] * (a[2] - 1);
+        T(0, (size_t)a[0] * S * S, 0, 1), T(1, (size_t)a[2] * a[2] * a[0] * a[1] * a[1], 1, 0);
+        *cmp = 0;
+        return 2;
+    }
     case FATHOM_OP_COUNT:
         break;
     }
@@ -323,6 +354,18 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->resize_bilinear(be, out, t[1], a[0], a[1], a[2], a[3], a[4]);
         else fathom_ref_resize_bilinear(out, t[1], a[0], a[1], a[2], a[3], a[4]);
         return 1;
+    case FATHOM_OP_resize_bilinear_pt:
+        if (o) o->resize_bilinear_pt(be, out, t[1], a[0], a[1], a[2], a[3], a[4], c->f, c->f);
+        else fathom_ref_resize_bilinear_pt(out, t[1], a[0], a[1], a[2], a[3], a[4], c->f, c->f);
+        return 1;
+    case FATHOM_OP_crop_tiles:
+        if (o) o->crop_tiles(be, out, t[1], a[0], a[1], a[2], a[3], a[4], a[5]);
+        else fathom_ref_crop_tiles(out, t[1], a[0], a[1], a[2], a[3], a[4], a[5]);
+        return 1;
+    case FATHOM_OP_merge_tiles:
+        if (o) o->merge_tiles(be, out, t[1], a[0], a[1], a[2], a[3]);
+        else fathom_ref_merge_tiles(out, t[1], a[0], a[1], a[2], a[3]);
+        return 1;
     case FATHOM_OP_add:
         if (o) o->add(be, out, t[1], t[2], (size_t)a[0]);
         else fathom_ref_add(out, t[1], t[2], (size_t)a[0]);
@@ -346,6 +389,8 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_tokens_to_nchw] = 4, [FATHOM_OP_conv2d] = 11,
         [FATHOM_OP_conv_transpose] = 7, [FATHOM_OP_resize_bilinear] = 5,
         [FATHOM_OP_add] = 1,            [FATHOM_OP_depth_act] = 2,
+        [FATHOM_OP_resize_bilinear_pt] = 5, [FATHOM_OP_crop_tiles] = 6,
+        [FATHOM_OP_merge_tiles] = 4,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);

@@ -73,4 +73,5 @@ void fathom_cpu_panel_gemm_rows(float *c, size_t ldc, const float *a, int lda,
 #include "backend/ops.def"
 #undef FATHOM_OP
 
+
 #endif
