@@ -79,6 +79,25 @@ typedef struct fathom_backend_ops {
     void (*add)(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
     /* in place: relative ReLU(x); metric sigmoid(x) * max_depth */
     void (*depth_act)(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
+
+    /* ---- Video Depth Anything temporal modules (src/model/vda_temporal.c) ----
+     * NULL in a backend that lacks them: VDA then refuses that device with a message. */
+    /* out (N, C, HW) = GroupNorm(in) with G groups, stats per (sample, group), biased var */
+    void (*group_norm)(fathom_backend *be, float *out, const float *in, const float *w,
+                       const float *b, int N, int C, int HW, int G, float eps);
+    /* out (P, T, C)[p, t, c] = in (T, C, HW)[t, c, p0 + p]: positions become sequences */
+    void (*nchw_to_seq)(fathom_backend *be, float *out, const float *in, int T, int C, int HW,
+                        int p0, int P);
+    /* out (T, C, HW)[t, c, p0 + p] += seq (P, T, C)[p, t, c] */
+    void (*seq_to_nchw_add)(fathom_backend *be, float *out, const float *seq, int T, int C,
+                            int HW, int p0, int P);
+    /* x (S, T, C) += pe (T, C) for every sequence s */
+    void (*add_pe)(fathom_backend *be, float *x, const float *pe, int S, int T, int C);
+    /* out (M, H) = in (M, 2H)[:, :H] * GELU_erf(in[:, H:])   (GEGLU, gate = second half) */
+    void (*geglu)(fathom_backend *be, float *out, const float *in, int M, int H);
+    /* dst[r * ld_dst + c] = src[r * ld_src + c], r < rows, c < cols */
+    void (*copy_rows)(fathom_backend *be, float *dst, size_t ld_dst, const float *src,
+                      size_t ld_src, int rows, int cols);
 } fathom_backend_ops;
 
 struct fathom_backend {

@@ -53,6 +53,13 @@ static const fathom_backend_ops cpu_ops = {
     .resize_bilinear = fathom_cpu_resize_bilinear,
     .add = fathom_cpu_add,
     .depth_act = fathom_cpu_depth_act,
+    /* Video Depth Anything (cpu_vda.c) */
+    .group_norm = fathom_cpu_group_norm,
+    .nchw_to_seq = fathom_cpu_nchw_to_seq,
+    .seq_to_nchw_add = fathom_cpu_seq_to_nchw_add,
+    .add_pe = fathom_cpu_add_pe,
+    .geglu = fathom_cpu_geglu,
+    .copy_rows = fathom_cpu_copy_rows,
 };
 
 fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {

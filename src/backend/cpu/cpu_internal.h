@@ -91,4 +91,16 @@ void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in,
 void fathom_cpu_add(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
 void fathom_cpu_depth_act(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
 
+/* Video Depth Anything temporal ops (cpu_vda.c) */
+void fathom_cpu_group_norm(fathom_backend *be, float *out, const float *in, const float *w,
+                           const float *b, int N, int C, int HW, int G, float eps);
+void fathom_cpu_nchw_to_seq(fathom_backend *be, float *out, const float *in, int T, int C,
+                            int HW, int p0, int P);
+void fathom_cpu_seq_to_nchw_add(fathom_backend *be, float *out, const float *seq, int T, int C,
+                                int HW, int p0, int P);
+void fathom_cpu_add_pe(fathom_backend *be, float *x, const float *pe, int S, int T, int C);
+void fathom_cpu_geglu(fathom_backend *be, float *out, const float *in, int M, int H);
+void fathom_cpu_copy_rows(fathom_backend *be, float *dst, size_t ld_dst, const float *src,
+                          size_t ld_src, int rows, int cols);
+
 #endif

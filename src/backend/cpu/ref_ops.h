@@ -36,4 +36,15 @@ void fathom_ref_resize_bilinear(float *out, const float *in, int P, int Hi, int 
 void fathom_ref_add(float *out, const float *a, const float *b, size_t n);
 void fathom_ref_depth_act(float *x, size_t n, int metric, float max_depth);
 
+/* Video Depth Anything temporal ops (ref_vda.c) */
+void fathom_ref_group_norm(float *out, const float *in, const float *w, const float *b, int N,
+                           int C, int HW, int G, float eps);
+void fathom_ref_nchw_to_seq(float *out, const float *in, int T, int C, int HW, int p0, int P);
+void fathom_ref_seq_to_nchw_add(float *out, const float *seq, int T, int C, int HW, int p0,
+                                int P);
+void fathom_ref_add_pe(float *x, const float *pe, int S, int T, int C);
+void fathom_ref_geglu(float *out, const float *in, int M, int H);
+void fathom_ref_copy_rows(float *dst, size_t ld_dst, const float *src, size_t ld_src, int rows,
+                          int cols);
+
 #endif

@@ -1,0 +1,95 @@
+/* vda_head.c - DPTHeadTemporal forward, laid out like dpt.c (same arena slots and slot
+ * rotation) with the temporal modules applied in place at their four points. */
+#include "model/vda_head.h"
+
+#include <stdio.h>
+
+/* refinenet{k}: as dpt.c's fusion(): out = out_conv(resize(RCU2(a + RCU1(b)))). */
+static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B, int F, int h,
+                     int w, int oh, int ow, float *a, const float *b, float *s0, float *s1,
+                     float *s2) {
+    const fathom_backend_ops *op = be->ops;
+    const size_t n = (size_t)B * F * h * w;
+    const float *u = b;
+    if (a) {
+        op->add(be, a, a, b, n);
+        op->conv2d(be, s0, b, fw->rcu1_c1_w, fw->rcu1_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
+                   FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+        op->conv2d(be, s1, s0, fw->rcu1_c2_w, fw->rcu1_c2_b, a, B, F, h, w, F, 3, 1, 1, 0);
+        u = s1;
+    }
+    op->conv2d(be, s0, u, fw->rcu2_c1_w, fw->rcu2_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
+               FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    op->conv2d(be, s2, s0, fw->rcu2_c2_w, fw->rcu2_c2_b, u, B, F, h, w, F, 3, 1, 1, 0);
+    op->resize_bilinear(be, s0, s2, B * F, h, w, oh, ow);
+    op->conv2d(be, s1, s0, fw->out_w, fw->out_b, NULL, B, F, oh, ow, F, 1, 1, 0, 0);
+    return s1;
+}
+
+static void module(fathom_backend *be, const fathom_vda_weights *vw, int m, float *x, int T,
+                   int h, int w, const fathom_vda_bufs *b, const int chunk[4],
+                   const fathom_vda_stream_io *io, fathom_tap *tap) {
+    fathom_vda_module_forward(be, &vw->mm[m], x, T, h * w, chunk[m], io ? &io[m] : NULL, b, tap,
+                              m, h, w);
+}
+
+void fathom_vda_head_forward(fathom_backend *be, const fathom_weights *w,
+                             const fathom_vda_weights *vw, const fathom_plan *p, float *arena,
+                             float *depth, const fathom_vda_bufs *b, const int chunk[4],
+                             const fathom_vda_stream_io *io, fathom_tap *tap) {
+    const fathom_backend_ops *op = be->ops;
+    const fathom_arch *a = &w->arch;
+    const int B = p->B, D = a->embed_dim, F = a->features, gh = p->gh, gw = p->gw, N = p->N;
+    float *w0 = arena + p->work[0], *w1 = arena + p->work[1], *w2 = arena + p->work[2];
+    char name[32];
+
+    for (int k = 0; k < 4; k++) {
+        const int O = a->out_ch[k];
+        const float *feat = arena + p->feat[k];
+        for (int bb = 0; bb < B; bb++)
+            op->tokens_to_nchw(be, w0 + (size_t)bb * D * N, feat + (size_t)bb * N * D - D, 1, gh,
+                               gw, D);
+        op->conv2d(be, w1, w0, w->proj_w[k], w->proj_b[k], NULL, B, D, gh, gw, O, 1, 1, 0, 0);
+        float *r = w2;
+        if (k == 0)
+            op->conv_transpose(be, r, w1, w->resize0_w, w->resize0_b, B, O, gh, gw, O, 4);
+        else if (k == 1)
+            op->conv_transpose(be, r, w1, w->resize1_w, w->resize1_b, B, O, gh, gw, O, 2);
+        else if (k == 2)
+            r = w1;
+        else
+            op->conv2d(be, r, w1, w->resize3_w, w->resize3_b, NULL, B, O, gh, gw, O, 3, 2, 1, 0);
+        snprintf(name, sizeof name, "reassemble.%d", k);
+        fathom_tap_emit(tap, name, r, 4, B, O, p->hk[k], p->wk[k]);
+        if (k >= 2) module(be, vw, k - 2, r, B, p->hk[k], p->wk[k], b, chunk, io, tap);
+        float *l = arena + p->lrn[k];
+        op->conv2d(be, l, r, w->rn_w[k], NULL, NULL, B, O, p->hk[k], p->wk[k], F, 3, 1, 1, 0);
+        snprintf(name, sizeof name, "layer_rn.%d", k);
+        fathom_tap_emit(tap, name, l, 4, B, F, p->hk[k], p->wk[k]);
+    }
+
+    static const int roles[4][3] = {{0, 1, 2}, {0, 2, 1}, {0, 1, 2}, {2, 0, 1}};
+    float *slot[3] = {w0, w1, w2};
+    float *path = NULL;
+    for (int i = 0; i < 4; i++) {
+        const int k = 3 - i;
+        const int oh = k > 0 ? p->hk[k - 1] : 2 * p->hk[0], ow = k > 0 ? p->wk[k - 1] : 2 * p->wk[0];
+        path = fusion(be, &w->fusion[k], B, F, p->hk[k], p->wk[k], oh, ow, path,
+                      arena + p->lrn[k], slot[roles[i][0]], slot[roles[i][1]], slot[roles[i][2]]);
+        snprintf(name, sizeof name, "fusion.refinenet%d", k + 1);
+        fathom_tap_emit(tap, name, path, 4, B, F, oh, ow);
+        /* refinenet4 -> MM2, refinenet3 -> MM3 (widths F at h x w and 2h x 2w) */
+        if (k == 3 || k == 2) module(be, vw, k == 3 ? 2 : 3, path, B, oh, ow, b, chunk, io, tap);
+    }
+
+    const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
+    op->conv2d(be, w1, path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv1", w1, 4, B, F2, h8, w8);
+    op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
+    op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
+    fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
+    op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
+               FATHOM_CONV_RELU_IN);
+    fathom_tap_emit(tap, "head.preact", depth, 4, B, 1, p->H, p->W);
+    op->depth_act(be, depth, (size_t)B * p->H * p->W, 0, 0.0f);
+}
