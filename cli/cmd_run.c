@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "fathom.h"
 #include "net/hub.h"
+#include "pipeline/vda_video.h"
 #include "pipeline/video_job.h"
 #include "progress_tty.h"
 #include "signals.h"
@@ -59,6 +60,8 @@ static void usage(FILE *f) {
 "          --max-frames N --max-res N --normalize ema|frame --ema-decay D --lookahead N\n"
 "          --scene-cut T   --video-npz (all frames' raw depth in OUTDIR/<stem>.npz)\n"
 "          (docs/video.md)\n"
+"          a Video Depth Anything model (-m video-small, video_depth_anything_*.pth) runs the\n"
+"          official 32-frame windows; --streaming: one frame in, one depth out (cached state)\n"
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
 
@@ -67,7 +70,8 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH,
+    OPT_STREAMING /* Video Depth Anything (src/pipeline/vda_video.c) */
 };
 
 static const struct option k_opts[] = {
@@ -87,6 +91,7 @@ static const struct option k_opts[] = {
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
     {"offline", no_argument, 0, OPT_OFFLINE},
+    {"streaming", no_argument, 0, OPT_STREAMING},
     {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
     {"target-util", required_argument, 0, OPT_TARGET_UTIL},
     {"max-util", required_argument, 0, OPT_MAX_UTIL},
@@ -289,8 +294,25 @@ static int run_images(const fathom_model *model, const fathom_run_params *rp, pr
     return rc;
 }
 
+static int vda_streaming; /* --streaming */
+
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                      const char *input, const fathom_video_run_opts *vo) {
+    if (vda_streaming && !fathom_model_is_video(model)) {
+        fprintf(stderr, "fathom run: --streaming needs a Video Depth Anything model (-m video-small, "
+                        "video_depth_anything_*.pth); the model given is a Depth Anything V2 (image) one\n");
+        return 2;
+    }
+    if (fathom_model_is_video(model)) { /* Video Depth Anything: its own ordered runner */
+        char line[4600];
+        if (fathom_vda_video_run(model, rp, input, vo, vda_streaming, signals_cancel_flag(), line,
+                                 sizeof line) != FATHOM_OK) {
+            fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+            return signals_cancelled() ? 130 : 1;
+        }
+        fprintf(stderr, "%s\n", line);
+        return 0;
+    }
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     if (fathom_video_job_create(model, rp, input, vo, &job, &pl) != FATHOM_OK) {
@@ -375,6 +397,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_RETRIES: if (!parse_int("--retries", optarg, 0, 100, &rp.download_retries)) return 2; break;
         case OPT_OFFLINE: offline = 1; break;
         case OPT_METRIC: mp.metric = 1; break;
+        case OPT_STREAMING: vda_streaming = 1; break;
         case OPT_MAX_DEPTH: {
             double d;
             if (!parse_double("--max-depth", optarg, 1e-6, 1e9, &d)) return 2;

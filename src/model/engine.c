@@ -199,8 +199,8 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     if (!m || !m->w) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: no model");
     if (m->vda) /* its DPT head needs the temporal modules: src/model/vda_engine.c */
         return fathom_fail(FATHOM_ERR_UNSUPPORTED,
-                           "%s: a Video Depth Anything checkpoint: it runs on videos (fathom_vda_*), "
-                           "not as a per-image Depth Anything V2 model", m->path);
+                           "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
+                           "images use a Depth Anything V2 model (e.g. -m small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */

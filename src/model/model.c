@@ -31,6 +31,10 @@ fathom_status fathom_model_load(const char *path, const fathom_model_params *par
         fathom_config cfg;
         int have_cfg = 0;
         st = fathom_vda_config_near(path, &cfg, &have_cfg);
+        if (have_cfg && cfg.has_metric) { /* the file says; --metric still wins */
+            if (!params || params->metric < 0) m->vda_metric = cfg.metric;
+            cfg.has_metric = 0; /* the DA-V2 head stays ReLU: metric is VDA's stitching only */
+        }
         if (st == FATHOM_OK) st = fathom_vda_weights_load(path, have_cfg ? &cfg : NULL, &bp, &m->w, &m->vda);
     } else {
         st = fathom_weights_load(path, params, &m->w);

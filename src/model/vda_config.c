@@ -56,6 +56,8 @@ fathom_status fathom_vda_config_near(const char *pth, fathom_config *cfg, int *f
         }
         cfg->has_out_indices = 1;
     }
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(root, "metric");
+    if (cJSON_IsBool(met)) cfg->has_metric = 1, cfg->metric = cJSON_IsTrue(met);
     if (cJSON_IsNumber(eps) && eps->valuedouble > 0) cfg->has_ln_eps = 1, cfg->ln_eps = eps->valuedouble;
     *found = 1;
 done:
