@@ -217,7 +217,15 @@ fathom_status fathom_vda_video_run(const fathom_model *m, const fathom_run_param
         }
         n++;
     }
-    if (st == FATHOM_OK) st = fathom_vda_finish(v);
+    if (st != FATHOM_OK && n > 0) {
+        /* a bad frame ends the video; the frames before it still come out (nothing is lost) */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", fathom_last_error());
+        if (fathom_vda_finish(v) == FATHOM_OK && r.spill) encode_spill(&r);
+        fathom_fail(st, "%s (%" PRId64 " frames before it written)", msg, r.out);
+    } else if (st == FATHOM_OK) {
+        st = fathom_vda_finish(v);
+    }
     if (st == FATHOM_OK && n == 0) st = fathom_fail(FATHOM_ERR_FORMAT, "%s: no video frames in range", input);
     if (st == FATHOM_OK && r.spill) st = encode_spill(&r);
     if (st == FATHOM_OK && summary)
