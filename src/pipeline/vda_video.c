@@ -67,7 +67,8 @@ static fathom_status on_depth(void *user, int64_t frame, const float *depth, int
             if (depth[i] < r->lo) r->lo = depth[i];
             if (depth[i] > r->hi) r->hi = depth[i];
         }
-        if (fwrite(depth, sizeof(float), px, r->spill) != px)
+        int64_t t[2] = {r->pts[frame % META_RING], r->dur[frame % META_RING]}; /* the ring moves on */
+        if (fwrite(t, sizeof t, 1, r->spill) != 1 || fwrite(depth, sizeof(float), px, r->spill) != px)
             return fathom_fail(errno == ENOSPC ? FATHOM_ERR_DISK_FULL : FATHOM_ERR_IO,
                                "%s: temporary depth spill in %s: %s", r->input, r->outdir, strerror(errno));
     }
@@ -92,24 +93,23 @@ static fathom_status encode_spill(vrun *r) {
     const fathom_video_info *vi = fathom_video_reader_info(r->reader);
     const uint8_t(*lut)[3] = fathom_colormap_lut(r->write.colormap);
     for (int64_t i = 0; i < r->out && st == FATHOM_OK; i++) {
-        if (fread(d, sizeof(float), px, r->spill) != px) {
+        int64_t t[2];
+        if (fread(t, sizeof t, 1, r->spill) != 1 || fread(d, sizeof(float), px, r->spill) != px) {
             st = fathom_fail(FATHOM_ERR_IO, "%s: temporary depth spill: short read", r->input);
             break;
         }
         if (r->writer) {
             int si;
-            int64_t upto = fathom_video_ts_us(r->pts[i % META_RING], vi->time_base);
+            int64_t upto = fathom_video_ts_us(t[0], vi->time_base);
             while (st == FATHOM_OK && fathom_video_reader_pop_packet(r->reader, upto, pkt, &si))
                 st = fathom_video_writer_write_packet(r->writer, pkt, si);
             if (st == FATHOM_OK && r->vo->enc.color) {
                 fathom_normalize_u8(d, px, r->lo, r->hi, r->write.invert, q8);
                 fathom_colormap_apply(lut, q8, px, rgb);
-                st = fathom_video_writer_write_rgb(r->writer, rgb, (size_t)r->w * 3,
-                                                   r->pts[i % META_RING], r->dur[i % META_RING]);
+                st = fathom_video_writer_write_rgb(r->writer, rgb, (size_t)r->w * 3, t[0], t[1]);
             } else if (st == FATHOM_OK) {
                 fathom_normalize_u16(d, px, r->lo, r->hi, r->write.invert, q16);
-                st = fathom_video_writer_write_gray16(r->writer, q16, r->pts[i % META_RING],
-                                                      r->dur[i % META_RING]);
+                st = fathom_video_writer_write_gray16(r->writer, q16, t[0], t[1]);
             }
         }
         if (st == FATHOM_OK && (r->vo->seq_formats & ~RAW_FORMATS))

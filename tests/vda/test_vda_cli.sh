@@ -96,4 +96,12 @@ assert all(np.isfinite(np.load(x)).all() for x in f)
 print(f"{n}-frame video: {n} finite frames: OK")
 PY
 done
+# a video longer than any internal ring: every frame in the depth video, timestamps in order
+ffmpeg -loglevel error -f lavfi -i "testsrc2=size=32x24:rate=25:duration=7.2" -c:v ffv1 "$T/long.mkv"
+"$FATHOM_BIN" run -m "$C/model.pth" --input-size 28 -o "$T/long" "$T/long.mkv"
+n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/long/long_depth.mkv")
+[ "$n" = 180 ] || { echo "FAIL: long video: $n depth frames, want 180"; exit 1; }
+ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 "$T/long/long_depth.mkv" |
+    $PY -c "import sys; p=[int(x) for x in sys.stdin.read().split()]; assert p == sorted(p) and len(set(p)) == 180, p[:5]"
+echo "180-frame video: every frame, timestamps in order: OK"
 echo "OK"
