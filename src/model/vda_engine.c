@@ -18,7 +18,6 @@
 #include "model/model.h"
 #include "model/posembed.h"
 #include "model/vda_head.h"
-#include "model/vit.h"
 
 #define STRIDE 22
 #define OVERLAP 10
@@ -40,7 +39,10 @@ struct fathom_vda {
     int64_t n_in, n_out;         /* frames pushed, frames emitted */
     fathom_tap tap_user;         /* for the vda.* taps (host data) */
 
-    /* temporal scratch (backend memory) */
+    /* activations (backend memory): the window plan's arena, then the temporal scratch */
+    fathom_vda_plan plan;
+    float *arena;                /* owned */
+    size_t arena_floats;
     float *tbuf;                 /* owned */
     size_t tbuf_floats;
     fathom_vda_bufs bufs;
@@ -81,6 +83,7 @@ void fathom_vda_free(fathom_vda **pv) {
     if (v->e) {
         const fathom_backend_ops *op = v->e->be->ops;
         op->free(v->e->be, v->tbuf, v->tbuf_floats * sizeof(float));
+        op->free(v->e->be, v->arena, v->arena_floats * sizeof(float));
         op->free(v->e->be, v->cache, v->cache_floats * sizeof(float));
     }
     size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
@@ -149,9 +152,11 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
         return fathom_fail(FATHOM_ERR_SHAPE, "vda: cannot size the network input for %d x %d frames", w, h);
     const fathom_arch *a = &v->m->w->arch;
     const int T = v->p.streaming ? 1 : FATHOM_VDA_T;
-    fathom_plan pl;
-    FATHOM_TRY(fathom_plan_make(a, T, v->nh, v->nw, v->e->be->threads, &pl));
-    FATHOM_TRY(fathom_engine_reserve(v->e, T, v->nh, v->nw));
+    FATHOM_TRY(fathom_vda_plan_make(a, T, v->nh, v->nw, v->e->be->threads, v->tap_user.fn != NULL,
+                                    &v->plan));
+    const fathom_plan pl = v->plan.enc;
+    /* the engine keeps the position embeddings and the op scratch; one frame's arena */
+    FATHOM_TRY(fathom_engine_reserve(v->e, 1, v->nh, v->nw));
     const int hh[4] = {pl.gh, pl.hk[3], pl.gh, 2 * pl.gh}, ww[4] = {pl.gw, pl.wk[3], pl.gw, 2 * pl.gw};
     size_t gn = 0, rows = 0;
     for (int k = 0; k < 4; k++) {
@@ -166,8 +171,11 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
         if (r > rows) rows = r;
     }
     const fathom_backend_ops *op = v->e->be->ops;
-    v->tbuf_floats = gn + 21 * rows;
     void *mem = NULL;
+    v->arena_floats = v->plan.total;
+    FATHOM_TRY(op->alloc(v->e->be, &mem, v->arena_floats * sizeof(float)));
+    v->arena = mem;
+    v->tbuf_floats = gn + 21 * rows;
     FATHOM_TRY(op->alloc(v->e->be, &mem, v->tbuf_floats * sizeof(float)));
     v->tbuf = mem;
     float *q = v->tbuf;
@@ -216,13 +224,10 @@ static void ensure_pos(fathom_engine *e, int gh, int gw) {
 static fathom_status run_net(fathom_vda *v, const float *x, int T, float *net,
                              const fathom_vda_stream_io *io) {
     fathom_engine *e = v->e;
-    fathom_plan p;
-    FATHOM_TRY(fathom_plan_make(&e->w.arch, T, v->nh, v->nw, e->be->threads, &p));
-    FATHOM_TRY(fathom_engine_reserve(e, T, v->nh, v->nw));
-    ensure_pos(e, p.gh, p.gw);
-    fathom_vit_forward(e->be, &e->w, &p, e->arena, x, e->pos, &e->tap);
-    fathom_vda_head_forward(e->be, &e->w, v->m->vda, &p, e->arena, net, &v->bufs, v->chunk, io,
-                            &e->tap);
+    if (T != v->plan.T) return fathom_fail(FATHOM_ERR_INTERNAL, "vda: %d frames for a %d-frame plan", T, v->plan.T);
+    ensure_pos(e, v->plan.enc.gh, v->plan.enc.gw);
+    fathom_vda_forward(e->be, &e->w, v->m->vda, &v->plan, v->arena, x, e->pos, net, &v->bufs,
+                       v->chunk, io, &e->tap);
     return e->be->ops->sync(e->be);
 }
 
