@@ -116,7 +116,12 @@ int cmd_info(int argc, char **argv) {
     printf("parameters:   %s", grouped(in.params, b1, sizeof b1));
     if (in.unused_params) printf(" (+ %s unused)", grouped(in.unused_params, b2, sizeof b2));
     printf("\ndtype:        %s\n", in.dtype);
-    if (in.metric) printf("output:       metric depth in meters (max depth %g)\n", in.max_depth);
+    if (in.video) /* Video Depth Anything: metric output is meters straight from its ReLU head */
+        printf("video model:  Video Depth Anything (temporal modules %d,%d,%d,%d wide; videos only:\n"
+               "              32-frame windows, or --streaming)\n",
+               in.temporal_widths[0], in.temporal_widths[1], in.temporal_widths[2], in.temporal_widths[3]);
+    if (in.metric && in.video) printf("output:       metric depth in meters\n");
+    else if (in.metric) printf("output:       metric depth in meters (max depth %g)\n", in.max_depth);
     else printf("output:       relative (disparity-like, larger = nearer)\n");
     printf("compute:      %.1f GFLOP per 518x518 image\n", fathom_model_flops(m, 518, 518) / 1e9);
     fathom_model_free(&m);

@@ -91,6 +91,9 @@ static void usage(FILE *f) {
 "      --lookahead N       frames read ahead for the range, 0..1024 (default 8)\n"
 "      --scene-cut T       scene-cut sensitivity, 0..1, 0 = off (default 0.3)\n"
 "      --video-npz         all frames' raw depth in OUTDIR/<stem>.npz (default: off)\n"
+"      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
+"                          official 32-frame windows by default; this runs its cached-state\n"
+"                          streaming mode instead: one frame in, one depth out (docs/vda.md)\n"
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
 
@@ -100,7 +103,7 @@ enum {
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
     OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS,
-    OPT_WEIGHTS, OPT_FOCAL_PX
+    OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING
 };
 
 static const struct option k_opts[] = {
@@ -123,6 +126,7 @@ static const struct option k_opts[] = {
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
     {"offline", no_argument, 0, OPT_OFFLINE}, {"quiet", no_argument, 0, 'q'},
     {"verbose", no_argument, 0, 'v'},
+    {"streaming", no_argument, 0, OPT_STREAMING},
     {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
     {"focal-px", required_argument, 0, OPT_FOCAL_PX},
     {"target-util", required_argument, 0, OPT_TARGET_UTIL},
@@ -273,10 +277,27 @@ static int run_images(const fathom_model *model, const fathom_run_params *rp, pr
     return rc;
 }
 
+static int vda_streaming; /* --streaming (Video Depth Anything) */
+
 /* claimed (may be NULL) gets the job's output paths, for the next videos' clash check. */
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                      const char *input, const fathom_video_opts *vo, char **claimed,
                      int *n_claimed) {
+    if (vda_streaming && !fathom_model_is_video(model)) {
+        cli_error("--streaming needs a Video Depth Anything model (video_depth_anything_*.pth); "
+                  "the model given is a Depth Anything V2 (image) one");
+        return 2;
+    }
+    if (fathom_model_is_video(model)) { /* Video Depth Anything: its own ordered runner */
+        char line[4600];
+        if (fathom_video_vda_run(model, rp, input, vo, vda_streaming, signals_cancel_flag(),
+                                 line, sizeof line) != FATHOM_OK) {
+            cli_error("%s", fathom_last_error());
+            return signals_cancelled() ? 130 : 1;
+        }
+        cli_note("%s", line);
+        return 0;
+    }
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     char summary[1024];
@@ -396,6 +417,7 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
     case OPT_DEVICE: a->device_arg = arg; return 1;
     case OPT_PRECISION: return parse_precision(arg, &a->precision);
     case OPT_FOCAL_PX: return parse_double("--focal-px", arg, 1e-3, 1e9, &rp->focal_px);
+    case OPT_STREAMING: vda_streaming = 1; return 1;
     case OPT_WEIGHTS:
         if (!strcasecmp(arg, "int8")) a->wformat = FATHOM_WEIGHTS_INT8;
         else if (strcasecmp(arg, "fp32")) {

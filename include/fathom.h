@@ -97,6 +97,8 @@ typedef struct fathom_model_info {
     char family[24];     /* "depth-anything-v2" or "depth-pro" */
     int input_size;      /* fixed network input side (Depth Pro: 1536); 0: any */
     int focal;           /* 1: also estimates the focal length (Depth Pro) */
+    int video;           /* 1: Video Depth Anything (temporal modules; fathom_vda_*) */
+    int temporal_widths[4]; /* video: widths of the four temporal modules */
 } fathom_model_info;
 
 void fathom_model_get_info(const fathom_model *m, fathom_model_info *info);
@@ -230,6 +232,40 @@ fathom_status fathom_image_decode(const void *data, size_t size, const char *nam
  * FATHOM_ERR_NOT_FOUND; directory: INVALID_ARG; empty: FORMAT. On failure *out is zeroed. */
 fathom_status fathom_image_load(const char *path, uint64_t max_pixels, fathom_image *out);
 void fathom_image_free(fathom_image *img); /* accepts a zeroed image; zeroes it */
+
+/* ======================================================================== Video Depth Anything
+ * A VDA checkpoint (video_depth_anything_*.pth, metric_video_depth_anything_*.pth) loads with
+ * fathom_model_load like any other; fathom_model_is_video() tells it apart. Frames go in one
+ * at a time; depth maps come out in frame order through `emit` (docs/video.md):
+ *   offline (default): the official 32-frame windows (stride 22, keyframes, scale/shift fit,
+ *     8-frame cross-fade); only the window, the references and 8 frames are held, so memory
+ *     is flat for any length; output lags the input by up to 32 frames.
+ *   streaming: the official cached-state inference, one frame in, one depth out.
+ * Images are not accepted by the image path (fathom_engine_create refuses a VDA model). */
+typedef struct fathom_vda fathom_vda;
+/* depth (height, width) float, valid during the call; a non-OK return stops the video. */
+typedef fathom_status (*fathom_vda_emit_fn)(void *user, int64_t frame, const float *depth,
+                                            int height, int width);
+typedef struct fathom_vda_params {
+    int streaming;  /* 0: offline windows; 1: streaming */
+    int input_size; /* network size rule as DA-V2 (default 518), lowered for frames wider than 1.78:1 */
+    int metric;     /* -1: from the model (file name / --metric); 1: metric (offline: no fit) */
+} fathom_vda_params;
+fathom_vda_params fathom_vda_default_params(void);
+int fathom_model_is_video(const fathom_model *m);
+/* Every frame must have the size of the first (FATHOM_ERR_SHAPE otherwise). */
+fathom_status fathom_vda_create(const fathom_model *m, const fathom_engine_params *ep,
+                                const fathom_vda_params *vp, fathom_vda_emit_fn emit,
+                                void *user, fathom_vda **out);
+fathom_status fathom_vda_push(fathom_vda *v, const uint8_t *rgb, int height, int width,
+                              size_t stride);
+/* End of the video: runs the padded last windows and emits every frame still held. */
+fathom_status fathom_vda_finish(fathom_vda *v);
+/* Debug taps as fathom_engine_set_tap, plus "vda.window_raw" (32, h, w) per window,
+ * "vda.scale_shift" (2) per window, "cache.mm{m}.attn{a}" (hw, C) per streamed frame and
+ * "mm{m}.*" module internals (sequence layout (hw, T, C)). */
+void fathom_vda_set_tap(fathom_vda *v, fathom_tap_fn fn, void *user);
+void fathom_vda_free(fathom_vda **v);
 
 /* Depth output formats (bit set). */
 typedef enum fathom_output_format {
@@ -636,6 +672,14 @@ typedef struct fathom_video_list {
 fathom_status fathom_video_walk(const char *dir, int recursive, const char *outdir,
                                 fathom_video_list *out);
 void fathom_video_list_free(fathom_video_list *l);
+
+/* Run `input` through a Video Depth Anything model (fathom_model_is_video) with these video
+ * options: offline windows, or the streaming mode when `streaming`; the depth video / frame
+ * sequences as for other models, with one depth range for the whole video (docs/vda.md).
+ * `summary` gets one human line. */
+fathom_status fathom_video_vda_run(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_opts *opts, int streaming,
+                                   const FATHOM_ATOMIC_INT *cancel, char *summary, size_t cap);
 
 /* The report of one video of a run with several inputs: FILE.json -> FILE.<file name>.json (the
  * whole name: "take.1.mp4" and "take.2.mp4" differ), FILE.<name>.<dup+1>.json for the dup-th

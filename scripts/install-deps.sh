@@ -16,6 +16,7 @@ pkgs=(
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
   python3-pil                         # Depth Pro test: JPEGs with EXIF focal lengths
+  python3-torch                       # tests/vda: damaged official-format VDA checkpoints
 )
 
 SUDO=""

@@ -202,6 +202,10 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     *out = NULL;
     if (m && m->dp) return fathom_dp_engine_create(m, params, out); /* Depth Pro */
     if (!m || !m->w) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: no model");
+    if (m->vda) /* its DPT head needs the temporal modules: src/model/vda_engine.c */
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                           "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
+                           "images use a Depth Anything V2 model (e.g. -m small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "pipeline/vda_video.h"
 #include "pipeline/video_job.h"
 
 struct fathom_video_opts {
@@ -110,4 +111,13 @@ fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_pa
     fathom_video_run_opts def;
     fathom_video_run_default_opts(&def);
     return fathom_video_job_create(m, params, input, opts ? &opts->o : &def, job, pl);
+}
+
+fathom_status fathom_video_vda_run(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_opts *opts, int streaming,
+                                   const FATHOM_ATOMIC_INT *cancel, char *summary, size_t cap) {
+    fathom_video_run_opts def;
+    fathom_video_run_default_opts(&def);
+    return fathom_vda_video_run(m, params, input, opts ? &opts->o : &def, streaming, cancel,
+                                summary, cap);
 }
