@@ -27,6 +27,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fathom_config.h" /* generated: FATHOM_VERSION, FATHOM_HAVE_CUDA */
+
+/* Export: libfathom is built with -fvisibility=hidden, so only what this header declares leaves
+ * the shared library. FATHOM_API marks one declaration; the push/pop pair below applies it to
+ * every declaration of this header, so a new public function is exported without more ado. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FATHOM_API __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+#else
+#define FATHOM_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -406,5 +418,8 @@ fathom_status fathom_parse_bytes(const char *text, size_t *out);
 
 #ifdef __cplusplus
 }
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
 #endif
 #endif /* FATHOM_H */
