@@ -8,3 +8,12 @@ foreach(t install/test_install install/test_exports install/test_deb)
     set_property(TEST ${t} PROPERTY RESOURCE_LOCK fathom_install)
   endif()
 endforeach()
+
+# The Python package built in-tree (FathomPython.cmake) under pytest, with Debian's interpreter.
+if(TARGET fathom_python)
+  add_test(NAME python/pytest
+    COMMAND ${Python3_EXECUTABLE} -m pytest -p no:cacheprovider -q ${CMAKE_SOURCE_DIR}/python/tests
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(python/pytest PROPERTIES LABELS "python;nosan" TIMEOUT 900
+    ENVIRONMENT "${FATHOM_TEST_ENV};PYTHONPATH=${FATHOM_PYTHON_DIR}")
+endif()

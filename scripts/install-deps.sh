@@ -15,6 +15,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev     # URLs, model download, SHA-256
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
+  python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
 )
 
 SUDO=""
