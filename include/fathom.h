@@ -226,6 +226,27 @@ const char *fathom_output_ext(fathom_output_format one);
 fathom_status fathom_depth_write(const char *path, fathom_output_format one, const float *depth,
                                  int h, int w, const fathom_write_opts *opts);
 
+/* ======================================================================== video frames */
+
+/* Decoded frames of a video (file or URL) as upright RGB images, in presentation order, for
+ * programs that drive the engine themselves (the Python package's video iterator). */
+typedef struct fathom_frames fathom_frames;
+
+typedef struct fathom_frame {
+    const uint8_t *rgb;  /* borrowed: valid until the next fathom_frames_next or _free */
+    int width, height;
+    size_t stride;       /* bytes per row */
+    int64_t index;       /* 0-based among delivered frames */
+    double time_s;       /* presentation time in seconds (-1 when the stream has none) */
+} fathom_frame;
+
+/* Open `url` and its best video stream; max_frames 0 = all. A missing input or one without a
+ * video stream fails naming it. *out owned by the caller (fathom_frames_free). */
+fathom_status fathom_frames_open(const char *url, int64_t max_frames, fathom_frames **out);
+/* *got = 1 and *frame filled, or *got = 0 at the end. Corrupt packets are skipped. */
+fathom_status fathom_frames_next(fathom_frames *f, fathom_frame *frame, int *got);
+void fathom_frames_free(fathom_frames **f); /* accepts NULL and *f == NULL; sets *f = NULL */
+
 /* ======================================================================== pipeline */
 /* (section owned by src/pipeline) */
 

@@ -6,6 +6,8 @@
     depths = model.infer_batch([rgb1, rgb2])  # list of float32 maps
     for depth in model.infer_frames(frames):  # any iterable of RGB frames, lazily
         ...
+    for depth in model.infer_video("clip.mp4"):  # a video's frames (fathom.read_frames)
+        ...
 
 Depth maps are the image's size and hold the same numbers as ``fathom run -f npy``: relative
 disparity (larger is nearer), or meters for metric models. Inference releases the GIL; one
@@ -14,10 +16,10 @@ failures raise fathom.Error with the library's message.
 """
 from itertools import islice
 
-from ._fathom import Error, load_image, version
+from ._fathom import Error, load_image, read_frames, version
 from ._fathom import Model as _Model
 
-__all__ = ["Model", "Error", "load_image", "version"]
+__all__ = ["Model", "Error", "load_image", "read_frames", "version"]
 __version__ = version()
 
 
@@ -41,3 +43,10 @@ class Model(_Model):
             if not chunk:
                 return
             yield from self.infer_batch(chunk, input_size=input_size, batch_size=batch_size)
+
+    def infer_video(self, path, input_size=518, batch_size=1, max_frames=0):
+        """Yield one float32 depth map per frame of the video at `path` (file or URL), decoded
+        upright as fathom run decodes it; max_frames 0 = all. Per-frame depth, no temporal
+        smoothing (fathom run's video normalization is for its 8/16-bit outputs)."""
+        return self.infer_frames(read_frames(path, max_frames=max_frames),
+                                 input_size=input_size, batch_size=batch_size)

@@ -398,6 +398,98 @@ static PyTypeObject ModelType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ======================================================================== frames */
+
+/* Iterator over a video's frames: each next() decodes with the GIL released and returns a copy
+ * (uint8 (H, W, 3)), so frames outlive the iterator. */
+typedef struct {
+    PyObject_HEAD
+    fathom_frames *frames;   /* owned; NULL once exhausted or closed */
+    PyThread_type_lock lock; /* owned: one decode at a time */
+} FramesObject;
+
+static void Frames_dealloc(FramesObject *self)
+{
+    fathom_frames_free(&self->frames);
+    if (self->lock) PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Frames_next(FramesObject *self)
+{
+    if (!self->frames) return NULL; /* StopIteration */
+    fathom_frame fr;
+    int got = 0;
+    PyObject *out = NULL;
+    call_result r = {FATHOM_OK, ""};
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    fathom_status s = fathom_frames_next(self->frames, &fr, &got);
+    if (s != FATHOM_OK) note_error(&r, s);
+    Py_END_ALLOW_THREADS
+    if (r.st == FATHOM_OK && got) {
+        npy_intp dims[3] = {fr.height, fr.width, 3};
+        out = PyArray_SimpleNew(3, dims, NPY_UINT8);
+        if (out) {
+            uint8_t *dst = PyArray_DATA((PyArrayObject *)out);
+            for (int y = 0; y < fr.height; y++)
+                memcpy(dst + (size_t)y * fr.width * 3, fr.rgb + (size_t)y * fr.stride, (size_t)fr.width * 3);
+        }
+    }
+    PyThread_release_lock(self->lock);
+    if (r.st != FATHOM_OK || !got) fathom_frames_free(&self->frames);
+    if (r.st != FATHOM_OK) return raise_status(r.st, r.msg);
+    return out; /* NULL without an exception at the end: StopIteration */
+}
+
+static PyTypeObject FramesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fathom._fathom.Frames",
+    .tp_basicsize = sizeof(FramesObject),
+    .tp_dealloc = (destructor)Frames_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Iterator over a video's frames as RGB uint8 (H, W, 3) arrays (fathom.read_frames)",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Frames_next,
+};
+
+/* read_frames(path, max_frames=0) -> iterator of RGB uint8 (H, W, 3) frames */
+static PyObject *py_read_frames(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "max_frames", NULL};
+    PyObject *path_obj = NULL;
+    long long max_frames = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|L", kwlist, PyUnicode_FSConverter, &path_obj,
+                                     &max_frames))
+        return NULL;
+    if (max_frames < 0) {
+        Py_DECREF(path_obj);
+        PyErr_Format(PyExc_ValueError, "max_frames %lld: expected >= 0", max_frames);
+        return NULL;
+    }
+    FramesObject *self = PyObject_New(FramesObject, &FramesType);
+    if (!self) { Py_DECREF(path_obj); return NULL; }
+    self->frames = NULL;
+    if (!(self->lock = PyThread_allocate_lock())) {
+        Py_DECREF(path_obj);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    call_result r = {FATHOM_OK, ""};
+    fathom_frames *f = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    fathom_status s = fathom_frames_open(PyBytes_AS_STRING(path_obj), (int64_t)max_frames, &f);
+    if (s != FATHOM_OK) note_error(&r, s);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_obj);
+    if (r.st != FATHOM_OK) {
+        Py_DECREF(self);
+        return raise_status(r.st, r.msg);
+    }
+    self->frames = f;
+    return (PyObject *)self;
+}
+
 /* ======================================================================== functions */
 
 /* load_image(path) -> RGB uint8 (H, W, 3), decoded as fathom run decodes (EXIF orientation). */
@@ -432,6 +524,8 @@ static PyObject *py_version(PyObject *mod, PyObject *unused)
 static PyMethodDef module_methods[] = {
     {"load_image", py_load_image, METH_O,
      "load_image(path) -> RGB uint8 (H, W, 3): JPEG, PNG, WebP, ... with EXIF orientation"},
+    {"read_frames", (PyCFunction)(void (*)(void))py_read_frames, METH_VARARGS | METH_KEYWORDS,
+     "read_frames(path, max_frames=0) -> iterator of a video's RGB uint8 (H, W, 3) frames"},
     {"version", py_version, METH_NOARGS, "version() -> libfathom's version string"},
     {NULL, NULL, 0, NULL}};
 
@@ -446,7 +540,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__fathom(void)
 {
     import_array();
-    if (PyType_Ready(&ModelType) < 0) return NULL;
+    if (PyType_Ready(&ModelType) < 0 || PyType_Ready(&FramesType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
     FathomError = PyErr_NewExceptionWithDoc("fathom.Error",

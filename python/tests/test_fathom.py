@@ -2,6 +2,7 @@
 exceptions with the library's message, the GIL released during inference, batches and frame
 iterators equal to single calls)."""
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -160,3 +161,37 @@ def test_info_and_version(vits):
     info = vits.model(fathom).info()
     assert info["arch"] == "vits" and info["format"] == "pth" and info["embed_dim"] == 384
     assert fathom.__version__ == fathom.version() and fathom.version().count(".") == 2
+
+
+def make_video(path, frames=7, size="64x48"):
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "the ffmpeg CLI makes the test videos (scripts/install-deps.sh)"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=size={size}:rate=5", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
+                    str(path)], check=True)
+    raw = subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(path), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], check=True, stdout=subprocess.PIPE).stdout
+    w, h = map(int, size.split("x"))
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+
+
+def test_video_frames_and_depth(tiny, tmp_path):
+    ref = make_video(tmp_path / "clip.mp4")
+    frames = list(fathom.read_frames(str(tmp_path / "clip.mp4")))
+    assert len(frames) == len(ref) == 7
+    np.testing.assert_array_equal(np.stack(frames), ref)   # the same pixels as ffmpeg's rgb24
+    assert len(list(fathom.read_frames(str(tmp_path / "clip.mp4"), max_frames=3))) == 3
+
+    model = tiny.model(fathom)
+    depths = list(model.infer_video(str(tmp_path / "clip.mp4"), input_size=70, batch_size=3))
+    assert len(depths) == 7
+    for f, d in zip(frames, depths):
+        s = model.infer(f, input_size=70)
+        np.testing.assert_allclose(d, s, rtol=0, atol=1e-5 * np.abs(s).max())
+
+    with pytest.raises(fathom.Error) as e:
+        fathom.read_frames(str(tmp_path / "missing.mp4"))
+    assert "missing.mp4" in str(e.value) and e.value.status_name == "NOT_FOUND"
+    (tmp_path / "text.mp4").write_text("not a video")
+    with pytest.raises(fathom.Error, match="text.mp4"):
+        next(fathom.read_frames(str(tmp_path / "text.mp4")))
