@@ -67,6 +67,8 @@ typedef struct {
     fathom_engine *engine;  /* owned */
     PyThread_type_lock lock; /* owned: one inference at a time on the engine */
     fathom_engine_params eparams;
+    float *x, *net;          /* owned: input and network-output buffers, kept between calls */
+    size_t cap;              /* floats of net (x holds 3 * cap); guarded by lock */
 } ModelObject;
 
 static int parse_precision(const char *p, fathom_precision *out)
@@ -104,6 +106,8 @@ static void Model_dealloc(ModelObject *self)
     fathom_engine_free(&self->engine);
     fathom_model_free(&self->model);
     if (self->lock) PyThread_free_lock(self->lock);
+    free(self->x);
+    free(self->net);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -204,44 +208,44 @@ typedef struct {
  * per forward call. Called with the GIL released and the model lock held. */
 static void run_jobs(ModelObject *self, job *jobs, int n, int batch, call_result *r)
 {
-    float *x = NULL, *net = NULL; /* owned: inputs and network outputs of one group */
-    size_t cap = 0;
     for (int i = 0; i < n;) {
         int k = 1;
         while (i + k < n && k < batch && jobs[i + k].net_h == jobs[i].net_h &&
                jobs[i + k].net_w == jobs[i].net_w)
             k++;
         size_t plane = (size_t)jobs[i].net_h * jobs[i].net_w;
-        if (plane * k > cap) {
-            free(x);
-            free(net);
-            cap = plane * k;
-            x = malloc(sizeof(float) * 3 * cap);
-            net = malloc(sizeof(float) * cap);
-            if (!x || !net) {
+        if (plane * k > self->cap) { /* grow only: repeated calls allocate nothing */
+            free(self->x);
+            free(self->net);
+            self->cap = plane * k;
+            self->x = malloc(sizeof(float) * 3 * self->cap);
+            self->net = malloc(sizeof(float) * self->cap);
+            if (!self->x || !self->net) {
+                free(self->x);
+                free(self->net);
+                self->x = self->net = NULL;
+                self->cap = 0;
                 r->st = FATHOM_ERR_NOMEM;
                 snprintf(r->msg, sizeof r->msg, "out of memory for a batch of %d images of %dx%d",
                          k, jobs[i].net_w, jobs[i].net_h);
-                goto done;
+                return;
             }
         }
+        float *x = self->x, *net = self->net;
         for (int j = 0; j < k; j++) {
             const job *b = &jobs[i + j];
             fathom_status s = fathom_preprocess(b->rgb, b->h0, b->w0, (size_t)b->w0 * 3, b->net_h,
                                                 b->net_w, x + (size_t)j * 3 * plane);
-            if (s != FATHOM_OK) { note_error(r, s); goto done; }
+            if (s != FATHOM_OK) { note_error(r, s); return; }
         }
         fathom_status s = fathom_engine_forward(self->engine, x, k, jobs[i].net_h, jobs[i].net_w, net);
-        if (s != FATHOM_OK) { note_error(r, s); goto done; }
+        if (s != FATHOM_OK) { note_error(r, s); return; }
         for (int j = 0; j < k; j++) {
             const job *b = &jobs[i + j];
             fathom_resize_depth(net + (size_t)j * plane, b->net_h, b->net_w, b->depth, b->h0, b->w0);
         }
         i += k;
     }
-done:
-    free(x);
-    free(net);
 }
 
 static int check_input_size(int input_size)
