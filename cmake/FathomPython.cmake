@@ -29,6 +29,9 @@ set_target_properties(fathom_python PROPERTIES OUTPUT_NAME _fathom C_VISIBILITY_
   LIBRARY_OUTPUT_DIRECTORY ${FATHOM_PYTHON_DIR}/fathom)
 target_include_directories(fathom_python PRIVATE include ${CMAKE_CURRENT_BINARY_DIR}/include)
 target_link_libraries(fathom_python PRIVATE Python3::NumPy ${FATHOM_LINK_DEPS})
+# the module exports its init function only (not libfathom's API, nor GCC's target_clones ifuncs)
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/fathom_python.map "{\n  global: PyInit__fathom;\n  local: *;\n};\n")
+target_link_options(fathom_python PRIVATE -Wl,--version-script=${CMAKE_CURRENT_BINARY_DIR}/fathom_python.map)
 # the pure-Python part next to the module, so FATHOM_PYTHON_DIR is importable as is
 file(GLOB FATHOM_PY_FILES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/python/fathom/*.py)
 foreach(f ${FATHOM_PY_FILES})
