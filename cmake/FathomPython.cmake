@@ -28,6 +28,9 @@ Python3_add_library(fathom_python MODULE WITH_SOABI python/src/_fathom.c $<TARGE
 set_target_properties(fathom_python PROPERTIES OUTPUT_NAME _fathom C_VISIBILITY_PRESET hidden
   LIBRARY_OUTPUT_DIRECTORY ${FATHOM_PYTHON_DIR}/fathom)
 target_include_directories(fathom_python PRIVATE include ${CMAKE_CURRENT_BINARY_DIR}/include)
+# Debian links its NumPy's headers into the Python include folder: the NumPy being built
+# against (pip's, maybe 2.x) must come first
+target_include_directories(fathom_python BEFORE PRIVATE ${Python3_NumPy_INCLUDE_DIRS})
 target_link_libraries(fathom_python PRIVATE Python3::NumPy ${FATHOM_LINK_DEPS})
 # the module exports its init function only (not libfathom's API, nor GCC's target_clones ifuncs)
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/fathom_python.map "{\n  global: PyInit__fathom;\n  local: *;\n};\n")

@@ -24,7 +24,12 @@ class CMakeBuild(build_ext):
         cmake = shutil.which("cmake")
         if not cmake:
             sys.exit("fathom: cmake (>= 3.25) is needed to build the C library")
-        build = Path(self.build_temp).resolve() / "cmake"
+        # one CMake build per interpreter and NumPy: a cached NumPy 1.x include directory
+        # from an earlier build would make a module that NumPy 2 refuses to import
+        import hashlib
+        import numpy
+        key = hashlib.sha256(f"{sys.executable}|{numpy.__version__}".encode()).hexdigest()[:12]
+        build = Path(self.build_temp).resolve() / f"cmake-{key}"
         pydir = build / "py"
         args = [
             f"-DCMAKE_BUILD_TYPE={'Debug' if self.debug else 'Release'}",
