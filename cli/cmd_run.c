@@ -12,10 +12,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "backend/backend.h"
+#include "core/log.h"
 #include "commands.h"
 #include "fathom.h"
 #include "net/hub.h"
+#include "pipeline/input_guard.h"
 #include "pipeline/video_job.h"
 #include "progress_tty.h"
 #include "signals.h"
@@ -36,7 +40,7 @@ static void usage(FILE *f) {
 "      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
 "      --invert            near = dark in png/color outputs\n"
 "      --input-size N      network lower bound (default 518)\n"
-"      --max-pixels N      refuse larger images (default 0 = no limit)\n"
+"      --max-pixels N      refuse larger images (default 178956970; 0 = no limit)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto, or a comma list (one engine each)\n"
 "      --precision P       fp32, fp16 or bf16: CUDA GEMM inputs (default bf16 on CUDA; the CPU\n"
 "                          engine is fp32 only and refuses fp16/bf16) (docs/cuda.md)\n"
@@ -45,8 +49,9 @@ static void usage(FILE *f) {
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
 "      --workers N         threads in the decode pool and in the write pool (default 2)\n"
 "      --queue N           capacity of each queue between stages (default 4)\n"
-"      --resume            skip inputs whose outputs all exist\n"
-"      --overwrite         replace existing outputs (default: an existing output fails its item)\n"
+"      --resume            skip inputs whose outputs all exist (as recorded in OUTDIR/.fathom-manifest)\n"
+"      --overwrite         replace existing outputs fathom wrote for the same input (default: an\n"
+"                          existing output fails its item; inputs and other files are never replaced)\n"
 "      --fail-fast         stop taking input after the first failed item\n"
 "      --report FILE.json  per-item and per-stage report\n"
 "      --progress MODE     auto (bar on a terminal), bar, ndjson (stderr), none\n"
@@ -254,6 +259,22 @@ static void on_download(void *user, const char *file, int64_t done, int64_t tota
     if (total > 0 && done >= total) fputc('\n', stderr);
 }
 
+/* Library warnings (stale temporaries removed, streams dropped) reach the user on stderr. */
+static void log_to_stderr(void *user, fathom_log_level level, const char *msg) {
+    if (level < FATHOM_LOG_WARN) return;
+    if (user && *(const progress_mode *)user == PROGRESS_NDJSON) { /* every line stays JSON */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", "warning");
+        cJSON_AddStringToObject(o, "message", msg);
+        char *j = cJSON_PrintUnformatted(o);
+        if (j) fprintf(stderr, "%s\n", j);
+        free(j);
+        cJSON_Delete(o);
+        return;
+    }
+    fprintf(stderr, "fathom run: %s\n", msg);
+}
+
 /* Run a created pipeline with Ctrl-C wired to it; returns the exit code. */
 static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats *stats) {
     if (signals_cancelled()) return 130;
@@ -261,6 +282,11 @@ static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats 
     fathom_status st = fathom_pipeline_run(pl, stats);
     signals_set_pipeline(NULL);
     progress_finish(po, stats);
+    const int64_t *ig = stats->ignored; /* folder entries not taken: say so (not in ndjson) */
+    if (po->mode != PROGRESS_NDJSON && ig[0] + ig[1] + ig[2] > 0)
+        fprintf(stderr, "fathom run: not taken from input folders: %lld not images, %lld special "
+                "files (FIFO, socket, device), %lld sub-folders (-r walks them; symlinks never)\n",
+                (long long)ig[0], (long long)ig[1], (long long)ig[2]);
     if (stats->fatal != FATHOM_OK) {
         fprintf(stderr, "fathom run: %s\n", stats->fatal_msg);
         return 2;
@@ -455,6 +481,7 @@ int cmd_run(int argc, char **argv) {
     rp.stdin_list = stdin;
 
     signals_install();
+    fathom_log_set_sink(log_to_stderr, &pmode);
     int rc = 2;
     fathom_model *model = NULL;
     fathom_governor *gov = NULL;
@@ -472,6 +499,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "fathom run: model: %s\n", fathom_last_error());
         goto out;
     }
+    rp.argc = argc, rp.argv = (const char *const *)argv, rp.model_path = model_path; /* report */
     if (use_governor) {
         gp.slots = rp.n_devices;
         for (int i = 0; i < rp.n_devices; i++) {
@@ -491,6 +519,17 @@ int cmd_run(int argc, char **argv) {
     progress_init(&po, pmode);
     progress_attach(&po, &rp);
     if (po.mode == PROGRESS_NDJSON) rp.stats_interval_s = 1.0; /* a line a second is plenty */
+    if (vo.video_path) { /* --video FILE never replaces an input (as given or under OUTDIR) */
+        char under[4096];
+        snprintf(under, sizeof under, "%s/%s", rp.outdir, vo.video_path);
+        const char *const *all = (const char *const *)argv + optind;
+        if (fathom_path_is_input(vo.video_path, all, argc - optind) ||
+            (vo.video_path[0] != '/' && fathom_path_is_input(under, all, argc - optind))) {
+            fprintf(stderr, "fathom run: --video %s is an input of this run; choose another "
+                            "output name\n", vo.video_path);
+            goto out; /* rc is 2 */
+        }
+    }
     rc = 0;
     if (n_img > 0) rc = run_images(model, &rp, &po);
     for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {
@@ -510,6 +549,7 @@ int cmd_run(int argc, char **argv) {
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+    fathom_log_set_sink(NULL, NULL); /* it points at pmode */
     if (rc == 2 && signals_cancelled()) rc = 130;
     fathom_governor_free(&gov);
     fathom_model_free(&model);

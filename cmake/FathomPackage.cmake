@@ -50,9 +50,10 @@ install(TARGETS libfathom EXPORT fathomTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES include/fathom.h ${CMAKE_CURRENT_BINARY_DIR}/include/fathom_config.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# Optional backend modules loaded with dlopen (e.g. a libfathom-cuda target): installed next to
-# the library when the build defines them. FATHOM_MODULE_TARGETS may list more.
-set(FATHOM_MODULE_TARGETS "fathom-cuda;fathom_cuda" CACHE STRING "dlopen'ed module targets to install when defined")
+# Backend modules loaded with dlopen: libfathom-cuda.so (target fathom_cuda) is installed next to
+# the library by the CUDA section of CMakeLists.txt, where src/backend/loader.c looks; targets
+# listed in FATHOM_MODULE_TARGETS are installed there too when the build defines them.
+set(FATHOM_MODULE_TARGETS "" CACHE STRING "more dlopen'ed module targets to install when defined")
 cmake_language(DEFER CALL fathom_install_modules)
 function(fathom_install_modules)
   foreach(t ${FATHOM_MODULE_TARGETS})

@@ -42,3 +42,10 @@ foreach(f ${FATHOM_PY_FILES})
   add_custom_command(TARGET fathom_python POST_BUILD
     COMMAND ${CMAKE_COMMAND} -E copy_if_different ${f} ${FATHOM_PYTHON_DIR}/fathom/${n})
 endforeach()
+# the CUDA module next to the extension: the loader looks in the folder of the file holding
+# libfathom's code (here the extension) before the install libdir
+if(TARGET fathom_cuda)
+  add_dependencies(fathom_python fathom_cuda)
+  add_custom_command(TARGET fathom_python POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E copy_if_different $<TARGET_FILE:fathom_cuda> ${FATHOM_PYTHON_DIR}/fathom/)
+endif()

@@ -47,6 +47,9 @@ class CMakeBuild(build_ext):
         dest = Path(self.get_ext_fullpath(ext.name))
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built[0], dest)
+        # backend modules libfathom dlopens from the extension's folder (libfathom-cuda.so)
+        for mod in (pydir / "fathom").glob("libfathom-*.so"):
+            shutil.copyfile(mod, dest.parent / mod.name)
 
 
 setup(ext_modules=[Extension("fathom._fathom", sources=[])], cmdclass={"build_ext": CMakeBuild})

@@ -1,35 +1,32 @@
-/* backend.c - backend-independent entry points: freeing by kind, and the "built without CUDA" answer. */
+/* backend.c - backend-independent entry points: op names, op support, freeing any backend. */
 #include <stddef.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/backend_cpu.h"
 #include "core/status.h"
 
-#ifdef FATHOM_HAVE_CUDA
-/* provided by src/backend/cuda */
-void fathom_backend_cuda_destroy(fathom_backend *be);
-#endif
+const char *const fathom_op_names[FATHOM_OP_COUNT] = {
+#define FATHOM_OP(name, params) #name,
+#include "backend/ops.def"
+#undef FATHOM_OP
+};
+
+int fathom_backend_supports(const fathom_backend *be, fathom_op_id op) {
+    int present = 0;
+    switch (op) {
+#define FATHOM_OP(name, params)                                                              \
+    case FATHOM_OP_##name:                                                                   \
+        present = be->ops->name != NULL;                                                     \
+        break;
+#include "backend/ops.def"
+#undef FATHOM_OP
+    default:
+        return 0;
+    }
+    return present && (!be->ops->supports_op || be->ops->supports_op(be, op));
+}
 
 void fathom_backend_free(fathom_backend **be) {
     if (!be || !*be) return;
-    switch ((*be)->kind) {
-    case FATHOM_DEVICE_CPU:
-        fathom_backend_cpu_destroy(*be);
-        break;
-    case FATHOM_DEVICE_CUDA:
-#ifdef FATHOM_HAVE_CUDA
-        fathom_backend_cuda_destroy(*be);
-#endif
-        break;
-    }
+    (*be)->ops->destroy(*be);
     *be = NULL;
 }
-
-#ifndef FATHOM_HAVE_CUDA
-fathom_status fathom_backend_cuda_create(int device, fathom_precision precision,
-                                         size_t mem_limit, fathom_backend **out) {
-    if (out) *out = NULL;
-    return fathom_fail(FATHOM_ERR_UNSUPPORTED,
-                       "CUDA device %d requested, but fathom was built without CUDA", device);
-}
-#endif

@@ -1,5 +1,6 @@
 /* backend.h - the backend op table: every op of the Depth Anything V2 forward pass.
  *
+ * The ops themselves are listed once, in backend/ops.def (an X-macro).
  * The forward pass (src/model) calls only these entries, so the same code runs on the CPU
  * backend (src/backend/cpu) and the CUDA backend (src/backend/cuda). Each op has a plain-C
  * reference twin (src/backend/cpu/ref_*.c, fathom_ref_<op>) that is the spec; optimized CPU
@@ -25,10 +26,24 @@ enum {
     FATHOM_CONV_RELU_OUT = 1 << 1, /* apply ReLU to the result (after bias and residual) */
 };
 
+/* Parameter list of an op-table entry: `be` then the op's own arguments (ops.def). */
+#define FATHOM_OP_PARAMS(...) (fathom_backend *be, __VA_ARGS__)
+
+/* One id per op of ops.def, for supports_op and the op-test registry. */
+typedef enum fathom_op_id {
+#define FATHOM_OP(name, params) FATHOM_OP_##name,
+#include "backend/ops.def"
+#undef FATHOM_OP
+    FATHOM_OP_COUNT
+} fathom_op_id;
+
+/* "linear", "conv2d", ... indexed by fathom_op_id */
+extern const char *const fathom_op_names[FATHOM_OP_COUNT];
+
 typedef struct fathom_backend_ops {
     const char *name; /* "cpu", "cuda" */
 
-    /* ---- memory ---- */
+    /* ---- required: memory and lifetime ---- */
     fathom_status (*alloc)(fathom_backend *be, void **p, size_t bytes);
     void (*free)(fathom_backend *be, void *p, size_t bytes);                 /* accepts NULL */
     fathom_status (*upload)(fathom_backend *be, void *dst, const void *src_host, size_t bytes);
@@ -36,50 +51,41 @@ typedef struct fathom_backend_ops {
     fathom_status (*sync)(fathom_backend *be);
     /* Reserve scratch for the largest shapes the ops will see (called at engine reserve). */
     fathom_status (*reserve_scratch)(fathom_backend *be, size_t bytes);
+    /* Frees the backend and its context (fathom_backend_free calls it). */
+    void (*destroy)(fathom_backend *be);
+    /* Whether `op` runs on this backend instance (e.g. a precision or device generation
+     * lacking a kernel). NULL: every op whose entry is non-NULL. Use fathom_backend_supports. */
+    int (*supports_op)(const fathom_backend *be, fathom_op_id op);
 
-    /* ---- encoder ---- */
-    /* out (M, N) = act(in (M, K) . w (N, K)^T + b (N)); b may be NULL */
-    void (*linear)(fathom_backend *be, float *out, const float *in, const float *w,
-                   const float *b, int M, int N, int K, fathom_act act);
-    /* x (M, N) += gamma (N) * (in (M, K) . w (N, K)^T + b (N))   (LayerScale residual) */
-    void (*linear_residual)(fathom_backend *be, float *x, const float *in, const float *w,
-                            const float *b, const float *gamma, int M, int N, int K);
-    /* out (M, C) = (in - mean) / sqrt(var + eps) * w + b, per row (biased variance) */
-    void (*layernorm)(fathom_backend *be, float *out, const float *in, const float *w,
-                      const float *b, int M, int C, float eps);
-    /* qkv (B, L, 3D) packed [q | k | v], heads of D/heads lanes; out (B, L, D) =
-     * concat_h softmax(q_h k_h^T * scale) v_h. No L x L matrix may be kept in memory. */
-    void (*attention)(fathom_backend *be, float *out, const float *qkv, int B, int L, int D,
-                      int heads, float scale);
-    /* x (B, 3, H, W) -> out (B * N, 3 * p * p), N = (H/p)(W/p) row-major patches, each in
-     * Conv2d weight order (c, ky, kx), so patch embedding is linear() with (D, 3*p*p). */
-    void (*patchify)(fathom_backend *be, float *out, const float *x, int B, int H, int W, int p);
-    /* tokens (B, 1+N, D): row 0 = cls (D) + pos (0); row 1+t = emb (B*N, D)[b, t] + pos (1+t) */
-    void (*assemble_tokens)(fathom_backend *be, float *tokens, const float *emb,
-                            const float *cls, const float *pos, int B, int N, int D);
-    /* tokens (B, 1+N, D), cls dropped -> out (B, D, gh, gw), N = gh * gw */
-    void (*tokens_to_nchw)(fathom_backend *be, float *out, const float *tokens, int B, int gh,
-                           int gw, int D);
+    /* ---- optional (NULL = not supported; callers fall back to the plain entries) ---- */
+    /* Page-locked host memory, so the *_async copies are DMA that overlaps compute. */
+    fathom_status (*host_alloc)(fathom_backend *be, void **p, size_t bytes);
+    void (*host_free)(fathom_backend *be, void *p); /* accepts NULL */
+    /* Copy from host_alloc memory on a copy queue; later ops wait for it. */
+    fathom_status (*upload_async)(fathom_backend *be, void *dst, const void *src_pinned,
+                                  size_t bytes);
+    /* Copy to host_alloc memory after all ops issued so far; complete at copy_wait. */
+    fathom_status (*download_async)(fathom_backend *be, void *dst_pinned, const void *src,
+                                    size_t bytes);
+    fathom_status (*copy_wait)(fathom_backend *be);
+    /* Op-sequence capture and replay per key (fathom_graph_key): graph_begin records the ops
+     * issued until graph_end, which stores them under key; graph_launch replays them and gives
+     * FATHOM_ERR_NOT_FOUND for an unknown key. Buffers a graph used must stay allocated while
+     * it can be replayed: call graph_reset before freeing them. */
+    fathom_status (*graph_begin)(fathom_backend *be);
+    fathom_status (*graph_end)(fathom_backend *be, long long key);
+    fathom_status (*graph_launch)(fathom_backend *be, long long key);
+    void (*graph_reset)(fathom_backend *be);
 
-    /* ---- DPT head (NCHW) ---- */
-    /* out (B, Co, Ho, Wo) = conv(in (B, Ci, H, W), w (Co, Ci, k, k), stride, pad) + b (Co)
-     * [+ residual (B, Co, Ho, Wo)], with FATHOM_CONV_* flags; b and residual may be NULL.
-     * Ho = (H + 2 pad - k) / stride + 1. */
-    void (*conv2d)(fathom_backend *be, float *out, const float *in, const float *w,
-                   const float *b, const float *residual, int B, int Ci, int H, int W, int Co,
-                   int k, int stride, int pad, int flags);
-    /* ConvTranspose2d with kernel == stride == k (no overlap): in (B, Ci, H, W),
-     * w (Ci, Co, k, k), b (Co) -> out (B, Co, k H, k W) */
-    void (*conv_transpose)(fathom_backend *be, float *out, const float *in, const float *w,
-                           const float *b, int B, int Ci, int H, int W, int Co, int k);
-    /* bilinear, align_corners=True: in (P, Hi, Wi) -> out (P, Ho, Wo), P planes */
-    void (*resize_bilinear)(fathom_backend *be, float *out, const float *in, int P, int Hi,
-                            int Wi, int Ho, int Wo);
-    /* out (n) = a (n) + b (n); out may alias a or b */
-    void (*add)(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
-    /* in place: relative ReLU(x); metric sigmoid(x) * max_depth */
-    void (*depth_act)(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
+    /* ---- the ops (ops.def): shapes and semantics there ---- */
+#define FATHOM_OP(name, params) void(*name) FATHOM_OP_PARAMS params;
+#include "backend/ops.def"
+#undef FATHOM_OP
 } fathom_backend_ops;
+
+static inline long long fathom_graph_key(int batch, int net_h, int net_w) {
+    return ((long long)batch << 40) | ((long long)net_h << 20) | (long long)net_w;
+}
 
 struct fathom_backend {
     const fathom_backend_ops *ops; /* static table, borrowed */
@@ -88,9 +94,13 @@ struct fathom_backend {
     int threads;
 };
 
+/* 1 when be has a kernel for op (the entry is set and supports_op, if any, agrees). */
+int fathom_backend_supports(const fathom_backend *be, fathom_op_id op);
+
 /* CPU backend with `threads` threads (<= 0: all cores). */
 fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out);
-/* CUDA backend on `device` (FATHOM_ERR_UNSUPPORTED when built without CUDA). */
+/* CUDA backend on `device`, from the CUDA module loaded on first use (backend/loader.c);
+ * FATHOM_ERR_UNSUPPORTED with a message naming where it looked when there is none. */
 fathom_status fathom_backend_cuda_create(int device, fathom_precision precision,
                                          size_t mem_limit, fathom_backend **out);
 /* Frees whichever backend it is; accepts NULL and sets *be to NULL. */

@@ -1,8 +1,10 @@
 /* atomic_file.c - temp file + fsync + rename, and mkdir -p. */
 #include "media/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,4 +176,43 @@ fathom_status fathom_mkdir_parents(const char *file_path) {
     fathom_status s = fathom_mkdir_p(dir);
     free(dir);
     return s;
+}
+
+/* ".<name>.fathom-tmp-<pid>-<tag>" whose process is gone (kill(pid, 0) says ESRCH). */
+static int is_stale_tmp(const char *name) {
+    if (name[0] != '.') return 0;
+    const char *m = strstr(name, ".fathom-tmp-");
+    if (!m) return 0;
+    char *end;
+    errno = 0;
+    long pid = strtol(m + 12, &end, 10);
+    if (errno || end == m + 12 || *end != '-' || pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static void clean_dir(const char *dir, int depth, size_t *removed) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    char path[4096];
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        int len = snprintf(path, sizeof path, "%s/%s", dir, n);
+        if (len < 0 || (size_t)len >= sizeof path) continue;
+        struct stat st;
+        if (lstat(path, &st) != 0) continue; /* symlinks are never followed */
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) clean_dir(path, depth - 1, removed);
+        } else if (S_ISREG(st.st_mode) && is_stale_tmp(n) && unlink(path) == 0) {
+            (*removed)++;
+        }
+    }
+    closedir(d);
+}
+
+size_t fathom_atomic_clean_stale(const char *dir, int depth) {
+    size_t removed = 0;
+    if (dir && *dir) clean_dir(dir, depth, &removed);
+    return removed;
 }

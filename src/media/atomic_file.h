@@ -32,6 +32,12 @@ fathom_status fathom_atomic_commit(fathom_atomic_file *f);
 /* Close and unlink the temp file; accepts a released or zeroed file. */
 void fathom_atomic_abort(fathom_atomic_file *f);
 
+/* Remove temporaries ".<name>.fathom-tmp-<pid>-<tag>" left by processes that are gone (killed
+ * with -9, power loss) in dir and its sub-folders down to `depth` levels (symlinks not
+ * followed). The pid is checked with kill(pid, 0) on this machine: an OUTDIR shared by
+ * several machines must not be cleaned this way. Returns the number removed. */
+size_t fathom_atomic_clean_stale(const char *dir, int depth);
+
 /* Whole buffer to path, atomically. */
 fathom_status fathom_atomic_write_file(const char *path, const void *data, size_t n);
 

@@ -184,6 +184,10 @@ fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char
         goto done;
     }
     s = decode_first_frame(fc, cc, stream, pkt, frame, &guard);
+    if (s == FATHOM_ERR_FORMAT) { /* FFmpeg says "invalid data" also for what it cannot do */
+        const char *why = fathom_tiff_unsupported(data, size);
+        if (why) s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unsupported TIFF: %s", name, why);
+    }
     if (s != FATHOM_OK) goto done;
     s = fathom_image_check_dims(name, frame->width, frame->height, max_pixels);
     if (s != FATHOM_OK) goto done;

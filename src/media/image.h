@@ -30,6 +30,8 @@ fathom_status fathom_png_decode(const uint8_t *data, size_t size, const char *na
                                 uint64_t max_pixels, fathom_image *out);
 fathom_status fathom_webp_decode(const uint8_t *data, size_t size, const char *name,
                                  uint64_t max_pixels, fathom_image *out);
+/* Reason a TIFF cannot be decoded (float or wide integer samples), or NULL (tiff_probe.c). */
+const char *fathom_tiff_unsupported(const uint8_t *data, size_t size);
 fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
                                     uint64_t max_pixels, fathom_image *out);
 

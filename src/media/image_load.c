@@ -15,7 +15,8 @@ fathom_status fathom_image_load(const char *path, uint64_t max_pixels, fathom_im
     if (!path || !*path) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_image_load: no path");
     fathom_status s = FATHOM_OK;
     uint8_t *buf = NULL; /* owned: the whole file */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) never waits for a writer; it is refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         return fathom_fail(fathom_status_from_errno(e), "%s: cannot open: %s", path, strerror(e));
@@ -30,9 +31,12 @@ fathom_status fathom_image_load(const char *path, uint64_t max_pixels, fathom_im
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: not a regular file", path);
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: not a regular file (%s)", path,
+                        S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+                        : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "special");
         goto done;
     }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* a regular file: plain reads */
     if (st.st_size == 0) {
         s = fathom_fail(FATHOM_ERR_FORMAT, "%s: empty file", path);
         goto done;

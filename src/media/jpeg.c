@@ -2,8 +2,8 @@
  * grey and YCbCr come out as RGB, CMYK/YCCK (Adobe, inverted) is converted the OpenCV way,
  * and the EXIF orientation of the APP1 segment is applied.
  * libjpeg reports errors through error_exit, which would exit(): ours longjmps back, and
- * output_message is silenced so the library never prints. A truncated stream (libjpeg only
- * warns and pads with grey) is an error here. */
+ * output_message is silenced so the library never prints. A truncated or corrupt stream
+ * (libjpeg only warns "Corrupt JPEG data: ..." and pads with grey) is an error here. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +37,18 @@ static void on_emit_message(j_common_ptr ci, int level) {
     jpeg_err *e = (jpeg_err *)ci->err;
     if (level >= 0) return; /* trace messages */
     e->pub.num_warnings++;
-    if (e->pub.msg_code == JWRN_JPEG_EOF) { /* truncated data: fail, do not pad */
+    /* truncated or corrupt entropy data: fail, do not pad with grey (a JPEG cut short that
+     * still ends in FF D9 gives "premature end of data segment", not EOF) */
+    switch (e->pub.msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_EXTRANEOUS_DATA:
         e->pub.format_message(ci, e->msg);
         longjmp(e->jump, 1);
+    default: break;
     }
 }
 

@@ -1,4 +1,4 @@
-/* write_exr.c - raw float32 depth as a single-channel scanline OpenEXR ("Z", ZIP compression,
+/* write_exr.c - raw float32 depth as a scanline OpenEXR (channels "Y" and "Z", equal; ZIP compression,
  * string attributes "units" and "software") with the OpenEXR C API. OpenEXR's bytes go through our write callback into atomic_file, so
  * disk-full and I/O errors map like every other writer's and a failure leaves no file. */
 #include <errno.h>
@@ -53,7 +53,11 @@ fathom_status fathom_write_exr(const char *path, const float *depth, int h, int 
     exr_result_t r = exr_start_write(&f, path, EXR_WRITE_FILE_DIRECTLY, &init);
     if (r == EXR_ERR_SUCCESS) r = exr_add_part(f, "depth", EXR_STORAGE_SCANLINE, &part);
     if (r == EXR_ERR_SUCCESS) r = exr_initialize_required_attr_simple(f, part, w, h, EXR_COMPRESSION_ZIP);
-    if (r == EXR_ERR_SUCCESS) r = exr_add_channel(f, part, "Z", EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1);
+    /* "depth.Z" is Nuke's depth layer; "Y" (the same values) makes the file a luminance image
+     * that FFmpeg and image viewers open too. FFmpeg 5.1 refuses Y next to a bare "Z"
+     * ("uncommon channel combination") but skips a layered channel. */
+    if (r == EXR_ERR_SUCCESS) r = exr_add_channel(f, part, "Y", EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1);
+    if (r == EXR_ERR_SUCCESS) r = exr_add_channel(f, part, "depth.Z", EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1);
     char software[48];
     snprintf(software, sizeof software, "fathom %s", fathom_version());
     if (r == EXR_ERR_SUCCESS)
@@ -69,12 +73,14 @@ fathom_status fathom_write_exr(const char *path, const float *depth, int h, int 
         r = have_enc ? exr_encoding_update(f, part, &cinfo, &enc)
                      : exr_encoding_initialize(f, part, &cinfo, &enc);
         if (r != EXR_ERR_SUCCESS) break;
-        exr_coding_channel_info_t *ch = &enc.channels[0];
-        ch->encode_from_ptr = (const uint8_t *)(depth + (size_t)y * w);
-        ch->user_pixel_stride = (int32_t)sizeof(float);
-        ch->user_line_stride = (int32_t)(sizeof(float) * (size_t)w);
-        ch->user_bytes_per_element = (int16_t)sizeof(float);
-        ch->user_data_type = EXR_PIXEL_FLOAT;
+        for (int c = 0; c < enc.channel_count; c++) { /* Y and Z: the same depth rows */
+            exr_coding_channel_info_t *ch = &enc.channels[c];
+            ch->encode_from_ptr = (const uint8_t *)(depth + (size_t)y * w);
+            ch->user_pixel_stride = (int32_t)sizeof(float);
+            ch->user_line_stride = (int32_t)(sizeof(float) * (size_t)w);
+            ch->user_bytes_per_element = (int16_t)sizeof(float);
+            ch->user_data_type = EXR_PIXEL_FLOAT;
+        }
         if (!have_enc) r = exr_encoding_choose_default_routines(f, part, &enc);
         have_enc = 1;
         if (r == EXR_ERR_SUCCESS) r = exr_encoding_run(f, part, &enc);

@@ -15,23 +15,43 @@
 #include "model/model.h"
 #include "model/posembed.h"
 #include "model/vit.h"
-#ifdef FATHOM_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 #define ALIGN_F 16 /* floats: 64-byte alignment for every buffer */
 
 static size_t up16(size_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
 static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Captured CUDA graphs replay the arena and position-buffer pointers they recorded: drop them
+/* Captured graphs replay the arena and position-buffer pointers they recorded: drop them
  * before either buffer is freed. */
 static void drop_graphs(fathom_engine *e) {
-#ifdef FATHOM_HAVE_CUDA
-    if (e->be->kind == FATHOM_DEVICE_CUDA) fathom_cuda_graph_reset(e->be);
-#else
-    (void)e;
-#endif
+    if (e->be->ops->graph_reset) e->be->ops->graph_reset(e->be);
+}
+
+/* Pinned staging for the input and depth copies (backends with host_alloc). */
+static void free_staging(fathom_engine *e) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (op->host_free) {
+        op->host_free(e->be, e->pin_in);
+        op->host_free(e->be, e->pin_out);
+    }
+    e->pin_in = e->pin_out = NULL, e->pin_in_floats = e->pin_out_floats = 0;
+}
+
+static fathom_status reserve_staging(fathom_engine *e, size_t n_out) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (!op->host_alloc || n_out <= e->pin_out_floats) return FATHOM_OK;
+    free_staging(e);
+    void *in = NULL, *out = NULL;
+    fathom_status s = op->host_alloc(e->be, &in, 3 * n_out * sizeof(float));
+    if (s == FATHOM_OK) s = op->host_alloc(e->be, &out, n_out * sizeof(float));
+    if (s != FATHOM_OK) {
+        if (op->host_free) op->host_free(e->be, in);
+        return fathom_fail(s, "engine: cannot pin %.1f MiB of host staging for %zu pixels",
+                           n_out * 16.0 / 1048576.0, n_out);
+    }
+    e->pin_in = in, e->pin_out = out;
+    e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
+    return FATHOM_OK;
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
@@ -144,7 +164,8 @@ static fathom_status check_arch(const fathom_arch *a) {
     return FATHOM_OK;
 }
 
-/* Device backends: upload the weight arena once and point a copy of the layout into it. */
+/* Device backends: upload the weight arena once and point a copy of the layout into it
+ * (through the weights' slot table: no field is listed here). */
 static fathom_status upload_weights(fathom_engine *e) {
     const fathom_weights *h = e->host_w;
     fathom_backend *be = e->be;
@@ -152,43 +173,22 @@ static fathom_status upload_weights(fathom_engine *e) {
     FATHOM_TRY(be->ops->upload(be, e->dev_weights, h->arena, h->arena_bytes));
     e->dev_blocks = fathom_alloc(sizeof(fathom_block_weights) * h->arch.depth);
     if (!e->dev_blocks) return fathom_fail(FATHOM_ERR_NOMEM, "engine: block table");
-    char *hb = h->arena, *db = e->dev_weights;
-#define T(f) ((f) ? (float *)(db + ((char *)(f) - hb)) : NULL)
-    e->w = *h;
-    e->w.cls_token = T(h->cls_token);
-    e->w.pos_embed = T(h->pos_embed);
-    e->w.patch_w = T(h->patch_w), e->w.patch_b = T(h->patch_b);
-    e->w.norm_w = T(h->norm_w), e->w.norm_b = T(h->norm_b);
-    for (int i = 0; i < h->arch.depth; i++) {
-        const fathom_block_weights *s = &h->blocks[i];
-        fathom_block_weights *d = &e->dev_blocks[i];
-        d->norm1_w = T(s->norm1_w), d->norm1_b = T(s->norm1_b);
-        d->qkv_w = T(s->qkv_w), d->qkv_b = T(s->qkv_b);
-        d->proj_w = T(s->proj_w), d->proj_b = T(s->proj_b), d->ls1 = T(s->ls1);
-        d->norm2_w = T(s->norm2_w), d->norm2_b = T(s->norm2_b);
-        d->fc1_w = T(s->fc1_w), d->fc1_b = T(s->fc1_b);
-        d->fc2_w = T(s->fc2_w), d->fc2_b = T(s->fc2_b), d->ls2 = T(s->ls2);
-    }
-    e->w.blocks = e->dev_blocks;
-    for (int k = 0; k < 4; k++) {
-        e->w.proj_w[k] = T(h->proj_w[k]), e->w.proj_b[k] = T(h->proj_b[k]);
-        e->w.rn_w[k] = T(h->rn_w[k]);
-        const fathom_fusion_weights *s = &h->fusion[k];
-        fathom_fusion_weights *d = &e->w.fusion[k];
-        d->out_w = T(s->out_w), d->out_b = T(s->out_b);
-        d->rcu1_c1_w = T(s->rcu1_c1_w), d->rcu1_c1_b = T(s->rcu1_c1_b);
-        d->rcu1_c2_w = T(s->rcu1_c2_w), d->rcu1_c2_b = T(s->rcu1_c2_b);
-        d->rcu2_c1_w = T(s->rcu2_c1_w), d->rcu2_c1_b = T(s->rcu2_c1_b);
-        d->rcu2_c2_w = T(s->rcu2_c2_w), d->rcu2_c2_b = T(s->rcu2_c2_b);
-    }
-    e->w.resize0_w = T(h->resize0_w), e->w.resize0_b = T(h->resize0_b);
-    e->w.resize1_w = T(h->resize1_w), e->w.resize1_b = T(h->resize1_b);
-    e->w.resize3_w = T(h->resize3_w), e->w.resize3_b = T(h->resize3_b);
-    e->w.out1_w = T(h->out1_w), e->w.out1_b = T(h->out1_b);
-    e->w.out2_w = T(h->out2_w), e->w.out2_b = T(h->out2_b);
-    e->w.out3_w = T(h->out3_w), e->w.out3_b = T(h->out3_b);
-#undef T
-    e->w.arena = e->dev_weights;
+    return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
+}
+
+/* The ops the Depth Anything V2 forward pass (vit.c, dpt.c) calls: refuse a backend lacking
+ * one at create, not with a NULL call mid-pass. */
+static fathom_status check_ops(const fathom_backend *be) {
+    static const fathom_op_id used[] = {
+        FATHOM_OP_linear,          FATHOM_OP_linear_residual, FATHOM_OP_layernorm,
+        FATHOM_OP_attention,       FATHOM_OP_patchify,        FATHOM_OP_assemble_tokens,
+        FATHOM_OP_tokens_to_nchw,  FATHOM_OP_conv2d,          FATHOM_OP_conv_transpose,
+        FATHOM_OP_resize_bilinear, FATHOM_OP_add,             FATHOM_OP_depth_act,
+    };
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        if (!fathom_backend_supports(be, used[i]))
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: the %s backend has no kernel for op '%s'",
+                               be->ops->name, fathom_op_names[used[i]]);
     return FATHOM_OK;
 }
 
@@ -211,15 +211,16 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     else
         s = fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: unknown device kind %d",
                         (int)e->params.device);
-    if (s != FATHOM_OK) goto fail;
+    if (s != FATHOM_OK) goto done;
+    if ((s = check_ops(e->be)) != FATHOM_OK) goto done;
     e->tap.be = e->be;
     if (e->be->kind == FATHOM_DEVICE_CPU)
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
-        goto fail;
+        goto done;
     *out = e;
-    return FATHOM_OK;
-fail:
+    e = NULL;
+done:
     fathom_engine_free(&e);
     return s;
 }
@@ -232,12 +233,7 @@ void fathom_engine_free(fathom_engine **pe) {
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
         op->free(e->be, e->pos, e->pos_cap * sizeof(float));
         op->free(e->be, e->dev_weights, e->host_w->arena_bytes);
-#ifdef FATHOM_HAVE_CUDA
-        if (e->be->kind == FATHOM_DEVICE_CUDA) {
-            fathom_cuda_host_free(e->be, e->pin_in);
-            fathom_cuda_host_free(e->be, e->pin_out);
-        }
-#endif
+        free_staging(e);
     }
     fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
     fathom_free_sized(e->tap.host, e->tap.host_cap * sizeof(float));
@@ -293,24 +289,7 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
         FATHOM_TRY(op->reserve_scratch(e->be, p.scratch_bytes));
         e->scratch_bytes = p.scratch_bytes;
     }
-#ifdef FATHOM_HAVE_CUDA
-    size_t n_out = (size_t)B * H * W; /* < 2^34 (fathom_plan_make) */
-    if (e->be->kind == FATHOM_DEVICE_CUDA && n_out > e->pin_out_floats) {
-        fathom_cuda_host_free(e->be, e->pin_in);
-        fathom_cuda_host_free(e->be, e->pin_out);
-        e->pin_in = e->pin_out = NULL, e->pin_in_floats = e->pin_out_floats = 0;
-        void *in = NULL, *out = NULL;
-        fathom_status s = fathom_cuda_host_alloc(e->be, &in, 3 * n_out * sizeof(float));
-        if (s == FATHOM_OK) s = fathom_cuda_host_alloc(e->be, &out, n_out * sizeof(float));
-        if (s != FATHOM_OK) {
-            fathom_cuda_host_free(e->be, in);
-            return fathom_fail(s, "engine: cannot pin %.1f MiB of host staging for %d x %d x %d",
-                               n_out * 16.0 / 1048576.0, B, H, W);
-        }
-        e->pin_in = in, e->pin_out = out;
-        e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
-    }
-#endif
+    FATHOM_TRY(reserve_staging(e, (size_t)B * H * W)); /* < 2^34 (fathom_plan_make) */
     e->cap_b = B, e->cap_h = H, e->cap_w = W;
     return FATHOM_OK;
 }
@@ -331,7 +310,6 @@ static fathom_status ensure_pos(fathom_engine *e, int gh, int gw) {
     return FATHOM_OK;
 }
 
-#ifdef FATHOM_HAVE_CUDA
 static void run_stages(fathom_engine *e, const fathom_plan *p, const float *img, float *out) {
     fathom_vit_forward(e->be, &e->w, p, e->arena, img, e->pos, &e->tap);
     fathom_dpt_forward(e->be, &e->w, p, e->arena, out, &e->tap);
@@ -347,43 +325,65 @@ static int warmed(fathom_engine *e, long long key) {
     return 0;
 }
 
-/* CUDA: input and depth cross PCIe from/to pinned staging on the backend's copy stream, and
- * the pass replays one CUDA graph per (batch, net_h, net_w). The first pass at a shape runs
+/* Backends with graphs replay one per (batch, net_h, net_w). The first pass at a shape runs
  * uncaptured (cuBLASLt plans and heuristic queries happen outside any capture, and a shape
  * seen once costs no capture); the second records the op sequence and launches it; later
  * ones only launch. With a tap set nothing is captured or replayed: a tap downloads mid-pass. */
-static fathom_status forward_cuda(fathom_engine *e, const fathom_plan *p, const float *x,
-                                  float *depth) {
-    fathom_backend *be = e->be;
-    const size_t n_out = (size_t)p->B * p->H * p->W, n_in = 3 * n_out;
-    if (n_out > e->pin_out_floats) /* an earlier reserve could not pin its staging */
-        FATHOM_TRY(fathom_engine_reserve(e, p->B, p->H, p->W));
-    float *img = e->arena + p->xin, *out = e->arena + p->out;
-    memcpy(e->pin_in, x, n_in * sizeof(float));
-    FATHOM_TRY(fathom_cuda_upload_async(be, img, e->pin_in, n_in * sizeof(float)));
-    if (e->tap.fn) {
+static fathom_status run_graph(fathom_engine *e, const fathom_plan *p, const float *img,
+                               float *out) {
+    const fathom_backend_ops *op = e->be->ops;
+    if (e->tap.fn || !op->graph_launch || !op->graph_begin || !op->graph_end) {
         run_stages(e, p, img, out);
-    } else {
-        long long key = fathom_cuda_graph_key(p->B, p->H, p->W);
-        fathom_status s = fathom_cuda_graph_launch(be, key);
-        if (s == FATHOM_ERR_NOT_FOUND && !warmed(e, key)) {
-            run_stages(e, p, img, out);
-        } else if (s == FATHOM_ERR_NOT_FOUND) {
-            FATHOM_TRY(fathom_cuda_graph_begin(be));
-            run_stages(e, p, img, out);
-            FATHOM_TRY(fathom_cuda_graph_end(be, key));
-            FATHOM_TRY(fathom_cuda_graph_launch(be, key));
-        } else if (s != FATHOM_OK) {
-            return s;
-        }
+        return FATHOM_OK;
     }
-    FATHOM_TRY(fathom_cuda_download_async(be, e->pin_out, out, n_out * sizeof(float)));
-    FATHOM_TRY(be->ops->sync(be));
-    FATHOM_TRY(fathom_cuda_copy_wait(be));
+    long long key = fathom_graph_key(p->B, p->H, p->W);
+    fathom_status s = op->graph_launch(e->be, key);
+    if (s == FATHOM_ERR_NOT_FOUND && !warmed(e, key)) {
+        run_stages(e, p, img, out);
+    } else if (s == FATHOM_ERR_NOT_FOUND) {
+        FATHOM_TRY(op->graph_begin(e->be));
+        run_stages(e, p, img, out);
+        FATHOM_TRY(op->graph_end(e->be, key));
+        FATHOM_TRY(op->graph_launch(e->be, key));
+    } else if (s != FATHOM_OK) {
+        return s;
+    }
+    return FATHOM_OK;
+}
+
+/* One path for every backend. Host-memory backends (CPU) read x and write depth directly.
+ * Device backends copy through the arena's xin / out; with pinned staging and async copies
+ * (optional entries) the copies run as DMA on the backend's copy queue, else plainly. */
+static fathom_status forward(fathom_engine *e, const fathom_plan *p, const float *x,
+                             float *depth) {
+    fathom_backend *be = e->be;
+    const fathom_backend_ops *op = be->ops;
+    if (be->kind == FATHOM_DEVICE_CPU) {
+        run_stages(e, p, x, depth);
+        return op->sync(be);
+    }
+    const size_t n_out = (size_t)p->B * p->H * p->W, n_in = 3 * n_out;
+    if (op->host_alloc && n_out > e->pin_out_floats) /* an earlier reserve could not pin */
+        FATHOM_TRY(fathom_engine_reserve(e, p->B, p->H, p->W));
+    const int async = e->pin_in && op->upload_async && op->download_async && op->copy_wait;
+    float *img = e->arena + p->xin, *out = e->arena + p->out;
+    if (async) {
+        memcpy(e->pin_in, x, n_in * sizeof(float));
+        FATHOM_TRY(op->upload_async(be, img, e->pin_in, n_in * sizeof(float)));
+    } else {
+        FATHOM_TRY(op->upload(be, img, x, n_in * sizeof(float)));
+    }
+    FATHOM_TRY(run_graph(e, p, img, out));
+    if (!async) {
+        FATHOM_TRY(op->download(be, depth, out, n_out * sizeof(float)));
+        return op->sync(be);
+    }
+    FATHOM_TRY(op->download_async(be, e->pin_out, out, n_out * sizeof(float)));
+    FATHOM_TRY(op->sync(be));
+    FATHOM_TRY(op->copy_wait(be));
     memcpy(depth, e->pin_out, n_out * sizeof(float));
     return FATHOM_OK;
 }
-#endif
 
 fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch, int net_h,
                                     int net_w, float *depth) {
@@ -395,24 +395,7 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
         FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
     FATHOM_TRY(ensure_pos(e, p.gh, p.gw));
-    fathom_backend *be = e->be;
-#ifdef FATHOM_HAVE_CUDA
-    if (be->kind == FATHOM_DEVICE_CUDA) return forward_cuda(e, &p, x, depth);
-#endif
-    const int device = be->kind != FATHOM_DEVICE_CPU;
-    const float *img = x;
-    float *out = depth;
-    size_t in_bytes = sizeof(float) * 3 * (size_t)batch * net_h * net_w;
-    if (device) {
-        FATHOM_TRY(be->ops->upload(be, e->arena + p.xin, x, in_bytes));
-        img = e->arena + p.xin;
-        out = e->arena + p.out;
-    }
-    fathom_vit_forward(be, &e->w, &p, e->arena, img, e->pos, &e->tap);
-    fathom_dpt_forward(be, &e->w, &p, e->arena, out, &e->tap);
-    if (device)
-        FATHOM_TRY(be->ops->download(be, depth, out, in_bytes / 3));
-    return be->ops->sync(be);
+    return forward(e, &p, x, depth);
 }
 
 void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {

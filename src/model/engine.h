@@ -62,9 +62,10 @@ struct fathom_engine {
     float *pos_host;              /* owned (device backends): host staging for pos */
     int pos_gh, pos_gw;           /* grid the cache holds; 0 = none */
 
-    /* CUDA only (docs/cuda.md): pinned staging, so the input and depth copies run as DMA on
-     * the backend's copy stream; forward passes replay a CUDA graph per (batch, H, W) */
-    float *pin_in, *pin_out;      /* owned, pinned host memory (fathom_cuda_host_alloc) */
+    /* Backends with the optional entries (CUDA, docs/cuda.md): pinned staging, so the input
+     * and depth copies run as DMA on the backend's copy queue; forward passes replay a graph
+     * per (batch, H, W) */
+    float *pin_in, *pin_out;      /* owned, pinned host memory (ops->host_alloc) */
     size_t pin_in_floats, pin_out_floats;
     long long warm[16];           /* graph keys that ran once uncaptured (ring) */
     int n_warm;

@@ -345,129 +345,170 @@ static fathom_status pk_int(pk_state *st, int64_t v) {
     return pk_push(st, o);
 }
 
+/* The opcodes fathom reads (Python's Lib/pickle.py names); anything else is refused. */
+enum {
+    OP_MARK = '(', OP_STOP = '.', OP_POP = '0', OP_POP_MARK = '1', OP_DUP = '2',
+    OP_BINFLOAT = 'G', OP_BININT = 'J', OP_BININT1 = 'K', OP_BININT2 = 'M', OP_NONE = 'N',
+    OP_BINPERSID = 'Q', OP_REDUCE = 'R', OP_BINSTRING = 'T', OP_SHORT_BINSTRING = 'U',
+    OP_BINUNICODE = 'X', OP_APPEND = 'a', OP_BUILD = 'b', OP_GLOBAL = 'c', OP_APPENDS = 'e',
+    OP_BINGET = 'h', OP_LONG_BINGET = 'j', OP_LIST = 'l', OP_BINPUT = 'q', OP_LONG_BINPUT = 'r',
+    OP_SETITEM = 's', OP_TUPLE = 't', OP_SETITEMS = 'u', OP_EMPTY_DICT = '}',
+    OP_EMPTY_LIST = ']', OP_EMPTY_TUPLE = ')', OP_BINBYTES = 'B', OP_SHORT_BINBYTES = 'C',
+    /* protocol 2 */
+    OP_PROTO = 0x80, OP_NEWOBJ = 0x81, OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87,
+    OP_NEWTRUE = 0x88, OP_NEWFALSE = 0x89, OP_LONG1 = 0x8a,
+    /* protocol 4 */
+    OP_SHORT_BINUNICODE = 0x8c, OP_BINUNICODE8 = 0x8d, OP_STACK_GLOBAL = 0x93,
+    OP_MEMOIZE = 0x94, OP_FRAME = 0x95,
+};
+
+static fathom_status pk_mark(pk_state *st) {
+    if (st->nmarks == st->marks_cap) {
+        if (st->marks_cap >= PK_MAX_STACK) return pk_bad(st, "too many MARKs");
+        size_t cap = st->marks_cap ? st->marks_cap * 2 : 64;
+        size_t *m = realloc(st->marks, cap * sizeof *m);
+        if (!m) return pk_nomem(st);
+        st->marks = m;
+        st->marks_cap = cap;
+    }
+    st->marks[st->nmarks++] = st->sp;
+    return FATHOM_OK;
+}
+
+/* Reads an n-byte little-endian length or value at the cursor and moves past it. */
+static fathom_status pk_arg(pk_state *st, int n, uint64_t *v) {
+    FATHOM_TRY(pk_need(st, (size_t)n));
+    *v = pk_le(st->buf + st->pos, n);
+    st->pos += (size_t)n;
+    return FATHOM_OK;
+}
+
+/* LONG1: n bytes, two's complement little-endian. */
+static fathom_status pk_long1(pk_state *st) {
+    uint64_t k, v = 0;
+    FATHOM_TRY(pk_arg(st, 1, &k));
+    FATHOM_TRY(pk_need(st, k));
+    if (k > 8)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: pickle integer of %zu bytes at byte %zu",
+                           st->what, (size_t)k, st->pos);
+    if (k) v = pk_le(st->buf + st->pos, (int)k);
+    if (k && k < 8 && (st->buf[st->pos + k - 1] & 0x80)) v |= ~(uint64_t)0 << (8 * k);
+    st->pos += k;
+    return pk_int(st, (int64_t)v);
+}
+
+/* Opcodes that push one constant (numbers, strings, bytes); *handled = 0 for any other. */
+static fathom_status pk_constant(pk_state *st, uint8_t op, int *handled) {
+    uint64_t v;
+    *handled = 1;
+    switch (op) {
+    case OP_BININT: FATHOM_TRY(pk_arg(st, 4, &v)); return pk_int(st, (int32_t)v);
+    case OP_BININT1: FATHOM_TRY(pk_arg(st, 1, &v)); return pk_int(st, (int64_t)v);
+    case OP_BININT2: FATHOM_TRY(pk_arg(st, 2, &v)); return pk_int(st, (int64_t)v);
+    case OP_LONG1: return pk_long1(st);
+    case OP_NEWTRUE:
+    case OP_NEWFALSE: {
+        pk_obj *o = pk_new(st, PK_BOOL);
+        if (o) o->i = op == OP_NEWTRUE;
+        return pk_push(st, o);
+    }
+    case OP_NONE: return pk_push(st, pk_new(st, PK_NONE));
+    case OP_BINFLOAT: /* the value is never needed */
+        FATHOM_TRY(pk_arg(st, 8, &v));
+        return pk_push(st, pk_new(st, PK_FLOAT));
+    case OP_BINUNICODE:
+    case OP_BINSTRING: FATHOM_TRY(pk_arg(st, 4, &v)); return pk_string(st, (size_t)v, PK_STR);
+    case OP_SHORT_BINUNICODE:
+    case OP_SHORT_BINSTRING: FATHOM_TRY(pk_arg(st, 1, &v)); return pk_string(st, (size_t)v, PK_STR);
+    case OP_BINUNICODE8:
+        FATHOM_TRY(pk_arg(st, 8, &v));
+        if (v > PK_MAX_STR) return pk_bad(st, "string too long");
+        return pk_string(st, (size_t)v, PK_STR);
+    case OP_BINBYTES: FATHOM_TRY(pk_arg(st, 4, &v)); return pk_string(st, (size_t)v, PK_BYTES);
+    case OP_SHORT_BINBYTES: FATHOM_TRY(pk_arg(st, 1, &v)); return pk_string(st, (size_t)v, PK_BYTES);
+    }
+    *handled = 0;
+    return FATHOM_OK;
+}
+
+/* Memo opcodes (PUT/GET/MEMOIZE); *handled = 0 for any other. */
+static fathom_status pk_memo_op(pk_state *st, uint8_t op, int *handled) {
+    uint64_t v;
+    *handled = 1;
+    switch (op) {
+    case OP_BINPUT: FATHOM_TRY(pk_arg(st, 1, &v)); return pk_memo_put(st, v);
+    case OP_LONG_BINPUT: FATHOM_TRY(pk_arg(st, 4, &v)); return pk_memo_put(st, v);
+    case OP_MEMOIZE: return pk_memo_put(st, st->memo_count); /* index = entries, as in Python */
+    case OP_BINGET: FATHOM_TRY(pk_arg(st, 1, &v)); return pk_memo_get(st, v);
+    case OP_LONG_BINGET: FATHOM_TRY(pk_arg(st, 4, &v)); return pk_memo_get(st, v);
+    }
+    *handled = 0;
+    return FATHOM_OK;
+}
+
 /* Run the opcodes to STOP; *result is the top value (borrowed from the pool). */
 static fathom_status pk_run(pk_state *st, pk_obj **result) {
     for (;;) {
         FATHOM_TRY(pk_need(st, 1));
         uint8_t op = st->buf[st->pos++];
         size_t base = 0;
+        uint64_t v;
         pk_obj *a = NULL, *b = NULL;
+        int handled = 0;
+        FATHOM_TRY(pk_constant(st, op, &handled));
+        if (!handled) FATHOM_TRY(pk_memo_op(st, op, &handled));
+        if (handled) continue;
         switch (op) {
-        case 0x80: /* PROTO */
-            FATHOM_TRY(pk_need(st, 1));
-            if (st->buf[st->pos] > 5) return pk_bad(st, "pickle protocol above 5");
-            st->pos++;
+        case OP_PROTO:
+            FATHOM_TRY(pk_arg(st, 1, &v));
+            if (v > 5) return pk_bad(st, "pickle protocol above 5");
             break;
-        case 0x95: /* FRAME: a length hint only */
-            FATHOM_TRY(pk_need(st, 8));
-            st->pos += 8;
-            break;
-        case '.': /* STOP */
-            return pk_pop(st, result);
-        case '(': /* MARK */
-            if (st->nmarks == st->marks_cap) {
-                if (st->marks_cap >= PK_MAX_STACK) return pk_bad(st, "too many MARKs");
-                size_t cap = st->marks_cap ? st->marks_cap * 2 : 64;
-                size_t *m = realloc(st->marks, cap * sizeof *m);
-                if (!m) return pk_nomem(st);
-                st->marks = m;
-                st->marks_cap = cap;
-            }
-            st->marks[st->nmarks++] = st->sp;
-            break;
-        case '0': FATHOM_TRY(pk_pop(st, &a)); break;                   /* POP */
-        case '1': FATHOM_TRY(pk_pop_mark(st, &base)); st->sp = base; break; /* POP_MARK */
-        case '2': FATHOM_TRY(pk_top(st, &a)); FATHOM_TRY(pk_push(st, a)); break; /* DUP */
-        case '}': FATHOM_TRY(pk_push(st, pk_new(st, PK_DICT))); break;
-        case ']': FATHOM_TRY(pk_push(st, pk_new(st, PK_LIST))); break;
-        case ')': FATHOM_TRY(pk_make_tuple(st, st->sp)); break;
-        case 't': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_make_tuple(st, base)); break;
-        case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
-            size_t k = (size_t)(op - 0x84);
+        case OP_FRAME: FATHOM_TRY(pk_arg(st, 8, &v)); break; /* a length hint only */
+        case OP_STOP: return pk_pop(st, result);
+        case OP_MARK: FATHOM_TRY(pk_mark(st)); break;
+        case OP_POP: FATHOM_TRY(pk_pop(st, &a)); break;
+        case OP_POP_MARK: FATHOM_TRY(pk_pop_mark(st, &base)); st->sp = base; break;
+        case OP_DUP: FATHOM_TRY(pk_top(st, &a)); FATHOM_TRY(pk_push(st, a)); break;
+        case OP_EMPTY_DICT: FATHOM_TRY(pk_push(st, pk_new(st, PK_DICT))); break;
+        case OP_EMPTY_LIST: FATHOM_TRY(pk_push(st, pk_new(st, PK_LIST))); break;
+        case OP_EMPTY_TUPLE: FATHOM_TRY(pk_make_tuple(st, st->sp)); break;
+        case OP_TUPLE: FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_make_tuple(st, base)); break;
+        case OP_TUPLE1:
+        case OP_TUPLE2:
+        case OP_TUPLE3: {
+            size_t k = (size_t)(op - OP_TUPLE1 + 1);
             if (st->sp < pk_floor(st) + k) return pk_bad(st, "stack underflow");
             FATHOM_TRY(pk_make_tuple(st, st->sp - k));
             break;
         }
-        case 'l': /* LIST (protocol 0/1 form) */
+        case OP_LIST: /* protocol 0/1 form */
             FATHOM_TRY(pk_pop_mark(st, &base));
             FATHOM_TRY(pk_make_tuple(st, base));
             st->stack[st->sp - 1]->kind = PK_LIST;
             break;
-        case 'J': FATHOM_TRY(pk_need(st, 4));
-            FATHOM_TRY(pk_int(st, (int32_t)pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
-        case 'K': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_int(st, st->buf[st->pos])); st->pos += 1; break;
-        case 'M': FATHOM_TRY(pk_need(st, 2));
-            FATHOM_TRY(pk_int(st, (int64_t)pk_le(st->buf + st->pos, 2))); st->pos += 2; break;
-        case 0x8a: { /* LONG1: n bytes, two's complement little-endian */
-            FATHOM_TRY(pk_need(st, 1));
-            size_t k = st->buf[st->pos++];
-            FATHOM_TRY(pk_need(st, k));
-            if (k > 8) return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: pickle integer of %zu bytes at byte %zu",
-                                          st->what, k, st->pos);
-            uint64_t v = k ? pk_le(st->buf + st->pos, (int)k) : 0;
-            if (k && k < 8 && (st->buf[st->pos + k - 1] & 0x80)) v |= ~(uint64_t)0 << (8 * k);
-            st->pos += k;
-            FATHOM_TRY(pk_int(st, (int64_t)v));
-            break;
-        }
-        case 0x88: case 0x89: { /* NEWTRUE / NEWFALSE */
-            pk_obj *o = pk_new(st, PK_BOOL);
-            if (o) o->i = op == 0x88;
-            FATHOM_TRY(pk_push(st, o));
-            break;
-        }
-        case 'N': FATHOM_TRY(pk_push(st, pk_new(st, PK_NONE))); break;
-        case 'G': FATHOM_TRY(pk_need(st, 8)); st->pos += 8; /* BINFLOAT: value unused */
-            FATHOM_TRY(pk_push(st, pk_new(st, PK_FLOAT))); break;
-        case 'X': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
-            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_STR)); break;
-        case 0x8c: FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
-            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_STR)); break;
-        case 0x8d: FATHOM_TRY(pk_need(st, 8)); st->pos += 8; {
-            uint64_t len = pk_le(st->buf + st->pos - 8, 8);
-            if (len > PK_MAX_STR) return pk_bad(st, "string too long");
-            FATHOM_TRY(pk_string(st, (size_t)len, PK_STR));
-        } break;
-        case 'T': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
-            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_STR)); break;
-        case 'U': FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
-            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_STR)); break;
-        case 'B': FATHOM_TRY(pk_need(st, 4)); st->pos += 4;
-            FATHOM_TRY(pk_string(st, (size_t)pk_le(st->buf + st->pos - 4, 4), PK_BYTES)); break;
-        case 'C': FATHOM_TRY(pk_need(st, 1)); st->pos += 1;
-            FATHOM_TRY(pk_string(st, st->buf[st->pos - 1], PK_BYTES)); break;
-        case 'q': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_memo_put(st, st->buf[st->pos])); st->pos += 1; break;
-        case 'r': FATHOM_TRY(pk_need(st, 4));
-            FATHOM_TRY(pk_memo_put(st, pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
-        case 0x94: /* MEMOIZE: index = number of entries, as in Python */
-            FATHOM_TRY(pk_memo_put(st, st->memo_count));
-            break;
-        case 'h': FATHOM_TRY(pk_need(st, 1)); FATHOM_TRY(pk_memo_get(st, st->buf[st->pos])); st->pos += 1; break;
-        case 'j': FATHOM_TRY(pk_need(st, 4));
-            FATHOM_TRY(pk_memo_get(st, pk_le(st->buf + st->pos, 4))); st->pos += 4; break;
-        case 'c': FATHOM_TRY(pk_global(st)); break;
-        case 0x93: FATHOM_TRY(pk_stack_global(st)); break;
-        case 'R': FATHOM_TRY(pk_reduce(st)); break;
-        case 0x81: /* NEWOBJ cls args */
+        case OP_GLOBAL: FATHOM_TRY(pk_global(st)); break;
+        case OP_STACK_GLOBAL: FATHOM_TRY(pk_stack_global(st)); break;
+        case OP_REDUCE: FATHOM_TRY(pk_reduce(st)); break;
+        case OP_NEWOBJ: /* cls args */
             FATHOM_TRY(pk_pop(st, &a));
             FATHOM_TRY(pk_pop(st, &b));
             FATHOM_TRY(pk_push(st, pk_new(st, PK_OPAQUE)));
             break;
-        case 'b': /* BUILD: the state (tensor _metadata, object __dict__) is not needed */
+        case OP_BUILD: /* the state (tensor _metadata, object __dict__) is not needed */
             FATHOM_TRY(pk_pop(st, &a));
             FATHOM_TRY(pk_top(st, &b));
             break;
-        case 'Q': FATHOM_TRY(pk_persid(st)); break;
-        case 's': /* SETITEM */
+        case OP_BINPERSID: FATHOM_TRY(pk_persid(st)); break;
+        case OP_SETITEM:
             if (st->sp < pk_floor(st) + 3) return pk_bad(st, "stack underflow");
             FATHOM_TRY(pk_setitems(st, st->sp - 2));
             break;
-        case 'u': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_setitems(st, base)); break;
-        case 'a':
+        case OP_SETITEMS: FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_setitems(st, base)); break;
+        case OP_APPEND:
             if (st->sp < pk_floor(st) + 2) return pk_bad(st, "stack underflow");
             FATHOM_TRY(pk_appends(st, st->sp - 1));
             break;
-        case 'e': FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_appends(st, base)); break;
+        case OP_APPENDS: FATHOM_TRY(pk_pop_mark(st, &base)); FATHOM_TRY(pk_appends(st, base)); break;
         default:
             st->pos--;
             return fathom_fail(FATHOM_ERR_FORMAT, "%s: unknown or unsupported pickle opcode 0x%02x at byte %zu",

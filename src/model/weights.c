@@ -32,8 +32,50 @@ void fathom_weights_free(fathom_weights **w) {
     if (!w || !*w) return;
     fathom_free_sized((*w)->arena, (*w)->arena_bytes);
     free((*w)->blocks);
+    free((*w)->fields);
     free(*w);
     *w = NULL;
+}
+
+/* 1 when the pointer stored at p (any alignment-sized word) points into [lo, lo + n). */
+static int points_into(const void *p, const char *lo, size_t n) {
+    const char *v;
+    memcpy(&v, p, sizeof v);
+    return v >= lo && v < lo + n;
+}
+
+fathom_status fathom_weights_rebase(const fathom_weights *h, void *base, fathom_weights *out,
+                                    fathom_block_weights *blocks_out) {
+    const char *hs = (const char *)h, *hb = (const char *)h->blocks, *ha = h->arena;
+    const size_t nb = sizeof *blocks_out * (size_t)h->arch.depth;
+    *out = *h;
+    memcpy(blocks_out, h->blocks, nb);
+    out->blocks = blocks_out;
+    out->arena = base;
+    for (size_t k = 0; k < h->n_fields; k++) {
+        const char *f = (const char *)h->fields[k];
+        char *dst = f >= hs && f < hs + sizeof *h   ? (char *)out + (f - hs)
+                    : f >= hb && f < hb + nb        ? (char *)blocks_out + (f - hb)
+                                                    : NULL;
+        if (!dst || !points_into(f, ha, h->arena_bytes))
+            return fathom_fail(FATHOM_ERR_INTERNAL, "weights: slot %zu is not a tensor field", k);
+        float *hp;
+        memcpy(&hp, f, sizeof hp);
+        float *np = (float *)((char *)base + ((const char *)hp - ha));
+        memcpy(dst, &np, sizeof np);
+    }
+    /* nothing may still point into the host arena: scan both copies word by word */
+    for (size_t o = 0; o + sizeof(void *) <= sizeof *out; o += sizeof(void *))
+        if (points_into((const char *)out + o, ha, h->arena_bytes))
+            return fathom_fail(FATHOM_ERR_INTERNAL,
+                               "weights: the field at byte %zu of fathom_weights is missing from "
+                               "the slot table (weights_map.c build_slots)", o);
+    for (size_t o = 0; o + sizeof(void *) <= nb; o += sizeof(void *))
+        if (points_into((const char *)blocks_out + o, ha, h->arena_bytes))
+            return fathom_fail(FATHOM_ERR_INTERNAL,
+                               "weights: block field at byte %zu is missing from the slot table "
+                               "(weights_map.c build_slots)", o % sizeof *blocks_out);
+    return FATHOM_OK;
 }
 
 static fathom_status map_and_close(fathom_tensor_set *set, const fathom_config *cfg,

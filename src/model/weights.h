@@ -80,6 +80,11 @@ typedef struct fathom_weights {
 
     void *arena;                 /* owned: every float* above points in here */
     size_t arena_bytes;
+    /* The slot table: the address of every tensor field above (in this struct or in
+     * blocks[]) that points into the arena, one per tensor the mapper filled. Moving the
+     * weights (fathom_weights_rebase) goes through it, so no field is listed twice. */
+    float ***fields;             /* owned, n_fields entries */
+    size_t n_fields;
 } fathom_weights;
 
 /* ---- reader interface (safetensors.c, pth.c -> weights_map.c) ---- */
@@ -134,5 +139,13 @@ fathom_status fathom_weights_load_memory(const void *buf, size_t size, const cha
 fathom_status fathom_weights_load(const char *path, const fathom_model_params *params,
                                   fathom_weights **out);
 void fathom_weights_free(fathom_weights **w);
+
+/* A view of h whose tensor fields point into `base` (a copy of h->arena, e.g. in device
+ * memory) instead of h->arena: *out = *h with blocks = blocks_out (h->arch.depth entries,
+ * owned by the caller) and every field of the slot table relocated. FATHOM_ERR_INTERNAL if a
+ * field still points into h->arena afterwards (a tensor missing from the slot table), so a
+ * device never gets a host pointer. out->fields stays h's (borrowed). */
+fathom_status fathom_weights_rebase(const fathom_weights *h, void *base, fathom_weights *out,
+                                    fathom_block_weights *blocks_out);
 
 #endif

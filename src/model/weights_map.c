@@ -1,9 +1,10 @@
 /* weights_map.c - official or Hugging Face tensor names -> fathom_weights.
  *
  * Steps, each finishing before the next so the error names the first real problem:
- *   1. translate every file name to its official name (HF q/k/v become parts of qkv,
- *      HF fusion index j becomes refinenet 4 - j);
- *   2. infer the architecture from shapes, then apply config.json and the caller's params;
+ *   1. translate every file name to its official name (weights_names.c: HF q/k/v become
+ *      parts of qkv, HF fusion index j becomes refinenet 4 - j);
+ *   2. infer the architecture from shapes, then apply config.json and the caller's params
+ *      (weights_arch.c);
  *   3. build the list of expected tensors ("slots") with their shapes and destinations;
  *   4. check names (unknown, duplicate), then missing tensors, then dtypes and shapes;
  *   5. lay out one arena and convert every used tensor to float32 into it. */
@@ -17,159 +18,18 @@
 #include "core/status.h"
 #include "model/config.h"
 #include "model/weights.h"
-
-#define MAP_NAME 112
-#define MAP_MAX_DEPTH 256
-#define MAP_MAX_DIM 16384
-#define MAP_MAX_GRID 4096
-#define MAP_MAX_ARENA ((size_t)64 << 30) /* vitg in float32 is 5.3 GB */
-
-typedef struct slot {
-    char name[MAP_NAME];  /* official name */
-    int ndim;
-    int64_t shape[4];
-    int64_t numel;
-    float **dst;          /* borrowed field of the weights; NULL: accepted but unused */
-    int parts;            /* 3: qkv, which HF stores as query/key/value */
-    unsigned filled;      /* bit per part (parts == 3) or bit 0 */
-    size_t off;           /* arena offset in floats */
-} slot;
-
-typedef struct mapped {
-    char name[MAP_NAME];  /* official name of file tensor i */
-    int part;             /* -1 whole; 0/1/2 = HF query/key/value */
-    slot *slot;           /* borrowed, NULL until matched */
-} mapped;
-
-typedef struct map_ctx {
-    fathom_tensor_set *set;
-    const char *path;
-    mapped *m;            /* owned, set->n */
-    slot *slots;          /* owned */
-    size_t nslots, cap;
-    int hf;               /* the file uses HF names */
-    const fathom_arch *arch; /* borrowed: the architecture being checked */
-} map_ctx;
+#include "model/weights_map.h"
+#include "model/weights_names.h"
 
 /* ---------------------------------------------------------------- name translation */
-
-static int eat(const char **p, const char *prefix) {
-    size_t n = strlen(prefix);
-    if (strncmp(*p, prefix, n) != 0) return 0;
-    *p += n;
-    return 1;
-}
-
-/* Decimal index of at most 4 digits followed by '.'. */
-static int eat_index(const char **p, int *v) {
-    const char *s = *p;
-    int x = 0, k = 0;
-    while (s[k] >= '0' && s[k] <= '9' && k < 4) x = x * 10 + (s[k++] - '0');
-    if (k == 0 || s[k] != '.') return 0;
-    *v = x;
-    *p = s + k + 1;
-    return 1;
-}
-
-/* Returns 1 and writes the official name when `in` is a known HF name, else 0. */
-static int hf_to_official(const char *in, char *out, size_t cap, int *part) {
-    const char *p = in;
-    int i, u, c;
-    int n = -1;
-    *part = -1;
-    if (eat(&p, "backbone.embeddings.")) {
-        if (strcmp(p, "cls_token") == 0) n = snprintf(out, cap, "pretrained.cls_token");
-        else if (strcmp(p, "mask_token") == 0) n = snprintf(out, cap, "pretrained.mask_token");
-        else if (strcmp(p, "position_embeddings") == 0) n = snprintf(out, cap, "pretrained.pos_embed");
-        else if (eat(&p, "patch_embeddings.projection.")) n = snprintf(out, cap, "pretrained.patch_embed.proj.%s", p);
-    } else if (eat(&p, "backbone.encoder.layer.") && eat_index(&p, &i)) {
-        static const char *const qkv[3] = {"attention.attention.query.", "attention.attention.key.",
-                                           "attention.attention.value."};
-        for (int k = 0; k < 3 && n < 0; k++)
-            if (eat(&p, qkv[k])) {
-                *part = k;
-                n = snprintf(out, cap, "pretrained.blocks.%d.attn.qkv.%s", i, p);
-            }
-        if (n >= 0) {
-        } else if (eat(&p, "attention.output.dense.")) n = snprintf(out, cap, "pretrained.blocks.%d.attn.proj.%s", i, p);
-        else if (strcmp(p, "layer_scale1.lambda1") == 0) n = snprintf(out, cap, "pretrained.blocks.%d.ls1.gamma", i);
-        else if (strcmp(p, "layer_scale2.lambda1") == 0) n = snprintf(out, cap, "pretrained.blocks.%d.ls2.gamma", i);
-        else if (eat(&p, "mlp.weights_in.")) n = snprintf(out, cap, "pretrained.blocks.%d.mlp.w12.%s", i, p);
-        else if (eat(&p, "mlp.weights_out.")) n = snprintf(out, cap, "pretrained.blocks.%d.mlp.w3.%s", i, p);
-        else n = snprintf(out, cap, "pretrained.blocks.%d.%s", i, p);
-    } else if (eat(&p, "backbone.layernorm.")) {
-        n = snprintf(out, cap, "pretrained.norm.%s", p);
-    } else if (eat(&p, "neck.reassemble_stage.layers.") && eat_index(&p, &i)) {
-        if (eat(&p, "projection.")) n = snprintf(out, cap, "depth_head.projects.%d.%s", i, p);
-        else if (eat(&p, "resize.")) n = snprintf(out, cap, "depth_head.resize_layers.%d.%s", i, p);
-    } else if (eat(&p, "neck.convs.") && eat_index(&p, &i)) {
-        n = snprintf(out, cap, "depth_head.scratch.layer%d_rn.%s", i + 1, p);
-    } else if (eat(&p, "neck.fusion_stage.layers.") && eat_index(&p, &i) && i <= 3) {
-        if (eat(&p, "projection."))
-            n = snprintf(out, cap, "depth_head.scratch.refinenet%d.out_conv.%s", 4 - i, p);
-        else if (eat(&p, "residual_layer") && (u = *p - '0') >= 1 && u <= 2 && (p++, eat(&p, ".convolution")) &&
-                 (c = *p - '0') >= 1 && c <= 2 && p[1] == '.')
-            n = snprintf(out, cap, "depth_head.scratch.refinenet%d.resConfUnit%d.conv%d.%s", 4 - i, u, c, p + 2);
-    } else if (eat(&p, "head.conv1.")) {
-        n = snprintf(out, cap, "depth_head.scratch.output_conv1.%s", p);
-    } else if (eat(&p, "head.conv2.")) {
-        n = snprintf(out, cap, "depth_head.scratch.output_conv2.0.%s", p);
-    } else if (eat(&p, "head.conv3.")) {
-        n = snprintf(out, cap, "depth_head.scratch.output_conv2.2.%s", p);
-    }
-    if (n < 0 || (size_t)n >= cap) {
-        *part = -1;
-        return 0;
-    }
-    return 1;
-}
-
-/* The inverse, for naming a missing tensor in the file's own (HF) scheme. part: 0/1/2 for
- * the query/key/value row blocks of qkv, else -1. Falls back to the official name. */
-static void official_to_hf(const char *in, int part, char *out, size_t cap) {
-    const char *p = in;
-    int i, u, cv;
-    int n = -1;
-    static const char *const qkv[3] = {"query", "key", "value"};
-    if (strcmp(p, "pretrained.cls_token") == 0) n = snprintf(out, cap, "backbone.embeddings.cls_token");
-    else if (strcmp(p, "pretrained.mask_token") == 0) n = snprintf(out, cap, "backbone.embeddings.mask_token");
-    else if (strcmp(p, "pretrained.pos_embed") == 0) n = snprintf(out, cap, "backbone.embeddings.position_embeddings");
-    else if (eat(&p, "pretrained.patch_embed.proj.")) n = snprintf(out, cap, "backbone.embeddings.patch_embeddings.projection.%s", p);
-    else if (eat(&p, "pretrained.norm.")) n = snprintf(out, cap, "backbone.layernorm.%s", p);
-    else if (eat(&p, "pretrained.blocks.") && eat_index(&p, &i)) {
-        const char *b = "backbone.encoder.layer.";
-        if (eat(&p, "attn.qkv.") && part >= 0) n = snprintf(out, cap, "%s%d.attention.attention.%s.%s", b, i, qkv[part], p);
-        else if (eat(&p, "attn.proj.")) n = snprintf(out, cap, "%s%d.attention.output.dense.%s", b, i, p);
-        else if (strcmp(p, "ls1.gamma") == 0) n = snprintf(out, cap, "%s%d.layer_scale1.lambda1", b, i);
-        else if (strcmp(p, "ls2.gamma") == 0) n = snprintf(out, cap, "%s%d.layer_scale2.lambda1", b, i);
-        else if (eat(&p, "mlp.w12.")) n = snprintf(out, cap, "%s%d.mlp.weights_in.%s", b, i, p);
-        else if (eat(&p, "mlp.w3.")) n = snprintf(out, cap, "%s%d.mlp.weights_out.%s", b, i, p);
-        else n = snprintf(out, cap, "%s%d.%s", b, i, p);
-    } else if (eat(&p, "depth_head.projects.") && eat_index(&p, &i)) {
-        n = snprintf(out, cap, "neck.reassemble_stage.layers.%d.projection.%s", i, p);
-    } else if (eat(&p, "depth_head.resize_layers.") && eat_index(&p, &i)) {
-        n = snprintf(out, cap, "neck.reassemble_stage.layers.%d.resize.%s", i, p);
-    } else if (eat(&p, "depth_head.scratch.layer") && (i = *p - '0') >= 1 && i <= 4 && eat((++p, &p), "_rn.")) {
-        n = snprintf(out, cap, "neck.convs.%d.%s", i - 1, p);
-    } else if (eat(&p, "depth_head.scratch.refinenet") && (i = *p - '0') >= 1 && i <= 4 && p[1] == '.') {
-        p += 2;
-        if (eat(&p, "out_conv.")) n = snprintf(out, cap, "neck.fusion_stage.layers.%d.projection.%s", 4 - i, p);
-        else if (eat(&p, "resConfUnit") && (u = *p - '0') >= 1 && u <= 2 && (p++, eat(&p, ".conv")) &&
-                 (cv = *p - '0') >= 1 && cv <= 2 && p[1] == '.')
-            n = snprintf(out, cap, "neck.fusion_stage.layers.%d.residual_layer%d.convolution%d.%s", 4 - i, u, cv, p + 2);
-    } else if (eat(&p, "depth_head.scratch.output_conv1.")) n = snprintf(out, cap, "head.conv1.%s", p);
-    else if (eat(&p, "depth_head.scratch.output_conv2.0.")) n = snprintf(out, cap, "head.conv2.%s", p);
-    else if (eat(&p, "depth_head.scratch.output_conv2.2.")) n = snprintf(out, cap, "head.conv3.%s", p);
-    if (n < 0 || (size_t)n >= cap) snprintf(out, cap, "%s", in);
-}
 
 static void translate_all(map_ctx *c) {
     for (size_t i = 0; i < c->set->n; i++) {
         const char *nm = c->set->t[i].name;
         const char *p = nm;
-        if (eat(&p, "module.")) nm = p; /* saved from DataParallel */
+        if (fathom_map_eat(&p, "module.")) nm = p; /* saved from DataParallel */
         mapped *m = &c->m[i];
-        if (hf_to_official(nm, m->name, sizeof m->name, &m->part)) {
+        if (fathom_name_hf_to_official(nm, m->name, sizeof m->name, &m->part)) {
             c->hf = 1;
         } else {
             snprintf(m->name, sizeof m->name, "%s", nm);
@@ -178,140 +38,11 @@ static void translate_all(map_ctx *c) {
     }
 }
 
-static const fathom_raw_tensor *find_tensor(const map_ctx *c, const char *official, int part) {
+const fathom_raw_tensor *fathom_map_find(const map_ctx *c, const char *official, int part) {
     for (size_t i = 0; i < c->set->n; i++)
         if ((c->m[i].part == part || c->m[i].part == -1) && strcmp(c->m[i].name, official) == 0)
             return &c->set->t[i];
     return NULL;
-}
-
-/* ---------------------------------------------------------------- architecture */
-
-static const struct {
-    const char *name;
-    int dim, depth, layers[4], features, out[4];
-} known_arch[] = {
-    {"vits", 384, 12, {2, 5, 8, 11}, 64, {48, 96, 192, 384}},
-    {"vitb", 768, 12, {2, 5, 8, 11}, 128, {96, 192, 384, 768}},
-    {"vitl", 1024, 24, {4, 11, 17, 23}, 256, {256, 512, 1024, 1024}},
-    {"vitg", 1536, 40, {9, 19, 29, 39}, 384, {1536, 1536, 1536, 1536}},
-};
-
-static int64_t last_dim(const fathom_raw_tensor *t) { return t && t->ndim ? t->shape[t->ndim - 1] : 0; }
-static int64_t first_dim(const fathom_raw_tensor *t) { return t && t->ndim ? t->shape[0] : 0; }
-
-static int clamp_dim(int64_t v) { return v < 0 || v > MAP_MAX_DIM * 4 ? 0 : (int)v; }
-
-/* Best guess from the shapes; fields stay 0 where the tensor is missing (reported later). */
-static void infer_arch(const map_ctx *c, fathom_arch *a) {
-    memset(a, 0, sizeof *a);
-    a->embed_dim = clamp_dim(last_dim(find_tensor(c, "pretrained.cls_token", -1)));
-    int depth = 0;
-    for (size_t i = 0; i < c->set->n; i++) {
-        const char *p = c->m[i].name;
-        int b;
-        if (eat(&p, "pretrained.blocks.") && eat_index(&p, &b) && b + 1 > depth) depth = b + 1;
-    }
-    a->depth = depth;
-    a->swiglu = find_tensor(c, "pretrained.blocks.0.mlp.w12.weight", -1) != NULL;
-    if (a->swiglu) a->mlp_hidden = clamp_dim(first_dim(find_tensor(c, "pretrained.blocks.0.mlp.w12.weight", -1)) / 2);
-    else a->mlp_hidden = clamp_dim(first_dim(find_tensor(c, "pretrained.blocks.0.mlp.fc1.weight", -1)));
-    a->heads = a->embed_dim % 64 == 0 ? a->embed_dim / 64 : 0;
-    const fathom_raw_tensor *pw = find_tensor(c, "pretrained.patch_embed.proj.weight", -1);
-    a->patch = pw && pw->ndim == 4 ? clamp_dim(pw->shape[3]) : 14;
-    const fathom_raw_tensor *pe = find_tensor(c, "pretrained.pos_embed", -1);
-    if (pe && pe->ndim == 3 && pe->shape[1] >= 2 && pe->shape[1] <= (int64_t)MAP_MAX_GRID * MAP_MAX_GRID + 1) {
-        int64_t g = (int64_t)llround(sqrt((double)(pe->shape[1] - 1)));
-        a->pos_grid = g * g == pe->shape[1] - 1 ? (int)g : 0;
-    }
-    a->features = clamp_dim(first_dim(find_tensor(c, "depth_head.scratch.layer1_rn.weight", -1)));
-    for (int k = 0; k < 4; k++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "depth_head.projects.%d.weight", k);
-        a->out_ch[k] = clamp_dim(first_dim(find_tensor(c, nm, -1)));
-        a->layer_idx[k] = -1;
-    }
-    a->head_hidden = clamp_dim(first_dim(find_tensor(c, "depth_head.scratch.output_conv2.0.weight", -1)));
-    a->ln_eps = 1e-6f;
-    a->max_depth = 20.0f;
-    for (size_t k = 0; k < sizeof known_arch / sizeof known_arch[0]; k++)
-        if (a->embed_dim == known_arch[k].dim && a->depth == known_arch[k].depth)
-            memcpy(a->layer_idx, known_arch[k].layers, sizeof a->layer_idx);
-}
-
-static void apply_config(fathom_arch *a, const fathom_config *cfg) {
-    if (!cfg) return;
-    if (cfg->has_hidden_size) a->embed_dim = cfg->hidden_size;
-    if (cfg->has_layers) a->depth = cfg->layers;
-    if (cfg->has_heads) a->heads = cfg->heads;
-    if (cfg->has_swiglu) a->swiglu = cfg->swiglu;
-    if (cfg->has_mlp_ratio) {
-        int d = a->embed_dim;
-        if (a->swiglu) {
-            /* DINOv2 SwiGLUFFNFused: hidden = (int(D * ratio * 2/3) + 7) // 8 * 8 */
-            a->mlp_hidden = ((int)(d * cfg->mlp_ratio * 2.0 / 3.0) + 7) / 8 * 8;
-        } else {
-            a->mlp_hidden = (int)(d * cfg->mlp_ratio);
-        }
-    }
-    if (cfg->has_out_indices) memcpy(a->layer_idx, cfg->out_indices, sizeof a->layer_idx);
-    if (cfg->has_patch) a->patch = cfg->patch;
-    if (cfg->has_image_size && a->patch > 0) a->pos_grid = cfg->image_size / a->patch;
-    if (cfg->has_ln_eps) a->ln_eps = (float)cfg->ln_eps;
-    if (cfg->has_features) a->features = cfg->features;
-    if (cfg->has_neck) memcpy(a->out_ch, cfg->neck, sizeof a->out_ch);
-    if (cfg->has_head_hidden) a->head_hidden = cfg->head_hidden;
-    if (cfg->has_metric) a->metric = cfg->metric;
-    /* HF relative configs carry the class default max_depth 1: only a metric config's counts */
-    if (cfg->has_max_depth && cfg->has_metric && cfg->metric) a->max_depth = (float)cfg->max_depth;
-}
-
-static void apply_params(fathom_arch *a, const fathom_model_params *p) {
-    if (!p) return;
-    if (p->metric >= 0) a->metric = p->metric != 0;
-    if (p->max_depth > 0) a->max_depth = p->max_depth;
-}
-
-static void name_arch(fathom_arch *a) {
-    snprintf(a->name, sizeof a->name, "custom");
-    for (size_t k = 0; k < sizeof known_arch / sizeof known_arch[0]; k++) {
-        if (a->embed_dim != known_arch[k].dim || a->depth != known_arch[k].depth ||
-            a->features != known_arch[k].features || a->swiglu != (k == 3) ||
-            memcmp(a->out_ch, known_arch[k].out, sizeof a->out_ch) != 0 ||
-            memcmp(a->layer_idx, known_arch[k].layers, sizeof a->layer_idx) != 0 ||
-            a->heads != a->embed_dim / 64 || a->patch != 14 || a->pos_grid != 37)
-            continue;
-        snprintf(a->name, sizeof a->name, "%s", known_arch[k].name);
-    }
-}
-
-/* Values the slot shapes need; checked before any shape is compared. */
-static fathom_status check_arch(const map_ctx *c, const fathom_arch *a) {
-    const char *path = c->path;
-    struct { const char *what; int v, max; } f[] = {
-        {"embed dim", a->embed_dim, MAP_MAX_DIM}, {"heads", a->heads, MAP_MAX_DIM},
-        {"MLP hidden size", a->mlp_hidden, MAP_MAX_DIM * 4}, {"patch size", a->patch, 64},
-        {"position grid", a->pos_grid, MAP_MAX_GRID}, {"DPT features", a->features, MAP_MAX_DIM},
-        {"head hidden size", a->head_hidden, MAP_MAX_DIM}, {"out_channels[0]", a->out_ch[0], MAP_MAX_DIM},
-        {"out_channels[1]", a->out_ch[1], MAP_MAX_DIM}, {"out_channels[2]", a->out_ch[2], MAP_MAX_DIM},
-        {"out_channels[3]", a->out_ch[3], MAP_MAX_DIM},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i].v <= 0 || f[i].v > f[i].max)
-            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot determine a valid %s (got %d; at most %d)",
-                               path, f[i].what, f[i].v, f[i].max);
-    if (a->embed_dim % a->heads)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: embed dim %d is not a multiple of %d heads", path,
-                           a->embed_dim, a->heads);
-    if (a->features % 2)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: DPT features %d is odd", path, a->features);
-    for (int k = 0; k < 4; k++)
-        if (a->layer_idx[k] < 0 || a->layer_idx[k] >= a->depth)
-            return fathom_fail(FATHOM_ERR_UNSUPPORTED,
-                               "%s: cannot tell which blocks feed the head (%d blocks of dim %d is not vits/vitb/vitl/vitg; "
-                               "use a folder with config.json giving out_indices)",
-                               path, a->depth, a->embed_dim);
-    return FATHOM_OK;
 }
 
 /* ---------------------------------------------------------------- slots */
@@ -469,7 +200,7 @@ static fathom_status check_missing(map_ctx *c, const slot *ordered, size_t n) {
         int p = -1;
         if (s->parts == 3 && (s->filled || c->hf)) p = !(s->filled & 1) ? 0 : !(s->filled & 2) ? 1 : 2;
         char name[MAP_NAME + 32];
-        if (c->hf) official_to_hf(s->name, p, name, sizeof name);
+        if (c->hf) fathom_name_official_to_hf(s->name, p, name, sizeof name);
         else snprintf(name, sizeof name, "%s", s->name);
         if (p >= 0 && !c->hf)
             return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: missing tensor '%s' (the %s part is absent)", c->path,
@@ -556,8 +287,13 @@ static fathom_status fill_arena(map_ctx *c, fathom_weights *w) {
     if (!w->arena)
         return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate %zu MiB for the weights", c->path, w->arena_bytes >> 20);
     float *base = w->arena;
+    w->fields = malloc(sizeof *w->fields * (c->nslots ? c->nslots : 1));
+    if (!w->fields) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", c->path);
     for (size_t k = 0; k < c->nslots; k++)
-        if (c->slots[k].dst) *c->slots[k].dst = base + c->slots[k].off;
+        if (c->slots[k].dst) {
+            *c->slots[k].dst = base + c->slots[k].off;
+            w->fields[w->n_fields++] = c->slots[k].dst;
+        }
     uint8_t *scratch = NULL; /* owned: staging for 16-bit tensors read through set->read */
     fathom_status st = FATHOM_OK;
     if (scratch_bytes && !(scratch = malloc(scratch_bytes))) {
@@ -611,9 +347,9 @@ fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cf
         goto done;
     }
     translate_all(&c);
-    infer_arch(&c, &w->arch);
-    apply_config(&w->arch, cfg);
-    apply_params(&w->arch, params);
+    fathom_map_infer_arch(&c, &w->arch);
+    fathom_map_apply_config(&w->arch, cfg);
+    fathom_map_apply_params(&w->arch, params);
     c.arch = &w->arch;
     if (w->arch.depth <= 0 || w->arch.depth > MAP_MAX_DEPTH) {
         st = w->arch.depth <= 0
@@ -623,7 +359,7 @@ fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cf
                                w->arch.depth, MAP_MAX_DEPTH);
         goto done;
     }
-    name_arch(&w->arch);
+    fathom_map_name_arch(&w->arch);
     w->blocks = calloc((size_t)w->arch.depth, sizeof *w->blocks);
     if (!w->blocks) {
         st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", set->path);
@@ -639,7 +375,7 @@ fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cf
     qsort(c.slots, c.nslots, sizeof *c.slots, slot_cmp);
     if ((st = check_names(&c)) != FATHOM_OK) goto done;
     if ((st = check_missing(&c, ordered, c.nslots)) != FATHOM_OK) goto done;
-    if ((st = check_arch(&c, &w->arch)) != FATHOM_OK) goto done;
+    if ((st = fathom_map_check_arch(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = check_shapes(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = fill_arena(&c, w)) != FATHOM_OK) goto done;
     summarize(&c, w);

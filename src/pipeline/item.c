@@ -25,6 +25,8 @@ void fathom_item_reset(fathom_item *it) {
     str_clear(&it->source);
     str_clear(&it->rel_out);
     str_clear(&it->outputs);
+    str_clear(&it->ident);
+    it->dup_of = -1;
     it->index = 0;
     it->kind = FATHOM_ITEM_FILE;
     it->width = it->height = 0;
@@ -48,6 +50,7 @@ void fathom_item_destroy(fathom_item *it) {
     free(it->source.s);
     free(it->rel_out.s);
     free(it->outputs.s);
+    free(it->ident.s);
     fathom_free_sized(it->x, it->x_cap * sizeof(float));
     fathom_free_sized(it->depth_net, it->depth_net_cap * sizeof(float));
     fathom_free_sized(it->depth, it->depth_cap * sizeof(float));

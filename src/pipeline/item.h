@@ -60,6 +60,9 @@ typedef struct fathom_item {
                                 by naming.h in the source thread */
     fathom_str outputs;      /* owned: paths the sink wrote (or found, when skipped),
                                 '\n'-separated; for the report */
+    fathom_str ident;        /* owned: canonical input (realpath or URL) for the manifest
+                                and duplicate detection; set by naming.h; "" for frames */
+    int64_t dup_of;          /* index of the earlier item naming the same input, else -1 */
 
     /* decoded input */
     fathom_image image;      /* owned: decoded RGB (fathom_image_free); freed by the decode

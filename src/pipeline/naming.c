@@ -7,17 +7,17 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "pipeline/manifest.h"
 
 const char *fathom_naming_suffix(unsigned formats, fathom_output_format one) {
-    unsigned pngs = formats & (FATHOM_OUT_PNG16 | FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR);
-    unsigned first_png = pngs & (~pngs + 1); /* lowest bit: png16 < png8 < color */
+    (void)formats; /* one scheme: a format's suffix never depends on the others asked */
     switch (one) {
     case FATHOM_OUT_NPY: return "npy";
     case FATHOM_OUT_NPZ: return "npz";
     case FATHOM_OUT_EXR: return "exr";
-    case FATHOM_OUT_PNG16: return first_png == FATHOM_OUT_PNG16 ? "png" : "png16.png";
-    case FATHOM_OUT_PNG8: return first_png == FATHOM_OUT_PNG8 ? "png" : "png8.png";
-    case FATHOM_OUT_COLOR: return first_png == FATHOM_OUT_COLOR ? "png" : "color.png";
+    case FATHOM_OUT_PNG16: return "png";
+    case FATHOM_OUT_PNG8: return "png8.png";
+    case FATHOM_OUT_COLOR: return "color.png";
     }
     return "bin";
 }
@@ -77,9 +77,17 @@ typedef struct name_key {
     uint64_t h1, h2;
 } name_key;
 
-struct fathom_names {
+typedef struct name_set {
     name_key *slots; /* owned: cap slots */
     size_t cap, count;
+} name_set;
+
+struct fathom_names {
+    name_set names;            /* output file names claimed in this run */
+    name_set inputs;           /* idents of the inputs taken (duplicates) */
+    uint64_t *input_index;     /* owned: parallel to inputs.slots: the first item's index */
+    unsigned formats;          /* 0: claim the bare rel_out (custom sources) */
+    fathom_manifest *manifest; /* borrowed, may be NULL */
 };
 
 static name_key key_of(const char *s) {
@@ -93,63 +101,143 @@ static name_key key_of(const char *s) {
     return (name_key){h1, h2};
 }
 
+static size_t slot_of(const name_set *set, name_key k) {
+    size_t i = (size_t)(k.h1 ^ (k.h2 >> 7)) & (set->cap - 1);
+    for (;;) {
+        const name_key *s = &set->slots[i];
+        if ((!s->h1 && !s->h2) || (s->h1 == k.h1 && s->h2 == k.h2)) return i;
+        i = (i + 1) & (set->cap - 1);
+    }
+}
+
+static int set_has(const name_set *set, name_key k) {
+    const name_key *s = &set->slots[slot_of(set, k)];
+    return s->h1 || s->h2;
+}
+
+/* Room for one more key; `extra` (may be NULL) is a uint64_t array kept parallel to slots. */
+static fathom_status set_reserve(name_set *set, uint64_t **extra) {
+    if ((set->count + 1) * 2 <= set->cap) return FATHOM_OK;
+    name_set ns = {calloc(set->cap * 2, sizeof(name_key)), set->cap * 2, set->count};
+    uint64_t *nx = extra ? calloc(ns.cap, sizeof *nx) : NULL;
+    if (!ns.slots || (extra && !nx)) {
+        free(ns.slots);
+        free(nx);
+        return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for %zu output names", set->count);
+    }
+    for (size_t i = 0; i < set->cap; i++) {
+        if (!set->slots[i].h1 && !set->slots[i].h2) continue;
+        size_t j = slot_of(&ns, set->slots[i]);
+        ns.slots[j] = set->slots[i];
+        if (nx) nx[j] = (*extra)[i];
+    }
+    free(set->slots);
+    *set = ns;
+    if (extra) {
+        free(*extra);
+        *extra = nx;
+    }
+    return FATHOM_OK;
+}
+
 fathom_status fathom_names_create(fathom_names **out) {
     *out = NULL;
     fathom_names *n = calloc(1, sizeof *n);
     if (!n) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the output name set");
-    n->cap = 1024;
-    n->slots = calloc(n->cap, sizeof *n->slots);
-    if (!n->slots) {
-        free(n);
+    n->names.cap = n->inputs.cap = 1024;
+    n->names.slots = calloc(n->names.cap, sizeof(name_key));
+    n->inputs.slots = calloc(n->inputs.cap, sizeof(name_key));
+    n->input_index = calloc(n->inputs.cap, sizeof *n->input_index);
+    if (!n->names.slots || !n->inputs.slots || !n->input_index) {
+        fathom_names_free(&n);
         return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the output name set");
     }
     *out = n;
     return FATHOM_OK;
 }
 
+void fathom_names_configure(fathom_names *n, unsigned formats, fathom_manifest *manifest) {
+    n->formats = formats;
+    n->manifest = manifest;
+}
+
 void fathom_names_free(fathom_names **np) {
     if (!np || !*np) return;
-    free((*np)->slots);
+    free((*np)->names.slots);
+    free((*np)->inputs.slots);
+    free((*np)->input_index);
     free(*np);
     *np = NULL;
 }
 
-/* Insert k; returns 1 when it was new, 0 when already present. */
-static int insert_key(name_key *slots, size_t cap, name_key k) {
-    size_t i = (size_t)(k.h1 ^ (k.h2 >> 7)) & (cap - 1);
-    for (;;) {
-        name_key *s = &slots[i];
-        if (!s->h1 && !s->h2) {
-            *s = k;
-            return 1;
-        }
-        if (s->h1 == k.h1 && s->h2 == k.h2) return 0;
-        i = (i + 1) & (cap - 1);
-    }
-}
+static const fathom_output_format k_formats[] = {FATHOM_OUT_NPY,   FATHOM_OUT_NPZ,
+                                                 FATHOM_OUT_PNG16, FATHOM_OUT_PNG8,
+                                                 FATHOM_OUT_COLOR, FATHOM_OUT_EXR};
+#define N_FORMATS (sizeof k_formats / sizeof k_formats[0])
 
-static fathom_status grow(fathom_names *n) {
-    size_t cap = n->cap * 2;
-    name_key *slots = calloc(cap, sizeof *slots);
-    if (!slots) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for %zu output names", n->count);
-    for (size_t i = 0; i < n->cap; i++)
-        if (n->slots[i].h1 || n->slots[i].h2) insert_key(slots, cap, n->slots[i]);
-    free(n->slots);
-    n->slots = slots;
-    n->cap = cap;
+/* Claim every output file of candidate `cand` when all are free (not claimed in this run, not
+ * recorded in the manifest for another input). *ok = 1 when claimed. */
+static fathom_status try_claim(fathom_names *n, const char *cand, const char *ident, int *ok) {
+    char file[4200];
+    name_key keys[N_FORMATS];
+    size_t nk = 0;
+    *ok = 0;
+    for (size_t i = 0; i < N_FORMATS || (!n->formats && i == 0); i++) {
+        if (n->formats && !(n->formats & k_formats[i])) continue;
+        int len = n->formats ? snprintf(file, sizeof file, "%s.%s", cand,
+                                        fathom_naming_suffix(n->formats, k_formats[i]))
+                             : snprintf(file, sizeof file, "%s", cand);
+        if (len < 0 || (size_t)len >= sizeof file)
+            return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output name too long", cand);
+        keys[nk] = key_of(file);
+        if (set_has(&n->names, keys[nk])) return FATHOM_OK;
+        if (n->formats && ident && *ident &&
+            fathom_manifest_owner(n->manifest, file, ident) == FATHOM_OWNER_OTHER)
+            return FATHOM_OK;
+        nk++;
+        if (!n->formats) break;
+    }
+    for (size_t i = 0; i < nk; i++) {
+        FATHOM_TRY(set_reserve(&n->names, NULL));
+        size_t j = slot_of(&n->names, keys[i]);
+        if (!n->names.slots[j].h1 && !n->names.slots[j].h2) n->names.count++;
+        n->names.slots[j] = keys[i];
+    }
+    *ok = 1;
     return FATHOM_OK;
 }
 
-static fathom_status try_claim(fathom_names *n, const char *name, int *ok) {
-    if ((n->count + 1) * 2 > n->cap) FATHOM_TRY(grow(n));
-    *ok = insert_key(n->slots, n->cap, key_of(name));
-    n->count += *ok;
+/* Duplicate inputs: the second naming of one ident is skipped and points at the first. */
+static fathom_status check_duplicate(fathom_names *n, fathom_item *it) {
+    name_key k = key_of(it->ident.s);
+    size_t j = slot_of(&n->inputs, k);
+    if (n->inputs.slots[j].h1 || n->inputs.slots[j].h2) {
+        it->dup_of = (int64_t)n->input_index[j];
+        it->state = FATHOM_ITEM_SKIPPED;
+        return FATHOM_OK;
+    }
+    FATHOM_TRY(set_reserve(&n->inputs, &n->input_index));
+    j = slot_of(&n->inputs, k);
+    n->inputs.slots[j] = k;
+    n->input_index[j] = it->index;
+    n->inputs.count++;
     return FATHOM_OK;
 }
 
 fathom_status fathom_names_claim(fathom_names *n, fathom_item *it) {
+    if (it->kind != FATHOM_ITEM_FRAME && it->state == FATHOM_ITEM_PENDING) {
+        char id[4096];
+        fathom_manifest_source_id(it->source.s, id, sizeof id);
+        FATHOM_TRY(fathom_str_set(&it->ident, id));
+        FATHOM_TRY(check_duplicate(n, it));
+        if (it->state == FATHOM_ITEM_SKIPPED) return FATHOM_OK; /* it writes nothing */
+    }
+    /* control bytes (a newline in a file name) never reach an output name */
+    for (char *p = it->rel_out.s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '_';
+    const char *ident = it->ident.s;
     int ok = 0;
-    FATHOM_TRY(try_claim(n, it->rel_out.s, &ok));
+    FATHOM_TRY(try_claim(n, it->rel_out.s, ident, &ok));
     if (ok) return FATHOM_OK;
     char buf[4096];
     const char *ext = fathom_naming_ext(it->source.s);
@@ -161,7 +249,9 @@ fathom_status fathom_names_claim(fathom_names *n, fathom_item *it) {
         if (len < 0 || (size_t)len >= sizeof buf)
             return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output name too long", it->source.s);
         if (k == 1 && qm == 0) continue; /* no extension: go straight to numbers */
-        FATHOM_TRY(try_claim(n, buf, &ok));
+        for (char *p = buf; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '_';
+        FATHOM_TRY(try_claim(n, buf, ident, &ok));
         if (ok) return fathom_str_set(&it->rel_out, buf);
     }
     return fathom_fail(FATHOM_ERR_INTERNAL, "%s: no free output name", it->source.s);

@@ -1,15 +1,16 @@
 /* naming.h - output names: OUTDIR/<rel_out>.<ext>, and the clash rules.
  *
  * Rules (docs/pipeline.md):
- *   Across formats: png16, png8 and color all end in .png. The first of them in the fixed
- *   order png16, png8, color gets "<stem>.png"; the others get "<stem>.<format>.png"
- *   (e.g. --format png16,color -> a.png + a.color.png). npy, npz, exr use their extension.
- *   Across inputs: two inputs that map to the same rel_out (a.jpg and a.png in one folder,
- *   or two list entries with one stem) are resolved first come, first served in source
- *   order (folders are walked in sorted order, lists in line order): the first keeps
+ *   One scheme: OUTDIR/<rel_out>.<suffix>, a fixed suffix per format whatever else is asked:
+ *   npy .npy, npz .npz, exr .exr, png16 .png, png8 .png8.png, color .color.png.
+ *   Clashes: every output FILE of an input is claimed, so `x.color.jpg` (png16 -> x.color.png)
+ *   and `x.jpg` (color -> x.color.png) cannot share one. Resolved first come, first served in
+ *   source order (folders are walked in sorted order, lists in line order): the first keeps
  *   "<stem>", a later one becomes "<stem>.<source extension>" ("a.png"), and if that is
- *   taken too "<stem>.<source extension>.<n>" with n = 2, 3, ...
- *   The set of claimed names keeps two 64-bit hashes per item (16 bytes), not the strings. */
+ *   taken too "<stem>.<source extension>.<n>" with n = 2, 3, ... A name whose file is
+ *   recorded in OUTDIR's manifest (manifest.h) for another input is taken as well, so names
+ *   stay with their inputs when a folder grows between runs.
+ *   The sets keep two 64-bit hashes per name (16 bytes), not the strings. */
 #ifndef FATHOM_PIPELINE_NAMING_H
 #define FATHOM_PIPELINE_NAMING_H
 
@@ -36,10 +37,17 @@ const char *fathom_naming_ext(const char *path);
 void fathom_naming_clean_dir(const char *rel, char *out, size_t cap);
 
 typedef struct fathom_names fathom_names;
+typedef struct fathom_manifest fathom_manifest;
 fathom_status fathom_names_create(fathom_names **out);
+/* Claim whole output file names ("<rel_out>.<suffix>" of every format in `formats`) rather
+ * than the bare rel_out (formats 0, the default: custom sources), and treat names recorded in
+ * `manifest` (borrowed, may be NULL) for another input as taken. */
+void fathom_names_configure(fathom_names *n, unsigned formats, fathom_manifest *manifest);
 void fathom_names_free(fathom_names **n);
-/* Make it->rel_out unique among all names claimed so far (rules above; source extension
- * from it->source) and claim it. Single-threaded (the source thread). */
+/* For file and URL items: set it->ident (canonical input); an input already taken in this run
+ * is marked SKIPPED with it->dup_of = the first one's index and claims nothing. Then make
+ * it->rel_out unique (rules above; source extension from it->source; control bytes become
+ * '_') and claim it. Single-threaded (the source thread). */
 fathom_status fathom_names_claim(fathom_names *n, fathom_item *it);
 
 #endif

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/status.h"
+#include "media/atomic_file.h"
 
 double fathom_now_s(void) {
     struct timespec ts;
@@ -21,6 +23,7 @@ fathom_run_params fathom_run_default_params(void) {
     p.formats = FATHOM_OUT_NPY;
     p.existing = FATHOM_EXISTING_ERROR;
     p.input_size = 518;
+    p.max_pixels = FATHOM_DEFAULT_MAX_PIXELS;
     p.batch = 4;
     p.batch_timeout_s = 0.05; /* short: a slow trickle of inputs must not wait long */
     p.workers = 2;
@@ -150,7 +153,7 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     for (int d = 0; d < p->n_devices; d++) {
         if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) goto fail;
     }
-    if (p->report_path && (st = fathom_report_open(p->report_path, &pl->report)) != FATHOM_OK)
+    if (p->report_path && (st = fathom_report_open(p->report_path, p, m, &pl->report)) != FATHOM_OK)
         goto fail;
     *out = pl;
     return FATHOM_OK;
@@ -168,6 +171,18 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     memset(&sink, 0, sizeof sink);
     fathom_model_info info;
     fathom_model_get_info(m, &info);
+    /* data safety first (input_guard.h): nothing is created before these checks */
+    FATHOM_TRY(fathom_outdir_check(params->outdir, params->report_path, params->inputs,
+                                   params->n_inputs));
+    if (params->report_path) FATHOM_TRY(fathom_report_check(params->report_path));
+    fathom_input_ids *ids = NULL;     /* owned until handed to the pipeline */
+    fathom_manifest *manifest = NULL; /* owned until handed to the pipeline */
+    FATHOM_TRY(fathom_input_ids_collect(params->inputs, params->n_inputs, &ids));
+    fathom_status st = params->outdir ? fathom_manifest_open(params->outdir, &manifest) : FATHOM_OK;
+    if (st != FATHOM_OK) {
+        fathom_input_ids_free(&ids);
+        return st;
+    }
     fathom_file_sink_opts so;
     memset(&so, 0, sizeof so);
     so.outdir = params->outdir;
@@ -175,16 +190,34 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     so.write = params->write;
     so.write.metric = info.metric;
     so.exist = params->existing;
+    so.manifest = manifest;
+    so.inputs = ids;
     /* the sink first: it creates the output folder, which the folder walk must then skip
      * (an output folder inside an input folder) */
-    FATHOM_TRY(fathom_file_sink_create(&so, &sink));
+    st = fathom_file_sink_create(&so, &sink);
     fathom_inputs_opts io = {params->recursive, params->outdir, (FILE *)params->stdin_list};
-    fathom_status st = fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src);
+    if (st == FATHOM_OK) st = fathom_inputs_source_create(params->inputs, params->n_inputs, &io, &src);
     if (st != FATHOM_OK) {
         fathom_sink_free(&sink);
+        fathom_manifest_free(&manifest);
+        fathom_input_ids_free(&ids);
         return st;
     }
-    return fathom_pipeline_create_with(m, params, &src, &sink, out);
+    /* leftovers of runs that died in this OUTDIR (kill -9): their processes are gone */
+    size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+    if (stale)
+        fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
+                   params->outdir, stale, stale == 1 ? "" : "s");
+    st = fathom_pipeline_create_with(m, params, &src, &sink, out);
+    if (st != FATHOM_OK) {
+        fathom_manifest_free(&manifest);
+        fathom_input_ids_free(&ids);
+        return st;
+    }
+    (*out)->manifest = manifest;
+    (*out)->input_ids = ids;
+    fathom_names_configure((*out)->names, so.formats ? so.formats : FATHOM_OUT_NPY, manifest);
+    return FATHOM_OK;
 }
 
 void fathom_pipeline_cancel(fathom_pipeline *pl) {
@@ -210,6 +243,7 @@ static void snapshot(struct fathom_pipeline *pl, fathom_run_stats *s) {
     }
     for (int i = 0; i < 4; i++) s->busy_s[i] = atomic_load(&pl->busy_ns[i]) * 1e-9;
     s->cancelled = atomic_load(&pl->cancel);
+    fathom_inputs_source_ignored(&pl->src, s->ignored);
     pthread_mutex_lock(&pl->mu);
     s->fatal = pl->fatal;
     memcpy(s->fatal_msg, pl->fatal_msg, sizeof s->fatal_msg);
@@ -303,6 +337,8 @@ void fathom_pipeline_free(fathom_pipeline **plp) {
     fathom_report_free(&pl->report);
     fathom_source_free(&pl->src);
     fathom_sink_free(&pl->sink);
+    fathom_manifest_free(&pl->manifest); /* after the sink and names, which borrow it */
+    fathom_input_ids_free(&pl->input_ids);
     if (pl->items)
         for (size_t i = 0; i < pl->n_items; i++) fathom_item_destroy(&pl->items[i]);
     free(pl->items);

@@ -34,7 +34,9 @@
 
 #include "fathom.h"
 #include "net/fetch.h"
+#include "pipeline/input_guard.h"
 #include "pipeline/item.h"
+#include "pipeline/manifest.h"
 #include "pipeline/naming.h"
 #include "pipeline/queue.h"
 #include "pipeline/report.h"
@@ -49,6 +51,8 @@ struct fathom_pipeline {
     fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned */
     fathom_fetcher *fetcher;        /* owned */
     fathom_names *names;            /* owned */
+    fathom_manifest *manifest;      /* owned, NULL for custom sinks: OUTDIR's manifest */
+    fathom_input_ids *input_ids;    /* owned, may be NULL: inputs named (never written over) */
     fathom_report *report;          /* owned, NULL without report_path */
     fathom_item *items;             /* owned: the pool */
     size_t n_items;

@@ -54,9 +54,15 @@ typedef struct fathom_file_sink_opts {
     unsigned formats;         /* fathom_output_format bits */
     fathom_write_opts write;  /* invert, colormap, metric */
     fathom_exist exist;       /* what to do with outputs that already exist */
+    struct fathom_manifest *manifest;       /* borrowed, may be NULL: OUTDIR's record of which
+                                               input wrote which output (manifest.h) */
+    const struct fathom_input_ids *inputs;  /* borrowed, may be NULL: inputs named, never
+                                               written over (input_guard.h) */
 } fathom_file_sink_opts;
 
-/* The strings are copied. *out owned by the caller (fathom_sink_free). */
+/* Existing outputs (docs/pipeline.md): a file is replaced (--overwrite, or --resume redoing a
+ * partly done input) only when the manifest records it as this input's output; a file that
+ * is this input or one named on the command line is never written. The strings are copied. *out owned by the caller (fathom_sink_free). */
 fathom_status fathom_file_sink_create(const fathom_file_sink_opts *opts, fathom_sink *out);
 void fathom_sink_free(fathom_sink *sink); /* accepts a zeroed sink; zeroes it */
 

@@ -53,6 +53,7 @@ typedef struct inputs_source {
     size_t line_cap;
     long line_no;
     atomic_llong total;  /* -1 unknown */
+    atomic_llong ignored[FATHOM_IGNORED_KINDS]; /* folder entries not taken, by reason */
     int64_t produced;    /* items returned so far (the exact total once the input ends) */
     /* background count of folder and list inputs, for progress (total/ETA) */
     pthread_t counter;
@@ -60,8 +61,11 @@ typedef struct inputs_source {
     atomic_int counter_stop;
 } inputs_source;
 
-static const char *const k_image_exts[] = {"jpg", "jpeg", "jpe", "png", "webp", "bmp", "tif",
-                                           "tiff", "ppm", "pgm", "pnm", "tga", NULL};
+/* every still-image format the decoders take (jpeg.c, png_read.c, webp.c, ffimage.c) */
+static const char *const k_image_exts[] = {"jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp",
+                                           "dib", "tif", "tiff", "ppm", "pgm", "pbm", "pnm",
+                                           "pam", "tga", "gif", "avif", "pcx", "sgi", "rgb",
+                                           "qoi", "dpx", "sun", "ras", NULL};
 
 static int is_image_name(const char *name) {
     const char *ext = fathom_naming_ext(name);
@@ -201,9 +205,12 @@ static fathom_status next_in_dir(inputs_source *s, fathom_item *it, int *got) {
             return FATHOM_OK;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (!s->recursive || S_ISLNK(lst.st_mode)) continue;
             if (s->has_skip && st.st_dev == s->skip_st.st_dev && st.st_ino == s->skip_st.st_ino)
                 continue; /* the output dir inside an input folder */
+            if (!s->recursive || S_ISLNK(lst.st_mode)) {
+                atomic_fetch_add(&s->ignored[FATHOM_IGNORED_FOLDER], 1);
+                continue;
+            }
             char rel[4096];
             snprintf(rel, sizeof rel, "%s%s/", f->rel, name);
             if (s->depth == MAX_DEPTH) {
@@ -223,7 +230,14 @@ static fathom_status next_in_dir(inputs_source *s, fathom_item *it, int *got) {
             s->depth++;
             continue;
         }
-        if (!S_ISREG(st.st_mode) || !is_image_name(name)) continue;
+        if (!S_ISREG(st.st_mode)) { /* FIFO, socket, device: never opened */
+            atomic_fetch_add(&s->ignored[FATHOM_IGNORED_SPECIAL], 1);
+            continue;
+        }
+        if (!is_image_name(name)) {
+            atomic_fetch_add(&s->ignored[FATHOM_IGNORED_NOT_IMAGE], 1);
+            continue;
+        }
         FATHOM_TRY(fill_file(it, path, f->rel));
         *got = 1;
         return FATHOM_OK;
@@ -253,6 +267,15 @@ static fathom_status next_in_list(inputs_source *s, fathom_item *it, int *got) {
         if (!*l || *l == '#') continue;
         *got = 1;
         if (is_url(l)) return fill_url(it, l);
+        if (strstr(l, "://")) { /* ftp://, file://, ...: say so, not "No such file" */
+            FATHOM_TRY(fathom_str_set(&it->source, l));
+            FATHOM_TRY(fathom_str_set(&it->rel_out, ""));
+            fathom_item_fail(it, FATHOM_ERR_UNSUPPORTED,
+                             "%s (%s line %ld): unsupported URL scheme '%.*s://' (http:// and "
+                             "https:// are supported)",
+                             l, s->args[s->cur], s->line_no, (int)(strstr(l, "://") - l), l);
+            return FATHOM_OK;
+        }
         if (l[0] == '/') return fill_file(it, l, NULL);
         char path[4096], rel[4096];
         int pl = snprintf(path, sizeof path, "%s%s", s->list_dir, l);
@@ -402,6 +425,8 @@ static void *count_thread(void *arg) {
 
 static int64_t inputs_total(void *self) { return atomic_load(&((inputs_source *)self)->total); }
 
+
+
 static void inputs_free(void *self) {
     inputs_source *s = self;
     if (!s) return;
@@ -419,6 +444,11 @@ static void inputs_free(void *self) {
 }
 
 static const fathom_source_ops k_inputs_ops = {"inputs", inputs_next, inputs_total, inputs_free};
+
+void fathom_inputs_source_ignored(const fathom_source *src, int64_t *counts) {
+    inputs_source *s = src && src->ops == &k_inputs_ops ? src->self : NULL;
+    for (int i = 0; i < FATHOM_IGNORED_KINDS; i++) counts[i] = s ? atomic_load(&s->ignored[i]) : 0;
+}
 
 /* Classify and check one command-line input (setup errors name the path). */
 static fathom_status classify(const char *a, const fathom_inputs_opts *o, arg_kind *k) {
@@ -487,6 +517,7 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
     if (opts && opts->skip_dir && stat(opts->skip_dir, &s->skip_st) == 0) s->has_skip = 1;
     atomic_init(&s->total, countable ? (long long)n : -1);
     atomic_init(&s->counter_stop, 0);
+    for (int i = 0; i < FATHOM_IGNORED_KINDS; i++) atomic_init(&s->ignored[i], 0);
     /* without the count the run still works: progress just shows no total */
     if (!countable && !stdin_uses && pthread_create(&s->counter, NULL, count_thread, s) == 0)
         s->counter_started = 1;

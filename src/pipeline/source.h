@@ -57,7 +57,10 @@ typedef struct fathom_inputs_opts {
  * checked now: a missing or unreadable one is a setup error (FATHOM_ERR_NOT_FOUND /
  * FATHOM_ERR_IO naming the path). Folders are walked lazily with a stack of open
  * directories: entries of one folder are read and sorted when it is entered; hidden entries
- * (name starting with '.') are skipped, and only files with an image extension are taken.
+ * (name starting with '.') are skipped, and only regular files with an image extension are
+ * taken; the others (other extensions, FIFOs/sockets/devices, sub-folders without -r) are
+ * counted by reason (fathom_inputs_source_ignored). List entries with a scheme other than http(s) are items
+ * failed as unsupported.
  * Output names (rel_out):
  *   file argument or absolute list entry or URL: "<stem>"
  *   inside folder argument D:                     "<path relative to D>/<stem>"
@@ -65,6 +68,10 @@ typedef struct fathom_inputs_opts {
  * The strings in inputs are copied. *out is owned by the caller (out->ops->free). */
 fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
                                           const fathom_inputs_opts *opts, fathom_source *out);
+
+/* Entries of walked folders not taken so far, by fathom_ignored_kind (counts has
+ * FATHOM_IGNORED_KINDS slots); zeros for other sources. Thread-safe (atomic reads). */
+void fathom_inputs_source_ignored(const fathom_source *src, int64_t *counts);
 
 /* Release a source (any implementation). Accepts a zeroed source; zeroes it. */
 void fathom_source_free(fathom_source *src);

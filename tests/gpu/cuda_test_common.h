@@ -12,8 +12,15 @@
 #include "core/status.h"
 #include "test_util.h"
 
-#ifdef FATHOM_HAVE_CUDA
+#include "backend/module.h"
+#ifdef CT_LINKED_CUDA
+/* this test links the CUDA backend's objects (CMakeLists.txt) instead of loading the module */
 #include "backend/cuda/cuda_backend.h"
+#define ct_device_count fathom_cuda_devices
+#define ct_create fathom_cuda_backend_create
+#else
+#define ct_device_count fathom_cuda_device_count
+#define ct_create fathom_backend_cuda_create
 #endif
 
 /* Exit 77 unless this is a CUDA build on a machine with a CUDA device. */
@@ -22,7 +29,7 @@ static inline void ct_require_device(void) {
     printf("SKIP: built without CUDA\n");
     exit(77);
 #else
-    if (fathom_cuda_device_count() <= 0) {
+    if (ct_device_count() <= 0) {
         printf("SKIP: no CUDA device\n");
         exit(77);
     }
@@ -31,7 +38,7 @@ static inline void ct_require_device(void) {
 
 static inline fathom_backend *ct_backend(fathom_precision p) {
     fathom_backend *be = NULL;
-    if (fathom_backend_cuda_create(0, p, 0, &be) != FATHOM_OK) {
+    if (ct_create(0, p, 0, &be) != FATHOM_OK) {
         fprintf(stderr, "cuda backend: %s\n", fathom_last_error());
         return NULL;
     }

@@ -69,7 +69,7 @@ bench "${QUICK[@]}" --device auto
 check "bench --device auto exits 0" test "$RC" -eq 0
 if grep -q "using the CPU" "$T/err"; then
   echo "no usable CUDA device: $(head -1 "$T/err")"
-  CAUSE="no NVIDIA driver found|no CUDA device found|built without CUDA"
+  CAUSE="no NVIDIA driver found|no CUDA device found|built without CUDA|could not be loaded"
   check "bench auto fell back to the CPU and ran there" grep -q "device cpu" "$T/out"
   bench "${QUICK[@]}" --device cuda
   check "bench --device cuda without a device exits 2" test "$RC" -eq 2

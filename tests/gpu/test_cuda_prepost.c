@@ -169,7 +169,7 @@ static void test_graph_and_async(void **state) {
     assert_int_equal(fathom_cuda_host_alloc(be, (void **)&hb, n * sizeof(float)), FATHOM_OK);
     float *da = dalloc(n * sizeof(float)), *db = dalloc(n * sizeof(float));
     float *dout = dalloc(n * sizeof(float));
-    long long key = fathom_cuda_graph_key(1, 14, 28);
+    long long key = fathom_graph_key(1, 14, 28);
     assert_int_equal(fathom_cuda_graph_launch(be, key), FATHOM_ERR_NOT_FOUND);
     assert_int_equal(fathom_cuda_graph_begin(be), FATHOM_OK);
     be->ops->add(be, dout, da, db, n);
@@ -200,12 +200,12 @@ static void test_limits_and_errors(void **state) {
     (void)state;
     fathom_backend *small = NULL;
     /* the backend's own workspace and scratch (96 MiB) already exceed a 32 MiB limit */
-    assert_int_equal(fathom_backend_cuda_create(0, FATHOM_PRECISION_FP32, 32u << 20, &small),
+    assert_int_equal(ct_create(0, FATHOM_PRECISION_FP32, 32u << 20, &small),
                      FATHOM_ERR_NOMEM);
     assert_null(small);
     printf("limit: %s\n", fathom_last_error());
     assert_non_null(strstr(fathom_last_error(), "gpu-mem-limit"));
-    assert_int_equal(fathom_backend_cuda_create(0, FATHOM_PRECISION_FP32, 200u << 20, &small),
+    assert_int_equal(ct_create(0, FATHOM_PRECISION_FP32, 200u << 20, &small),
                      FATHOM_OK);
     void *p = NULL;
     assert_int_equal(small->ops->alloc(small, &p, 150u << 20), FATHOM_ERR_NOMEM);
@@ -214,8 +214,8 @@ static void test_limits_and_errors(void **state) {
     small->ops->free(small, p, 50u << 20);
     fathom_backend_free(&small);
 
-    int n = fathom_cuda_device_count();
-    assert_int_equal(fathom_backend_cuda_create(n, FATHOM_PRECISION_DEFAULT, 0, &small),
+    int n = ct_device_count();
+    assert_int_equal(ct_create(n, FATHOM_PRECISION_DEFAULT, 0, &small),
                      FATHOM_ERR_DEVICE);
     assert_null(small);
     printf("missing device: %s\n", fathom_last_error());

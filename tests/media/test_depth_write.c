@@ -303,7 +303,7 @@ static void test_exr(void **state) {
     assert_non_null(back);
     assert_int_equal(h, H);
     assert_int_equal(w, W);
-    assert_string_equal(chan, "Z");
+    assert_string_equal(chan, "depth.Z");
     assert_int_equal(comp, EXR_COMPRESSION_ZIP);
     assert_memory_equal(back, d, sizeof d);
     free(back);

@@ -52,8 +52,9 @@ static inline const char *png_text(const png_back *b, const char *key) {
     return NULL;
 }
 
-/* Read a single-channel float EXR: returns malloc'd (h, w) floats or NULL; fills channel name,
- * compression, size and the "units" string attribute ("" when absent). */
+/* Read fathom's float EXR (channels "Y" and "depth.Z", which must hold the same values):
+ * returns malloc'd (h, w) floats of the depth channel or NULL; fills the depth channel's
+ * name, compression, size and the "units" string attribute ("" when absent). */
 static inline float *exr_read_back(const char *path, int *h, int *w, char chan[16], int *compression,
                                    char units[32]) {
     exr_context_t f = NULL;
@@ -65,11 +66,12 @@ static inline float *exr_read_back(const char *path, int *h, int *w, char chan[1
     exr_storage_t st;
     exr_compression_t comp;
     int32_t lines = 0;
-    if (exr_get_channels(f, 0, &ch) || ch->num_channels != 1 || ch->entries[0].pixel_type != EXR_PIXEL_FLOAT ||
+    if (exr_get_channels(f, 0, &ch) || ch->num_channels != 2 || strcmp(ch->entries[0].name.str, "Y") ||
+        ch->entries[0].pixel_type != EXR_PIXEL_FLOAT || ch->entries[1].pixel_type != EXR_PIXEL_FLOAT ||
         exr_get_data_window(f, 0, &dw) || exr_get_storage(f, 0, &st) || st != EXR_STORAGE_SCANLINE ||
         exr_get_compression(f, 0, &comp) || exr_get_scanlines_per_chunk(f, 0, &lines))
         goto done;
-    snprintf(chan, 16, "%s", ch->entries[0].name.str);
+    snprintf(chan, 16, "%s", ch->entries[1].name.str);
     const char *u = NULL;
     int32_t ulen = 0;
     units[0] = '\0';
@@ -78,26 +80,34 @@ static inline float *exr_read_back(const char *path, int *h, int *w, char chan[1
     *w = dw.max.x - dw.min.x + 1;
     *h = dw.max.y - dw.min.y + 1;
     out = calloc((size_t)*w * *h, sizeof *out);
+    float *luma = calloc((size_t)*w * *h, sizeof *luma); /* the "Y" copy, compared at the end */
     exr_decode_pipeline_t dec = EXR_DECODE_PIPELINE_INITIALIZER;
     int inited = 0;
+    if (!out || !luma) goto fail;
     for (int y = dw.min.y; y <= dw.max.y; y += lines) {
         exr_chunk_info_t ci;
         if (exr_read_scanline_chunk_info(f, 0, y, &ci)) goto fail;
         if (inited ? exr_decoding_update(f, 0, &ci, &dec) : exr_decoding_initialize(f, 0, &ci, &dec)) goto fail;
-        dec.channels[0].decode_to_ptr = (uint8_t *)(out + (size_t)(y - dw.min.y) * *w);
-        dec.channels[0].user_pixel_stride = 4;
-        dec.channels[0].user_line_stride = 4 * *w;
-        dec.channels[0].user_bytes_per_element = 4;
-        dec.channels[0].user_data_type = EXR_PIXEL_FLOAT;
+        for (int c = 0; c < 2; c++) {
+            dec.channels[c].decode_to_ptr = (uint8_t *)((c ? out : luma) + (size_t)(y - dw.min.y) * *w);
+            dec.channels[c].user_pixel_stride = 4;
+            dec.channels[c].user_line_stride = 4 * *w;
+            dec.channels[c].user_bytes_per_element = 4;
+            dec.channels[c].user_data_type = EXR_PIXEL_FLOAT;
+        }
         if (!inited && exr_decoding_choose_default_routines(f, 0, &dec)) goto fail;
         inited = 1;
         if (exr_decoding_run(f, 0, &dec)) goto fail;
     }
     if (inited) exr_decoding_destroy(f, &dec);
+    if (memcmp(out, luma, (size_t)*w * *h * sizeof *out) != 0) goto fail_nodec;
+    free(luma);
     goto done;
 fail:
     if (inited) exr_decoding_destroy(f, &dec);
+fail_nodec:
     free(out);
+    free(luma);
     out = NULL;
 done:
     exr_finish(&f);

@@ -1,4 +1,5 @@
-# bench_torch.py - the op sequence of tests/ops/bench_ops.c (ViT-S, 518x518, random weights)
+# bench_torch.py - the ViT-S 518x518 forward op sequence (random weights; per-op shapes also in
+# `test_backend_ops --perf`)
 # in PyTorch, written like the official model (q * scale before q k^T, nn.GELU, interpolate
 # align_corners=True), for the speed comparison in docs/kernels.md. Not a ctest test.
 #   OMP_WAIT_POLICY=passive /usr/bin/python3 tests/ops/bench_torch.py [threads] [reps]

@@ -17,9 +17,9 @@ static void test_suffixes(void **state) {
     assert_string_equal(fathom_naming_suffix(all, FATHOM_OUT_PNG8), "png8.png");
     assert_string_equal(fathom_naming_suffix(all, FATHOM_OUT_COLOR), "color.png");
     unsigned two = FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR;
-    assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_PNG8), "png");
+    assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_PNG8), "png8.png");
     assert_string_equal(fathom_naming_suffix(two, FATHOM_OUT_COLOR), "color.png");
-    assert_string_equal(fathom_naming_suffix(FATHOM_OUT_COLOR, FATHOM_OUT_COLOR), "png");
+    assert_string_equal(fathom_naming_suffix(FATHOM_OUT_COLOR, FATHOM_OUT_COLOR), "color.png");
     assert_string_equal(fathom_naming_suffix(FATHOM_OUT_EXR, FATHOM_OUT_EXR), "exr");
     char path[64];
     assert_int_equal(fathom_naming_path("out", "sub/a", two, FATHOM_OUT_COLOR, path, sizeof path),
@@ -83,11 +83,38 @@ static void test_clashes(void **state) {
     fathom_item_destroy(&it);
 }
 
+/* Clash across formats: every output file is claimed (x.color png16 vs x color). */
+static void test_format_clash(void **state) {
+    (void)state;
+    fathom_names *n;
+    fathom_item it;
+    fathom_item_init(&it);
+    assert_int_equal(fathom_names_create(&n), FATHOM_OK);
+    fathom_names_configure(n, FATHOM_OUT_PNG16 | FATHOM_OUT_COLOR, NULL);
+    claim(n, &it, "in/x.color.jpg", "x.color", "x.color"); /* x.color.png, x.color.color.png */
+    claim(n, &it, "in/x.jpg", "x", "x.jpg");               /* x.color.png is taken */
+    claim(n, &it, "in/y.jpg", "y", "y");
+    /* the same input again: a duplicate of index 0, no name claimed */
+    fathom_item_reset(&it);
+    it.index = 7;
+    assert_int_equal(fathom_str_set(&it.source, "in/x.color.jpg"), FATHOM_OK);
+    assert_int_equal(fathom_str_set(&it.rel_out, "x.color"), FATHOM_OK);
+    assert_int_equal(fathom_names_claim(n, &it), FATHOM_OK);
+    assert_int_equal(it.state, FATHOM_ITEM_SKIPPED);
+    assert_int_equal(it.dup_of, 0);
+    /* control bytes never reach an output name */
+    fathom_item_reset(&it);
+    claim(n, &it, "in/a\nb.jpg", "a\nb", "a_b");
+    fathom_names_free(&n);
+    fathom_item_destroy(&it);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suffixes),
         cmocka_unit_test(test_stem_ext_dirs),
         cmocka_unit_test(test_clashes),
+        cmocka_unit_test(test_format_clash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/backend_cpu.h"
+#include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/alloc.h"
 #include "core/status.h"
@@ -33,6 +33,14 @@ static fathom_status cpu_sync(fathom_backend *be) { return FATHOM_OK; }
  * satisfied; nothing is allocated here or per call. */
 static fathom_status cpu_reserve_scratch(fathom_backend *be, size_t bytes) { return FATHOM_OK; }
 
+static void cpu_destroy(fathom_backend *be) {
+    if (!be) return;
+    fathom_cpu_ctx *ctx = be->ctx;
+    if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    free(ctx);
+    free(be);
+}
+
 static const fathom_backend_ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -41,18 +49,10 @@ static const fathom_backend_ops cpu_ops = {
     .download = cpu_copy,
     .sync = cpu_sync,
     .reserve_scratch = cpu_reserve_scratch,
-    .linear = fathom_cpu_linear,
-    .linear_residual = fathom_cpu_linear_residual,
-    .layernorm = fathom_cpu_layernorm,
-    .attention = fathom_cpu_attention,
-    .patchify = fathom_cpu_patchify,
-    .assemble_tokens = fathom_cpu_assemble_tokens,
-    .tokens_to_nchw = fathom_cpu_tokens_to_nchw,
-    .conv2d = fathom_cpu_conv2d,
-    .conv_transpose = fathom_cpu_conv_transpose,
-    .resize_bilinear = fathom_cpu_resize_bilinear,
-    .add = fathom_cpu_add,
-    .depth_act = fathom_cpu_depth_act,
+    .destroy = cpu_destroy,
+#define FATHOM_OP(name, params) .name = fathom_cpu_##name,
+#include "backend/ops.def"
+#undef FATHOM_OP
 };
 
 fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
@@ -95,12 +95,4 @@ done:
     free(ctx);
     free(be);
     return st;
-}
-
-void fathom_backend_cpu_destroy(fathom_backend *be) {
-    if (!be) return;
-    fathom_cpu_ctx *ctx = be->ctx;
-    if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
-    free(ctx);
-    free(be);
 }

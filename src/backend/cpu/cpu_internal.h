@@ -67,28 +67,9 @@ void fathom_cpu_panel_gemm(float *c, size_t ldc, const float *a, int lda, const 
 void fathom_cpu_panel_gemm_rows(float *c, size_t ldc, const float *a, int lda,
                                 const float *const *rows, int K, int M, int n);
 
-void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
-                       const float *b, int M, int N, int K, fathom_act act);
-void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
-                                const float *b, const float *gamma, int M, int N, int K);
-void fathom_cpu_layernorm(fathom_backend *be, float *out, const float *in, const float *w,
-                          const float *b, int M, int C, float eps);
-void fathom_cpu_attention(fathom_backend *be, float *out, const float *qkv, int B, int L, int D,
-                          int heads, float scale);
-void fathom_cpu_patchify(fathom_backend *be, float *out, const float *x, int B, int H, int W,
-                         int p);
-void fathom_cpu_assemble_tokens(fathom_backend *be, float *tokens, const float *emb,
-                                const float *cls, const float *pos, int B, int N, int D);
-void fathom_cpu_tokens_to_nchw(fathom_backend *be, float *out, const float *tokens, int B, int gh,
-                               int gw, int D);
-void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const float *w,
-                       const float *b, const float *residual, int B, int Ci, int H, int W, int Co,
-                       int k, int stride, int pad, int flags);
-void fathom_cpu_conv_transpose(fathom_backend *be, float *out, const float *in, const float *w,
-                               const float *b, int B, int Ci, int H, int W, int Co, int k);
-void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in, int P, int Hi,
-                                int Wi, int Ho, int Wo);
-void fathom_cpu_add(fathom_backend *be, float *out, const float *a, const float *b, size_t n);
-void fathom_cpu_depth_act(fathom_backend *be, float *x, size_t n, int metric, float max_depth);
+/* the op-table kernels (ops.def): fathom_cpu_linear, fathom_cpu_conv2d, ... */
+#define FATHOM_OP(name, params) void fathom_cpu_##name FATHOM_OP_PARAMS params;
+#include "backend/ops.def"
+#undef FATHOM_OP
 
 #endif

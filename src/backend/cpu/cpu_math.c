@@ -3,7 +3,7 @@
  * libm's expf/erff are scalar calls with branches, so a loop over them never vectorizes. The
  * versions here are branch-free polynomial kernels that GCC turns into AVX-512/AVX2 code; the
  * hot loops are compiled once per ISA (target_clones) and picked at load time by the CPU,
- * keeping a portable default. Accuracy: see the sweeps in tests/ops/test_ops_cpu.c. */
+ * keeping a portable default. Accuracy: see the sweeps in tests/ops/test_ref_ops.c. */
 #include <stdint.h>
 #include <string.h>
 

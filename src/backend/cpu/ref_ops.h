@@ -14,26 +14,9 @@
 /* exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)) */
 float fathom_ref_gelu(float x);
 
-void fathom_ref_linear(float *out, const float *in, const float *w, const float *b, int M, int N,
-                       int K, fathom_act act);
-void fathom_ref_linear_residual(float *x, const float *in, const float *w, const float *b,
-                                const float *gamma, int M, int N, int K);
-void fathom_ref_layernorm(float *out, const float *in, const float *w, const float *b, int M,
-                          int C, float eps);
-void fathom_ref_attention(float *out, const float *qkv, int B, int L, int D, int heads,
-                          float scale);
-void fathom_ref_patchify(float *out, const float *x, int B, int H, int W, int p);
-void fathom_ref_assemble_tokens(float *tokens, const float *emb, const float *cls,
-                                const float *pos, int B, int N, int D);
-void fathom_ref_tokens_to_nchw(float *out, const float *tokens, int B, int gh, int gw, int D);
-void fathom_ref_conv2d(float *out, const float *in, const float *w, const float *b,
-                       const float *residual, int B, int Ci, int H, int W, int Co, int k,
-                       int stride, int pad, int flags);
-void fathom_ref_conv_transpose(float *out, const float *in, const float *w, const float *b,
-                               int B, int Ci, int H, int W, int Co, int k);
-void fathom_ref_resize_bilinear(float *out, const float *in, int P, int Hi, int Wi, int Ho,
-                                int Wo);
-void fathom_ref_add(float *out, const float *a, const float *b, size_t n);
-void fathom_ref_depth_act(float *x, size_t n, int metric, float max_depth);
+/* fathom_ref_linear, fathom_ref_conv2d, ... (ops.def) */
+#define FATHOM_OP(name, params) void fathom_ref_##name params;
+#include "backend/ops.def"
+#undef FATHOM_OP
 
 #endif

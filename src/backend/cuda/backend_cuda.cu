@@ -28,7 +28,7 @@ void cuda_check_launch(cuda_ctx *c, const char *what) {
                        cudaGetErrorString(e));
 }
 
-extern "C" int fathom_cuda_device_count(void) {
+extern "C" int fathom_cuda_devices(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
         cudaGetLastError(); /* clear: the query's error is not sticky for later calls */
@@ -253,23 +253,24 @@ static fathom_backend_ops make_ops(void) {
     o.download = cu_download;
     o.sync = cu_sync;
     o.reserve_scratch = cu_reserve_scratch;
-    o.linear = fathom_cuda_linear;
-    o.linear_residual = fathom_cuda_linear_residual;
-    o.layernorm = fathom_cuda_layernorm;
-    o.attention = fathom_cuda_attention;
-    o.patchify = fathom_cuda_patchify;
-    o.assemble_tokens = fathom_cuda_assemble_tokens;
-    o.tokens_to_nchw = fathom_cuda_tokens_to_nchw;
-    o.conv2d = fathom_cuda_conv2d;
-    o.conv_transpose = fathom_cuda_conv_transpose;
-    o.resize_bilinear = fathom_cuda_resize_bilinear;
-    o.add = fathom_cuda_add;
-    o.depth_act = fathom_cuda_depth_act;
+    o.destroy = fathom_cuda_backend_destroy;
+    o.host_alloc = fathom_cuda_host_alloc;
+    o.host_free = fathom_cuda_host_free;
+    o.upload_async = fathom_cuda_upload_async;
+    o.download_async = fathom_cuda_download_async;
+    o.copy_wait = fathom_cuda_copy_wait;
+    o.graph_begin = fathom_cuda_graph_begin;
+    o.graph_end = fathom_cuda_graph_end;
+    o.graph_launch = fathom_cuda_graph_launch;
+    o.graph_reset = fathom_cuda_graph_reset;
+#define FATHOM_OP(name, params) o.name = fathom_cuda_##name;
+#include "backend/ops.def"
+#undef FATHOM_OP
     return o;
 }
 static const fathom_backend_ops cuda_ops = make_ops();
 
-extern "C" void fathom_backend_cuda_destroy(fathom_backend *be) {
+extern "C" void fathom_cuda_backend_destroy(fathom_backend *be) {
     if (!be) return;
     cuda_ctx *c = (cuda_ctx *)be->ctx;
     if (c) {
@@ -351,7 +352,7 @@ static fathom_status cuda_init(cuda_ctx *c, fathom_backend *be, int device,
     return FATHOM_OK;
 }
 
-extern "C" fathom_status fathom_backend_cuda_create(int device, fathom_precision precision,
+extern "C" fathom_status fathom_cuda_backend_create(int device, fathom_precision precision,
                                                     size_t mem_limit, fathom_backend **out) {
     fathom_status st = FATHOM_OK;
     fathom_backend *be = NULL; /* owned until returned */
@@ -372,7 +373,7 @@ extern "C" fathom_status fathom_backend_cuda_create(int device, fathom_precision
     c->mem_limit = mem_limit;
     st = cuda_init(c, be, device, precision);
     if (st != FATHOM_OK) {
-        fathom_backend_cuda_destroy(be);
+        fathom_cuda_backend_destroy(be);
         return st;
     }
     *out = be;

@@ -1,6 +1,9 @@
-/* cuda_backend.h - the CUDA backend's entries beyond the op table (C API, callable from C).
+/* cuda_backend.h - the CUDA backend module's own entry points (C API, callable from C).
  *
- * Everything takes a backend made by fathom_backend_cuda_create. Device pointers are marked
+ * Inside libfathom-cuda.so (src/backend/cuda/module_cuda.c exports them to the loader as a
+ * fathom_backend_module); libfathom itself reaches the backend only through the loader and the
+ * op table. GPU tests that need the device pre/post-processing link these objects directly.
+ * Everything takes a backend made by fathom_cuda_backend_create. Device pointers are marked
  * `_dev`; host pointers given to the *_async calls must come from fathom_cuda_host_alloc
  * (pinned), so copies really overlap compute. Defined only in builds with FATHOM_HAVE_CUDA. */
 #ifndef FATHOM_BACKEND_CUDA_CUDA_BACKEND_H
@@ -16,38 +19,30 @@ extern "C" {
 #endif
 
 /* Number of usable CUDA devices; 0 when there is no driver or no device. */
-int fathom_cuda_device_count(void);
+int fathom_cuda_devices(void);
 
-/* Frees a CUDA backend (called by fathom_backend_free). */
-void fathom_backend_cuda_destroy(fathom_backend *be);
+/* The backend (arguments as fathom_backend_cuda_create in backend/backend.h). */
+fathom_status fathom_cuda_backend_create(int device, fathom_precision precision,
+                                         size_t mem_limit, fathom_backend **out);
+/* Frees a CUDA backend (its ops->destroy, called by fathom_backend_free). */
+void fathom_cuda_backend_destroy(fathom_backend *be);
 
 /* The precision the backend resolved (FP32, FP16 or BF16; never DEFAULT). */
 fathom_precision fathom_cuda_precision(fathom_backend *be);
 
-/* ---- pinned host memory and overlapped copies ---- */
+/* ---- the optional op-table entries (backend/backend.h describes them) ---- */
 fathom_status fathom_cuda_host_alloc(fathom_backend *be, void **p, size_t bytes);
 void fathom_cuda_host_free(fathom_backend *be, void *p); /* accepts NULL */
-/* Copy on the copy stream; later ops on the compute stream wait for it (event). */
 fathom_status fathom_cuda_upload_async(fathom_backend *be, void *dst_dev, const void *src_pinned,
                                        size_t bytes);
-/* Copy on the copy stream after all ops issued so far; complete at fathom_cuda_copy_wait. */
 fathom_status fathom_cuda_download_async(fathom_backend *be, void *dst_pinned,
                                          const void *src_dev, size_t bytes);
 fathom_status fathom_cuda_copy_wait(fathom_backend *be);
-
-/* ---- CUDA graphs: capture one forward pass per key (e.g. batch, net_h, net_w) ----
- * begin: ops issued until end are recorded, not run. end: instantiates and stores the graph
- * under key (replacing an older one when the cache is full). launch: FATHOM_ERR_NOT_FOUND when
- * no graph has this key. Buffers used while capturing must stay allocated while replayed. */
+/* CUDA graphs, one per key: reserve_scratch drops them itself when it moves its scratch. */
 fathom_status fathom_cuda_graph_begin(fathom_backend *be);
 fathom_status fathom_cuda_graph_end(fathom_backend *be, long long key);
 fathom_status fathom_cuda_graph_launch(fathom_backend *be, long long key);
-/* Drop every graph: call after re-reserving buffers a graph used (the engine's arena). The
- * backend drops them itself when reserve_scratch moves its scratch. */
 void fathom_cuda_graph_reset(fathom_backend *be);
-static inline long long fathom_cuda_graph_key(int batch, int net_h, int net_w) {
-    return ((long long)batch << 40) | ((long long)net_h << 20) | (long long)net_w;
-}
 
 /* ---- pre/post-processing on the device ---- */
 /* rgb_dev: B images of h0 x w0 RGB8 with `stride` bytes per row, image i at rgb_dev + i *
