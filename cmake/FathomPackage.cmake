@@ -45,24 +45,14 @@ endif()
 
 # ---- install ----
 install(TARGETS libfathom EXPORT fathomTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES include/fathom.h ${CMAKE_CURRENT_BINARY_DIR}/include/fathom_config.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# Backend modules loaded with dlopen: libfathom-cuda.so (target fathom_cuda) is installed next to
-# the library by the CUDA section of CMakeLists.txt, where src/backend/loader.c looks; targets
-# listed in FATHOM_MODULE_TARGETS are installed there too when the build defines them.
-set(FATHOM_MODULE_TARGETS "" CACHE STRING "more dlopen'ed module targets to install when defined")
-cmake_language(DEFER CALL fathom_install_modules)
-function(fathom_install_modules)
-  foreach(t ${FATHOM_MODULE_TARGETS})
-    if(TARGET ${t})
-      install(TARGETS ${t} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-    endif()
-  endforeach()
-endfunction()
+# Backend modules loaded with dlopen: libfathom-cuda.so (target fathom_cuda, install component
+# "cuda") is installed next to the library by the CUDA section of CMakeLists.txt, where
+# src/backend/loader.c looks; a new module gets an install() line there.
 file(GLOB FATHOM_DOCS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/docs/*.md)
 install(FILES README.md ${FATHOM_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
@@ -76,9 +66,6 @@ list(JOIN FATHOM_PC_REQUIRES_PRIVATE " " FATHOM_PC_REQUIRES_PRIVATE)
 set(FATHOM_PC_LIBS_PRIVATE "${OPENBLAS_LIB} -fopenmp -lpthread -lm")
 if(CMAKE_DL_LIBS)
   string(APPEND FATHOM_PC_LIBS_PRIVATE " -l${CMAKE_DL_LIBS}")
-endif()
-if(FATHOM_HAVE_CUDA)
-  string(APPEND FATHOM_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcublasLt -lcublas -lcudart")
 endif()
 # A static libfathom is linked against the shared system libraries: plain `pkg-config --libs`
 # must name them (--static would ask for static FFmpeg and its dozens of dependencies).
@@ -113,7 +100,17 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Depth Anything V2 depth estimation in C: 
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
+# One package per install component: fathom (library, header, pkg-config, CMake package, CLI,
+# docs) and, in CUDA builds, fathom-cuda (libfathom-cuda.so).
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_DEBIAN_FATHOM_PACKAGE_NAME fathom)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)   # Depends: from the ELF files' NEEDED (dpkg-shlibdeps)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_CUDA_PACKAGE_NAME fathom-cuda)
+set(CPACK_DEBIAN_CUDA_PACKAGE_DEPENDS "fathom (= ${PROJECT_VERSION})")
+# the CUDA runtime often comes from NVIDIA's installer, which dpkg-shlibdeps cannot see: the
+# module's libcudart / libcublasLt are the user's to provide (docs/cuda.md)
+set(CPACK_DEBIAN_CUDA_PACKAGE_SHLIBDEPS OFF)
+set(CPACK_COMPONENT_CUDA_DESCRIPTION "fathom's CUDA backend module (needs the CUDA runtime and cuBLASLt)")
 set(CPACK_GENERATOR DEB)
 include(CPack)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_deb.sh - cpack -G DEB makes a .deb holding the library (with its SONAME symlinks and a
 # shlibs file), header, config header, fathom.pc, CMake package and docs, whose Depends come
-# from dpkg-shlibdeps; a program built against the unpacked package runs a golden case.
+# from dpkg-shlibdeps (CUDA builds: libfathom-cuda.so in a fathom-cuda .deb depending on it);
+# a program built against the unpacked package runs a golden case.
 set -euo pipefail
 : "${FATHOM_BUILD:?}" "${FATHOM_SRC:?}" "${FATHOM_GOLDEN:?}"
 grep -q 'BUILD_SHARED_LIBS:BOOL=ON' "$FATHOM_BUILD/CMakeCache.txt" || { echo "static build: SKIP"; exit 77; }
@@ -23,6 +24,15 @@ if grep -q 'FATHOM_BUILD_CLI:BOOL=ON' "$FATHOM_BUILD/CMakeCache.txt"; then
 fi
 dpkg-deb -f "$deb" Depends | grep -q 'libavcodec' || { echo "FAIL: Depends lacks the libraries"; dpkg-deb -f "$deb" Depends; exit 1; }
 dpkg-deb -I "$deb" shlibs | grep -q '^libfathom 0.1' || { echo "FAIL: no shlibs entry"; exit 1; }
+
+# CUDA builds: the module in its own package, depending on this one
+if [ -f "$FATHOM_BUILD/libfathom-cuda.so" ]; then
+    cdeb=$(ls "$T"/out/fathom-cuda_*.deb 2>/dev/null || true)
+    [ -n "$cdeb" ] || { echo "FAIL: CUDA build without a fathom-cuda .deb"; ls "$T/out"; exit 1; }
+    dpkg-deb -c "$cdeb" | grep -Eq 'usr/lib.*/libfathom-cuda\.so$' || { echo "FAIL: module not in $cdeb"; exit 1; }
+    dpkg-deb -f "$cdeb" Depends | grep -q '^fathom (= ' || { echo "FAIL: fathom-cuda does not depend on fathom"; exit 1; }
+    grep -q 'libfathom-cuda' "$T/files" && { echo "FAIL: the module is in the fathom package too"; exit 1; }
+fi
 
 # a user's program against the unpacked package (fathom.pc is relocatable)
 dpkg-deb -x "$deb" "$T/root"
