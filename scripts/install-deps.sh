@@ -17,6 +17,7 @@ pkgs=(
   python3 python3-numpy               # tests read outputs back with numpy
   python3-pil                         # Depth Pro test: JPEGs with EXIF focal lengths
   python3-torch                       # tests/vda: damaged official-format VDA checkpoints
+  python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
 )
 
 SUDO=""
