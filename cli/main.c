@@ -1,7 +1,9 @@
 /* main.c - `fathom` command-line entry: subcommand dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "fathom.h"
 
@@ -16,6 +18,11 @@ static int usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* --help is longer than stdio's 4 KiB pipe buffer: one write lets `| grep -q` quit early
+     * without a SIGPIPE in the middle of it */
+    static char outbuf[1 << 16];
+    if (!isatty(1)) setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    fathom_blas_serial(1); /* the CPU engine threads around sgemm itself (fathom.h) */
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);
@@ -23,9 +30,13 @@ int main(int argc, char **argv) {
         printf("fathom %s\n", fathom_version());
         return 0;
     }
-    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "fathom: unknown command '%s'\n", cmd);
-    return usage(stderr);
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name)) {
+            cli_set_command(cmds[i].name);
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "fathom: unknown command '%s' (see fathom --help)\n", cmd);
+    return 2;
 }

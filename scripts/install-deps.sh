@@ -16,6 +16,8 @@ pkgs=(
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
   python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
+  python3-pil                         # Depth Pro test: JPEGs with EXIF focal lengths
+  python3-torch                       # tests/vda: damaged official-format VDA checkpoints
 )
 
 SUDO=""

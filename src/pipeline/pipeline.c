@@ -32,6 +32,7 @@ fathom_run_params fathom_run_default_params(void) {
     p.devices[0] = fathom_engine_default_params();
     p.download_retries = -1;
     p.stats_interval_s = 0.25;
+    p.max_network_pixels = FATHOM_DEFAULT_MAX_NETWORK_PIXELS;
     return p;
 }
 
