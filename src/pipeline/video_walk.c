@@ -107,9 +107,9 @@ fathom_status fathom_video_walk(const char *dir, int recursive, const char *outd
         struct stat sd;
         /* the folder is the output folder itself: its files would be earlier outputs */
         if (stat(dir, &sd) == 0 && sd.st_dev == w.skip.st_dev && sd.st_ino == w.skip.st_ino)
-            return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: is the output folder (-o); its videos "
-                               "are not read, as outputs would land next to them and be taken "
-                               "as inputs by the next run: choose another -o", dir);
+            return fathom_fail(FATHOM_ERR_INVALID_ARG, "output folder %s is the input folder %s: "
+                               "outputs would land next to the inputs and be taken as inputs by "
+                               "the next run; choose another output folder", outdir, dir);
     }
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--; /* "dir/" and "dir" name files alike */
