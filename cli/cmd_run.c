@@ -656,8 +656,8 @@ int cmd_run(int argc, char **argv) {
         const char *const *all = (const char *const *)argv + optind;
         if (fathom_path_is_input(a.video_path, all, argc - optind) ||
             (a.video_path[0] != '/' && fathom_path_is_input(under, all, argc - optind))) {
-            cli_error("--video %s is an input of this run; choose another output name",
-                      a.video_path);
+            cli_error("--video %s is an input of this run: the depth video would replace the "
+                      "input; choose another output name", a.video_path);
             goto out; /* rc is 2 */
         }
     }
