@@ -66,6 +66,20 @@ static const key_info *find_key(const char *name) {
     return NULL;
 }
 
+/* Text settings are printable UTF-8: no control bytes, no broken sequences (they must survive
+ * the YAML file and JSON replies unchanged). */
+static int printable_utf8(const char *v) {
+    const unsigned char *p = (const unsigned char *)v;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || *p < 0x20 || *p == 0x7f || (n == 1 && *p < 0xc2)) return 0;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xc0) != 0x80) return 0;
+    }
+    return 1;
+}
+
 static int parse_cmap(const char *s, fathom_colormap *out) {
     static const struct { const char *n; fathom_colormap c; } k[] = {
         {"spectral_r", FATHOM_CMAP_SPECTRAL_R}, {"spectral", FATHOM_CMAP_SPECTRAL_R},
@@ -91,6 +105,10 @@ int sv_config_set(sv_config *c, const char *key, const char *v, char *err, size_
     case K_STR:
         if (strlen(v) >= sizeof c->source) {
             snprintf(err, cap, "%s: longer than %zu bytes", key, sizeof c->source - 1);
+            return -1;
+        }
+        if (!printable_utf8(v)) {
+            snprintf(err, cap, "%s: control characters or invalid UTF-8", key);
             return -1;
         }
         snprintf((char *)p, sizeof c->source, "%s", v);
