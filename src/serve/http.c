@@ -357,7 +357,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n && buf[n - 1] == '\n') buf[--n] = '\0';
-    fathom_log(FATHOM_LOG_WARN, "http: %s", buf);
+    fathom_log(FATHOM_LOG_INFO, "http: %s", buf); /* client disconnects mostly */
 }
 
 int sv_http_start(sv_server *s) {
