@@ -25,6 +25,7 @@ typedef struct src_ctx {
     uint64_t gen;          /* cfg_gen the input was opened under */
     char url[1024];
     double deadline;       /* monotonic: give up a blocking call after this (0: none) */
+    int timed_out;         /* the deadline fired (the error may surface a call later) */
 } src_ctx;
 
 static int source_changed(src_ctx *c) {
@@ -38,7 +39,10 @@ static int source_changed(src_ctx *c) {
 static int interrupt_cb(void *arg) {
     src_ctx *c = arg;
     if (atomic_load(&c->s->stop)) return 1;
-    if (c->deadline > 0 && sv_mono() > c->deadline) return 1;
+    if (c->deadline > 0 && sv_mono() > c->deadline) {
+        c->timed_out = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -64,6 +68,7 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
     AVDictionary *opts = NULL;
     if (!is_file) av_dict_set(&opts, "rw_timeout", "5000000", 0);
     c->deadline = sv_mono() + 10; /* opening and probing a stream */
+    c->timed_out = 0;
     int ret = avformat_open_input(&fmt, c->url, ifmt, &opts);
     av_dict_free(&opts);
     char eb[128];
@@ -107,7 +112,13 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
         }
         c->deadline = is_file ? 0 : sv_mono() + 5; /* a live input silent for 5 s is dead */
         ret = av_read_frame(fmt, pkt);
-        int eof = ret == AVERROR_EOF || (ret < 0 && avio_feof(fmt->pb));
+        if (ret < 0 && c->timed_out && !atomic_load(&s->stop)) {
+            sv_set_source_state(s, "error: %s: no data for 5 s, reconnecting", c->url);
+            fathom_log(FATHOM_LOG_WARN, "source %s: no data for 5 s, reconnecting", c->url);
+            atomic_fetch_add(&s->n_source_errors, 1);
+            break;
+        }
+        int eof = ret == AVERROR_EOF || (ret < 0 && ret != AVERROR_EXIT && avio_feof(fmt->pb));
         if (ret < 0 && !eof) {
             av_strerror(ret, eb, sizeof eb);
             if (!atomic_load(&s->stop)) {

@@ -251,9 +251,10 @@ try:
     opens = status(srv)["source"]["opens"]
     sender.terminate()
     sender.wait()
-    time.sleep(7)  # past the 5 s a live input may stay silent before it counts as dead
-    check("source: a dead stream is reported", "reconnecting" in status(srv)["source"]["state"] or
-          status(srv)["source"]["errors"] > 0, status(srv)["source"])
+    # a live input silent for 5 s counts as dead: reported, then reopened until it is back
+    check("source: a dead stream is reported",
+          wait_for(lambda: status(srv)["source"]["errors"] > 0 and "error" in status(srv)["source"]["state"], 60),
+          status(srv)["source"])
     sender = start_sender(udp)
     n0 = status(srv)["analyser"]["frames"]
     check("source: stream back after the sender restarts",
