@@ -303,9 +303,24 @@ try:
     code, png16, h = http(srv.url + "/v1/depth?format=png16", "POST", body)
     ref16 = open(os.path.join(out, "input.png"), "rb").read()
     check("post: ?format=png16 equals fathom run's", code == 200 and png16 == ref16 and h.get("Content-Type") == "image/png", (code, len(png16), len(ref16)))
-    srv2 = None
+    # a source set live on a POST-only worker starts streaming without a restart
+    clip0 = os.path.join(T, "live.mp4")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=30",
+                    "-t", "2", clip0], check=True)
+    code, body, _ = http(srv.url + "/v1/config", "PATCH", json.dumps({"source": clip0, "loop": True, "realtime": True}).encode())
+    check("live source: PATCH source on a POST-only worker -> 200", code == 200, body)
+    fr = asyncio.run(ws_frames(srv.url.replace("http://", "ws://") + "/v1/stream", 2))
+    check("live source: frames of the new source stream", len(fr) == 2 and (fr[0][0]["width"], fr[0][0]["height"]) == (176, 144),
+          [f[0] for f in fr])
+    # a stalled MJPEG reader must not hold up shutdown
+    stalled = socket.create_connection(("127.0.0.1", srv.port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /v1/mjpeg HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(2)
     rc, secs = srv.stop(signal.SIGINT)
-    check("post-only server: SIGINT -> exit 0", rc == 0, rc)
+    stalled.close()
+    check("shutdown: with a stalled MJPEG reader within 2 s", secs < 2.0, secs)
+    check("shutdown: SIGINT -> exit 0", rc == 0, rc)
 finally:
     if srv.p.poll() is None:
         srv.p.kill()
