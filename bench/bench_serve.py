@@ -3,7 +3,7 @@
   FATHOM_BIN=build/fathom FATHOM_GOLDEN=../shared/golden /usr/bin/python3 bench/bench_serve.py
 
 1. capture-to-receive latency (client clock - capture_ts, same host) at a 30 fps realtime file
-   source, tiny model on the CPU, with 1 and with 50 WebSocket clients (p50/p99 over all
+   source (640x360), tiny model at input size $SIZE (default 112) on the CPU, with 1 and with 50 WebSocket clients (p50/p99 over all
    received frames of one measured client, plus drops);
 2. fps ceiling with ViT-S (golden vits-pth weights) at input size 518, source as fast as possible;
 3. serving overhead: frames/s of `fathom run` on N extracted frames vs `fathom serve`'s analyser
@@ -24,7 +24,9 @@ import websockets
 
 BIN, G = os.environ["FATHOM_BIN"], os.environ["FATHOM_GOLDEN"]
 TINY, VITS = os.path.join(G, "tiny-hf", "model"), os.path.join(G, "vits-pth", "model.pth")
-THREADS = os.environ.get("THREADS", "2")
+THREADS = os.environ.get("THREADS", "1")
+SIZE = os.environ.get("SIZE", "112")        # tiny-model input size for latency and overhead
+VITS_SIZE = os.environ.get("VITS_SIZE", "518")
 T = tempfile.mkdtemp(prefix="fathom-bench-serve-")
 
 
@@ -63,7 +65,7 @@ def pct(xs, q):
 
 def latency(n_clients, secs=20):
     src = clip("c30.mp4", "640x360", 30, 60)
-    p, url = serve("--model", TINY, "--input-size", "518", "--source", src, "--realtime", "--loop",
+    p, url = serve("--model", TINY, "--input-size", SIZE, "--source", src, "--realtime", "--loop",
                    "--max-clients", "200")
     time.sleep(3)
     lat = []
@@ -92,7 +94,7 @@ def ceiling(model, size, secs):
     return (a1 - a0) / (t1 - t0)
 
 
-def overhead(n=120, size=518):
+def overhead(n=120, size=int(SIZE)):
     src = clip("o.mp4", "640x360", 30, n / 30)
     frames = os.path.join(T, "frames")
     os.makedirs(frames)
@@ -117,9 +119,9 @@ r1 = latency(1)
 print("1 client ", r1, flush=True)
 r50 = latency(50)
 print("50 clients", r50, flush=True)
-fv = ceiling(VITS, 518, 30)
-print(f"ViT-S 518 fps ceiling {fv:.2f}", flush=True)
+fv = ceiling(VITS, int(VITS_SIZE), 30)
+print(f"ViT-S {VITS_SIZE} fps ceiling {fv:.2f}", flush=True)
 rf, sf = overhead()
-print(f"tiny 518: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
+print(f"tiny {SIZE}: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
 print("load after", os.getloadavg(), flush=True)
 subprocess.run(["rm", "-rf", T])

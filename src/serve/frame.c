@@ -49,6 +49,7 @@ void sv_frame_unref(sv_frame **pf) {
     free(f->depth);
     free(f->jpeg[0]);
     free(f->jpeg[1]);
+    free(f->u16);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -105,6 +106,18 @@ const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len) {
     }
     const uint8_t *r = f->jpeg[which];
     *len = f->jpeg_len[which];
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
+const uint16_t *sv_frame_u16(sv_frame *f) {
+    pthread_mutex_lock(&f->mu);
+    if (!f->u16 && f->depth) {
+        size_t n = (size_t)f->w * f->h;
+        f->u16 = malloc(n * sizeof *f->u16);
+        if (f->u16) fathom_normalize_u16(f->depth, n, f->lo, f->hi, 0, f->u16);
+    }
+    const uint16_t *r = f->u16;
     pthread_mutex_unlock(&f->mu);
     return r;
 }

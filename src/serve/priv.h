@@ -27,6 +27,7 @@ typedef struct sv_frame {
     pthread_mutex_t mu;    /* guards the lazily encoded JPEGs */
     uint8_t *jpeg[2];      /* owned: [0] colorized depth, [1] camera; NULL until asked */
     size_t jpeg_len[2];
+    uint16_t *u16;         /* owned: depth min..max -> 0..65535 for WebSocket clients; lazy */
 } sv_frame;
 
 sv_frame *sv_frame_new(int w, int h);
@@ -35,6 +36,9 @@ void sv_frame_unref(sv_frame **f);
 /* The JPEG of the depth (which 0) or camera (1) image, encoded once on first use. Borrowed
  * from f; NULL on failure. */
 const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len);
+/* The depth as uint16 (min..max -> 0..65535), computed once for all clients. Borrowed; NULL
+ * when out of memory. */
+const uint16_t *sv_frame_u16(sv_frame *f);
 
 /* Latest-frame-wins slot: put replaces (a frame nobody took counts as dropped); readers wait
  * for a sequence number newer than theirs. */

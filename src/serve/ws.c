@@ -25,7 +25,6 @@
 #include <wslay/wslay.h>
 
 #include "core/log.h"
-#include "media/normalize.h"
 #include "serve/priv.h"
 
 struct sv_ws_client {
@@ -129,14 +128,12 @@ static int queue_frame(sv_ws_client *c, wslay_event_context_ptr ctx, sv_frame *f
     if (c->float32) {
         memcpy(p, f->depth, n * 4); /* little-endian hosts only (x86-64, aarch64) */
     } else {
-        uint16_t *q = malloc(n * sizeof *q);
+        const uint16_t *q = sv_frame_u16(f); /* shared by all clients */
         if (!q) {
             free(m);
             return -1;
         }
-        fathom_normalize_u16(f->depth, n, f->lo, f->hi, 0, q);
-        memcpy(p, q, n * 2);
-        free(q);
+        memcpy(p, q, n * 2); /* little-endian hosts only */
     }
     struct wslay_event_msg msg = {WSLAY_BINARY_FRAME, m, total};
     int r = wslay_event_queue_msg(ctx, &msg);
