@@ -83,8 +83,8 @@ def latency(n_clients, secs=20):
 
 
 def ceiling(model, size, secs):
-    src = clip("c.mp4", "640x360", 30, 600)
-    p, url = serve("--model", model, "--input-size", str(size), "--source", src)
+    src = clip("c.mp4", "640x360", 30, 10)
+    p, url = serve("--model", model, "--input-size", str(size), "--source", src, "--loop")
     time.sleep(5)
     a0, t0 = status(url)["analyser"]["frames"], time.monotonic()
     time.sleep(secs)
@@ -94,7 +94,9 @@ def ceiling(model, size, secs):
     return (a1 - a0) / (t1 - t0)
 
 
-def overhead(n=120, size=int(SIZE)):
+def overhead(n=40, size=int(SIZE), secs=40):
+    """Frames/s of `fathom run` on n extracted frames vs serve's analyser kept busy (a looping
+    file source, as fast as possible) over secs."""
     src = clip("o.mp4", "640x360", 30, n / 30)
     frames = os.path.join(T, "frames")
     os.makedirs(frames)
@@ -103,11 +105,11 @@ def overhead(n=120, size=int(SIZE)):
     subprocess.run([BIN, "run", "--model", TINY, "--input-size", str(size), "--threads", THREADS, "--batch", "1",
                     "--progress", "none", "-o", os.path.join(T, "out"), frames], check=True)
     run_fps = n / (time.monotonic() - t)
-    p, url = serve("--model", TINY, "--input-size", str(size), "--source", src)
-    t = time.monotonic()
-    while status(url)["analyser"]["frames"] < n and time.monotonic() - t < 600:
-        time.sleep(0.05)
-    serve_fps = status(url)["analyser"]["frames"] / (time.monotonic() - t)
+    p, url = serve("--model", TINY, "--input-size", str(size), "--source", src, "--loop")
+    time.sleep(3)
+    a0, t0 = status(url)["analyser"]["frames"], time.monotonic()
+    time.sleep(secs)
+    serve_fps = (status(url)["analyser"]["frames"] - a0) / (time.monotonic() - t0)
     p.send_signal(signal.SIGTERM)
     p.wait()
     return run_fps, serve_fps
@@ -115,13 +117,17 @@ def overhead(n=120, size=int(SIZE)):
 
 load0 = os.getloadavg()
 print("load before", load0, flush=True)
-r1 = latency(1)
-print("1 client ", r1, flush=True)
-r50 = latency(50)
-print("50 clients", r50, flush=True)
-fv = ceiling(VITS, int(VITS_SIZE), 30)
-print(f"ViT-S {VITS_SIZE} fps ceiling {fv:.2f}", flush=True)
-rf, sf = overhead()
-print(f"tiny {SIZE}: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
+PARTS = os.environ.get("PARTS", "latency,vits,overhead").split(",")
+if "latency" in PARTS:
+    r1 = latency(1)
+    print("1 client ", r1, flush=True)
+    r50 = latency(50)
+    print("50 clients", r50, flush=True)
+if "vits" in PARTS:
+    fv = ceiling(VITS, int(VITS_SIZE), 30)
+    print(f"ViT-S {VITS_SIZE} fps ceiling {fv:.2f}", flush=True)
+if "overhead" in PARTS:
+    rf, sf = overhead()
+    print(f"tiny {SIZE}: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
 print("load after", os.getloadavg(), flush=True)
 subprocess.run(["rm", "-rf", T])
