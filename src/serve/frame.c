@@ -167,10 +167,25 @@ sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomi
         f = s->f;
         sv_frame_ref(f);
         *seen = s->seq;
+        if (!s->taken) pthread_cond_broadcast(&s->cv); /* a paced producer waits for this */
         s->taken = 1;
     }
     pthread_mutex_unlock(&s->mu);
     return f;
+}
+
+int sv_slot_wait_taken(sv_slot *s, double timeout_s) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
+    dl.tv_sec = (time_t)t;
+    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    pthread_mutex_lock(&s->mu);
+    while (s->f && !s->taken)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;
+    int r = !s->f || s->taken;
+    pthread_mutex_unlock(&s->mu);
+    return r;
 }
 
 void sv_slot_wake(sv_slot *s) {

@@ -58,6 +58,8 @@ void sv_slot_put(sv_slot *s, sv_frame *f); /* takes a new reference */
  * *seen, or NULL. stop (may be NULL) ends the wait early when set. */
 sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomic_int *stop);
 void sv_slot_wake(sv_slot *s);
+/* Wait up to timeout_s until the current frame was taken (or the slot is empty). 1 if so. */
+int sv_slot_wait_taken(sv_slot *s, double timeout_s);
 
 /* Events per second over a sliding exponential average of intervals. */
 typedef struct sv_rate {

@@ -4,7 +4,8 @@
  * Every blocking libavformat call carries an interrupt callback that fires on shutdown or when
  * the `source` setting changes, so neither a silent UDP stream nor a dead camera can hold up
  * a stop. Regular files are paced at their timestamps when `realtime` is on; live inputs run at
- * their own rate. A stream that ends or fails is reopened after a short back-off (a camera or
+ * their own rate; without `realtime` a file goes as fast as the analyser takes its frames (none
+ * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
  * sender that dies and comes back is picked up again); a file ends (or loops). */
 #include <stdio.h>
 #include <string.h>
@@ -159,6 +160,11 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
                     if (t0_wall < 0) t0_wall = sv_mono(), t0_pts = pt;
                     double wait = (pt - t0_pts) - (sv_mono() - t0_wall);
                     if (wait > 0) nap(c, wait > 1 ? 1 : wait);
+                }
+                /* a file played as fast as possible is not live: every frame is analysed
+                 * (the source waits for the analyser instead of dropping) */
+                while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
+                       !sv_slot_wait_taken(&s->in, 0.1)) {
                 }
                 f->id = s->next_id++;
                 f->t_capture = sv_now();

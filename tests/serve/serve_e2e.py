@@ -394,6 +394,19 @@ check("usage: bad --listen -> exit 2", code.returncode == 2 and "--listen" in co
 clip = os.path.join(T, "clip.mp4")
 subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30",
                 "-t", "2", clip], check=True)
+# a file without --realtime is not live: every frame is analysed, none dropped
+s = Server("--source", clip)
+try:
+    ended = wait_for(lambda: status(s)["source"]["state"].startswith("ended"), 120)
+    st = status(s)
+    n_src = int(subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                "stream=nb_read_frames", "-of", "csv=p=0", clip], capture_output=True, text=True).stdout.strip() or 0)
+    check("file as fast as possible: every frame analysed, none dropped",
+          ended and st["analyser"]["frames"] == n_src == st["source"]["frames"] and st["analyser"]["dropped"] == 0,
+          (n_src, st["source"], st["analyser"]))
+finally:
+    s.stop()
+
 N = int(os.environ.get("FATHOM_SERVE_CYCLES", "20"))
 bad_rc, slow = [], []
 for i in range(N):
