@@ -373,7 +373,7 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fathom_log_set_sink(log_json, NULL);
+    sv_log_to(log_json, NULL);
 
     int rc = 2;
     fathom_model *model = NULL;
@@ -416,7 +416,7 @@ int cmd_serve(int argc, char **argv) {
     sv_server_free(&srv);
     rc = 0;
 out:
-    fathom_log_set_sink(NULL, NULL);
+    sv_log_to(NULL, NULL);
     fathom_model_free(&model);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "core/log.h" /* fathom_log_level */
 #include "fathom.h"
 #include "serve/config.h"
 
@@ -40,6 +41,10 @@ void sv_server_get_config(sv_server *s, sv_config *c);
 /* Stop sources, close WebSockets with a close frame, end MJPEG streams, join every thread and
  * free. Accepts NULL. */
 void sv_server_free(sv_server **s);
+
+/* Where the library's log lines go (the CLI prints them as JSON lines); fn NULL: nowhere.
+ * One place that names the library's log hook, so the CLI needs no other internal header. */
+void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user);
 
 /* Does this listen host need a token? Anything but 127.0.0.1, ::1 and localhost. */
 int sv_host_needs_token(const char *host);

@@ -16,6 +16,10 @@ int sv_host_needs_token(const char *host) {
     return strcmp(host, "127.0.0.1") && strcmp(host, "::1") && strcmp(host, "localhost");
 }
 
+void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user) {
+    fathom_log_set_sink(fn, user);
+}
+
 int sv_server_port(const sv_server *s) { return s->port; }
 
 void sv_server_set_config(sv_server *s, const sv_config *c) {
