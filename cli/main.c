@@ -13,6 +13,7 @@ static int usage(FILE *f) {
                "  run      compute depth maps for images, folders, lists, URLs and videos\n"
                "  info     describe a model file or folder\n"
                "  bench    time the inference engine\n"
+               "  serve    live depth worker: streams in, depth over HTTP/WebSocket\n"
                "  version  print the version\n");
     return f == stderr ? 2 : 0;
 }
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}};
+        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}, {"serve", cmd_serve}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) {
             cli_set_command(cmds[i].name);
