@@ -1,4 +1,5 @@
 /* main.c - `fathom` command-line entry: subcommand dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,9 @@ int main(int argc, char **argv) {
      * without a SIGPIPE in the middle of it */
     static char outbuf[1 << 16];
     if (!isatty(1)) setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    /* A closed stderr/stdout pipe (`2>&1 | head -c1`, a dead log collector) must not kill a run
+     * half way: writes then fail with EPIPE and the run goes on to write outputs and report. */
+    signal(SIGPIPE, SIG_IGN);
     fathom_blas_serial(1); /* the CPU engine threads around sgemm itself (fathom.h) */
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];

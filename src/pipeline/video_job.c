@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "media/atomic_file.h"
 #include "pipeline/naming.h"
@@ -295,6 +296,12 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     if ((s = check_not_input(job, input)) != FATHOM_OK) goto end;
     for (int i = 0; i < opts->n_inputs && opts->inputs; i++)
         if ((s = check_not_input(job, opts->inputs[i])) != FATHOM_OK) goto end;
+    if (params->outdir) { /* leftovers of runs that died here (kill -9): npz spills, tmp files */
+        size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+        if (stale)
+            fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
+                       params->outdir, stale, stale == 1 ? "" : "s");
+    }
     if ((s = plan_outputs(job, params)) != FATHOM_OK || job->skipped) goto end;
     fathom_video_reader_opts ro = opts->read;
     ro.passthrough = job->opts.video_path != NULL;
