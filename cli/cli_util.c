@@ -206,8 +206,11 @@ int cli_device(const char *s, fathom_engine_params *ep) {
         fathom_engine_params a = fathom_device_auto(&cpu);
         ep->device = a.device;
         ep->device_index = a.device_index;
-        if (cpu) cli_note("--device auto: no usable CUDA device (%s); using the CPU",
-                          fathom_last_error());
+        if (cpu && g_verbosity > 0)
+            cli_note("--device auto: no usable CUDA device (%s); using the CPU",
+                     fathom_last_error());
+        else if (cpu) /* the probe's details (paths tried) with -v */
+            cli_note("--device auto: no usable CUDA device; using the CPU");
         else cli_note("--device auto: using CUDA device 0");
         return 1;
     }
