@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
+#include "cluster/shard.h"
 #include "core/log.h"
 #include "commands.h"
 #include "fathom.h"
@@ -53,6 +54,8 @@ static void usage(FILE *f) {
 "      --overwrite         replace existing outputs fathom wrote for the same input (default: an\n"
 "                          existing output fails its item; inputs and other files are never replaced)\n"
 "      --fail-fast         stop taking input after the first failed item\n"
+"      --shard K/N         only the K-th of N deterministic shares of the inputs (job arrays;\n"
+"                          merge the reports with `fathom report merge`) (docs/scale-out.md)\n"
 "      --report FILE.json  per-item and per-stage report\n"
 "      --progress MODE     auto (bar on a terminal), bar, ndjson (stderr), none\n"
 "      --max-download-bytes N  per URL (e.g. 100M)   --timeout S  per attempt   --retries N\n"
@@ -72,7 +75,8 @@ enum {
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH
+    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH,
+    OPT_SHARD
 };
 
 static const struct option k_opts[] = {
@@ -87,7 +91,7 @@ static const struct option k_opts[] = {
     {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
     {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
-    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"report", required_argument, 0, OPT_REPORT},
+    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"shard", required_argument, 0, OPT_SHARD}, {"report", required_argument, 0, OPT_REPORT},
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
@@ -383,6 +387,10 @@ int cmd_run(int argc, char **argv) {
         case OPT_RESUME: resume = 1; break;
         case OPT_OVERWRITE: overwrite = 1; break;
         case OPT_FAIL_FAST: rp.fail_fast = 1; break;
+        case OPT_SHARD:
+            if (fathom_shard_parse(optarg, &rp.shard_index, &rp.shard_count) != FATHOM_OK)
+                return bad("%s%s", fathom_last_error(), "");
+            break;
         case OPT_REPORT: rp.report_path = optarg; break;
         case OPT_PROGRESS:
             if (!strcmp(optarg, "auto")) pmode = PROGRESS_AUTO;
@@ -472,9 +480,10 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "fathom run: out of memory\n");
         return 2;
     }
-    for (int i = optind; i < argc; i++) {
-        if (fathom_video_is_input(argv[i])) vids[n_vid++] = argv[i];
-        else imgs[n_img++] = argv[i];
+    for (int i = optind, vpos = 0; i < argc; i++) {
+        if (!fathom_video_is_input(argv[i])) imgs[n_img++] = argv[i];
+        else if (fathom_shard_takes((uint64_t)vpos++, rp.shard_index, rp.shard_count))
+            vids[n_vid++] = argv[i]; /* --shard: videos by their position among the videos */
     }
     rp.inputs = imgs;
     rp.n_inputs = n_img;

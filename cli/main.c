@@ -11,6 +11,7 @@ static int usage(FILE *f) {
                "  run      compute depth maps for images, folders, lists, URLs and videos\n"
                "  info     describe a model file or folder\n"
                "  bench    time the inference engine\n"
+               "  report   merge the reports of sharded runs (report merge A.json B.json -o M.json)\n"
                "  version  print the version\n");
     return f == stderr ? 2 : 0;
 }
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "fathom: unknown command '%s'\n", cmd);
     return usage(stderr);
 }

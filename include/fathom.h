@@ -296,6 +296,9 @@ typedef struct fathom_run_params {
     int n_devices;             /* inference threads, one engine each (>= 1) */
     fathom_engine_params devices[FATHOM_MAX_DEVICES];
     int fail_fast;             /* stop taking input after the first failed item */
+    int shard_index;           /* --shard K/N, images only: take the inputs at positions p */
+    int shard_count;           /* (source order) with p % shard_count == shard_index; count 0
+                                  or 1: all. Names and indexes equal an unsharded run's */
     const char *report_path;   /* borrowed, may be NULL: JSON report written at the end */
     int argc;                  /* with argv (borrowed, may be NULL): the command line, */
     const char *const *argv;   /* recorded in the report ("fathom" + argv[0..argc-1]) */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster/shard.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "media/atomic_file.h"
@@ -215,6 +216,10 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         return st;
     }
     (*out)->manifest = manifest;
+    if (params->shard_count > 1) { /* custom sources (video frames) are never sharded */
+        (*out)->shard_index = params->shard_index;
+        (*out)->shard_count = params->shard_count;
+    }
     (*out)->input_ids = ids;
     fathom_names_configure((*out)->names, so.formats ? so.formats : FATHOM_OUT_NPY, manifest);
     return FATHOM_OK;
@@ -229,6 +234,7 @@ void fathom_pipeline_cancel(fathom_pipeline *pl) {
 static void snapshot(struct fathom_pipeline *pl, fathom_run_stats *s) {
     memset(s, 0, sizeof *s);
     s->total = pl->src.ops && pl->src.ops->total ? pl->src.ops->total(pl->src.self) : -1;
+    s->total = fathom_shard_total(s->total, pl->shard_index, pl->shard_count);
     s->taken = atomic_load(&pl->taken);
     s->done = atomic_load(&pl->done);
     s->skipped = atomic_load(&pl->skipped);

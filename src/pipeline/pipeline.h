@@ -73,6 +73,7 @@ struct fathom_pipeline {
     fathom_item **reorder;          /* owned array (items borrowed): n_items slots */
     uint64_t next_index;
     int ran;
+    int shard_index, shard_count;   /* inputs source only (cluster/shard.h); 0/0: all */
 };
 
 /* Monotonic seconds. */
