@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
+#include "cluster/chunk_job.h"
 #include "cluster/shard.h"
 #include "core/log.h"
 #include "commands.h"
@@ -66,6 +67,10 @@ static void usage(FILE *f) {
 "          --video FILE --video-codec C --crf N --pix-fmt F --video-color --start S --end S\n"
 "          --max-frames N --max-res N --normalize ema|frame --ema-decay D --lookahead N\n"
 "          --scene-cut T   --video-npz (all frames' raw depth in OUTDIR/<stem>.npz)\n"
+"          --chunks N      split each video into N chunks by frame index, run them on the\n"
+"                          --device engines at once (one worker each), merge into one output;\n"
+"                          --resume redoes only unfinished chunks (docs/scale-out.md)\n"
+"          --overlap K     frames recomputed before each chunk to align it (default 16)\n"
 "          (docs/video.md)\n"
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
@@ -76,7 +81,7 @@ enum {
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
     OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH,
-    OPT_SHARD
+    OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP
 };
 
 static const struct option k_opts[] = {
@@ -91,7 +96,8 @@ static const struct option k_opts[] = {
     {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
     {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
-    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"shard", required_argument, 0, OPT_SHARD}, {"report", required_argument, 0, OPT_REPORT},
+    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"shard", required_argument, 0, OPT_SHARD},
+    {"chunks", required_argument, 0, OPT_CHUNKS}, {"overlap", required_argument, 0, OPT_OVERLAP}, {"report", required_argument, 0, OPT_REPORT},
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
@@ -319,6 +325,25 @@ static int run_images(const fathom_model *model, const fathom_run_params *rp, pr
     return rc;
 }
 
+/* --chunks: one video as chunks on the --device engines, merged (cluster/chunk_job.h). */
+static int run_video_chunked(const fathom_model *model, const fathom_run_params *rp,
+                             const char *input, const fathom_video_run_opts *vo, int chunks,
+                             int overlap, int resume) {
+    if (signals_cancelled()) return 130;
+    fathom_chunk_run_opts co = {chunks, overlap, resume, signals_cancel_flag()};
+    fathom_chunk_run_result res;
+    fathom_status st = fathom_chunked_video_run(model, rp, input, vo, &co, &res);
+    if (st != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        return st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
+    }
+    fprintf(stderr, "%s: %lld frames in %d chunks (%d run now, %d from an earlier run, %d retried)\n",
+            input, (long long)res.frames, res.chunks, res.ran, res.reused, res.retried);
+    for (int i = 0; i < 3; i++)
+        if (res.outputs[i][0]) fprintf(stderr, "  %s\n", res.outputs[i]);
+    return 0;
+}
+
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                      const char *input, const fathom_video_run_opts *vo) {
     fathom_video_job *job = NULL;
@@ -343,6 +368,7 @@ int cmd_run(int argc, char **argv) {
     fathom_model_params mp = fathom_model_default_params(); /* --metric / --max-depth */
     fathom_governor_params gp = fathom_governor_default_params();
     int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
+    int chunks = 0, overlap = 16; /* --chunks: videos in chunks (src/cluster) */
     const char *model_arg = NULL, *device_arg = "cpu";
     fathom_precision precision = FATHOM_PRECISION_DEFAULT;
     progress_mode pmode = PROGRESS_AUTO;
@@ -387,6 +413,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_RESUME: resume = 1; break;
         case OPT_OVERWRITE: overwrite = 1; break;
         case OPT_FAIL_FAST: rp.fail_fast = 1; break;
+        case OPT_CHUNKS: if (!parse_int("--chunks", optarg, 1, 100000, &chunks)) return 2; break;
+        case OPT_OVERLAP: if (!parse_int("--overlap", optarg, 0, 100000, &overlap)) return 2; break;
         case OPT_SHARD:
             if (fathom_shard_parse(optarg, &rp.shard_index, &rp.shard_count) != FATHOM_OK)
                 return bad("%s%s", fathom_last_error(), "");
@@ -554,7 +582,8 @@ int cmd_run(int argc, char **argv) {
             snprintf(rpath, sizeof rpath, "%.*s.%.*s.json", (int)base, rp.report_path, (int)stem, b);
             vp.report_path = rpath;
         }
-        int r = run_video(model, &vp, &po, vids[i], &vo);
+        int r = chunks > 0 ? run_video_chunked(model, &vp, vids[i], &vo, chunks, overlap, resume)
+                           : run_video(model, &vp, &po, vids[i], &vo);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:

@@ -52,5 +52,6 @@ void fathom_align_apply(float *out, const float *b, size_t n, double s, double t
 
 void fathom_align_fade(float *out, const float *a, const float *b_aligned, size_t n, int j, int k) {
     const float w = (float)(j + 1) / (float)(k + 1);
-    for (size_t i = 0; i < n; i++) out[i] = (1 - w) * a[i] + w * b_aligned[i];
+    /* a + w (b - a): exactly a where the chunks agree (per-frame models: bit-exact seams) */
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + w * (b_aligned[i] - a[i]);
 }

@@ -81,7 +81,8 @@ fathom_status fathom_chunk_plan(const int64_t *pts_us, int64_t n_frames, int n_c
     for (int i = 0; i < n; i++) {
         c[i].first = first;
         c[i].count = n_frames / n + (i < n_frames % n); /* the first F % n get one more */
-        c[i].decode_from = first - k > 0 ? first - k : 0;
+        /* the overlap never reaches past the previous chunk's first frame */
+        c[i].decode_from = i == 0 ? 0 : first - k > c[i - 1].first ? first - k : c[i - 1].first;
         first += c[i].count;
     }
     for (int i = 0; i < n; i++) {

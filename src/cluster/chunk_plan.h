@@ -6,7 +6,7 @@
  *   chunk 2                             [ovl K][==== owned ====]
  *
  * Chunk i owns frames [first, first + count) (counts differ by at most one) and decodes from
- * decode_from = max(0, first - K): the K overlap frames before its own are computed again so the
+ * decode_from = max(previous chunk's first, first - K): the K overlap frames before its own are computed again so the
  * merge can align it to chunk i-1 (align.h). A chunk's range is given to the reader in time:
  * [pts of decode_from, pts of the next chunk's first frame), taken from the timestamps of every
  * frame (fathom_chunk_scan), so variable frame rates cut exactly; the reader seeks to the
@@ -20,7 +20,8 @@
 
 typedef struct fathom_chunk {
     int64_t first, count;      /* frames owned */
-    int64_t decode_from;       /* first frame decoded (first - overlap, at least 0) */
+    int64_t decode_from;       /* first frame decoded: first - overlap, not before the previous
+                                  chunk's first frame (0 for chunk 0) */
     int64_t start_us, end_us;  /* reader range, microseconds from the container start;
                                   start_us 0 for chunk 0, end_us -1 for the last chunk (to the end) */
 } fathom_chunk;

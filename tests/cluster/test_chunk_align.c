@@ -27,7 +27,7 @@ static void test_plan_cover(void **state) {
                 next += c[i].count;
                 lo = c[i].count < lo ? c[i].count : lo;
                 hi = c[i].count > hi ? c[i].count : hi;
-                int64_t df = c[i].first - k > 0 ? c[i].first - k : 0;
+                int64_t df = i == 0 ? 0 : c[i].first - k > c[i - 1].first ? c[i].first - k : c[i - 1].first;
                 assert_int_equal(c[i].decode_from, df);
                 assert_int_equal(c[i].start_us, i ? pts[df] : 0);
                 if (i + 1 < m) assert_int_equal(c[i].end_us, pts[c[i + 1].first]);
