@@ -28,7 +28,9 @@ fathom_status fathom_chunk_manifest_save(const fathom_chunk_manifest *m, const c
     cJSON_AddNumberToObject(o, "fathom_chunks", 1);
     cJSON_AddStringToObject(o, "input", m->input);
     cJSON_AddNumberToObject(o, "input_bytes", (double)m->input_bytes);
-    cJSON_AddNumberToObject(o, "input_mtime_ns", (double)m->input_mtime_ns);
+    char mt[32]; /* a string: nanoseconds since 1970 do not fit a double exactly */
+    snprintf(mt, sizeof mt, "%lld", (long long)m->input_mtime_ns);
+    cJSON_AddStringToObject(o, "input_mtime_ns", mt);
     cJSON_AddNumberToObject(o, "frames", (double)m->frames);
     cJSON_AddNumberToObject(o, "overlap", m->overlap);
     cJSON *arr = cJSON_AddArrayToObject(o, "chunks");
@@ -65,6 +67,14 @@ static int get_i64(const cJSON *o, const char *k, int64_t *v) {
     return 1;
 }
 
+static int get_str_i64(const cJSON *o, const char *k, int64_t *v) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    char *end;
+    if (!cJSON_IsString(x) || !x->valuestring[0]) return 0;
+    *v = strtoll(x->valuestring, &end, 10);
+    return *end == '\0';
+}
+
 fathom_status fathom_chunk_manifest_load(const char *path, fathom_chunk_manifest *m) {
     memset(m, 0, sizeof *m);
     FILE *f = fopen(path, "rb");
@@ -93,7 +103,8 @@ fathom_status fathom_chunk_manifest_load(const char *path, fathom_chunk_manifest
     if (!o) why = "not complete JSON (truncated or damaged)";
     else if (!get_i64(o, "fathom_chunks", &one) || one != 1 || !cJSON_IsString(in) ||
              !get_i64(o, "input_bytes", &m->input_bytes) ||
-             !get_i64(o, "input_mtime_ns", &m->input_mtime_ns) || !get_i64(o, "frames", &m->frames) ||
+             !get_str_i64(o, "input_mtime_ns", &m->input_mtime_ns) ||
+             !get_i64(o, "frames", &m->frames) ||
              !get_i64(o, "overlap", &ov) || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1)
         why = "not a fathom chunk manifest (fields missing)";
     if (!why) {
