@@ -36,10 +36,6 @@ typedef struct runner {
     atomic_int workers_left;
 } runner;
 
-static void chunk_npz_path(const runner *r, int i, char *out, size_t cap) {
-    snprintf(out, cap, "%s/c%05d/%s.npz", r->workdir, i, r->stem);
-}
-
 static void set_err(runner *r, fathom_status s, const char *msg) {
     if (r->err == FATHOM_OK) {
         r->err = s;
@@ -48,22 +44,28 @@ static void set_err(runner *r, fathom_status s, const char *msg) {
     r->stop = 1;
 }
 
-/* One chunk on device slot `dev`; FATHOM_OK when its archive is complete. */
-static fathom_status run_chunk(runner *r, int i, int dev) {
-    const fathom_chunk *c = &r->man->chunks[i];
+static void publish(runner *r, int dev, fathom_pipeline *pl) {
+    pthread_mutex_lock(&r->mu);
+    r->running[dev] = pl;
+    pthread_mutex_unlock(&r->mu);
+}
+
+fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
+                                   const fathom_video_run_opts *vo, const char *input,
+                                   const char *workdir, const fathom_chunk *c, int i,
+                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
+                                   void *user) {
     char outdir[4200];
-    snprintf(outdir, sizeof outdir, "%s/c%05d", r->workdir, i);
+    snprintf(outdir, sizeof outdir, "%s/c%05d", workdir, i);
     FATHOM_TRY(fathom_mkdir_p(outdir));
-    fathom_run_params p = *r->params;
-    p.n_devices = 1;
-    p.devices[0] = r->params->devices[dev];
+    fathom_run_params p = *params;
     p.outdir = outdir;
     p.report_path = NULL;
     p.existing = FATHOM_EXISTING_OVERWRITE; /* leftovers of a killed attempt are redone */
     p.on_stats = NULL, p.on_item = NULL, p.user = NULL; /* progress is the chunk level's */
     p.governor = NULL;
     p.shard_count = 0;
-    fathom_video_run_opts o = *r->vo;
+    fathom_video_run_opts o = *vo;
     o.video_path = NULL;
     o.seq_formats = 0;
     o.npz = 1;
@@ -72,16 +74,12 @@ static fathom_status run_chunk(runner *r, int i, int dev) {
     o.read.max_frames = 0;
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
-    FATHOM_TRY(fathom_video_job_create(r->model, &p, r->input, &o, &job, &pl));
-    pthread_mutex_lock(&r->mu);
-    r->running[dev] = pl;
-    int stop = r->stop || (r->cancel && atomic_load(r->cancel));
-    pthread_mutex_unlock(&r->mu);
+    FATHOM_TRY(fathom_video_job_create(m, &p, input, &o, &job, &pl));
+    int stop = on_pipeline ? on_pipeline(user, pl) : 0;
     fathom_run_stats st;
+    memset(&st, 0, sizeof st);
     fathom_status s = stop ? FATHOM_ERR_INTERRUPTED : fathom_pipeline_run(pl, &st);
-    pthread_mutex_lock(&r->mu);
-    r->running[dev] = NULL;
-    pthread_mutex_unlock(&r->mu);
+    if (on_pipeline) on_pipeline(user, NULL);
     fathom_pipeline_free(&pl); /* finishes the archive */
     fathom_video_job_stats js;
     fathom_video_job_get_stats(job, &js);
@@ -93,11 +91,36 @@ static fathom_status run_chunk(runner *r, int i, int dev) {
     int64_t want = c->count + (c->first - c->decode_from);
     if (!js.npz_path[0] || js.frames_read != want)
         return fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d decoded %lld frames where the plan has "
-                           "%lld (frames %lld..%lld)%s%s", r->input, i, (long long)js.frames_read,
+                           "%lld (frames %lld..%lld)%s%s", input, i, (long long)js.frames_read,
                            (long long)want, (long long)c->decode_from,
                            (long long)(c->first + c->count - 1), js.end_reason[0] ? ": " : "",
                            js.end_reason);
     return FATHOM_OK;
+}
+
+typedef struct slot_arg {
+    runner *r;
+    int dev;
+} slot_arg;
+
+/* Register the running pipeline of a worker (NULL when done); 1 when it must not start. */
+static int on_pipeline(void *user, fathom_pipeline *pl) {
+    slot_arg *a = user;
+    publish(a->r, a->dev, pl);
+    pthread_mutex_lock(&a->r->mu);
+    int stop = pl && (a->r->stop || (a->r->cancel && atomic_load(a->r->cancel)));
+    pthread_mutex_unlock(&a->r->mu);
+    return stop;
+}
+
+/* One chunk on device slot `dev`; FATHOM_OK when its archive is complete. */
+static fathom_status run_chunk(runner *r, int i, int dev) {
+    fathom_run_params p = *r->params;
+    p.n_devices = 1;
+    p.devices[0] = r->params->devices[dev];
+    slot_arg a = {r, dev};
+    return fathom_chunk_run_one(r->model, &p, r->vo, r->input, r->workdir, &r->man->chunks[i], i,
+                                on_pipeline, &a);
 }
 
 typedef struct worker_arg {
@@ -188,7 +211,7 @@ static void write_report(const char *path, const char *input, const fathom_chunk
         cJSON_AddNumberToObject(c, "first", (double)man->chunks[i].first);
         cJSON_AddNumberToObject(c, "count", (double)man->chunks[i].count);
         cJSON_AddNumberToObject(c, "decode_from", (double)man->chunks[i].decode_from);
-        cJSON_AddNumberToObject(c, "attempts", attempts[i]);
+        cJSON_AddNumberToObject(c, "attempts", attempts ? attempts[i] : 0);
         cJSON_AddBoolToObject(c, "done", man->done[i] != 0);
         cJSON_AddItemToArray(ch, c);
     }
@@ -227,94 +250,131 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_run_opts *vo,
+                                   const fathom_chunk_run_opts *co, fathom_chunk_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->t0 = now_s();
+    if (vo->read.start > 0 || vo->read.end > 0 || vo->read.max_frames > 0)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: --chunks takes the whole video "
+                           "(--start/--end/--max-frames are not supported with it)", input);
+    if (!params->outdir) return fathom_fail(FATHOM_ERR_INVALID_ARG, "--chunks needs -o OUTDIR");
+    fathom_model_info mi;
+    fathom_model_get_info(m, &mi);
+    ctx->metric = mi.metric;
+    fathom_naming_stem(input, ctx->stem, sizeof ctx->stem);
+    if (!ctx->stem[0]) snprintf(ctx->stem, sizeof ctx->stem, "video");
+    snprintf(ctx->workdir, sizeof ctx->workdir, "%s/.fathom-chunks/%s", params->outdir, ctx->stem);
+    snprintf(ctx->mpath, sizeof ctx->mpath, "%s/manifest.json", ctx->workdir);
+    int64_t bytes, mtime;
+    FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
+    fathom_chunk_manifest *man = &ctx->man;
+    fathom_status s = co->resume ? fathom_chunk_manifest_load(ctx->mpath, man) : FATHOM_ERR_NOT_FOUND;
+    if (s != FATHOM_OK && s != FATHOM_ERR_NOT_FOUND) return s;
+    if (s == FATHOM_OK) { /* resume: the manifest must describe this input and this plan */
+        const char *why = man->input_bytes != bytes || man->input_mtime_ns != mtime
+                              ? "the input changed since (size or time)"
+                          : man->overlap != co->overlap ? "it was made with another --overlap"
+                          : man->n != co->n_chunks && man->n != man->frames
+                              ? "it was made with another --chunks" : NULL;
+        if (why) {
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cannot resume from %s: %s; remove "
+                               "that folder to start over", input, ctx->mpath, why);
+        }
+    } else {
+        int64_t *pts = NULL, n = 0;
+        FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
+        s = fathom_chunk_plan(pts, n, co->n_chunks, co->overlap, &man->chunks, &man->n);
+        free(pts);
+        if (s != FATHOM_OK) {
+            char e[512];
+            snprintf(e, sizeof e, "%s", fathom_last_error());
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(s, "%s: %s", input, e);
+        }
+        snprintf(man->input, sizeof man->input, "%s", input);
+        man->input_bytes = bytes, man->input_mtime_ns = mtime, man->frames = n;
+        man->overlap = co->overlap;
+        if (!(man->done = calloc((size_t)man->n, sizeof *man->done))) {
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+        }
+    }
+    for (int i = 0; i < man->n; i++) { /* a finished chunk whose result is gone is redone */
+        char p[5200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
+        if (man->done[i] && stat(p, &st) != 0) man->done[i] = 0;
+    }
+    /* outputs checked and the plan on disk before any work */
+    if ((s = check_outputs(params, vo, input, ctx->stem)) != FATHOM_OK ||
+        (s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
+        (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
+        fathom_chunk_ctx_clear(ctx);
+        return s;
+    }
+    return FATHOM_OK;
+}
+
+void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) { fathom_chunk_manifest_clear(&ctx->man); }
+
+fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
+                                  const char *input, const fathom_video_run_opts *vo,
+                                  const int *attempts, fathom_chunk_run_result *res) {
+    fathom_chunk_manifest *man = &ctx->man;
+    res->chunks = man->n;
+    fathom_status s = FATHOM_OK;
+    char **paths = calloc((size_t)man->n, sizeof *paths); /* owned: n archive paths */
+    fathom_chunk_seam *seams = calloc((size_t)man->n, sizeof *seams); /* owned */
+    if (!paths || !seams) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+    int n_done = 0;
+    for (int i = 0; s == FATHOM_OK && i < man->n; i++) {
+        char p[5200];
+        snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
+        if (!(paths[i] = strdup(p))) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+        n_done += man->done[i] != 0;
+    }
+    if (s == FATHOM_OK && n_done < man->n) {
+        res->cancelled = 1;
+        s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
+                        "(--resume continues from %s)", input, n_done, man->n, ctx->mpath);
+    } else if (s == FATHOM_OK) {
+        s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
+                               ctx->metric, seams, res);
+    }
+    if (params->report_path)
+        write_report(params->report_path, input, man, attempts, s == FATHOM_OK ? seams : NULL, res,
+                     now_s() - ctx->t0);
+    for (int i = 0; paths && i < man->n; i++) free(paths[i]);
+    free(paths);
+    free(seams);
+    return s;
+}
+
 fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_params *params,
                                        const char *input, const fathom_video_run_opts *vo,
                                        const fathom_chunk_run_opts *co,
                                        fathom_chunk_run_result *res) {
     memset(res, 0, sizeof *res);
-    double t0 = now_s();
-    if (vo->read.start > 0 || vo->read.end > 0 || vo->read.max_frames > 0)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: --chunks takes the whole video "
-                           "(--start/--end/--max-frames are not supported with it)", input);
-    if (!params->outdir) return fathom_fail(FATHOM_ERR_INVALID_ARG, "--chunks needs -o OUTDIR");
-    char stem[1024], workdir[4096], mpath[4200];
-    fathom_naming_stem(input, stem, sizeof stem);
-    if (!stem[0]) snprintf(stem, sizeof stem, "video");
-    snprintf(workdir, sizeof workdir, "%s/.fathom-chunks/%s", params->outdir, stem);
-    snprintf(mpath, sizeof mpath, "%s/manifest.json", workdir);
-    int64_t bytes, mtime;
-    FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
-    fathom_chunk_manifest man;
-    memset(&man, 0, sizeof man);
-    fathom_status s = co->resume ? fathom_chunk_manifest_load(mpath, &man) : FATHOM_ERR_NOT_FOUND;
-    if (s != FATHOM_OK && s != FATHOM_ERR_NOT_FOUND) return s;
-    if (s == FATHOM_OK) { /* resume: the manifest must describe this input and this plan */
-        const char *why = man.input_bytes != bytes || man.input_mtime_ns != mtime
-                              ? "the input changed since (size or time)"
-                          : man.overlap != co->overlap ? "it was made with another --overlap"
-                          : man.n != co->n_chunks && man.n != man.frames
-                              ? "it was made with another --chunks" : NULL;
-        if (why) {
-            fathom_chunk_manifest_clear(&man);
-            return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cannot resume from %s: %s; remove "
-                               "that folder to start over", input, mpath, why);
-        }
-    } else {
-        int64_t *pts = NULL, n = 0;
-        FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
-        s = fathom_chunk_plan(pts, n, co->n_chunks, co->overlap, &man.chunks, &man.n);
-        free(pts);
-        if (s != FATHOM_OK) {
-            char e[512];
-            snprintf(e, sizeof e, "%s", fathom_last_error());
-            fathom_chunk_manifest_clear(&man);
-            return fathom_fail(s, "%s: %s", input, e);
-        }
-        snprintf(man.input, sizeof man.input, "%s", input);
-        man.input_bytes = bytes, man.input_mtime_ns = mtime, man.frames = n;
-        man.overlap = co->overlap;
-        if (!(man.done = calloc((size_t)man.n, sizeof *man.done))) {
-            fathom_chunk_manifest_clear(&man);
-            return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-        }
-    }
+    fathom_chunk_ctx ctx;
+    FATHOM_TRY(fathom_chunk_prepare(m, params, input, vo, co, &ctx));
+    fathom_chunk_manifest *man = &ctx.man;
+    res->chunks = man->n;
+    fathom_status s = FATHOM_OK;
     runner r;
     memset(&r, 0, sizeof r);
-    char **paths = NULL; /* owned: n archive paths */
-    fathom_chunk_seam *seams = NULL; /* owned */
-    int metric = 0;
-    {
-        fathom_model_info mi;
-        fathom_model_get_info(m, &mi);
-        metric = mi.metric;
-    }
-    if ((s = check_outputs(params, vo, input, stem)) != FATHOM_OK) goto out;
-    if ((s = fathom_mkdir_p(workdir)) != FATHOM_OK) goto out;
-    /* the plan is on disk before any work */
-    if ((s = fathom_chunk_manifest_save(&man, mpath)) != FATHOM_OK) goto out;
-    res->chunks = man.n;
-    r.model = m, r.params = params, r.vo = vo, r.input = input, r.stem = stem, r.workdir = workdir;
-    r.manifest_path = mpath, r.man = &man, r.cancel = co->cancel;
+    r.model = m, r.params = params, r.vo = vo, r.input = input, r.stem = ctx.stem;
+    r.workdir = ctx.workdir, r.manifest_path = ctx.mpath, r.man = man, r.cancel = co->cancel;
     pthread_mutex_init(&r.mu, NULL);
-    r.state = calloc((size_t)man.n, sizeof *r.state);
-    r.attempts = calloc((size_t)man.n, sizeof *r.attempts);
-    paths = calloc((size_t)man.n, sizeof *paths);
-    seams = calloc((size_t)man.n, sizeof *seams);
-    if (!r.state || !r.attempts || !paths || !seams) {
+    r.state = calloc((size_t)man->n, sizeof *r.state);
+    r.attempts = calloc((size_t)man->n, sizeof *r.attempts);
+    if (!r.state || !r.attempts) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-        goto out_mu;
+        goto out;
     }
-    for (int i = 0; i < man.n; i++) {
-        char p[4400];
-        chunk_npz_path(&r, i, p, sizeof p);
-        struct stat st;
-        if (man.done[i] && stat(p, &st) != 0) man.done[i] = 0; /* its result is gone: redo */
-        if (man.done[i]) r.state[i] = DONE, res->reused++;
-        if (!(paths[i] = strdup(p))) {
-            s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-            goto out_mu;
-        }
-    }
+    for (int i = 0; i < man->n; i++)
+        if (man->done[i]) r.state[i] = DONE, res->reused++;
     int nw = params->n_devices < 1 ? 1 : params->n_devices;
     pthread_t thr[FATHOM_MAX_DEVICES];
     worker_arg wa[FATHOM_MAX_DEVICES];
@@ -331,7 +391,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     }
     if (!started) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "cannot start a chunk worker");
-        goto out_mu;
+        goto out;
     }
     /* Ctrl-C: stop the running chunks (their archives stay unfinished; the manifest says so) */
     int cancelled = 0;
@@ -350,29 +410,15 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     res->ran = r.ran, res->retried = r.retried;
     if (r.err != FATHOM_OK) {
         s = fathom_fail(r.err, "%s: %s", input, r.err_msg);
-        goto out_report;
+        if (params->report_path)
+            write_report(params->report_path, input, man, r.attempts, NULL, res, now_s() - ctx.t0);
+        goto out;
     }
-    for (int i = 0; i < man.n; i++)
-        if (!man.done[i]) {
-            res->cancelled = 1;
-            s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
-                            "(--resume continues from %s)", input, res->reused + res->ran, man.n, mpath);
-            goto out_report;
-        }
-    s = fathom_chunk_merge(input, (const char *const *)paths, man.chunks, man.n, params, vo, metric,
-                           seams, res);
-out_report:
-    if (params->report_path)
-        write_report(params->report_path, input, &man, r.attempts, s == FATHOM_OK ? seams : NULL,
-                     res, now_s() - t0);
-out_mu:
-    pthread_mutex_destroy(&r.mu);
+    s = fathom_chunk_finish(&ctx, params, input, vo, r.attempts, res);
 out:
-    for (int i = 0; paths && i < man.n; i++) free(paths[i]);
-    free(paths);
-    free(seams);
+    pthread_mutex_destroy(&r.mu);
     free(r.state);
     free(r.attempts);
-    fathom_chunk_manifest_clear(&man);
+    fathom_chunk_ctx_clear(&ctx);
     return s;
 }

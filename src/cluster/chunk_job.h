@@ -50,6 +50,32 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
                                        const fathom_chunk_run_opts *co,
                                        fathom_chunk_run_result *res);
 
+/* ---- internal: the steps, for the MPI driver (mpi_driver.c) ---- */
+#include "cluster/chunk_manifest.h"
+typedef struct fathom_chunk_ctx {
+    char stem[1024], workdir[4096], mpath[4200];
+    fathom_chunk_manifest man;  /* owned: the plan and what is done */
+    int metric;
+    double t0;
+} fathom_chunk_ctx;
+/* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
+fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_run_opts *vo,
+                                   const fathom_chunk_run_opts *co, fathom_chunk_ctx *ctx);
+void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx);
+/* Every chunk done: merge and write the report (attempts: per chunk, may be NULL). */
+fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
+                                  const char *input, const fathom_video_run_opts *vo,
+                                  const int *attempts, fathom_chunk_run_result *res);
+/* Run chunk i of `input` (plan entry c) with the devices of params into
+ * workdir/cNNNNN/<stem>.npz. on_pipeline (may be NULL) is called with the chunk's pipeline
+ * before it runs (return 1 to not run it: interrupted) and with NULL after. */
+fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
+                                   const fathom_video_run_opts *vo, const char *input,
+                                   const char *workdir, const fathom_chunk *c, int i,
+                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
+                                   void *user);
+
 /* ---- internal: the merge step (chunk_merge.c) ---- */
 typedef struct fathom_chunk_seam {
     int border;            /* between chunk border-1 and chunk border */
