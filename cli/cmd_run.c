@@ -16,7 +16,11 @@
 
 #include "backend/backend.h"
 #include "cluster/chunk_job.h"
+#include "cluster/report_merge.h"
 #include "cluster/shard.h"
+#ifdef FATHOM_HAVE_MPI
+#include "cluster/mpi_driver.h"
+#endif
 #include "core/log.h"
 #include "commands.h"
 #include "fathom.h"
@@ -55,6 +59,8 @@ static void usage(FILE *f) {
 "      --overwrite         replace existing outputs fathom wrote for the same input (default: an\n"
 "                          existing output fails its item; inputs and other files are never replaced)\n"
 "      --fail-fast         stop taking input after the first failed item\n"
+"      --mpi               under mpirun/srun: rank 0 hands out image batches and video chunks\n"
+"                          to the other ranks, merges outputs and reports (docs/scale-out.md)\n"
 "      --shard K/N         only the K-th of N deterministic shares of the inputs (job arrays;\n"
 "                          merge the reports with `fathom report merge`) (docs/scale-out.md)\n"
 "      --report FILE.json  per-item and per-stage report\n"
@@ -81,7 +87,7 @@ enum {
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
     OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH,
-    OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP
+    OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP, OPT_MPI
 };
 
 static const struct option k_opts[] = {
@@ -97,7 +103,8 @@ static const struct option k_opts[] = {
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
     {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
     {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"shard", required_argument, 0, OPT_SHARD},
-    {"chunks", required_argument, 0, OPT_CHUNKS}, {"overlap", required_argument, 0, OPT_OVERLAP}, {"report", required_argument, 0, OPT_REPORT},
+    {"chunks", required_argument, 0, OPT_CHUNKS}, {"overlap", required_argument, 0, OPT_OVERLAP},
+    {"mpi", no_argument, 0, OPT_MPI}, {"report", required_argument, 0, OPT_REPORT},
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
@@ -344,6 +351,31 @@ static int run_video_chunked(const fathom_model *model, const fathom_run_params 
     return 0;
 }
 
+/* --mpi with several ranks: rank 0 plans, hands out the chunks and merges (mpi_driver.h). */
+static int run_video_mpi(const fathom_model *model, const fathom_run_params *rp, const char *input,
+                         const fathom_video_run_opts *vo, int chunks, int overlap, int resume,
+                         int rank) {
+#ifdef FATHOM_HAVE_MPI
+    fathom_chunk_run_opts co = {chunks, overlap, resume, signals_cancel_flag()};
+    fathom_chunk_run_result res;
+    fathom_status st = fathom_mpi_run_video(model, rp, input, vo, &co, &res);
+    if (rank != 0) return st == FATHOM_OK ? 0 : 1; /* rank 0 says what happened */
+    if (st != FATHOM_OK) {
+        fprintf(stderr, "fathom run: %s\n", fathom_last_error());
+        return st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
+    }
+    fprintf(stderr, "%s: %lld frames in %d chunks over the ranks (%d run now, %d from an earlier "
+            "run, %d retried)\n", input, (long long)res.frames, res.chunks, res.ran, res.reused,
+            res.retried);
+    for (int i = 0; i < 3; i++)
+        if (res.outputs[i][0]) fprintf(stderr, "  %s\n", res.outputs[i]);
+    return 0;
+#else
+    (void)model, (void)rp, (void)input, (void)vo, (void)chunks, (void)overlap, (void)resume, (void)rank;
+    return 2;
+#endif
+}
+
 static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                      const char *input, const fathom_video_run_opts *vo) {
     fathom_video_job *job = NULL;
@@ -369,6 +401,10 @@ int cmd_run(int argc, char **argv) {
     fathom_governor_params gp = fathom_governor_default_params();
     int use_governor = 0, threads = 0, resume = 0, overwrite = 0, offline = 0;
     int chunks = 0, overlap = 16; /* --chunks: videos in chunks (src/cluster) */
+    int use_mpi = 0, mpi_rank = 0, mpi_size = 1; /* --mpi */
+#ifdef FATHOM_HAVE_MPI
+    int mpi_started = 0;
+#endif
     const char *model_arg = NULL, *device_arg = "cpu";
     fathom_precision precision = FATHOM_PRECISION_DEFAULT;
     progress_mode pmode = PROGRESS_AUTO;
@@ -413,6 +449,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_RESUME: resume = 1; break;
         case OPT_OVERWRITE: overwrite = 1; break;
         case OPT_FAIL_FAST: rp.fail_fast = 1; break;
+        case OPT_MPI: use_mpi = 1; break;
         case OPT_CHUNKS: if (!parse_int("--chunks", optarg, 1, 100000, &chunks)) return 2; break;
         case OPT_OVERLAP: if (!parse_int("--overlap", optarg, 0, 100000, &overlap)) return 2; break;
         case OPT_SHARD:
@@ -498,6 +535,16 @@ int cmd_run(int argc, char **argv) {
         return 2;
     }
     if (!parse_devices(device_arg, &rp, threads, precision)) return 2;
+    if (use_mpi) {
+#ifdef FATHOM_HAVE_MPI
+        if (fathom_mpi_init(NULL, NULL, &mpi_rank, &mpi_size) != FATHOM_OK)
+            return bad("%s%s", fathom_last_error(), "");
+        if (mpi_size > 1 && chunks == 0) chunks = 2 * (mpi_size - 1); /* videos: chunks to share */
+#else
+        return bad("--mpi: this fathom was built without MPI (CMake FATHOM_MPI; Open MPI: "
+                   "scripts/install-deps.sh)%s%s", "", "");
+#endif
+    }
     /* videos run one by one as ordered jobs; everything else goes through one image run */
     int n_in = argc - optind, n_img = 0, n_vid = 0;
     const char **imgs = calloc((size_t)n_in, sizeof *imgs);
@@ -568,6 +615,43 @@ int cmd_run(int argc, char **argv) {
         }
     }
     rc = 0;
+#ifdef FATHOM_HAVE_MPI
+    mpi_started = 1;
+    char rank_report[4200];
+    fathom_mpi_images mst;
+    if (mpi_size > 1 && n_img > 0) { /* rank 0 hands out batches, the others run them */
+        if (mpi_rank == 0) {
+            rc = fathom_mpi_images_serve(mpi_size);
+            if (rp.report_path) { /* one report from the workers' */
+                char(*paths)[4200] = calloc((size_t)mpi_size, sizeof *paths);
+                const char **pp = calloc((size_t)mpi_size, sizeof *pp);
+                for (int r = 1; paths && pp && r < mpi_size; r++) {
+                    snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp.report_path, r);
+                    pp[r - 1] = paths[r];
+                }
+                if (!paths || !pp || fathom_report_merge(pp, mpi_size - 1, rp.report_path, NULL) !=
+                                         FATHOM_OK) {
+                    fprintf(stderr, "fathom run: %s\n", paths && pp ? fathom_last_error()
+                                                                  : "out of memory");
+                    if (rc < 2) rc = 2;
+                }
+                free(pp);
+                free(paths);
+            }
+        } else {
+            fathom_run_params wp = rp;
+            fathom_mpi_images_worker_init(&mst, rp.batch);
+            wp.take = fathom_mpi_images_take, wp.take_user = &mst;
+            if (rp.report_path) {
+                snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp.report_path, mpi_rank);
+                wp.report_path = rank_report;
+            }
+            rc = run_images(model, &wp, &po);
+            fathom_mpi_images_worker_done(rc);
+        }
+        n_img = 0;
+    }
+#endif
     if (n_img > 0) rc = run_images(model, &rp, &po);
     for (int i = 0; i < n_vid && rc != 2 && rc != 130; i++) {
         /* one report per run: with several runs, video k's is FILE.<video stem>.json */
@@ -582,11 +666,17 @@ int cmd_run(int argc, char **argv) {
             snprintf(rpath, sizeof rpath, "%.*s.%.*s.json", (int)base, rp.report_path, (int)stem, b);
             vp.report_path = rpath;
         }
-        int r = chunks > 0 ? run_video_chunked(model, &vp, vids[i], &vo, chunks, overlap, resume)
-                           : run_video(model, &vp, &po, vids[i], &vo);
+        int r = mpi_size > 1 ? run_video_mpi(model, &vp, vids[i], &vo, chunks, overlap, resume, mpi_rank)
+                : chunks > 0 ? run_video_chunked(model, &vp, vids[i], &vo, chunks, overlap, resume)
+                             : run_video(model, &vp, &po, vids[i], &vo);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+#ifdef FATHOM_HAVE_MPI
+    /* a rank that stops before the shared part would leave the others waiting: end them all */
+    if (mpi_size > 1 && rc == 2 && !mpi_started) fathom_mpi_abort(2);
+    if (use_mpi) fathom_mpi_finalize();
+#endif
     fathom_log_set_sink(NULL, NULL); /* it points at pmode */
     if (rc == 2 && signals_cancelled()) rc = 130;
     fathom_governor_free(&gov);

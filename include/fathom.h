@@ -299,6 +299,12 @@ typedef struct fathom_run_params {
     int shard_index;           /* --shard K/N, images only: take the inputs at positions p */
     int shard_count;           /* (source order) with p % shard_count == shard_index; count 0
                                   or 1: all. Names and indexes equal an unsharded run's */
+    int (*take)(void *user, uint64_t pos); /* may be NULL: images only, after the shard test:
+                                  whether this process takes input position pos (called in
+                                  increasing pos order from the source thread; `fathom run
+                                  --mpi` hands out batches this way). Set: temporaries of dead
+                                  processes are not cleaned (an OUTDIR shared by machines) */
+    void *take_user;
     const char *report_path;   /* borrowed, may be NULL: JSON report written at the end */
     int argc;                  /* with argv (borrowed, may be NULL): the command line, */
     const char *const *argv;   /* recorded in the report ("fathom" + argv[0..argc-1]) */

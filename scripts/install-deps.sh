@@ -15,6 +15,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev     # URLs, model download, SHA-256
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
+  openmpi-bin libopenmpi-dev          # fathom run --mpi (optional in CMake: FATHOM_MPI)
 )
 
 SUDO=""

@@ -205,7 +205,7 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         return st;
     }
     /* leftovers of runs that died in this OUTDIR (kill -9): their processes are gone */
-    size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+    size_t stale = params->take ? 0 : fathom_atomic_clean_stale(params->outdir, 64);
     if (stale)
         fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
                    params->outdir, stale, stale == 1 ? "" : "s");
@@ -220,6 +220,7 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         (*out)->shard_index = params->shard_index;
         (*out)->shard_count = params->shard_count;
     }
+    (*out)->take = params->take, (*out)->take_user = params->take_user;
     (*out)->input_ids = ids;
     fathom_names_configure((*out)->names, so.formats ? so.formats : FATHOM_OUT_NPY, manifest);
     return FATHOM_OK;

@@ -27,12 +27,13 @@ void *fathom_stage_source(void *arg) {
         it->t_start = t;
         int done = 0;
         fathom_status st;
-        for (;;) { /* --shard: every input is named, so names equal an unsharded run's */
+        for (;;) { /* --shard, --mpi: every input is named, so names equal a single run's */
             st = pl->src.ops->next(pl->src.self, it, &done);
             if (st == FATHOM_OK && !done && it->rel_out.s && it->rel_out.s[0])
                 st = fathom_names_claim(pl->names, it);
             if (st != FATHOM_OK || done ||
-                fathom_shard_takes(index, pl->shard_index, pl->shard_count))
+                (fathom_shard_takes(index, pl->shard_index, pl->shard_count) &&
+                 (!pl->take || pl->take(pl->take_user, index))))
                 break;
             index++; /* another shard's input: reuse the item for the next one */
             fathom_item_reset(it);
