@@ -359,17 +359,19 @@ static int run_video_mpi(const fathom_model *model, const fathom_run_params *rp,
     fathom_chunk_run_opts co = {chunks, overlap, resume, signals_cancel_flag()};
     fathom_chunk_run_result res;
     fathom_status st = fathom_mpi_run_video(model, rp, input, vo, &co, &res);
-    if (rank != 0) return st == FATHOM_OK ? 0 : 1; /* rank 0 says what happened */
-    if (st != FATHOM_OK) {
+    int rc = 0;
+    if (rank == 0 && st != FATHOM_OK) {
         fprintf(stderr, "fathom run: %s\n", fathom_last_error());
-        return st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
+        rc = st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
+    } else if (rank == 0) {
+        fprintf(stderr, "%s: %lld frames in %d chunks over the ranks (%d run now, %d from an "
+                "earlier run, %d retried)\n", input, (long long)res.frames, res.chunks, res.ran,
+                res.reused, res.retried);
+        for (int i = 0; i < 3; i++)
+            if (res.outputs[i][0]) fprintf(stderr, "  %s\n", res.outputs[i]);
     }
-    fprintf(stderr, "%s: %lld frames in %d chunks over the ranks (%d run now, %d from an earlier "
-            "run, %d retried)\n", input, (long long)res.frames, res.chunks, res.ran, res.reused,
-            res.retried);
-    for (int i = 0; i < 3; i++)
-        if (res.outputs[i][0]) fprintf(stderr, "  %s\n", res.outputs[i]);
-    return 0;
+    fathom_mpi_share_int(&rc); /* rank 0 knows how the video ended: every rank goes on alike */
+    return rc;
 #else
     (void)model, (void)rp, (void)input, (void)vo, (void)chunks, (void)overlap, (void)resume, (void)rank;
     return 2;
@@ -650,6 +652,7 @@ int cmd_run(int argc, char **argv) {
             fathom_mpi_images_worker_done(rc);
         }
         n_img = 0;
+        fathom_mpi_share_int(&rc); /* every rank goes on to the videos, or none does */
     }
 #endif
     if (n_img > 0) rc = run_images(model, &rp, &po);

@@ -33,6 +33,8 @@ void fathom_mpi_finalize(void) {
 
 void fathom_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
+void fathom_mpi_share_int(int *value) { MPI_Bcast(value, 1, MPI_INT, 0, MPI_COMM_WORLD); }
+
 /* ---- videos ---- */
 
 /* Rank 0: answer requests until every worker has been told to stop. */

@@ -25,6 +25,9 @@ void fathom_mpi_finalize(void);
 /* End every rank at once (a rank that cannot go on: the others would wait for it forever). */
 void fathom_mpi_abort(int code);
 
+/* Every rank takes rank 0's *value (every rank calls it). */
+void fathom_mpi_share_int(int *value);
+
 /* Every rank calls it (size >= 2). Rank 0: plan/resume, hand out, merge; *res filled there. */
 fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_run_opts *vo,

@@ -64,7 +64,7 @@ check "existing output: exit 2 naming it, before any chunk" \
   bash -c "[ $rc -eq 2 ] && grep -q 'clip.npz exists' '$T/err'"
 
 # ---- 3. SIGKILL mid-run, then --resume redoes only unfinished chunks ----
-ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=25 -t 12 -g 25 -pix_fmt yuv420p "$T/long.mp4"
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --video-npz -o "$T/lsingle" "$T/long.mp4" 2>/dev/null
 MAN="$T/lchunk/.fathom-chunks/long/manifest.json"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -o "$T/lchunk" "$T/long.mp4" 2>"$T/err" &

@@ -70,7 +70,7 @@ check "depth video and audio equal the single pass" \
        <(ffmpeg -loglevel error -i "$T/mpi.mkv" -f framemd5 - | grep -v '^#')
 
 # ---- 3. a worker rank killed with SIGKILL, then --resume ----
-ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=25 -t 12 -g 25 -pix_fmt yuv420p "$T/long.mp4"
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --video-npz -o "$T/ls" "$T/long.mp4" 2>/dev/null
 MAN="$T/lm/.fathom-chunks/long/manifest.json"
 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 70 --chunks 24 --overlap 2 --video-npz \
