@@ -1,11 +1,10 @@
 /* cmd_report.c - `fathom report merge A.json B.json ... -o MERGED.json`: one report from the
- * reports of `fathom run --shard K/N` runs (cluster/report_merge.h, docs/scale-out.md).
+ * reports of `fathom run --shard K/N` runs (fathom_report_merge, docs/scale-out.md).
  * Exit codes: 0 written, 2 usage error or a report unreadable, incomplete or colliding. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster/report_merge.h"
 #include "commands.h"
 #include "fathom.h"
 

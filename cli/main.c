@@ -1,7 +1,10 @@
 /* main.c - `fathom` command-line entry: subcommand dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "fathom.h"
 
@@ -11,12 +14,21 @@ static int usage(FILE *f) {
                "  run      compute depth maps for images, folders, lists, URLs and videos\n"
                "  info     describe a model file or folder\n"
                "  bench    time the inference engine\n"
+               "  serve    live depth worker: streams in, depth over HTTP/WebSocket\n"
                "  report   merge the reports of sharded runs (report merge A.json B.json -o M.json)\n"
                "  version  print the version\n");
     return f == stderr ? 2 : 0;
 }
 
 int main(int argc, char **argv) {
+    /* --help is longer than stdio's 4 KiB pipe buffer: one write lets `| grep -q` quit early
+     * without a SIGPIPE in the middle of it */
+    static char outbuf[1 << 16];
+    if (!isatty(1)) setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    /* A closed stderr/stdout pipe (`2>&1 | head -c1`, a dead log collector) must not kill a run
+     * half way: writes then fail with EPIPE and the run goes on to write outputs and report. */
+    signal(SIGPIPE, SIG_IGN);
+    fathom_blas_serial(1); /* the CPU engine threads around sgemm itself (fathom.h) */
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);
@@ -24,10 +36,14 @@ int main(int argc, char **argv) {
         printf("fathom %s\n", fathom_version());
         return 0;
     }
-    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "fathom: unknown command '%s'\n", cmd);
-    return usage(stderr);
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}, {"serve", cmd_serve},
+        {"report", cmd_report}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name)) {
+            cli_set_command(cmds[i].name);
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "fathom: unknown command '%s' (see fathom --help)\n", cmd);
+    return 2;
 }

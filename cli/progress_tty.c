@@ -5,10 +5,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "pipeline/progress.h"
+#include "cli_util.h"
+#include "signals.h"
 
-void progress_init(progress_out *p, progress_mode mode) {
+void progress_init(progress_out *p, progress_mode mode, int quiet) {
     p->bar_shown = 0;
+    p->quiet = quiet;
+    p->taken = 0;
     p->gov = NULL;
     p->gov_slots = 0;
     if (mode == PROGRESS_AUTO) mode = isatty(2) ? PROGRESS_BAR : PROGRESS_NONE;
@@ -37,6 +40,8 @@ static void bar_line(const progress_out *p, const fathom_run_stats *s, char *lin
 static void on_stats(void *user, const fathom_run_stats *s) {
     progress_out *p = user;
     char line[8192]; /* ndjson: up to 16 governed slots of ~170 bytes each */
+    signals_set_in_flight(s->taken - s->finished);
+    if (p->mode == PROGRESS_NONE) return;
     if (p->mode == PROGRESS_BAR) {
         bar_line(p, s, line, sizeof line);
         fprintf(stderr, "\r\033[K%s", line);
@@ -50,13 +55,15 @@ static void on_stats(void *user, const fathom_run_stats *s) {
 
 static void on_item(void *user, const fathom_item_event *ev) {
     progress_out *p = user;
+    signals_item_finished();
     if (p->mode == PROGRESS_NDJSON) {
         char line[16384];
         fathom_progress_json_item(ev, line, sizeof line);
         fputs(line, stderr);
-    } else if (ev->state == 3) { /* failures are always shown, whatever the mode */
+    } else if (ev->state == 3 && ev->status != FATHOM_ERR_INTERRUPTED) {
+        /* failures are always shown, whatever the mode (not the items a Ctrl-C left out) */
         if (p->bar_shown) fputs("\r\033[K", stderr);
-        fprintf(stderr, "fathom: %s\n", ev->error);
+        fprintf(stderr, "fathom %s: %s\n", cli_command(), ev->error);
     }
 }
 
@@ -65,7 +72,7 @@ void progress_attach(progress_out *p, fathom_run_params *rp) {
     p->gov_slots = rp->n_devices;
     rp->user = p;
     rp->on_item = on_item;
-    rp->on_stats = p->mode == PROGRESS_NONE ? NULL : on_stats;
+    rp->on_stats = on_stats; /* also without a display: counts items in flight for Ctrl-C */
 }
 
 void progress_finish(progress_out *p, const fathom_run_stats *s) {
@@ -76,11 +83,11 @@ void progress_finish(progress_out *p, const fathom_run_stats *s) {
         return;
     }
     if (p->bar_shown) fputs("\r\033[K", stderr);
-    if (p->mode == PROGRESS_BAR)
-        fprintf(stderr, "fathom: %lld done, %lld skipped, %lld failed in %.1f s\n",
-                (long long)s->done, (long long)s->skipped, (long long)s->failed, s->elapsed_s);
-    for (int i = 0; p->mode == PROGRESS_BAR && p->gov && i < p->gov_slots; i++) {
+    if (!p->quiet)
+        fprintf(stderr, "fathom %s: %lld done, %lld skipped, %lld failed in %.1f s\n",
+                cli_command(), (long long)s->done, (long long)s->skipped, (long long)s->failed, s->elapsed_s);
+    for (int i = 0; !p->quiet && p->gov && i < p->gov_slots; i++) {
         fathom_governor_describe(p->gov, i, line, sizeof line);
-        fprintf(stderr, "fathom: governor (device %d): %s\n", i, line);
+        fprintf(stderr, "fathom %s: governor (device %d): %s\n", cli_command(), i, line);
     }
 }

@@ -13,8 +13,13 @@ pkgs=(
   libopenexr-dev                      # EXR output (OpenEXRCore C API)
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libcurl4-openssl-dev libssl-dev     # URLs, model download, SHA-256
+  libavdevice-dev libmicrohttpd-dev libwslay-dev libyaml-dev  # fathom serve: cameras, HTTP, WebSocket, config
+  python3-websockets chromium         # fathom serve tests: WebSocket client, headless viewer test
   ffmpeg                              # test fixtures (ffmpeg/ffprobe CLI) only
   python3 python3-numpy               # tests read outputs back with numpy
+  python3-pil                         # Depth Pro test: JPEGs with EXIF focal lengths
+  python3-torch                       # tests/vda: damaged official-format VDA checkpoints
+  python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
   openmpi-bin libopenmpi-dev          # fathom run --mpi (optional in CMake: FATHOM_MPI)
 )
 

@@ -15,6 +15,19 @@ cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" || failed=1
 [ "${1:-}" = "--quick" ] && exit $failed
 
+step "Python package: pip wheel ./python (offline, Debian setuptools) + pytest"
+pywork=$(mktemp -d); root=$PWD
+if FATHOM_CUDA=OFF CMAKE_BUILD_PARALLEL_LEVEL=$jobs /usr/bin/python3 -m pip wheel --no-build-isolation --no-deps --no-index -w "$pywork/wheel" ./python \
+     >"$pywork/build.log" 2>&1 \
+   && /usr/bin/python3 -m zipfile -e "$pywork"/wheel/fathom-*.whl "$pywork/site"; then
+  (cd "$pywork" && PYTHONPATH="$pywork/site" FATHOM_BIN="$root/build/fathom" \
+     FATHOM_GOLDEN="${FATHOM_GOLDEN:-$root/../shared/golden}" \
+     /usr/bin/python3 -m pytest -p no:cacheprovider -q "$root/python/tests") || failed=1
+else
+  tail -40 "$pywork/build.log"; failed=1
+fi
+rm -rf "$pywork" python/build python/fathom.egg-info
+
 step "ASan+UBSan build + tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_SANITIZE=address -DFATHOM_CUDA=OFF >/dev/null
 cmake --build build-asan -j"$jobs"

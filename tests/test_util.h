@@ -8,8 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ../shared/golden (FATHOM_GOLDEN from ctest); aborts the test if absent. */
+/* The golden data (FATHOM_GOLDEN from ctest: ../shared/golden, else the small copy in
+ * tests/data/golden); exits 77 (SKIP, saying why) if absent. */
 const char *tu_golden_dir(void);
+/* tu_golden_dir()/rel when that file exists, else NULL after printing "SKIP: ... not in this
+ * copy of the golden data" (the repository's copy lacks the large files). Use with cmocka's
+ * skip(): `const char *p = tu_golden_file("vits-pth/model.pth"); if (!p) skip();` */
+const char *tu_golden_file(const char *rel);
 /* path join into a static rotating buffer (valid for 8 calls) */
 const char *tu_path(const char *a, const char *b);
 /* A fresh empty temporary directory (removed by tu_rmtree). Returns malloc'd path. */

@@ -2,6 +2,8 @@
  *
  * Search order (first that loads wins):
  *   1. FATHOM_BACKEND_PATH: ':'-separated directories (or paths of the module file itself);
+ *      when it is set, nothing else is searched (an override: tests and relocated installs
+ *      must not pick up another build's module from the install libdir);
  *   2. the directory of the binary or shared library holding libfathom (dladdr);
  *   3. the install libdir (FATHOM_BACKEND_LIBDIR, set by the build) and its fathom/ subdir;
  *   4. the bare file name, through the dynamic linker's own search (LD_LIBRARY_PATH, cache).
@@ -67,6 +69,7 @@ static void load(void) {
         if (try_dir(p, len)) return;
         p += len + (p[len] == ':');
     }
+    if (env && *env) return;
     Dl_info info;
     if (dladdr((void *)&fathom_cuda_module, &info) && info.dli_fname) {
         const char *slash = strrchr(info.dli_fname, '/');

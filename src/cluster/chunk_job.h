@@ -32,15 +32,7 @@ typedef struct fathom_chunk_run_opts {
                                  manifest stays resumable */
 } fathom_chunk_run_opts;
 
-typedef struct fathom_chunk_run_result {
-    int chunks;            /* planned */
-    int reused;            /* finished by an earlier run (resume) */
-    int ran;               /* run now (successfully) */
-    int retried;           /* chunk runs that failed and were retried */
-    int64_t frames;        /* merged frames */
-    int cancelled;
-    char outputs[3][4096]; /* depth video, npz, sequence folder ("" when not made) */
-} fathom_chunk_run_result;
+/* fathom_chunk_run_result: fathom.h (scale-out) */
 
 /* Run `input` in chunks with params (outdir, devices: one worker each, formats, existing,
  * report_path: a JSON report of the chunks and seams) and video opts (outputs, tnorm; a

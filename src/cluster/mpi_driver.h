@@ -19,31 +19,13 @@
 #include "cluster/chunk_job.h"
 #include "fathom.h"
 
-/* MPI_Init_thread (serialized) once; rank and size of COMM_WORLD. */
-fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size);
-void fathom_mpi_finalize(void);
-/* End every rank at once (a rank that cannot go on: the others would wait for it forever). */
-void fathom_mpi_abort(int code);
-
-/* Every rank takes rank 0's *value (every rank calls it). */
-void fathom_mpi_share_int(int *value);
+/* fathom_mpi_init, _finalize, _abort, _share_int and the image calls: fathom.h (scale-out);
+ * without FATHOM_HAVE_MPI they are stubs (cluster_api.c). */
 
 /* Every rank calls it (size >= 2). Rank 0: plan/resume, hand out, merge; *res filled there. */
 fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_run_opts *vo,
                                    const fathom_chunk_run_opts *co, fathom_chunk_run_result *res);
 
-/* Image sets. Workers: set params->take / take_user with fathom_mpi_images_take and a state
- * from fathom_mpi_images_worker_init, run the pipeline, then fathom_mpi_images_worker_done
- * with the exit code. Rank 0: fathom_mpi_images_serve until every worker is done; returns the
- * worst exit code of the workers. */
-typedef struct fathom_mpi_images {
-    int batch;
-    uint64_t begin, end; /* positions of the batch held now */
-} fathom_mpi_images;
-void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch);
-int fathom_mpi_images_take(void *user, uint64_t pos);
-void fathom_mpi_images_worker_done(int rc);
-int fathom_mpi_images_serve(int size);
 
 #endif

@@ -1,19 +1,20 @@
-/* log.c - the single log sink; messages are formatted per call, so the sink sees whole lines. */
+/* log.c - the single log callback; messages are formatted per call, so it sees whole lines. */
 #include "core/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
-static fathom_log_sink sink_fn; /* borrowed; NULL = silent */
-static void *sink_user;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static fathom_log_fn log_fn; /* borrowed; NULL = silent */
+static void *log_user;
 
-void fathom_log_set_sink(fathom_log_sink sink, void *user) {
-    pthread_mutex_lock(&sink_lock);
-    sink_fn = sink;
-    sink_user = user;
-    pthread_mutex_unlock(&sink_lock);
+void fathom_log_set_callback(fathom_log_fn fn, void *user) {
+    pthread_mutex_lock(&log_lock);
+    log_fn = fn;
+    log_user = user;
+    pthread_mutex_unlock(&log_lock);
 }
 
 void fathom_log(fathom_log_level level, const char *fmt, ...) {
@@ -22,7 +23,9 @@ void fathom_log(fathom_log_level level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&sink_lock);
-    if (sink_fn) sink_fn(sink_user, level, msg);
-    pthread_mutex_unlock(&sink_lock);
+    size_t n = strlen(msg); /* one line: the callback adds its own newline */
+    while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0';
+    pthread_mutex_lock(&log_lock);
+    if (log_fn) log_fn(log_user, level, msg);
+    pthread_mutex_unlock(&log_lock);
 }

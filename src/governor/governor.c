@@ -35,29 +35,29 @@ static fathom_status validate(const fathom_governor_params *p) {
             return fathom_fail(FATHOM_ERR_INVALID_ARG, "governor: slot %d: unknown device kind %d", i,
                                (int)p->device[i]);
     if (isnan(p->target_util) || p->target_util >= 100)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--target-util %g: must be within (0, 100)",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "target_util %g: must be within (0, 100)",
                            p->target_util);
     if (isnan(p->max_util) || p->max_util <= 0)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--max-util %g: must be within (0, 100]",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "max_util %g: must be within (0, 100]",
                            p->max_util);
     if (p->target_util > 0 && p->max_util < 100 && p->max_util <= p->target_util + 2)
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
-                           "--max-util %g must be more than 2 points above --target-util %g",
+                           "max_util %g must be more than 2 points above target_util %g",
                            p->max_util, p->target_util);
     if (p->batch_min < 1)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--batch-min %d: must be at least 1", p->batch_min);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "batch_min %d: must be at least 1", p->batch_min);
     if (p->batch_max > 0 && p->batch_max < p->batch_min)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--batch-max %d is below --batch-min %d",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "batch_max %d is below batch_min %d",
                            p->batch_max, p->batch_min);
     if (!(p->hz >= 0.5 && p->hz <= 1000))
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--governor-hz %g: must be within 0.5..1000", p->hz);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "hz %g: must be within 0.5..1000", p->hz);
     if (p->nice != FATHOM_GOVERNOR_NICE_KEEP && (p->nice < -20 || p->nice > 19))
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--nice %d: must be within -20..19", p->nice);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "nice %d: must be within -20..19", p->nice);
     if (isnan(p->gpu_mem_fraction) || p->gpu_mem_fraction < 0 || p->gpu_mem_fraction > 1)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--gpu-mem-fraction %g: must be within (0, 1]",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_mem_fraction %g: must be within (0, 1]",
                            p->gpu_mem_fraction);
     if (isnan(p->gpu_power_limit_w) || p->gpu_power_limit_w < 0)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--gpu-power-limit %g: must be a positive wattage",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_power_limit_w %g: must be a positive wattage",
                            p->gpu_power_limit_w);
     return FATHOM_OK;
 }
@@ -133,7 +133,7 @@ fathom_status gov_create_with(const fathom_governor_params *params, const gov_se
             g->slot[i].power_w = p.gpu_power_limit_w;
         }
         if (!any) {
-            st = fathom_fail(FATHOM_ERR_INVALID_ARG, "--gpu-power-limit: no GPU device in this run");
+            st = fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_power_limit_w: no GPU device in this run");
             goto fail;
         }
     }

@@ -18,20 +18,20 @@
 
 fathom_status gov_nice_apply(int nice, int *old) {
     if (nice < -20 || nice > 19)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--nice %d: must be within -20..19", nice);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "nice %d: must be within -20..19", nice);
     errno = 0;
     int cur = getpriority(PRIO_PROCESS, 0);
     if (cur == -1 && errno != 0)
-        return fathom_fail(FATHOM_ERR_IO, "--nice: cannot read the process priority: %s",
+        return fathom_fail(FATHOM_ERR_IO, "nice: cannot read the process priority: %s",
                            strerror(errno));
     if (setpriority(PRIO_PROCESS, 0, nice) != 0) {
         int err = errno;
         if (err == EACCES || err == EPERM)
             return fathom_fail(FATHOM_ERR_INVALID_ARG,
-                               "--nice %d: lowering niceness below %d needs privileges "
+                               "nice %d: lowering niceness below %d needs privileges "
                                "(root or CAP_SYS_NICE): %s",
                                nice, cur, strerror(err));
-        return fathom_fail(FATHOM_ERR_IO, "--nice %d: setpriority failed: %s", nice, strerror(err));
+        return fathom_fail(FATHOM_ERR_IO, "nice %d: setpriority failed: %s", nice, strerror(err));
     }
     *old = cur;
     return FATHOM_OK;
@@ -45,14 +45,14 @@ fathom_status gov_mem_limit_resolve(int index, size_t limit, double fraction, ui
                                     size_t *out) {
     *out = 0;
     if (fraction < 0 || fraction > 1 || isnan(fraction))
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--gpu-mem-fraction %g: must be within (0, 1]",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_mem_fraction %g: must be within (0, 1]",
                            fraction);
     size_t cap = limit;
     if (fraction > 0) {
         if (total == 0)
             return fathom_fail(FATHOM_ERR_DEVICE,
-                               "--gpu-mem-fraction: cannot read the total memory of GPU %d "
-                               "(NVML not available); give --gpu-mem-limit in bytes instead",
+                               "gpu_mem_fraction: cannot read the total memory of GPU %d "
+                               "(NVML not available); give gpu_mem_limit in bytes instead",
                                index);
         size_t f = (size_t)floor(fraction * (double)total);
         if (cap == 0 || f < cap) cap = f;
@@ -94,18 +94,18 @@ static const char *act_text(gov_act_result r) {
 fathom_status gov_power_apply(const gov_sensor *s, int index, double watts, int *entry) {
     *entry = -1;
     if (!(watts > 0) || !isfinite(watts))
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--gpu-power-limit %g: must be a positive wattage",
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_power_limit_w %g: must be a positive wattage",
                            watts);
     if (!s->power_get || !s->power_set)
-        return fathom_fail(FATHOM_ERR_DEVICE, "--gpu-power-limit: GPU %d: no power actuator", index);
+        return fathom_fail(FATHOM_ERR_DEVICE, "gpu_power_limit_w: GPU %d: no power actuator", index);
     double cur = 0, lo = 0, hi = 0;
     gov_act_result r = s->power_get(s->ctx, index, &cur, &lo, &hi);
     if (r != GOV_ACT_OK)
-        return fathom_fail(FATHOM_ERR_DEVICE, "--gpu-power-limit: GPU %d: cannot read the power limit: %s",
+        return fathom_fail(FATHOM_ERR_DEVICE, "gpu_power_limit_w: GPU %d: cannot read the power limit: %s",
                            index, act_text(r));
     if (watts < lo || watts > hi)
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
-                           "--gpu-power-limit %.0f W: GPU %d accepts %.0f..%.0f W", watts, index, lo,
+                           "gpu_power_limit_w %.0f W: GPU %d accepts %.0f..%.0f W", watts, index, lo,
                            hi);
     pthread_mutex_lock(&claim_lock);
     int k = -1;
@@ -114,7 +114,7 @@ fathom_status gov_power_apply(const gov_sensor *s, int index, double watts, int 
     if (k >= 0) entries[k].used = 1;
     pthread_mutex_unlock(&claim_lock);
     if (k < 0)
-        return fathom_fail(FATHOM_ERR_TOO_LARGE, "--gpu-power-limit: more than %d GPUs changed at once",
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "gpu_power_limit_w: more than %d GPUs changed at once",
                            GOV_POWER_ENTRIES);
     r = s->power_set(s->ctx, index, watts);
     if (r != GOV_ACT_OK) {
@@ -123,10 +123,10 @@ fathom_status gov_power_apply(const gov_sensor *s, int index, double watts, int 
         pthread_mutex_unlock(&claim_lock);
         if (r == GOV_ACT_NO_PERMISSION)
             return fathom_fail(FATHOM_ERR_DEVICE,
-                               "--gpu-power-limit %.0f W: GPU %d refused: setting the power limit "
-                               "needs root (or run without --gpu-power-limit)",
+                               "gpu_power_limit_w %.0f W: GPU %d refused: setting the power limit "
+                               "needs root (or leave gpu_power_limit_w at 0)",
                                watts, index);
-        return fathom_fail(FATHOM_ERR_DEVICE, "--gpu-power-limit %.0f W: GPU %d: %s", watts, index,
+        return fathom_fail(FATHOM_ERR_DEVICE, "gpu_power_limit_w %.0f W: GPU %d: %s", watts, index,
                            act_text(r));
     }
     entries[k].set = s->power_set;

@@ -107,7 +107,7 @@ void gov_tick(fathom_governor *g) {
             fathom_log(FATHOM_LOG_WARN,
                        "governor: slot %d backing off: %s%s%s (utilization %.0f %%, max %.0f %%; "
                        "memory %.0f %% of its cap)",
-                       i, entered[i] & GOV_HIT_UTIL ? "utilization near --max-util" : "",
+                       i, entered[i] & GOV_HIT_UTIL ? "utilization near max_util" : "",
                        entered[i] == (GOV_HIT_UTIL | GOV_HIT_MEM) ? " and " : "",
                        entered[i] & GOV_HIT_MEM ? "memory near its cap" : "", 100 * util_seen[i],
                        g->p.max_util, 100 * mem_seen[i]);

@@ -49,6 +49,9 @@ fathom_status fathom_image_orient(fathom_image *img, int o, const char *name);
 size_t fathom_npy_header(char hdr[128], int h, int w);
 fathom_status fathom_write_npy(const char *path, const float *depth, int h, int w);
 fathom_status fathom_write_npz(const char *path, const float *depth, int h, int w);
+/* The same, plus focallength_px (float64) and fov_deg (float32) arrays when opts->has_focal. */
+fathom_status fathom_write_npz_opts(const char *path, const float *depth, int h, int w,
+                                    const fathom_write_opts *opts);
 /* png16, png8 and color (one of FATHOM_OUT_PNG16/PNG8/COLOR). */
 fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const float *depth,
                                int h, int w, const fathom_write_opts *opts);

@@ -32,6 +32,10 @@ static inline float unit(float v, float lo, float range) {
     return t < 1.0f ? t : 1.0f;   /* also +Inf */
 }
 
+int fathom_norm_flip(const fathom_write_opts *opts) {
+    return opts ? !opts->invert != !opts->metric : 0; /* meters: small = near, so flip */
+}
+
 void fathom_normalize_u8(const float *depth, size_t n, float lo, float hi, int invert, uint8_t *out) {
     float range = hi - lo;
     if (!isfinite(range)) range = 0.0f;

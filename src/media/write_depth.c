@@ -36,7 +36,7 @@ fathom_status fathom_depth_write(const char *path, fathom_output_format one, con
     FATHOM_TRY(fathom_mkdir_parents(path));
     switch (one) {
     case FATHOM_OUT_NPY: return fathom_write_npy(path, depth, h, w);
-    case FATHOM_OUT_NPZ: return fathom_write_npz(path, depth, h, w);
+    case FATHOM_OUT_NPZ: return fathom_write_npz_opts(path, depth, h, w, opts);
     case FATHOM_OUT_EXR: return fathom_write_exr(path, depth, h, w, opts);
     default: return fathom_write_png(path, one, depth, h, w, opts);
     }

@@ -63,6 +63,9 @@ fathom_status fathom_write_exr(const char *path, const float *depth, int h, int 
     if (r == EXR_ERR_SUCCESS)
         r = exr_attr_set_string(f, part, "units", opts->metric ? "meters" : "relative-disparity");
     if (r == EXR_ERR_SUCCESS) r = exr_attr_set_string(f, part, "software", software);
+    if (r == EXR_ERR_SUCCESS && opts->has_focal) /* Depth Pro */
+        r = exr_attr_set_double(f, part, "focal_px", opts->focal_px);
+    if (r == EXR_ERR_SUCCESS && opts->has_focal) r = exr_attr_set_double(f, part, "fov_deg", opts->fov_deg);
     if (r == EXR_ERR_SUCCESS) r = exr_write_header(f);
     int32_t lines = 0;
     if (r == EXR_ERR_SUCCESS) r = exr_get_scanlines_per_chunk(f, part, &lines);

@@ -1,6 +1,7 @@
 /* write_npz.c - .npz as numpy.savez_compressed makes it: a zip archive holding one
  * deflate-compressed "depth.npy" (raw float32). Built in memory with libzip (the .npy is
  * referenced, not copied), then written through atomic_file. */
+#include <string.h>
 #include <zip.h>
 
 #include "core/status.h"
@@ -43,7 +44,35 @@ done:
     return s;
 }
 
+/* A 1-element .npy (descr "<f8" or "<f4") into buf[128 + 8]; returns its length. */
+static size_t scalar_npy(uint8_t *buf, const char *descr, const void *v, size_t size) {
+    static const char magic[8] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    char dict[118];
+    int dn = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (1,), }", descr);
+    memset(buf, ' ', 128);
+    memcpy(buf, magic, 8);
+    buf[8] = 118, buf[9] = 0; /* header length: 128 - 10 */
+    memcpy(buf + 10, dict, (size_t)dn);
+    buf[127] = '\n';
+    memcpy(buf + 128, v, size);
+    return 128 + size;
+}
+
+static fathom_status add_scalar(zip_t *za, const char *path, const char *name, uint8_t *buf, size_t n) {
+    zip_source_t *src = zip_source_buffer(za, buf, n, 0); /* owned until added */
+    if (!src || zip_file_add(za, name, src, ZIP_FL_ENC_UTF_8) < 0) {
+        zip_source_free(src);
+        return zip_fail(path, "cannot add an array", zip_get_error(za));
+    }
+    return FATHOM_OK;
+}
+
 fathom_status fathom_write_npz(const char *path, const float *depth, int h, int w) {
+    return fathom_write_npz_opts(path, depth, h, w, NULL);
+}
+
+fathom_status fathom_write_npz_opts(const char *path, const float *depth, int h, int w, const fathom_write_opts *opts) {
+    uint8_t fbuf[136], vbuf[136]; /* Depth Pro: focallength_px.npy, fov_deg.npy (live until zip_close) */
     char hdr[128];
     size_t hn = fathom_npy_header(hdr, h, w);
     zip_error_t ze;
@@ -74,6 +103,13 @@ fathom_status fathom_write_npz(const char *path, const float *depth, int h, int 
     if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 1) < 0) {
         s = zip_fail(path, "cannot select deflate", zip_get_error(za));
         goto done;
+    }
+    if (opts && opts->has_focal) { /* Depth Pro: as the official infer() returns them */
+        double f = opts->focal_px;
+        float v = (float)opts->fov_deg;
+        s = add_scalar(za, path, "focallength_px.npy", fbuf, scalar_npy(fbuf, "<f8", &f, sizeof f));
+        if (s == FATHOM_OK) s = add_scalar(za, path, "fov_deg.npy", vbuf, scalar_npy(vbuf, "<f4", &v, sizeof v));
+        if (s != FATHOM_OK) goto done;
     }
     if (zip_close(za) < 0) {
         s = zip_fail(path, "cannot compress", zip_get_error(za));

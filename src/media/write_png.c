@@ -40,12 +40,12 @@ fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const
     float lo, hi;
     fathom_norm_range(depth, n, opts, &lo, &hi);
     if (bits == 16) {
-        fathom_normalize_u16(depth, n, lo, hi, opts->invert, pixels);
+        fathom_normalize_u16(depth, n, lo, hi, fathom_norm_flip(opts), pixels);
     } else if (color) {
-        fathom_normalize_u8(depth, n, lo, hi, opts->invert, codes);
+        fathom_normalize_u8(depth, n, lo, hi, fathom_norm_flip(opts), codes);
         fathom_colormap_apply(fathom_colormap_lut(opts->colormap), codes, n, pixels);
     } else {
-        fathom_normalize_u8(depth, n, lo, hi, opts->invert, pixels);
+        fathom_normalize_u8(depth, n, lo, hi, fathom_norm_flip(opts), pixels);
     }
 
     ctx = spng_ctx_new(SPNG_CTX_ENCODER);
@@ -64,7 +64,8 @@ fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const
     snprintf(vmin, sizeof vmin, "%.9g", lo);
     snprintf(vmax, sizeof vmax, "%.9g", hi);
     snprintf(software, sizeof software, "fathom %s", fathom_version());
-    struct spng_text text[6];
+    struct spng_text text[8];
+    char focal[32], fov[32];
     uint32_t nt = 0;
     set_text(&text[nt++], "min", vmin);
     set_text(&text[nt++], "max", vmax);
@@ -72,6 +73,12 @@ fathom_status fathom_write_png(const char *path, fathom_output_format fmt, const
     set_text(&text[nt++], "invert", opts->invert ? "1" : "0");
     set_text(&text[nt++], "Software", software);
     if (color) set_text(&text[nt++], "colormap", (char *)fathom_colormap_name(opts->colormap));
+    if (opts->has_focal) { /* Depth Pro */
+        snprintf(focal, sizeof focal, "%.17g", opts->focal_px);
+        snprintf(fov, sizeof fov, "%.17g", opts->fov_deg);
+        set_text(&text[nt++], "focal_px", focal);
+        set_text(&text[nt++], "fov_deg", fov);
+    }
     int r = spng_set_ihdr(ctx, &ihdr);
     if (r == 0) r = spng_set_text(ctx, text, nt);
     /* SPNG_FMT_PNG: host-endian 16-bit samples, converted by libspng */

@@ -7,10 +7,13 @@
  * allocates nothing. */
 #include "model/engine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "core/status.h"
+#include "model/depthpro_engine.h"
 #include "model/dpt.h"
 #include "model/model.h"
 #include "model/posembed.h"
@@ -55,7 +58,8 @@ static fathom_status reserve_staging(fathom_engine *e, size_t n_out) {
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
-    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0};
+    fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0,
+                              FATHOM_WEIGHTS_DEFAULT};
     return p;
 }
 
@@ -196,7 +200,12 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                                    fathom_engine **out) {
     if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL output pointer");
     *out = NULL;
+    if (m && m->dp) return fathom_dp_engine_create(m, params, out); /* Depth Pro */
     if (!m || !m->w) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: no model");
+    if (m->vda) /* its DPT head needs the temporal modules: src/model/vda_engine.c */
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                           "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
+                           "images use a Depth Anything V2 model (e.g. -m small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
@@ -218,6 +227,16 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto done;
+    /* cpuspeed: int8 or bf16 encoder weights, packed once (src/backend/cpu/cpu_bf16.h) */
+    if (e->params.weights == FATHOM_WEIGHTS_INT8 && e->be->kind != FATHOM_DEVICE_CPU) {
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: int8 weights are CPU only for now");
+        goto done;
+    }
+    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.weights == FATHOM_WEIGHTS_INT8)
+        s = fathom_cpu_q8_prepare(e->be, &e->w);
+    else if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16)
+        s = fathom_cpu_bf16_prepare(e->be, &e->w);
+    if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;
 done:
@@ -228,6 +247,11 @@ done:
 void fathom_engine_free(fathom_engine **pe) {
     if (!pe || !*pe) return;
     fathom_engine *e = *pe;
+    *pe = NULL;
+    if (e->dp) { /* Depth Pro */
+        fathom_dp_engine_free(e);
+        return;
+    }
     if (e->be) {
         const fathom_backend_ops *op = e->be->ops;
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
@@ -241,11 +265,11 @@ void fathom_engine_free(fathom_engine **pe) {
         fathom_free_sized(e->dev_blocks, sizeof(fathom_block_weights) * e->host_w->arch.depth);
     fathom_backend_free(&e->be);
     fathom_free_sized(e, sizeof *e);
-    *pe = NULL;
 }
 
 fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int net_w) {
     if (!e) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: NULL engine");
+    if (e->dp) return fathom_dp_engine_reserve(e, batch, net_h, net_w); /* Depth Pro */
     const fathom_arch *a = &e->w.arch;
     int B = batch > e->cap_b ? batch : e->cap_b;
     int H = net_h > e->cap_h ? net_h : e->cap_h;
@@ -390,6 +414,7 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     if (!e || !x || !depth)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine forward: NULL %s",
                            !e ? "engine" : !x ? "input" : "output");
+    if (e->dp) return fathom_dp_engine_forward(e, x, batch, net_h, net_w, depth); /* Depth Pro */
     fathom_plan p;
     FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));
     if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
@@ -402,6 +427,14 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
     if (!e) return;
     e->tap.fn = fn;
     e->tap.user = user;
+}
+
+/* cpuspeed: the kernel report for `fathom bench` */
+void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n) {
+    if (!buf || !n) return;
+    if (!e) buf[0] = 0;
+    else if (e->be->kind == FATHOM_DEVICE_CPU) fathom_cpu_describe(e->be, buf, n);
+    else snprintf(buf, n, "cuda");
 }
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {

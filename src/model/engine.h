@@ -71,6 +71,7 @@ struct fathom_engine {
     int n_warm;
 
     fathom_tap tap;
+    struct fathom_dp_state *dp;   /* owned: Depth Pro engines only (depthpro_engine.c) */
 };
 
 /* Buffer plan for a shape; FATHOM_ERR_TOO_LARGE when sizes overflow. */

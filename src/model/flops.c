@@ -1,6 +1,7 @@
 /* flops.c - floating-point operations (2 x multiply-adds) of one forward pass, counting the
  * GEMM/conv/attention work only (norms, activations and resizes are a few percent). */
 #include "fathom.h"
+#include "model/depthpro_engine.h"
 #include "model/model.h"
 
 static double conv(double ho, double wo, double ci, double co, double k) {
@@ -8,6 +9,7 @@ static double conv(double ho, double wo, double ci, double co, double k) {
 }
 
 double fathom_model_flops(const fathom_model *m, int net_h, int net_w) {
+    if (m && m->dp) return fathom_dp_flops(m->dp); /* fixed 1536^2 input */
     if (!m || !m->w || net_h <= 0 || net_w <= 0) return 0.0;
     const fathom_arch *a = &m->w->arch;
     if (a->patch <= 0) return 0.0;

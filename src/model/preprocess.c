@@ -129,3 +129,21 @@ fathom_status fathom_preprocess(const uint8_t *rgb, int h0, int w0, size_t strid
     fathom_free_sized(scratch, bytes);
     return FATHOM_OK;
 }
+
+int fathom_network_size_capped(int h0, int w0, int input_size, uint64_t max_pixels, int *net_h,
+                               int *net_w) {
+    fathom_network_size(h0, w0, input_size, net_h, net_w);
+    uint64_t px = (uint64_t)*net_h * (uint64_t)*net_w;
+    if (!max_pixels || px <= max_pixels) return 0;
+    double s = sqrt((double)max_pixels / (double)px);
+    int h = (int)(*net_h * s / 14) * 14, w = (int)(*net_w * s / 14) * 14;
+    if (h < 14) h = 14;
+    if (w < 14) w = 14;
+    while ((uint64_t)h * w > max_pixels && (h > 14 || w > 14)) { /* the 14 floor can overshoot */
+        if (w >= h) w -= 14;
+        else h -= 14;
+    }
+    *net_h = h;
+    *net_w = w;
+    return 1;
+}

@@ -12,8 +12,10 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "model/config.h"
+#include "model/depthpro.h"
 #include "model/pth.h"
 #include "model/safetensors.h"
+#include "model/vda.h"
 
 size_t fathom_dtype_size(fathom_dtype dt) {
     return dt == FATHOM_DT_F32 ? 4 : dt == FATHOM_DT_F16 || dt == FATHOM_DT_BF16 ? 2 : 0;
@@ -81,7 +83,15 @@ fathom_status fathom_weights_rebase(const fathom_weights *h, void *base, fathom_
 static fathom_status map_and_close(fathom_tensor_set *set, const fathom_config *cfg,
                                    const fathom_model_params *params, const char *format,
                                    fathom_weights **out) {
-    fathom_status st = fathom_weights_map(set, cfg, params, out);
+    fathom_status st;
+    if (fathom_vda_set_is_vda(set)) /* issue 10: say what the file is, not its first odd name */
+        st = fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                         "%s: a Video Depth Anything checkpoint (head.motion_modules.*), not a Depth "
+                         "Anything V2 one: load it with fathom_model_load and run it on videos", set->path);
+    else
+        st = fathom_weights_map(set, cfg, params, out);
+    if (st != FATHOM_OK && fathom_dp_is_depthpro_set(set))
+        st = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: this is a Depth Pro checkpoint, not Depth Anything V2", set->path);
     fathom_tensor_set_close(set);
     if (st == FATHOM_OK && format) snprintf((*out)->format, sizeof (*out)->format, "%s", format);
     return st;

@@ -2,6 +2,7 @@
 #include "net/hub.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -23,6 +24,7 @@ static const char *const model_names[] = {
     "small", "base", "large",
     "metric-indoor-small", "metric-indoor-base", "metric-indoor-large",
     "metric-outdoor-small", "metric-outdoor-base", "metric-outdoor-large",
+    "depth-pro",
     NULL,
 };
 static const char *const model_repos[] = {
@@ -35,6 +37,7 @@ static const char *const model_repos[] = {
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Base-hf",
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
+    "apple/DepthPro-hf", /* Depth Pro (src/model/depthpro*): same two files */
 };
 
 /* The files of a cached model, in download order (small config first: fails fast offline). */
@@ -43,11 +46,83 @@ static const char *const model_files[] = {"config.json", "model.safetensors"};
 
 const char *const *fathom_model_names(void) { return model_names; }
 
+/* The names of the official checkpoints' backbones, as the official scripts call them. */
+static const struct { const char *alias, *name; } model_aliases[] = {
+    {"vits", "small"}, {"vitb", "base"}, {"vitl", "large"},
+    {"metric-indoor-vits", "metric-indoor-small"}, {"metric-indoor-vitb", "metric-indoor-base"},
+    {"metric-indoor-vitl", "metric-indoor-large"}, {"metric-outdoor-vits", "metric-outdoor-small"},
+    {"metric-outdoor-vitb", "metric-outdoor-base"}, {"metric-outdoor-vitl", "metric-outdoor-large"},
+};
+
 const char *fathom_model_repo(const char *name) {
     if (!name) return NULL;
-    for (int i = 0; model_names[i]; i++)
-        if (strcasecmp(name, model_names[i]) == 0) return model_repos[i];
+    for (size_t i = 0; i < sizeof model_aliases / sizeof model_aliases[0]; i++)
+        if (strcasecmp(name, model_aliases[i].alias) == 0) name = model_aliases[i].name;
+    for (int i = 0; model_names[i]; i++) {
+        const char *repo = model_repos[i];
+        /* a name, the repo id, or the repo's name without its organisation */
+        if (strcasecmp(name, model_names[i]) == 0 || strcasecmp(name, repo) == 0 ||
+            strcasecmp(name, strchr(repo, '/') + 1) == 0)
+            return repo;
+    }
     return NULL;
+}
+
+/* Truthy environment value as huggingface_hub reads it: 1, on, yes, true. */
+static int env_true(const char *var) {
+    const char *v = getenv(var);
+    return v && (!strcmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "true"));
+}
+
+/* The Hugging Face hub cache: $HF_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
+ * ~/.cache/huggingface/hub (huggingface_hub's own order). 0 when no home is known. */
+static int hf_cache_root(char *out, size_t cap) {
+    const char *v;
+    int n;
+    if ((v = getenv("HF_HUB_CACHE")) && v[0]) n = snprintf(out, cap, "%s", v);
+    else if ((v = getenv("HUGGINGFACE_HUB_CACHE")) && v[0]) n = snprintf(out, cap, "%s", v);
+    else if ((v = getenv("HF_HOME")) && v[0]) n = snprintf(out, cap, "%s/hub", v);
+    else if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/')
+        n = snprintf(out, cap, "%s/huggingface/hub", v);
+    else if ((v = getenv("HOME")) && v[0]) n = snprintf(out, cap, "%s/.cache/huggingface/hub", v);
+    else return 0;
+    return n > 0 && (size_t)n < cap;
+}
+
+static int all_present(const char *folder);
+
+/* A snapshot of `repo` in the Hugging Face cache with both files (models--ORG--NAME/
+ * snapshots/REV/, REV = refs/main when it has them, else any complete snapshot) into out. */
+static int hf_cache_find(const char *repo, char *out, size_t cap) {
+    char root[PATH_CAP], dir[PATH_CAP + 64], ref[128] = "";
+    if (!hf_cache_root(root, sizeof root)) return 0;
+    const char *slash = strchr(repo, '/');
+    int n = snprintf(dir, sizeof dir, "%s/models--%.*s--%s", root, (int)(slash - repo), repo,
+                     slash + 1);
+    if (n < 0 || (size_t)n >= sizeof dir - 64) return 0;
+    char refpath[PATH_CAP + 96];
+    snprintf(refpath, sizeof refpath, "%s/refs/main", dir);
+    FILE *f = fopen(refpath, "r");
+    if (f) {
+        if (!fgets(ref, sizeof ref, f)) ref[0] = '\0';
+        fclose(f);
+        ref[strcspn(ref, "\r\n")] = '\0';
+        if (ref[0] && !strchr(ref, '/') && strcmp(ref, "..") &&
+            (size_t)snprintf(out, cap, "%s/snapshots/%s", dir, ref) < cap && all_present(out))
+            return 1;
+    }
+    char snaps[PATH_CAP + 96];
+    snprintf(snaps, sizeof snaps, "%s/snapshots", dir);
+    DIR *d = opendir(snaps);
+    if (!d) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        found = (size_t)snprintf(out, cap, "%s/%s", snaps, e->d_name) < cap && all_present(out);
+    }
+    closedir(d);
+    return found;
 }
 
 fathom_status fathom_model_cache_dir(const fathom_resolve_opts *opts, char *out, size_t cap) {
@@ -272,7 +347,9 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
             strncat(list, model_names[i], sizeof list - strlen(list) - 1);
         }
         return fathom_fail(FATHOM_ERR_NOT_FOUND,
-                           "'%s' is neither an existing file or folder nor a model name (%s)",
+                           "'%s' is neither an existing file or folder nor a model name (%s; "
+                           "aliases vits, vitb, vitl; or their Hugging Face repo ids such as "
+                           "depth-anything/Depth-Anything-V2-Small-hf)",
                            name, list);
     }
 
@@ -286,8 +363,11 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
     if ((size_t)snprintf(folder, sizeof folder, "%s/%s", cache, repo_name) >= sizeof folder - 32)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cache path too long", cache);
     if (all_present(folder)) return copy_out(folder, out, cap);
+    char hf[PATH_CAP];
+    if (hf_cache_find(repo, hf, sizeof hf)) return copy_out(hf, out, cap); /* used in place */
 
     const char *endpoint = opts && opts->endpoint ? opts->endpoint : getenv("FATHOM_HF_ENDPOINT");
+    if (!endpoint || !endpoint[0]) endpoint = getenv("HF_ENDPOINT");
     if (!endpoint || !endpoint[0]) endpoint = "https://huggingface.co";
     size_t elen = strlen(endpoint);
     while (elen > 0 && endpoint[elen - 1] == '/') elen--;
@@ -298,12 +378,13 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
         if (!regular_nonempty(final)) first_missing = model_files[i];
     }
     const char *env_off = getenv("FATHOM_OFFLINE");
-    int offline = (opts && opts->offline) || (env_off && env_off[0] && strcmp(env_off, "0") != 0);
+    int offline = (opts && opts->offline) || (env_off && env_off[0] && strcmp(env_off, "0") != 0) ||
+                  env_true("HF_HUB_OFFLINE");
     if (offline)
         return fathom_fail(FATHOM_ERR_NOT_FOUND,
                            "model '%s' is not cached (%s missing) and downloads are off: place "
-                           "config.json and model.safetensors from %s (%.*s/%s) in %s/ or pass "
-                           "--model PATH",
+                           "config.json and model.safetensors from %s (%.*s/%s) in %s/ (or in "
+                           "the Hugging Face cache), or give the model as a local path",
                            name, first_missing, repo, (int)elen, endpoint, repo, folder);
 
 
@@ -340,7 +421,7 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
         snprintf(cause, sizeof cause, "%s", msg);
         st = fathom_fail(st == FATHOM_ERR_IO || st == FATHOM_ERR_DISK_FULL ? st : FATHOM_ERR_NETWORK,
                          "download %s failed: %s; place config.json and model.safetensors from "
-                         "%s in %s/ or pass --model PATH",
+                         "%s in %s/, or give the model as a local path",
                          url, cause, repo, folder);
         goto done;
     }

@@ -1,4 +1,5 @@
 /* item.c - pooled unit of work (see item.h). */
+#include <math.h>
 #include "pipeline/item.h"
 
 #include <stdarg.h>
@@ -35,6 +36,9 @@ void fathom_item_reset(fathom_item *it) {
     it->tb_den = 1;
     it->user = NULL;
     it->net_h = it->net_w = 0;
+    it->fov_deg = NAN;
+    it->f35_mm = it->focal_px = 0;
+    it->focal_source = 0;
     memset(it->t_stage, 0, sizeof it->t_stage);
     it->t_start = it->t_end = 0;
     it->batch_size = 0;

@@ -85,6 +85,12 @@ typedef struct fathom_item {
                                 buffer for the write and takes it back (stage_write.c) */
     size_t depth_cap;
 
+    /* Depth Pro only (stage_depthpro.c); reset to 0 / NAN */
+    float fov_deg;           /* FOV head output, degrees */
+    double f35_mm;           /* EXIF FocalLengthIn35mmFilm (0: none) */
+    double focal_px;         /* focal length the metric depth used (0: not Depth Pro) */
+    int focal_source;        /* 0 estimated, 1 EXIF, 2 given (--focal-px) */
+
     /* accounting */
     double t_stage[FATHOM_STAGE_COUNT]; /* seconds of work in each stage */
     double t_start, t_end;   /* monotonic seconds: taken from the pool / reached the sink */

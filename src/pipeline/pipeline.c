@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cluster/shard.h"
@@ -33,6 +34,7 @@ fathom_run_params fathom_run_default_params(void) {
     p.devices[0] = fathom_engine_default_params();
     p.download_retries = -1;
     p.stats_interval_s = 0.25;
+    p.max_network_pixels = FATHOM_DEFAULT_MAX_NETWORK_PIXELS;
     return p;
 }
 
@@ -163,6 +165,16 @@ fail:
     return st;
 }
 
+/* 1 when the folder part of `path` ("." for a bare name) exists. */
+static int report_dir_exists(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    struct stat st;
+    return stat(dir, &st) == 0;
+}
+
 fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_params *params,
                                      fathom_pipeline **out) {
     *out = NULL;
@@ -175,7 +187,10 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
     /* data safety first (input_guard.h): nothing is created before these checks */
     FATHOM_TRY(fathom_outdir_check(params->outdir, params->report_path, params->inputs,
                                    params->n_inputs));
-    if (params->report_path) FATHOM_TRY(fathom_report_check(params->report_path));
+    /* A report whose folder does not exist yet may lie in the output folder the sink is about
+     * to create: it is checked again (fathom_report_open) once that folder exists. */
+    if (params->report_path && report_dir_exists(params->report_path))
+        FATHOM_TRY(fathom_report_check(params->report_path));
     fathom_input_ids *ids = NULL;     /* owned until handed to the pipeline */
     fathom_manifest *manifest = NULL; /* owned until handed to the pipeline */
     FATHOM_TRY(fathom_input_ids_collect(params->inputs, params->n_inputs, &ids));

@@ -20,8 +20,9 @@
  *   error, or after the first failure with fail_fast. The last decode worker to leave closes
  *   q_infer; the last inference thread closes q_write; the write pool drains it. So every item
  *   taken from the source is finished (written, skipped or failed) before run() returns:
- *   cancel means "stop taking input", never "drop what is in flight" (a second Ctrl-C in the
- *   CLI exits at once; temporary-name writes keep final names clean).
+ *   cancel means "stop taking input and start no new image" (the batch in progress is
+ *   written; images not yet decoded or inferred fail as interrupted, video frames finish;
+ *   a second Ctrl-C in the CLI exits at once; temporary-name writes keep final names clean).
  *   Errors: an item's failure stays in the item (state, status, message) and travels to the
  *   sink and the report. Only setup-level failures (the source cannot go on, the disk is full,
  *   the sink cannot finish) are fatal: recorded once in `fatal` and they stop the input.
@@ -87,6 +88,18 @@ void fathom_pipeline_set_fatal(struct fathom_pipeline *pl, fathom_status s, cons
 void fathom_pipeline_finish_item(struct fathom_pipeline *pl, fathom_item *it);
 /* Add seconds of work to a stage's busy counter. */
 void fathom_pipeline_add_busy(struct fathom_pipeline *pl, fathom_stage s, double seconds);
+/* After a cancel, an image not yet decoded or inferred is not started (the stages fail it as
+ * interrupted): Ctrl-C stops after the batch in progress. Video frames still finish, so an
+ * ordered sink never sees a hole. */
+static inline int fathom_item_cancelled(struct fathom_pipeline *pl, const fathom_item *it) {
+    return it->kind != FATHOM_ITEM_FRAME && atomic_load(&pl->cancel);
+}
+
+/* Depth Pro items (stage_depthpro.c): network input and EXIF focal length from the decoded
+ * image; metric depth at the source size from the canonical inverse depth. Both fail the item
+ * with a message on error. */
+void fathom_dp_item_input(struct fathom_pipeline *pl, fathom_item *it);
+void fathom_dp_item_output(struct fathom_pipeline *pl, fathom_item *it);
 
 /* Stage thread bodies (arg: the pipeline); stage_<name>.c. */
 void *fathom_stage_source(void *arg);

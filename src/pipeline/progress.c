@@ -125,3 +125,13 @@ void fathom_progress_json_item(const fathom_item_event *ev, char *out, size_t ca
     }
     print_json(o, out, cap);
 }
+
+void fathom_progress_json_message(const char *level, const char *text, char *out, size_t cap) {
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "event", "message");
+        cJSON_AddStringToObject(o, "level", level ? level : "info");
+        cJSON_AddStringToObject(o, "text", text ? text : "");
+    }
+    print_json(o, out, cap);
+}

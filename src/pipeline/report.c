@@ -1,4 +1,5 @@
 /* report.c - streaming JSON report (see report.h). */
+#include <math.h>
 #include "pipeline/report.h"
 
 #include <cjson/cJSON.h>
@@ -293,6 +294,12 @@ fathom_status fathom_report_item(fathom_report *r, const fathom_item *it) {
     }
     cJSON_AddNumberToObject(o, "width", it->width);
     cJSON_AddNumberToObject(o, "height", it->height);
+    if (it->focal_px != 0 && it->state == FATHOM_ITEM_DONE) { /* Depth Pro */
+        cJSON_AddNumberToObject(o, "focal_px", it->focal_px);
+        /* the FOV head's output when it gave the focal length, else the given focal's FOV */
+        cJSON_AddNumberToObject(o, "fov_deg", (double)it->fov_deg);
+        cJSON_AddStringToObject(o, "focal_source", it->focal_source == 2 ? "given" : it->focal_source == 1 ? "exif" : "estimated");
+    }
     if (it->batch_size > 0) {
         cJSON_AddNumberToObject(o, "batch", it->batch_size);
         cJSON_AddNumberToObject(o, "device", it->device_slot);

@@ -5,6 +5,7 @@
  * costs one stat() per output of a finished item. Each file is written by
  * fathom_depth_write through a temporary name and renamed, so a final name always holds a
  * complete file (Ctrl-C, crash, disk full). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,10 +118,12 @@ static fathom_status file_write(void *self, fathom_item *it) {
             FATHOM_TRY(fathom_mkdir_parents(path));
             made_dir = 1;
         }
+        fathom_write_opts wo = s->write;
+        if (it->focal_px != 0) /* Depth Pro: per-item focal length */
+            wo.has_focal = 1, wo.focal_px = it->focal_px, wo.fov_deg = it->fov_deg;
         /* recorded before the rename: a crash in between leaves a record of a missing file */
         FATHOM_TRY(fathom_manifest_record(s->manifest, rel, ident));
-        FATHOM_TRY(fathom_depth_write(path, k_order[i], it->depth, it->height, it->width,
-                                      &s->write));
+        FATHOM_TRY(fathom_depth_write(path, k_order[i], it->depth, it->height, it->width, &wo));
         FATHOM_TRY(add_output(it, path));
     }
     it->state = FATHOM_ITEM_DONE;

@@ -500,7 +500,15 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
     }
     int stdin_uses = 0, countable = 1;
     for (int i = 0; i < n; i++) {
-        if ((st = classify(inputs[i], opts, &s->kinds[i])) != FATHOM_OK) goto fail;
+        if ((st = classify(inputs[i], opts, &s->kinds[i])) != FATHOM_OK) {
+            /* among several inputs, a missing or unreadable path is that item's error (the
+             * decode stage names it), as a missing entry of a list is; alone, it is the run's */
+            int path_error = (st == FATHOM_ERR_NOT_FOUND || st == FATHOM_ERR_IO) &&
+                             strcmp(inputs[i], "-") != 0 && !strstr(inputs[i], "://");
+            if (n == 1 || !path_error) goto fail;
+            s->kinds[i] = ARG_FILE;
+            st = FATHOM_OK;
+        }
         if (s->kinds[i] == ARG_STDIN && ++stdin_uses > 1) {
             st = fathom_fail(FATHOM_ERR_INVALID_ARG, "'-' given more than once");
             goto fail;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 
@@ -34,7 +35,20 @@ static void load_item(struct fathom_pipeline *pl, fathom_item *it) {
     }
     it->width = it->image.width;
     it->height = it->image.height;
-    fathom_network_size(it->height, it->width, pl->p.input_size, &it->net_h, &it->net_w);
+    if (fathom_model_is_depthpro(pl->model)) { /* fixed 1536^2 input, EXIF focal */
+        fathom_dp_item_input(pl, it);
+        fathom_image_free(&it->image);
+        return;
+    }
+    int uh, uw; /* the official size, for the warning */
+    fathom_network_size(it->height, it->width, pl->p.input_size, &uh, &uw);
+    if (fathom_network_size_capped(it->height, it->width, pl->p.input_size,
+                                   pl->p.max_network_pixels, &it->net_h, &it->net_w) &&
+        (it->kind != FATHOM_ITEM_FRAME || it->index == 0)) /* a video: once */
+        fathom_log(FATHOM_LOG_WARN, "%s: a %dx%d image gives a %dx%d network input (%.1f MP); "
+                   "capped to %dx%d (max network pixels %llu)", it->source.s, it->width,
+                   it->height, uw, uh, uw * (double)uh / 1e6, it->net_w, it->net_h,
+                   (unsigned long long)pl->p.max_network_pixels);
     st = fathom_item_reserve(&it->x, &it->x_cap, (size_t)3 * it->net_h * it->net_w);
     if (st == FATHOM_OK)
         st = fathom_preprocess(it->image.rgb, it->height, it->width, it->image.stride, it->net_h,
@@ -55,6 +69,9 @@ void *fathom_stage_decode(void *arg) {
             if (st != FATHOM_OK) fathom_item_fail_last(it, st);
             else if (skip) it->state = FATHOM_ITEM_SKIPPED;
         }
+        if (it->state == FATHOM_ITEM_PENDING && fathom_item_cancelled(pl, it))
+            fathom_item_fail(it, FATHOM_ERR_INTERRUPTED, "%s: not started: interrupted",
+                             it->source.s);
         if (it->state == FATHOM_ITEM_PENDING) load_item(pl, it);
         it->t_stage[FATHOM_STAGE_DECODE] = fathom_now_s() - t;
         fathom_pipeline_add_busy(pl, FATHOM_STAGE_DECODE, it->t_stage[FATHOM_STAGE_DECODE]);

@@ -50,6 +50,7 @@ static void run_batch(struct fathom_pipeline *pl, int slot, infer_state *S, int 
         for (int i = 0; st == FATHOM_OK && i < n; i++)
             memcpy(S->batch[i]->depth_net, S->db + (size_t)i * px, px * sizeof(float));
     }
+    for (int i = 0; st == FATHOM_OK && i < n; i++) S->batch[i]->fov_deg = fathom_engine_fov_deg(S->e, i); /* Depth Pro */
     double dt = fathom_now_s() - t;
     const char *msg = st != FATHOM_OK ? fathom_last_error() : "";
     for (int i = 0; i < n; i++) {
@@ -88,6 +89,13 @@ void *fathom_stage_infer(void *arg) {
             if (want < 1) want = 1;
             if (want > max_batch) want = max_batch;
             sleep_s(pause);
+        }
+        if (fathom_item_cancelled(pl, pending)) { /* Ctrl-C: the batch running was the last */
+            fathom_item_fail(pending, FATHOM_ERR_INTERRUPTED, "%s: not started: interrupted",
+                             pending->source.s);
+            fathom_queue_push(pl->q_write, pending);
+            pending = NULL;
+            continue;
         }
         int n = 0;
         S.batch[n++] = pending;

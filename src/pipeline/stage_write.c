@@ -51,7 +51,9 @@ void *fathom_stage_write(void *arg) {
         if (it->state == FATHOM_ITEM_PENDING) {
             fathom_status st = fathom_item_reserve(&it->depth, &it->depth_cap,
                                                    (size_t)it->width * it->height);
-            if (st == FATHOM_OK)
+            if (st == FATHOM_OK && fathom_model_is_depthpro(pl->model))
+                fathom_dp_item_output(pl, it); /* metric depth with the focal length */
+            else if (st == FATHOM_OK)
                 fathom_resize_depth(it->depth_net, it->net_h, it->net_w, it->depth, it->height,
                                     it->width);
             else

@@ -1,6 +1,7 @@
 /* video_opts.c - the video flags of `fathom run` and video input detection (video_job.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -106,4 +107,23 @@ int fathom_video_is_input(const char *path) {
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
         if (!strcasecmp(dot + 1, exts[i])) return 1;
     return 0;
+}
+
+static const char *base_name(const char *p) {
+    const char *b = strrchr(p, '/');
+    return b ? b + 1 : p;
+}
+
+int fathom_video_same_name(const char *a, const char *b) {
+    return !strcmp(base_name(a), base_name(b));
+}
+
+void fathom_video_report_path(const char *report, const char *input, int dup, char *buf,
+                              size_t n) {
+    size_t base = strlen(report);
+    if (base > 5 && !strcmp(report + base - 5, ".json")) base -= 5;
+    if (dup > 0)
+        snprintf(buf, n, "%.*s.%s.%d.json", (int)base, report, base_name(input), dup + 1);
+    else
+        snprintf(buf, n, "%.*s.%s.json", (int)base, report, base_name(input));
 }

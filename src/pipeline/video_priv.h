@@ -12,7 +12,8 @@
 
 /* Timing of one emitted frame, queued by the source for the sink (both see index order). */
 typedef struct video_meta {
-    uint64_t index;
+    uint64_t index;        /* the pipeline item's */
+    int64_t frame;         /* the video frame's (names the sequence files; > index on resume) */
     int64_t pts, duration; /* in the reader's time base */
 } video_meta;
 
@@ -37,7 +38,21 @@ struct fathom_video_job {
     atomic_int source_done;          /* the source reached the end of its input */
     int64_t frames_written, frames_failed;
     int complete;
+    int write_failed;                /* an emit failed: the source stops (under mu) */
+    char write_error[512];           /* its message, naming the frame (under mu) */
+    int64_t failed_frame;            /* that frame (under mu) */
+    int skipped;                     /* --resume: every output complete, nothing to do */
+    int64_t resume_from;             /* first frame this run makes */
+    char seq_dir[4096];              /* OUTDIR/<stem> when frame sequences are asked */
+    int asked_npz, asked_seq;        /* outputs asked (opts may drop done ones on --resume) */
+    char notes[1024];                /* what --resume decided, for the user */
 };
+
+/* Marker written in a frame sequence's folder when the sequence is complete (--resume). */
+#define FATHOM_VIDEO_SEQ_DONE ".fathom-complete"
+
+/* The sink records a failed output write: later frames are refused, the source stops. */
+void fathom_video_job_write_failed(fathom_video_job *job, int64_t frame, const char *msg);
 
 /* Take one more reference / drop one (frees at zero). */
 void fathom_video_job_ref(fathom_video_job *job);

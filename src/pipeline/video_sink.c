@@ -73,7 +73,7 @@ static fathom_status write_sequences(video_sink *s, const pending *p, float lo, 
     fathom_video_job *job = s->job;
     const unsigned formats = job->opts.seq_formats;
     char rel[1200], path[4096];
-    snprintf(rel, sizeof rel, "%s/%06" PRIu64, job->stem, p->m.index);
+    snprintf(rel, sizeof rel, "%s/%06" PRId64, job->stem, p->m.frame);
     for (size_t i = 0; i < sizeof k_order / sizeof k_order[0]; i++) {
         if (!(formats & k_order[i])) continue;
         FATHOM_TRY(fathom_naming_path(job->outdir, rel, formats, k_order[i], path, sizeof path));
@@ -86,7 +86,15 @@ static fathom_status write_sequences(video_sink *s, const pending *p, float lo, 
             o.norm_min = lo;
             o.norm_max = hi;
         }
-        FATHOM_TRY(fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o));
+        fathom_status st = fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o);
+        if (st != FATHOM_OK) { /* a frame is whole or absent: remove its other formats */
+            for (size_t j = 0; j < i; j++)
+                if ((formats & k_order[j]) &&
+                    fathom_naming_path(job->outdir, rel, formats, k_order[j], path,
+                                       sizeof path) == FATHOM_OK)
+                    remove(path);
+            return st;
+        }
     }
     return FATHOM_OK;
 }
@@ -100,12 +108,12 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
         const fathom_video_info *vi = fathom_video_reader_info(job->reader);
         st = pass_packets(s, fathom_video_ts_us(p->m.pts, vi->time_base));
         if (st == FATHOM_OK && job->opts.enc.color) {
-            fathom_normalize_u8(p->depth, s->px, lo, hi, job->write.invert, s->q8);
+            fathom_normalize_u8(p->depth, s->px, lo, hi, fathom_norm_flip(&job->write), s->q8);
             fathom_colormap_apply(s->lut, s->q8, s->px, s->rgb);
             st = fathom_video_writer_write_rgb(job->writer, s->rgb, (size_t)s->w * 3, p->m.pts,
                                                p->m.duration);
         } else if (st == FATHOM_OK) {
-            fathom_normalize_u16(p->depth, s->px, lo, hi, job->write.invert, s->q16);
+            fathom_normalize_u16(p->depth, s->px, lo, hi, fathom_norm_flip(&job->write), s->q16);
             st = fathom_video_writer_write_gray16(job->writer, s->q16, p->m.pts, p->m.duration);
         }
     }
@@ -114,13 +122,23 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
     /* a failed frame has no depth of its own: repeated in the video (timing), not as files */
     if (st == FATHOM_OK && job->opts.seq_formats && !p->failed)
         st = write_sequences(s, p, lo, hi);
+    const int64_t frame = p->m.frame;
     s->head = (s->head + 1) % s->cap;
     s->count--;
+    if (st != FATHOM_OK) {
+        /* this frame's outputs are not whole: the job stops here (frames after it would
+         * leave a hole in the sequence and the video) and says which frame failed */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: frame %lld not written: %s", job->input,
+                 (long long)frame, fathom_last_error());
+        fathom_video_job_write_failed(job, frame, msg);
+        return fathom_fail(st, "%s", msg);
+    }
     pthread_mutex_lock(&job->mu);
-    job->frames_written++;
+    job->frames_written++; /* counted once every output of the frame is written */
     if (p->failed) job->frames_failed++;
     pthread_mutex_unlock(&job->mu);
-    return st;
+    return FATHOM_OK;
 }
 
 static fathom_status drain(video_sink *s) {
@@ -139,6 +157,13 @@ static fathom_status vsink_write(void *self, fathom_item *it) {
     if (!fathom_video_meta_pop(job, &m) || m.index != it->index)
         return fathom_fail(FATHOM_ERR_INTERNAL, "%s: frame %" PRIu64 " reached the video sink "
                            "out of order", it->source.s, it->index);
+    pthread_mutex_lock(&job->mu);
+    int stopped = job->write_failed;
+    int64_t at = job->failed_frame;
+    pthread_mutex_unlock(&job->mu);
+    if (stopped) /* an earlier frame's write failed: this one is not written either */
+        return fathom_fail(FATHOM_ERR_IO, "%s: not written: the video stopped at frame %lld",
+                           it->source.s, (long long)at);
     int tail = (s->head + s->count) % s->cap;
     pending *p = &s->ring[tail];
     p->m = m;
@@ -154,11 +179,11 @@ static fathom_status vsink_write(void *self, fathom_item *it) {
     if (s->tn) FATHOM_TRY(fathom_tnorm_push(s->tn, p->depth, s->h, s->w));
     s->count++;
     s->pushed++;
-    if (it->state == FATHOM_ITEM_PENDING) {
-        it->state = FATHOM_ITEM_DONE;
+    if (it->state == FATHOM_ITEM_PENDING)
         FATHOM_TRY(fathom_str_set(&it->outputs, job->writer ? job->video_path : job->outdir));
-    }
-    return drain(s);
+    fathom_status st = drain(s);
+    if (st == FATHOM_OK && it->state == FATHOM_ITEM_PENDING) it->state = FATHOM_ITEM_DONE;
+    return st;
 }
 
 static fathom_status vsink_finish(void *self) {
@@ -173,6 +198,15 @@ static fathom_status vsink_finish(void *self) {
         pthread_mutex_lock(&job->mu);
         job->npz_complete = 1;
         pthread_mutex_unlock(&job->mu);
+    }
+    if (job->opts.seq_formats) { /* the sequence is whole: --resume skips it from now on */
+        char path[4200], text[4300];
+        snprintf(path, sizeof path, "%s/" FATHOM_VIDEO_SEQ_DONE, job->seq_dir);
+        int n = snprintf(text, sizeof text, "input %s\nframes %lld\n", job->input,
+                         (long long)(job->resume_from + job->frames_written));
+        if ((st = fathom_mkdir_p(job->seq_dir)) != FATHOM_OK ||
+            (st = fathom_atomic_write_file(path, text, (size_t)n)) != FATHOM_OK)
+            return st;
     }
     if (!job->writer) return FATHOM_OK;
     st = pass_packets(s, INT64_MAX);

@@ -23,6 +23,13 @@ static fathom_status vsrc_next(void *self, fathom_item *it, int *done) {
     fathom_video_frame f;
     int got = 0;
     *done = 0;
+    pthread_mutex_lock(&job->mu);
+    int stopped = job->write_failed;
+    pthread_mutex_unlock(&job->mu);
+    if (stopped) { /* an output write failed: no more frames (the sink said which) */
+        *done = 1;
+        return FATHOM_OK;
+    }
     fathom_status s = fathom_video_reader_next(job->reader, &f, &got);
     if (s != FATHOM_OK) return s;
     if (!got) {
@@ -61,7 +68,7 @@ static fathom_status vsrc_next(void *self, fathom_item *it, int *done) {
     it->pts = f.pts;
     it->tb_num = vi->time_base.num;
     it->tb_den = vi->time_base.den;
-    video_meta m = {it->index, f.pts, f.duration};
+    video_meta m = {it->index, f.index, f.pts, f.duration};
     return fathom_video_meta_push(job, &m);
 }
 

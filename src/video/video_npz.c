@@ -53,9 +53,12 @@ static fathom_status io_fail(const char *path, const char *what) {
 static fathom_status tmp_open(tmp_npy *t, const char *final, const char *member) {
     const char *slash = strrchr(final, '/');
     int dn = slash ? (int)(slash - final + 1) : 0;
-    size_t n = strlen(final) + strlen(member) + 32;
+    size_t n = strlen(final) + strlen(member) + 64;
     if (!(t->path = malloc(n))) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", final);
-    snprintf(t->path, n, "%.*s.%s.%s-XXXXXX", dn, final, final + dn, member);
+    /* the atomic-file pattern ".<name>.fathom-tmp-<pid>-<tag>": a later run in this folder
+     * removes it when this process died (fathom_atomic_clean_stale) */
+    snprintf(t->path, n, "%.*s.%s.%s.fathom-tmp-%ld-XXXXXX", dn, final, final + dn, member,
+             (long)getpid());
     int fd = mkstemp(t->path);
     if (fd < 0) {
         fathom_status s = io_fail(final, "cannot create a temporary file");

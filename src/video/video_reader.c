@@ -11,6 +11,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
@@ -46,7 +48,11 @@ struct fathom_video_reader {
     fathom_video_info info;
     int64_t start_us, end_us; /* absolute (container start included); INT64_MIN/MAX: open */
     int64_t last_pts, last_dur;
+    int64_t ts_offset;        /* added to every frame after a backwards timestamp jump */
     int eof_sent, finished, drained;
+    const atomic_int *cancel2; /* borrowed: fathom_video_reader_add_cancel */
+    double io_deadline;       /* monotonic seconds: the current open/read is interrupted after */
+    int timed_out;            /* the interrupt callback stopped I/O for the deadline */
     int64_t drain_until_us;   /* keep passthrough packets up to here after the video ends */
 
     pthread_mutex_t lock;     /* guards ring, stats, finished flag for other threads */
@@ -141,6 +147,10 @@ int fathom_video_reader_done(fathom_video_reader *r) {
     return d;
 }
 
+void fathom_video_reader_add_cancel(fathom_video_reader *r, const atomic_int *flag) {
+    r->cancel2 = flag;
+}
+
 void fathom_video_reader_stats(fathom_video_reader *r, fathom_video_stats *out) {
     pthread_mutex_lock(&r->lock);
     *out = r->stats;
@@ -156,6 +166,44 @@ const AVFormatContext *fathom_video_reader_format(const fathom_video_reader *r) 
 }
 
 /* ---- open ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* libavformat calls this while it blocks (connect, read, probe): a cancel (Ctrl-C) or an
+ * open/read that has waited longer than the timeout ends the call with AVERROR_EXIT. */
+static int cancelled(const fathom_video_reader *r) {
+    return (r->opts.cancel && atomic_load(r->opts.cancel)) ||
+           (r->cancel2 && atomic_load(r->cancel2));
+}
+
+static int interrupt_cb(void *opaque) {
+    fathom_video_reader *r = opaque;
+    if (cancelled(r)) return 1;
+    if (now_s() > r->io_deadline) {
+        r->timed_out = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void arm_deadline(fathom_video_reader *r) {
+    r->timed_out = 0;
+    r->io_deadline = now_s() + r->opts.timeout_s;
+}
+
+/* The status and message for an open/read that the interrupt callback ended. */
+static fathom_status interrupted(fathom_video_reader *r, const char *what) {
+    pthread_mutex_lock(&r->lock);
+    r->stats.interrupted = 1;
+    pthread_mutex_unlock(&r->lock);
+    if (cancelled(r)) return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted", r->url);
+    return fathom_fail(FATHOM_ERR_NETWORK, "%s: %s: no data for %g s (stalled input; --timeout "
+                       "sets the limit)", r->url, what, r->opts.timeout_s);
+}
 
 /* The library never prints: quiet FFmpeg unless the application already chose a level. */
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
@@ -238,6 +286,8 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
     pthread_mutex_init(&r->lock, NULL);
     r->opts = opts ? *opts : fathom_video_reader_default_opts();
+    if (r->opts.timeout_s <= 0) r->opts.timeout_s = FATHOM_VIDEO_TIMEOUT_S;
+    if (!r->opts.max_pixels) r->opts.max_pixels = FATHOM_VIDEO_MAX_PIXELS;
     r->url = av_strdup(url);
     r->pkt = av_packet_alloc();
     r->frame = av_frame_alloc();
@@ -247,14 +297,46 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     }
     r->last_pts = AV_NOPTS_VALUE;
 
-    int ret = avformat_open_input(&r->fmt, url, NULL, NULL);
+    /* A local name must be a regular file: open() of a FIFO or a device blocks where no
+     * callback can reach it (a pipe is read through `pipe:`). */
+    struct stat sb;
+    if (!strstr(url, "://") && strncmp(url, "pipe:", 5) && stat(url, &sb) == 0 &&
+        !S_ISREG(sb.st_mode)) {
+        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file (%s)", url,
+                        S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                        : S_ISCHR(sb.st_mode) ? "a character device" : S_ISSOCK(sb.st_mode)
+                        ? "a socket" : "not a plain file");
+        goto end;
+    }
+    /* Every blocking step can be interrupted: the callback for cancel and for the deadline
+     * (all protocols, FIFOs included), rw_timeout for the protocols that honour it. */
+    if (!(r->fmt = avformat_alloc_context())) {
+        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
+        goto end;
+    }
+    r->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, r};
+    AVDictionary *dopts = NULL;
+    av_dict_set_int(&dopts, "rw_timeout", (int64_t)(r->opts.timeout_s * 1e6), 0);
+    arm_deadline(r);
+    int ret = avformat_open_input(&r->fmt, url, NULL, &dopts);
+    av_dict_free(&dopts);
+    if (ret < 0 && (r->timed_out || cancelled(r) || ret == AVERROR_EXIT)) {
+        s = interrupted(r, "cannot open as video");
+        goto end;
+    }
     if (ret < 0) {
         s = ret == AVERROR(ENOENT) ? FATHOM_ERR_NOT_FOUND
             : ret == AVERROR(EACCES) ? FATHOM_ERR_IO : FATHOM_ERR_FORMAT;
         s = fathom_fail(s, "%s: cannot open as video: %s", url, av_err(ret, eb, sizeof eb));
         goto end;
     }
-    if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
+    arm_deadline(r);
+    ret = avformat_find_stream_info(r->fmt, NULL);
+    if (ret < 0 && (r->timed_out || cancelled(r))) {
+        s = interrupted(r, "cannot read stream info");
+        goto end;
+    }
+    if (ret < 0) {
         s = fathom_fail(FATHOM_ERR_FORMAT, "%s: cannot read stream info: %s", url,
                         av_err(ret, eb, sizeof eb));
         goto end;
@@ -280,6 +362,13 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
                         vi, par->width, par->height);
         goto end;
     }
+    /* before the decoder (its frame threads each hold frames) or any buffer exists */
+    if ((uint64_t)par->width * par->height > r->opts.max_pixels) {
+        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d video frames are over the pixel limit "
+                        "%llu (--max-pixels raises it)", url, par->width, par->height,
+                        (unsigned long long)r->opts.max_pixels);
+        goto end;
+    }
     r->dec = avcodec_alloc_context3(codec);
     if (!r->dec) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", url);
@@ -291,6 +380,7 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
         goto end;
     }
     r->dec->pkt_timebase = r->st->time_base;
+    r->dec->max_pixels = (int64_t)r->opts.max_pixels; /* a size change inside the stream too */
     r->dec->thread_count = r->opts.threads > 0 ? r->opts.threads : 0;
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
@@ -326,6 +416,11 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     }
     in->width = rw;
     in->height = rh;
+    if ((uint64_t)rw * rh > r->opts.max_pixels) { /* cannot happen after the coded check */
+        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d frames are over the pixel limit %llu",
+                        url, rw, rh, (unsigned long long)r->opts.max_pixels);
+        goto end;
+    }
     r->scaled_w = (in->rotation == 90 || in->rotation == 270) ? rh : rw;
     r->scaled_h = (in->rotation == 90 || in->rotation == 270) ? rw : rh;
     if ((s = alloc_buffers(r)) != FATHOM_OK) goto end;
@@ -461,7 +556,8 @@ static fathom_status keep_packet(fathom_video_reader *r, AVPacket *pkt) {
  * to the end of the last frame reach the writer. */
 static fathom_status drain_passthrough(fathom_video_reader *r) {
     fathom_status s = FATHOM_OK;
-    while (r->opts.passthrough && !r->drained) {
+    while (r->opts.passthrough && !r->drained && !cancelled(r)) {
+        arm_deadline(r);
         int ret = av_read_frame(r->fmt, r->pkt);
         if (ret < 0) break;
         int64_t t = packet_us(r->pkt, r->fmt->streams[r->pkt->stream_index]->time_base);
@@ -479,9 +575,32 @@ static fathom_status drain_passthrough(fathom_video_reader *r) {
     return s;
 }
 
+/* At the end of the video part: did the input end before what it declares (its duration, its
+ * frame count)? Checked however the end was reached (EOF, read error, decoder error at EOF). */
+static void check_truncation(fathom_video_reader *r) {
+    if (r->end_us != INT64_MAX || r->start_us != INT64_MIN || r->stats.interrupted) return;
+    if (r->opts.max_frames > 0 && r->stats.frames >= r->opts.max_frames) return;
+    char why[160] = "";
+    int64_t declared = r->st->nb_frames;
+    if (r->last_pts == AV_NOPTS_VALUE) {
+        snprintf(why, sizeof why, "no frame could be decoded");
+    } else if (declared > 0 && r->stats.frames + 1 + declared / 20 < declared) {
+        snprintf(why, sizeof why, "%lld of the %lld frames it declares (truncated input?)",
+                 (long long)r->stats.frames, (long long)declared);
+    } else if (r->info.duration_us > 0) {
+        int64_t t0 = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
+        int64_t e = fathom_video_ts_us(r->last_pts + r->last_dur, r->info.time_base) - t0;
+        if (e + 500000 < r->info.duration_us) /* short by more than 0.5 s */
+            snprintf(why, sizeof why, "video ended at %.3f s of %.3f s (truncated input?)",
+                     e / 1e6, r->info.duration_us / 1e6);
+    }
+    if (why[0]) mark_end(r, 1, why);
+}
+
 static fathom_status finish(fathom_video_reader *r, int *got) {
     *got = 0;
     if (!r->finished) {
+        check_truncation(r);
         r->finished = 1;
         r->drain_until_us = r->end_us;
         if (r->last_pts != AV_NOPTS_VALUE) {
@@ -505,11 +624,31 @@ static int place_frame(fathom_video_reader *r, AVFrame *f, fathom_video_frame *o
     if (dur <= 0) dur = 1;
     int64_t pts = f->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) pts = r->last_pts == AV_NOPTS_VALUE ? 0 : r->last_pts + r->last_dur;
+    else pts += r->ts_offset;
+    /* Encoders and muxers need increasing timestamps. A jump back by more than a frame (an
+     * MPEG-TS discontinuity, a spliced stream) moves this and every later frame to follow on
+     * from the last one, as the ffmpeg CLI does for discontinuous formats, so frames stay
+     * distinct and keep their spacing; a duplicate is nudged forward by a tick. */
+    if (r->last_pts != AV_NOPTS_VALUE && pts < r->last_pts) {
+        int64_t shift = r->last_pts + r->last_dur - pts;
+        r->ts_offset += shift;
+        pts += shift;
+        pthread_mutex_lock(&r->lock);
+        r->stats.ts_jumps++;
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts) pts = r->last_pts + 1;
     int64_t t = fathom_video_ts_us(pts, tb);
     if (r->start_us != INT64_MIN && t < r->start_us) return 0;
     if (t >= r->end_us) return -1;
-    /* Encoders and muxers need increasing timestamps: nudge duplicates forward. */
-    if (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts) pts = r->last_pts + 1;
+    if (r->stats.frames < r->opts.skip_frames) { /* resumed: done by an earlier run */
+        r->last_pts = pts;
+        r->last_dur = dur;
+        pthread_mutex_lock(&r->lock);
+        r->stats.frames++;
+        pthread_mutex_unlock(&r->lock);
+        return 0;
+    }
     if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
         pthread_mutex_lock(&r->lock);
         r->stats.decode_errors++;
@@ -551,19 +690,7 @@ fathom_status fathom_video_reader_next(fathom_video_reader *r, fathom_video_fram
             if (placed < 0) return finish(r, got);
             continue;
         }
-        if (ret == AVERROR_EOF) {
-            if (r->info.duration_us > 0 && r->end_us == INT64_MAX && r->last_pts != AV_NOPTS_VALUE) {
-                int64_t t0 = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
-                int64_t e = fathom_video_ts_us(r->last_pts + r->last_dur, r->info.time_base) - t0;
-                if (e + 500000 < r->info.duration_us) { /* short by more than 0.5 s */
-                    char why[160];
-                    snprintf(why, sizeof why, "video ended at %.3f s of %.3f s (truncated input?)",
-                             e / 1e6, r->info.duration_us / 1e6);
-                    mark_end(r, 1, why);
-                }
-            }
-            return finish(r, got);
-        }
+        if (ret == AVERROR_EOF) return finish(r, got);
         if (ret != AVERROR(EAGAIN)) { /* a broken frame: count it and go on */
             pthread_mutex_lock(&r->lock);
             r->stats.decode_errors++;
@@ -571,9 +698,17 @@ fathom_status fathom_video_reader_next(fathom_video_reader *r, fathom_video_fram
             if (r->eof_sent) return finish(r, got);
         }
         if (r->eof_sent) return finish(r, got);
+        if (cancelled(r)) return interrupted(r, "reading");
+        arm_deadline(r);
         ret = av_read_frame(r->fmt, r->pkt);
+        if (ret < 0 && cancelled(r)) return interrupted(r, "reading");
         if (ret < 0) {
-            if (ret != AVERROR_EOF) {
+            if (r->timed_out) {
+                char why[160];
+                snprintf(why, sizeof why, "no data for %g s (stalled input; --timeout sets the "
+                         "limit)", r->opts.timeout_s);
+                mark_end(r, 1, why);
+            } else if (ret != AVERROR_EOF) {
                 char why[160];
                 snprintf(why, sizeof why, "read error: %s", av_err(ret, eb, sizeof eb));
                 mark_end(r, 1, why);

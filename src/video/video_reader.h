@@ -15,6 +15,7 @@
 #ifndef FATHOM_MEDIA_VIDEO_READER_H
 #define FATHOM_MEDIA_VIDEO_READER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -30,7 +31,20 @@ typedef struct fathom_video_reader_opts {
     int max_res;         /* longest side of delivered frames (after rotation); 0: source size */
     int threads;         /* decoder threads; 0: automatic */
     int passthrough;     /* 1: keep non-video packets in range for a writer */
+    uint64_t max_pixels; /* coded and delivered frame size limit, checked before any frame
+                            buffer or decoder is allocated; 0: FATHOM_VIDEO_MAX_PIXELS */
+    double timeout_s;    /* longest wait for one open/read of the input (stalled network
+                            streams, FIFOs); <= 0: FATHOM_VIDEO_TIMEOUT_S */
+    const atomic_int *cancel; /* borrowed; non-zero interrupts a blocked open/read at once */
+    int64_t skip_frames; /* frames in range decoded but not delivered (--resume); their indices
+                            are used, so the first delivered frame has index skip_frames */
 } fathom_video_reader_opts;
+
+/* Default frame size limit: DCI 8K (8192 x 4320). A frame costs ~20 bytes a pixel along the
+ * pipeline (RGB, preprocessed input, float depth, the look-ahead ring), so this bounds a run's
+ * memory whatever a file's header claims; --max-pixels raises it. */
+#define FATHOM_VIDEO_MAX_PIXELS ((uint64_t)8192 * 4320)
+#define FATHOM_VIDEO_TIMEOUT_S 30.0
 
 fathom_video_reader_opts fathom_video_reader_default_opts(void);
 
@@ -59,7 +73,10 @@ typedef struct fathom_video_stats {
     int64_t frames;         /* delivered */
     int64_t decode_errors;  /* packets or frames the decoder rejected (skipped) */
     int64_t packets_kept;   /* non-video packets put in the passthrough FIFO */
-    int truncated;          /* input ended early (read error or short of its duration) */
+    int truncated;          /* input ended early (read error, short of its duration or of
+                               its declared frame count) */
+    int interrupted;        /* a cancel or the I/O timeout stopped reading */
+    int64_t ts_jumps;       /* backwards timestamp jumps smoothed over (discontinuities) */
     char end_reason[160];   /* why reading stopped early, "" when it did not */
 } fathom_video_stats;
 
@@ -74,7 +91,8 @@ const fathom_video_info *fathom_video_reader_info(const fathom_video_reader *r);
 const AVFormatContext *fathom_video_reader_format(const fathom_video_reader *r);
 
 /* Next frame in range: *got = 1 and *frame filled, or *got = 0 at the end. Decode errors do not
- * fail the call (they are counted); only I/O setup and memory failures do. */
+ * fail the call (they are counted); only I/O setup and memory failures do, and a cancel or an
+ * I/O timeout (FATHOM_ERR_INTERRUPTED / FATHOM_ERR_TIMEOUT, also recorded in the stats). */
 fathom_status fathom_video_reader_next(fathom_video_reader *r, fathom_video_frame *frame,
                                        int *got);
 
@@ -85,6 +103,10 @@ int fathom_video_reader_pop_packet(fathom_video_reader *r, int64_t upto_us, AVPa
                                    int *stream_index);
 /* Has reading ended (no more packets will be queued)? Thread-safe. */
 int fathom_video_reader_done(fathom_video_reader *r);
+
+/* A second flag that interrupts a blocked read (the pipeline's stop). Set before reading
+ * starts on another thread. */
+void fathom_video_reader_add_cancel(fathom_video_reader *r, const atomic_int *flag);
 
 void fathom_video_reader_stats(fathom_video_reader *r, fathom_video_stats *out);
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/audio_fifo.h>
@@ -83,10 +84,11 @@ int fathom_video_partial_name(const char *path, char *buf, size_t n) {
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(path, '.');
     int len;
+    const long pid = (long)getpid(); /* unique per process: concurrent runs never share it */
     if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
-        len = snprintf(buf, n, "%s.partial", path);
+        len = snprintf(buf, n, "%s.partial-%ld", path, pid);
     else
-        len = snprintf(buf, n, "%.*s.partial%s", (int)(dot - path), path, dot);
+        len = snprintf(buf, n, "%.*s.partial-%ld%s", (int)(dot - path), path, pid, dot);
     return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
@@ -465,7 +467,7 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
     w->height = height;
     w->src_tb = src->time_base;
     w->in = src->input;
-    size_t plen = strlen(path) + 16;
+    size_t plen = strlen(path) + 40;
     w->path = av_strdup(path);
     w->partial = av_malloc(plen);
     if (!w->path || !w->partial || fathom_video_partial_name(path, w->partial, plen) < 0) {

@@ -8,7 +8,8 @@
  * container can hold their codec (avformat_query_codec); otherwise audio is re-encoded to AAC and
  * anything else is dropped with a warning naming the stream.
  *
- * The file is written as `<stem>.partial.<ext>` and renamed to its final name by
+ * The file is written as `<stem>.partial-<pid>.<ext>` (unique per process: two runs on the same
+ * output never write into one file; the last rename decides) and renamed to its final name by
  * fathom_video_writer_finish; a writer freed without finish (error, Ctrl-C) closes the partial
  * file properly (playable up to the last frame) and leaves it under the partial name. */
 #ifndef FATHOM_MEDIA_VIDEO_WRITER_H
@@ -72,12 +73,12 @@ fathom_status fathom_video_writer_write_packet(fathom_video_writer *w, AVPacket 
 
 /* Flush encoders, write the trailer, rename to the final name. */
 fathom_status fathom_video_writer_finish(fathom_video_writer *w);
-/* Accepts NULL. Without a successful finish the output stays as `<stem>.partial.<ext>`. */
+/* Accepts NULL. Without a successful finish the output stays as `<stem>.partial-<pid>.<ext>`. */
 void fathom_video_writer_free(fathom_video_writer **w);
 
 /* The partial name used while writing (for reports). */
 const char *fathom_video_writer_partial_path(const fathom_video_writer *w);
-/* `<stem>.partial.<ext>` for path into buf; 0 on success, -1 when it does not fit. */
+/* `<stem>.partial-<pid>.<ext>` (this process's id) for path into buf; 0 on success, -1 when it does not fit. */
 int fathom_video_partial_name(const char *path, char *buf, size_t n);
 
 #endif

@@ -88,7 +88,7 @@ check "bar governed run exits 0" test "$RC" -eq 0
 check "bar line shows the governor ($(tr '\r' '\n' <"$T/err" | head -c 300))" \
   grep -q "ETA [0-9:]*  target 50% util [0-9.]*% batch [1-3] pause [0-9.]*s" "$T/err"
 check "final line shows the governor" \
-  grep -q "^fathom: governor (device 0): target 50% util [0-9.]*% batch [1-3] pause" "$T/err"
+  grep -q "^fathom run: governor (device 0): target 50% util [0-9.]*% batch [1-3] pause" "$T/err"
 
 # ---- --nice: the process runs at the requested niceness (seen from outside) ----
 mkdir "$T/many"

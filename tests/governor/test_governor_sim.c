@@ -303,7 +303,7 @@ static void capture(void *user, fathom_log_level level, const char *msg) {
 static void test_gpu_memory_emergency(void **state) {
     (void)state;
     log_capture cap = {0};
-    fathom_log_set_sink(capture, &cap);
+    fathom_log_set_callback(capture, &cap);
     sim s = {.p = {.tau = 0.3, .gain = 1, .rng = 8, .mem_used = 2ull << 30,
                    .mem_total = 8ull << 30},
              .nvml = 1};
@@ -345,7 +345,7 @@ static void test_gpu_memory_emergency(void **state) {
     assert_false(st.emergency);
     assert_true(st.batch > 1);
     fathom_governor_free(&g);
-    fathom_log_set_sink(NULL, NULL);
+    fathom_log_set_callback(NULL, NULL);
 }
 
 /* Power limit through the simulated actuator: set within the card's range, shown in stats,
@@ -496,14 +496,14 @@ static void test_gpu_mem_limit(void **state) {
     p.gpu_mem_fraction = 0.5;
     gov_sensor sen = sensor_of(&s);
     assert_int_equal(gov_create_with(&p, &sen, 0, &g), FATHOM_ERR_DEVICE);
-    assert_non_null(strstr(fathom_last_error(), "--gpu-mem-limit"));
+    assert_non_null(strstr(fathom_last_error(), "gpu_mem_limit"));
     p.gpu_mem_fraction = 0;
     g = make(&s, &p); /* a byte limit needs no NVML */
     assert_true(fathom_governor_gpu_mem_limit(g, 0) == 16ull << 30);
     fathom_governor_free(&g);
 }
 
-/* Bad parameters are refused with the flag named; NULL governor calls are harmless. */
+/* Bad parameters are refused with the field named; NULL governor calls are harmless. */
 static void test_params_and_null(void **state) {
     (void)state;
     sim s = {.p = {.tau = 0.3, .gain = 1}};
@@ -511,14 +511,14 @@ static void test_params_and_null(void **state) {
     fathom_governor *g = NULL;
     struct { const char *flag; fathom_governor_params p; } bad[8];
     for (int i = 0; i < 8; i++) bad[i].p = fathom_governor_default_params();
-    bad[0].flag = "--target-util"; bad[0].p.target_util = 100;
-    bad[1].flag = "--max-util"; bad[1].p.target_util = 80; bad[1].p.max_util = 81;
-    bad[2].flag = "--batch-max"; bad[2].p.batch_min = 4; bad[2].p.batch_max = 2;
-    bad[3].flag = "--governor-hz"; bad[3].p.hz = 0;
-    bad[4].flag = "--nice"; bad[4].p.nice = 25;
-    bad[5].flag = "--gpu-mem-fraction"; bad[5].p.gpu_mem_fraction = 1.5;
+    bad[0].flag = "target_util"; bad[0].p.target_util = 100;
+    bad[1].flag = "max_util"; bad[1].p.target_util = 80; bad[1].p.max_util = 81;
+    bad[2].flag = "batch_max"; bad[2].p.batch_min = 4; bad[2].p.batch_max = 2;
+    bad[3].flag = "hz"; bad[3].p.hz = 0;
+    bad[4].flag = "nice"; bad[4].p.nice = 25;
+    bad[5].flag = "gpu_mem_fraction"; bad[5].p.gpu_mem_fraction = 1.5;
     bad[6].flag = "slots"; bad[6].p.slots = 0;
-    bad[7].flag = "--batch-min"; bad[7].p.batch_min = 0;
+    bad[7].flag = "batch_min"; bad[7].p.batch_min = 0;
     for (int i = 0; i < 8; i++) {
         assert_int_equal(gov_create_with(&bad[i].p, &sen, 0, &g), FATHOM_ERR_INVALID_ARG);
         assert_non_null(strstr(fathom_last_error(), bad[i].flag));

@@ -2,7 +2,7 @@
 # test_cuda_cli.sh - `fathom run` / `fathom bench` device and precision flags, real binary.
 #
 # Everywhere: --precision with a bad value exits 2 naming the flag; the CPU engine refuses
-# fp16/bf16 (exit 2) and accepts fp32. Then, decided by `bench --device auto`:
+# fp16 (exit 2) and accepts fp32 and bf16 (bf16 at the bound of tests/cpu/test_cpu_bf16_golden.c). Then, decided by `bench --device auto`:
 #  * no usable CUDA device (or a build without CUDA): --device cuda exits 2 naming the cause
 #    (no driver / no device / built without CUDA) for run and bench; --device auto falls back
 #    to the CPU, says so, and produces the golden result.
@@ -50,13 +50,20 @@ check "run --precision fp8: message names the flag" grep -q -- "--precision" "$T
 bench "${QUICK[@]}" --precision half
 check "bench --precision half exits 2" test "$RC" -eq 2
 check "bench --precision half: message names the flag" grep -q -- "--precision" "$T/err"
-run --model "$MODEL" --device cpu --precision bf16 -o "$T/o1" "$CASE/input.png"
-check "run --device cpu --precision bf16 exits 2" test "$RC" -eq 2
-check "run: CPU refusal says why" grep -q "fp32 only" "$T/err"
+run --model "$MODEL" --device cpu --precision fp16 -o "$T/o1" "$CASE/input.png"
+check "run --device cpu --precision fp16 exits 2" test "$RC" -eq 2
+check "run: CPU refusal says why" grep -q "fp32 or bf16" "$T/err"
 check "run: refused before any output" test ! -e "$T/o1/input.npy"
 bench "${QUICK[@]}" --device cpu --precision fp16
 check "bench --device cpu --precision fp16 exits 2" test "$RC" -eq 2
-check "bench: CPU refusal says why" grep -q "fp32 only" "$T/err"
+check "bench: CPU refusal says why" grep -q "fp32 or bf16" "$T/err"
+# cpuspeed: the CPU computes bf16 GEMMs (bound from tests/cpu/test_cpu_bf16_golden.c)
+run --model "$MODEL" --device cpu --precision bf16 -o "$T/o5" "$CASE/input.png"
+check "run --device cpu --precision bf16 exits 0" test "$RC" -eq 0
+check "run cpu bf16: golden parity at the bf16 bound" golden "$T/o5/input.npy" 3e-2 5e-3
+bench "${QUICK[@]}" --device cpu --precision bf16
+check "bench reports device cpu, precision bf16" grep -q "device cpu, precision bf16" "$T/out"
+check "bench reports the bf16 kernel" grep -q "kernels: *cpu bf16, gemm" "$T/out"
 run --model "$MODEL" --device cpu --precision fp32 -o "$T/o2" "$CASE/input.png"
 check "run --device cpu --precision fp32 exits 0" test "$RC" -eq 0
 check "run cpu fp32: golden parity" golden "$T/o2/input.npy" 1e-4 1e-5

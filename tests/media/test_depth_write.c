@@ -162,13 +162,23 @@ static void test_png16(void **state) {
     assert_true(strncmp(png_text(&b, "Software"), "fathom ", 7) == 0);
     uint16_t *plain = b.px;
 
-    /* invert + metric */
+    /* metric: meters are small for near, so near = bright flips the codes ... */
+    fathom_write_opts om = {.metric = 1};
+    write_ok(p, FATHOM_OUT_PNG16, depth, &om);
+    png_back bm;
+    assert_int_equal(png_read_back(p, &bm), 0);
+    const uint16_t *qm = bm.px;
+    for (int i = 0; i < N; i++) assert_int_equal(qm[i], 65535 - plain[i]);
+    assert_string_equal(png_text(&bm, "units"), "meters");
+    assert_string_equal(png_text(&bm, "invert"), "0");
+    free(bm.px);
+    /* ... and invert + metric (near = dark) gives the plain codes back */
     fathom_write_opts o = {.invert = 1, .metric = 1};
     write_ok(p, FATHOM_OUT_PNG16, depth, &o);
     png_back bi;
     assert_int_equal(png_read_back(p, &bi), 0);
     const uint16_t *qi = bi.px;
-    for (int i = 0; i < N; i++) assert_int_equal(qi[i], 65535 - plain[i]);
+    for (int i = 0; i < N; i++) assert_int_equal(qi[i], plain[i]);
     assert_string_equal(png_text(&bi, "units"), "meters");
     assert_string_equal(png_text(&bi, "invert"), "1");
     free(bi.px);

@@ -2,7 +2,9 @@
  *
  * Per case (a directory with case.json): load the model as users have it (HF folder or .pth),
  * decode input.png, preprocess (vs pixel_values.npy), run the forward pass with a tap that
- * compares every stored intermediate, then depth_net.npy and depth.npy.
+ * compares every stored intermediate, then depth_net.npy and depth.npy. The repository's
+ * small copy (tests/data/golden) has input, model and depth.npy only: the end-to-end check;
+ * the intermediate files are compared when present (../shared/golden).
  * Tolerances (golden/README.md "Tolerances"):
  *  - intermediates stored in float16 (rounding up to 2^-11 relative): 1e-3 * max|ref| per
  *    tensor, loose enough for f16 storage, tight enough to name the first wrong stage;
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -152,20 +155,29 @@ static int run_case(const char *dir, const char *cname) {
     int64_t shape[8];
     int ndim;
     size_t n;
-    float *pv = tu_load_npy(tu_path(dir, "pixel_values.npy"), shape, &ndim, &n);
-    assert_non_null(pv);
-    assert_int_equal(shape[2], H);
-    assert_int_equal(shape[3], W);
+    int full = access(tu_path(dir, "pixel_values.npy"), R_OK) == 0; /* ../shared's full case */
+    float *pv = NULL;
+    n = (size_t)3 * H * W;
+    if (full) {
+        pv = tu_load_npy(tu_path(dir, "pixel_values.npy"), shape, &ndim, &n);
+        assert_non_null(pv);
+        assert_int_equal(shape[2], H);
+        assert_int_equal(shape[3], W);
+    } else {
+        printf("  (small copy: no pixel_values, intermediates, depth_net; end to end only)\n");
+    }
     float *x = malloc(n * sizeof(float));
     assert_int_equal(fathom_preprocess(img.rgb, img.height, img.width, img.stride, H, W, x),
                      FATHOM_OK);
-    tu_diff pd = tu_compare(x, pv, n);
-    printf("  pixel_values: max|d| %.3g\n", pd.max_abs);
-    ok &= pd.max_abs <= 1e-5;
+    if (full) {
+        tu_diff pd = tu_compare(x, pv, n);
+        printf("  pixel_values: max|d| %.3g\n", pd.max_abs);
+        ok &= pd.max_abs <= 1e-5;
+    }
 
     /* forward with taps */
     tap_state st = {0};
-    st.refs = load_intermediates(tu_path(dir, "intermediates.safetensors"), &st.nrefs);
+    if (full) st.refs = load_intermediates(tu_path(dir, "intermediates.safetensors"), &st.nrefs);
     fathom_engine_params ep = fathom_engine_default_params();
     fathom_engine *e = NULL;
     if (fathom_engine_create(m, &ep, &e) != FATHOM_OK) fail_msg("%s", fathom_last_error());
@@ -182,9 +194,12 @@ static int run_case(const char *dir, const char *cname) {
     }
     if (st.first_bad[0]) printf("  FIRST DIVERGING STAGE: %s\n", st.first_bad);
 
-    float *dn = tu_load_npy(tu_path(dir, "depth_net.npy"), shape, &ndim, &n);
-    assert_int_equal(n, (size_t)H * W);
-    ok &= tu_check("  depth_net", net, dn, n, 1e-4, 1e-5);
+    float *dn = NULL;
+    if (full) {
+        dn = tu_load_npy(tu_path(dir, "depth_net.npy"), shape, &ndim, &n);
+        assert_int_equal(n, (size_t)H * W);
+        ok &= tu_check("  depth_net", net, dn, n, 1e-4, 1e-5);
+    }
     float *dref = tu_load_npy(tu_path(dir, "depth.npy"), shape, &ndim, &n);
     assert_int_equal(n, (size_t)img.height * img.width);
     float *depth = malloc(n * sizeof(float));

@@ -9,6 +9,8 @@ PY=/usr/bin/python3
 $PY -c 'import numpy' 2>/dev/null || { echo "FAIL: /usr/bin/python3 has no numpy (scripts/install-deps.sh)"; exit 1; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 G=$FATHOM_GOLDEN/tiny-hf-metric
+[ -f "$G/model/model.safetensors" ] || { echo "SKIP: $G missing (../shared/golden or tests/data/golden)"; exit 77; }
+[ -f "$FATHOM_GOLDEN/vits-pth/model.pth" ] || { echo "SKIP: vits-pth not in this copy of the golden data ($FATHOM_GOLDEN; the full set is ../shared/golden)"; exit 77; }
 
 "$FATHOM_BIN" run --model "$G/model" -o "$T/cfg" "$G/input.png"
 "$FATHOM_BIN" run --model "$G/model" --max-depth 10 -o "$T/half" "$G/input.png"

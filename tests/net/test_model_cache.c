@@ -80,12 +80,13 @@ static void test_names(void **state) {
                         "depth-anything/Depth-Anything-V2-Metric-Indoor-Base-hf");
     assert_string_equal(fathom_model_repo("metric-outdoor-large"),
                         "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf");
+    assert_string_equal(fathom_model_repo("depth-pro"), "apple/DepthPro-hf");
     assert_null(fathom_model_repo("huge"));
     assert_null(fathom_model_repo(NULL));
     int n = 0;
     for (const char *const *p = fathom_model_names(); *p; p++, n++)
         assert_non_null(fathom_model_repo(*p));
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 10);
 }
 
 static void test_paths_and_unknown_names(void **state) {

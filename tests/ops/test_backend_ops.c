@@ -130,6 +130,37 @@ static const tcase cases[] = {
     K(add, 0, 1, 0, 100003),
     K(depth_act, 80.0f, 0, 0, 100003, 0),
     K(depth_act, 80.0f, 0, 0, 100003, 1),
+    /* Depth Pro. resize_bilinear_pt: P Hi Wi Ho Wo (f: 1/scale_factor for both axes, 0: sizes) */
+    K(resize_bilinear_pt, 0, 0, 0, 3, 24, 24, 96, 96),
+    K(resize_bilinear_pt, 0, 0, 0, 2, 37, 30, 19, 23),
+    K(resize_bilinear_pt, 0.5f, 0, 0, 2, 48, 48, 96, 96),
+    K(resize_bilinear_pt, 0, 0, 0, 1, 1, 5, 4, 1),
+    /* crop_tiles: C H W t stride n (35-crop geometry, scaled down) */
+    K(crop_tiles, 0, 0, 0, 3, 48, 48, 24, 12, 3),
+    K(crop_tiles, 0, 0, 0, 5, 40, 40, 16, 8, 4),
+    K(crop_tiles, 0, 0, 0, 2, 16, 16, 16, 16, 1),
+    /* merge_tiles: C g n pad */
+    K(merge_tiles, 0, 0, 0, 4, 24, 3, 3),
+    K(merge_tiles, 0, 0, 0, 3, 16, 5, 2),
+    K(merge_tiles, 0, 0, 0, 2, 9, 1, 0),
+    K(merge_tiles, 0, 0, 0, 2, 10, 2, 0),
+    /* Video Depth Anything. group_norm: N C HW G (f: eps) */
+    K(group_norm, 1e-5f, 0, 0, 2, 64, 37, 8),
+    K(group_norm, 1e-6f, 0, 0, 1, 32, 400, 32),
+    K(group_norm, 1e-5f, 0, 0, 3, 48, 50, 16),
+    /* nchw_to_seq / seq_to_nchw_add: T C HW p0 P */
+    K(nchw_to_seq, 0, 0, 0, 32, 24, 150, 0, 150),
+    K(nchw_to_seq, 0, 0, 0, 5, 7, 93, 40, 17),
+    K(seq_to_nchw_add, 0, 0, 0, 32, 24, 150, 0, 150),
+    K(seq_to_nchw_add, 0, 0, 0, 5, 7, 93, 40, 17),
+    /* add_pe: S T C */
+    K(add_pe, 0, 0, 0, 150, 32, 24),
+    /* geglu: M H */
+    K(geglu, 0, 0, 0, 300, 96),
+    K(geglu, 0, 0, 0, 1, 7),
+    /* copy_rows: ld_dst ld_src rows cols */
+    K(copy_rows, 0, 0, 0, 100, 64, 33, 50),
+    K(copy_rows, 0, 0, 0, 17, 17, 9, 17),
 
     /* --perf only: ViT-S / 518 x 518 forward-pass shapes (L = 1370, D 384, features 64); the
      * perf field counts how often the shape runs in a pass (encoder: 12 blocks; the DPT head
@@ -167,10 +198,21 @@ static double op_tol(const tcase *c, int prec) {
     case FATHOM_OP_assemble_tokens:
     case FATHOM_OP_tokens_to_nchw:
     case FATHOM_OP_add:
+    case FATHOM_OP_crop_tiles:
+    case FATHOM_OP_merge_tiles:
+    case FATHOM_OP_nchw_to_seq:
+    case FATHOM_OP_seq_to_nchw_add:
+    case FATHOM_OP_add_pe:
+    case FATHOM_OP_copy_rows:
         return 0;
+    case FATHOM_OP_group_norm:
+        return 2e-6;
+    case FATHOM_OP_geglu:
+        return 1e-6;
     case FATHOM_OP_layernorm:
         return 2e-6;
     case FATHOM_OP_resize_bilinear:
+    case FATHOM_OP_resize_bilinear_pt:
     case FATHOM_OP_depth_act:
         return 1e-6;
     default:
@@ -263,6 +305,46 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(0, a[0], 5, 0);
         *cmp = 0, *flops = a[0];
         return 1;
+    case FATHOM_OP_resize_bilinear_pt: /* out in */
+        T(0, (size_t)a[0] * a[3] * a[4], 0, 1), T(1, (size_t)a[0] * a[1] * a[2], 1, 0);
+        *cmp = 0, *flops = 8.0 * a[0] * a[3] * a[4];
+        return 2;
+    case FATHOM_OP_crop_tiles: /* out (n n, C, t, t) in (C, H, W) */
+        T(0, (size_t)a[5] * a[5] * a[0] * a[3] * a[3], 0, 1), T(1, (size_t)a[0] * a[1] * a[2], 1, 0);
+        *cmp = 0;
+        return 2;
+    case FATHOM_OP_merge_tiles: { /* out (C, S, S) in (n n, C, g, g) */
+        size_t S = (size_t)a[2] * a[1] - 2 * (size_t)a[3] * (a[2] - 1);
+        T(0, (size_t)a[0] * S * S, 0, 1), T(1, (size_t)a[2] * a[2] * a[0] * a[1] * a[1], 1, 0);
+        *cmp = 0;
+        return 2;
+    }
+    case FATHOM_OP_group_norm: /* out in w b */
+        n0 = (size_t)a[0] * a[1] * a[2];
+        T(0, n0, 0, 1), T(1, n0, 2, 0), T(2, a[1], 1, 0), T(3, a[1], 0.2f, 0);
+        t[1].off = 50.0f; /* a large mean: naive E[x^2] - E[x]^2 would lose digits */
+        *cmp = 0, *alias = 1, *flops = 8.0 * n0;
+        return 4;
+    case FATHOM_OP_nchw_to_seq: /* out (P, T, C) in (T, C, HW) */
+        T(0, (size_t)a[4] * a[0] * a[1], 0, 1), T(1, (size_t)a[0] * a[1] * a[2], 1, 0);
+        *cmp = 0;
+        return 2;
+    case FATHOM_OP_seq_to_nchw_add: /* out (T, C, HW) seq (P, T, C) */
+        T(0, (size_t)a[0] * a[1] * a[2], 1, 0), T(1, (size_t)a[4] * a[0] * a[1], 1, 0);
+        *cmp = 0, *flops = (double)a[4] * a[0] * a[1];
+        return 2;
+    case FATHOM_OP_add_pe: /* x (S, T, C) pe (T, C) */
+        T(0, (size_t)a[0] * a[1] * a[2], 1, 0), T(1, (size_t)a[1] * a[2], 1, 0);
+        *cmp = 0, *flops = (double)a[0] * a[1] * a[2];
+        return 2;
+    case FATHOM_OP_geglu: /* out (M, H) in (M, 2H) */
+        T(0, (size_t)a[0] * a[1], 0, 1), T(1, (size_t)a[0] * 2 * a[1], 3, 0);
+        *cmp = 0, *flops = 20.0 * a[0] * a[1];
+        return 2;
+    case FATHOM_OP_copy_rows: /* dst (rows, ld_dst) src (rows, ld_src); untouched cells stay */
+        T(0, (size_t)a[2] * a[0], 1, 0), T(1, (size_t)a[2] * a[1], 1, 0);
+        *cmp = 0;
+        return 2;
     case FATHOM_OP_COUNT:
         break;
     }
@@ -323,6 +405,42 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->resize_bilinear(be, out, t[1], a[0], a[1], a[2], a[3], a[4]);
         else fathom_ref_resize_bilinear(out, t[1], a[0], a[1], a[2], a[3], a[4]);
         return 1;
+    case FATHOM_OP_resize_bilinear_pt:
+        if (o) o->resize_bilinear_pt(be, out, t[1], a[0], a[1], a[2], a[3], a[4], c->f, c->f);
+        else fathom_ref_resize_bilinear_pt(out, t[1], a[0], a[1], a[2], a[3], a[4], c->f, c->f);
+        return 1;
+    case FATHOM_OP_crop_tiles:
+        if (o) o->crop_tiles(be, out, t[1], a[0], a[1], a[2], a[3], a[4], a[5]);
+        else fathom_ref_crop_tiles(out, t[1], a[0], a[1], a[2], a[3], a[4], a[5]);
+        return 1;
+    case FATHOM_OP_merge_tiles:
+        if (o) o->merge_tiles(be, out, t[1], a[0], a[1], a[2], a[3]);
+        else fathom_ref_merge_tiles(out, t[1], a[0], a[1], a[2], a[3]);
+        return 1;
+    case FATHOM_OP_group_norm:
+        if (o) o->group_norm(be, out, t[1], t[2], t[3], a[0], a[1], a[2], a[3], c->f);
+        else fathom_ref_group_norm(out, t[1], t[2], t[3], a[0], a[1], a[2], a[3], c->f);
+        return 1;
+    case FATHOM_OP_nchw_to_seq:
+        if (o) o->nchw_to_seq(be, out, t[1], a[0], a[1], a[2], a[3], a[4]);
+        else fathom_ref_nchw_to_seq(out, t[1], a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    case FATHOM_OP_seq_to_nchw_add:
+        if (o) o->seq_to_nchw_add(be, t[0], t[1], a[0], a[1], a[2], a[3], a[4]);
+        else fathom_ref_seq_to_nchw_add(t[0], t[1], a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    case FATHOM_OP_add_pe:
+        if (o) o->add_pe(be, t[0], t[1], a[0], a[1], a[2]);
+        else fathom_ref_add_pe(t[0], t[1], a[0], a[1], a[2]);
+        return 1;
+    case FATHOM_OP_geglu:
+        if (o) o->geglu(be, out, t[1], a[0], a[1]);
+        else fathom_ref_geglu(out, t[1], a[0], a[1]);
+        return 1;
+    case FATHOM_OP_copy_rows:
+        if (o) o->copy_rows(be, t[0], (size_t)a[0], t[1], (size_t)a[1], a[2], a[3]);
+        else fathom_ref_copy_rows(t[0], (size_t)a[0], t[1], (size_t)a[1], a[2], a[3]);
+        return 1;
     case FATHOM_OP_add:
         if (o) o->add(be, out, t[1], t[2], (size_t)a[0]);
         else fathom_ref_add(out, t[1], t[2], (size_t)a[0]);
@@ -346,6 +464,11 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_tokens_to_nchw] = 4, [FATHOM_OP_conv2d] = 11,
         [FATHOM_OP_conv_transpose] = 7, [FATHOM_OP_resize_bilinear] = 5,
         [FATHOM_OP_add] = 1,            [FATHOM_OP_depth_act] = 2,
+        [FATHOM_OP_resize_bilinear_pt] = 5, [FATHOM_OP_crop_tiles] = 6,
+        [FATHOM_OP_merge_tiles] = 4,    [FATHOM_OP_group_norm] = 4,
+        [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
+        [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
+        [FATHOM_OP_copy_rows] = 4,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);

@@ -209,7 +209,9 @@ static void test_ffv1_audio_copy(void **state) {
           "-pix_fmt yuv420p -g 12 -c:a aac -b:a 64k '%s'", src);
     run_result res;
     assert_int_equal(depth_video(src, dst, NULL, NULL, 0, &res), FATHOM_OK);
-    assert_false(exists(tu_path(g_dir, "a-depth.partial.mkv")));
+    char part_a[64];
+    snprintf(part_a, sizeof part_a, "a-depth.partial-%ld.mkv", (long)getpid());
+    assert_false(exists(tu_path(g_dir, part_a)));
     probe sv, ov, sa, oa;
     probe_stream(src, AVMEDIA_TYPE_VIDEO, &sv);
     probe_stream(dst, AVMEDIA_TYPE_VIDEO, &ov);
@@ -555,7 +557,9 @@ static void test_partial_on_interrupt(void **state) {
     (void)state;
     const char *src = tu_path(g_dir, "p.mp4");
     sh(FF PATTERN "-f lavfi -i sine=duration=2 -c:v libx264 -pix_fmt yuv420p -c:a aac '%s'", src);
-    const char *dst = tu_path(g_dir, "p-depth.mkv"), *part = tu_path(g_dir, "p-depth.partial.mkv");
+    char pname[64];
+    snprintf(pname, sizeof pname, "p-depth.partial-%ld.mkv", (long)getpid());
+    const char *dst = tu_path(g_dir, "p-depth.mkv"), *part = tu_path(g_dir, pname);
     assert_int_equal(depth_video(src, dst, NULL, NULL, 9, NULL), FATHOM_OK);
     assert_false(exists(dst));
     assert_true(exists(part));
@@ -565,13 +569,17 @@ static void test_partial_on_interrupt(void **state) {
     /* a later complete run replaces nothing partial-looking and renames at the end */
     assert_int_equal(depth_video(src, dst, NULL, NULL, 0, NULL), FATHOM_OK);
     assert_true(exists(dst));
-    char buf[256];
+    char buf[256], want[256];
+    const long pid = (long)getpid(); /* unique per process (concurrent runs) */
     assert_int_equal(fathom_video_partial_name("/a/b.c/name", buf, sizeof buf), 0);
-    assert_string_equal(buf, "/a/b.c/name.partial");
+    snprintf(want, sizeof want, "/a/b.c/name.partial-%ld", pid);
+    assert_string_equal(buf, want);
     assert_int_equal(fathom_video_partial_name("x/.hidden", buf, sizeof buf), 0);
-    assert_string_equal(buf, "x/.hidden.partial");
+    snprintf(want, sizeof want, "x/.hidden.partial-%ld", pid);
+    assert_string_equal(buf, want);
     assert_int_equal(fathom_video_partial_name("d.mp4", buf, sizeof buf), 0);
-    assert_string_equal(buf, "d.partial.mp4");
+    snprintf(want, sizeof want, "d.partial-%ld.mp4", pid);
+    assert_string_equal(buf, want);
 }
 
 static void test_preview_codecs(void **state) {
@@ -608,7 +616,9 @@ static void test_preview_codecs(void **state) {
     wo.pix_fmt = NULL;
     assert_int_equal(depth_video(src, tu_path(g_dir, "x.mp4"), NULL, &wo, 0, NULL),
                      FATHOM_ERR_UNSUPPORTED); /* FFV1 does not go in MP4 */
-    assert_false(exists(tu_path(g_dir, "x.partial.mp4")));
+    char part_x[64];
+    snprintf(part_x, sizeof part_x, "x.partial-%ld.mp4", (long)getpid());
+    assert_false(exists(tu_path(g_dir, part_x)));
     fathom_video_codec c;
     assert_int_equal(fathom_video_codec_parse("hevc", &c), FATHOM_OK);
     assert_int_equal(c, FATHOM_VCODEC_H265);

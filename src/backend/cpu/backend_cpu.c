@@ -1,10 +1,13 @@
 /* backend_cpu.c - the CPU backend: op table, memory entries, thread count, scratch. */
 #include <cblas.h>
+
+#include "core/blas.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/alloc.h"
 #include "core/status.h"
@@ -37,6 +40,7 @@ static void cpu_destroy(fathom_backend *be) {
     if (!be) return;
     fathom_cpu_ctx *ctx = be->ctx;
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
     free(ctx);
     free(be);
 }
@@ -82,16 +86,15 @@ fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
     be->ctx = ctx;
     be->kind = FATHOM_DEVICE_CPU;
     be->threads = threads;
-    /* Every kernel splits its own work over the OpenMP team and calls sgemm per tile, so
-     * OpenBLAS must run serially: with its own thread count > 1, sgemm called from inside
-     * our parallel regions measured ~7x slower than serial here (nested team + buffer
-     * contention), instead of falling back to one thread. */
-    openblas_set_num_threads(1);
+    /* OpenBLAS should run serially (fathom_blas_serial, fathom.h): a process-wide setting the
+     * host program opts into; when it has not, say so once instead of changing it. */
+    fathom_blas_check();
     *out = be;
     be = NULL;
     ctx = NULL;
 done:
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
     free(ctx);
     free(be);
     return st;

@@ -29,6 +29,7 @@ enum {
 typedef struct fathom_cpu_ctx {
     float *scratch;       /* owned: threads * FATHOM_CPU_SCRATCH floats, 64-byte aligned */
     size_t scratch_bytes; /* size given to fathom_alloc */
+    struct fathom_cpu_bf16_set *bf16; /* cpuspeed: owned, bf16 weights or NULL (cpu_bf16.h) */
 } fathom_cpu_ctx;
 
 /* this thread's scratch tile (call inside a parallel region of be->threads) */
@@ -71,5 +72,6 @@ void fathom_cpu_panel_gemm_rows(float *c, size_t ldc, const float *a, int lda,
 #define FATHOM_OP(name, params) void fathom_cpu_##name FATHOM_OP_PARAMS params;
 #include "backend/ops.def"
 #undef FATHOM_OP
+
 
 #endif

@@ -6,7 +6,9 @@
  * large so the per-call packing of w costs a few percent at most. */
 #include <cblas.h>
 
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_q8.h"
 
 /* rows per block: ~M / (2 threads), a multiple of 16, within [16, cap] */
 static int row_block(int M, int threads, int cap) {
@@ -18,6 +20,13 @@ static int row_block(int M, int threads, int cap) {
 
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act) {
+    /* cpuspeed: bf16 / int8 weights packed at engine create (--precision bf16, --weights int8) */
+    const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w);
+    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
+    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
+        fathom_cpu_linear_packed(be, out, in, bw, qw, b, NULL, M, N, K, act);
+        return;
+    }
     int rb = row_block(M, be->threads, 1 << 20);
     int nblk = (M + rb - 1) / rb;
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
@@ -33,6 +42,12 @@ void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const fl
 
 void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
                                 const float *b, const float *gamma, int M, int N, int K) {
+    const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w); /* cpuspeed: as in linear */
+    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
+    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
+        fathom_cpu_linear_packed(be, x, in, bw, qw, b, gamma, M, N, K, FATHOM_ACT_NONE);
+        return;
+    }
     /* the gemm result goes to a scratch tile of rows x nc, then x += gamma * (t + b) */
     int nc = N < FATHOM_CPU_SCRATCH / 16 ? N : FATHOM_CPU_SCRATCH / 16;
     int rb = row_block(M, be->threads, FATHOM_CPU_SCRATCH / nc / 16 * 16);

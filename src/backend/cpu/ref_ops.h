@@ -19,4 +19,8 @@ float fathom_ref_gelu(float x);
 #include "backend/ops.def"
 #undef FATHOM_OP
 
+/* PyTorch's align_corners=False source index (shared with the CPU kernel and post-processing) */
+float fathom_ref_pt_scale(int n_in, int n_out, float inv_scale);
+void fathom_ref_pt_index(int d, float scale, int n_in, int *i0, int *i1, float *w1);
+
 #endif

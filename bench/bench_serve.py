@@ -1,0 +1,133 @@
+"""bench_serve.py - `fathom serve` figures for bench/RESULTS.md (loaded machines: record load).
+
+  FATHOM_BIN=build/fathom FATHOM_GOLDEN=../shared/golden /usr/bin/python3 bench/bench_serve.py
+
+1. capture-to-receive latency (client clock - capture_ts, same host) at a 30 fps realtime file
+   source (640x360), tiny model at input size $SIZE (default 112) on the CPU, with 1 and with 50 WebSocket clients (p50/p99 over all
+   received frames of one measured client, plus drops);
+2. fps ceiling with ViT-S (golden vits-pth weights) at input size 518, source as fast as possible;
+3. serving overhead: frames/s of `fathom run` on N extracted frames vs `fathom serve`'s analyser
+   on the same clip as fast as possible (tiny model, same input size and threads).
+"""
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websockets
+
+BIN, G = os.environ["FATHOM_BIN"], os.environ["FATHOM_GOLDEN"]
+TINY, VITS = os.path.join(G, "tiny-hf", "model"), os.path.join(G, "vits-pth", "model.pth")
+THREADS = os.environ.get("THREADS", "1")
+SIZE = os.environ.get("SIZE", "112")        # tiny-model input size for latency and overhead
+VITS_SIZE = os.environ.get("VITS_SIZE", "518")
+T = tempfile.mkdtemp(prefix="fathom-bench-serve-")
+
+
+def serve(*args):
+    p = subprocess.Popen([BIN, "serve", "--no-config", "--listen", "127.0.0.1:0", "--threads", THREADS, *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p, p.stdout.readline().split()[-1].rstrip("/")
+
+
+def status(url):
+    return json.loads(urllib.request.urlopen(url + "/v1/status", timeout=60).read())
+
+
+def clip(name, size, rate, secs):
+    path = os.path.join(T, name)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}",
+                    "-t", str(secs), path], check=True)
+    return path
+
+
+async def client(url, secs, lat):
+    async with websockets.connect(url, max_size=2**26) as ws:
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            m = await asyncio.wait_for(ws.recv(), 60)
+            now = time.time()
+            if isinstance(m, bytes) and lat is not None:
+                n = int.from_bytes(m[:4], "little")
+                lat.append(now - json.loads(m[4:4 + n])["capture_ts"])
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3
+
+
+def latency(n_clients, secs=20):
+    src = clip("c30.mp4", "640x360", 30, 60)
+    p, url = serve("--model", TINY, "--input-size", SIZE, "--source", src, "--realtime", "--loop",
+                   "--max-clients", "200")
+    time.sleep(3)
+    lat = []
+    ws = url.replace("http", "ws") + "/v1/stream"
+
+    async def run():
+        await asyncio.gather(client(ws, secs, lat), *[client(ws, secs, None) for _ in range(n_clients - 1)])
+    asyncio.run(run())
+    st = status(url)
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    return {"clients": n_clients, "frames": len(lat), "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99),
+            "analyser_fps": st["analyser"]["fps"], "analyser_dropped": st["analyser"]["dropped"],
+            "ws_dropped": st["sinks"]["ws_dropped"]}
+
+
+def ceiling(model, size, secs):
+    src = clip("c.mp4", "640x360", 30, 10)
+    p, url = serve("--model", model, "--input-size", str(size), "--source", src, "--loop")
+    time.sleep(5)
+    a0, t0 = status(url)["analyser"]["frames"], time.monotonic()
+    time.sleep(secs)
+    a1, t1 = status(url)["analyser"]["frames"], time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    return (a1 - a0) / (t1 - t0)
+
+
+def overhead(n=40, size=int(SIZE), secs=40):
+    """Frames/s of `fathom run` on n extracted frames vs serve's analyser kept busy (a looping
+    file source, as fast as possible) over secs."""
+    src = clip("o.mp4", "640x360", 30, n / 30)
+    frames = os.path.join(T, "frames")
+    os.makedirs(frames)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", src, os.path.join(frames, "f%04d.png")], check=True)
+    t = time.monotonic()
+    subprocess.run([BIN, "run", "--model", TINY, "--input-size", str(size), "--threads", THREADS, "--batch", "1",
+                    "--progress", "none", "-o", os.path.join(T, "out"), frames], check=True)
+    run_fps = n / (time.monotonic() - t)
+    p, url = serve("--model", TINY, "--input-size", str(size), "--source", src, "--loop")
+    time.sleep(3)
+    a0, t0 = status(url)["analyser"]["frames"], time.monotonic()
+    time.sleep(secs)
+    serve_fps = (status(url)["analyser"]["frames"] - a0) / (time.monotonic() - t0)
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    return run_fps, serve_fps
+
+
+load0 = os.getloadavg()
+print("load before", load0, flush=True)
+PARTS = os.environ.get("PARTS", "latency,vits,overhead").split(",")
+if "latency" in PARTS:
+    r1 = latency(1)
+    print("1 client ", r1, flush=True)
+    r50 = latency(50)
+    print("50 clients", r50, flush=True)
+if "vits" in PARTS:
+    fv = ceiling(VITS, int(VITS_SIZE), 30)
+    print(f"ViT-S {VITS_SIZE} fps ceiling {fv:.2f}", flush=True)
+if "overhead" in PARTS:
+    rf, sf = overhead()
+    print(f"tiny {SIZE}: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
+print("load after", os.getloadavg(), flush=True)
+subprocess.run(["rm", "-rf", T])

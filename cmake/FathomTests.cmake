@@ -1,0 +1,19 @@
+# FathomTests.cmake - tests of the packaging: the installed library through pkg-config and
+# find_package, its exported symbols, the .deb, and the Python package (pytest).
+foreach(t install/test_install install/test_exports install/test_deb)
+  if(TEST ${t})
+    # they link against the installed library: not meaningful under sanitizers; they share the
+    # build tree's install manifest and CPack staging, so they run one at a time
+    set_property(TEST ${t} APPEND PROPERTY LABELS nosan)
+    set_property(TEST ${t} PROPERTY RESOURCE_LOCK fathom_install)
+  endif()
+endforeach()
+
+# The Python package built in-tree (FathomPython.cmake) under pytest, with Debian's interpreter.
+if(TARGET fathom_python)
+  add_test(NAME python/pytest
+    COMMAND ${Python3_EXECUTABLE} -m pytest -p no:cacheprovider -q ${CMAKE_SOURCE_DIR}/python/tests
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(python/pytest PROPERTIES LABELS "python;nosan" TIMEOUT 900
+    ENVIRONMENT "${FATHOM_TEST_ENV};PYTHONPATH=${FATHOM_PYTHON_DIR}")
+endif()

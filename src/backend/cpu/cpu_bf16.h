@@ -1,0 +1,111 @@
+/* cpu_bf16.h - bf16 weights and GEMM kernels for the CPU backend (--precision bf16).
+ *
+ * Weights of the encoder's linear layers are rounded to bf16 once, when the engine is made
+ * (fathom_cpu_bf16_prepare), and packed in 32-column panels of k-pairs, the layout both
+ * AVX512-BF16 (vdpbf16ps) and AMX-BF16 (tdpbf16ps, B tiles) read directly. Activations are
+ * rounded to bf16 per row block as a GEMM reads them; accumulation, bias, GELU, LayerScale,
+ * softmax and norms stay fp32. Convolutions and attention stay fp32.
+ *
+ * Variants (chosen at run time by CPU features, best first; FATHOM_CPU_KERNEL=portable|
+ * avx512bf16|amx forces one, and a forced variant the CPU lacks falls back to the best it has):
+ *   amx         AMX-BF16 tiles, 32 x 32 output per step     (Sapphire Rapids and later)
+ *   avx512bf16  vdpbf16ps, 12 x 32 output register tile     (Cooper Lake, SPR, Zen 4)
+ *   portable    plain C, the same bf16 products in fp32      (the reference; any CPU) */
+#ifndef FATHOM_BACKEND_CPU_BF16_H
+#define FATHOM_BACKEND_CPU_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+typedef enum fathom_cpu_bf16_kernel {
+    FATHOM_CPU_BF16_PORTABLE = 0,
+    FATHOM_CPU_BF16_AVX512 = 1, /* AVX512-BF16 */
+    FATHOM_CPU_BF16_AMX = 2,
+} fathom_cpu_bf16_kernel;
+
+enum {
+    FATHOM_BF16_NR = 32, /* panel width (columns) */
+    FATHOM_BF16_KR = 32, /* K is padded to a multiple of this (one AMX tile row of bf16) */
+    FATHOM_BF16_RB = 96, /* rows per task: a multiple of 12 (AVX-512 tile) and 32 (AMX) */
+};
+
+/* CPU features the kernels use (bit set), probed once; OS support checked for AVX-512. */
+enum {
+    FATHOM_CPU_F_AVX512F = 1 << 0,
+    FATHOM_CPU_F_AVX512BF16 = 1 << 1,
+    FATHOM_CPU_F_AVX512VNNI = 1 << 2,
+    FATHOM_CPU_F_AMX_BF16 = 1 << 3,
+    FATHOM_CPU_F_AMX_INT8 = 1 << 4,
+};
+unsigned fathom_cpu_features(void);
+/* 1 when the kernel can run here (AMX also asks Linux for the tile state, once). */
+int fathom_cpu_bf16_kernel_available(fathom_cpu_bf16_kernel k);
+/* The kernel FATHOM_CPU_KERNEL asks for when available, else the best available. */
+fathom_cpu_bf16_kernel fathom_cpu_bf16_kernel_pick(void);
+const char *fathom_cpu_bf16_kernel_name(fathom_cpu_bf16_kernel k);
+
+/* One packed weight matrix: w (N, K) fp32 -> panels [Np/32][Kp/2][32][2] bf16, zero padded. */
+typedef struct fathom_bf16_mat {
+    const float *src; /* the fp32 weight it stands for (borrowed; the lookup key) */
+    uint16_t *w;      /* owned: Np * Kp bf16, 64-byte aligned */
+    int N, K, Np, Kp;
+} fathom_bf16_mat;
+
+static inline uint16_t fathom_f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40); /* quiet NaN */
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);                 /* nearest even */
+}
+static inline float fathom_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+/* Pack w (N, K) into m (m->w allocated here; free with fathom_cpu_bf16_mat_free). */
+fathom_status fathom_cpu_bf16_mat_pack(fathom_bf16_mat *m, const float *w, int N, int K);
+void fathom_cpu_bf16_mat_free(fathom_bf16_mat *m);
+/* a (rows, Kp) bf16 <- in (rows, K) fp32, row stride K; columns K..Kp zero */
+void fathom_cpu_bf16_rows(uint16_t *a, const float *in, int rows, int K, int Kp);
+/* the same with vcvtne2ps2bf16 (AVX512-BF16 CPUs only) */
+void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp);
+
+/* c (M, ncols, ld ldc) = a (rows, Kp) . w[n0 .. n0+ncols)^T, n0 a multiple of 32. a must have
+ * M rounded up to FATHOM_BF16_RB readable rows (zeros past M); only M rows are written. */
+void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
+                          const fathom_bf16_mat *w, int n0, int ncols, int M);
+void fathom_cpu_gemm_bf16_portable(float *c, size_t ldc, const uint16_t *a,
+                                   const fathom_bf16_mat *w, int n0, int ncols, int M);
+void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
+                                 const fathom_bf16_mat *w, int n0, int ncols, int M);
+void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
+                              int n0, int ncols, int M);
+
+/* ---- the backend's set of packed weights (hooks: engine.c, cpu_linear.c) ---- */
+typedef struct fathom_cpu_bf16_set fathom_cpu_bf16_set;
+struct fathom_weights;
+/* Pack every encoder linear weight of w for the CPU backend be and pick the kernel. */
+fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const struct fathom_weights *w);
+/* The packed twin of weight w, or NULL (fp32 path) */
+const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
+/* The kernel the backend's bf16 GEMMs use, or -1 when it has no bf16 weights. */
+int fathom_cpu_bf16_kernel_of(fathom_backend *be);
+void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
+/* "cpu <precision>, gemm <kernel>; cpu features <list>" into buf (n bytes) */
+void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n);
+
+/* The same for int8 weights (--weights int8; cpu_q8.h): the set holds one kind or the other. */
+struct fathom_q8_mat;
+fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
+const struct fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
+int fathom_cpu_q8_kernel_of(fathom_backend *be);
+
+/* out (M, N) = act(in . W^T + b), or, with gamma, x (M, N) += gamma * (in . W^T + b), with
+ * exactly one of w (bf16) and wq (int8) given */
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const struct fathom_q8_mat *wq,
+                              const float *b, const float *gamma, int M, int N, int K,
+                              fathom_act act);
+
+#endif

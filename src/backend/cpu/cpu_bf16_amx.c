@@ -1,0 +1,70 @@
+/* cpu_bf16_amx.c - bf16 GEMM with AMX-BF16 tiles: 32 x 32 outputs per step.
+ *
+ * Tiles 0-3 hold a 2 x 2 grid of 16 x 16 fp32 accumulators, 4-5 two A tiles (16 rows x 32
+ * bf16), 6-7 two B tiles (16 k-pairs x 16 columns x 2 bf16) read straight from the packed
+ * panel at its 128-byte row stride. Tile state is per thread, so each call loads the config
+ * and releases it. Linux grants the tile state per process (fathom_cpu_features asks). */
+#include <string.h>
+
+#include "backend/cpu/cpu_bf16.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#include <immintrin.h>
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_cfg;
+
+__attribute__((target("amx-tile,amx-bf16"))) void
+fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
+                         int n0, int ncols, int M) {
+    tile_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    const int Kp = w->Kp;
+    const size_t sa = (size_t)Kp * sizeof(uint16_t);
+    float buf[32 * 32] __attribute__((aligned(64)));
+    for (int j = 0; j < ncols; j += FATHOM_BF16_NR) {
+        const uint16_t *bp = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
+        int nv = ncols - j < 32 ? ncols - j : 32;
+        for (int m = 0; m < M; m += 32) {
+            const uint16_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < Kp; k += 32) {
+                const uint16_t *b = bp + (size_t)(k / 2) * 64;
+                _tile_loadd(4, a0 + k, sa);
+                _tile_loadd(5, a1 + k, sa);
+                _tile_loadd(6, b, 128);
+                _tile_loadd(7, b + 32, 128);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, buf, 128);
+            _tile_stored(1, buf + 16, 128);
+            _tile_stored(2, buf + 16 * 32, 128);
+            _tile_stored(3, buf + 16 * 32 + 16, 128);
+            int mv = M - m < 32 ? M - m : 32;
+            for (int r = 0; r < mv; r++)
+                memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
+        }
+    }
+    _tile_release();
+}
+
+#else
+
+void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
+                              int n0, int ncols, int M) {
+    fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+#endif

@@ -1,0 +1,405 @@
+/* vda_engine.c - fathom_vda: Video Depth Anything over a frame stream.
+ *
+ * Offline (spec section 5) without holding the video: frames are preprocessed into the 32
+ * window slots as they arrive; a full window runs, its depth is resized to the frame size,
+ * fitted to the two references (relative models), clamped, cross-faded into the 8 frames
+ * still pending from the previous window, and every frame that no later window can touch is
+ * emitted at once. Held: window inputs and outputs, 8 pending frames, R0, R1.
+ *
+ * Streaming (spec section 6): one frame per pass, T = 1; the temporal attention reads the
+ * pre-PE LayerNorm outputs cached for frame 0 and a ring of the last 42 frames. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "model/model.h"
+#include "model/posembed.h"
+#include "model/vda_head.h"
+
+#define STRIDE 22
+#define OVERLAP 10
+#define INTERP 8
+#define RING 42                    /* streaming: frames k-41 .. k-1 */
+#define ROW_BUDGET (1u << 19)      /* floats per row buffer kind (chunked temporal modules) */
+
+static const int KEYFRAMES[OVERLAP] = {0, 12, 24, 25, 26, 27, 28, 29, 30, 31};
+
+struct fathom_vda {
+    const fathom_model *m;       /* borrowed */
+    fathom_model base;           /* shallow copy without vda: what the engine is created from */
+    fathom_engine *e;            /* owned */
+    fathom_vda_params p;
+    int metric;
+    fathom_vda_emit_fn emit;
+    void *user;
+    int fh, fw, nh, nw;          /* frame and network size, fixed by the first frame */
+    int64_t n_in, n_out;         /* frames pushed, frames emitted */
+    fathom_tap tap_user;         /* for the vda.* taps (host data) */
+
+    /* activations (backend memory): the window plan's arena, then the temporal scratch */
+    fathom_vda_plan plan;
+    float *arena;                /* owned */
+    size_t arena_floats;
+    float *tbuf;                 /* owned */
+    size_t tbuf_floats;
+    fathom_vda_bufs bufs;
+    int chunk[4], mh[4], mw[4];  /* per module: chunk positions and grid */
+
+    /* offline (host) */
+    int win;                     /* current window index */
+    int fill;                    /* next slot to fill in the current window */
+    size_t n_slots, n_net, n_D;  /* floats in slots, net, D (32 frames offline, 1 streaming) */
+    float *slots;                /* owned: 32 x (3, nh, nw) */
+    float *last;                 /* owned: (3, nh, nw) of the last frame */
+    float *net;                  /* owned: 32 x (nh, nw) network output */
+    float *D;                    /* owned: 32 x (fh, fw) window output at frame size */
+    float *pend;                 /* owned: 8 x (fh, fw) frames 22w+24 .. 22w+31 of the last window */
+    float *R0, *R1;              /* owned: (fh, fw) references */
+    /* streaming (backend memory) */
+    float *cache;                /* owned: (1 + RING) frames x 8 entries */
+    size_t cache_floats, entry_off[4][2], frame_floats;
+};
+
+fathom_vda_params fathom_vda_default_params(void) {
+    fathom_vda_params p = {0, 518, -1};
+    return p;
+}
+
+void fathom_vda_set_tap(fathom_vda *v, fathom_tap_fn fn, void *user) {
+    if (!v) return;
+    fathom_engine_set_tap(v->e, fn, user);
+    v->tap_user.fn = fn;
+    v->tap_user.user = user;
+}
+
+static size_t fsz(int h, int w) { return (size_t)h * w; }
+
+void fathom_vda_free(fathom_vda **pv) {
+    if (!pv || !*pv) return;
+    fathom_vda *v = *pv;
+    if (v->e) {
+        const fathom_backend_ops *op = v->e->be->ops;
+        op->free(v->e->be, v->tbuf, v->tbuf_floats * sizeof(float));
+        op->free(v->e->be, v->arena, v->arena_floats * sizeof(float));
+        op->free(v->e->be, v->cache, v->cache_floats * sizeof(float));
+    }
+    size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
+    fathom_free_sized(v->slots, v->n_slots * sizeof(float));
+    fathom_free_sized(v->last, in * sizeof(float));
+    fathom_free_sized(v->net, v->n_net * sizeof(float));
+    fathom_free_sized(v->D, v->n_D * sizeof(float));
+    fathom_free_sized(v->pend, INTERP * fr * sizeof(float));
+    fathom_free_sized(v->R0, fr * sizeof(float));
+    fathom_free_sized(v->R1, fr * sizeof(float));
+    fathom_engine_free(&v->e);
+    fathom_free_sized(v, sizeof *v);
+    *pv = NULL;
+}
+
+fathom_status fathom_vda_create(const fathom_model *m, const fathom_engine_params *ep,
+                                const fathom_vda_params *vp, fathom_vda_emit_fn emit,
+                                void *user, fathom_vda **out) {
+    if (!out) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL output pointer");
+    *out = NULL;
+    if (!m || !m->w || !emit) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: no model or no emit callback");
+    if (!m->vda)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                           "%s: a Depth Anything V2 (image) checkpoint without temporal modules; video depth "
+                           "with Video Depth Anything needs video_depth_anything_{vits,vitb,vitl}.pth "
+                           "(or metric_video_depth_anything_*.pth)", m->path);
+    fathom_vda *v = fathom_calloc(sizeof *v); /* owned by the caller on success */
+    if (!v) return fathom_fail(FATHOM_ERR_NOMEM, "vda: out of memory");
+    v->m = m;
+    v->base = *m;
+    v->base.vda = NULL;
+    v->p = vp ? *vp : fathom_vda_default_params();
+    if (v->p.input_size <= 0) v->p.input_size = 518;
+    v->metric = v->p.metric >= 0 ? v->p.metric != 0 : m->vda_metric;
+    v->emit = emit;
+    v->user = user;
+    fathom_status s = fathom_engine_create(&v->base, ep, &v->e);
+    /* The temporal ops have CUDA twins, but the temporal modules' weights are host memory and
+     * the VDA forward has not run on a GPU: refuse rather than hand the device host pointers. */
+    if (s == FATHOM_OK && (v->e->be->kind != FATHOM_DEVICE_CPU || !v->e->be->ops->group_norm))
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                        "vda: Video Depth Anything runs on the CPU backend only for now (its "
+                        "temporal weights are not placed on %s yet); use device cpu",
+                        v->e->be->ops->name);
+    if (s != FATHOM_OK) {
+        fathom_vda_free(&v);
+        return s;
+    }
+    v->tap_user.be = v->e->be;
+    *out = v;
+    return FATHOM_OK;
+}
+
+/* Wide videos: the official run.py lowers input_size when max/min > 1.78. */
+static int video_input_size(int input_size, int h, int w) {
+    double ratio = (double)(h > w ? h : w) / (h < w ? h : w);
+    if (ratio <= 1.78) return input_size;
+    int s = (int)(input_size * 1.777 / ratio);
+    return (int)nearbyint(s / 14.0) * 14;
+}
+
+/* First frame: sizes, host buffers, temporal scratch, streaming cache. */
+static fathom_status setup(fathom_vda *v, int h, int w) {
+    v->fh = h, v->fw = w;
+    int is = video_input_size(v->p.input_size, h, w);
+    if (is < 14) is = 14;
+    fathom_network_size(h, w, is, &v->nh, &v->nw);
+    if (v->nh <= 0 || v->nw <= 0)
+        return fathom_fail(FATHOM_ERR_SHAPE, "vda: cannot size the network input for %d x %d frames", w, h);
+    const fathom_arch *a = &v->m->w->arch;
+    const int T = v->p.streaming ? 1 : FATHOM_VDA_T;
+    FATHOM_TRY(fathom_vda_plan_make(a, T, v->nh, v->nw, v->e->be->threads, v->tap_user.fn != NULL,
+                                    &v->plan));
+    const fathom_plan pl = v->plan.enc;
+    /* the engine keeps the position embeddings and the op scratch; one frame's arena */
+    FATHOM_TRY(fathom_engine_reserve(v->e, 1, v->nh, v->nw));
+    const int hh[4] = {pl.gh, pl.hk[3], pl.gh, 2 * pl.gh}, ww[4] = {pl.gw, pl.wk[3], pl.gw, 2 * pl.gw};
+    size_t gn = 0, rows = 0;
+    for (int k = 0; k < 4; k++) {
+        const int C = v->m->vda->mm[k].C, HW = hh[k] * ww[k];
+        v->mh[k] = hh[k], v->mw[k] = ww[k];
+        int chunk = (int)(ROW_BUDGET / ((size_t)FATHOM_VDA_T * C));
+        if (chunk < 1) chunk = 1;
+        if (chunk > HW || v->tap_user.fn) chunk = HW; /* taps see whole tensors */
+        v->chunk[k] = chunk;
+        size_t g = (size_t)T * C * HW, r = fathom_vda_rows_floats(chunk, C);
+        if (g > gn) gn = g;
+        if (r > rows) rows = r;
+    }
+    const fathom_backend_ops *op = v->e->be->ops;
+    void *mem = NULL;
+    v->arena_floats = v->plan.total;
+    FATHOM_TRY(op->alloc(v->e->be, &mem, v->arena_floats * sizeof(float)));
+    v->arena = mem;
+    v->tbuf_floats = gn + 21 * rows;
+    FATHOM_TRY(op->alloc(v->e->be, &mem, v->tbuf_floats * sizeof(float)));
+    v->tbuf = mem;
+    float *q = v->tbuf;
+    v->bufs.gn = q, q += gn;
+    float **one[6] = {&v->bufs.r, &v->bufs.u, &v->bufs.tmp, &v->bufs.row, &v->bufs.v, &v->bufs.att};
+    for (int i = 0; i < 6; i++) *one[i] = q, q += rows;
+    v->bufs.qkv = q, q += 3 * rows;
+    v->bufs.hid = q, q += 8 * rows;
+    v->bufs.gg = q;
+    const size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(h, w);
+    if (v->p.streaming) {
+        size_t off = 0;
+        for (int k = 0; k < 4; k++)
+            for (int b = 0; b < 2; b++)
+                v->entry_off[k][b] = off, off += (size_t)hh[k] * ww[k] * v->m->vda->mm[k].C;
+        v->frame_floats = off;
+        v->cache_floats = (1 + RING) * off;
+        FATHOM_TRY(op->alloc(v->e->be, &mem, v->cache_floats * sizeof(float)));
+        v->cache = mem;
+    }
+    const size_t frames = v->p.streaming ? 1 : FATHOM_VDA_T;
+    v->n_slots = frames * in, v->n_net = frames * fsz(v->nh, v->nw), v->n_D = frames * fr;
+    v->slots = fathom_alloc(v->n_slots * sizeof(float));
+    v->net = fathom_alloc(v->n_net * sizeof(float));
+    v->D = fathom_alloc(v->n_D * sizeof(float));
+    if (!v->slots || !v->net || !v->D) return fathom_fail(FATHOM_ERR_NOMEM, "vda: out of memory for %d x %d frames", w, h);
+    if (v->p.streaming) return FATHOM_OK;
+    v->last = fathom_alloc(in * sizeof(float));
+    v->pend = fathom_alloc(INTERP * fr * sizeof(float));
+    v->R0 = fathom_alloc(fr * sizeof(float));
+    v->R1 = fathom_alloc(fr * sizeof(float));
+    if (!v->last || !v->pend || !v->R0 || !v->R1)
+        return fathom_fail(FATHOM_ERR_NOMEM, "vda: out of memory for %d x %d frames", w, h);
+    return FATHOM_OK;
+}
+
+/* Interpolated position embeddings for the grid (as engine.c's, CPU backend). */
+static void ensure_pos(fathom_engine *e, int gh, int gw) {
+    if (e->pos_gh == gh && e->pos_gw == gw) return;
+    const fathom_weights *h = e->host_w;
+    fathom_posembed_interp(e->pos, h->pos_embed, h->arch.pos_grid, h->arch.embed_dim, gh, gw);
+    e->pos_gh = gh, e->pos_gw = gw;
+}
+
+/* x (T, 3, nh, nw) -> net (T, nh, nw); io: streaming cache views or NULL. */
+static fathom_status run_net(fathom_vda *v, const float *x, int T, float *net,
+                             const fathom_vda_stream_io *io) {
+    fathom_engine *e = v->e;
+    if (T != v->plan.T) return fathom_fail(FATHOM_ERR_INTERNAL, "vda: %d frames for a %d-frame plan", T, v->plan.T);
+    ensure_pos(e, v->plan.enc.gh, v->plan.enc.gw);
+    fathom_vda_forward(e->be, &e->w, v->m->vda, &v->plan, v->arena, x, e->pos, net, &v->bufs,
+                       v->chunk, io, &e->tap);
+    return e->be->ops->sync(e->be);
+}
+
+static fathom_status emit(fathom_vda *v, const float *depth) {
+    fathom_status s = v->emit(v->user, v->n_out, depth, v->fh, v->fw);
+    v->n_out++;
+    return s;
+}
+
+/* ---------------------------------------------------------------- offline */
+
+/* Least squares s * c + t ~ r over the two fit frames, sums in double (spec section 5). */
+static void fit(const float *c0, const float *c1, const float *r0, const float *r1, size_t n,
+                float *s, float *t) {
+    double a00 = 0, a01 = 0, b0 = 0, b1 = 0;
+    const float *cs[2] = {c0, c1}, *rs[2] = {r0, r1};
+    for (int f = 0; f < 2; f++)
+        for (size_t i = 0; i < n; i++) {
+            double c = cs[f][i], r = rs[f][i];
+            a00 += c * c, a01 += c, b0 += c * r, b1 += r;
+        }
+    double a11 = 2.0 * (double)n, det = a00 * a11 - a01 * a01;
+    if (det == 0.0) {
+        *s = 1.0f, *t = 0.0f;
+        return;
+    }
+    *s = (float)((a11 * b0 - a01 * b1) / det);
+    *t = (float)((-a01 * b0 + a00 * b1) / det);
+}
+
+static fathom_status run_window(fathom_vda *v, int64_t total) {
+    const size_t fr = fsz(v->fh, v->fw), nn = fsz(v->nh, v->nw);
+    FATHOM_TRY(run_net(v, v->slots, FATHOM_VDA_T, v->net, NULL));
+    for (int j = 0; j < FATHOM_VDA_T; j++)
+        fathom_resize_depth(v->net + j * nn, v->nh, v->nw, v->D + j * fr, v->fh, v->fw);
+    if (v->tap_user.fn) {
+        int64_t sh[3] = {FATHOM_VDA_T, v->fh, v->fw};
+        v->tap_user.fn(v->tap_user.user, "vda.window_raw", v->D, 3, sh);
+    }
+    const int w = v->win;
+    const int64_t base = (int64_t)STRIDE * w;
+    float st[2] = {1.0f, 0.0f};
+    if (w == 0) {
+        memcpy(v->R0, v->D, fr * sizeof(float));
+        memcpy(v->R1, v->D + 12 * fr, fr * sizeof(float));
+    } else {
+        if (!v->metric) fit(v->D, v->D + fr, v->R0, v->R1, fr, &st[0], &st[1]);
+        for (int j = 0; j < FATHOM_VDA_T; j++) { /* aligned, clamped at 0 */
+            float *d = v->D + j * fr;
+            for (size_t i = 0; i < fr; i++) {
+                float y = st[0] * d[i] + st[1];
+                d[i] = y < 0.0f ? 0.0f : y;
+            }
+        }
+        for (int i = 0; i < INTERP; i++) { /* cross-fade frames 22w+2+i */
+            const float a = (float)i * (1.0f / 7.0f);
+            float *y = v->pend + i * fr;
+            const float *n = v->D + (2 + i) * fr;
+            for (size_t k = 0; k < fr; k++) y[k] = y[k] * (1.0f - a) + n[k] * a;
+            if (base + 2 + i < total && v->n_out == base + 2 + i) FATHOM_TRY(emit(v, y));
+        }
+        memcpy(v->R1, v->D + 12 * fr, fr * sizeof(float));
+    }
+    if (v->tap_user.fn) {
+        int64_t s2[1] = {2};
+        v->tap_user.fn(v->tap_user.user, "vda.scale_shift", st, 1, s2);
+    }
+    /* frames no later window touches: window 0: 0..23, window w: 22w+10..22w+23 */
+    for (int j = w == 0 ? 0 : OVERLAP; j < FATHOM_VDA_T - INTERP; j++)
+        if (base + j < total && v->n_out == base + j) FATHOM_TRY(emit(v, v->D + j * fr));
+    memcpy(v->pend, v->D + (FATHOM_VDA_T - INTERP) * fr, INTERP * fr * sizeof(float));
+    /* next window: slots 0..9 <- this window's KEYFRAMES (KEYFRAMES[j] >= j: ascending is safe) */
+    const size_t in = 3 * nn;
+    for (int j = 0; j < OVERLAP; j++)
+        if (KEYFRAMES[j] != j) memcpy(v->slots + j * in, v->slots + KEYFRAMES[j] * in, in * sizeof(float));
+    v->win++;
+    v->fill = OVERLAP;
+    return FATHOM_OK;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static float *entry(fathom_vda *v, int64_t frame, int m, int a) {
+    size_t slot = frame == 0 ? 0 : 1 + (size_t)((frame - 1) % RING);
+    return v->cache + slot * v->frame_floats + v->entry_off[m][a];
+}
+
+/* Frame ids at PE positions 0..30 for step k >= 1 (spec section 6). */
+static void context(int64_t k, int64_t ids[FATHOM_VDA_T - 1]) {
+    int n = 0;
+    if (k <= 29) {
+        for (int64_t i = 0; i < 32 - k; i++) ids[n++] = 0;
+        for (int64_t f = 1; f < k; f++) ids[n++] = f;
+    } else {
+        ids[n++] = 0;
+        ids[n++] = k >= 42 ? k - 41 : 0;
+        for (int64_t f = k - 29; f < k; f++) ids[n++] = f;
+    }
+}
+
+static fathom_status stream_frame(fathom_vda *v, const float *x) {
+    const int64_t k = v->n_in;
+    fathom_vda_stream_io io[4];
+    int64_t ids[FATHOM_VDA_T - 1];
+    if (k > 0) context(k, ids);
+    for (int m = 0; m < 4; m++) {
+        io[m].nctx = k > 0 ? FATHOM_VDA_T - 1 : 0;
+        for (int a = 0; a < 2; a++) {
+            io[m].store[a] = entry(v, k, m, a);
+            for (int s = 0; k > 0 && s < FATHOM_VDA_T - 1; s++) io[m].ctx[a][s] = entry(v, ids[s], m, a);
+        }
+    }
+    FATHOM_TRY(run_net(v, x, 1, v->net, io));
+    if (v->tap_user.fn)
+        for (int m = 0; m < 4; m++)
+            for (int a = 0; a < 2; a++) {
+                char name[32];
+                int64_t sh[2] = {(int64_t)v->mh[m] * v->mw[m], v->m->vda->mm[m].C};
+                snprintf(name, sizeof name, "cache.mm%d.attn%d", m, a);
+                v->tap_user.fn(v->tap_user.user, name, entry(v, k, m, a), 2, sh);
+            }
+    fathom_resize_depth(v->net, v->nh, v->nw, v->D, v->fh, v->fw);
+    return emit(v, v->D);
+}
+
+/* ---------------------------------------------------------------- frames in */
+
+fathom_status fathom_vda_push(fathom_vda *v, const uint8_t *rgb, int height, int width,
+                              size_t stride) {
+    if (!v || !rgb) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL %s", !v ? "session" : "frame");
+    if (v->n_in == 0) {
+        FATHOM_TRY(setup(v, height, width));
+    } else if (height != v->fh || width != v->fw) {
+        return fathom_fail(FATHOM_ERR_SHAPE,
+                           "vda: frame %lld is %d x %d but the video started at %d x %d (Video Depth "
+                           "Anything needs one frame size per video)",
+                           (long long)v->n_in, width, height, v->fw, v->fh);
+    }
+    const size_t in = 3 * fsz(v->nh, v->nw);
+    float *x = v->slots + (v->p.streaming ? 0 : (size_t)v->fill * in);
+    FATHOM_TRY(fathom_preprocess(rgb, height, width, stride, v->nh, v->nw, x));
+    if (v->p.streaming) {
+        fathom_status s = stream_frame(v, x);
+        v->n_in++;
+        return s;
+    }
+    memcpy(v->last, x, in * sizeof(float));
+    v->n_in++;
+    if (++v->fill == FATHOM_VDA_T) return run_window(v, INT64_MAX);
+    return FATHOM_OK;
+}
+
+fathom_status fathom_vda_finish(fathom_vda *v) {
+    if (!v) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL session");
+    const int64_t L = v->n_in;
+    if (v->p.streaming || L == 0) return FATHOM_OK;
+    const size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
+    /* the padded windows that still change a frame < L (official: ceil(L/22) windows; a
+     * window w only writes frames >= 22w+2) */
+    while (v->win == 0 || (int64_t)STRIDE * v->win + 2 < L) {
+        for (; v->fill < FATHOM_VDA_T; v->fill++) memcpy(v->slots + (size_t)v->fill * in, v->last, in * sizeof(float));
+        FATHOM_TRY(run_window(v, L));
+    }
+    /* pending frames of the last window, then nothing else is held */
+    const int64_t base = (int64_t)STRIDE * (v->win - 1);
+    for (int i = 0; i < INTERP; i++)
+        if (base + FATHOM_VDA_T - INTERP + i < L && v->n_out == base + FATHOM_VDA_T - INTERP + i)
+            FATHOM_TRY(emit(v, v->pend + i * fr));
+    if (v->n_out != L)
+        return fathom_fail(FATHOM_ERR_INTERNAL, "vda: emitted %lld of %lld frames", (long long)v->n_out, (long long)L);
+    return FATHOM_OK;
+}

@@ -1,0 +1,145 @@
+/* analyser.c - the analyser thread (newest source frame -> depth -> sinks slot) and the
+ * one-image path of POST /v1/depth. Both use the server's single engine under engine_mu and
+ * compute exactly what `fathom run` does: official resize to the network size, forward pass,
+ * align-corners resize back to the image size. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "governor/governor.h"
+#include "media/normalize.h"
+#include "serve/priv.h"
+
+/* depth (h, w) of rgb through the engine; x/net are grow-only scratch owned by the caller. */
+static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                           int input_size, float *depth, float **x, size_t *x_cap, float **net,
+                           size_t *net_cap, double *busy) {
+    int nh, nw;
+    fathom_network_size(h, w, input_size, &nh, &nw);
+    size_t px = (size_t)nh * nw;
+    if (*x_cap < 3 * px) {
+        free(*x);
+        *x = malloc(3 * px * sizeof(float));
+        *x_cap = *x ? 3 * px : 0;
+    }
+    if (*net_cap < px) {
+        free(*net);
+        *net = malloc(px * sizeof(float));
+        *net_cap = *net ? px : 0;
+    }
+    if (!*x || !*net) return FATHOM_ERR_NOMEM;
+    fathom_status st = fathom_preprocess(rgb, h, w, stride, nh, nw, *x);
+    if (st != FATHOM_OK) return st;
+    pthread_mutex_lock(&s->engine_mu);
+    double t = sv_mono();
+    st = fathom_engine_forward(s->engine, *x, 1, nh, nw, *net);
+    *busy = sv_mono() - t;
+    pthread_mutex_unlock(&s->engine_mu);
+    if (st == FATHOM_OK) fathom_resize_depth(*net, nh, nw, depth, h, w);
+    return st;
+}
+
+fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
+                             float **depth, int *w, int *h) {
+    fathom_image img;
+    *depth = NULL;
+    fathom_status st = fathom_image_decode(data, size, "request body", FATHOM_DEFAULT_MAX_PIXELS, &img);
+    if (st != FATHOM_OK) return st;
+    float *x = NULL, *net = NULL; /* owned here */
+    size_t xc = 0, nc = 0;
+    double busy;
+    float *d = malloc((size_t)img.width * img.height * sizeof(float));
+    st = d ? infer(s, img.rgb, img.stride, img.width, img.height, input_size, d, &x, &xc, &net,
+                   &nc, &busy)
+           : FATHOM_ERR_NOMEM;
+    free(x);
+    free(net);
+    if (st == FATHOM_OK) {
+        *depth = d;
+        *w = img.width;
+        *h = img.height;
+    } else {
+        free(d);
+    }
+    fathom_image_free(&img);
+    return st;
+}
+
+/* The governor follows target_util live: recreated when the target changes. */
+static void update_governor(sv_server *s, double target) {
+    if (target == s->gov_target && (s->gov || (target <= 0 && !s->p.use_governor))) return;
+    fathom_governor_params gp = s->p.governor;
+    gp.slots = 1;
+    gp.device[0] = s->p.engine.device;
+    gp.device_index[0] = s->p.engine.device_index;
+    gp.target_util = target;
+    fathom_governor *g = NULL;
+    if ((target > 0 || s->p.use_governor) && fathom_governor_create(&gp, &g) != FATHOM_OK)
+        fathom_log(FATHOM_LOG_WARN, "governor: %s", fathom_last_error());
+    pthread_mutex_lock(&s->gov_mu);
+    fathom_governor *old = s->gov;
+    s->gov = g;
+    s->gov_target = target;
+    pthread_mutex_unlock(&s->gov_mu);
+    fathom_governor_free(&old);
+}
+
+void *sv_analyser_main(void *arg) {
+    sv_server *s = arg;
+    uint64_t seen = 0;
+    float *x = NULL, *net = NULL; /* owned: scratch */
+    size_t xc = 0, nc = 0;
+    s->gov_target = -1;
+    fathom_model_info mi;
+    fathom_model_get_info(s->p.model, &mi);
+    while (!atomic_load(&s->stop)) {
+        sv_config cfg;
+        sv_get_config(s, &cfg);
+        update_governor(s, cfg.target_util);
+        sv_frame *f = sv_slot_wait(&s->in, &seen, 0.2, &s->stop);
+        if (!f) continue;
+        if (s->gov) {
+            int batch = 1;
+            double pause = 0;
+            fathom_governor_advise(s->gov, 0, &batch, &pause);
+            if (pause > 0) {
+                struct timespec ts = {(time_t)pause, (long)((pause - (time_t)pause) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+        }
+        size_t n = (size_t)f->w * f->h;
+        float *d = malloc(n * sizeof(float)); /* moves into the frame */
+        double busy = 0;
+        fathom_status st = d ? infer(s, f->rgb, (size_t)f->w * 3, f->w, f->h, cfg.input_size, d,
+                                     &x, &xc, &net, &nc, &busy)
+                             : FATHOM_ERR_NOMEM;
+        if (s->gov) fathom_governor_record(s->gov, 0, busy, 1);
+        if (st != FATHOM_OK) {
+            fathom_log(FATHOM_LOG_WARN, "analyser: frame %lld: %s", (long long)f->id,
+                       fathom_last_error());
+            free(d);
+            sv_frame_unref(&f);
+            continue;
+        }
+        /* frames are shared read-only once published; this one is not yet */
+        f->depth = d;
+        fathom_norm_range(d, n, NULL, &f->lo, &f->hi);
+        f->metric = mi.metric;
+        f->cmap = cfg.colormap;
+        f->invert = cfg.invert;
+        f->quality = cfg.jpeg_quality;
+        f->t_done = sv_now();
+        pthread_mutex_lock(&s->stats_mu);
+        s->infer_s_last = busy;
+        pthread_mutex_unlock(&s->stats_mu);
+        atomic_fetch_add(&s->n_analysed, 1);
+        sv_rate_tick(s, &s->rate_analyser);
+        sv_slot_put(&s->out, f);
+        sv_frame_unref(&f);
+        sv_ws_notify_all(s);
+    }
+    free(x);
+    free(net);
+    return NULL;
+}

@@ -1,0 +1,401 @@
+/* http.c - the HTTP front (libmicrohttpd, one thread per connection): authentication, routing,
+ * limits, and the request/response endpoints. Streams live in ws.c (WebSocket) and mjpeg.c.
+ *
+ * Every request passes the token check first when a token is set (Authorization: Bearer T or
+ * ?token=T; constant-time compare), then the route table. Malformed or refused requests get a
+ * 4xx JSON body {"error": ...} and one log line naming the client, method, path and cause. */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "serve/priv.h"
+
+typedef struct req {
+    char *body;          /* owned: the upload so far */
+    size_t n, cap;
+    int too_big;         /* upload passed max_body: the rest is discarded, 413 at the end */
+    int float32;         /* WebSocket dtype, read by the upgrade handler */
+} req;
+
+ssize_t sv_mjpeg_reader(void *cls, uint64_t pos, char *buf, size_t max); /* mjpeg.c */
+void sv_mjpeg_free(void *cls);
+void *sv_mjpeg_new(sv_server *s, int camera);
+
+static void client_ip(struct MHD_Connection *conn, char *buf, size_t cap) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(buf, cap, "?");
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)cap);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *ctype,
+                             const void *data, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    if (ctype) MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(conn, code, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A 4xx/5xx with a JSON error body and a log line. */
+static enum MHD_Result fail(sv_server *s, struct MHD_Connection *conn, unsigned code,
+                            const char *method, const char *url, const char *msg) {
+    char ip[64];
+    client_ip(conn, ip, sizeof ip);
+    fathom_log(FATHOM_LOG_WARN, "http %u %s %s from %s: %s", code, method, url, ip, msg);
+    if (code == 401) atomic_fetch_add(&s->n_unauth, 1);
+    else atomic_fetch_add(&s->n_bad_requests, 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    char *j = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    enum MHD_Result r = reply(conn, code, "application/json", j ? j : "{}", j ? strlen(j) : 2);
+    free(j);
+    return r;
+}
+
+static int token_ok(sv_server *s, struct MHD_Connection *conn) {
+    const char *want = s->p.token;
+    if (!want[0]) return 1;
+    const char *got = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!got && auth && !strncasecmp(auth, "Bearer ", 7)) got = auth + 7;
+    if (!got) return 0;
+    size_t n = strlen(want), m = strlen(got);
+    unsigned char diff = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)(want[i] ^ got[i < m ? i : 0]);
+    return diff == 0;
+}
+
+static int header_has(struct MHD_Connection *conn, const char *name, const char *word) {
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    return v && strcasestr(v, word) != NULL;
+}
+
+static void upgrade_cb(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                       size_t n_extra, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
+    sv_server *s = cls;
+    req *q = con_cls;
+    sv_ws_start_client(s, urh, sock, extra, n_extra, q ? q->float32 : 0);
+}
+
+static enum MHD_Result websocket(sv_server *s, struct MHD_Connection *conn, req *q,
+                                 const char *method, const char *url) {
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *ver = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+    if (!header_has(conn, "Upgrade", "websocket") || !header_has(conn, "Connection", "upgrade") || !key)
+        return fail(s, conn, 400, method, url, "WebSocket upgrade expected (Upgrade: websocket)");
+    if (!ver || strcmp(ver, "13") != 0)
+        return fail(s, conn, 426, method, url, "Sec-WebSocket-Version 13 required");
+    const char *dt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dtype");
+    if (dt && strcmp(dt, "uint16") && strcmp(dt, "float32"))
+        return fail(s, conn, 400, method, url, "dtype must be uint16 or float32");
+    q->float32 = dt && !strcmp(dt, "float32");
+    sv_config cfg;
+    sv_get_config(s, &cfg);
+    if (atomic_fetch_add(&s->n_ws, 1) + atomic_load(&s->n_mjpeg) >= cfg.max_clients) {
+        atomic_fetch_sub(&s->n_ws, 1);
+        atomic_fetch_add(&s->n_rejected_clients, 1);
+        return fail(s, conn, 503, method, url, "too many streaming clients (max_clients)");
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)buf, strlen(buf), sha);
+    char acc[64];
+    EVP_EncodeBlock((unsigned char *)acc, sha, SHA_DIGEST_LENGTH);
+    struct MHD_Response *r = MHD_create_response_for_upgrade(upgrade_cb, s);
+    if (!r) {
+        atomic_fetch_sub(&s->n_ws, 1);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Upgrade", "websocket");
+    MHD_add_response_header(r, "Sec-WebSocket-Accept", acc);
+    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+    MHD_destroy_response(r);
+    if (ok != MHD_YES) atomic_fetch_sub(&s->n_ws, 1);
+    return ok;
+}
+
+static enum MHD_Result mjpeg(sv_server *s, struct MHD_Connection *conn, const char *method,
+                             const char *url) {
+    const char *view = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "view");
+    if (view && strcmp(view, "depth") && strcmp(view, "camera"))
+        return fail(s, conn, 400, method, url, "view must be depth or camera");
+    sv_config cfg;
+    sv_get_config(s, &cfg);
+    if (atomic_fetch_add(&s->n_mjpeg, 1) + atomic_load(&s->n_ws) >= cfg.max_clients) {
+        atomic_fetch_sub(&s->n_mjpeg, 1);
+        atomic_fetch_add(&s->n_rejected_clients, 1);
+        return fail(s, conn, 503, method, url, "too many streaming clients (max_clients)");
+    }
+    void *st = sv_mjpeg_new(s, view && !strcmp(view, "camera"));
+    struct MHD_Response *r =
+        st ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, sv_mjpeg_reader, st,
+                                               sv_mjpeg_free)
+           : NULL;
+    if (!r) {
+        if (st) sv_mjpeg_free(st);
+        else atomic_fetch_sub(&s->n_mjpeg, 1);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "multipart/x-mixed-replace; boundary=fathomframe");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* The output format of POST /v1/depth: ?format= wins, then Accept. */
+static int depth_format(struct MHD_Connection *conn, fathom_output_format *out) {
+    const char *f = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+    if (f) {
+        if (!strcmp(f, "npy")) *out = FATHOM_OUT_NPY;
+        else if (!strcmp(f, "png16")) *out = FATHOM_OUT_PNG16;
+        else if (!strcmp(f, "color") || !strcmp(f, "png")) *out = FATHOM_OUT_COLOR;
+        else return 0;
+        return 1;
+    }
+    const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+    *out = FATHOM_OUT_NPY;
+    if (a && strcasestr(a, "image/png") && !strcasestr(a, "application/x-npy"))
+        *out = strcasestr(a, "depth=16") ? FATHOM_OUT_PNG16 : FATHOM_OUT_COLOR;
+    return 1;
+}
+
+/* Depth for the uploaded image, encoded by the same writer `fathom run` uses. */
+static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req *q,
+                                  const char *method, const char *url) {
+    fathom_output_format fmt;
+    if (!depth_format(conn, &fmt))
+        return fail(s, conn, 400, method, url, "format must be npy, png16 or color");
+    if (q->n == 0) return fail(s, conn, 400, method, url, "empty body: send the image bytes");
+    sv_config cfg;
+    sv_get_config(s, &cfg);
+    float *depth = NULL;
+    int w = 0, h = 0;
+    atomic_fetch_add(&s->n_depth_posts, 1);
+    fathom_status st = sv_depth_image(s, q->body, q->n, cfg.input_size, &depth, &w, &h);
+    if (st != FATHOM_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", fathom_last_error());
+        unsigned code = st == FATHOM_ERR_TOO_LARGE ? 413
+                        : (st == FATHOM_ERR_FORMAT || st == FATHOM_ERR_UNSUPPORTED ||
+                           st == FATHOM_ERR_INVALID_ARG || st == FATHOM_ERR_SHAPE)
+                            ? 400 : 500;
+        return fail(s, conn, code, method, url, msg);
+    }
+    fathom_model_info mi;
+    fathom_model_get_info(s->p.model, &mi);
+    fathom_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.colormap = cfg.colormap;
+    wo.invert = cfg.invert;
+    wo.metric = mi.metric;
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/fathom-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    enum MHD_Result r;
+    if (!mkdtemp(dir)) {
+        free(depth);
+        return fail(s, conn, 500, method, url, "cannot create a temporary folder");
+    }
+    snprintf(path, sizeof path, "%s/depth.%s", dir, fathom_output_ext(fmt));
+    st = fathom_depth_write(path, fmt, depth, h, w, &wo);
+    free(depth);
+    FILE *fp = st == FATHOM_OK ? fopen(path, "rb") : NULL;
+    char *data = NULL;
+    long len = 0;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        data = malloc((size_t)len + 1);
+        if (data && fread(data, 1, (size_t)len, fp) != (size_t)len) {
+            free(data);
+            data = NULL;
+        }
+    }
+    if (fp) fclose(fp);
+    unlink(path);
+    rmdir(dir);
+    if (!data) {
+        r = fail(s, conn, 500, method, url, st != FATHOM_OK ? fathom_last_error() : "cannot read the result back");
+    } else {
+        r = reply(conn, 200, fmt == FATHOM_OUT_NPY ? "application/x-npy" : "image/png", data, (size_t)len);
+    }
+    free(data);
+    return r;
+}
+
+static enum MHD_Result config_patch(sv_server *s, struct MHD_Connection *conn, req *q,
+                                    const char *method, const char *url) {
+    char err[300];
+    pthread_mutex_lock(&s->cfg_mu);
+    int rc = sv_config_patch_json(&s->cfg, q->body ? q->body : "", q->n, err, sizeof err);
+    if (rc == 0) atomic_fetch_add(&s->cfg_gen, 1);
+    char *j = sv_config_to_json(&s->cfg);
+    pthread_mutex_unlock(&s->cfg_mu);
+    enum MHD_Result r;
+    if (rc != 0) {
+        r = fail(s, conn, 400, method, url, err);
+    } else {
+        char ip[64];
+        client_ip(conn, ip, sizeof ip);
+        fathom_log(FATHOM_LOG_INFO, "config changed by %s: %.*s", ip, (int)(q->n < 400 ? q->n : 400), q->body);
+        r = reply(conn, 200, "application/json", j ? j : "{}", j ? strlen(j) : 2);
+    }
+    free(j);
+    return r;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls) {
+    sv_server *s = cls;
+    req *q = *con_cls;
+    int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int is_post = !strcmp(method, "POST"), is_patch = !strcmp(method, "PATCH");
+    if (!q) { /* first call: headers only. Refuse early, before any body is read. */
+        atomic_fetch_add(&s->n_requests, 1);
+        q = calloc(1, sizeof *q); /* owned by the connection; freed in completed() */
+        if (!q) return MHD_NO;
+        *con_cls = q;
+        if (!token_ok(s, conn))
+            return fail(s, conn, 401, method, url, "missing or wrong token (Authorization: Bearer T or ?token=T)");
+        if (is_post || is_patch) {
+            sv_config cfg;
+            sv_get_config(s, &cfg);
+            size_t limit = is_patch ? 64 * 1024 : cfg.max_body;
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoull(cl, NULL, 10) > limit)
+                return fail(s, conn, 413, method, url, "request body over the limit (max_body)");
+            if ((is_post && strcmp(url, "/v1/depth")) || (is_patch && strcmp(url, "/v1/config")))
+                return fail(s, conn, strcmp(url, "/v1/depth") && strcmp(url, "/v1/config") ? 404 : 405,
+                            method, url, "no such endpoint for this method");
+            return MHD_YES; /* the body follows */
+        }
+    }
+    if (*upload_size) { /* a chunk of the body */
+        sv_config cfg;
+        sv_get_config(s, &cfg);
+        size_t limit = is_patch ? 64 * 1024 : cfg.max_body;
+        if (!q->too_big && q->n + *upload_size > limit) {
+            q->too_big = 1;
+            free(q->body);
+            q->body = NULL;
+            q->n = q->cap = 0;
+        }
+        if (!q->too_big) {
+            if (q->n + *upload_size + 1 > q->cap) {
+                size_t cap = (q->n + *upload_size + 1) * 2;
+                char *b = realloc(q->body, cap);
+                if (!b) return MHD_NO;
+                q->body = b;
+                q->cap = cap;
+            }
+            memcpy(q->body + q->n, upload, *upload_size);
+            q->n += *upload_size;
+            q->body[q->n] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->too_big) return fail(s, conn, 413, method, url, "request body over the limit (max_body)");
+    if (is_post) return depth_post(s, conn, q, method, url);
+    if (is_patch) return config_patch(s, conn, q, method, url);
+    if (!is_get) return fail(s, conn, 405, method, url, "method not allowed");
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+        return reply(conn, 200, "text/html; charset=utf-8", sv_viewer_html, sv_viewer_html_len);
+    if (!strcmp(url, "/v1/stream")) return websocket(s, conn, q, method, url);
+    if (!strcmp(url, "/v1/mjpeg")) return mjpeg(s, conn, method, url);
+    if (!strcmp(url, "/v1/config")) {
+        sv_config cfg;
+        sv_get_config(s, &cfg);
+        char *j = sv_config_to_json(&cfg);
+        enum MHD_Result r = reply(conn, 200, "application/json", j ? j : "{}", j ? strlen(j) : 2);
+        free(j);
+        return r;
+    }
+    if (!strcmp(url, "/v1/status") || !strcmp(url, "/metrics")) {
+        int st = !strcmp(url, "/v1/status");
+        char *t = st ? sv_status_json(s) : sv_metrics_text(s);
+        enum MHD_Result r = t ? reply(conn, 200, st ? "application/json" : "text/plain; version=0.0.4",
+                                      t, strlen(t))
+                              : MHD_NO;
+        free(t);
+        return r;
+    }
+    return fail(s, conn, 404, method, url, "no such endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+    req *q = *con_cls;
+    if (q) free(q->body);
+    free(q);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && buf[n - 1] == '\n') buf[--n] = '\0';
+    fathom_log(FATHOM_LOG_INFO, "http: %s", buf); /* client disconnects mostly */
+}
+
+int sv_http_start(sv_server *s) {
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    const char *host = !strcmp(s->p.host, "localhost") ? "127.0.0.1" : s->p.host;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)s->p.port);
+        sa = (struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)s->p.port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        fathom_fail(FATHOM_ERR_INVALID_ARG, "listen address '%s' is not an IPv4 or IPv6 address or localhost", s->p.host);
+        return -1;
+    }
+    s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, handler, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned)(s->cfg.max_clients + 32), MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    if (!s->mhd) {
+        fathom_fail(FATHOM_ERR_IO, "cannot listen on %s:%d (address in use or not local?)", s->p.host, s->p.port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : s->p.port;
+    return 0;
+}
+
+void sv_http_stop(sv_server *s) {
+    if (s->mhd) MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+}

@@ -1,0 +1,142 @@
+/* priv.h - state shared by the serve stages (internal). */
+#ifndef FATHOM_SERVE_PRIV_H
+#define FATHOM_SERVE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/serve.h"
+
+/* One frame through the stages: the source fills rgb, the analyser depth. Refcounted: every
+ * slot and every sink holding it owns one reference. */
+typedef struct sv_frame {
+    atomic_int ref;
+    int64_t id;            /* 0-based per server, in capture order */
+    int64_t pts_us;        /* source presentation time (microseconds; -1 unknown) */
+    double t_capture;      /* CLOCK_REALTIME seconds when the source delivered it */
+    double t_done;         /* when the analyser finished */
+    int w, h;
+    uint8_t *rgb;          /* owned: (h, w, 3) */
+    float *depth;          /* owned: (h, w), NULL until analysed */
+    float lo, hi;          /* finite min..max of depth */
+    int metric;
+    fathom_colormap cmap;  /* settings the sinks render it with (snapshot at analysis) */
+    int invert, quality;
+    pthread_mutex_t mu;    /* guards the lazily encoded JPEGs */
+    uint8_t *jpeg[2];      /* owned: [0] colorized depth, [1] camera; NULL until asked */
+    size_t jpeg_len[2];
+    uint16_t *u16;         /* owned: depth min..max -> 0..65535 for WebSocket clients; lazy */
+} sv_frame;
+
+sv_frame *sv_frame_new(int w, int h);
+void sv_frame_ref(sv_frame *f);
+void sv_frame_unref(sv_frame **f);
+/* The JPEG of the depth (which 0) or camera (1) image, encoded once on first use. Borrowed
+ * from f; NULL on failure. */
+const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len);
+/* The depth as uint16 (min..max -> 0..65535), computed once for all clients. Borrowed; NULL
+ * when out of memory. */
+const uint16_t *sv_frame_u16(sv_frame *f);
+
+/* Latest-frame-wins slot: put replaces (a frame nobody took counts as dropped); readers wait
+ * for a sequence number newer than theirs. */
+typedef struct sv_slot {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sv_frame *f;      /* owned reference */
+    uint64_t seq;     /* frames put so far */
+    int taken;        /* the current frame was taken (by the single consumer) */
+    atomic_uint_least64_t drops;
+} sv_slot;
+
+void sv_slot_init(sv_slot *s);
+void sv_slot_destroy(sv_slot *s);
+void sv_slot_put(sv_slot *s, sv_frame *f); /* takes a new reference */
+/* Wait up to timeout_s for seq > *seen; returns a new reference (caller unrefs) and updates
+ * *seen, or NULL. stop (may be NULL) ends the wait early when set. */
+sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomic_int *stop);
+void sv_slot_wake(sv_slot *s);
+/* Wait up to timeout_s until the current frame was taken (or the slot is empty). 1 if so. */
+int sv_slot_wait_taken(sv_slot *s, double timeout_s);
+
+/* Events per second over a sliding exponential average of intervals. */
+typedef struct sv_rate {
+    double last, ema_dt;
+} sv_rate;
+
+#define SV_LAT_BUCKETS 12
+extern const double sv_lat_bounds[SV_LAT_BUCKETS]; /* seconds; the last is +Inf */
+
+typedef struct sv_ws_client sv_ws_client;
+
+struct sv_server {
+    sv_params p;
+    atomic_int stop;
+    pthread_mutex_t cfg_mu;
+    sv_config cfg;
+    atomic_uint_least64_t cfg_gen;      /* bumped on every change */
+
+    sv_slot in;                          /* source -> analyser */
+    sv_slot out;                         /* analyser -> sinks */
+    pthread_t th_source, th_analyser;
+    int have_source_th, have_analyser_th;
+
+    pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine */
+    fathom_engine *engine;               /* owned */
+    fathom_governor *gov;                /* owned by the analyser thread (recreated live) */
+    pthread_mutex_t gov_mu;              /* guards gov against status readers */
+    double gov_target;                   /* target the current governor runs with */
+
+    struct MHD_Daemon *mhd;
+    int port;
+
+    pthread_mutex_t cl_mu;
+    sv_ws_client *clients;               /* owned list */
+    atomic_int n_ws, n_mjpeg;
+
+    /* metrics (stats_mu guards the rates and histogram) */
+    pthread_mutex_t stats_mu;
+    double t_start;
+    sv_rate rate_source, rate_analyser, rate_sent;
+    uint64_t lat_hist[SV_LAT_BUCKETS];
+    double lat_sum;
+    uint64_t lat_count;
+    double infer_s_last;
+    atomic_uint_least64_t n_source, n_analysed, n_sent_ws, n_sent_mjpeg, n_drop_ws, n_drop_mjpeg;
+    atomic_uint_least64_t n_source_errors, n_source_opens, n_requests, n_bad_requests, n_unauth;
+    atomic_uint_least64_t n_depth_posts, n_rejected_clients;
+    char source_state[160];              /* under stats_mu: "idle", "open", "error: ..." */
+    int64_t next_id;                     /* source thread only */
+};
+
+double sv_now(void);           /* CLOCK_REALTIME seconds */
+double sv_mono(void);          /* CLOCK_MONOTONIC seconds */
+void sv_rate_tick(sv_server *s, sv_rate *r);
+double sv_rate_fps(const sv_rate *r, double now_mono);
+void sv_record_latency(sv_server *s, double seconds);
+void sv_get_config(sv_server *s, sv_config *c);
+void sv_set_source_state(sv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void *sv_source_main(void *arg);   /* source.c */
+void *sv_analyser_main(void *arg); /* analyser.c */
+
+/* Depth of one encoded image with the shared engine, exactly as `fathom run` computes it:
+ * *depth (h, w) malloc'd, caller frees. */
+fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
+                             float **depth, int *w, int *h);
+
+/* Sinks */
+int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error set) */
+void sv_http_stop(sv_server *s);
+void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, size_t n_extra,
+                        int float32);               /* ws.c */
+void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out */
+void sv_ws_close_all(sv_server *s);                  /* close frames, join */
+char *sv_status_json(sv_server *s);                  /* metrics.c; malloc'd */
+char *sv_metrics_text(sv_server *s);                 /* malloc'd */
+extern const unsigned char sv_viewer_html[];         /* generated at build time */
+extern const size_t sv_viewer_html_len;
+
+#endif

@@ -1,0 +1,100 @@
+/* server.c - start and stop of `fathom serve`: engine, stages, HTTP. The stop order makes
+ * shutdown bounded: set stop (every wait in the stages is <= 0.2 s and every libavformat call
+ * has an interrupt callback), close WebSockets with close frames, join the stages, then stop
+ * the HTTP daemon (MJPEG streams end within one wait). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "serve/priv.h"
+
+void sv_source_global_init(void); /* source.c */
+
+int sv_host_needs_token(const char *host) {
+    return strcmp(host, "127.0.0.1") && strcmp(host, "::1") && strcmp(host, "localhost");
+}
+
+void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user) {
+    fathom_log_set_callback(fn, user);
+}
+
+int sv_server_port(const sv_server *s) { return s->port; }
+
+void sv_server_set_config(sv_server *s, const sv_config *c) {
+    pthread_mutex_lock(&s->cfg_mu);
+    s->cfg = *c;
+    atomic_fetch_add(&s->cfg_gen, 1);
+    pthread_mutex_unlock(&s->cfg_mu);
+}
+
+void sv_server_get_config(sv_server *s, sv_config *c) { sv_get_config(s, c); }
+
+fathom_status sv_server_start(const sv_params *p, sv_server **out) {
+    *out = NULL;
+    if (!p->model) return fathom_fail(FATHOM_ERR_INVALID_ARG, "serve: no model");
+    if (sv_host_needs_token(p->host) && !p->token[0])
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "listening on %s needs a token", p->host);
+    sv_server *s = calloc(1, sizeof *s); /* owned by the caller (sv_server_free) */
+    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "serve: out of memory");
+    s->p = *p;
+    s->cfg = p->config;
+    pthread_mutex_init(&s->cfg_mu, NULL);
+    pthread_mutex_init(&s->engine_mu, NULL);
+    pthread_mutex_init(&s->gov_mu, NULL);
+    pthread_mutex_init(&s->cl_mu, NULL);
+    pthread_mutex_init(&s->stats_mu, NULL);
+    sv_slot_init(&s->in);
+    sv_slot_init(&s->out);
+    s->t_start = sv_mono();
+    snprintf(s->source_state, sizeof s->source_state, "starting");
+    sv_source_global_init();
+    fathom_status st = fathom_engine_create(p->model, &p->engine, &s->engine);
+    if (st != FATHOM_OK) goto fail;
+    if (sv_http_start(s) != 0) {
+        st = FATHOM_ERR_IO;
+        goto fail;
+    }
+    if (pthread_create(&s->th_analyser, NULL, sv_analyser_main, s) != 0) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the analyser thread");
+        goto fail;
+    }
+    s->have_analyser_th = 1;
+    if (pthread_create(&s->th_source, NULL, sv_source_main, s) != 0) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the source thread");
+        goto fail;
+    }
+    s->have_source_th = 1;
+    *out = s;
+    return FATHOM_OK;
+fail:;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", fathom_last_error());
+    sv_server_free(&s);
+    return fathom_fail(st, "%s", msg);
+}
+
+void sv_server_free(sv_server **ps) {
+    sv_server *s = *ps;
+    if (!s) return;
+    *ps = NULL;
+    atomic_store(&s->stop, 1);
+    sv_slot_wake(&s->in);
+    sv_slot_wake(&s->out);
+    sv_ws_close_all(s);
+    if (s->have_source_th) pthread_join(s->th_source, NULL);
+    if (s->have_analyser_th) pthread_join(s->th_analyser, NULL);
+    sv_http_stop(s);
+    sv_ws_close_all(s); /* clients that upgraded while stopping */
+    fathom_governor_free(&s->gov);
+    fathom_engine_free(&s->engine);
+    sv_slot_destroy(&s->in);
+    sv_slot_destroy(&s->out);
+    pthread_mutex_destroy(&s->cfg_mu);
+    pthread_mutex_destroy(&s->engine_mu);
+    pthread_mutex_destroy(&s->gov_mu);
+    pthread_mutex_destroy(&s->cl_mu);
+    pthread_mutex_destroy(&s->stats_mu);
+    free(s);
+}

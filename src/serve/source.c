@@ -1,0 +1,226 @@
+/* source.c - the source thread: libavformat/libavdevice input -> RGB frames (longest side
+ * <= max_res) -> the analyser slot.
+ *
+ * Every blocking libavformat call carries an interrupt callback that fires on shutdown or when
+ * the `source` setting changes, so neither a silent UDP stream nor a dead camera can hold up
+ * a stop. Regular files are paced at their timestamps when `realtime` is on; live inputs run at
+ * their own rate; without `realtime` a file goes as fast as the analyser takes its frames (none
+ * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
+ * sender that dies and comes back is picked up again); a file ends (or loops). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+
+#include "core/log.h"
+#include "serve/priv.h"
+
+typedef struct src_ctx {
+    sv_server *s;
+    uint64_t gen;          /* cfg_gen the input was opened under */
+    char url[1024];
+    double deadline;       /* monotonic: give up a blocking call after this (0: none) */
+    int timed_out;         /* the deadline fired (the error may surface a call later) */
+} src_ctx;
+
+static int source_changed(src_ctx *c) {
+    if (atomic_load(&c->s->cfg_gen) == c->gen) return 0;
+    sv_config cfg;
+    sv_get_config(c->s, &cfg);
+    c->gen = atomic_load(&c->s->cfg_gen);
+    return strcmp(cfg.source, c->url) != 0;
+}
+
+static int interrupt_cb(void *arg) {
+    src_ctx *c = arg;
+    if (atomic_load(&c->s->stop)) return 1;
+    if (c->deadline > 0 && sv_mono() > c->deadline) {
+        c->timed_out = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void nap(src_ctx *c, double sec) {
+    double end = sv_mono() + sec;
+    while (!atomic_load(&c->s->stop) && sv_mono() < end) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (source_changed(c)) return;
+    }
+}
+
+/* Play one opening of the input until it ends, fails, or the source setting changes.
+ * Returns 1 when it ended normally (EOF), 0 on error, -1 on stop/change. */
+static int play(src_ctx *c, int is_file, const sv_config *cfg) {
+    sv_server *s = c->s;
+    AVFormatContext *fmt = avformat_alloc_context(); /* owned here */
+    if (!fmt) return 0;
+    fmt->interrupt_callback.callback = interrupt_cb;
+    fmt->interrupt_callback.opaque = c;
+    const AVInputFormat *ifmt = NULL;
+    if (!strncmp(c->url, "/dev/video", 10)) ifmt = av_find_input_format("video4linux2");
+    AVDictionary *opts = NULL;
+    if (!is_file) av_dict_set(&opts, "rw_timeout", "5000000", 0);
+    c->deadline = sv_mono() + 10; /* opening and probing a stream */
+    c->timed_out = 0;
+    int ret = avformat_open_input(&fmt, c->url, ifmt, &opts);
+    av_dict_free(&opts);
+    char eb[128];
+    if (ret < 0) {
+        av_strerror(ret, eb, sizeof eb);
+        if (!atomic_load(&s->stop)) {
+            sv_set_source_state(s, "error: %s: %s", c->url, eb);
+            fathom_log(FATHOM_LOG_WARN, "source %s: cannot open: %s", c->url, eb);
+        }
+        atomic_fetch_add(&s->n_source_errors, 1);
+        return atomic_load(&s->stop) ? -1 : 0;
+    }
+    AVCodecContext *dec = NULL;
+    struct SwsContext *sws = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *fr = av_frame_alloc();
+    int result = 0, vs = -1;
+    if (!pkt || !fr) goto done;
+    if (avformat_find_stream_info(fmt, NULL) < 0) goto done;
+    const AVCodec *codec = NULL;
+    vs = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (vs < 0 || !codec) {
+        sv_set_source_state(s, "error: %s: no video stream", c->url);
+        fathom_log(FATHOM_LOG_WARN, "source %s: no video stream", c->url);
+        goto done;
+    }
+    dec = avcodec_alloc_context3(codec);
+    if (!dec || avcodec_parameters_to_context(dec, fmt->streams[vs]->codecpar) < 0 ||
+        avcodec_open2(dec, codec, NULL) < 0)
+        goto done;
+    atomic_fetch_add(&s->n_source_opens, 1);
+    sv_set_source_state(s, "playing %s", c->url);
+    fathom_log(FATHOM_LOG_INFO, "source %s: %s %dx%d", c->url, codec->name, dec->width, dec->height);
+    AVRational tb = fmt->streams[vs]->time_base;
+    double t0_wall = -1, t0_pts = 0;
+    int ow = 0, oh = 0, sw_w = 0, sw_h = 0, sw_fmt = -1;
+    for (;;) {
+        if (atomic_load(&s->stop) || source_changed(c)) {
+            result = -1;
+            break;
+        }
+        c->deadline = is_file ? 0 : sv_mono() + 5; /* a live input silent for 5 s is dead */
+        ret = av_read_frame(fmt, pkt);
+        if (ret < 0 && c->timed_out && !atomic_load(&s->stop)) {
+            sv_set_source_state(s, "error: %s: no data for 5 s, reconnecting", c->url);
+            fathom_log(FATHOM_LOG_WARN, "source %s: no data for 5 s, reconnecting", c->url);
+            atomic_fetch_add(&s->n_source_errors, 1);
+            break;
+        }
+        int eof = ret == AVERROR_EOF || (ret < 0 && ret != AVERROR_EXIT && avio_feof(fmt->pb));
+        if (ret < 0 && !eof) {
+            av_strerror(ret, eb, sizeof eb);
+            if (!atomic_load(&s->stop)) {
+                sv_set_source_state(s, "error: %s: %s", c->url, eb);
+                fathom_log(FATHOM_LOG_WARN, "source %s: read failed: %s", c->url, eb);
+            }
+            atomic_fetch_add(&s->n_source_errors, 1);
+            break;
+        }
+        if (!eof && pkt->stream_index != vs) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        avcodec_send_packet(dec, eof ? NULL : pkt);
+        av_packet_unref(pkt);
+        while (avcodec_receive_frame(dec, fr) == 0) {
+            if (fr->width <= 0 || fr->height <= 0) continue;
+            if (fr->width != sw_w || fr->height != sw_h || fr->format != sw_fmt) {
+                sw_w = fr->width, sw_h = fr->height, sw_fmt = fr->format;
+                double k = (double)cfg->max_res / (sw_w > sw_h ? sw_w : sw_h);
+                if (k > 1) k = 1;
+                ow = (int)(sw_w * k + 0.5), oh = (int)(sw_h * k + 0.5);
+                if (ow < 1) ow = 1;
+                if (oh < 1) oh = 1;
+                sws_freeContext(sws);
+                sws = sws_getContext(sw_w, sw_h, fr->format, ow, oh, AV_PIX_FMT_RGB24, SWS_BILINEAR,
+                                     NULL, NULL, NULL);
+            }
+            sv_frame *f = sws ? sv_frame_new(ow, oh) : NULL;
+            if (f) {
+                uint8_t *dst[4] = {f->rgb, 0, 0, 0};
+                int dst_ls[4] = {ow * 3, 0, 0, 0};
+                sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sw_h, dst, dst_ls);
+                int64_t pts = fr->best_effort_timestamp;
+                f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
+                if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
+                    double pt = f->pts_us * 1e-6;
+                    if (t0_wall < 0) t0_wall = sv_mono(), t0_pts = pt;
+                    double wait = (pt - t0_pts) - (sv_mono() - t0_wall);
+                    if (wait > 0) nap(c, wait > 1 ? 1 : wait);
+                }
+                /* a file played as fast as possible is not live: every frame is analysed
+                 * (the source waits for the analyser instead of dropping) */
+                while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
+                       !sv_slot_wait_taken(&s->in, 0.1)) {
+                }
+                f->id = s->next_id++;
+                f->t_capture = sv_now();
+                sv_slot_put(&s->in, f);
+                sv_frame_unref(&f);
+                atomic_fetch_add(&s->n_source, 1);
+                sv_rate_tick(s, &s->rate_source);
+            }
+            av_frame_unref(fr);
+        }
+        if (eof) {
+            result = 1;
+            break;
+        }
+    }
+done:
+    sws_freeContext(sws);
+    av_frame_free(&fr);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    return result;
+}
+
+void *sv_source_main(void *arg) {
+    sv_server *s = arg;
+    src_ctx c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    while (!atomic_load(&s->stop)) {
+        sv_config cfg;
+        c.gen = atomic_load(&s->cfg_gen);
+        sv_get_config(s, &cfg);
+        snprintf(c.url, sizeof c.url, "%s", cfg.source);
+        if (!c.url[0]) {
+            sv_set_source_state(s, "idle (no source: POST /v1/depth only)");
+            nap(&c, 3600);
+            continue;
+        }
+        struct stat st;
+        int is_file = stat(c.url, &st) == 0 && S_ISREG(st.st_mode);
+        int r = play(&c, is_file, &cfg);
+        if (r < 0) continue; /* stop or a new source */
+        if (r == 1 && is_file && !cfg.loop) {
+            sv_set_source_state(s, "ended %s", c.url);
+            fathom_log(FATHOM_LOG_INFO, "source %s: end of file", c.url);
+            nap(&c, 1e9); /* until the setting changes or stop */
+            continue;
+        }
+        if (!is_file) {
+            if (r == 1) sv_set_source_state(s, "reconnecting %s (stream ended)", c.url);
+            nap(&c, 0.5); /* back-off before reopening a stream */
+        }
+    }
+    return NULL;
+}
+
+void sv_source_global_init(void);
+void sv_source_global_init(void) { avdevice_register_all(); }

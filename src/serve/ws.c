@@ -1,0 +1,274 @@
+/* ws.c - WebSocket sink GET /v1/stream: one thread per client on the socket libmicrohttpd hands
+ * over after the upgrade, with wslay doing the framing.
+ *
+ * Each client thread waits on its eventfd (poked for every new result) and its socket. It
+ * queues the newest result only while fewer than client_queue messages wait to be sent;
+ * otherwise that result is dropped for this client (counted), so a slow or stalled reader only
+ * ever costs its own frames. Text messages from the client are settings patches (the same
+ * JSON as PATCH /v1/config); the reply is the new settings or an error, never a disconnect.
+ *
+ * Binary message: uint32 LE header length, a JSON header (id, pts_us, capture_ts, done_ts,
+ * send_ts, width, height, min, max, units, dtype), then width*height depth values: uint16
+ * (min..max -> 0..65535, little-endian) or float32 (raw). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <wslay/wslay.h>
+
+#include "core/log.h"
+#include "serve/priv.h"
+
+struct sv_ws_client {
+    sv_server *s;
+    struct MHD_UpgradeResponseHandle *urh; /* borrowed from MHD until UPGRADE_ACTION_CLOSE */
+    int sock;                              /* borrowed with urh */
+    int efd;                               /* owned: new-result wakeups */
+    char *extra;                           /* owned: bytes MHD read past the handshake */
+    size_t n_extra, extra_off;
+    int float32;
+    int max_queue;
+    pthread_t th;
+    int done;                              /* thread finished (under cl_mu) */
+    sv_ws_client *next;
+};
+
+static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *u) {
+    sv_ws_client *c = u;
+    if (c->extra_off < c->n_extra) {
+        size_t n = c->n_extra - c->extra_off < len ? c->n_extra - c->extra_off : len;
+        memcpy(buf, c->extra + c->extra_off, n);
+        c->extra_off += n;
+        return (ssize_t)n;
+    }
+    ssize_t r = recv(c->sock, buf, len, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (r <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return r;
+}
+
+static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *u) {
+    sv_ws_client *c = u;
+    ssize_t r = send(c->sock, data, len, MSG_NOSIGNAL);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (r < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return r;
+}
+
+static void send_text(wslay_event_context_ptr ctx, const char *text) {
+    struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, strlen(text)};
+    wslay_event_queue_msg(ctx, &m);
+}
+
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+                   void *u) {
+    sv_ws_client *c = u;
+    sv_server *s = c->s;
+    if (a->opcode != WSLAY_TEXT_FRAME) return; /* close/ping are answered by wslay */
+    char err[300];
+    pthread_mutex_lock(&s->cfg_mu);
+    int rc = sv_config_patch_json(&s->cfg, (const char *)a->msg, a->msg_length, err, sizeof err);
+    if (rc == 0) atomic_fetch_add(&s->cfg_gen, 1);
+    char *cfg = sv_config_to_json(&s->cfg);
+    pthread_mutex_unlock(&s->cfg_mu);
+    cJSON *o = cJSON_CreateObject();
+    if (rc == 0) {
+        cJSON_AddItemToObject(o, "config", cJSON_Parse(cfg ? cfg : "{}"));
+    } else {
+        atomic_fetch_add(&s->n_bad_requests, 1);
+        fathom_log(FATHOM_LOG_WARN, "ws: bad control message: %s", err);
+        cJSON_AddStringToObject(o, "error", err);
+    }
+    char *out = cJSON_PrintUnformatted(o);
+    if (out) send_text(ctx, out);
+    free(out);
+    free(cfg);
+    cJSON_Delete(o);
+}
+
+/* Queue result f for this client. Returns 0, or -1 when out of memory. */
+static int queue_frame(sv_ws_client *c, wslay_event_context_ptr ctx, sv_frame *f) {
+    size_t n = (size_t)f->w * f->h, vb = c->float32 ? 4 : 2;
+    double send_ts = sv_now();
+    char hdr[512];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"id\":%lld,\"pts_us\":%lld,\"capture_ts\":%.6f,\"done_ts\":%.6f,"
+                      "\"send_ts\":%.6f,\"width\":%d,\"height\":%d,\"min\":%.9g,\"max\":%.9g,"
+                      "\"units\":\"%s\",\"dtype\":\"%s\"}",
+                      (long long)f->id, (long long)f->pts_us, f->t_capture, f->t_done, send_ts, f->w,
+                      f->h, f->lo, f->hi, f->metric ? "meters" : "relative disparity",
+                      c->float32 ? "float32" : "uint16");
+    size_t total = 4 + (size_t)hl + n * vb;
+    uint8_t *m = malloc(total); /* owned here; wslay copies it */
+    if (!m) return -1;
+    m[0] = (uint8_t)hl, m[1] = (uint8_t)(hl >> 8), m[2] = 0, m[3] = 0;
+    memcpy(m + 4, hdr, (size_t)hl);
+    uint8_t *p = m + 4 + hl;
+    if (c->float32) {
+        memcpy(p, f->depth, n * 4); /* little-endian hosts only (x86-64, aarch64) */
+    } else {
+        const uint16_t *q = sv_frame_u16(f); /* shared by all clients */
+        if (!q) {
+            free(m);
+            return -1;
+        }
+        memcpy(p, q, n * 2); /* little-endian hosts only */
+    }
+    struct wslay_event_msg msg = {WSLAY_BINARY_FRAME, m, total};
+    int r = wslay_event_queue_msg(ctx, &msg);
+    free(m);
+    if (r != 0) return -1;
+    atomic_fetch_add(&c->s->n_sent_ws, 1);
+    sv_rate_tick(c->s, &c->s->rate_sent);
+    sv_record_latency(c->s, send_ts - f->t_capture);
+    return 0;
+}
+
+static void *client_main(void *arg) {
+    sv_ws_client *c = arg;
+    sv_server *s = c->s;
+    struct wslay_event_callbacks cb = {on_recv, on_send, NULL, NULL, NULL, NULL, on_msg};
+    wslay_event_context_ptr ctx = NULL;
+    fcntl(c->sock, F_SETFL, fcntl(c->sock, F_GETFL) | O_NONBLOCK);
+    uint64_t seen = 0;
+    if (wslay_event_context_server_init(&ctx, &cb, c) == 0) {
+        wslay_event_config_set_max_recv_msg_length(ctx, 64 * 1024);
+        /* start with the current result, if any */
+        pthread_mutex_lock(&s->out.mu);
+        if (s->out.seq > 0) seen = s->out.seq - 1;
+        pthread_mutex_unlock(&s->out.mu);
+        double close_deadline = 0;
+        for (;;) {
+            if (atomic_load(&s->stop) && close_deadline == 0) {
+                wslay_event_queue_close(ctx, 1001, (const uint8_t *)"server shutting down", 20);
+                close_deadline = sv_mono() + 0.5;
+            }
+            if (close_deadline > 0 && sv_mono() > close_deadline) break;
+            if (close_deadline == 0) {
+                uint64_t before = seen;
+                sv_frame *f = sv_slot_wait(&s->out, &seen, 0, NULL);
+                if (f) {
+                    sv_config cfg;
+                    sv_get_config(s, &cfg);
+                    uint64_t skipped = before ? seen - before - 1 : 0;
+                    if (!cfg.ws || wslay_event_get_queued_msg_count(ctx) >= (size_t)c->max_queue)
+                        skipped++;
+                    else if (queue_frame(c, ctx, f) != 0)
+                        skipped++;
+                    if (skipped) atomic_fetch_add(&s->n_drop_ws, skipped);
+                    sv_frame_unref(&f);
+                }
+            }
+            struct pollfd pf[2] = {{c->sock, POLLIN, 0}, {c->efd, POLLIN, 0}};
+            if (wslay_event_want_write(ctx)) pf[0].events |= POLLOUT;
+            if (c->extra_off < c->n_extra) pf[0].revents |= POLLIN;
+            else if (poll(pf, 2, 100) < 0 && errno != EINTR) break;
+            if (pf[1].revents & POLLIN) {
+                uint64_t v;
+                ssize_t r = read(c->efd, &v, sizeof v);
+                (void)r;
+            }
+            if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && wslay_event_recv(ctx) != 0) break;
+            if ((pf[0].revents & POLLOUT) && wslay_event_send(ctx) != 0) break;
+            if (!wslay_event_want_read(ctx) && !wslay_event_want_write(ctx)) break;
+        }
+        wslay_event_context_free(ctx);
+    }
+    atomic_fetch_sub(&s->n_ws, 1);
+    MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
+    pthread_mutex_lock(&s->cl_mu);
+    c->done = 1;
+    pthread_mutex_unlock(&s->cl_mu);
+    return NULL;
+}
+
+/* Join and free finished clients. Caller holds cl_mu. */
+static void reap(sv_server *s, int all) {
+    sv_ws_client **pp = &s->clients;
+    while (*pp) {
+        sv_ws_client *c = *pp;
+        if (!c->done && !all) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        pthread_mutex_unlock(&s->cl_mu);
+        pthread_join(c->th, NULL);
+        pthread_mutex_lock(&s->cl_mu);
+        close(c->efd);
+        free(c->extra);
+        free(c);
+    }
+}
+
+void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, size_t n_extra,
+                        int float32) {
+    sv_config cfg;
+    sv_get_config(s, &cfg);
+    sv_ws_client *c = calloc(1, sizeof *c); /* owned by s->clients */
+    if (c) {
+        c->s = s;
+        c->urh = urh;
+        c->sock = sock;
+        c->float32 = float32;
+        c->max_queue = cfg.client_queue;
+        c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (n_extra) {
+            c->extra = malloc(n_extra);
+            if (c->extra) memcpy(c->extra, extra, n_extra), c->n_extra = n_extra;
+        }
+    }
+    pthread_mutex_lock(&s->cl_mu);
+    reap(s, 0);
+    if (!c || c->efd < 0 || (n_extra && !c->extra) || atomic_load(&s->stop) ||
+        pthread_create(&c->th, NULL, client_main, c) != 0) {
+        pthread_mutex_unlock(&s->cl_mu);
+        if (c && c->efd >= 0) close(c->efd);
+        if (c) free(c->extra);
+        free(c);
+        atomic_fetch_sub(&s->n_ws, 1);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    c->next = s->clients;
+    s->clients = c;
+    pthread_mutex_unlock(&s->cl_mu);
+}
+
+void sv_ws_notify_all(sv_server *s) {
+    pthread_mutex_lock(&s->cl_mu);
+    for (sv_ws_client *c = s->clients; c; c = c->next) {
+        uint64_t one = 1;
+        ssize_t r = write(c->efd, &one, sizeof one);
+        (void)r;
+    }
+    pthread_mutex_unlock(&s->cl_mu);
+}
+
+void sv_ws_close_all(sv_server *s) {
+    sv_ws_notify_all(s); /* stop is set: each thread queues its close frame */
+    pthread_mutex_lock(&s->cl_mu);
+    reap(s, 1);
+    pthread_mutex_unlock(&s->cl_mu);
+}

@@ -1,0 +1,209 @@
+/* test_cpu_bf16.c - the bf16 GEMM kernels (portable, AVX512-BF16, AMX) and the bf16 linear
+ * ops against the plain-C reference; the FATHOM_CPU_KERNEL dispatcher forced to each variant.
+ * Variants this CPU lacks SKIP (named in the output); the portable one runs everywhere.
+ *
+ * Tolerances (relative to max|ref|):
+ *   kernel vs portable kernel, same bf16 inputs           1e-5  (fp32 sums in another order)
+ *   bf16 linear vs reference on bf16-rounded inputs        1e-5  (the reference sums in double)
+ *   bf16 linear vs fp32 reference on the unrounded inputs  1e-2  (bf16 keeps 8 bits: 2^-8
+ *                                                         relative per input, random signs) */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
+#include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/ref_ops.h"
+#include "model/weights.h"
+#include "test_util.h"
+
+static const fathom_cpu_bf16_kernel variants[] = {FATHOM_CPU_BF16_PORTABLE, FATHOM_CPU_BF16_AVX512,
+                                                  FATHOM_CPU_BF16_AMX};
+
+static void test_rounding(void **state) {
+    (void)state;
+    /* nearest, ties to even, at the 8-bit mantissa boundary */
+    assert_int_equal(fathom_f32_to_bf16(1.0f), 0x3f80);
+    assert_int_equal(fathom_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);            /* tie -> even */
+    assert_int_equal(fathom_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81); /* above the tie */
+    assert_int_equal(fathom_f32_to_bf16(1.0f + 3 * 0x1p-8f), 0x3f82);        /* tie -> even (up) */
+    assert_int_equal(fathom_f32_to_bf16(-2.0f), 0xc000);
+    assert_true(isnan(fathom_bf16_to_f32(fathom_f32_to_bf16(NAN))));
+    assert_true(isinf(fathom_bf16_to_f32(fathom_f32_to_bf16(INFINITY))));
+    for (float x = -3.0f; x < 3.0f; x += 0.0137f) {
+        float r = fathom_bf16_to_f32(fathom_f32_to_bf16(x));
+        assert_true(fabsf(r - x) <= fabsf(x) * 0x1p-8f); /* half an ulp of 8 bits */
+    }
+}
+
+/* the vectorized row conversion rounds exactly as the scalar one (normal numbers) */
+static void test_rows_avx512(void **state) {
+    (void)state;
+    if (!fathom_cpu_bf16_kernel_available(FATHOM_CPU_BF16_AVX512)) {
+        printf("SKIP avx512bf16 row conversion: not on this CPU\n");
+        return;
+    }
+    const int rows = 3, K = 75, Kp = 96;
+    float *x = tu_random_alloc((size_t)rows * K, 3, 100.0f);
+    uint16_t a[3 * 96], b[3 * 96];
+    memset(a, 0xff, sizeof a), memset(b, 0xee, sizeof b);
+    fathom_cpu_bf16_rows(a, x, rows, K, Kp);
+    fathom_cpu_bf16_rows_avx512(b, x, rows, K, Kp);
+    assert_memory_equal(a, b, sizeof a);
+    free(x);
+}
+
+/* pack + kernels: every variant against the portable one, and the portable one against a
+ * double sum of the same bf16 values, over shapes with row, column and K tails */
+static void test_kernels(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 32, 32}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
+                                    {90, 64, 1536}, {5, 7, 3}};
+    int ran = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
+        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+        fathom_bf16_mat m;
+        assert_int_equal(fathom_cpu_bf16_mat_pack(&m, w, N, K), FATHOM_OK);
+        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
+        uint16_t *a = calloc((size_t)rows * m.Kp, sizeof *a);
+        fathom_cpu_bf16_rows(a, x, M, K, m.Kp);
+        float *ref = malloc((size_t)M * N * sizeof *ref), *out = malloc((size_t)M * N * sizeof *out);
+        double maxref = 0, maxd = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double d = 0;
+                for (int k = 0; k < K; k++)
+                    d += (double)fathom_bf16_to_f32(fathom_f32_to_bf16(x[(size_t)i * K + k])) *
+                         fathom_bf16_to_f32(fathom_f32_to_bf16(w[(size_t)j * K + k]));
+                ref[(size_t)i * N + j] = (float)d;
+                maxref = fmax(maxref, fabs(d));
+            }
+        for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+            fathom_cpu_bf16_kernel k = variants[v];
+            if (!fathom_cpu_bf16_kernel_available(k)) {
+                printf("SKIP %s: not on this CPU\n", fathom_cpu_bf16_kernel_name(k));
+                continue;
+            }
+            /* whole N, and from column 32 on (panel offset), into a wider output */
+            memset(out, 0xff, (size_t)M * N * sizeof *out);
+            fathom_cpu_gemm_bf16(k, out, N, a, &m, 0, N, M);
+            maxd = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++) maxd = fmax(maxd, fabs(out[i] - ref[i]));
+            printf("%-10s M %4d N %4d K %4d: max|d| %.3g of max|ref| %.3g\n",
+                   fathom_cpu_bf16_kernel_name(k), M, N, K, maxd, maxref);
+            assert_true(maxd <= 1e-5 * maxref);
+            if (N > 32) {
+                memset(out, 0xff, (size_t)M * N * sizeof *out);
+                fathom_cpu_gemm_bf16(k, out, N, a, &m, 32, N - 32, M);
+                for (int i = 0; i < M; i++)
+                    for (int j = 32; j < N; j++)
+                        assert_true(fabs(out[(size_t)i * N + j - 32] - ref[(size_t)i * N + j]) <=
+                                    1e-5 * maxref);
+            }
+            ran++;
+        }
+        fathom_cpu_bf16_mat_free(&m);
+        free(a), free(ref), free(out), free(w), free(x);
+    }
+    assert_true(ran >= 6); /* the portable kernel at least */
+}
+
+static float *rounded(const float *x, size_t n) {
+    float *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
+    return r;
+}
+
+/* The backend's linear / linear_residual with bf16 weights packed by fathom_cpu_bf16_prepare,
+ * once per variant forced through FATHOM_CPU_KERNEL (the dispatcher must report it). */
+static void test_linear_ops(void **state) {
+    (void)state;
+    const int D = 80, Hm = 200, P = 5, M = 203, K0 = 3 * P * P;
+    fathom_block_weights blk = {0};
+    fathom_weights w = {0};
+    w.arch.embed_dim = D, w.arch.mlp_hidden = Hm, w.arch.patch = P, w.arch.depth = 1;
+    w.blocks = &blk;
+    w.patch_w = tu_random_alloc((size_t)D * K0, 1, 0.3f);
+    blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
+    blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
+    blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
+    blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
+    float *bias = tu_random_alloc(3 * D > Hm ? 3 * D : Hm, 6, 1.0f);
+    float *gamma = tu_random_alloc(D, 7, 1.0f);
+    float *in = tu_random_alloc((size_t)M * Hm, 8, 2.0f);
+    float *x0 = tu_random_alloc((size_t)M * D, 9, 1.0f);
+    struct { const float *w; int N, K, act, residual; } cases[] = {
+        {w.patch_w, D, K0, FATHOM_ACT_NONE, 0}, {blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
+        {blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0}, {blk.proj_w, D, D, 0, 1},
+        {blk.fc2_w, D, Hm, 0, 1},
+    };
+    float *out = malloc((size_t)M * Hm * 4 * sizeof *out), *ref = malloc((size_t)M * Hm * 4 * sizeof *ref);
+    float *ref32 = malloc((size_t)M * Hm * 4 * sizeof *ref32);
+    int ran = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        fathom_cpu_bf16_kernel k = variants[v];
+        if (!fathom_cpu_bf16_kernel_available(k)) {
+            printf("SKIP %s: not on this CPU\n", fathom_cpu_bf16_kernel_name(k));
+            continue;
+        }
+        fathom_backend *be = NULL;
+        assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
+        setenv("FATHOM_CPU_KERNEL", fathom_cpu_bf16_kernel_name(k), 1);
+        assert_int_equal(fathom_cpu_bf16_prepare(be, &w), FATHOM_OK);
+        unsetenv("FATHOM_CPU_KERNEL");
+        assert_int_equal(fathom_cpu_bf16_kernel_of(be), k);
+        char desc[256];
+        fathom_cpu_describe(be, desc, sizeof desc);
+        printf("%s\n", desc);
+        assert_non_null(strstr(desc, fathom_cpu_bf16_kernel_name(k)));
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            int N = cases[c].N, K = cases[c].K;
+            assert_non_null(fathom_cpu_bf16_find(be, cases[c].w));
+            float *wr = rounded(cases[c].w, (size_t)N * K), *ir = rounded(in, (size_t)M * K);
+            if (cases[c].residual) {
+                memcpy(out, x0, (size_t)M * N * sizeof *out);
+                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
+                memcpy(ref32, x0, (size_t)M * N * sizeof *ref32);
+                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
+                fathom_ref_linear_residual(ref, ir, wr, bias, gamma, M, N, K);
+                fathom_ref_linear_residual(ref32, in, cases[c].w, bias, gamma, M, N, K);
+            } else {
+                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
+                fathom_ref_linear(ref, ir, wr, bias, M, N, K, cases[c].act);
+                fathom_ref_linear(ref32, in, cases[c].w, bias, M, N, K, cases[c].act);
+            }
+            char name[64];
+            snprintf(name, sizeof name, "%s %s N%d K%d", fathom_cpu_bf16_kernel_name(k),
+                     cases[c].residual ? "resid" : "linear", N, K);
+            assert_true(tu_check(name, out, ref, (size_t)M * N, 1e-5, -1));
+            assert_true(tu_check("  vs fp32", out, ref32, (size_t)M * N, 1e-2, -1));
+            free(wr), free(ir);
+        }
+        /* weights it did not pack take the fp32 path */
+        assert_null(fathom_cpu_bf16_find(be, bias));
+        fathom_backend_free(&be);
+        ran++;
+    }
+    assert_true(ran >= 1);
+    free(out), free(ref), free(ref32), free(in), free(x0), free(bias), free(gamma);
+    free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_rows_avx512),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_linear_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

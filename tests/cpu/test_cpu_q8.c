@@ -1,0 +1,187 @@
+/* test_cpu_q8.c - the int8 GEMM kernels (portable, AVX512-VNNI, AMX-INT8), the row quantizers
+ * and the int8 linear ops; FATHOM_CPU_KERNEL forced to each variant. Variants this CPU lacks
+ * SKIP (named in the output).
+ *
+ * The integer sums are exact and every kernel scales them with the same fp32 expression, so
+ * the variants must agree bit for bit with the portable kernel, and the portable kernel with a
+ * double sum of the same int8 values to 1e-6 relative. Against the fp32 reference on the
+ * unquantized inputs the bound is 3e-2 of max|ref| (7 bits + sign per weight channel and
+ * activation row; measured ~6e-3 on these random inputs). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
+#include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_q8.h"
+#include "backend/cpu/ref_ops.h"
+#include "model/weights.h"
+#include "test_util.h"
+
+static const fathom_cpu_q8_kernel variants[] = {FATHOM_CPU_Q8_PORTABLE, FATHOM_CPU_Q8_VNNI,
+                                                FATHOM_CPU_Q8_AMX};
+
+static void test_quantize(void **state) {
+    (void)state;
+    const int rows = 3, K = 75, Kp = 128;
+    float *x = tu_random_alloc((size_t)rows * K, 3, 10.0f);
+    x[5] = 0.0f;
+    int8_t a[3 * 128], b[3 * 128];
+    float sa[3], sb[3];
+    memset(a, 0x55, sizeof a), memset(b, 0x66, sizeof b);
+    fathom_cpu_q8_rows(a, sa, x, rows, K, Kp);
+    for (int r = 0; r < rows; r++) {
+        float amax = 0;
+        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[r * K + k]));
+        assert_true(fabsf(sa[r] - amax / 127.0f) <= 1e-6f * amax);
+        for (int k = 0; k < K; k++) /* within half a step, and the max maps to +-127 */
+            assert_true(fabsf(a[r * Kp + k] * sa[r] - x[r * K + k]) <= 0.5001f * sa[r]);
+        for (int k = K; k < Kp; k++) assert_int_equal(a[r * Kp + k], 0);
+    }
+    if (fathom_cpu_q8_kernel_available(FATHOM_CPU_Q8_VNNI)) {
+        fathom_cpu_q8_rows_avx512(b, sb, x, rows, K, Kp);
+        assert_memory_equal(a, b, sizeof a);
+        assert_memory_equal(sa, sb, sizeof sa);
+    } else {
+        printf("SKIP avx512 row quantizer: not on this CPU\n");
+    }
+    free(x);
+}
+
+static void test_kernels(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 32, 64}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
+                                    {90, 64, 1536}, {5, 7, 3}};
+    int ran = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
+        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+        fathom_q8_mat m;
+        assert_int_equal(fathom_cpu_q8_mat_pack(&m, w, N, K), FATHOM_OK);
+        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
+        int8_t *a = calloc((size_t)rows * m.Kp, 1);
+        float *sa = calloc(rows, sizeof *sa);
+        fathom_cpu_q8_rows(a, sa, x, M, K, m.Kp);
+        /* unpack the weights through the layout formula and check the double sums */
+        float *ref = malloc((size_t)M * N * sizeof *ref), *out = malloc((size_t)M * N * sizeof *out);
+        fathom_cpu_gemm_q8_portable(ref, N, a, sa, &m, 0, N, M);
+        double maxd = 0, maxref = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double d = 0;
+                for (int k = 0; k < K; k++) {
+                    size_t at = ((size_t)(j / 32) * (m.Kp / 4) + k / 4) * 128 + (j % 32) * 4 + k % 4;
+                    d += (double)a[(size_t)i * m.Kp + k] * m.w[at];
+                    /* each weight is its scale times the int8 value to half a step */
+                    assert_true(fabs(m.w[at] * (double)m.scale[j] - w[(size_t)j * K + k]) <=
+                                0.5001 * m.scale[j]);
+                }
+                d *= (double)sa[i] * m.scale[j];
+                maxd = fmax(maxd, fabs(d - ref[(size_t)i * N + j]));
+                maxref = fmax(maxref, fabs(d));
+            }
+        assert_true(maxd <= 1e-6 * maxref);
+        for (size_t v = 1; v < sizeof variants / sizeof variants[0]; v++) {
+            fathom_cpu_q8_kernel k = variants[v];
+            if (!fathom_cpu_q8_kernel_available(k)) {
+                printf("SKIP %s: not on this CPU\n", fathom_cpu_q8_kernel_name(k));
+                continue;
+            }
+            memset(out, 0xff, (size_t)M * N * sizeof *out);
+            fathom_cpu_gemm_q8(k, out, N, a, sa, &m, 0, N, M);
+            printf("%-10s M %4d N %4d K %4d: bit-identical to portable\n", fathom_cpu_q8_kernel_name(k), M, N, K);
+            assert_memory_equal(out, ref, (size_t)M * N * sizeof *out);
+            if (N > 32) { /* from the second panel on */
+                fathom_cpu_gemm_q8(k, out, N, a, sa, &m, 32, N - 32, M);
+                for (int i = 0; i < M; i++)
+                    assert_memory_equal(out + (size_t)i * N, ref + (size_t)i * N + 32,
+                                        (size_t)(N - 32) * sizeof *out);
+            }
+            ran++;
+        }
+        fathom_cpu_q8_mat_free(&m);
+        free(a), free(sa), free(ref), free(out), free(w), free(x);
+    }
+    printf("%d variant runs\n", ran);
+}
+
+static void test_linear_ops(void **state) {
+    (void)state;
+    const int D = 80, Hm = 200, P = 5, M = 203, K0 = 3 * P * P;
+    fathom_block_weights blk = {0};
+    fathom_weights w = {0};
+    w.arch.embed_dim = D, w.arch.mlp_hidden = Hm, w.arch.patch = P, w.arch.depth = 1;
+    w.blocks = &blk;
+    w.patch_w = tu_random_alloc((size_t)D * K0, 1, 0.3f);
+    blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
+    blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
+    blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
+    blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
+    float *bias = tu_random_alloc(3 * D, 6, 1.0f), *gamma = tu_random_alloc(D, 7, 1.0f);
+    float *in = tu_random_alloc((size_t)M * Hm, 8, 2.0f), *x0 = tu_random_alloc((size_t)M * D, 9, 1.0f);
+    struct { const float *w; int N, K, act, residual; } cases[] = {
+        {w.patch_w, D, K0, FATHOM_ACT_NONE, 0}, {blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
+        {blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0}, {blk.proj_w, D, D, 0, 1}, {blk.fc2_w, D, Hm, 0, 1},
+    };
+    size_t big = (size_t)M * 3 * D;
+    float *out = malloc(big * sizeof *out), *ref = malloc(big * sizeof *ref);
+    float *first = malloc(sizeof cases / sizeof cases[0] * big * sizeof *first);
+    int ran = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        fathom_cpu_q8_kernel k = variants[v];
+        if (!fathom_cpu_q8_kernel_available(k)) {
+            printf("SKIP %s: not on this CPU\n", fathom_cpu_q8_kernel_name(k));
+            continue;
+        }
+        fathom_backend *be = NULL;
+        assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
+        setenv("FATHOM_CPU_KERNEL", fathom_cpu_q8_kernel_name(k), 1);
+        assert_int_equal(fathom_cpu_q8_prepare(be, &w), FATHOM_OK);
+        unsetenv("FATHOM_CPU_KERNEL");
+        assert_int_equal(fathom_cpu_q8_kernel_of(be), k);
+        assert_int_equal(fathom_cpu_bf16_kernel_of(be), -1);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            int N = cases[c].N, K = cases[c].K;
+            assert_non_null(fathom_cpu_q8_find(be, cases[c].w));
+            assert_null(fathom_cpu_bf16_find(be, cases[c].w));
+            if (cases[c].residual) {
+                memcpy(out, x0, (size_t)M * N * sizeof *out);
+                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
+                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
+                fathom_ref_linear_residual(ref, in, cases[c].w, bias, gamma, M, N, K);
+            } else {
+                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
+                fathom_ref_linear(ref, in, cases[c].w, bias, M, N, K, cases[c].act);
+            }
+            char name[64];
+            snprintf(name, sizeof name, "%s %s N%d K%d vs fp32", fathom_cpu_q8_kernel_name(k),
+                     cases[c].residual ? "resid" : "linear", N, K);
+            assert_true(tu_check(name, out, ref, (size_t)M * N, 3e-2, -1));
+            /* every variant gives the same bits as the first one that ran (portable) */
+            if (ran == 0) memcpy(first + c * big, out, (size_t)M * N * sizeof *out);
+            else assert_memory_equal(first + c * big, out, (size_t)M * N * sizeof *out);
+        }
+        fathom_backend_free(&be);
+        ran++;
+    }
+    assert_true(ran >= 1);
+    free(out), free(ref), free(first), free(in), free(x0), free(bias), free(gamma);
+    free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantize),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_linear_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
