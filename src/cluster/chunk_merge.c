@@ -18,6 +18,7 @@
 #include "media/colormap.h"
 #include "media/normalize.h"
 #include "pipeline/naming.h"
+#include "pipeline/video_priv.h"
 #include "video/temporal_norm.h"
 #include "video/video_npz.h"
 #include "video/video_writer.h"
@@ -312,6 +313,13 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
     if (s == FATHOM_OK && mg.writer) s = pass_packets(&mg, INT64_MAX);
     if (s == FATHOM_OK && mg.writer) s = fathom_video_writer_finish(mg.writer);
     if (s == FATHOM_OK && mg.npz) s = fathom_video_npz_finish(mg.npz);
+    if (s == FATHOM_OK && vo->seq_formats) { /* whole, as a single pass marks it: --resume skips it */
+        char path[4200], text[4300];
+        snprintf(path, sizeof path, "%s/" FATHOM_VIDEO_SEQ_DONE, res->outputs[2]);
+        int n = snprintf(text, sizeof text, "input %s\nframes %lld\n", input, (long long)frames);
+        if ((s = fathom_mkdir_p(res->outputs[2])) == FATHOM_OK)
+            s = fathom_atomic_write_file(path, text, (size_t)n);
+    }
     if (s == FATHOM_OK) res->frames = frames;
     fathom_chunk_npz_free(&z);
     merger_free(&mg);
