@@ -796,6 +796,12 @@ int cmd_run(int argc, char **argv) {
         const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
         /* --shard: videos by their position among the run's videos (arguments, then folders) */
         if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
+        if ((a.chunks > 0 || a.mpi_size > 1) && fathom_model_is_video(model)) {
+            cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
+                      "--chunks and --mpi out)");
+            rc = 2; /* every rank alike: the model is the same */
+            break;
+        }
         fathom_video_opts_set_run(a.vo, signals_cancel_flag(),
                                   i < n_vid ? NULL : walked.items[i - n_vid].rel_dir,
                                   (const char *const *)argv + optind, argc - optind,
