@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "fathom.h"
 
@@ -21,7 +22,7 @@ int cmd_report(int argc, char **argv) {
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return usage(stdout);
     if (strcmp(argv[1], "merge")) {
-        fprintf(stderr, "fathom report: unknown action '%s' (merge)\n", argv[1]);
+        cli_error("unknown action '%s' (merge)", argv[1]);
         return usage(stderr);
     }
     static const struct option k_opts[] = {
@@ -35,19 +36,19 @@ int cmd_report(int argc, char **argv) {
         else return usage(stderr);
     }
     if (!out) {
-        fprintf(stderr, "fathom report merge: no output (-o MERGED.json)\n");
+        cli_error("merge: no output (-o MERGED.json)");
         return 2;
     }
     int n = argc - 1 - optind;
     if (n < 1) {
-        fprintf(stderr, "fathom report merge: no reports to merge\n");
+        cli_error("merge: no reports to merge");
         return 2;
     }
     long long items = 0;
     if (fathom_report_merge((const char *const *)argv + 1 + optind, n, out, &items) != FATHOM_OK) {
-        fprintf(stderr, "fathom report merge: %s\n", fathom_last_error());
+        cli_error("merge: %s", fathom_last_error());
         return 2;
     }
-    fprintf(stderr, "fathom report merge: %d reports, %lld items -> %s\n", n, items, out);
+    cli_note("merge: %d reports, %lld items -> %s", n, items, out);
     return 0;
 }
