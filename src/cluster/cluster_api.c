@@ -1,6 +1,7 @@
 /* cluster_api.c - the public scale-out calls of fathom.h over the internal ones (chunk_job.h,
  * mpi_driver.h), and the MPI entry points of a library built without MPI: they exist in every
  * build (libfathom exports the same functions) and say why they cannot work. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cluster/chunk_job.h"
@@ -15,6 +16,24 @@ static void fill_opts(fathom_chunk_run_opts *co, const fathom_video_run_opts *vo
     co->overlap = overlap;
     co->resume = resume;
     co->cancel = vo->cancel; /* fathom_video_opts_set_run's flag stops the chunks too */
+}
+
+/* A video found in an input folder (fathom_video_opts_set_run's rel_dir) has its outputs in
+ * OUTDIR/<rel_dir>/: the chunk runner gets that folder as its OUTDIR (its work folder goes
+ * there too) and options without rel_dir. */
+static const fathom_run_params *under_rel_dir(const fathom_run_params *params,
+                                              const fathom_video_run_opts **vo,
+                                              fathom_run_params *p_copy,
+                                              fathom_video_run_opts *vo_copy, char *dir,
+                                              size_t cap) {
+    if (!(*vo)->rel_dir || !(*vo)->rel_dir[0] || !params->outdir) return params;
+    snprintf(dir, cap, "%s/%s", params->outdir, (*vo)->rel_dir);
+    *p_copy = *params;
+    p_copy->outdir = dir;
+    *vo_copy = **vo;
+    vo_copy->rel_dir = NULL;
+    *vo = vo_copy;
+    return p_copy;
 }
 
 fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_params *params,
@@ -32,6 +51,10 @@ fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_par
     }
     fathom_chunk_run_opts co;
     fill_opts(&co, vo, n_chunks, overlap, resume);
+    fathom_run_params pc;
+    fathom_video_run_opts vc;
+    char dir[4096];
+    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
     return fathom_chunked_video_run(m, params, input, vo, &co, res);
 }
 
@@ -54,6 +77,10 @@ fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_param
     }
     fathom_chunk_run_opts co;
     fill_opts(&co, vo, n_chunks, overlap, resume);
+    fathom_run_params pc;
+    fathom_video_run_opts vc;
+    char dir[4096];
+    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
     return fathom_mpi_run_video(m, params, input, vo, &co, res);
 #else
     (void)m, (void)params, (void)input, (void)opts, (void)n_chunks, (void)overlap, (void)resume;
