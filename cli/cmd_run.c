@@ -64,6 +64,11 @@ static void usage(FILE *f) {
 "                          existing output fails its item; inputs and other files are never replaced)\n"
 "      --fail-fast         stop taking input after the first failed item (default: off)\n"
 "      --report FILE.json  per-item and per-stage report (default: none)\n"
+"      --shard K/N         only the K-th of N deterministic shares of the inputs (job arrays;\n"
+"                          merge the reports with `fathom report merge`; default: all)\n"
+"      --mpi               under mpirun/srun: rank 0 hands out image batches and video chunks\n"
+"                          to the other ranks, merges outputs and reports (default: off;\n"
+"                          docs/scale-out.md)\n"
 "      --progress MODE     auto (default: bar on a terminal, else none), bar, ndjson (every\n"
 "                          stderr line one JSON event), none; the summary line is always shown\n"
 "  -q, --quiet             errors only   -v, --verbose  more notes (twice: debug)\n"
@@ -91,6 +96,11 @@ static void usage(FILE *f) {
 "      --lookahead N       frames read ahead for the range, 0..1024 (default 8)\n"
 "      --scene-cut T       scene-cut sensitivity, 0..1, 0 = off (default 0.3)\n"
 "      --video-npz         all frames' raw depth in OUTDIR/<stem>.npz (default: off)\n"
+"      --chunks N          split each video into N chunks by frame index, run them on the\n"
+"                          --device engines at once (one worker each), merge into one output;\n"
+"                          --resume redoes only unfinished chunks (default: off, one pass;\n"
+"                          with --mpi: 2 per worker rank) (docs/scale-out.md)\n"
+"      --overlap K         frames recomputed before each chunk to align it (default 16)\n"
 "      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
 "                          official 32-frame windows by default; this runs its cached-state\n"
 "                          streaming mode instead: one frame in, one depth out (docs/vda.md)\n"
@@ -103,7 +113,7 @@ enum {
     OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
     OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
     OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS,
-    OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING
+    OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING, OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP, OPT_MPI
 };
 
 static const struct option k_opts[] = {
@@ -121,6 +131,8 @@ static const struct option k_opts[] = {
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
     {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
     {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"report", required_argument, 0, OPT_REPORT},
+    {"shard", required_argument, 0, OPT_SHARD}, {"chunks", required_argument, 0, OPT_CHUNKS},
+    {"overlap", required_argument, 0, OPT_OVERLAP}, {"mpi", no_argument, 0, OPT_MPI},
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
@@ -332,6 +344,92 @@ static int run_video(const fathom_model *model, const fathom_run_params *rp, pro
     return rc;
 }
 
+/* What a chunked video run (--chunks, --mpi) made: a note, and its outputs claimed. */
+static void chunk_summary(const char *input, const fathom_chunk_run_result *res, const char *where,
+                          char **claimed, int *n_claimed) {
+    cli_note("%s: %lld frames in %d chunks%s (%d run now, %d from an earlier run, %d retried)",
+             input, (long long)res->frames, res->chunks, where, res->ran, res->reused,
+             res->retried);
+    for (int i = 0; i < 3; i++)
+        if (res->outputs[i][0]) {
+            cli_note("  %s", res->outputs[i]);
+            if (claimed && (claimed[*n_claimed] = strdup(res->outputs[i]))) (*n_claimed)++;
+        }
+}
+
+/* --chunks: one video as chunks on the --device engines, merged (fathom_chunk_video_run). */
+static int run_video_chunked(const fathom_model *model, const fathom_run_params *rp,
+                             const char *input, const fathom_video_opts *vo, int chunks,
+                             int overlap, int resume, char **claimed, int *n_claimed) {
+    if (signals_cancelled()) return 130;
+    fathom_chunk_run_result res;
+    fathom_status st = fathom_chunk_video_run(model, rp, input, vo, chunks, overlap, resume, &res);
+    if (st != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        return st == FATHOM_ERR_INTERRUPTED || signals_cancelled() ? 130 : res.chunks > 0 ? 1 : 2;
+    }
+    chunk_summary(input, &res, "", claimed, n_claimed);
+    return 0;
+}
+
+/* --mpi with several ranks: rank 0 plans, hands out the chunks and merges
+ * (fathom_mpi_video_run); every rank returns rank 0's exit code. */
+static int run_video_mpi(const fathom_model *model, const fathom_run_params *rp, const char *input,
+                         const fathom_video_opts *vo, int chunks, int overlap, int resume,
+                         int rank, char **claimed, int *n_claimed) {
+    fathom_chunk_run_result res;
+    fathom_status st = fathom_mpi_video_run(model, rp, input, vo, chunks, overlap, resume, &res);
+    int rc = 0;
+    if (rank == 0 && st != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        rc = st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
+    } else if (rank == 0) {
+        chunk_summary(input, &res, " over the ranks", claimed, n_claimed);
+    }
+    fathom_mpi_share_int(&rc); /* rank 0 knows how the video ended: every rank goes on alike */
+    return rc;
+}
+
+/* --mpi, images: rank 0 hands out batches and merges the workers' reports into --report
+ * (REPORT.rank<r>.json each); the others run the batches they are given. Every rank returns
+ * the same exit code. */
+static int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
+                          int rank, int size) {
+    int rc;
+    if (rank == 0) {
+        rc = fathom_mpi_images_serve(size);
+        if (rp->report_path) { /* one report from the workers' */
+            char(*paths)[4200] = calloc((size_t)size, sizeof *paths);
+            const char **pp = calloc((size_t)size, sizeof *pp);
+            for (int r = 1; paths && pp && r < size; r++) {
+                snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp->report_path, r);
+                pp[r - 1] = paths[r];
+            }
+            if (!paths || !pp ||
+                fathom_report_merge(pp, size - 1, rp->report_path, NULL) != FATHOM_OK) {
+                cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
+                if (rc < 2) rc = 2;
+            }
+            free(pp);
+            free(paths);
+        }
+    } else {
+        char rank_report[4200];
+        fathom_mpi_images mst;
+        fathom_run_params wp = *rp;
+        fathom_mpi_images_worker_init(&mst, rp->batch);
+        wp.take = fathom_mpi_images_take, wp.take_user = &mst;
+        if (rp->report_path) {
+            snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
+            wp.report_path = rank_report;
+        }
+        rc = run_images(model, &wp, po);
+        fathom_mpi_images_worker_done(rc);
+    }
+    fathom_mpi_share_int(&rc); /* every rank goes on to the videos, or none does */
+    return rc;
+}
+
 /* Everything `fathom run` reads from its command line. */
 typedef struct run_args {
     fathom_run_params rp;
@@ -344,6 +442,8 @@ typedef struct run_args {
     fathom_precision precision;
     fathom_weight_format wformat;   /* --weights (CPU engines only) */
     progress_mode pmode;
+    int chunks, overlap;            /* --chunks / --overlap: videos in chunks (scale-out) */
+    int use_mpi, mpi_rank, mpi_size; /* --mpi: this rank of mpi_size */
 } run_args;
 
 /* The governor's flags; -1 when `c` is not one of them, else 1 ok / 0 bad value. */
@@ -435,6 +535,13 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
     case OPT_OVERWRITE: a->overwrite = 1; return 1;
     case OPT_FAIL_FAST: rp->fail_fast = 1; return 1;
     case OPT_REPORT: rp->report_path = arg; return 1;
+    case OPT_SHARD:
+        if (fathom_shard_parse(arg, &rp->shard_index, &rp->shard_count) == FATHOM_OK) return 1;
+        cli_error("%s", fathom_last_error());
+        return 0;
+    case OPT_CHUNKS: return parse_int("--chunks", arg, 1, 100000, &a->chunks);
+    case OPT_OVERLAP: return parse_int("--overlap", arg, 0, 100000, &a->overlap);
+    case OPT_MPI: a->use_mpi = 1; return 1;
     case OPT_PROGRESS:
         if (!strcmp(arg, "auto")) a->pmode = PROGRESS_AUTO;
         else if (!strcmp(arg, "bar")) a->pmode = PROGRESS_BAR;
@@ -502,6 +609,8 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
     a->gp = fathom_governor_default_params();
     a->device_arg = "auto";
     a->pmode = PROGRESS_AUTO;
+    a->overlap = 16;
+    a->mpi_size = 1;
     if (fathom_video_opts_create(&a->vo) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
         return 2;
@@ -602,6 +711,7 @@ int cmd_run(int argc, char **argv) {
     fathom_video_list walked = {0};          /* videos found in input folders (owned) */
     char **claimed = NULL; /* owned: outputs of the videos run so far (same-name clashes) */
     int n_claimed = 0;
+    int mpi_inited = 0, mpi_shared = 0; /* --mpi: initialized; every rank reached the shared part */
     if (rc >= 0) goto out;
     rc = 2;
     if (!parse_devices(a.device_arg, rp, a.threads, a.precision)) goto out;
@@ -611,6 +721,14 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         rp->devices[i].weights = a.wformat;
+    }
+    if (a.use_mpi) {
+        if (fathom_mpi_init(NULL, NULL, &a.mpi_rank, &a.mpi_size) != FATHOM_OK) {
+            cli_error("%s", fathom_last_error());
+            goto out;
+        }
+        mpi_inited = 1;
+        if (a.mpi_size > 1 && a.chunks == 0) a.chunks = 2 * (a.mpi_size - 1); /* chunks to share */
     }
     /* videos run one by one as ordered jobs; everything else goes through one image run */
     int n_in = argc - optind, n_img = 0, n_vid = 0;
@@ -667,12 +785,23 @@ int cmd_run(int argc, char **argv) {
     progress_attach(&po, rp);
     if (po.mode == PROGRESS_NDJSON) rp->stats_interval_s = 1.0; /* a line a second is plenty */
     rc = 0;
-    if (n_img > 0) rc = run_images(model, rp, &po);
+    mpi_shared = 1;
+    if (a.mpi_size > 1 && n_img > 0) /* rank 0 hands out batches, the others run them */
+        rc = run_images_mpi(model, rp, &po, a.mpi_rank, a.mpi_size);
+    else if (n_img > 0) rc = run_images(model, rp, &po);
     /* each video is its own item: one that fails does not stop the next (only Ctrl-C does) */
     const int n_all = n_vid + (int)walked.n;
     claimed = calloc((size_t)n_all * 3 + 1, sizeof *claimed); /* owned, with each path */
     for (int i = 0; i < n_all && rc != 130; i++) {
         const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
+        /* --shard: videos by their position among the run's videos (arguments, then folders) */
+        if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
+        if ((a.chunks > 0 || a.mpi_size > 1) && fathom_model_is_video(model)) {
+            cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
+                      "--chunks and --mpi out)");
+            rc = 2; /* every rank alike: the model is the same */
+            break;
+        }
         fathom_video_opts_set_run(a.vo, signals_cancel_flag(),
                                   i < n_vid ? NULL : walked.items[i - n_vid].rel_dir,
                                   (const char *const *)argv + optind, argc - optind,
@@ -687,10 +816,17 @@ int cmd_run(int argc, char **argv) {
             fathom_video_report_path(rp->report_path, in, dup, rpath, sizeof rpath);
             vp.report_path = rpath;
         }
-        int r = run_video(model, &vp, &po, in, a.vo, claimed, &n_claimed);
+        int r = a.mpi_size > 1 ? run_video_mpi(model, &vp, in, a.vo, a.chunks, a.overlap, a.resume,
+                                               a.mpi_rank, claimed, &n_claimed)
+                : a.chunks > 0 ? run_video_chunked(model, &vp, in, a.vo, a.chunks, a.overlap,
+                                                   a.resume, claimed, &n_claimed)
+                               : run_video(model, &vp, &po, in, a.vo, claimed, &n_claimed);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
 out:
+    /* a rank that stops before the shared part would leave the others waiting: end them all */
+    if (a.mpi_size > 1 && rc == 2 && !mpi_shared) fathom_mpi_abort(2);
+    if (mpi_inited) fathom_mpi_finalize();
     for (int i = 0; i < n_claimed; i++) free(claimed[i]);
     free(claimed);
     fathom_video_list_free(&walked);

@@ -7,5 +7,6 @@ int cmd_run(int argc, char **argv);   /* cmd_run.c */
 int cmd_info(int argc, char **argv);  /* cmd_info.c */
 int cmd_bench(int argc, char **argv); /* cmd_bench.c */
 int cmd_serve(int argc, char **argv); /* cmd_serve.c */
+int cmd_report(int argc, char **argv); /* cmd_report.c */
 
 #endif

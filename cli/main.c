@@ -15,6 +15,7 @@ static int usage(FILE *f) {
                "  info     describe a model file or folder\n"
                "  bench    time the inference engine\n"
                "  serve    live depth worker: streams in, depth over HTTP/WebSocket\n"
+               "  report   merge the reports of sharded runs (report merge A.json B.json -o M.json)\n"
                "  version  print the version\n");
     return f == stderr ? 2 : 0;
 }
@@ -36,7 +37,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}, {"serve", cmd_serve}};
+        {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}, {"serve", cmd_serve},
+        {"report", cmd_report}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) {
             cli_set_command(cmds[i].name);

@@ -428,6 +428,15 @@ typedef struct fathom_run_params {
     int n_devices;             /* inference threads, one engine each (>= 1) */
     fathom_engine_params devices[FATHOM_MAX_DEVICES];
     int fail_fast;             /* stop taking input after the first failed item */
+    int shard_index;           /* --shard K/N, images only: take the inputs at positions p */
+    int shard_count;           /* (source order) with p % shard_count == shard_index; count 0
+                                  or 1: all. Names and indexes equal an unsharded run's */
+    int (*take)(void *user, uint64_t pos); /* may be NULL: images only, after the shard test:
+                                  whether this process takes input position pos (called in
+                                  increasing pos order from the source thread; `fathom run
+                                  --mpi` hands out batches this way). Set: temporaries of dead
+                                  processes are not cleaned (an OUTDIR shared by machines) */
+    void *take_user;
     const char *report_path;   /* borrowed, may be NULL: JSON report written at the end */
     int argc;                  /* with argv (borrowed, may be NULL): the command line, */
     const char *const *argv;   /* recorded in the report ("fathom" + argv[0..argc-1]) */
@@ -729,6 +738,73 @@ void fathom_video_report_path(const char *report, const char *input, int dup, ch
                               size_t n);
 /* 1 when two inputs have the same file name (folders aside). */
 int fathom_video_same_name(const char *a, const char *b);
+
+/* ======================================================================== scale-out */
+/* (section owned by src/cluster; docs/scale-out.md) */
+
+/* --shard K/N: parse "K/N" (1 <= K <= N <= 1000000) into the 0-based *index and the *count of
+ * fathom_run_params shard_index / shard_count. Errors say why. */
+fathom_status fathom_shard_parse(const char *s, int *index, int *count);
+/* Whether input position pos belongs to shard index of count (count <= 1: every position). */
+int fathom_shard_takes(uint64_t pos, int index, int count);
+
+/* `fathom report merge`: one report from the --report files of sharded runs (every item once,
+ * in index order; totals and stage times summed; elapsed_s the longest). out_path is written
+ * atomically and must not be an input; *n_items (may be NULL) gets the merged item count. An
+ * incomplete report or an item index found in two reports is an error naming the file. */
+fathom_status fathom_report_merge(const char *const *paths, int n, const char *out_path,
+                                  long long *n_items);
+
+/* What a chunked video run did. */
+typedef struct fathom_chunk_run_result {
+    int chunks;            /* planned */
+    int reused;            /* finished by an earlier run (resume) */
+    int ran;               /* run now (successfully) */
+    int retried;           /* chunk runs that failed and were retried */
+    int64_t frames;        /* merged frames */
+    int cancelled;
+    char outputs[3][4096]; /* depth video, npz, sequence folder ("" when not made) */
+} fathom_chunk_run_result;
+
+/* One video as n_chunks chunks (by frame index; `overlap` frames recomputed before each to
+ * align it) on the devices of params at once (one worker each), merged into the outputs of
+ * `opts` as a single pass would write them. The manifest and finished chunks stay in
+ * OUTDIR/.fathom-chunks/<stem>/; `resume` redoes only unfinished chunks. The cancel flag of
+ * fathom_video_opts_set_run stops it (resumable). *res is filled (also on errors: chunks > 0
+ * when planning succeeded). */
+fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_params *params,
+                                     const char *input, const fathom_video_opts *opts,
+                                     int n_chunks, int overlap, int resume,
+                                     fathom_chunk_run_result *res);
+
+/* MPI (`fathom run --mpi` under mpirun/srun). In a library built without Open MPI (fathom_config.h
+ * FATHOM_HAVE_MPI undefined) fathom_mpi_init and fathom_mpi_video_run return
+ * FATHOM_ERR_UNSUPPORTED and the others do nothing (serve/take: 0). */
+/* MPI_Init_thread (serialized) once; this process's rank and the number of ranks. */
+fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size);
+void fathom_mpi_finalize(void);
+/* End every rank at once (a rank that cannot go on would leave the others waiting). */
+void fathom_mpi_abort(int code);
+/* Every rank takes rank 0's *value (every rank calls it). */
+void fathom_mpi_share_int(int *value);
+/* Every rank calls it (size >= 2): rank 0 plans n_chunks chunks, hands them out on request
+ * and merges (*res filled there); the other ranks run chunks with their devices. */
+fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_opts *opts,
+                                   int n_chunks, int overlap, int resume,
+                                   fathom_chunk_run_result *res);
+/* Image sets. Workers (rank > 0): fathom_mpi_images_worker_init, then run the pipeline with
+ * params take = fathom_mpi_images_take, take_user = the state, then
+ * fathom_mpi_images_worker_done with the exit code. Rank 0: fathom_mpi_images_serve until
+ * every worker is done; it returns the worst exit code of the workers. */
+typedef struct fathom_mpi_images {
+    int batch;
+    uint64_t begin, end; /* positions of the batch held now */
+} fathom_mpi_images;
+void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch);
+int fathom_mpi_images_take(void *user, uint64_t pos);
+void fathom_mpi_images_worker_done(int rc);
+int fathom_mpi_images_serve(int size);
 
 #ifdef __cplusplus
 }

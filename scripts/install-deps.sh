@@ -20,6 +20,7 @@ pkgs=(
   python3-pil                         # Depth Pro test: JPEGs with EXIF focal lengths
   python3-torch                       # tests/vda: damaged official-format VDA checkpoints
   python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
+  openmpi-bin libopenmpi-dev          # fathom run --mpi (optional in CMake: FATHOM_MPI)
 )
 
 SUDO=""

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cluster/shard.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "media/atomic_file.h"
@@ -219,7 +220,7 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         return st;
     }
     /* leftovers of runs that died in this OUTDIR (kill -9): their processes are gone */
-    size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+    size_t stale = params->take ? 0 : fathom_atomic_clean_stale(params->outdir, 64);
     if (stale)
         fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
                    params->outdir, stale, stale == 1 ? "" : "s");
@@ -230,6 +231,11 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
         return st;
     }
     (*out)->manifest = manifest;
+    if (params->shard_count > 1) { /* custom sources (video frames) are never sharded */
+        (*out)->shard_index = params->shard_index;
+        (*out)->shard_count = params->shard_count;
+    }
+    (*out)->take = params->take, (*out)->take_user = params->take_user;
     (*out)->input_ids = ids;
     fathom_names_configure((*out)->names, so.formats ? so.formats : FATHOM_OUT_NPY, manifest);
     return FATHOM_OK;
@@ -244,6 +250,7 @@ void fathom_pipeline_cancel(fathom_pipeline *pl) {
 static void snapshot(struct fathom_pipeline *pl, fathom_run_stats *s) {
     memset(s, 0, sizeof *s);
     s->total = pl->src.ops && pl->src.ops->total ? pl->src.ops->total(pl->src.self) : -1;
+    s->total = fathom_shard_total(s->total, pl->shard_index, pl->shard_count);
     s->taken = atomic_load(&pl->taken);
     s->done = atomic_load(&pl->done);
     s->skipped = atomic_load(&pl->skipped);

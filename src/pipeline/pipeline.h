@@ -74,6 +74,9 @@ struct fathom_pipeline {
     fathom_item **reorder;          /* owned array (items borrowed): n_items slots */
     uint64_t next_index;
     int ran;
+    int shard_index, shard_count;   /* inputs source only (cluster/shard.h); 0/0: all */
+    int (*take)(void *user, uint64_t pos); /* inputs source only: run params' take */
+    void *take_user;
 };
 
 /* Monotonic seconds. */

@@ -6,6 +6,7 @@
  * rest of the pipeline. */
 #include <string.h>
 
+#include "cluster/shard.h"
 #include "core/status.h"
 #include "pipeline/pipeline.h"
 
@@ -25,9 +26,25 @@ void *fathom_stage_source(void *arg) {
         it->index = index;
         it->t_start = t;
         int done = 0;
-        fathom_status st = pl->src.ops->next(pl->src.self, it, &done);
-        if (st == FATHOM_OK && !done && it->rel_out.s && it->rel_out.s[0])
-            st = fathom_names_claim(pl->names, it);
+        fathom_status st;
+        for (;;) { /* --shard, --mpi: every input is named, so names equal a single run's */
+            st = pl->src.ops->next(pl->src.self, it, &done);
+            if (st == FATHOM_OK && !done && it->rel_out.s && it->rel_out.s[0])
+                st = fathom_names_claim(pl->names, it);
+            if (st != FATHOM_OK || done ||
+                (fathom_shard_takes(index, pl->shard_index, pl->shard_count) &&
+                 (!pl->take || pl->take(pl->take_user, index))))
+                break;
+            index++; /* another shard's input: reuse the item for the next one */
+            fathom_item_reset(it);
+            it->index = index;
+            if (atomic_load(&pl->stop)) {
+                done = 1;
+                break;
+            }
+            t = fathom_now_s();
+            it->t_start = t;
+        }
         if (st != FATHOM_OK || done) {
             /* an error after a cancel is the cancel's doing (EINTR on a stdin list) */
             if (st != FATHOM_OK && !atomic_load(&pl->stop))

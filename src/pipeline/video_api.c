@@ -14,6 +14,10 @@ struct fathom_video_opts {
     char *video_path; /* owned copy of the "video" value (o.video_path borrows it) */
 };
 
+const fathom_video_run_opts *fathom_video_opts_run_opts(const fathom_video_opts *o) {
+    return o ? &o->o : NULL;
+}
+
 fathom_status fathom_video_opts_create(fathom_video_opts **out) {
     fathom_video_opts *v = calloc(1, sizeof *v); /* owned by the caller */
     if (!v) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for video options");

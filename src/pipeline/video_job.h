@@ -60,6 +60,9 @@ typedef struct fathom_video_run_opts {
 } fathom_video_run_opts;
 
 void fathom_video_run_default_opts(fathom_video_run_opts *o);
+/* The options inside a public fathom_video_opts (video_api.c; NULL for NULL): for library code
+ * behind public calls that take one (src/cluster). */
+const fathom_video_run_opts *fathom_video_opts_run_opts(const fathom_video_opts *o);
 
 /* Parse one video flag of `fathom run` (name without dashes: "video", "video-codec", "crf",
  * "pix-fmt", "video-color", "video-npz", "start", "end", "max-frames", "max-res", "normalize",

@@ -1,7 +1,7 @@
 /* test_public_api.c - the public calls the CLI is built on (fathom.h only, as the CLI; the log
  * callback is tested through the binary in test_cli_habits.sh):
  * network-size cap, device probe / auto, model names, NDJSON message lines,
- * video options set by name (times as HH:MM:SS). */
+ * video options set by name (times as HH:MM:SS), the scale-out calls. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,11 +101,39 @@ static void test_video_opts_by_name(void **state) {
     fathom_video_opts_free(&o); /* accepts NULL */
 }
 
+/* scale-out: shards partition the positions; MPI calls exist in every build */
+static void test_scale_out(void **state) {
+    (void)state;
+    int k = -1, n = -1;
+    assert_int_equal(fathom_shard_parse("2/3", &k, &n), FATHOM_OK);
+    assert_int_equal(k, 1);
+    assert_int_equal(n, 3);
+    assert_int_not_equal(fathom_shard_parse("4/3", &k, &n), FATHOM_OK);
+    assert_non_null(strstr(fathom_last_error(), "--shard"));
+    assert_int_not_equal(fathom_shard_parse("x", &k, &n), FATHOM_OK);
+    for (uint64_t pos = 0; pos < 20; pos++) {
+        int owners = 0;
+        for (int i = 0; i < 3; i++) owners += fathom_shard_takes(pos, i, 3) != 0;
+        assert_int_equal(owners, 1);
+        assert_true(fathom_shard_takes(pos, 0, 1));
+    }
+    const char *none[1] = {"/nonexistent/report.json"};
+    assert_int_not_equal(fathom_report_merge(none, 1, "/nonexistent/m.json", NULL), FATHOM_OK);
+#ifndef FATHOM_HAVE_MPI
+    int rank = -1, size = -1;
+    assert_int_equal(fathom_mpi_init(NULL, NULL, &rank, &size), FATHOM_ERR_UNSUPPORTED);
+    assert_non_null(strstr(fathom_last_error(), "built without MPI"));
+    fathom_chunk_run_result res;
+    assert_int_equal(fathom_mpi_video_run(NULL, NULL, "x.mp4", NULL, 2, 0, 0, &res),
+                     FATHOM_ERR_UNSUPPORTED);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_cap),       cmocka_unit_test(test_device_probe_and_auto),
         cmocka_unit_test(test_model_names),       cmocka_unit_test(test_json_message),
-        cmocka_unit_test(test_video_opts_by_name),
+        cmocka_unit_test(test_video_opts_by_name), cmocka_unit_test(test_scale_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,424 @@
+/* chunk_job.c - plan, run chunks on one worker per device, merge (see chunk_job.h). */
+#include "cluster/chunk_job.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster/chunk_manifest.h"
+#include "cluster/chunk_plan.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "media/atomic_file.h"
+#include "pipeline/naming.h"
+
+enum { TODO = 0, RUNNING, DONE, FAILED };
+
+typedef struct runner {
+    const fathom_model *model;
+    const fathom_run_params *params;
+    const fathom_video_run_opts *vo;
+    const char *input, *stem, *workdir, *manifest_path;
+    fathom_chunk_manifest *man;     /* borrowed */
+    const atomic_int *cancel;
+    pthread_mutex_t mu;             /* everything below */
+    int *state, *attempts;          /* owned: per chunk */
+    fathom_pipeline *running[FATHOM_MAX_DEVICES]; /* borrowed: what a cancel must stop */
+    int stop;                       /* a chunk failed twice, the manifest failed, or cancel */
+    fathom_status err;
+    char err_msg[1400];
+    int ran, retried;
+    atomic_int workers_left;
+} runner;
+
+static void set_err(runner *r, fathom_status s, const char *msg) {
+    if (r->err == FATHOM_OK) {
+        r->err = s;
+        snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
+    }
+    r->stop = 1;
+}
+
+static void publish(runner *r, int dev, fathom_pipeline *pl) {
+    pthread_mutex_lock(&r->mu);
+    r->running[dev] = pl;
+    pthread_mutex_unlock(&r->mu);
+}
+
+fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
+                                   const fathom_video_run_opts *vo, const char *input,
+                                   const char *workdir, const fathom_chunk *c, int i,
+                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
+                                   void *user) {
+    char outdir[4200];
+    snprintf(outdir, sizeof outdir, "%s/c%05d", workdir, i);
+    FATHOM_TRY(fathom_mkdir_p(outdir));
+    fathom_run_params p = *params;
+    p.outdir = outdir;
+    p.report_path = NULL;
+    p.existing = FATHOM_EXISTING_OVERWRITE; /* leftovers of a killed attempt are redone */
+    p.on_stats = NULL, p.on_item = NULL, p.user = NULL; /* progress is the chunk level's */
+    p.governor = NULL;
+    p.shard_count = 0;
+    fathom_video_run_opts o = *vo;
+    o.video_path = NULL;
+    o.seq_formats = 0;
+    o.npz = 1;
+    o.read.start = c->start_us / 1e6; /* llround(start * 1e6) gives the microsecond back */
+    o.read.end = c->end_us > 0 ? c->end_us / 1e6 : 0;
+    o.read.max_frames = 0;
+    fathom_video_job *job = NULL;
+    fathom_pipeline *pl = NULL;
+    FATHOM_TRY(fathom_video_job_create(m, &p, input, &o, &job, &pl));
+    int stop = on_pipeline ? on_pipeline(user, pl) : 0;
+    fathom_run_stats st;
+    memset(&st, 0, sizeof st);
+    fathom_status s = stop ? FATHOM_ERR_INTERRUPTED : fathom_pipeline_run(pl, &st);
+    if (on_pipeline) on_pipeline(user, NULL);
+    fathom_pipeline_free(&pl); /* finishes the archive */
+    fathom_video_job_stats js;
+    fathom_video_job_get_stats(job, &js);
+    fathom_video_job_release(&job);
+    if (s == FATHOM_OK && st.fatal != FATHOM_OK)
+        s = fathom_fail(st.fatal, "%s", st.fatal_msg);
+    if (s == FATHOM_OK && st.cancelled) s = FATHOM_ERR_INTERRUPTED;
+    if (s != FATHOM_OK) return s;
+    int64_t want = c->count + (c->first - c->decode_from);
+    if (!js.npz_path[0] || js.frames_read != want)
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d decoded %lld frames where the plan has "
+                           "%lld (frames %lld..%lld)%s%s", input, i, (long long)js.frames_read,
+                           (long long)want, (long long)c->decode_from,
+                           (long long)(c->first + c->count - 1), js.end_reason[0] ? ": " : "",
+                           js.end_reason);
+    return FATHOM_OK;
+}
+
+typedef struct slot_arg {
+    runner *r;
+    int dev;
+} slot_arg;
+
+/* Register the running pipeline of a worker (NULL when done); 1 when it must not start. */
+static int on_pipeline(void *user, fathom_pipeline *pl) {
+    slot_arg *a = user;
+    publish(a->r, a->dev, pl);
+    pthread_mutex_lock(&a->r->mu);
+    int stop = pl && (a->r->stop || (a->r->cancel && atomic_load(a->r->cancel)));
+    pthread_mutex_unlock(&a->r->mu);
+    return stop;
+}
+
+/* One chunk on device slot `dev`; FATHOM_OK when its archive is complete. */
+static fathom_status run_chunk(runner *r, int i, int dev) {
+    fathom_run_params p = *r->params;
+    p.n_devices = 1;
+    p.devices[0] = r->params->devices[dev];
+    slot_arg a = {r, dev};
+    return fathom_chunk_run_one(r->model, &p, r->vo, r->input, r->workdir, &r->man->chunks[i], i,
+                                on_pipeline, &a);
+}
+
+typedef struct worker_arg {
+    runner *r;
+    int dev;
+} worker_arg;
+
+static void *worker(void *arg) {
+    worker_arg *wa = arg;
+    runner *r = wa->r;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int i = -1;
+        for (int k = 0; !r->stop && k < r->man->n && i < 0; k++)
+            if (r->state[k] == TODO) i = k;
+        if (i >= 0) r->state[i] = RUNNING, r->attempts[i]++;
+        pthread_mutex_unlock(&r->mu);
+        if (i < 0) break;
+        fathom_status s = run_chunk(r, i, wa->dev);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", s == FATHOM_OK ? "" : fathom_last_error());
+        pthread_mutex_lock(&r->mu);
+        if (s == FATHOM_OK) {
+            r->state[i] = DONE;
+            r->man->done[i] = 1;
+            r->ran++;
+            /* the archive is in place: only now may the manifest say so */
+            fathom_status ms = fathom_chunk_manifest_save(r->man, r->manifest_path);
+            if (ms != FATHOM_OK) set_err(r, ms, fathom_last_error());
+        } else if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
+            r->state[i] = TODO;
+            r->stop = 1;
+        } else if (r->attempts[i] < 2) {
+            r->state[i] = TODO; /* once more, on whichever engine is free first */
+            r->retried++;
+        } else {
+            r->state[i] = FAILED;
+            char full[1200];
+            snprintf(full, sizeof full, "chunk %d failed twice: %s", i, msg);
+            set_err(r, s, full);
+            for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
+                if (r->running[d]) fathom_pipeline_cancel(r->running[d]);
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    atomic_fetch_sub(&r->workers_left, 1);
+    return NULL;
+}
+
+/* Output paths the merge will write, checked before any chunk runs (nothing is lost later). */
+static fathom_status check_outputs(const fathom_run_params *p, const fathom_video_run_opts *vo,
+                                   const char *input, const char *stem) {
+    if (p->existing == FATHOM_EXISTING_OVERWRITE) return FATHOM_OK;
+    char path[4200];
+    struct stat st;
+    if (vo->video_path || (!vo->seq_formats && !vo->npz)) {
+        if (vo->video_path) snprintf(path, sizeof path, "%s", vo->video_path);
+        else snprintf(path, sizeof path, "%s/%s_depth.mkv", p->outdir, stem);
+        if (stat(path, &st) == 0)
+            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite)", input, path);
+    }
+    if (vo->npz) {
+        snprintf(path, sizeof path, "%s/%s.npz", p->outdir, stem);
+        if (stat(path, &st) == 0)
+            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite)", input, path);
+    }
+    if (vo->seq_formats) {
+        snprintf(path, sizeof path, "%s/%s", p->outdir, stem);
+        if (stat(path, &st) == 0)
+            return fathom_fail(FATHOM_ERR_IO, "%s: output folder %s exists (use --overwrite)",
+                               input, path);
+    }
+    return FATHOM_OK;
+}
+
+static void write_report(const char *path, const char *input, const fathom_chunk_manifest *man,
+                         const int *attempts, const fathom_chunk_seam *seams,
+                         const fathom_chunk_run_result *res, double seconds) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return;
+    cJSON_AddStringToObject(o, "fathom", fathom_version());
+    cJSON_AddStringToObject(o, "input", input);
+    cJSON_AddNumberToObject(o, "frames", (double)man->frames);
+    cJSON_AddNumberToObject(o, "overlap", man->overlap);
+    cJSON *ch = cJSON_AddArrayToObject(o, "chunks");
+    for (int i = 0; ch && i < man->n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "first", (double)man->chunks[i].first);
+        cJSON_AddNumberToObject(c, "count", (double)man->chunks[i].count);
+        cJSON_AddNumberToObject(c, "decode_from", (double)man->chunks[i].decode_from);
+        cJSON_AddNumberToObject(c, "attempts", attempts ? attempts[i] : 0);
+        cJSON_AddBoolToObject(c, "done", man->done[i] != 0);
+        cJSON_AddItemToArray(ch, c);
+    }
+    cJSON *se = cJSON_AddArrayToObject(o, "seams");
+    for (int i = 0; se && seams && i + 1 < man->n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "border", seams[i].border);
+        cJSON_AddNumberToObject(c, "overlap_frames", seams[i].frames);
+        cJSON_AddNumberToObject(c, "scale", seams[i].scale);
+        cJSON_AddNumberToObject(c, "shift", seams[i].shift);
+        cJSON_AddNumberToObject(c, "residual", seams[i].residual);
+        cJSON_AddItemToArray(se, c);
+    }
+    cJSON *t = cJSON_AddObjectToObject(o, "totals");
+    cJSON_AddNumberToObject(t, "chunks", res->chunks);
+    cJSON_AddNumberToObject(t, "reused", res->reused);
+    cJSON_AddNumberToObject(t, "ran", res->ran);
+    cJSON_AddNumberToObject(t, "retried", res->retried);
+    cJSON_AddNumberToObject(t, "frames_merged", (double)res->frames);
+    cJSON_AddNumberToObject(t, "elapsed_s", seconds);
+    cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
+    for (int i = 0; outs && i < 3; i++)
+        if (res->outputs[i][0]) cJSON_AddItemToArray(outs, cJSON_CreateString(res->outputs[i]));
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (s) {
+        if (fathom_atomic_write_file(path, s, strlen(s)) != FATHOM_OK) /* outputs are kept */
+            fathom_log(FATHOM_LOG_WARN, "%s", fathom_last_error());
+        free(s);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_run_opts *vo,
+                                   const fathom_chunk_run_opts *co, fathom_chunk_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->t0 = now_s();
+    if (vo->read.start > 0 || vo->read.end > 0 || vo->read.max_frames > 0)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: --chunks takes the whole video "
+                           "(--start/--end/--max-frames are not supported with it)", input);
+    if (!params->outdir) return fathom_fail(FATHOM_ERR_INVALID_ARG, "--chunks needs -o OUTDIR");
+    fathom_model_info mi;
+    fathom_model_get_info(m, &mi);
+    ctx->metric = mi.metric;
+    fathom_naming_stem(input, ctx->stem, sizeof ctx->stem);
+    if (!ctx->stem[0]) snprintf(ctx->stem, sizeof ctx->stem, "video");
+    snprintf(ctx->workdir, sizeof ctx->workdir, "%s/.fathom-chunks/%s", params->outdir, ctx->stem);
+    snprintf(ctx->mpath, sizeof ctx->mpath, "%s/manifest.json", ctx->workdir);
+    int64_t bytes, mtime;
+    FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
+    fathom_chunk_manifest *man = &ctx->man;
+    fathom_status s = co->resume ? fathom_chunk_manifest_load(ctx->mpath, man) : FATHOM_ERR_NOT_FOUND;
+    if (s != FATHOM_OK && s != FATHOM_ERR_NOT_FOUND) return s;
+    if (s == FATHOM_OK) { /* resume: the manifest must describe this input and this plan */
+        const char *why = man->input_bytes != bytes || man->input_mtime_ns != mtime
+                              ? "the input changed since (size or time)"
+                          : man->overlap != co->overlap ? "it was made with another --overlap"
+                          : man->n != co->n_chunks && man->n != man->frames
+                              ? "it was made with another --chunks" : NULL;
+        if (why) {
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cannot resume from %s: %s; remove "
+                               "that folder to start over", input, ctx->mpath, why);
+        }
+    } else {
+        int64_t *pts = NULL, n = 0;
+        FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
+        s = fathom_chunk_plan(pts, n, co->n_chunks, co->overlap, &man->chunks, &man->n);
+        free(pts);
+        if (s != FATHOM_OK) {
+            char e[512];
+            snprintf(e, sizeof e, "%s", fathom_last_error());
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(s, "%s: %s", input, e);
+        }
+        snprintf(man->input, sizeof man->input, "%s", input);
+        man->input_bytes = bytes, man->input_mtime_ns = mtime, man->frames = n;
+        man->overlap = co->overlap;
+        if (!(man->done = calloc((size_t)man->n, sizeof *man->done))) {
+            fathom_chunk_ctx_clear(ctx);
+            return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+        }
+    }
+    for (int i = 0; i < man->n; i++) { /* a finished chunk whose result is gone is redone */
+        char p[5200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
+        if (man->done[i] && stat(p, &st) != 0) man->done[i] = 0;
+    }
+    /* outputs checked and the plan on disk before any work */
+    if ((s = check_outputs(params, vo, input, ctx->stem)) != FATHOM_OK ||
+        (s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
+        (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
+        fathom_chunk_ctx_clear(ctx);
+        return s;
+    }
+    return FATHOM_OK;
+}
+
+void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) { fathom_chunk_manifest_clear(&ctx->man); }
+
+fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
+                                  const char *input, const fathom_video_run_opts *vo,
+                                  const int *attempts, fathom_chunk_run_result *res) {
+    fathom_chunk_manifest *man = &ctx->man;
+    res->chunks = man->n;
+    fathom_status s = FATHOM_OK;
+    char **paths = calloc((size_t)man->n, sizeof *paths); /* owned: n archive paths */
+    fathom_chunk_seam *seams = calloc((size_t)man->n, sizeof *seams); /* owned */
+    if (!paths || !seams) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+    int n_done = 0;
+    for (int i = 0; s == FATHOM_OK && i < man->n; i++) {
+        char p[5200];
+        snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
+        if (!(paths[i] = strdup(p))) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+        n_done += man->done[i] != 0;
+    }
+    if (s == FATHOM_OK && n_done < man->n) {
+        res->cancelled = 1;
+        s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
+                        "(--resume continues from %s)", input, n_done, man->n, ctx->mpath);
+    } else if (s == FATHOM_OK) {
+        s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
+                               ctx->metric, seams, res);
+    }
+    if (params->report_path)
+        write_report(params->report_path, input, man, attempts, s == FATHOM_OK ? seams : NULL, res,
+                     now_s() - ctx->t0);
+    for (int i = 0; paths && i < man->n; i++) free(paths[i]);
+    free(paths);
+    free(seams);
+    return s;
+}
+
+fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_params *params,
+                                       const char *input, const fathom_video_run_opts *vo,
+                                       const fathom_chunk_run_opts *co,
+                                       fathom_chunk_run_result *res) {
+    memset(res, 0, sizeof *res);
+    fathom_chunk_ctx ctx;
+    FATHOM_TRY(fathom_chunk_prepare(m, params, input, vo, co, &ctx));
+    fathom_chunk_manifest *man = &ctx.man;
+    res->chunks = man->n;
+    fathom_status s = FATHOM_OK;
+    runner r;
+    memset(&r, 0, sizeof r);
+    r.model = m, r.params = params, r.vo = vo, r.input = input, r.stem = ctx.stem;
+    r.workdir = ctx.workdir, r.manifest_path = ctx.mpath, r.man = man, r.cancel = co->cancel;
+    pthread_mutex_init(&r.mu, NULL);
+    r.state = calloc((size_t)man->n, sizeof *r.state);
+    r.attempts = calloc((size_t)man->n, sizeof *r.attempts);
+    if (!r.state || !r.attempts) {
+        s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < man->n; i++)
+        if (man->done[i]) r.state[i] = DONE, res->reused++;
+    int nw = params->n_devices < 1 ? 1 : params->n_devices;
+    pthread_t thr[FATHOM_MAX_DEVICES];
+    worker_arg wa[FATHOM_MAX_DEVICES];
+    int started = 0;
+    atomic_init(&r.workers_left, 0);
+    for (int w = 0; w < nw; w++) {
+        wa[w] = (worker_arg){&r, w};
+        atomic_fetch_add(&r.workers_left, 1);
+        if (pthread_create(&thr[w], NULL, worker, &wa[w]) != 0) {
+            atomic_fetch_sub(&r.workers_left, 1);
+            break;
+        }
+        started++;
+    }
+    if (!started) {
+        s = fathom_fail(FATHOM_ERR_NOMEM, "cannot start a chunk worker");
+        goto out;
+    }
+    /* Ctrl-C: stop the running chunks (their archives stay unfinished; the manifest says so) */
+    int cancelled = 0;
+    while (atomic_load(&r.workers_left) > 0) {
+        if (!cancelled && co->cancel && atomic_load(co->cancel)) {
+            cancelled = 1;
+            pthread_mutex_lock(&r.mu);
+            r.stop = 1;
+            for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
+                if (r.running[d]) fathom_pipeline_cancel(r.running[d]);
+            pthread_mutex_unlock(&r.mu);
+        }
+        usleep(20000);
+    }
+    for (int w = 0; w < started; w++) pthread_join(thr[w], NULL);
+    res->ran = r.ran, res->retried = r.retried;
+    if (r.err != FATHOM_OK) {
+        s = fathom_fail(r.err, "%s: %s", input, r.err_msg);
+        if (params->report_path)
+            write_report(params->report_path, input, man, r.attempts, NULL, res, now_s() - ctx.t0);
+        goto out;
+    }
+    s = fathom_chunk_finish(&ctx, params, input, vo, r.attempts, res);
+out:
+    pthread_mutex_destroy(&r.mu);
+    free(r.state);
+    free(r.attempts);
+    fathom_chunk_ctx_clear(&ctx);
+    return s;
+}

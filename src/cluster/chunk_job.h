@@ -1,0 +1,86 @@
+/* chunk_job.h - one video as chunks on several engines at once, merged into one output
+ * (`fathom run --chunks N --overlap K`, docs/scale-out.md).
+ *
+ *   1. plan (chunk_plan.h) and write the manifest (chunk_manifest.h) before any work;
+ *      with resume, reuse a matching manifest and skip its finished chunks;
+ *   2. one worker thread per device of the run params: each takes the next unfinished chunk
+ *      and runs it as an ordinary video job over its time range (the reader seeks to the
+ *      keyframe before it) into OUTDIR/.fathom-chunks/<stem>/cNNNNN/<stem>.npz (raw depth +
+ *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
+ *      chunk is retried once (by whichever worker is free) before the video fails;
+ *   3. merge (chunk_merge.c) into the outputs asked for, as a single pass would write them:
+ *      --video-npz and raw frame sequences take every frame from the chunk that owns it
+ *      (identical to a single pass); the depth video and 8/16-bit sequences use the
+ *      overlap: each chunk aligned to the previous one (align.h), cross-faded, then the
+ *      usual temporal normalization; the source's audio and other streams are copied once.
+ * The chunk folder is kept after the merge (remove it to reclaim the space; --resume of a
+ * finished video merges again without running any chunk). */
+#ifndef FATHOM_CLUSTER_CHUNK_JOB_H
+#define FATHOM_CLUSTER_CHUNK_JOB_H
+
+#include <stdatomic.h>
+
+#include "cluster/chunk_plan.h"
+#include "fathom.h"
+#include "pipeline/video_job.h"
+
+typedef struct fathom_chunk_run_opts {
+    int n_chunks;             /* >= 1 */
+    int overlap;              /* frames recomputed before each chunk, >= 0 */
+    int resume;               /* reuse the manifest and the finished chunks */
+    const atomic_int *cancel; /* borrowed, may be NULL: when set, running chunks stop and the
+                                 manifest stays resumable */
+} fathom_chunk_run_opts;
+
+/* fathom_chunk_run_result: fathom.h (scale-out) */
+
+/* Run `input` in chunks with params (outdir, devices: one worker each, formats, existing,
+ * report_path: a JSON report of the chunks and seams) and video opts (outputs, tnorm; a
+ * --start/--end/--max-frames range is refused). Errors name the input and the chunk. */
+fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_params *params,
+                                       const char *input, const fathom_video_run_opts *vo,
+                                       const fathom_chunk_run_opts *co,
+                                       fathom_chunk_run_result *res);
+
+/* ---- internal: the steps, for the MPI driver (mpi_driver.c) ---- */
+#include "cluster/chunk_manifest.h"
+typedef struct fathom_chunk_ctx {
+    char stem[1024], workdir[4096], mpath[4200];
+    fathom_chunk_manifest man;  /* owned: the plan and what is done */
+    int metric;
+    double t0;
+} fathom_chunk_ctx;
+/* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
+fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_run_opts *vo,
+                                   const fathom_chunk_run_opts *co, fathom_chunk_ctx *ctx);
+void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx);
+/* Every chunk done: merge and write the report (attempts: per chunk, may be NULL). */
+fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
+                                  const char *input, const fathom_video_run_opts *vo,
+                                  const int *attempts, fathom_chunk_run_result *res);
+/* Run chunk i of `input` (plan entry c) with the devices of params into
+ * workdir/cNNNNN/<stem>.npz. on_pipeline (may be NULL) is called with the chunk's pipeline
+ * before it runs (return 1 to not run it: interrupted) and with NULL after. */
+fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
+                                   const fathom_video_run_opts *vo, const char *input,
+                                   const char *workdir, const fathom_chunk *c, int i,
+                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
+                                   void *user);
+
+/* ---- internal: the merge step (chunk_merge.c) ---- */
+typedef struct fathom_chunk_seam {
+    int border;            /* between chunk border-1 and chunk border */
+    int frames;            /* overlap frames used */
+    double scale, shift, residual;
+} fathom_chunk_seam;
+
+/* Merge the finished chunk archives chunk_npz[0..n-1] of `input` (plan: chunks) into the
+ * outputs; seams (n - 1 entries, caller's array) receive the alignment per border. */
+fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
+                                 const fathom_chunk *chunks, int n,
+                                 const fathom_run_params *params, const fathom_video_run_opts *vo,
+                                 int metric, fathom_chunk_seam *seams,
+                                 fathom_chunk_run_result *res);
+
+#endif

@@ -1,0 +1,114 @@
+/* cluster_api.c - the public scale-out calls of fathom.h over the internal ones (chunk_job.h,
+ * mpi_driver.h), and the MPI entry points of a library built without MPI: they exist in every
+ * build (libfathom exports the same functions) and say why they cannot work. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/chunk_job.h"
+#include "cluster/mpi_driver.h"
+#include "core/status.h"
+#include "fathom.h"
+
+static void fill_opts(fathom_chunk_run_opts *co, const fathom_video_run_opts *vo, int n_chunks,
+                      int overlap, int resume) {
+    memset(co, 0, sizeof *co);
+    co->n_chunks = n_chunks;
+    co->overlap = overlap;
+    co->resume = resume;
+    co->cancel = vo->cancel; /* fathom_video_opts_set_run's flag stops the chunks too */
+}
+
+/* A video found in an input folder (fathom_video_opts_set_run's rel_dir) has its outputs in
+ * OUTDIR/<rel_dir>/: the chunk runner gets that folder as its OUTDIR (its work folder goes
+ * there too) and options without rel_dir. */
+static const fathom_run_params *under_rel_dir(const fathom_run_params *params,
+                                              const fathom_video_run_opts **vo,
+                                              fathom_run_params *p_copy,
+                                              fathom_video_run_opts *vo_copy, char *dir,
+                                              size_t cap) {
+    if (!(*vo)->rel_dir || !(*vo)->rel_dir[0] || !params->outdir) return params;
+    snprintf(dir, cap, "%s/%s", params->outdir, (*vo)->rel_dir);
+    *p_copy = *params;
+    p_copy->outdir = dir;
+    *vo_copy = **vo;
+    vo_copy->rel_dir = NULL;
+    *vo = vo_copy;
+    return p_copy;
+}
+
+fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_params *params,
+                                     const char *input, const fathom_video_opts *opts,
+                                     int n_chunks, int overlap, int resume,
+                                     fathom_chunk_run_result *res) {
+    if (res) memset(res, 0, sizeof *res);
+    if (!m || !params || !input || !res)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_chunk_video_run: NULL argument");
+    fathom_video_run_opts def;
+    const fathom_video_run_opts *vo = fathom_video_opts_run_opts(opts);
+    if (!vo) {
+        fathom_video_run_default_opts(&def);
+        vo = &def;
+    }
+    fathom_chunk_run_opts co;
+    fill_opts(&co, vo, n_chunks, overlap, resume);
+    fathom_run_params pc;
+    fathom_video_run_opts vc;
+    char dir[4096];
+    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
+    return fathom_chunked_video_run(m, params, input, vo, &co, res);
+}
+
+#define NO_MPI "--mpi: this fathom was built without MPI (CMake FATHOM_MPI; Open MPI: " \
+               "scripts/install-deps.sh)"
+
+fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_params *params,
+                                   const char *input, const fathom_video_opts *opts,
+                                   int n_chunks, int overlap, int resume,
+                                   fathom_chunk_run_result *res) {
+    if (res) memset(res, 0, sizeof *res);
+#ifdef FATHOM_HAVE_MPI
+    if (!m || !params || !input || !res)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_mpi_video_run: NULL argument");
+    fathom_video_run_opts def;
+    const fathom_video_run_opts *vo = fathom_video_opts_run_opts(opts);
+    if (!vo) {
+        fathom_video_run_default_opts(&def);
+        vo = &def;
+    }
+    fathom_chunk_run_opts co;
+    fill_opts(&co, vo, n_chunks, overlap, resume);
+    fathom_run_params pc;
+    fathom_video_run_opts vc;
+    char dir[4096];
+    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
+    return fathom_mpi_run_video(m, params, input, vo, &co, res);
+#else
+    (void)m, (void)params, (void)input, (void)opts, (void)n_chunks, (void)overlap, (void)resume;
+    return fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
+#endif
+}
+
+#ifndef FATHOM_HAVE_MPI
+fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size) {
+    (void)argc, (void)argv;
+    if (rank) *rank = 0;
+    if (size) *size = 1;
+    return fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
+}
+void fathom_mpi_finalize(void) {}
+void fathom_mpi_abort(int code) { (void)code; }
+void fathom_mpi_share_int(int *value) { (void)value; }
+void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch) {
+    if (st) memset(st, 0, sizeof *st), st->batch = batch;
+}
+int fathom_mpi_images_take(void *user, uint64_t pos) {
+    (void)user, (void)pos;
+    return 0;
+}
+void fathom_mpi_images_worker_done(int rc) { (void)rc; }
+int fathom_mpi_images_serve(int size) {
+    (void)size;
+    fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
+    return 2;
+}
+#endif

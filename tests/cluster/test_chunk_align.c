@@ -1,0 +1,105 @@
+/* test_chunk_align.c - chunk plans by frame index and the least-squares seam alignment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "cluster/align.h"
+#include "cluster/chunk_plan.h"
+
+static void test_plan_cover(void **state) {
+    (void)state;
+    int64_t pts[103];
+    int64_t t = 0;
+    for (int i = 0; i < 103; i++) pts[i] = t, t += 33333 + (i % 7) * 1000; /* VFR */
+    for (int n = 1; n <= 9; n++)
+        for (int k = 0; k <= 40; k += 13) {
+            fathom_chunk *c = NULL;
+            int m = 0;
+            assert_int_equal(fathom_chunk_plan(pts, 103, n, k, &c, &m), FATHOM_OK);
+            assert_int_equal(m, n);
+            int64_t next = 0, lo = 1000, hi = 0;
+            for (int i = 0; i < m; i++) {
+                assert_int_equal(c[i].first, next); /* contiguous, every frame once */
+                next += c[i].count;
+                lo = c[i].count < lo ? c[i].count : lo;
+                hi = c[i].count > hi ? c[i].count : hi;
+                int64_t df = i == 0 ? 0 : c[i].first - k > c[i - 1].first ? c[i].first - k : c[i - 1].first;
+                assert_int_equal(c[i].decode_from, df);
+                assert_int_equal(c[i].start_us, i ? pts[df] : 0);
+                if (i + 1 < m) assert_int_equal(c[i].end_us, pts[c[i + 1].first]);
+                else assert_int_equal(c[i].end_us, -1);
+            }
+            assert_int_equal(next, 103);
+            assert_true(hi - lo <= 1);
+            free(c);
+        }
+}
+
+static void test_plan_small(void **state) {
+    (void)state;
+    int64_t pts[2] = {0, 40000};
+    fathom_chunk *c = NULL;
+    int m = 0;
+    assert_int_equal(fathom_chunk_plan(pts, 2, 5, 4, &c, &m), FATHOM_OK);
+    assert_int_equal(m, 2); /* never an empty chunk */
+    free(c);
+    assert_int_not_equal(fathom_chunk_plan(pts, 0, 2, 0, &c, &m), FATHOM_OK);
+    assert_int_not_equal(fathom_chunk_plan(pts, 2, 0, 0, &c, &m), FATHOM_OK);
+}
+
+static void test_align_recovers(void **state) {
+    (void)state;
+    enum { N = 4096 };
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    for (int i = 0; i < N; i++) {
+        a[i] = 1.0f + (float)((i * 37) % 101) / 10.0f;
+        b[i] = (a[i] - 0.75f) / 2.5f; /* a = 2.5 b + 0.75 */
+    }
+    b[7] = NAN; /* skipped */
+    fathom_align_acc acc;
+    fathom_align_init(&acc);
+    fathom_align_add(&acc, a, b, N / 2);
+    fathom_align_add(&acc, a + N / 2, b + N / 2, N / 2);
+    double s, t, r;
+    fathom_align_solve(&acc, &s, &t, &r);
+    assert_true(fabs(s - 2.5) < 1e-5 && fabs(t - 0.75) < 1e-5);
+    assert_true(r < 1e-5);
+    for (int i = 0; i < N; i++) b[i] += (i & 1) ? 0.1f : -0.1f; /* noise: a residual shows */
+    fathom_align_init(&acc);
+    fathom_align_add(&acc, a, b, N);
+    fathom_align_solve(&acc, &s, &t, &r);
+    assert_true(r > 0.01 && r < 0.05); /* 0.25 / range 10 */
+    free(a);
+    free(b);
+}
+
+static void test_align_degenerate_and_fade(void **state) {
+    (void)state;
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 5, 5, 5}, out[4];
+    fathom_align_acc acc;
+    fathom_align_init(&acc);
+    double s, t, r;
+    fathom_align_solve(&acc, &s, &t, &r); /* nothing added: identity */
+    assert_true(s == 1 && t == 0 && r == 0);
+    fathom_align_add(&acc, a, b, 4);
+    fathom_align_solve(&acc, &s, &t, &r); /* constant b: shift only */
+    assert_true(s == 1 && fabs(t - (2.5 - 5)) < 1e-12);
+    fathom_align_apply(out, b, 4, 2, 1);
+    assert_true(out[0] == 11);
+    float x[2] = {0, 0}, y[2] = {3, 3};
+    for (int j = 0; j < 2; j++) { /* weights 1/3, 2/3: strictly between the chunks */
+        fathom_align_fade(out, x, y, 2, j, 2);
+        assert_true(fabsf(out[0] - 3.0f * (j + 1) / 3.0f) < 1e-6f);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_cover), cmocka_unit_test(test_plan_small),
+        cmocka_unit_test(test_align_recovers), cmocka_unit_test(test_align_degenerate_and_fade)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

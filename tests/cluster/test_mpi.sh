@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# test_mpi.sh - `mpirun --oversubscribe -np 3 fathom run --mpi` on one machine (tiny model, one
+# thread per rank): an image set split across ranks gives every output exactly once (same
+# names and bytes as a single run) and one merged report; a video in chunks over the ranks
+# equals a single pass; a worker rank killed with SIGKILL ends the job with mpirun's message
+# naming it, and a rerun with --resume finishes without redoing finished chunks.
+set -u
+: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
+command -v mpirun >/dev/null || { echo "SKIP: mpirun missing (openmpi-bin)"; exit 77; }
+command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg missing"; exit 77; }
+PY=/usr/bin/python3
+"$PY" -c 'import numpy' 2>/dev/null || { echo "SKIP: /usr/bin/python3 with numpy missing"; exit 77; }
+if "$FATHOM_BIN" run --mpi -o /nonexistent/x /nonexistent.png 2>&1 | grep -q "built without MPI"; then
+  echo "SKIP: fathom built without MPI (FATHOM_MPI)"; exit 77
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+  OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+MODEL="$FATHOM_GOLDEN/tiny-hf/model"
+T=$(mktemp -d)
+BG=""
+trap '[ -n "$BG" ] && kill -9 $BG 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $1"; }
+bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+FAST=(--model "$MODEL" --input-size 28 --threads 1 --batch 1 --progress none)
+MPI=(mpirun --oversubscribe -np 3)
+npz_same() { "$PY" -c "import sys, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); \
+sys.exit(not all(np.array_equal(a[k], b[k]) for k in a.files))" "$1" "$2"; }
+img() { ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=$2" -frames:v 1 "$1"; }
+
+# ---- 1. image set over the ranks ----
+mkdir -p "$T/in/sub"
+for i in $(seq 1 13); do img "$T/in/f$i.png" "$((14 + i))x$((10 + i))"; done
+img "$T/in/f3.jpg" 20x20      # name clash: depends on the inputs before it
+img "$T/in/sub/f1.png" 18x18
+echo "broken" >"$T/in/sub/bad.png"
+"$FATHOM_BIN" run "${FAST[@]}" -r -o "$T/single" --report "$T/single.json" "$T/in" 2>/dev/null
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" -r -o "$T/mpi" --report "$T/mpi.json" "$T/in" 2>"$T/err"
+rc=$?
+check "mpirun exits 1 (one corrupt input, like the single run)" test $rc -eq 1
+check "every output once, names as a single run" \
+  diff <(cd "$T/single" && find . -type f ! -name .fathom-manifest | sort) \
+       <(cd "$T/mpi" && find . -type f ! -name .fathom-manifest | sort)
+same=1
+for f in $(cd "$T/single" && find . -name '*.npy'); do cmp -s "$T/single/$f" "$T/mpi/$f" || same=0; done
+check "outputs byte-identical to a single run" test $same -eq 1
+check "one merged report: every input exactly once; worker shares disjoint" "$PY" - "$T" <<'PYEOF'
+import json, sys
+T = sys.argv[1]
+s, m = json.load(open(f"{T}/single.json")), json.load(open(f"{T}/mpi.json"))
+key = lambda i: (i["index"], i["source"], i["state"])
+assert sorted(map(key, s["items"])) == list(map(key, m["items"])), (s["items"], m["items"])
+assert m["totals"]["finished"] == s["totals"]["finished"] == 16 and m["totals"]["failed"] == 1
+r1, r2 = (json.load(open(f"{T}/mpi.json.rank{r}.json")) for r in (1, 2))
+# hand-out is dynamic (a rank that starts late may get nothing): the shares are disjoint
+i1, i2 = {i["index"] for i in r1["items"]}, {i["index"] for i in r2["items"]}
+assert not (i1 & i2) and len(i1) + len(i2) == 16, (i1, i2)
+print("  items per worker rank:", len(i1), len(i2))
+PYEOF
+
+# ---- 2. a video in chunks over the ranks ----
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=48x32:rate=10 -f lavfi \
+  -i sine=frequency=440:sample_rate=8000 -t 4 -g 7 -pix_fmt yuv420p -c:v libx264 -c:a aac \
+  -shortest "$T/clip.mp4"
+"$FATHOM_BIN" run "${FAST[@]}" --video-npz --video "$T/single.mkv" -o "$T/vs" "$T/clip.mp4" 2>/dev/null
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --chunks 5 --overlap 3 --video-npz \
+  --video "$T/mpi.mkv" --report "$T/vrep.json" -o "$T/vm" "$T/clip.mp4" 2>"$T/err"
+check "video over the ranks exits 0" test $? -eq 0
+check "merged npz equals the single pass" npz_same "$T/vs/clip.npz" "$T/vm/clip.npz"
+check "depth video and audio equal the single pass" \
+  diff <(ffmpeg -loglevel error -i "$T/single.mkv" -f framemd5 - | grep -v '^#') \
+       <(ffmpeg -loglevel error -i "$T/mpi.mkv" -f framemd5 - | grep -v '^#')
+
+# ---- 3. a worker rank killed with SIGKILL, then --resume ----
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 154 --video-npz -o "$T/ls" "$T/long.mp4" 2>/dev/null
+MAN="$T/lm/.fathom-chunks/long/manifest.json"
+"${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 --video-npz \
+  -o "$T/lm" "$T/long.mp4" 2>"$T/kerr" &
+BG=$!
+victim=""
+for _ in $(seq 1 3000); do # the ranks are mpirun's children; rank 1 is a worker
+  for p in $(pgrep -P "$BG"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && victim=$p
+  done
+  [ -n "$victim" ] && break
+  sleep 0.01
+done
+for _ in $(seq 1 3000); do # then kill it once a chunk is recorded
+  grep -q '"done":	true' "$MAN" 2>/dev/null && break
+  sleep 0.01
+done
+[ -n "$victim" ] && kill -9 "$victim"
+wait $BG
+krc=$?
+BG=""
+ndone=$(grep -c '"done":	true' "$MAN")
+echo "  rank 1 (pid ${victim:-none}) killed with $ndone of 24 chunks done; mpirun exit $krc"
+grep -m2 -i "signal\|killed\|exited" "$T/kerr" | sed 's/^/  | /'
+check "killed rank: the job ends non-zero, naming the rank and the signal" \
+  bash -c "[ -n '$victim' ] && [ $krc -ne 0 ] && grep -qi 'rank 1' '$T/kerr' && grep -qi 'signal 9\|killed' '$T/kerr'"
+check "killed: some chunks recorded, no merged output" \
+  bash -c "[ $ndone -ge 1 ] && [ $ndone -lt 24 ] && [ ! -e '$T/lm/long.npz' ]"
+"$PY" -c "import json,sys; print(' '.join(str(i) for i,c in enumerate(json.load(open(sys.argv[1]))['chunks']) if c['done']))" "$MAN" >"$T/done_before"
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 \
+  --video-npz --resume --report "$T/lrep.json" -o "$T/lm" "$T/long.mp4" 2>"$T/err"
+check "--resume over the ranks exits 0" test $? -eq 0
+check "--resume: finished chunks not redone, each other chunk run once" "$PY" - "$T" <<'PYEOF'
+import json, sys
+T = sys.argv[1]
+r = json.load(open(f"{T}/lrep.json"))
+done = [int(x) for x in open(f"{T}/done_before").read().split()]
+assert r["totals"]["reused"] == len(done) and r["totals"]["ran"] == 24 - len(done), (r["totals"], done)
+assert all((c["attempts"] == 0) == (i in done) for i, c in enumerate(r["chunks"])), r["chunks"]
+assert all(c["attempts"] <= 1 for c in r["chunks"])
+PYEOF
+check "resumed result equals a single pass" npz_same "$T/ls/long.npz" "$T/lm/long.npz"
+
+[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
+[ "$fails" -eq 0 ]
