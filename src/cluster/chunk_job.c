@@ -17,7 +17,7 @@
 #include "media/atomic_file.h"
 #include "pipeline/naming.h"
 
-enum { TODO = 0, RUNNING, DONE, FAILED };
+enum { PENDING = 0, RUNNING, DONE, FAILED };
 
 typedef struct runner {
     const fathom_model *model;
@@ -135,7 +135,7 @@ static void *worker(void *arg) {
         pthread_mutex_lock(&r->mu);
         int i = -1;
         for (int k = 0; !r->stop && k < r->man->n && i < 0; k++)
-            if (r->state[k] == TODO) i = k;
+            if (r->state[k] == PENDING) i = k;
         if (i >= 0) r->state[i] = RUNNING, r->attempts[i]++;
         pthread_mutex_unlock(&r->mu);
         if (i < 0) break;
@@ -151,10 +151,10 @@ static void *worker(void *arg) {
             fathom_status ms = fathom_chunk_manifest_save(r->man, r->manifest_path);
             if (ms != FATHOM_OK) set_err(r, ms, fathom_last_error());
         } else if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
-            r->state[i] = TODO;
+            r->state[i] = PENDING;
             r->stop = 1;
         } else if (r->attempts[i] < 2) {
-            r->state[i] = TODO; /* once more, on whichever engine is free first */
+            r->state[i] = PENDING; /* once more, on whichever engine is free first */
             r->retried++;
         } else {
             r->state[i] = FAILED;
