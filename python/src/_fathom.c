@@ -69,6 +69,7 @@ typedef struct {
     fathom_engine_params eparams;
     float *x, *net;          /* owned: input and network-output buffers, kept between calls */
     size_t cap;              /* floats of net (x holds 3 * cap); guarded by lock */
+    char path[4096];         /* what the model argument resolved to (fathom_model_resolve) */
 } ModelObject;
 
 static int parse_precision(const char *p, fathom_precision *out)
@@ -113,14 +114,16 @@ static void Model_dealloc(ModelObject *self)
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "device", "threads", "precision", "metric", "max_depth", NULL};
+    static char *kwlist[] = {"path", "device", "threads", "precision", "metric", "max_depth",
+                             "offline", NULL};
     PyObject *path_obj = NULL, *metric_obj = Py_None;
     const char *device = "cpu", *precision = "default";
     int threads = 0;
+    int offline = 0;
     float max_depth = 0.0f;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|s$isOf", kwlist, PyUnicode_FSConverter,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|s$isOfp", kwlist, PyUnicode_FSConverter,
                                      &path_obj, &device, &threads, &precision, &metric_obj,
-                                     &max_depth))
+                                     &max_depth, &offline))
         return -1;
     const char *path = PyBytes_AS_STRING(path_obj);
     fathom_model_params mp = fathom_model_default_params();
@@ -148,9 +151,15 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
     call_result r = {FATHOM_OK, ""};
     fathom_model *m = NULL;
     fathom_engine *e = NULL;
+    /* a name or repo id as `fathom run -m` takes it: fathom's cache, the Hugging Face cache,
+     * then a download unless offline (or $HF_HUB_OFFLINE); a path stays as it is */
+    fathom_resolve_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.offline = offline;
     Py_BEGIN_ALLOW_THREADS
-    fathom_status s = fathom_model_load(path, &mp, &m);
+    fathom_status s = fathom_model_resolve(path, &ro, self->path, sizeof self->path);
     if (s != FATHOM_OK) note_error(&r, s);
+    else if ((s = fathom_model_load(self->path, &mp, &m)) != FATHOM_OK) note_error(&r, s);
     else if ((s = fathom_engine_create(m, &ep, &e)) != FATHOM_OK) note_error(&r, s);
     Py_END_ALLOW_THREADS
     Py_DECREF(path_obj);
@@ -373,7 +382,8 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused)
     if (!self->model) { PyErr_SetString(PyExc_RuntimeError, "Model is not initialized"); return NULL; }
     fathom_model_info i;
     fathom_model_get_info(self->model, &i);
-    return Py_BuildValue("{s:s,s:s,s:s,s:L,s:O,s:f,s:i,s:i,s:i,s:i}", "format", i.format,
+    return Py_BuildValue("{s:s,s:s,s:s,s:s,s:L,s:O,s:f,s:i,s:i,s:i,s:i}", "path", self->path,
+                         "format", i.format,
                          "arch", i.arch, "dtype", i.dtype, "params", (long long)i.params,
                          "metric", i.metric ? Py_True : Py_False, "max_depth", (double)i.max_depth,
                          "embed_dim", i.embed_dim, "depth", i.depth, "heads", i.heads,
@@ -396,7 +406,8 @@ static PyTypeObject ModelType = {
     .tp_basicsize = sizeof(ModelObject),
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Model(path, device='cpu', threads=0, precision='default', *, metric=None, max_depth=0)",
+    .tp_doc = "Model(path, device='cpu', threads=0, precision='default', *, metric=None, "
+              "max_depth=0, offline=False)",
     .tp_methods = Model_methods,
     .tp_init = (initproc)Model_init,
     .tp_new = PyType_GenericNew,
