@@ -283,10 +283,10 @@ static PyObject *Model_infer_batch(ModelObject *self, PyObject *args, PyObject *
     PyObject *inputs = PyList_New(n);  /* owned: keeps the uint8 views alive */
     PyObject *outputs = PyList_New(n); /* owned until returned */
     job *jobs = PyMem_Calloc(n ? n : 1, sizeof(job)); /* owned */
-    if (!inputs || !outputs || !jobs) { PyErr_NoMemory(); goto fail; }
+    if (!inputs || !outputs || !jobs) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyArrayObject *a = as_rgb(PySequence_Fast_GET_ITEM(seq, i), i);
-        if (!a) goto fail;
+        if (!a) goto done;
         PyList_SET_ITEM(inputs, i, (PyObject *)a);
         job *b = &jobs[i];
         b->rgb = PyArray_DATA(a);
@@ -295,7 +295,7 @@ static PyObject *Model_infer_batch(ModelObject *self, PyObject *args, PyObject *
         fathom_network_size(b->h0, b->w0, input_size, &b->net_h, &b->net_w);
         npy_intp dims[2] = {b->h0, b->w0};
         PyObject *out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
-        if (!out) goto fail;
+        if (!out) goto done;
         PyList_SET_ITEM(outputs, i, out);
         b->depth = PyArray_DATA((PyArrayObject *)out);
     }
@@ -305,12 +305,12 @@ static PyObject *Model_infer_batch(ModelObject *self, PyObject *args, PyObject *
     run_jobs(self, jobs, (int)n, batch, &r);
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
-    if (r.st != FATHOM_OK) { raise_status(r.st, r.msg); goto fail; }
+    if (r.st != FATHOM_OK) { raise_status(r.st, r.msg); goto done; }
     PyMem_Free(jobs);
     Py_DECREF(inputs);
     Py_DECREF(seq);
     return outputs;
-fail:
+done:
     PyMem_Free(jobs);
     Py_XDECREF(inputs);
     Py_XDECREF(outputs);

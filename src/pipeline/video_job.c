@@ -43,7 +43,7 @@ fathom_status fathom_video_meta_push(fathom_video_job *job, const video_meta *m)
         video_meta *nm = malloc(cap * sizeof *nm);
         if (!nm) {
             s = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", job->input);
-            goto end;
+            goto done;
         }
         for (size_t i = 0; i < job->meta_count; i++)
             nm[i] = job->meta[(job->meta_head + i) % job->meta_cap];
@@ -54,7 +54,7 @@ fathom_status fathom_video_meta_push(fathom_video_job *job, const video_meta *m)
     }
     job->meta[(job->meta_head + job->meta_count) % job->meta_cap] = *m;
     job->meta_count++;
-end:
+done:
     pthread_mutex_unlock(&job->mu);
     return s;
 }
@@ -250,7 +250,7 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
         size_t dl = strlen(dir);
         if (cl && snprintf(dir + dl, sizeof dir - dl, "/%s", clean) >= (int)(sizeof dir - dl)) {
             s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", input);
-            goto end;
+            goto done;
         }
     }
     job->input = strdup(input);
@@ -258,19 +258,19 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     job->outdir = strdup(dir);
     if (!job->input || !job->stem || !job->outdir) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
-        goto end;
+        goto done;
     }
     if (!opts->video_path && !opts->seq_formats && !opts->npz) { /* nothing asked: a video */
         if (snprintf(job->video_path, sizeof job->video_path, "%s/%s_depth.mkv", job->outdir,
                      stem) >= (int)sizeof job->video_path) {
             s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
-            goto end;
+            goto done;
         }
     } else if (opts->video_path) {
         if (snprintf(job->video_path, sizeof job->video_path, "%s", opts->video_path) >=
             (int)sizeof job->video_path) {
             s = fathom_fail(FATHOM_ERR_TOO_LARGE, "--video: path too long");
-            goto end;
+            goto done;
         }
     }
     if (snprintf(job->npz_path, sizeof job->npz_path, "%s/%s.npz", job->outdir, stem) >=
@@ -278,7 +278,7 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
         snprintf(job->seq_dir, sizeof job->seq_dir, "%s/%s", job->outdir, stem) >=
             (int)sizeof job->seq_dir) {
         s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
-        goto end;
+        goto done;
     }
     job->opts.video_path = job->video_path[0] ? job->video_path : NULL;
     job->asked_npz = opts->npz;
@@ -291,18 +291,18 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
                 s = fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: output %s is also the output of an "
                                 "earlier video of this run (same name); not written, to keep "
                                 "that one (rename one of them)", input, mine[k]);
-                goto end;
+                goto done;
             }
-    if ((s = check_not_input(job, input)) != FATHOM_OK) goto end;
+    if ((s = check_not_input(job, input)) != FATHOM_OK) goto done;
     for (int i = 0; i < opts->n_inputs && opts->inputs; i++)
-        if ((s = check_not_input(job, opts->inputs[i])) != FATHOM_OK) goto end;
+        if ((s = check_not_input(job, opts->inputs[i])) != FATHOM_OK) goto done;
     if (params->outdir) { /* leftovers of runs that died here (kill -9): npz spills, tmp files */
         size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
         if (stale)
             fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
                        params->outdir, stale, stale == 1 ? "" : "s");
     }
-    if ((s = plan_outputs(job, params)) != FATHOM_OK || job->skipped) goto end;
+    if ((s = plan_outputs(job, params)) != FATHOM_OK || job->skipped) goto done;
     fathom_video_reader_opts ro = opts->read;
     ro.passthrough = job->opts.video_path != NULL;
     /* The image rule; the image default (179 MP) is far above any real video, so an unchanged
@@ -313,7 +313,7 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     ro.timeout_s = params->download_timeout_s;
     ro.cancel = opts->cancel;
     ro.skip_frames = job->resume_from;
-    if ((s = fathom_video_reader_open(input, &ro, &job->reader)) != FATHOM_OK) goto end;
+    if ((s = fathom_video_reader_open(input, &ro, &job->reader)) != FATHOM_OK) goto done;
     const fathom_video_info *vi = fathom_video_reader_info(job->reader);
     /* expected frames: the stream's count or its duration x rate, within the limits */
     const AVStream *st = fathom_video_reader_format(job->reader)->streams[vi->stream_index];
@@ -326,21 +326,21 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     if (job->total > 0 && job->resume_from > 0)
         job->total = job->total > job->resume_from ? job->total - job->resume_from : 0;
     if (job->opts.video_path) {
-        if ((s = fathom_mkdir_parents(job->video_path)) != FATHOM_OK) goto end;
+        if ((s = fathom_mkdir_parents(job->video_path)) != FATHOM_OK) goto done;
         fathom_video_source_desc d = {vi->time_base, vi->frame_rate,
                                       fathom_video_reader_format(job->reader), vi->stream_index};
         s = fathom_video_writer_open(job->video_path, vi->width, vi->height, &d, &job->opts.enc,
                                      &job->writer);
-        if (s != FATHOM_OK) goto end;
+        if (s != FATHOM_OK) goto done;
     }
     if (job->opts.npz) {
         if ((s = fathom_mkdir_parents(job->npz_path)) != FATHOM_OK ||
             (s = fathom_video_npz_open(job->npz_path, vi->height, vi->width, vi->time_base.num,
                                        vi->time_base.den, params->existing != FATHOM_EXISTING_ERROR,
                                        &job->npz)) != FATHOM_OK)
-            goto end;
+            goto done;
     }
-end:
+done:
     if (s != FATHOM_OK) {
         fathom_video_job_unref(job);
         return s;

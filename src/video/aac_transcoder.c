@@ -68,13 +68,13 @@ fathom_status fathom_aac_open(AVFormatContext *oc, const AVStream *ist, AVStream
     a->pkt = av_packet_alloc();
     if (!a->dec || !a->enc || !a->in || !a->out || !a->pkt) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate an audio encoder", a->path);
-        goto end;
+        goto done;
     }
     if ((ret = avcodec_parameters_to_context(a->dec, ist->codecpar)) < 0 ||
         (a->dec->pkt_timebase = ist->time_base, ret = avcodec_open2(a->dec, dc, NULL)) < 0) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot decode audio stream #%d (%s): %s",
                         a->path, ist->index, dc->name, fathom_av_err(ret, eb, sizeof eb));
-        goto end;
+        goto done;
     }
     a->enc->sample_rate = a->dec->sample_rate > 0 ? a->dec->sample_rate : 48000;
     if (a->dec->ch_layout.nb_channels > 0 && a->dec->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC)
@@ -90,16 +90,16 @@ fathom_status fathom_aac_open(AVFormatContext *oc, const AVStream *ist, AVStream
         (ret = avcodec_parameters_from_context(ost->codecpar, a->enc)) < 0) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot open the AAC encoder: %s", a->path,
                         fathom_av_err(ret, eb, sizeof eb));
-        goto end;
+        goto done;
     }
     ost->time_base = a->enc->time_base;
     a->fifo = av_audio_fifo_alloc(a->enc->sample_fmt, a->enc->ch_layout.nb_channels,
                                   a->enc->frame_size > 0 ? a->enc->frame_size : 1024);
     if (!a->fifo) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate an audio FIFO", a->path);
-        goto end;
+        goto done;
     }
-end:
+done:
     if (s != FATHOM_OK) fathom_aac_free(&a);
     *out = a;
     return s;

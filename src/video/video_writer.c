@@ -290,29 +290,29 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
     w->partial = av_malloc(plen);
     if (!w->path || !w->partial || fathom_video_partial_name(path, w->partial, plen) < 0) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video writer", path);
-        goto end;
+        goto done;
     }
     for (int i = 0; i < DUR_RING; i++) w->dur_pts[i] = AV_NOPTS_VALUE;
     ret = avformat_alloc_output_context2(&w->oc, NULL, NULL, path);
     if (ret < 0 || !w->oc) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no video container for this extension "
                         "(use .mkv, .mp4 or .mov)", path);
-        goto end;
+        goto done;
     }
-    if ((s = open_video(w, src)) != FATHOM_OK) goto end;
-    if ((s = map_streams(w, src)) != FATHOM_OK) goto end;
+    if ((s = open_video(w, src)) != FATHOM_OK) goto done;
+    if ((s = map_streams(w, src)) != FATHOM_OK) goto done;
     if ((ret = avio_open(&w->oc->pb, w->partial, AVIO_FLAG_WRITE)) < 0) {
         s = fathom_fail(fathom_av_status(ret) == FATHOM_ERR_INTERNAL ? FATHOM_ERR_IO : fathom_av_status(ret),
                         "%s: cannot create: %s", w->partial, fathom_av_err(ret, eb, sizeof eb));
-        goto end;
+        goto done;
     }
     if ((ret = avformat_write_header(w->oc, NULL)) < 0) {
         s = fathom_fail(fathom_av_status(ret), "%s: cannot write the header: %s", w->partial,
                         fathom_av_err(ret, eb, sizeof eb));
-        goto end;
+        goto done;
     }
     w->header_written = 1;
-end:
+done:
     if (s != FATHOM_OK) {
         fathom_video_writer_free(&w);
         return s;
