@@ -10,7 +10,8 @@
         ...
 
 Depth maps are the image's size and hold the same numbers as ``fathom run -f npy``: relative
-disparity (larger is nearer), or meters for metric models. Inference releases the GIL; one
+disparity (larger is nearer), or meters for metric models and Depth Pro (whose focal length,
+estimated or given, ``model.infer(rgb, focal_px=0, with_focal=True)`` returns as well). Inference releases the GIL; one
 Model runs one inference at a time (share it between threads, or make one per thread). Library
 failures raise fathom.Error with the library's message.
 """
