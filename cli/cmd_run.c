@@ -2,839 +2,195 @@
  *
  * Exit codes: 0 every input done (or skipped by --resume), 1 some items failed, 2 usage or
  * setup error (bad flags, model missing, an input named here missing or unreadable, output
- * folder not writable, disk full), 130 interrupted. See docs/pipeline.md. */
-#include <errno.h>
-#include <getopt.h>
-#include <limits.h>
+ * folder not writable, disk full), 130 interrupted. See docs/pipeline.md.
+ * The command line is read in run_options.c, the jobs run in run_jobs.c; this file sorts the
+ * inputs and runs the images, then each video. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_util.h"
 #include "commands.h"
 #include "fathom.h"
-#include "progress_tty.h"
+#include "run_args.h"
 #include "signals.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-"usage: fathom run [options] -o OUTDIR INPUT...\n"
-"INPUT: image files, folders, .txt lists (one path or URL per line), '-' (list on stdin),\n"
-"       http(s) URLs.\n"
-"  -o, --output DIR        output folder (created); OUTDIR/<relative path>/<stem>.<ext>\n"
-"  -m, --model NAME|PATH   model folder/file, name (small, base, large = vits, vitb, vitl;\n"
-"                          metric-indoor-small, ...) or Hugging Face repo id (default: small;\n"
-"                          fathom's cache, then the Hugging Face cache, then a download;\n"
-"                          docs/models.md)\n"
-"      --offline           never download a model (default: off; also $HF_HUB_OFFLINE=1;\n"
-"                          $HF_ENDPOINT: a mirror)\n"
-"      --metric            treat the weights as a metric-depth model (sigmoid x max depth; for\n"
-"                          official metric .pth files, which carry no config.json; default:\n"
-"                          from config.json, else relative)\n"
-"      --max-depth M       metric depth range in meters (default: config.json, else 20)\n"
-"      --focal-px F        Depth Pro: focal length in pixels for every image (default: the\n"
-"                          EXIF 35 mm focal length when present, else the model's estimate)\n"
-"  -r, --recursive         walk sub-folders, hidden ones skipped (default: top level only)\n"
-"  -f, --format LIST       npy,npz,png16,png8,color,exr (default npy)\n"
-"      --colormap NAME     spectral_r (default), inferno, turbo, gray\n"
-"      --invert            near = dark/cool in png8/png16/color and video outputs (default:\n"
-"                          near = bright/warm, for relative and metric models alike)\n"
-"      --input-size N      network lower bound (default 518)\n"
-"      --max-pixels N      refuse larger images and video frames (default 178956970 for\n"
-"                          images, 35389440 = 8192x4320 for video frames; 0 = no limit)\n"
-"      --max-network-pixels N  cap the network input of extreme shapes, with a warning\n"
-"                          (default 1M = 1048576, ~3.9x 518x518; 0 = no cap; K/M = 1024s)\n"
-"      --device LIST       cpu, cuda, cuda:N, auto or a comma list (default auto: CUDA device\n"
-"                          0 when usable, else the CPU, saying which); one engine each\n"
-"      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
-"                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
-"      --weights W         fp32 (default) or int8: encoder GEMM weights quantized at load (CPU\n"
-"                          only; docs/precision.md)\n"
-"      --threads T         CPU threads per CPU engine (default: all cores)\n"
-"      --batch N           largest inference batch (default 4)\n"
-"      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
-"      --workers N         threads in the decode pool and in the write pool (default 2)\n"
-"      --queue N           capacity of each queue between stages (default 4)\n"
-"      --resume            skip inputs whose outputs all exist, as recorded in\n"
-"                          OUTDIR/.fathom-manifest (default: off)\n"
-"      --overwrite         replace existing outputs fathom wrote for the same input (default: an\n"
-"                          existing output fails its item; inputs and other files are never replaced)\n"
-"      --fail-fast         stop taking input after the first failed item (default: off)\n"
-"      --report FILE.json  per-item and per-stage report (default: none)\n"
-"      --shard K/N         only the K-th of N deterministic shares of the inputs (job arrays;\n"
-"                          merge the reports with `fathom report merge`; default: all)\n"
-"      --mpi               under mpirun/srun: rank 0 hands out image batches and video chunks\n"
-"                          to the other ranks, merges outputs and reports (default: off;\n"
-"                          docs/scale-out.md)\n"
-"      --progress MODE     auto (default: bar on a terminal, else none), bar, ndjson (every\n"
-"                          stderr line one JSON event), none; the summary line is always shown\n"
-"  -q, --quiet             errors only   -v, --verbose  more notes (twice: debug)\n"
-"                          (default: errors, warnings, notes and the summary line)\n"
-"URL inputs: --max-download-bytes N per URL (e.g. 100M; default 0 = the fetcher's limit)\n"
-"          --timeout S per attempt (default: the fetcher's)  --retries N (default: fetcher's)\n"
-"          (videos: --timeout bounds each open/read, default 30 s)\n"
-"governor (off unless one of these is given; their defaults in docs/governor.md):\n"
-"          --target-util P --max-util P --batch-min N --batch-max N --nice N\n"
-"          --gpu-mem-limit BYTES --gpu-mem-fraction F --gpu-power-limit W\n"
-"          --governor-hz HZ  sampler rate, 0.5..1000 (default 10)\n"
-"video inputs (.mp4 .mkv .mov ..., stream URLs, videos in input folders) run frame by frame,\n"
-"in order (docs/video.md):\n"
-"      --video FILE        depth video path, one video only; relative to the current folder,\n"
-"                          not OUTDIR (default: OUTDIR/<stem>_depth.mkv when no -f)\n"
-"      --video-codec C     ffv1 (default, lossless), h264 or h265\n"
-"      --crf N             quality of lossy codecs, 0..63 (default: the codec's)\n"
-"      --pix-fmt F         pixel format of the depth video (default: the codec's)\n"
-"      --video-color       colormapped depth video (default: grayscale)\n"
-"      --start T --end T   time range, seconds or HH:MM:SS[.ms] or MM:SS[.ms] (default: all)\n"
-"      --max-frames N      at most N frames (default: all)\n"
-"      --max-res N         downscale so the long side is at most N (default: none)\n"
-"      --normalize M       ema (default: smoothed range, no flicker) or frame\n"
-"      --ema-decay D       weight of the previous range, 0..1 (default 0.9)\n"
-"      --lookahead N       frames read ahead for the range, 0..1024 (default 8)\n"
-"      --scene-cut T       scene-cut sensitivity, 0..1, 0 = off (default 0.3)\n"
-"      --video-npz         all frames' raw depth in OUTDIR/<stem>.npz (default: off)\n"
-"      --chunks N          split each video into N chunks by frame index, run them on the\n"
-"                          --device engines at once (one worker each), merge into one output;\n"
-"                          --resume redoes only unfinished chunks (default: off, one pass;\n"
-"                          with --mpi: 2 per worker rank) (docs/scale-out.md)\n"
-"      --overlap K         frames recomputed before each chunk to align it (default 16)\n"
-"      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
-"                          official 32-frame windows by default; this runs its cached-state\n"
-"                          streaming mode instead: one frame in, one depth out (docs/vda.md)\n"
-"exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
-}
-
-enum {
-    OPT_COLORMAP = 1000, OPT_INVERT, OPT_INPUT_SIZE, OPT_MAX_PIXELS, OPT_DEVICE, OPT_THREADS,
-    OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
-    OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
-    OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS,
-    OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING, OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP, OPT_MPI
-};
-
-static const struct option k_opts[] = {
-    {"output", required_argument, 0, 'o'}, {"model", required_argument, 0, 'm'},
-    {"recursive", no_argument, 0, 'r'}, {"format", required_argument, 0, 'f'},
-    {"help", no_argument, 0, 'h'}, {"colormap", required_argument, 0, OPT_COLORMAP},
-    {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
-    {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
-    {"max-network-pixels", required_argument, 0, OPT_MAX_NET_PIXELS},
-    {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
-    {"weights", required_argument, 0, OPT_WEIGHTS},
-    {"threads", required_argument, 0, OPT_THREADS},
-    {"batch", required_argument, 0, OPT_BATCH},
-    {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
-    {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
-    {"resume", no_argument, 0, OPT_RESUME}, {"overwrite", no_argument, 0, OPT_OVERWRITE},
-    {"fail-fast", no_argument, 0, OPT_FAIL_FAST}, {"report", required_argument, 0, OPT_REPORT},
-    {"shard", required_argument, 0, OPT_SHARD}, {"chunks", required_argument, 0, OPT_CHUNKS},
-    {"overlap", required_argument, 0, OPT_OVERLAP}, {"mpi", no_argument, 0, OPT_MPI},
-    {"progress", required_argument, 0, OPT_PROGRESS},
-    {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
-    {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
-    {"offline", no_argument, 0, OPT_OFFLINE}, {"quiet", no_argument, 0, 'q'},
-    {"verbose", no_argument, 0, 'v'},
-    {"streaming", no_argument, 0, OPT_STREAMING},
-    {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
-    {"focal-px", required_argument, 0, OPT_FOCAL_PX},
-    {"target-util", required_argument, 0, OPT_TARGET_UTIL},
-    {"max-util", required_argument, 0, OPT_MAX_UTIL},
-    {"batch-min", required_argument, 0, OPT_BATCH_MIN},
-    {"batch-max", required_argument, 0, OPT_BATCH_MAX}, {"nice", required_argument, 0, OPT_NICE},
-    {"gpu-mem-limit", required_argument, 0, OPT_GPU_MEM_LIMIT},
-    {"gpu-mem-fraction", required_argument, 0, OPT_GPU_MEM_FRACTION},
-    {"gpu-power-limit", required_argument, 0, OPT_GPU_POWER_LIMIT},
-    {"governor-hz", required_argument, 0, OPT_GOVERNOR_HZ},
-    /* video flags: set by name with fathom_video_opts_set */
-    {"video", required_argument, 0, OPT_VIDEO}, {"video-codec", required_argument, 0, OPT_VIDEO},
-    {"crf", required_argument, 0, OPT_VIDEO}, {"pix-fmt", required_argument, 0, OPT_VIDEO},
-    {"video-color", no_argument, 0, OPT_VIDEO}, {"start", required_argument, 0, OPT_VIDEO},
-    {"end", required_argument, 0, OPT_VIDEO}, {"max-frames", required_argument, 0, OPT_VIDEO},
-    {"max-res", required_argument, 0, OPT_VIDEO}, {"normalize", required_argument, 0, OPT_VIDEO},
-    {"ema-decay", required_argument, 0, OPT_VIDEO}, {"lookahead", required_argument, 0, OPT_VIDEO},
-    {"scene-cut", required_argument, 0, OPT_VIDEO}, {"video-npz", no_argument, 0, OPT_VIDEO},
-    {0, 0, 0, 0}};
-
-#define parse_int cli_int
-#define parse_double cli_double
-
-static int parse_formats(const char *s, unsigned *out) {
-    static const struct { const char *name; unsigned bit; } k[] = {
-        {"npy", FATHOM_OUT_NPY}, {"npz", FATHOM_OUT_NPZ}, {"png16", FATHOM_OUT_PNG16},
-        {"png8", FATHOM_OUT_PNG8}, {"color", FATHOM_OUT_COLOR}, {"exr", FATHOM_OUT_EXR},
-        {"png", FATHOM_OUT_PNG16}};
-    *out = 0;
-    const char *p = s;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        unsigned bit = 0;
-        for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-            if (strlen(k[i].name) == n && !strncasecmp(p, k[i].name, n)) bit = k[i].bit;
-        if (!bit) {
-            cli_error("--format: unknown format '%.*s' (npy, npz, png16, png8, color, exr)", (int)n, p);
-            return 0;
-        }
-        *out |= bit;
-        p += n;
-        if (*p) p++;
-    }
-    if (!*out) {
-        cli_error("--format: empty list");
-        return 0;
-    }
-    return 1;
-}
-
-static int parse_colormap(const char *s, fathom_colormap *out) {
-    static const struct { const char *name; fathom_colormap c; } k[] = {
-        {"spectral_r", FATHOM_CMAP_SPECTRAL_R}, {"spectral", FATHOM_CMAP_SPECTRAL_R},
-        {"inferno", FATHOM_CMAP_INFERNO}, {"turbo", FATHOM_CMAP_TURBO}, {"gray", FATHOM_CMAP_GRAY},
-        {"grey", FATHOM_CMAP_GRAY}};
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-        if (!strcasecmp(s, k[i].name)) {
-            *out = k[i].c;
-            return 1;
-        }
-    cli_error("--colormap: unknown colormap '%s' (spectral_r, inferno, turbo, gray)", s);
-    return 0;
-}
-
-static int parse_precision(const char *s, fathom_precision *out) {
-    if (!strcasecmp(s, "fp32")) *out = FATHOM_PRECISION_FP32;
-    else if (!strcasecmp(s, "fp16")) *out = FATHOM_PRECISION_FP16;
-    else if (!strcasecmp(s, "bf16")) *out = FATHOM_PRECISION_BF16;
-    else {
-        cli_error("--precision: '%s' is not fp32, fp16 or bf16", s);
-        return 0;
-    }
-    return 1;
-}
-
-/* "cpu", "cuda", "cuda:N", "auto", comma lists; every engine gets `precision`, which a CPU
- * engine (fp32 or bf16) refuses when it is fp16. */
-static int parse_devices(const char *s, fathom_run_params *rp, int threads,
-                         fathom_precision precision) {
-    rp->n_devices = 0;
-    const char *p = s;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        char one[32];
-        if (n == 0 || n >= sizeof one) goto bad;
-        memcpy(one, p, n);
-        one[n] = '\0';
-        if (rp->n_devices == FATHOM_MAX_DEVICES) {
-            cli_error("--device: more than %d devices", FATHOM_MAX_DEVICES);
-            return 0;
-        }
-        fathom_engine_params ep = fathom_engine_default_params();
-        ep.threads = threads;
-        if (!cli_device(one, &ep)) return 0;
-        ep.precision = precision;
-        if (ep.device == FATHOM_DEVICE_CPU && precision == FATHOM_PRECISION_FP16) {
-            cli_error("--precision fp16: the CPU engine computes in fp32 or bf16 "
-                      "(use --precision fp32, bf16 or a CUDA device)");
-            return 0;
-        }
-        rp->devices[rp->n_devices++] = ep;
-        p += n;
-        if (*p) p++;
-    }
-    if (rp->n_devices > 0) return 1;
-bad:
-    cli_error("--device: '%s' is not cpu, cuda, cuda:N, auto or a comma list", s);
-    return 0;
-}
-
-/* Run a created pipeline with Ctrl-C wired to it; returns the exit code. */
-static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats *stats) {
-    if (signals_cancelled()) return 130;
-    signals_set_pipeline(pl);
-    fathom_status st = fathom_pipeline_run(pl, stats);
-    signals_set_pipeline(NULL);
-    progress_finish(po, stats);
-    const int64_t *ig = stats->ignored; /* folder entries not taken: say so */
-    if (ig[0] + ig[1] + ig[2] > 0)
-        cli_note("not taken from input folders: %lld not images, %lld special files (FIFO, "
-                 "socket, device), %lld sub-folders (-r walks them; symlinks never)",
-                 (long long)ig[0], (long long)ig[1], (long long)ig[2]);
-    if (stats->fatal != FATHOM_OK) {
-        cli_error("%s", stats->fatal_msg);
-        return 2;
-    }
-    if (st == FATHOM_ERR_INTERRUPTED || stats->cancelled) {
-        cli_error("interrupted: %lld of %lld taken inputs finished, input not read further",
-                  (long long)(stats->done + stats->skipped), (long long)stats->taken);
-        return 130;
-    }
-    if (st != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return 2;
-    }
-    return stats->failed ? 1 : 0;
-}
-
-static int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po) {
-    fathom_pipeline *pl = NULL;
-    if (fathom_pipeline_create(model, rp, &pl) != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return 2;
-    }
-    fathom_run_stats stats;
-    int rc = run_pipeline(pl, po, &stats);
-    fathom_pipeline_free(&pl);
-    return rc;
-}
-
-static int vda_streaming; /* --streaming (Video Depth Anything) */
-
-/* claimed (may be NULL) gets the job's output paths, for the next videos' clash check. */
-static int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
-                     const char *input, const fathom_video_opts *vo, char **claimed,
-                     int *n_claimed) {
-    if (vda_streaming && !fathom_model_is_video(model)) {
-        cli_error("--streaming needs a Video Depth Anything model (video_depth_anything_*.pth); "
-                  "the model given is a Depth Anything V2 (image) one");
-        return 2;
-    }
-    if (fathom_model_is_video(model)) { /* Video Depth Anything: its own ordered runner */
-        char line[4600];
-        if (fathom_video_vda_run(model, rp, input, vo, vda_streaming, signals_cancel_flag(),
-                                 line, sizeof line) != FATHOM_OK) {
-            cli_error("%s", fathom_last_error());
-            return signals_cancelled() ? 130 : 1;
-        }
-        cli_note("%s", line);
-        return 0;
-    }
-    fathom_video_job *job = NULL;
-    fathom_pipeline *pl = NULL;
-    char summary[1024];
-    if (fathom_video_run_create(model, rp, input, vo, &job, &pl) != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return signals_cancelled() ? 130 : 1; /* each video is its own item */
-    }
-    const char *outs[3];
-    for (int k = 0, n = fathom_video_job_outputs(job, outs); claimed && k < n; k++)
-        if ((claimed[*n_claimed] = strdup(outs[k]))) (*n_claimed)++;
-    const char *notes = fathom_video_job_notes(job);
-    if (notes[0]) cli_note("%s", notes);
-    if (!pl) { /* --resume: every output complete */
-        fathom_video_job_summary(job, summary, sizeof summary);
-        cli_note("%s", summary);
-        fathom_video_job_release(&job);
-        return 0;
-    }
-    fathom_run_stats stats;
-    int rc = run_pipeline(pl, po, &stats);
-    fathom_pipeline_free(&pl); /* finishes the job's outputs */
-    fathom_video_job_summary(job, summary, sizeof summary);
-    for (char *line = summary; *line;) { /* one message per line (NDJSON: one event each) */
-        size_t n = strcspn(line, "\n");
-        char keep = line[n];
-        line[n] = '\0';
-        if (n) cli_note("%s", line);
-        line[n] = keep;
-        line += n + (keep ? 1 : 0);
-    }
-    fathom_video_job_release(&job);
-    return rc;
-}
-
-/* What a chunked video run (--chunks, --mpi) made: a note, and its outputs claimed. */
-static void chunk_summary(const char *input, const fathom_chunk_run_result *res, const char *where,
-                          char **claimed, int *n_claimed) {
-    cli_note("%s: %lld frames in %d chunks%s (%d run now, %d from an earlier run, %d retried)",
-             input, (long long)res->frames, res->chunks, where, res->ran, res->reused,
-             res->retried);
-    for (int i = 0; i < 3; i++)
-        if (res->outputs[i][0]) {
-            cli_note("  %s", res->outputs[i]);
-            if (claimed && (claimed[*n_claimed] = strdup(res->outputs[i]))) (*n_claimed)++;
-        }
-}
-
-/* --chunks: one video as chunks on the --device engines, merged (fathom_chunk_video_run). */
-static int run_video_chunked(const fathom_model *model, const fathom_run_params *rp,
-                             const char *input, const fathom_video_opts *vo, int chunks,
-                             int overlap, int resume, char **claimed, int *n_claimed) {
-    if (signals_cancelled()) return 130;
-    fathom_chunk_run_result res;
-    fathom_status st = fathom_chunk_video_run(model, rp, input, vo, chunks, overlap, resume, &res);
-    if (st != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return st == FATHOM_ERR_INTERRUPTED || signals_cancelled() ? 130 : res.chunks > 0 ? 1 : 2;
-    }
-    chunk_summary(input, &res, "", claimed, n_claimed);
-    return 0;
-}
-
-/* --mpi with several ranks: rank 0 plans, hands out the chunks and merges
- * (fathom_mpi_video_run); every rank returns rank 0's exit code. */
-static int run_video_mpi(const fathom_model *model, const fathom_run_params *rp, const char *input,
-                         const fathom_video_opts *vo, int chunks, int overlap, int resume,
-                         int rank, char **claimed, int *n_claimed) {
-    fathom_chunk_run_result res;
-    fathom_status st = fathom_mpi_video_run(model, rp, input, vo, chunks, overlap, resume, &res);
-    int rc = 0;
-    if (rank == 0 && st != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        rc = st == FATHOM_ERR_INTERRUPTED ? 130 : res.chunks > 0 ? 1 : 2;
-    } else if (rank == 0) {
-        chunk_summary(input, &res, " over the ranks", claimed, n_claimed);
-    }
-    fathom_mpi_share_int(&rc); /* rank 0 knows how the video ended: every rank goes on alike */
-    return rc;
-}
-
-/* --mpi, images: rank 0 hands out batches and merges the workers' reports into --report
- * (REPORT.rank<r>.json each); the others run the batches they are given. Every rank returns
- * the same exit code. */
-static int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
-                          int rank, int size) {
-    int rc;
-    if (rank == 0) {
-        rc = fathom_mpi_images_serve(size);
-        if (rp->report_path) { /* one report from the workers' */
-            char(*paths)[4200] = calloc((size_t)size, sizeof *paths);
-            const char **pp = calloc((size_t)size, sizeof *pp);
-            for (int r = 1; paths && pp && r < size; r++) {
-                snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp->report_path, r);
-                pp[r - 1] = paths[r];
-            }
-            if (!paths || !pp ||
-                fathom_report_merge(pp, size - 1, rp->report_path, NULL) != FATHOM_OK) {
-                cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
-                if (rc < 2) rc = 2;
-            }
-            free(pp);
-            free(paths);
-        }
-    } else {
-        char rank_report[4200];
-        fathom_mpi_images mst;
-        fathom_run_params wp = *rp;
-        fathom_mpi_images_worker_init(&mst, rp->batch);
-        wp.take = fathom_mpi_images_take, wp.take_user = &mst;
-        if (rp->report_path) {
-            snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
-            wp.report_path = rank_report;
-        }
-        rc = run_images(model, &wp, po);
-        fathom_mpi_images_worker_done(rc);
-    }
-    fathom_mpi_share_int(&rc); /* every rank goes on to the videos, or none does */
-    return rc;
-}
-
-/* Everything `fathom run` reads from its command line. */
-typedef struct run_args {
-    fathom_run_params rp;
-    fathom_model_params mp;         /* --metric / --max-depth */
-    fathom_governor_params gp;
-    fathom_video_opts *vo;          /* owned (fathom_video_opts_free) */
-    int use_governor, threads, resume, overwrite, offline, verbosity;
-    const char *model_arg, *device_arg;
-    const char *video_path;         /* --video FILE, borrowed from argv */
-    fathom_precision precision;
-    fathom_weight_format wformat;   /* --weights (CPU engines only) */
-    progress_mode pmode;
-    int chunks, overlap;            /* --chunks / --overlap: videos in chunks (scale-out) */
-    int use_mpi, mpi_rank, mpi_size; /* --mpi: this rank of mpi_size */
-} run_args;
-
-/* The governor's flags; -1 when `c` is not one of them, else 1 ok / 0 bad value. */
-static int parse_governor_opt(int c, const char *arg, fathom_governor_params *gp) {
-    int v;
-    switch (c) {
-    case OPT_TARGET_UTIL: return parse_double("--target-util", arg, 1, 99.999, &gp->target_util);
-    case OPT_MAX_UTIL: return parse_double("--max-util", arg, 1, 100, &gp->max_util);
-    case OPT_BATCH_MIN: return parse_int("--batch-min", arg, 1, 256, &gp->batch_min);
-    case OPT_BATCH_MAX: return parse_int("--batch-max", arg, 1, 256, &gp->batch_max);
-    case OPT_NICE:
-        if (!parse_int("--nice", arg, -20, 19, &v)) return 0;
-        gp->nice = v;
-        return 1;
-    case OPT_GPU_MEM_LIMIT:
-        if (fathom_parse_bytes(arg, &gp->gpu_mem_limit) == FATHOM_OK) return 1;
-        cli_error("--gpu-mem-limit: %s", fathom_last_error());
-        return 0;
-    case OPT_GPU_MEM_FRACTION:
-        return parse_double("--gpu-mem-fraction", arg, 0.001, 1, &gp->gpu_mem_fraction);
-    case OPT_GPU_POWER_LIMIT:
-        return parse_double("--gpu-power-limit", arg, 1, 10000, &gp->gpu_power_limit_w);
-    case OPT_GOVERNOR_HZ: /* the same range the governor validates */
-        return parse_double("--governor-hz", arg, 0.5, 1000, &gp->hz);
-    default: return -1;
-    }
-}
-
-/* One option other than the governor's: 1 ok, 0 bad value (reported). */
-static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) {
-    fathom_run_params *rp = &a->rp;
-    double d;
-    switch (c) {
-    case OPT_VIDEO:
-        if (!strcmp(name, "video")) a->video_path = arg; /* checked against the inputs */
-        if (fathom_video_opts_set(a->vo, name, arg) == 1) return 1;
-        else {
-            /* the library names the field ("start: ..."); the user typed the flag */
-            const char *msg = fathom_last_error();
-            size_t n = strlen(name);
-            if (!strncmp(msg, "--", 2)) msg += 2;
-            if (!strncmp(msg, name, n) && msg[n] == ':' && msg[n + 1] == ' ') msg += n + 2;
-            cli_error("--%s: %s", name, msg);
-        }
-        return 0;
-    case 'o': rp->outdir = arg; return 1;
-    case 'm': a->model_arg = arg; return 1;
-    case 'r': rp->recursive = 1; return 1;
-    case 'q': a->verbosity = -1; return 1;
-    case 'v': a->verbosity++; return 1;
-    case 'f': /* for videos: frame sequences, only when asked (docs/video.md) */
-        if (!parse_formats(arg, &rp->formats)) return 0;
-        fathom_video_opts_set_formats(a->vo, rp->formats);
-        return 1;
-    case OPT_COLORMAP: return parse_colormap(arg, &rp->write.colormap);
-    case OPT_INVERT: rp->write.invert = 1; return 1;
-    case OPT_INPUT_SIZE: return parse_int("--input-size", arg, 14, 8192, &rp->input_size);
-    case OPT_MAX_PIXELS:
-        if (!parse_double("--max-pixels", arg, 0, 1e15, &d)) return 0;
-        rp->max_pixels = (uint64_t)d;
-        return 1;
-    case OPT_MAX_NET_PIXELS: {
-        size_t v;
-        if (fathom_parse_bytes(arg, &v) != FATHOM_OK) {
-            cli_error("--max-network-pixels: '%s' is not a pixel count (e.g. 4M, 2000000, 0)", arg);
-            return 0;
-        }
-        rp->max_network_pixels = v;
-        return 1;
-    }
-    case OPT_DEVICE: a->device_arg = arg; return 1;
-    case OPT_PRECISION: return parse_precision(arg, &a->precision);
-    case OPT_FOCAL_PX: return parse_double("--focal-px", arg, 1e-3, 1e9, &rp->focal_px);
-    case OPT_STREAMING: vda_streaming = 1; return 1;
-    case OPT_WEIGHTS:
-        if (!strcasecmp(arg, "int8")) a->wformat = FATHOM_WEIGHTS_INT8;
-        else if (strcasecmp(arg, "fp32")) {
-            cli_error("--weights: '%s' is not fp32 or int8", arg);
-            return 0;
-        }
-        return 1;
-    case OPT_THREADS: return parse_int("--threads", arg, 0, 4096, &a->threads);
-    case OPT_BATCH: return parse_int("--batch", arg, 1, 256, &rp->batch);
-    case OPT_BATCH_TIMEOUT:
-        return parse_double("--batch-timeout", arg, 0, 60, &rp->batch_timeout_s);
-    case OPT_WORKERS: return parse_int("--workers", arg, 1, 256, &rp->workers);
-    case OPT_QUEUE: return parse_int("--queue", arg, 1, 4096, &rp->queue);
-    case OPT_RESUME: a->resume = 1; return 1;
-    case OPT_OVERWRITE: a->overwrite = 1; return 1;
-    case OPT_FAIL_FAST: rp->fail_fast = 1; return 1;
-    case OPT_REPORT: rp->report_path = arg; return 1;
-    case OPT_SHARD:
-        if (fathom_shard_parse(arg, &rp->shard_index, &rp->shard_count) == FATHOM_OK) return 1;
-        cli_error("%s", fathom_last_error());
-        return 0;
-    case OPT_CHUNKS: return parse_int("--chunks", arg, 1, 100000, &a->chunks);
-    case OPT_OVERLAP: return parse_int("--overlap", arg, 0, 100000, &a->overlap);
-    case OPT_MPI: a->use_mpi = 1; return 1;
-    case OPT_PROGRESS:
-        if (!strcmp(arg, "auto")) a->pmode = PROGRESS_AUTO;
-        else if (!strcmp(arg, "bar")) a->pmode = PROGRESS_BAR;
-        else if (!strcmp(arg, "ndjson")) a->pmode = PROGRESS_NDJSON;
-        else if (!strcmp(arg, "none")) a->pmode = PROGRESS_NONE;
-        else {
-            cli_error("--progress: '%s' is not auto, bar, ndjson or none", arg);
-            return 0;
-        }
-        return 1;
-    case OPT_MAX_DL:
-        if (fathom_parse_bytes(arg, &rp->max_download_bytes) == FATHOM_OK) return 1;
-        cli_error("--max-download-bytes: %s", fathom_last_error());
-        return 0;
-    case OPT_TIMEOUT: return parse_double("--timeout", arg, 0.001, 86400, &rp->download_timeout_s);
-    case OPT_RETRIES: return parse_int("--retries", arg, 0, 100, &rp->download_retries);
-    case OPT_OFFLINE: a->offline = 1; return 1;
-    case OPT_METRIC: a->mp.metric = 1; return 1;
-    case OPT_MAX_DEPTH:
-        if (!parse_double("--max-depth", arg, 1e-6, 1e9, &d)) return 0;
-        a->mp.max_depth = (float)d;
-        return 1;
-    }
-    return 0;
-}
-
-/* Refuse a --report path that cannot be written before anything (the -o folder) is made:
- * its folder must exist and be writable, or be the output folder (created by the run). */
-static int check_report_path(const char *report, const char *outdir) {
-    struct stat sb;
-    if (stat(report, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        cli_error("--report %s: is a folder, not a file", report);
-        return 0;
-    }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", report);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    if (stat(dir, &sb) != 0) {
-        /* the output folder, not yet created: the run makes it ("./out/" == "out") */
-        const char *a = dir, *b = outdir;
-        while (!strncmp(a, "./", 2)) a += 2;
-        while (!strncmp(b, "./", 2)) b += 2;
-        size_t na = strlen(a), nb = strlen(b);
-        while (na > 1 && a[na - 1] == '/') na--;
-        while (nb > 1 && b[nb - 1] == '/') nb--;
-        if (na == nb && !strncmp(a, b, na)) return 1;
-        cli_error("--report %s: folder %s does not exist", report, dir);
-        return 0;
-    }
-    if (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        cli_error("--report %s: cannot write in %s: %s", report, dir,
-                  S_ISDIR(sb.st_mode) ? strerror(errno) : "not a folder");
-        return 0;
-    }
-    return 1;
-}
-
-/* -1: go on; else the exit code. */
-static int parse_run_args(int argc, char **argv, run_args *a) {
-    a->rp = fathom_run_default_params();
-    a->mp = fathom_model_default_params();
-    a->gp = fathom_governor_default_params();
-    a->device_arg = "auto";
-    a->pmode = PROGRESS_AUTO;
-    a->overlap = 16;
-    a->mpi_size = 1;
-    if (fathom_video_opts_create(&a->vo) != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return 2;
-    }
-    optind = 1;
-    int c, li = -1;
-    while ((c = cli_getopt(argc, argv, "o:m:rf:qvh", k_opts, &li)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        if (c == '?') return 2;
-        int g = parse_governor_opt(c, optarg, &a->gp);
-        if (g == 0) return 2;
-        if (g == 1) a->use_governor = 1;
-        else if (!parse_run_opt(a, c, li >= 0 ? k_opts[li].name : "", optarg)) return 2;
-        li = -1;
-    }
-    if (a->pmode == PROGRESS_NDJSON) cli_set_ndjson(1);
-    cli_log_install(a->verbosity);
-    if (a->resume && a->overwrite) {
-        cli_error("--resume and --overwrite exclude each other");
-        return 2;
-    }
-    a->rp.existing = a->resume ? FATHOM_EXISTING_RESUME
-                     : a->overwrite ? FATHOM_EXISTING_OVERWRITE : FATHOM_EXISTING_ERROR;
-    if (!a->rp.outdir) {
-        cli_error("no output folder (-o OUTDIR; see fathom run --help)");
-        return 2;
-    }
-    if (optind >= argc) {
-        cli_error("no inputs (see fathom run --help)");
-        return 2;
-    }
-    if (a->rp.report_path && !check_report_path(a->rp.report_path, a->rp.outdir)) return 2;
-    return -1;
-}
-
-/* One report per run: with several runs, video k's is FILE.<video stem>.json. */
-/* The library names fathom_governor_params fields; the user typed flags. */
-static void flagify_governor(const char *msg, char *out, size_t cap) {
-    static const char *const k[][2] = {
-        {"target_util", "--target-util"}, {"max_util", "--max-util"},
-        {"batch_min", "--batch-min"}, {"batch_max", "--batch-max"}, {"hz", "--governor-hz"},
-        {"nice", "--nice"}, {"gpu_mem_fraction", "--gpu-mem-fraction"},
-        {"gpu_mem_limit", "--gpu-mem-limit"}, {"gpu_power_limit_w", "--gpu-power-limit"}};
-    size_t o = 0;
-    for (const char *p = msg; *p && o + 1 < cap;) {
-        size_t word = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
-        const char *with = NULL;
-        int at_start = p == msg || !strchr("abcdefghijklmnopqrstuvwxyz_-", p[-1]);
-        for (size_t i = 0; at_start && word && i < sizeof k / sizeof k[0]; i++)
-            if (strlen(k[i][0]) == word && !strncmp(p, k[i][0], word)) with = k[i][1];
-        if (with) {
-            int w = snprintf(out + o, cap - o, "%s", with);
-            o = w > 0 && o + (size_t)w < cap ? o + (size_t)w : cap - 1;
-            p += word;
-        } else {
-            size_t n = word ? word : 1;
-            if (o + n >= cap) n = cap - 1 - o;
-            memcpy(out + o, p, n);
-            o += n;
-            p += word ? word : 1;
-        }
-    }
-    out[o] = '\0';
-}
-
-/* The governor over the run's devices; 1 ok, 0 after printing why not. */
-static int start_governor(run_args *a, fathom_governor **gov) {
-    fathom_run_params *rp = &a->rp;
-    a->gp.slots = rp->n_devices;
-    for (int i = 0; i < rp->n_devices; i++) {
-        a->gp.device[i] = rp->devices[i].device;
-        a->gp.device_index[i] = rp->devices[i].device_index;
-    }
-    if (fathom_governor_create(&a->gp, gov) != FATHOM_OK) {
-        char msg[1024];
-        flagify_governor(fathom_last_error(), msg, sizeof msg);
-        cli_error("governor: %s", msg);
-        return 0;
-    }
-    for (int i = 0; i < rp->n_devices; i++)
-        if (rp->devices[i].device == FATHOM_DEVICE_CUDA)
-            rp->devices[i].gpu_mem_limit = fathom_governor_gpu_mem_limit(*gov, i);
-    rp->governor = *gov;
-    return 1;
-}
-
-int cmd_run(int argc, char **argv) {
+/* One `fathom run`: what it owns until it returns. */
+typedef struct run_state {
     run_args a;
-    memset(&a, 0, sizeof a);
-    int rc = parse_run_args(argc, argv, &a);
-    fathom_run_params *rp = &a.rp;
-    fathom_model *model = NULL;
-    fathom_governor *gov = NULL;
-    const char **imgs = NULL, **vids = NULL; /* owned arrays of borrowed argv strings */
-    fathom_video_list walked = {0};          /* videos found in input folders (owned) */
-    char **claimed = NULL; /* owned: outputs of the videos run so far (same-name clashes) */
-    int n_claimed = 0;
-    int mpi_inited = 0, mpi_shared = 0; /* --mpi: initialized; every rank reached the shared part */
-    if (rc >= 0) goto out;
-    rc = 2;
-    if (!parse_devices(a.device_arg, rp, a.threads, a.precision)) goto out;
-    for (int i = 0; i < rp->n_devices; i++) { /* --weights int8: CPU engines only */
-        if (a.wformat == FATHOM_WEIGHTS_INT8 && rp->devices[i].device != FATHOM_DEVICE_CPU) {
-            cli_error("--weights int8: the CPU engine only for now");
-            goto out;
-        }
-        rp->devices[i].weights = a.wformat;
-    }
-    if (a.use_mpi) {
-        if (fathom_mpi_init(NULL, NULL, &a.mpi_rank, &a.mpi_size) != FATHOM_OK) {
-            cli_error("%s", fathom_last_error());
-            goto out;
-        }
-        mpi_inited = 1;
-        if (a.mpi_size > 1 && a.chunks == 0) a.chunks = 2 * (a.mpi_size - 1); /* chunks to share */
-    }
-    /* videos run one by one as ordered jobs; everything else goes through one image run */
-    int n_in = argc - optind, n_img = 0, n_vid = 0;
-    imgs = calloc((size_t)n_in, sizeof *imgs);
-    vids = calloc((size_t)n_in, sizeof *vids);
-    if (!imgs || !vids) {
-        cli_error("out of memory");
-        goto out;
-    }
-    for (int i = optind; i < argc; i++) {
-        if (fathom_video_is_input(argv[i])) vids[n_vid++] = argv[i];
-        else imgs[n_img++] = argv[i];
-    }
-    /* the videos inside folders are run too, each as its own video (docs/video.md) */
-    for (int i = optind; i < argc; i++) {
-        struct stat sb;
-        if (!fathom_video_is_input(argv[i]) && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
-            fathom_video_walk(argv[i], rp->recursive, rp->outdir, &walked) != FATHOM_OK) {
-            cli_error("%s", fathom_last_error());
-            goto out;
-        }
-    }
-    if (a.video_path && n_vid + (int)walked.n > 1) {
-        cli_error("--video names one depth video, but the inputs hold %d videos (leave --video "
-                  "out: each goes to OUTDIR/<name>_depth.mkv)", n_vid + (int)walked.n);
-        goto out;
-    }
-    rp->inputs = imgs;
-    rp->n_inputs = n_img;
-    rp->stdin_list = stdin;
+    char **argv;                      /* borrowed */
+    const char *const *in;            /* borrowed: the inputs in argv */
+    int n_in;
+    fathom_model *model;              /* owned */
+    fathom_governor *gov;             /* owned */
+    const char **imgs, **vids;        /* owned arrays of borrowed argv strings */
+    int n_img, n_vid;
+    fathom_video_list walked;         /* owned: videos found in input folders */
+    char **claimed;                   /* owned: outputs of the videos run so far (name clashes) */
+    int n_claimed;
+    int mpi_inited, mpi_shared;       /* --mpi: initialized; every rank reached the shared part */
+} run_state;
 
-    signals_install();
-    char model_path[4096];
-    if (!cli_model(a.model_arg, a.offline, model_path, sizeof model_path)) goto out;
-    if (fathom_model_load(model_path, &a.mp, &model) != FATHOM_OK) {
-        cli_error("model: %s", fathom_last_error());
-        goto out;
+/* The engines (--device, --weights) and, with --mpi, this rank; 1 ok, 0 after printing why. */
+static int setup_engines(run_state *s) {
+    run_args *a = &s->a;
+    if (!run_parse_devices(a)) return 0;
+    if (!a->use_mpi) return 1;
+    if (fathom_mpi_init(NULL, NULL, &a->mpi_rank, &a->mpi_size) != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        return 0;
     }
-    rp->argc = argc, rp->argv = (const char *const *)argv, rp->model_path = model_path; /* report */
-    if (a.video_path) { /* --video FILE never replaces an input (as given or under OUTDIR) */
-        char under[4096];
-        snprintf(under, sizeof under, "%s/%s", rp->outdir, a.video_path);
-        const char *const *all = (const char *const *)argv + optind;
-        if (fathom_path_is_input(a.video_path, all, argc - optind) ||
-            (a.video_path[0] != '/' && fathom_path_is_input(under, all, argc - optind))) {
-            cli_error("--video %s is an input of this run: the depth video would replace the "
-                      "input; choose another output name", a.video_path);
-            goto out; /* rc is 2 */
+    s->mpi_inited = 1;
+    if (a->mpi_size > 1 && a->chunks == 0) a->chunks = 2 * (a->mpi_size - 1); /* chunks to share */
+    return 1;
+}
+
+/* Videos run one by one as ordered jobs; everything else goes through one image run. The videos
+ * inside input folders are run too, each as its own video (docs/video.md). 1 ok, 0 after
+ * printing why not. */
+static int sort_inputs(run_state *s) {
+    fathom_run_params *rp = &s->a.rp;
+    s->imgs = calloc((size_t)s->n_in + 1, sizeof *s->imgs);
+    s->vids = calloc((size_t)s->n_in + 1, sizeof *s->vids);
+    if (!s->imgs || !s->vids) {
+        cli_error("out of memory");
+        return 0;
+    }
+    for (int i = 0; i < s->n_in; i++) {
+        if (fathom_video_is_input(s->in[i])) s->vids[s->n_vid++] = s->in[i];
+        else s->imgs[s->n_img++] = s->in[i];
+    }
+    for (int i = 0; i < s->n_in; i++) {
+        struct stat sb;
+        if (!fathom_video_is_input(s->in[i]) && stat(s->in[i], &sb) == 0 &&
+            S_ISDIR(sb.st_mode) &&
+            fathom_video_walk(s->in[i], rp->recursive, rp->outdir, &s->walked) != FATHOM_OK) {
+            cli_error("%s", fathom_last_error());
+            return 0;
         }
     }
-    if (a.use_governor && !start_governor(&a, &gov)) goto out;
-    progress_out po;
-    progress_init(&po, a.pmode, a.verbosity < 0);
-    progress_attach(&po, rp);
-    if (po.mode == PROGRESS_NDJSON) rp->stats_interval_s = 1.0; /* a line a second is plenty */
-    rc = 0;
-    mpi_shared = 1;
-    if (a.mpi_size > 1 && n_img > 0) /* rank 0 hands out batches, the others run them */
-        rc = run_images_mpi(model, rp, &po, a.mpi_rank, a.mpi_size);
-    else if (n_img > 0) rc = run_images(model, rp, &po);
-    /* each video is its own item: one that fails does not stop the next (only Ctrl-C does) */
-    const int n_all = n_vid + (int)walked.n;
-    claimed = calloc((size_t)n_all * 3 + 1, sizeof *claimed); /* owned, with each path */
+    if (s->a.video_path && s->n_vid + (int)s->walked.n > 1) {
+        cli_error("--video names one depth video, but the inputs hold %d videos (leave --video "
+                  "out: each goes to OUTDIR/<name>_depth.mkv)", s->n_vid + (int)s->walked.n);
+        return 0;
+    }
+    rp->inputs = s->imgs;
+    rp->n_inputs = s->n_img;
+    rp->stdin_list = stdin;
+    return 1;
+}
+
+/* --video FILE never replaces an input (as given or under OUTDIR); 1 ok, 0 after printing. */
+static int check_video_path(const run_state *s) {
+    const char *v = s->a.video_path;
+    if (!v) return 1;
+    char under[4096];
+    snprintf(under, sizeof under, "%s/%s", s->a.rp.outdir, v);
+    if (fathom_path_is_input(v, s->in, s->n_in) ||
+        (v[0] != '/' && fathom_path_is_input(under, s->in, s->n_in))) {
+        cli_error("--video %s is an input of this run: the depth video would replace the "
+                  "input; choose another output name", v);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *video_input(const run_state *s, int i) {
+    return i < s->n_vid ? s->vids[i] : s->walked.items[i - s->n_vid].path;
+}
+
+/* Each video is its own item: one that fails does not stop the next (only Ctrl-C does).
+ * Returns the worst exit code of rc and the videos'. */
+static int run_videos(run_state *s, progress_out *po, int rc) {
+    run_args *a = &s->a;
+    fathom_run_params *rp = &a->rp;
+    const int n_all = s->n_vid + (int)s->walked.n;
+    s->claimed = calloc((size_t)n_all * 3 + 1, sizeof *s->claimed); /* owned, with each path */
     for (int i = 0; i < n_all && rc != 130; i++) {
-        const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
+        const char *in = video_input(s, i);
         /* --shard: videos by their position among the run's videos (arguments, then folders) */
         if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
-        if ((a.chunks > 0 || a.mpi_size > 1) && fathom_model_is_video(model)) {
+        if ((a->chunks > 0 || a->mpi_size > 1) && fathom_model_is_video(s->model)) {
             cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
                       "--chunks and --mpi out)");
-            rc = 2; /* every rank alike: the model is the same */
-            break;
+            return 2; /* every rank alike: the model is the same */
         }
-        fathom_video_opts_set_run(a.vo, signals_cancel_flag(),
-                                  i < n_vid ? NULL : walked.items[i - n_vid].rel_dir,
-                                  (const char *const *)argv + optind, argc - optind,
-                                  (const char *const *)claimed, claimed ? n_claimed : 0);
+        fathom_video_opts_set_run(a->vo, signals_cancel_flag(),
+                                  i < s->n_vid ? NULL : s->walked.items[i - s->n_vid].rel_dir,
+                                  s->in, s->n_in, (const char *const *)s->claimed,
+                                  s->claimed ? s->n_claimed : 0);
         /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = *rp;
-        if (rp->report_path && n_img + n_all > 1) {
+        if (rp->report_path && s->n_img + n_all > 1) {
             int dup = 0; /* earlier videos of the same name (other folders) */
-            for (int j = 0; j < i; j++)
-                dup += fathom_video_same_name(in, j < n_vid ? vids[j] : walked.items[j - n_vid].path);
+            for (int j = 0; j < i; j++) dup += fathom_video_same_name(in, video_input(s, j));
             fathom_video_report_path(rp->report_path, in, dup, rpath, sizeof rpath);
             vp.report_path = rpath;
         }
-        int r = a.mpi_size > 1 ? run_video_mpi(model, &vp, in, a.vo, a.chunks, a.overlap, a.resume,
-                                               a.mpi_rank, claimed, &n_claimed)
-                : a.chunks > 0 ? run_video_chunked(model, &vp, in, a.vo, a.chunks, a.overlap,
-                                                   a.resume, claimed, &n_claimed)
-                               : run_video(model, &vp, &po, in, a.vo, claimed, &n_claimed);
+        char **cl = s->claimed;
+        int *ncl = &s->n_claimed;
+        int r = a->mpi_size > 1 ? run_video_mpi(s->model, &vp, in, a->vo, a->chunks, a->overlap,
+                                                a->resume, a->mpi_rank, cl, ncl)
+                : a->chunks > 0 ? run_video_chunked(s->model, &vp, in, a->vo, a->chunks,
+                                                    a->overlap, a->resume, cl, ncl)
+                : run_video(s->model, &vp, po, in, a->vo, a->streaming, cl, ncl);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
     }
-out:
+    return rc;
+}
+
+/* Everything after the command line: 0, 1, 2 or 130. */
+static int run(run_state *s, int argc) {
+    run_args *a = &s->a;
+    fathom_run_params *rp = &a->rp;
+    if (!setup_engines(s) || !sort_inputs(s)) return 2;
+    signals_install();
+    char model_path[4096];
+    if (!cli_model(a->model_arg, a->offline, model_path, sizeof model_path)) return 2;
+    if (fathom_model_load(model_path, &a->mp, &s->model) != FATHOM_OK) {
+        cli_error("model: %s", fathom_last_error());
+        return 2;
+    }
+    rp->argc = argc, rp->argv = (const char *const *)s->argv;
+    rp->model_path = model_path; /* for the report */
+    if (!check_video_path(s)) return 2;
+    if (a->use_governor && !run_start_governor(a, &s->gov)) return 2;
+    progress_out po;
+    progress_init(&po, a->pmode, a->verbosity < 0);
+    progress_attach(&po, rp);
+    if (po.mode == PROGRESS_NDJSON) rp->stats_interval_s = 1.0; /* a line a second is plenty */
+    int rc = 0;
+    s->mpi_shared = 1;
+    if (a->mpi_size > 1 && s->n_img > 0) /* rank 0 hands out batches, the others run them */
+        rc = run_images_mpi(s->model, rp, &po, a->mpi_rank, a->mpi_size);
+    else if (s->n_img > 0) rc = run_images(s->model, rp, &po);
+    return run_videos(s, &po, rc);
+}
+
+int cmd_run(int argc, char **argv) {
+    run_state s;
+    memset(&s, 0, sizeof s);
+    int rc = run_parse_args(argc, argv, &s.a);
+    if (rc < 0) {
+        s.argv = argv;
+        s.in = (const char *const *)argv + optind;
+        s.n_in = argc - optind;
+        rc = run(&s, argc);
+    }
     /* a rank that stops before the shared part would leave the others waiting: end them all */
-    if (a.mpi_size > 1 && rc == 2 && !mpi_shared) fathom_mpi_abort(2);
-    if (mpi_inited) fathom_mpi_finalize();
-    for (int i = 0; i < n_claimed; i++) free(claimed[i]);
-    free(claimed);
-    fathom_video_list_free(&walked);
+    if (s.a.mpi_size > 1 && rc == 2 && !s.mpi_shared) fathom_mpi_abort(2);
+    if (s.mpi_inited) fathom_mpi_finalize();
+    for (int i = 0; i < s.n_claimed; i++) free(s.claimed[i]);
+    free(s.claimed);
+    fathom_video_list_free(&s.walked);
     if (rc == 2 && signals_cancelled()) rc = 130;
-    fathom_governor_free(&gov);
-    fathom_model_free(&model);
-    fathom_video_opts_free(&a.vo);
-    free(imgs);
-    free(vids);
+    fathom_governor_free(&s.gov);
+    fathom_model_free(&s.model);
+    fathom_video_opts_free(&s.a.vo);
+    free(s.imgs);
+    free(s.vids);
     return rc;
 }

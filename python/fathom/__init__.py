@@ -1,7 +1,7 @@
 """fathom: Depth Anything V2 depth maps from Python, over libfathom's public C API.
 
     import fathom
-    model = fathom.Model("depth_anything_v2_vits.pth", device="cpu")
+    model = fathom.Model("small", device="cpu")  # or a repo id, a .pth file, an HF folder
     depth = model.infer(rgb)                  # rgb: uint8 (H, W, 3) -> float32 (H, W)
     depths = model.infer_batch([rgb1, rgb2])  # list of float32 maps
     for depth in model.infer_frames(frames):  # any iterable of RGB frames, lazily
@@ -10,7 +10,8 @@
         ...
 
 Depth maps are the image's size and hold the same numbers as ``fathom run -f npy``: relative
-disparity (larger is nearer), or meters for metric models. Inference releases the GIL; one
+disparity (larger is nearer), or meters for metric models and Depth Pro (whose focal length,
+estimated or given, ``model.infer(rgb, focal_px=0, with_focal=True)`` returns as well). Inference releases the GIL; one
 Model runs one inference at a time (share it between threads, or make one per thread). Library
 failures raise fathom.Error with the library's message.
 """
@@ -24,12 +25,17 @@ __version__ = version()
 
 
 class Model(_Model):
-    """Model(path, device="cpu", threads=0, precision="default", *, metric=None, max_depth=0)
+    """Model(path, device="cpu", threads=0, precision="default", *, metric=None, max_depth=0,
+    offline=False)
 
-    path: an official .pth checkpoint, a Hugging Face folder (config.json + model.safetensors)
-    or a .safetensors file. device: "cpu", "cuda" or "cuda:N". threads: CPU threads (0: all
-    cores). precision: "default", "fp32", "fp16" or "bf16" (GPU). metric / max_depth override
-    config.json for metric heads.
+    path: an official .pth checkpoint, a Hugging Face folder (config.json + model.safetensors),
+    a .safetensors file, or a model name as ``fathom run -m`` takes it ("small", "vits",
+    "metric-indoor-small", ... or a repo id such as "depth-anything/Depth-Anything-V2-Small-hf"):
+    looked up in fathom's cache, then in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub),
+    then downloaded ($HF_ENDPOINT: a mirror) unless offline or $HF_HUB_OFFLINE=1.
+    ``info()["path"]`` says what it resolved to. device: "cpu", "cuda" or "cuda:N". threads:
+    CPU threads (0: all cores). precision: "default", "fp32", "fp16" or "bf16" (GPU). metric /
+    max_depth override config.json for metric heads.
     """
 
     def infer_frames(self, frames, input_size=518, batch_size=1):

@@ -69,6 +69,8 @@ typedef struct {
     fathom_engine_params eparams;
     float *x, *net;          /* owned: input and network-output buffers, kept between calls */
     size_t cap;              /* floats of net (x holds 3 * cap); guarded by lock */
+    char path[4096];         /* what the model argument resolved to (fathom_model_resolve) */
+    int depthpro;            /* a Depth Pro model: 1536^2 input, metric depth, focal length */
 } ModelObject;
 
 static int parse_precision(const char *p, fathom_precision *out)
@@ -113,14 +115,16 @@ static void Model_dealloc(ModelObject *self)
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "device", "threads", "precision", "metric", "max_depth", NULL};
+    static char *kwlist[] = {"path", "device", "threads", "precision", "metric", "max_depth",
+                             "offline", NULL};
     PyObject *path_obj = NULL, *metric_obj = Py_None;
     const char *device = "cpu", *precision = "default";
     int threads = 0;
+    int offline = 0;
     float max_depth = 0.0f;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|s$isOf", kwlist, PyUnicode_FSConverter,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|s$isOfp", kwlist, PyUnicode_FSConverter,
                                      &path_obj, &device, &threads, &precision, &metric_obj,
-                                     &max_depth))
+                                     &max_depth, &offline))
         return -1;
     const char *path = PyBytes_AS_STRING(path_obj);
     fathom_model_params mp = fathom_model_default_params();
@@ -148,9 +152,15 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
     call_result r = {FATHOM_OK, ""};
     fathom_model *m = NULL;
     fathom_engine *e = NULL;
+    /* a name or repo id as `fathom run -m` takes it: fathom's cache, the Hugging Face cache,
+     * then a download unless offline (or $HF_HUB_OFFLINE); a path stays as it is */
+    fathom_resolve_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.offline = offline;
     Py_BEGIN_ALLOW_THREADS
-    fathom_status s = fathom_model_load(path, &mp, &m);
+    fathom_status s = fathom_model_resolve(path, &ro, self->path, sizeof self->path);
     if (s != FATHOM_OK) note_error(&r, s);
+    else if ((s = fathom_model_load(self->path, &mp, &m)) != FATHOM_OK) note_error(&r, s);
     else if ((s = fathom_engine_create(m, &ep, &e)) != FATHOM_OK) note_error(&r, s);
     Py_END_ALLOW_THREADS
     Py_DECREF(path_obj);
@@ -161,6 +171,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
     }
     self->model = m;
     self->engine = e;
+    self->depthpro = fathom_model_is_depthpro(m);
     self->eparams = ep;
     return 0;
 }
@@ -201,8 +212,34 @@ static PyArrayObject *as_rgb(PyObject *obj, Py_ssize_t index)
 typedef struct {
     const uint8_t *rgb;
     int h0, w0, net_h, net_w;
-    float *depth; /* borrowed: the output array's data */
+    float *depth;    /* borrowed: the output array's data */
+    double focal_px; /* Depth Pro: given (0: estimated by the model); out: the one used */
 } job;
+
+/* The network size of b: the official resize rule, or Depth Pro's fixed 1536^2. */
+static void set_net_size(const ModelObject *self, job *b, int input_size)
+{
+    if (self->depthpro) b->net_h = b->net_w = FATHOM_DEPTHPRO_SIZE;
+    else fathom_network_size(b->h0, b->w0, input_size, &b->net_h, &b->net_w);
+}
+
+static fathom_status preprocess(const ModelObject *self, const job *b, float *x)
+{
+    if (self->depthpro) return fathom_depthpro_preprocess(b->rgb, b->h0, b->w0, (size_t)b->w0 * 3, x);
+    return fathom_preprocess(b->rgb, b->h0, b->w0, (size_t)b->w0 * 3, b->net_h, b->net_w, x);
+}
+
+/* Network output of image i of the batch -> depth at the image's size (Depth Pro: metres from
+ * the canonical inverse depth and the focal length). */
+static fathom_status postprocess(const ModelObject *self, job *b, int i, const float *net)
+{
+    if (!self->depthpro) {
+        fathom_resize_depth(net, b->net_h, b->net_w, b->depth, b->h0, b->w0);
+        return FATHOM_OK;
+    }
+    return fathom_depthpro_postprocess(net, fathom_engine_fov_deg(self->engine, i), b->focal_px,
+                                       b->h0, b->w0, b->depth, &b->focal_px);
+}
 
 /* Run jobs [0, n) in groups of consecutive images with the same network size, at most `batch`
  * per forward call. Called with the GIL released and the model lock held. */
@@ -233,16 +270,14 @@ static void run_jobs(ModelObject *self, job *jobs, int n, int batch, call_result
         }
         float *x = self->x, *net = self->net;
         for (int j = 0; j < k; j++) {
-            const job *b = &jobs[i + j];
-            fathom_status s = fathom_preprocess(b->rgb, b->h0, b->w0, (size_t)b->w0 * 3, b->net_h,
-                                                b->net_w, x + (size_t)j * 3 * plane);
+            fathom_status s = preprocess(self, &jobs[i + j], x + (size_t)j * 3 * plane);
             if (s != FATHOM_OK) { note_error(r, s); return; }
         }
         fathom_status s = fathom_engine_forward(self->engine, x, k, jobs[i].net_h, jobs[i].net_w, net);
         if (s != FATHOM_OK) { note_error(r, s); return; }
         for (int j = 0; j < k; j++) {
-            const job *b = &jobs[i + j];
-            fathom_resize_depth(net + (size_t)j * plane, b->net_h, b->net_w, b->depth, b->h0, b->w0);
+            s = postprocess(self, &jobs[i + j], j, net + (size_t)j * plane);
+            if (s != FATHOM_OK) { note_error(r, s); return; }
         }
         i += k;
     }
@@ -274,19 +309,19 @@ static PyObject *Model_infer_batch(ModelObject *self, PyObject *args, PyObject *
     PyObject *inputs = PyList_New(n);  /* owned: keeps the uint8 views alive */
     PyObject *outputs = PyList_New(n); /* owned until returned */
     job *jobs = PyMem_Calloc(n ? n : 1, sizeof(job)); /* owned */
-    if (!inputs || !outputs || !jobs) { PyErr_NoMemory(); goto fail; }
+    if (!inputs || !outputs || !jobs) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyArrayObject *a = as_rgb(PySequence_Fast_GET_ITEM(seq, i), i);
-        if (!a) goto fail;
+        if (!a) goto done;
         PyList_SET_ITEM(inputs, i, (PyObject *)a);
         job *b = &jobs[i];
         b->rgb = PyArray_DATA(a);
         b->h0 = (int)PyArray_DIM(a, 0);
         b->w0 = (int)PyArray_DIM(a, 1);
-        fathom_network_size(b->h0, b->w0, input_size, &b->net_h, &b->net_w);
+        set_net_size(self, b, input_size);
         npy_intp dims[2] = {b->h0, b->w0};
         PyObject *out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
-        if (!out) goto fail;
+        if (!out) goto done;
         PyList_SET_ITEM(outputs, i, out);
         b->depth = PyArray_DATA((PyArrayObject *)out);
     }
@@ -296,12 +331,12 @@ static PyObject *Model_infer_batch(ModelObject *self, PyObject *args, PyObject *
     run_jobs(self, jobs, (int)n, batch, &r);
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
-    if (r.st != FATHOM_OK) { raise_status(r.st, r.msg); goto fail; }
+    if (r.st != FATHOM_OK) { raise_status(r.st, r.msg); goto done; }
     PyMem_Free(jobs);
     Py_DECREF(inputs);
     Py_DECREF(seq);
     return outputs;
-fail:
+done:
     PyMem_Free(jobs);
     Py_XDECREF(inputs);
     Py_XDECREF(outputs);
@@ -309,19 +344,28 @@ fail:
     return NULL;
 }
 
-/* infer(image, input_size=518) -> float32 (H, W) array */
+/* infer(image, input_size=518, *, focal_px=0, with_focal=False) -> float32 (H, W) array, or
+ * (array, focal_px) */
 static PyObject *Model_infer(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"image", "input_size", NULL};
+    static char *kwlist[] = {"image", "input_size", "focal_px", "with_focal", NULL};
     PyObject *img;
-    int input_size = 518;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i", kwlist, &img, &input_size)) return NULL;
+    int input_size = 518, with_focal = 0;
+    double focal_px = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i$dp", kwlist, &img, &input_size, &focal_px,
+                                     &with_focal))
+        return NULL;
+    if (!(focal_px >= 0 && focal_px <= 1e9)) {
+        PyErr_Format(PyExc_ValueError, "focal_px %g: expected 0 (estimated) or a length in pixels",
+                     focal_px);
+        return NULL;
+    }
     if (!self->engine) { PyErr_SetString(PyExc_RuntimeError, "Model is not initialized"); return NULL; }
     if (check_input_size(input_size) < 0) return NULL;
     PyArrayObject *a = as_rgb(img, -1);
     if (!a) return NULL;
-    job b = {PyArray_DATA(a), (int)PyArray_DIM(a, 0), (int)PyArray_DIM(a, 1), 0, 0, NULL};
-    fathom_network_size(b.h0, b.w0, input_size, &b.net_h, &b.net_w);
+    job b = {PyArray_DATA(a), (int)PyArray_DIM(a, 0), (int)PyArray_DIM(a, 1), 0, 0, NULL, focal_px};
+    set_net_size(self, &b, input_size);
     npy_intp dims[2] = {b.h0, b.w0};
     PyObject *out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     if (!out) { Py_DECREF(a); return NULL; }
@@ -334,7 +378,11 @@ static PyObject *Model_infer(ModelObject *self, PyObject *args, PyObject *kw)
     Py_END_ALLOW_THREADS
     Py_DECREF(a);
     if (r.st != FATHOM_OK) { Py_DECREF(out); return raise_status(r.st, r.msg); }
-    return out;
+    if (!with_focal) return out;
+    /* a relative or metric DA-V2 model has no focal length: None */
+    PyObject *f = self->depthpro ? PyFloat_FromDouble(b.focal_px) : (Py_INCREF(Py_None), Py_None);
+    if (!f) { Py_DECREF(out); return NULL; }
+    return Py_BuildValue("(NN)", out, f);
 }
 
 /* forward(x) -> depth at network size: x float32 (B, 3, H, W), already preprocessed. The raw
@@ -373,16 +421,20 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused)
     if (!self->model) { PyErr_SetString(PyExc_RuntimeError, "Model is not initialized"); return NULL; }
     fathom_model_info i;
     fathom_model_get_info(self->model, &i);
-    return Py_BuildValue("{s:s,s:s,s:s,s:L,s:O,s:f,s:i,s:i,s:i,s:i}", "format", i.format,
-                         "arch", i.arch, "dtype", i.dtype, "params", (long long)i.params,
-                         "metric", i.metric ? Py_True : Py_False, "max_depth", (double)i.max_depth,
+    return Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:L,s:O,s:O,s:f,s:i,s:i,s:i,s:i}", "path",
+                         self->path, "family", i.family, "format", i.format, "arch", i.arch, "dtype", i.dtype, "params", (long long)i.params,
+                         "metric", i.metric ? Py_True : Py_False,
+                         "focal", i.focal ? Py_True : Py_False, "max_depth", (double)i.max_depth,
                          "embed_dim", i.embed_dim, "depth", i.depth, "heads", i.heads,
                          "features", i.features);
 }
 
 static PyMethodDef Model_methods[] = {
     {"infer", (PyCFunction)(void (*)(void))Model_infer, METH_VARARGS | METH_KEYWORDS,
-     "infer(image, input_size=518) -> float32 depth (H, W) of an RGB uint8 (H, W, 3) image"},
+     "infer(image, input_size=518, *, focal_px=0, with_focal=False) -> float32 depth (H, W) of "
+     "an RGB uint8 (H, W, 3) image. Depth Pro: metres, at its fixed 1536x1536 network input "
+     "(input_size unused), with focal_px (pixels) or, when 0, the model's estimate; with_focal "
+     "returns (depth, focal_px used) (None for other models)"},
     {"infer_batch", (PyCFunction)(void (*)(void))Model_infer_batch, METH_VARARGS | METH_KEYWORDS,
      "infer_batch(images, input_size=518, batch_size=4) -> list of float32 depth maps"},
     {"forward", (PyCFunction)Model_forward, METH_O,
@@ -396,7 +448,8 @@ static PyTypeObject ModelType = {
     .tp_basicsize = sizeof(ModelObject),
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Model(path, device='cpu', threads=0, precision='default', *, metric=None, max_depth=0)",
+    .tp_doc = "Model(path, device='cpu', threads=0, precision='default', *, metric=None, "
+              "max_depth=0, offline=False)",
     .tp_methods = Model_methods,
     .tp_init = (initproc)Model_init,
     .tp_new = PyType_GenericNew,

@@ -88,7 +88,7 @@ fathom_status gov_create_with(const fathom_governor_params *params, const gov_se
     int lock_ok = 0, cond_ok = 0;
     if (pthread_mutex_init(&g->lock, NULL) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "governor: mutex init failed");
-        goto fail;
+        goto done;
     }
     lock_ok = 1;
     pthread_condattr_t ca;
@@ -98,7 +98,7 @@ fathom_status gov_create_with(const fathom_governor_params *params, const gov_se
     pthread_condattr_destroy(&ca);
     if (!cond_ok) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "governor: condition init failed");
-        goto fail;
+        goto done;
     }
 
     g->t0 = g->last_tick = sensor->now(sensor->ctx);
@@ -120,7 +120,7 @@ fathom_status gov_create_with(const fathom_governor_params *params, const gov_se
         }
         st = gov_mem_limit_resolve(p.device_index[i], p.gpu_mem_limit, p.gpu_mem_fraction,
                                    s->gpu_valid ? r.mem_total : 0, &s->mem_limit);
-        if (st != FATHOM_OK) goto fail;
+        if (st != FATHOM_OK) goto done;
     }
     if (p.gpu_power_limit_w > 0) {
         int any = 0;
@@ -129,27 +129,27 @@ fathom_status gov_create_with(const fathom_governor_params *params, const gov_se
             any = 1;
             st = gov_power_apply(sensor, p.device_index[i], p.gpu_power_limit_w,
                                  &g->slot[i].power_entry);
-            if (st != FATHOM_OK) goto fail;
+            if (st != FATHOM_OK) goto done;
             g->slot[i].power_w = p.gpu_power_limit_w;
         }
         if (!any) {
             st = fathom_fail(FATHOM_ERR_INVALID_ARG, "gpu_power_limit_w: no GPU device in this run");
-            goto fail;
+            goto done;
         }
     }
     if (p.nice != FATHOM_GOVERNOR_NICE_KEEP) {
         st = gov_nice_apply(p.nice, &g->old_nice);
-        if (st != FATHOM_OK) goto fail;
+        if (st != FATHOM_OK) goto done;
         g->nice_applied = 1;
     }
     if (start_thread && gov_monitor_start(g) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "governor: cannot start the sampler thread");
-        goto fail;
+        goto done;
     }
     *out = g;
     return FATHOM_OK;
 
-fail:
+done:
     undo_limits(g);
     if (cond_ok) pthread_cond_destroy(&g->wake);
     if (lock_ok) pthread_mutex_destroy(&g->lock);

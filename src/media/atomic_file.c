@@ -103,23 +103,23 @@ fathom_status fathom_atomic_commit(fathom_atomic_file *f) {
     /* fsync and close report delayed write errors (NFS, quota) that write() did not */
     if (fsync(f->fd) != 0 && errno != EINVAL && errno != EROFS) {
         s = fail_write(f, errno);
-        goto fail;
+        goto done;
     }
     int fd = f->fd;
     f->fd = -1;
     if (close(fd) != 0 && errno != EINTR) {
         s = fail_write(f, errno);
-        goto fail;
+        goto done;
     }
     if (rename(f->tmp_path, f->path) != 0) {
         int e = errno;
         s = fathom_fail(write_error(e), "%s: cannot rename %s into place: %s", f->path, f->tmp_path,
                         strerror(e));
-        goto fail;
+        goto done;
     }
     release(f);
     return FATHOM_OK;
-fail:
+done:
     fathom_atomic_abort(f);
     return s;
 }

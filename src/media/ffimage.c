@@ -112,131 +112,134 @@ static fathom_status decode_first_frame(AVFormatContext *fc, AVCodecContext *cc,
     }
 }
 
-fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
-                                    uint64_t max_pixels, fathom_image *out) {
-    fathom_status s = FATHOM_OK;
-    mem_reader mem = {data, size, 0};
-    AVIOContext *io = NULL;      /* owned (with its buffer) */
-    AVFormatContext *fc = NULL;  /* owned */
-    AVCodecContext *cc = NULL;   /* owned */
-    AVPacket *pkt = NULL;        /* owned */
-    AVFrame *frame = NULL;       /* owned */
-    struct SwsContext *sws = NULL; /* owned */
-    uint8_t *wide = NULL;        /* owned: RGB48 frame of deep sources */
-    pthread_once(&quiet_once, quiet_ffmpeg);
+/* One decode: everything FFmpeg allocates for it, freed by ffdec_close. */
+typedef struct ffdec {
+    const char *name;            /* borrowed, for messages */
+    uint64_t max_pixels;
+    mem_reader mem;
+    AVIOContext *io;             /* owned (with its buffer) */
+    AVFormatContext *fc;         /* owned */
+    AVCodecContext *cc;          /* owned */
+    AVPacket *pkt;               /* owned */
+    AVFrame *frame;              /* owned */
+    struct SwsContext *sws;      /* owned */
+    uint8_t *wide;               /* owned: RGB48 frame of deep sources */
+    int stream;
+    size_guard guard;
+} ffdec;
 
+static void ffdec_close(ffdec *d) {
+    av_free(d->wide);
+    sws_freeContext(d->sws);
+    av_frame_free(&d->frame);
+    av_packet_free(&d->pkt);
+    avcodec_free_context(&d->cc);
+    avformat_close_input(&d->fc);
+    if (d->io) av_freep(&d->io->buffer);
+    avio_context_free(&d->io);
+}
+
+/* The demuxer over the bytes in memory. */
+static fathom_status open_demuxer(ffdec *d) {
     uint8_t *iobuf = av_malloc(AVIO_BUF); /* owned by io once created */
-    if (iobuf) io = avio_alloc_context(iobuf, AVIO_BUF, 0, &mem, mem_read, NULL, mem_seek);
-    if (!io) {
+    if (iobuf) d->io = avio_alloc_context(iobuf, AVIO_BUF, 0, &d->mem, mem_read, NULL, mem_seek);
+    if (!d->io) {
         av_free(iobuf);
-        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg I/O", name);
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg I/O", d->name);
     }
-    fc = avformat_alloc_context();
-    pkt = av_packet_alloc();
-    frame = av_frame_alloc();
-    if (!fc || !pkt || !frame) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg contexts", name);
-        goto done;
-    }
-    fc->pb = io;
-    fc->flags |= AVFMT_FLAG_CUSTOM_IO;
-    int r = avformat_open_input(&fc, NULL, NULL, NULL); /* frees fc on failure */
-    if (r < 0) {
-        s = av_fail(FATHOM_ERR_FORMAT, name, "not a recognized image format", r);
-        goto done;
-    }
+    d->fc = avformat_alloc_context();
+    d->pkt = av_packet_alloc();
+    d->frame = av_frame_alloc();
+    if (!d->fc || !d->pkt || !d->frame)
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate FFmpeg contexts", d->name);
+    d->fc->pb = d->io;
+    d->fc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    int r = avformat_open_input(&d->fc, NULL, NULL, NULL); /* frees fc on failure */
+    if (r < 0) return av_fail(FATHOM_ERR_FORMAT, d->name, "not a recognized image format", r);
+    return FATHOM_OK;
+}
+
+/* The decoder of the one still image, its size checked where the header gives it. */
+static fathom_status open_decoder(ffdec *d) {
+    const char *name = d->name;
     const AVCodec *codec = NULL;
-    int stream = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    AVFormatContext *fc = d->fc;
+    d->stream = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     /* image demuxers, or a container holding exactly one frame (AVIF in the mov demuxer) */
-    if (!is_image_demuxer(fc->iformat->name) && !(stream >= 0 && fc->streams[stream]->nb_frames == 1)) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: '%s' data is not a still-image format", name,
-                        fc->iformat->name);
-        goto done;
-    }
-    if (stream < 0 || !codec) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for this '%s' image", name,
-                        fc->iformat->name);
-        goto done;
-    }
-    AVCodecParameters *par = fc->streams[stream]->codecpar;
-    if (par->width > 0 && par->height > 0) {
-        s = fathom_image_check_dims(name, par->width, par->height, max_pixels);
-        if (s != FATHOM_OK) goto done;
-    }
-    cc = avcodec_alloc_context3(codec);
-    if (!cc) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", name);
-        goto done;
-    }
-    r = avcodec_parameters_to_context(cc, par);
-    if (r < 0) {
-        s = av_fail(FATHOM_ERR_FORMAT, name, "bad codec parameters", r);
-        goto done;
-    }
-    size_guard guard = {name, max_pixels, 0};
-    cc->opaque = &guard;
-    cc->get_buffer2 = guarded_get_buffer;
-    cc->max_pixels = (int64_t)(FATHOM_IMAGE_MAX_BYTES / 3); /* FFmpeg's own early check */
-    cc->thread_count = 1;
-    r = avcodec_open2(cc, codec, NULL);
-    if (r < 0) {
-        s = av_fail(FATHOM_ERR_UNSUPPORTED, name, "cannot open the decoder", r);
-        goto done;
-    }
-    s = decode_first_frame(fc, cc, stream, pkt, frame, &guard);
-    if (s == FATHOM_ERR_FORMAT) { /* FFmpeg says "invalid data" also for what it cannot do */
-        const char *why = fathom_tiff_unsupported(data, size);
-        if (why) s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unsupported TIFF: %s", name, why);
-    }
-    if (s != FATHOM_OK) goto done;
-    s = fathom_image_check_dims(name, frame->width, frame->height, max_pixels);
-    if (s != FATHOM_OK) goto done;
+    if (!is_image_demuxer(fc->iformat->name) &&
+        !(d->stream >= 0 && fc->streams[d->stream]->nb_frames == 1))
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: '%s' data is not a still-image format",
+                           name, fc->iformat->name);
+    if (d->stream < 0 || !codec)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for this '%s' image", name,
+                           fc->iformat->name);
+    AVCodecParameters *par = fc->streams[d->stream]->codecpar;
+    if (par->width > 0 && par->height > 0)
+        FATHOM_TRY(fathom_image_check_dims(name, par->width, par->height, d->max_pixels));
+    if (!(d->cc = avcodec_alloc_context3(codec)))
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", name);
+    int r = avcodec_parameters_to_context(d->cc, par);
+    if (r < 0) return av_fail(FATHOM_ERR_FORMAT, name, "bad codec parameters", r);
+    d->guard = (size_guard){name, d->max_pixels, 0};
+    d->cc->opaque = &d->guard;
+    d->cc->get_buffer2 = guarded_get_buffer;
+    d->cc->max_pixels = (int64_t)(FATHOM_IMAGE_MAX_BYTES / 3); /* FFmpeg's own early check */
+    d->cc->thread_count = 1;
+    r = avcodec_open2(d->cc, codec, NULL);
+    if (r < 0) return av_fail(FATHOM_ERR_UNSUPPORTED, name, "cannot open the decoder", r);
+    return FATHOM_OK;
+}
+
+/* The decoded frame as 8-bit RGB in a new *out. */
+static fathom_status to_rgb(ffdec *d, fathom_image *out) {
+    const char *name = d->name;
+    const AVFrame *frame = d->frame;
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(frame->format);
-    if (!desc) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unknown pixel format", name);
-        goto done;
-    }
+    if (!desc) return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unknown pixel format", name);
     /* Deep sources (16-bit TIFF, ...) go through RGB48 and keep the high byte, as
      * cv2.imread(IMREAD_COLOR) does; swscale's own 16 -> 8 conversion rounds instead. */
     int deep = desc->comp[0].depth > 8;
-    sws = sws_getContext(frame->width, frame->height, frame->format, frame->width, frame->height,
-                         deep ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
-                         SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
-    if (!sws) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB", name,
-                        desc->name);
-        goto done;
-    }
-    s = fathom_image_alloc(name, frame->width, frame->height, out);
-    if (s != FATHOM_OK) goto done;
+    d->sws = sws_getContext(frame->width, frame->height, frame->format, frame->width,
+                            frame->height, deep ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
+                            SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+    if (!d->sws)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot convert pixel format %s to RGB",
+                           name, desc->name);
+    FATHOM_TRY(fathom_image_alloc(name, frame->width, frame->height, out));
     size_t row48 = (size_t)frame->width * 6;
-    if (deep) {
-        wide = av_malloc(row48 * (size_t)frame->height);
-        if (!wide) {
-            s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a %dx%d 16-bit buffer", name,
-                            frame->width, frame->height);
-            goto done;
-        }
-    }
-    uint8_t *dst[4] = {deep ? wide : out->rgb, NULL, NULL, NULL};
+    if (deep && !(d->wide = av_malloc(row48 * (size_t)frame->height)))
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a %dx%d 16-bit buffer", name,
+                           frame->width, frame->height);
+    uint8_t *dst[4] = {deep ? d->wide : out->rgb, NULL, NULL, NULL};
     int dst_stride[4] = {deep ? (int)row48 : (int)out->stride, 0, 0, 0};
-    sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst,
+    sws_scale(d->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst,
               dst_stride);
     for (int y = 0; deep && y < frame->height; y++) {
-        const uint16_t *src = (const uint16_t *)(wide + (size_t)y * row48);
+        const uint16_t *src = (const uint16_t *)(d->wide + (size_t)y * row48);
         uint8_t *o = out->rgb + (size_t)y * out->stride;
         for (int i = 0; i < 3 * frame->width; i++) o[i] = (uint8_t)(src[i] >> 8);
     }
-    out->src_bits = desc->comp[0].depth > 8 ? 16 : 8;
+    out->src_bits = deep ? 16 : 8;
     out->src_channels = desc->nb_components;
-done:
-    av_free(wide);
-    sws_freeContext(sws);
-    av_frame_free(&frame);
-    av_packet_free(&pkt);
-    avcodec_free_context(&cc);
-    avformat_close_input(&fc);
-    if (io) av_freep(&io->buffer);
-    avio_context_free(&io);
+    return FATHOM_OK;
+}
+
+fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
+                                    uint64_t max_pixels, fathom_image *out) {
+    pthread_once(&quiet_once, quiet_ffmpeg);
+    ffdec d = {.name = name, .max_pixels = max_pixels, .mem = {data, size, 0}};
+    fathom_status s = open_demuxer(&d);
+    if (s == FATHOM_OK) s = open_decoder(&d);
+    if (s == FATHOM_OK) {
+        s = decode_first_frame(d.fc, d.cc, d.stream, d.pkt, d.frame, &d.guard);
+        if (s == FATHOM_ERR_FORMAT) { /* FFmpeg says "invalid data" also for what it cannot do */
+            const char *why = fathom_tiff_unsupported(data, size);
+            if (why) s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: unsupported TIFF: %s", name, why);
+        }
+    }
+    if (s == FATHOM_OK)
+        s = fathom_image_check_dims(name, d.frame->width, d.frame->height, max_pixels);
+    if (s == FATHOM_OK) s = to_rgb(&d, out);
+    ffdec_close(&d);
     return s;
 }

@@ -205,7 +205,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     if (m->vda) /* its DPT head needs the temporal modules: src/model/vda_engine.c */
         return fathom_fail(FATHOM_ERR_UNSUPPORTED,
                            "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
-                           "images use a Depth Anything V2 model (e.g. -m small)", m->path);
+                           "images use a Depth Anything V2 model (e.g. the one named small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */

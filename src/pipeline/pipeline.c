@@ -117,12 +117,12 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     if (p->queue < 1) p->queue = 1;
     if (p->input_size < 14) {
         st = fathom_fail(FATHOM_ERR_INVALID_ARG, "input size %d is below 14", p->input_size);
-        goto fail;
+        goto done;
     }
     if (p->n_devices < 1 || p->n_devices > FATHOM_MAX_DEVICES) {
         st = fathom_fail(FATHOM_ERR_INVALID_ARG, "%d devices (1..%d)", p->n_devices,
                          FATHOM_MAX_DEVICES);
-        goto fail;
+        goto done;
     }
     if (p->batch_timeout_s < 0) p->batch_timeout_s = 0;
     if (p->stats_interval_s <= 0) p->stats_interval_s = 0.25;
@@ -135,32 +135,32 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     pl->reorder = calloc(pl->n_items, sizeof *pl->reorder);
     if (!pl->items || !pl->reorder) {
         st = fail_nomem("the item pool");
-        goto fail;
+        goto done;
     }
     for (size_t i = 0; i < pl->n_items; i++) fathom_item_init(&pl->items[i]);
     if ((st = fathom_queue_create(pl->n_items, &pl->q_free)) != FATHOM_OK ||
         (st = fathom_queue_create((size_t)p->queue, &pl->q_decode)) != FATHOM_OK ||
         (st = fathom_queue_create((size_t)p->queue, &pl->q_infer)) != FATHOM_OK ||
         (st = fathom_queue_create((size_t)p->queue, &pl->q_write)) != FATHOM_OK)
-        goto fail;
+        goto done;
     for (size_t i = 0; i < pl->n_items; i++) fathom_queue_push(pl->q_free, &pl->items[i]);
-    if ((st = fathom_names_create(&pl->names)) != FATHOM_OK) goto fail;
+    if ((st = fathom_names_create(&pl->names)) != FATHOM_OK) goto done;
 
     fathom_fetch_opts fo = fathom_fetch_default_opts();
     if (p->max_download_bytes) fo.max_bytes = p->max_download_bytes;
     if (p->download_timeout_s > 0) fo.timeout_ms = (long)(p->download_timeout_s * 1000);
     if (p->download_retries >= 0) fo.retries = p->download_retries;
     fo.cancel = &pl->cancel;
-    if ((st = fathom_fetcher_create(&fo, &pl->fetcher)) != FATHOM_OK) goto fail;
+    if ((st = fathom_fetcher_create(&fo, &pl->fetcher)) != FATHOM_OK) goto done;
 
     for (int d = 0; d < p->n_devices; d++) {
-        if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) goto fail;
+        if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) goto done;
     }
     if (p->report_path && (st = fathom_report_open(p->report_path, p, m, &pl->report)) != FATHOM_OK)
-        goto fail;
+        goto done;
     *out = pl;
     return FATHOM_OK;
-fail:
+done:
     fathom_pipeline_free(&pl);
     return st;
 }
@@ -284,7 +284,7 @@ fathom_status fathom_pipeline_run(fathom_pipeline *pl, fathom_run_stats *stats_o
     fathom_status st = FATHOM_OK;
     if (!thr || !iargs) {
         st = fail_nomem("the pipeline threads");
-        goto out;
+        goto done;
     }
     atomic_store(&pl->decode_alive, p->workers);
     atomic_store(&pl->infer_alive, p->n_devices);
@@ -344,7 +344,7 @@ fathom_status fathom_pipeline_run(fathom_pipeline *pl, fathom_run_stats *stats_o
     if (stats_out) *stats_out = s;
     if (s.fatal != FATHOM_OK) st = fathom_fail(s.fatal, "%s", s.fatal_msg);
     else if (s.cancelled) st = fathom_fail(FATHOM_ERR_INTERRUPTED, "interrupted");
-out:
+done:
     free(thr);
     free(iargs);
     return st;

@@ -205,7 +205,7 @@ static cJSON *run_info(const fathom_run_params *p, const fathom_model *m) {
 fathom_status fathom_report_check(const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--report %s: %s", path,
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "report %s: %s", path,
                            S_ISDIR(st.st_mode) ? "is a folder, not a file" : "is not a regular file");
     const char *slash = strrchr(path, '/');
     char dir[4096];
@@ -213,7 +213,7 @@ fathom_status fathom_report_check(const char *path) {
              slash ? path : ".");
     if (access(dir, W_OK | X_OK) != 0) {
         int e = errno;
-        return fathom_fail(fathom_status_from_errno(e), "--report %s: cannot write in %s: %s",
+        return fathom_fail(fathom_status_from_errno(e), "report %s: cannot write in %s: %s",
                            path, dir, strerror(e));
     }
     return FATHOM_OK;

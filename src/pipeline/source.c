@@ -95,7 +95,6 @@ static int cmp_names(const void *a, const void *b) {
 /* Read and sort the names of folder `path` into a new frame. */
 static fathom_status frame_open(dir_frame *f, const char *path, const char *rel) {
     memset(f, 0, sizeof *f);
-    fathom_status st = FATHOM_OK;
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
@@ -105,27 +104,25 @@ static fathom_status frame_open(dir_frame *f, const char *path, const char *rel)
     f->path = strdup(path);
     f->rel = strdup(rel);
     size_t cap = 0;
-    if (!f->path || !f->rel) goto nomem;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    int ok = f->path && f->rel;
+    for (struct dirent *de; ok && (de = readdir(d));) {
         if (de->d_name[0] == '.') continue; /* hidden, "." and ".." */
         if (f->n == cap) {
             cap = cap ? cap * 2 : 64;
             char **p = realloc(f->names, cap * sizeof *p);
-            if (!p) goto nomem;
+            if (!(ok = p != NULL)) break;
             f->names = p;
         }
-        if (!(f->names[f->n] = strdup(de->d_name))) goto nomem;
+        if (!(ok = (f->names[f->n] = strdup(de->d_name)) != NULL)) break;
         f->n++;
     }
-    if (f->n > 1) qsort(f->names, f->n, sizeof *f->names, cmp_names);
-    goto done;
-nomem:
-    st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory listing the folder", path);
-    frame_free(f);
-done:
     closedir(d);
-    return st;
+    if (!ok) {
+        frame_free(f);
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory listing the folder", path);
+    }
+    if (f->n > 1) qsort(f->names, f->n, sizeof *f->names, cmp_names);
+    return FATHOM_OK;
 }
 
 static void close_list(inputs_source *s) {
@@ -496,7 +493,7 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
     s->kinds = calloc((size_t)n, sizeof *s->kinds);
     if (!s->args || !s->kinds) {
         st = fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the input list");
-        goto fail;
+        goto done;
     }
     int stdin_uses = 0, countable = 1;
     for (int i = 0; i < n; i++) {
@@ -505,18 +502,18 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
              * decode stage names it), as a missing entry of a list is; alone, it is the run's */
             int path_error = (st == FATHOM_ERR_NOT_FOUND || st == FATHOM_ERR_IO) &&
                              strcmp(inputs[i], "-") != 0 && !strstr(inputs[i], "://");
-            if (n == 1 || !path_error) goto fail;
+            if (n == 1 || !path_error) goto done;
             s->kinds[i] = ARG_FILE;
             st = FATHOM_OK;
         }
         if (s->kinds[i] == ARG_STDIN && ++stdin_uses > 1) {
             st = fathom_fail(FATHOM_ERR_INVALID_ARG, "'-' given more than once");
-            goto fail;
+            goto done;
         }
         if (s->kinds[i] != ARG_FILE && s->kinds[i] != ARG_URL) countable = 0;
         if (!(s->args[i] = strdup(inputs[i]))) {
             st = fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the input list");
-            goto fail;
+            goto done;
         }
         s->n = i + 1;
     }
@@ -532,7 +529,7 @@ fathom_status fathom_inputs_source_create(const char *const *inputs, int n,
     out->ops = &k_inputs_ops;
     out->self = s;
     return FATHOM_OK;
-fail:
+done:
     inputs_free(s);
     return st;
 }

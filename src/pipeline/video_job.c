@@ -43,7 +43,7 @@ fathom_status fathom_video_meta_push(fathom_video_job *job, const video_meta *m)
         video_meta *nm = malloc(cap * sizeof *nm);
         if (!nm) {
             s = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", job->input);
-            goto end;
+            goto done;
         }
         for (size_t i = 0; i < job->meta_count; i++)
             nm[i] = job->meta[(job->meta_head + i) % job->meta_cap];
@@ -54,7 +54,7 @@ fathom_status fathom_video_meta_push(fathom_video_job *job, const video_meta *m)
     }
     job->meta[(job->meta_head + job->meta_count) % job->meta_cap] = *m;
     job->meta_count++;
-end:
+done:
     pthread_mutex_unlock(&job->mu);
     return s;
 }
@@ -221,88 +221,69 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
     return FATHOM_OK;
 }
 
-/* Allocate the job, open the reader and the outputs. */
-static fathom_status job_open(const fathom_model *m, const fathom_run_params *params,
-                              const char *input, const fathom_video_run_opts *opts,
-                              fathom_video_job **out) {
-    fathom_status s = FATHOM_OK;
-    *out = NULL;
-    fathom_video_job *job = calloc(1, sizeof *job);
-    if (!job) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
-    atomic_init(&job->refs, 1);
-    atomic_init(&job->source_done, 0);
-    pthread_mutex_init(&job->mu, NULL);
-    job->opts = *opts;
-    job->write = params->write;
-    fathom_model_info mi;
-    fathom_model_get_info(m, &mi);
-    job->write.metric = mi.metric;
+/* The job's output folder (OUTDIR/<rel_dir>, never outside OUTDIR), stem and output paths. */
+static fathom_status name_outputs(fathom_video_job *job, const fathom_run_params *params,
+                                  const char *input, const fathom_video_run_opts *opts) {
     char stem[1024], dir[4096];
     fathom_naming_stem(input, stem, sizeof stem);
     if (!stem[0]) snprintf(stem, sizeof stem, "video");
     snprintf(dir, sizeof dir, "%s", params->outdir ? params->outdir : ".");
-    if (opts->rel_dir && opts->rel_dir[0]) { /* OUTDIR/<rel_dir>, never outside OUTDIR */
+    if (opts->rel_dir && opts->rel_dir[0]) {
         char rel[4096], clean[4096] = "";
         snprintf(rel, sizeof rel, "%s/x", opts->rel_dir); /* the folder part of a file path */
         fathom_naming_clean_dir(rel, clean, sizeof clean);
         size_t cl = strlen(clean);
         while (cl > 0 && clean[cl - 1] == '/') clean[--cl] = '\0';
         size_t dl = strlen(dir);
-        if (cl && snprintf(dir + dl, sizeof dir - dl, "/%s", clean) >= (int)(sizeof dir - dl)) {
-            s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", input);
-            goto end;
-        }
+        if (cl && snprintf(dir + dl, sizeof dir - dl, "/%s", clean) >= (int)(sizeof dir - dl))
+            return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", input);
     }
     job->input = strdup(input);
     job->stem = strdup(stem);
     job->outdir = strdup(dir);
-    if (!job->input || !job->stem || !job->outdir) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
-        goto end;
-    }
+    if (!job->input || !job->stem || !job->outdir)
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
     if (!opts->video_path && !opts->seq_formats && !opts->npz) { /* nothing asked: a video */
         if (snprintf(job->video_path, sizeof job->video_path, "%s/%s_depth.mkv", job->outdir,
-                     stem) >= (int)sizeof job->video_path) {
-            s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
-            goto end;
-        }
+                     stem) >= (int)sizeof job->video_path)
+            return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
     } else if (opts->video_path) {
         if (snprintf(job->video_path, sizeof job->video_path, "%s", opts->video_path) >=
-            (int)sizeof job->video_path) {
-            s = fathom_fail(FATHOM_ERR_TOO_LARGE, "--video: path too long");
-            goto end;
-        }
+            (int)sizeof job->video_path)
+            return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: the depth video path is too long",
+                               input);
     }
     if (snprintf(job->npz_path, sizeof job->npz_path, "%s/%s.npz", job->outdir, stem) >=
             (int)sizeof job->npz_path ||
         snprintf(job->seq_dir, sizeof job->seq_dir, "%s/%s", job->outdir, stem) >=
-            (int)sizeof job->seq_dir) {
-        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
-        goto end;
-    }
+            (int)sizeof job->seq_dir)
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: output path too long", job->outdir);
     job->opts.video_path = job->video_path[0] ? job->video_path : NULL;
     job->asked_npz = opts->npz;
     job->asked_seq = opts->seq_formats != 0;
+    return FATHOM_OK;
+}
+
+/* No output of the job is an earlier video's output or an input of the run. */
+static fathom_status check_clashes(fathom_video_job *job, const char *input,
+                                   const fathom_video_run_opts *opts) {
     const char *mine[3];
     const int n_mine = fathom_video_job_outputs(job, mine);
     for (int i = 0; i < opts->n_claimed && opts->claimed; i++)
         for (int k = 0; k < n_mine; k++)
-            if (!strcmp(opts->claimed[i], mine[k])) {
-                s = fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: output %s is also the output of an "
-                                "earlier video of this run (same name); not written, to keep "
-                                "that one (rename one of them)", input, mine[k]);
-                goto end;
-            }
-    if ((s = check_not_input(job, input)) != FATHOM_OK) goto end;
+            if (!strcmp(opts->claimed[i], mine[k]))
+                return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: output %s is also the output of "
+                                   "an earlier video of this run (same name); not written, to "
+                                   "keep that one (rename one of them)", input, mine[k]);
+    FATHOM_TRY(check_not_input(job, input));
     for (int i = 0; i < opts->n_inputs && opts->inputs; i++)
-        if ((s = check_not_input(job, opts->inputs[i])) != FATHOM_OK) goto end;
-    if (params->outdir) { /* leftovers of runs that died here (kill -9): npz spills, tmp files */
-        size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
-        if (stale)
-            fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
-                       params->outdir, stale, stale == 1 ? "" : "s");
-    }
-    if ((s = plan_outputs(job, params)) != FATHOM_OK || job->skipped) goto end;
+        FATHOM_TRY(check_not_input(job, opts->inputs[i]));
+    return FATHOM_OK;
+}
+
+/* The reader (from the resume point), and the expected frame count for progress. */
+static fathom_status open_reader(fathom_video_job *job, const fathom_run_params *params,
+                                 const char *input, const fathom_video_run_opts *opts) {
     fathom_video_reader_opts ro = opts->read;
     ro.passthrough = job->opts.video_path != NULL;
     /* The image rule; the image default (179 MP) is far above any real video, so an unchanged
@@ -313,7 +294,7 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     ro.timeout_s = params->download_timeout_s;
     ro.cancel = opts->cancel;
     ro.skip_frames = job->resume_from;
-    if ((s = fathom_video_reader_open(input, &ro, &job->reader)) != FATHOM_OK) goto end;
+    FATHOM_TRY(fathom_video_reader_open(input, &ro, &job->reader));
     const fathom_video_info *vi = fathom_video_reader_info(job->reader);
     /* expected frames: the stream's count or its duration x rate, within the limits */
     const AVStream *st = fathom_video_reader_format(job->reader)->streams[vi->stream_index];
@@ -325,22 +306,54 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
         job->total = opts->read.max_frames;
     if (job->total > 0 && job->resume_from > 0)
         job->total = job->total > job->resume_from ? job->total - job->resume_from : 0;
+    return FATHOM_OK;
+}
+
+/* The depth video writer and the npz archive, as asked. */
+static fathom_status open_outputs(fathom_video_job *job, const fathom_run_params *params) {
+    const fathom_video_info *vi = fathom_video_reader_info(job->reader);
     if (job->opts.video_path) {
-        if ((s = fathom_mkdir_parents(job->video_path)) != FATHOM_OK) goto end;
+        FATHOM_TRY(fathom_mkdir_parents(job->video_path));
         fathom_video_source_desc d = {vi->time_base, vi->frame_rate,
                                       fathom_video_reader_format(job->reader), vi->stream_index};
-        s = fathom_video_writer_open(job->video_path, vi->width, vi->height, &d, &job->opts.enc,
-                                     &job->writer);
-        if (s != FATHOM_OK) goto end;
+        FATHOM_TRY(fathom_video_writer_open(job->video_path, vi->width, vi->height, &d,
+                                            &job->opts.enc, &job->writer));
     }
     if (job->opts.npz) {
-        if ((s = fathom_mkdir_parents(job->npz_path)) != FATHOM_OK ||
-            (s = fathom_video_npz_open(job->npz_path, vi->height, vi->width, vi->time_base.num,
-                                       vi->time_base.den, params->existing != FATHOM_EXISTING_ERROR,
-                                       &job->npz)) != FATHOM_OK)
-            goto end;
+        FATHOM_TRY(fathom_mkdir_parents(job->npz_path));
+        FATHOM_TRY(fathom_video_npz_open(job->npz_path, vi->height, vi->width, vi->time_base.num,
+                                         vi->time_base.den,
+                                         params->existing != FATHOM_EXISTING_ERROR, &job->npz));
     }
-end:
+    return FATHOM_OK;
+}
+
+/* Allocate the job, open the reader and the outputs. */
+static fathom_status job_open(const fathom_model *m, const fathom_run_params *params,
+                              const char *input, const fathom_video_run_opts *opts,
+                              fathom_video_job **out) {
+    *out = NULL;
+    fathom_video_job *job = calloc(1, sizeof *job);
+    if (!job) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", input);
+    atomic_init(&job->refs, 1);
+    atomic_init(&job->source_done, 0);
+    pthread_mutex_init(&job->mu, NULL);
+    job->opts = *opts;
+    job->write = params->write;
+    fathom_model_info mi;
+    fathom_model_get_info(m, &mi);
+    job->write.metric = mi.metric;
+    fathom_status s = name_outputs(job, params, input, opts);
+    if (s == FATHOM_OK) s = check_clashes(job, input, opts);
+    if (s == FATHOM_OK && params->outdir) { /* leftovers of runs that died here (kill -9) */
+        size_t stale = fathom_atomic_clean_stale(params->outdir, 64);
+        if (stale)
+            fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
+                       params->outdir, stale, stale == 1 ? "" : "s");
+    }
+    if (s == FATHOM_OK) s = plan_outputs(job, params);
+    if (s == FATHOM_OK && !job->skipped) s = open_reader(job, params, input, opts);
+    if (s == FATHOM_OK && !job->skipped) s = open_outputs(job, params);
     if (s != FATHOM_OK) {
         fathom_video_job_unref(job);
         return s;

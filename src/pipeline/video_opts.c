@@ -1,4 +1,5 @@
-/* video_opts.c - the video flags of `fathom run` and video input detection (video_job.h). */
+/* video_opts.c - the video options (set by name; `fathom run` passes its video flags through) and
+ * video input detection (video_job.h). Messages name the option, not a flag. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static int num(const char *flag, const char *s, double lo, double hi, double *ou
     errno = 0;
     double v = s ? strtod(s, &end) : NAN;
     if (!s || errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fathom_fail(FATHOM_ERR_INVALID_ARG, "--%s: '%s' is not a number in %g..%g", flag,
+        fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: '%s' is not a number in %g..%g", flag,
                     s ? s : "", lo, hi);
         return 0;
     }
@@ -33,7 +34,7 @@ static int num(const char *flag, const char *s, double lo, double hi, double *ou
 static int integer(const char *flag, const char *s, double lo, double hi, double *out) {
     if (!num(flag, s, lo, hi, out)) return 0;
     if (*out != floor(*out)) {
-        fathom_fail(FATHOM_ERR_INVALID_ARG, "--%s: '%s' is not an integer", flag, s);
+        fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: '%s' is not an integer", flag, s);
         return 0;
     }
     return 1;
@@ -43,7 +44,7 @@ int fathom_video_parse_flag(fathom_video_run_opts *o, const char *name, const ch
     double v;
     if (!strcmp(name, "video")) {
         if (!arg || !*arg) {
-            fathom_fail(FATHOM_ERR_INVALID_ARG, "--video: no file name");
+            fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no file name");
             return -1;
         }
         o->video_path = arg;
@@ -74,7 +75,7 @@ int fathom_video_parse_flag(fathom_video_run_opts *o, const char *name, const ch
         if (arg && !strcmp(arg, "ema")) o->normalize = FATHOM_VNORM_EMA;
         else if (arg && !strcmp(arg, "frame")) o->normalize = FATHOM_VNORM_FRAME;
         else {
-            fathom_fail(FATHOM_ERR_INVALID_ARG, "--normalize: '%s' is not ema or frame",
+            fathom_fail(FATHOM_ERR_INVALID_ARG, "normalize: '%s' is not ema or frame",
                         arg ? arg : "");
             return -1;
         }

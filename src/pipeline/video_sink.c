@@ -240,7 +240,7 @@ fathom_status fathom_video_sink_create(fathom_video_job *job, fathom_sink *out) 
             to.lookahead = 0;
             to.cut_threshold = 0;
         }
-        if ((st = fathom_tnorm_create(&to, &s->tn)) != FATHOM_OK) goto end;
+        if ((st = fathom_tnorm_create(&to, &s->tn)) != FATHOM_OK) goto done;
         s->cap = to.lookahead + 1;
     } else {
         s->cap = 1;
@@ -252,17 +252,17 @@ fathom_status fathom_video_sink_create(fathom_video_job *job, fathom_sink *out) 
     s->pkt = av_packet_alloc();
     if (!s->ring || !s->q16 || !s->q8 || !s->rgb || !s->pkt) {
         st = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate the video sink", job->input);
-        goto end;
+        goto done;
     }
     for (int i = 0; i < s->cap; i++)
         if (!(s->ring[i].depth = fathom_alloc(s->px * sizeof(float)))) {
             st = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate %d depth frames of %dx%d",
                              job->input, s->cap, s->w, s->h);
-            goto end;
+            goto done;
         }
     s->lut = fathom_colormap_lut(job->write.colormap);
     if (!s->lut) s->lut = fathom_colormap_lut(FATHOM_CMAP_SPECTRAL_R);
-end:
+done:
     if (st != FATHOM_OK) {
         vsink_free(s);
         return st;

@@ -20,14 +20,9 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
-
-/* Non-video packets waiting for the writer. A ring of AVPacket shells allocated once and reused;
- * it only grows when the consumer lags (bounded by the pipeline's queues). */
-typedef struct packet_ring {
-    AVPacket **slot; /* owned: cap shells */
-    int *stream;     /* owned: input stream index per slot */
-    int cap, head, count;
-} packet_ring;
+#include "video/av_error.h"
+#include "video/packet_ring.h"
+#include "video/video_orient.h"
 
 struct fathom_video_reader {
     char *url;               /* owned */
@@ -70,72 +65,10 @@ int64_t fathom_video_ts_us(int64_t ts, AVRational tb) {
     return av_rescale_q(ts, tb, AV_TIME_BASE_Q);
 }
 
-static const char *av_err(int err, char *buf, size_t n) {
-    av_strerror(err, buf, n);
-    return buf;
-}
-
-/* ---- passthrough ring ---- */
-
-static int ring_push(packet_ring *q, AVPacket *pkt, int stream) {
-    if (q->count == q->cap) {
-        int ncap = q->cap ? q->cap * 2 : 64;
-        AVPacket **ns = av_calloc(ncap, sizeof *ns);
-        int *nst = av_calloc(ncap, sizeof *nst);
-        if (!ns || !nst) {
-            av_free(ns);
-            av_free(nst);
-            return -1;
-        }
-        for (int i = 0; i < q->count; i++) { /* unroll to the front */
-            ns[i] = q->slot[(q->head + i) % q->cap];
-            nst[i] = q->stream[(q->head + i) % q->cap];
-        }
-        for (int i = 0; i < q->cap - q->count; i++) /* empty shells stay reusable */
-            ns[q->count + i] = q->slot[(q->head + q->count + i) % q->cap];
-        av_free(q->slot);
-        av_free(q->stream);
-        q->slot = ns;
-        q->stream = nst;
-        q->head = 0;
-        q->cap = ncap;
-    }
-    int tail = (q->head + q->count) % q->cap;
-    if (!q->slot[tail] && !(q->slot[tail] = av_packet_alloc())) return -1;
-    av_packet_move_ref(q->slot[tail], pkt);
-    q->stream[tail] = stream;
-    q->count++;
-    return 0;
-}
-
-static void ring_free(packet_ring *q) {
-    for (int i = 0; i < q->cap; i++) av_packet_free(&q->slot[i]);
-    av_free(q->slot);
-    av_free(q->stream);
-    memset(q, 0, sizeof *q);
-}
-
-static int64_t packet_us(const AVPacket *p, AVRational tb) {
-    int64_t t = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
-    return t == AV_NOPTS_VALUE ? INT64_MIN : fathom_video_ts_us(t, tb);
-}
-
 int fathom_video_reader_pop_packet(fathom_video_reader *r, int64_t upto_us, AVPacket *pkt,
                                    int *stream_index) {
-    int got = 0;
     pthread_mutex_lock(&r->lock);
-    packet_ring *q = &r->ring;
-    if (q->count > 0) {
-        AVPacket *p = q->slot[q->head];
-        int si = q->stream[q->head];
-        if (upto_us == INT64_MAX || packet_us(p, r->fmt->streams[si]->time_base) <= upto_us) {
-            av_packet_move_ref(pkt, p);
-            *stream_index = si;
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
-            got = 1;
-        }
-    }
+    int got = fathom_packet_ring_pop(&r->ring, r->fmt, upto_us, pkt, stream_index);
     pthread_mutex_unlock(&r->lock);
     return got;
 }
@@ -201,49 +134,14 @@ static fathom_status interrupted(fathom_video_reader *r, const char *what) {
     r->stats.interrupted = 1;
     pthread_mutex_unlock(&r->lock);
     if (cancelled(r)) return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted", r->url);
-    return fathom_fail(FATHOM_ERR_NETWORK, "%s: %s: no data for %g s (stalled input; --timeout "
-                       "sets the limit)", r->url, what, r->opts.timeout_s);
+    return fathom_fail(FATHOM_ERR_NETWORK, "%s: %s: no data for %g s (stalled input; the "
+                       "timeout_s option sets the limit)", r->url, what, r->opts.timeout_s);
 }
 
 /* The library never prints: quiet FFmpeg unless the application already chose a level. */
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 static void quiet_ffmpeg(void) {
     if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
-}
-
-/* Clockwise degrees a player turns the picture, and whether it then mirrors it left-right, as
- * the ffmpeg CLI (>= 6.1) decides from the display matrix: transpose for 90/270 with a flip,
- * hflip/vflip for 180 and 0 (vflip = 180 + mirror). */
-static int stream_rotation(const AVStream *st, int *mirrored) {
-    *mirrored = 0;
-#if LIBAVFORMAT_VERSION_MAJOR < 61
-    size_t size = 0;
-    const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
-#else
-    const AVPacketSideData *sd = av_packet_side_data_get(
-        st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
-    const uint8_t *m = sd ? sd->data : NULL;
-    size_t size = sd ? sd->size : 0;
-#endif
-    if (!m || size < 9 * sizeof(int32_t)) return 0;
-    const int32_t *dm = (const int32_t *)m;
-    double theta = -round(av_display_rotation_get(dm));
-    if (isnan(theta)) return 0;
-    theta -= 360 * floor(theta / 360 + 0.9 / 360);
-    int deg = (int)lrint(theta / 90.0) * 90 % 360;
-    deg = deg < 0 ? deg + 360 : deg;
-    if (deg == 90) *mirrored = dm[3] > 0;       /* transpose=cclock_flip */
-    else if (deg == 270) *mirrored = dm[3] < 0; /* transpose=clock_flip */
-    else if (deg == 180 && (dm[0] < 0) != (dm[4] < 0)) {
-        *mirrored = 1;                          /* hflip alone = 0 + mirror */
-        if (dm[0] < 0) deg = 0;                 /* vflip alone = 180 + mirror */
-    } else if (deg == 180 && dm[0] >= 0) {
-        deg = 0;                                /* neither flip applies */
-    } else if (deg == 0 && dm[4] < 0) {
-        deg = 180;
-        *mirrored = 1;
-    }
-    return deg;
 }
 
 static fathom_status alloc_buffers(fathom_video_reader *r) {
@@ -275,130 +173,111 @@ static void list_streams(const AVFormatContext *fmt, char *buf, size_t n) {
     }
 }
 
-fathom_status fathom_video_reader_open(const char *url, const fathom_video_reader_opts *opts,
-                                       fathom_video_reader **out) {
-    fathom_status s = FATHOM_OK;
-    char eb[128];
-    *out = NULL;
-    if (!url) return fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no input given");
-    pthread_once(&quiet_once, quiet_ffmpeg);
-    fathom_video_reader *r = av_mallocz(sizeof *r);
-    if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
-    pthread_mutex_init(&r->lock, NULL);
-    r->opts = opts ? *opts : fathom_video_reader_default_opts();
-    if (r->opts.timeout_s <= 0) r->opts.timeout_s = FATHOM_VIDEO_TIMEOUT_S;
-    if (!r->opts.max_pixels) r->opts.max_pixels = FATHOM_VIDEO_MAX_PIXELS;
-    r->url = av_strdup(url);
-    r->pkt = av_packet_alloc();
-    r->frame = av_frame_alloc();
-    if (!r->url || !r->pkt || !r->frame) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
-        goto end;
-    }
-    r->last_pts = AV_NOPTS_VALUE;
-
-    /* A local name must be a regular file: open() of a FIFO or a device blocks where no
-     * callback can reach it (a pipe is read through `pipe:`). */
+/* A local name must be a regular file: open() of a FIFO or a device blocks where no callback
+ * can reach it (a pipe is read through `pipe:`). */
+static fathom_status check_local(const char *url) {
     struct stat sb;
-    if (!strstr(url, "://") && strncmp(url, "pipe:", 5) && stat(url, &sb) == 0 &&
-        !S_ISREG(sb.st_mode)) {
-        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file (%s)", url,
-                        S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO"
-                        : S_ISCHR(sb.st_mode) ? "a character device" : S_ISSOCK(sb.st_mode)
-                        ? "a socket" : "not a plain file");
-        goto end;
-    }
-    /* Every blocking step can be interrupted: the callback for cancel and for the deadline
-     * (all protocols, FIFOs included), rw_timeout for the protocols that honour it. */
-    if (!(r->fmt = avformat_alloc_context())) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
-        goto end;
-    }
+    if (strstr(url, "://") || !strncmp(url, "pipe:", 5) || stat(url, &sb) != 0 ||
+        S_ISREG(sb.st_mode))
+        return FATHOM_OK;
+    return fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file (%s)", url,
+                       S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                       : S_ISCHR(sb.st_mode) ? "a character device" : S_ISSOCK(sb.st_mode)
+                       ? "a socket" : "not a plain file");
+}
+
+/* Demuxer open and stream probe. Every blocking step can be interrupted: the callback for
+ * cancel and for the deadline (all protocols, FIFOs included), rw_timeout for the protocols
+ * that honour it. */
+static fathom_status open_input(fathom_video_reader *r) {
+    char eb[128];
+    const char *url = r->url;
+    if (!(r->fmt = avformat_alloc_context()))
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
     r->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, r};
     AVDictionary *dopts = NULL;
     av_dict_set_int(&dopts, "rw_timeout", (int64_t)(r->opts.timeout_s * 1e6), 0);
     arm_deadline(r);
     int ret = avformat_open_input(&r->fmt, url, NULL, &dopts);
     av_dict_free(&dopts);
-    if (ret < 0 && (r->timed_out || cancelled(r) || ret == AVERROR_EXIT)) {
-        s = interrupted(r, "cannot open as video");
-        goto end;
-    }
+    if (ret < 0 && (r->timed_out || cancelled(r) || ret == AVERROR_EXIT))
+        return interrupted(r, "cannot open as video");
     if (ret < 0) {
-        s = ret == AVERROR(ENOENT) ? FATHOM_ERR_NOT_FOUND
-            : ret == AVERROR(EACCES) ? FATHOM_ERR_IO : FATHOM_ERR_FORMAT;
-        s = fathom_fail(s, "%s: cannot open as video: %s", url, av_err(ret, eb, sizeof eb));
-        goto end;
+        fathom_status s = ret == AVERROR(ENOENT) ? FATHOM_ERR_NOT_FOUND
+                          : ret == AVERROR(EACCES) ? FATHOM_ERR_IO : FATHOM_ERR_FORMAT;
+        return fathom_fail(s, "%s: cannot open as video: %s", url,
+                           fathom_av_err(ret, eb, sizeof eb));
     }
     arm_deadline(r);
     ret = avformat_find_stream_info(r->fmt, NULL);
-    if (ret < 0 && (r->timed_out || cancelled(r))) {
-        s = interrupted(r, "cannot read stream info");
-        goto end;
-    }
-    if (ret < 0) {
-        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: cannot read stream info: %s", url,
-                        av_err(ret, eb, sizeof eb));
-        goto end;
-    }
-    const AVCodec *codec = NULL;
-    int vi = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (ret < 0 && (r->timed_out || cancelled(r))) return interrupted(r, "cannot read stream info");
+    if (ret < 0)
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: cannot read stream info: %s", url,
+                           fathom_av_err(ret, eb, sizeof eb));
+    return FATHOM_OK;
+}
+
+/* The main video stream, its size checked against the limits; *codec: its decoder. */
+static fathom_status pick_stream(fathom_video_reader *r, const AVCodec **codec) {
+    const char *url = r->url;
+    int vi = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, codec, 0);
     if (vi >= 0 && (r->fmt->streams[vi]->disposition & AV_DISPOSITION_ATTACHED_PIC)) vi = -1;
     if (vi < 0) {
         char list[512];
         list_streams(r->fmt, list, sizeof list);
         if (vi == AVERROR_DECODER_NOT_FOUND)
-            s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for its video stream (%s)",
-                            url, list);
-        else
-            s = fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: no video stream (streams: %s)", url,
-                            r->fmt->nb_streams ? list : "none");
-        goto end;
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no decoder for its video stream (%s)",
+                               url, list);
+        return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: no video stream (streams: %s)", url,
+                           r->fmt->nb_streams ? list : "none");
     }
     r->st = r->fmt->streams[vi];
     const AVCodecParameters *par = r->st->codecpar;
-    if (par->width <= 0 || par->height <= 0 || par->width > 32768 || par->height > 32768) {
-        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: video stream #%d has an invalid size %dx%d", url,
-                        vi, par->width, par->height);
-        goto end;
-    }
+    if (par->width <= 0 || par->height <= 0 || par->width > 32768 || par->height > 32768)
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: video stream #%d has an invalid size %dx%d",
+                           url, vi, par->width, par->height);
     /* before the decoder (its frame threads each hold frames) or any buffer exists */
-    if ((uint64_t)par->width * par->height > r->opts.max_pixels) {
-        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d video frames are over the pixel limit "
-                        "%llu (--max-pixels raises it)", url, par->width, par->height,
-                        (unsigned long long)r->opts.max_pixels);
-        goto end;
-    }
-    r->dec = avcodec_alloc_context3(codec);
-    if (!r->dec) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", url);
-        goto end;
-    }
-    if ((ret = avcodec_parameters_to_context(r->dec, par)) < 0) {
-        s = fathom_fail(FATHOM_ERR_FORMAT, "%s: bad video parameters: %s", url,
-                        av_err(ret, eb, sizeof eb));
-        goto end;
-    }
+    if ((uint64_t)par->width * par->height > r->opts.max_pixels)
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d video frames are over the pixel "
+                           "limit %llu (the max_pixels option)", url, par->width, par->height,
+                           (unsigned long long)r->opts.max_pixels);
+    return FATHOM_OK;
+}
+
+/* The threaded decoder of r->st; the other streams are demuxed for passthrough only, or not at
+ * all. */
+static fathom_status open_decoder(fathom_video_reader *r, const AVCodec *codec) {
+    char eb[128];
+    const char *url = r->url;
+    int ret;
+    if (!(r->dec = avcodec_alloc_context3(codec)))
+        return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a decoder", url);
+    if ((ret = avcodec_parameters_to_context(r->dec, r->st->codecpar)) < 0)
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: bad video parameters: %s", url,
+                           fathom_av_err(ret, eb, sizeof eb));
     r->dec->pkt_timebase = r->st->time_base;
     r->dec->max_pixels = (int64_t)r->opts.max_pixels; /* a size change inside the stream too */
     r->dec->thread_count = r->opts.threads > 0 ? r->opts.threads : 0;
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot open the %s decoder: %s", url,
-                        codec->name, av_err(ret, eb, sizeof eb));
-        goto end;
-    }
-    /* Only the chosen video stream is decoded; the others are demuxed for passthrough only. */
+    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot open the %s decoder: %s", url,
+                           codec->name, fathom_av_err(ret, eb, sizeof eb));
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-        if ((int)i != vi && (!r->opts.passthrough ||
-                             r->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO))
+        if (r->fmt->streams[i] != r->st &&
+            (!r->opts.passthrough ||
+             r->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO))
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    return FATHOM_OK;
+}
 
+/* r->info from the stream, and the frame size delivered: upright, within max_res. */
+static fathom_status describe(fathom_video_reader *r, const AVCodec *codec) {
+    const AVCodecParameters *par = r->st->codecpar;
     fathom_video_info *in = &r->info;
-    in->stream_index = vi;
+    in->stream_index = r->st->index;
     in->src_width = par->width;
     in->src_height = par->height;
-    in->rotation = stream_rotation(r->st, &in->mirrored);
+    in->rotation = fathom_video_stream_rotation(r->st, &in->mirrored);
     in->time_base = r->st->time_base;
     in->frame_rate = r->st->avg_frame_rate.num > 0 ? r->st->avg_frame_rate : r->st->r_frame_rate;
     if (in->frame_rate.num <= 0 || in->frame_rate.den <= 0) in->frame_rate = (AVRational){0, 1};
@@ -416,29 +295,55 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
     }
     in->width = rw;
     in->height = rh;
-    if ((uint64_t)rw * rh > r->opts.max_pixels) { /* cannot happen after the coded check */
-        s = fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d frames are over the pixel limit %llu",
-                        url, rw, rh, (unsigned long long)r->opts.max_pixels);
-        goto end;
-    }
+    if ((uint64_t)rw * rh > r->opts.max_pixels) /* cannot happen after the coded check */
+        return fathom_fail(FATHOM_ERR_TOO_LARGE, "%s: %dx%d frames are over the pixel limit %llu",
+                           r->url, rw, rh, (unsigned long long)r->opts.max_pixels);
     r->scaled_w = (in->rotation == 90 || in->rotation == 270) ? rh : rw;
     r->scaled_h = (in->rotation == 90 || in->rotation == 270) ? rw : rh;
-    if ((s = alloc_buffers(r)) != FATHOM_OK) goto end;
+    return alloc_buffers(r);
+}
 
+/* The time range to deliver, and a seek to the keyframe at or before its start (frames before
+ * the start are decoded and dropped). Unseekable inputs (pipes) fail the seek and are read from
+ * the start instead. */
+static void seek_start(fathom_video_reader *r) {
     int64_t t0 = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
     r->start_us = r->opts.start > 0 ? t0 + (int64_t)llround(r->opts.start * 1e6) : INT64_MIN;
     r->end_us = r->opts.end > 0 && r->opts.end > r->opts.start
                     ? t0 + (int64_t)llround(r->opts.end * 1e6) : INT64_MAX;
-    if (r->start_us != INT64_MIN) {
-        /* Seek to the keyframe at or before start; frames before it are decoded and dropped. */
-        /* Unseekable inputs (pipes) fail here and are read from the start instead. */
+    if (r->start_us != INT64_MIN)
         (void)avformat_seek_file(r->fmt, -1, INT64_MIN, r->start_us, r->start_us, 0);
-    }
-end:
+}
+
+fathom_status fathom_video_reader_open(const char *url, const fathom_video_reader_opts *opts,
+                                       fathom_video_reader **out) {
+    *out = NULL;
+    if (!url) return fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no input given");
+    pthread_once(&quiet_once, quiet_ffmpeg);
+    fathom_video_reader *r = av_mallocz(sizeof *r);
+    if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
+    pthread_mutex_init(&r->lock, NULL);
+    r->opts = opts ? *opts : fathom_video_reader_default_opts();
+    if (r->opts.timeout_s <= 0) r->opts.timeout_s = FATHOM_VIDEO_TIMEOUT_S;
+    if (!r->opts.max_pixels) r->opts.max_pixels = FATHOM_VIDEO_MAX_PIXELS;
+    r->last_pts = AV_NOPTS_VALUE;
+    r->url = av_strdup(url);
+    r->pkt = av_packet_alloc();
+    r->frame = av_frame_alloc();
+    const AVCodec *codec = NULL;
+    fathom_status s = !r->url || !r->pkt || !r->frame
+        ? fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url)
+        : FATHOM_OK;
+    if (s == FATHOM_OK) s = check_local(url);
+    if (s == FATHOM_OK) s = open_input(r);
+    if (s == FATHOM_OK) s = pick_stream(r, &codec);
+    if (s == FATHOM_OK) s = open_decoder(r, codec);
+    if (s == FATHOM_OK) s = describe(r, codec);
     if (s != FATHOM_OK) {
         fathom_video_reader_free(&r);
         return s;
     }
+    seek_start(r);
     *out = r;
     return FATHOM_OK;
 }
@@ -453,7 +358,7 @@ void fathom_video_reader_free(fathom_video_reader **pr) {
     av_packet_free(&r->pkt);
     avcodec_free_context(&r->dec);
     avformat_close_input(&r->fmt);
-    ring_free(&r->ring);
+    fathom_packet_ring_free(&r->ring);
     pthread_mutex_destroy(&r->lock);
     av_free(r->url);
     av_free(r);
@@ -485,48 +390,6 @@ static fathom_status to_rgb(fathom_video_reader *r, const AVFrame *f) {
     return FATHOM_OK;
 }
 
-/* Turn the scaled picture clockwise by rotation degrees into r->rotated, then mirror it. */
-static void rotate(fathom_video_reader *r) {
-    const int w = r->scaled_w, h = r->scaled_h, rot = r->info.rotation;
-    const size_t ss = r->scaled_stride, ds = r->rot_stride;
-    const uint8_t *src = r->scaled;
-    uint8_t *dst = r->rotated;
-    if (r->info.mirrored) {
-        /* out(y, x) = in(sy, sx): swap axes for 90/270; flip the source rows (fy) / columns
-         * (fx) as the rotation needs, the mirror toggles the axis that lands on out's x */
-        const int tr = rot == 90 || rot == 270;
-        const int fy = rot == 180 || rot == 270, fx = rot == 0 || rot == 270;
-        const int ow = tr ? h : w, oh = tr ? w : h;
-        for (int y = 0; y < oh; y++) {
-            uint8_t *d = dst + (size_t)y * ds;
-            for (int x = 0; x < ow; x++) {
-                int sy = tr ? x : y, sx = tr ? y : x;
-                if (fy) sy = h - 1 - sy;
-                if (fx) sx = w - 1 - sx;
-                memcpy(d + 3 * x, src + (size_t)sy * ss + 3 * (size_t)sx, 3);
-            }
-        }
-        return;
-    }
-    if (rot == 180) {
-        for (int y = 0; y < h; y++) {
-            const uint8_t *s = src + (size_t)(h - 1 - y) * ss;
-            uint8_t *d = dst + (size_t)y * ds;
-            for (int x = 0; x < w; x++) memcpy(d + 3 * x, s + 3 * (w - 1 - x), 3);
-        }
-        return;
-    }
-    /* 90: out(y, x) = in(h-1-x, y); 270: out(y, x) = in(x, w-1-y); out is h wide, w tall */
-    for (int y = 0; y < w; y++) {
-        uint8_t *d = dst + (size_t)y * ds;
-        for (int x = 0; x < h; x++) {
-            const uint8_t *s = rot == 90 ? src + (size_t)(h - 1 - x) * ss + 3 * (size_t)y
-                                         : src + (size_t)x * ss + 3 * (size_t)(w - 1 - y);
-            memcpy(d + 3 * x, s, 3);
-        }
-    }
-}
-
 /* ---- reading ---- */
 
 static void mark_end(fathom_video_reader *r, int truncated, const char *why) {
@@ -539,11 +402,11 @@ static void mark_end(fathom_video_reader *r, int truncated, const char *why) {
 
 static fathom_status keep_packet(fathom_video_reader *r, AVPacket *pkt) {
     AVStream *ps = r->fmt->streams[pkt->stream_index];
-    int64_t t = packet_us(pkt, ps->time_base);
+    int64_t t = fathom_packet_us(pkt, ps->time_base);
     int64_t limit = r->finished ? r->drain_until_us : r->end_us;
     if (t != INT64_MIN && (t < r->start_us || t >= limit)) return FATHOM_OK;
     pthread_mutex_lock(&r->lock);
-    int bad = ring_push(&r->ring, pkt, pkt->stream_index);
+    int bad = fathom_packet_ring_push(&r->ring, pkt, pkt->stream_index);
     if (!bad) r->stats.packets_kept++;
     pthread_mutex_unlock(&r->lock);
     if (bad)
@@ -560,7 +423,7 @@ static fathom_status drain_passthrough(fathom_video_reader *r) {
         arm_deadline(r);
         int ret = av_read_frame(r->fmt, r->pkt);
         if (ret < 0) break;
-        int64_t t = packet_us(r->pkt, r->fmt->streams[r->pkt->stream_index]->time_base);
+        int64_t t = fathom_packet_us(r->pkt, r->fmt->streams[r->pkt->stream_index]->time_base);
         if (t != INT64_MIN && t >= r->drain_until_us + 1000000) {
             av_packet_unref(r->pkt);
             break; /* well past the end (any stream): nothing more of ours can follow */
@@ -656,7 +519,9 @@ static int place_frame(fathom_video_reader *r, AVFrame *f, fathom_video_frame *o
     }
     if ((*s = to_rgb(r, f)) != FATHOM_OK) return -1;
     const int turned = r->info.rotation || r->info.mirrored;
-    if (turned) rotate(r);
+    if (turned)
+        fathom_rgb_rotate(r->scaled, r->scaled_w, r->scaled_h, r->scaled_stride, r->rotated,
+                          r->rot_stride, r->info.rotation, r->info.mirrored);
     r->last_pts = pts;
     r->last_dur = dur;
     out->rgb = turned ? r->rotated : r->scaled;
@@ -710,7 +575,7 @@ fathom_status fathom_video_reader_next(fathom_video_reader *r, fathom_video_fram
                 mark_end(r, 1, why);
             } else if (ret != AVERROR_EOF) {
                 char why[160];
-                snprintf(why, sizeof why, "read error: %s", av_err(ret, eb, sizeof eb));
+                snprintf(why, sizeof why, "read error: %s", fathom_av_err(ret, eb, sizeof eb));
                 mark_end(r, 1, why);
             }
             avcodec_send_packet(r->dec, NULL);

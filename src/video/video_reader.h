@@ -42,7 +42,7 @@ typedef struct fathom_video_reader_opts {
 
 /* Default frame size limit: DCI 8K (8192 x 4320). A frame costs ~20 bytes a pixel along the
  * pipeline (RGB, preprocessed input, float depth, the look-ahead ring), so this bounds a run's
- * memory whatever a file's header claims; --max-pixels raises it. */
+ * memory whatever a file's header claims; the max_pixels option raises it. */
 #define FATHOM_VIDEO_MAX_PIXELS ((uint64_t)8192 * 4320)
 #define FATHOM_VIDEO_TIMEOUT_S 30.0
 

@@ -1,5 +1,5 @@
 /* video_writer.c - depth video encode + mux + stream copy (FFmpeg doc/examples: encode_video.c,
- * remux.c and the re-encode branch of transcode.c). */
+ * remux.c; audio re-encoding in aac_transcoder.c). */
 #include "video/video_writer.h"
 
 #include <errno.h>
@@ -9,24 +9,14 @@
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavutil/audio_fifo.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
-#include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
 #include "core/log.h"
 #include "core/status.h"
-
-/* Audio re-encoded to AAC because the container cannot hold the source codec. */
-typedef struct aac_transcoder {
-    AVCodecContext *dec, *enc; /* owned */
-    SwrContext *swr;           /* owned */
-    AVAudioFifo *fifo;         /* owned: resampled samples waiting for a full AAC frame */
-    AVFrame *in, *out;         /* owned, reused */
-    AVPacket *pkt;             /* owned, reused */
-    int64_t next_pts;          /* in 1/sample_rate; AV_NOPTS_VALUE until the first frame */
-} aac_transcoder;
+#include "video/aac_transcoder.h"
+#include "video/av_error.h"
 
 enum { MAP_DROP = 0, MAP_COPY, MAP_AAC };
 
@@ -34,7 +24,7 @@ typedef struct stream_map {
     int kind;              /* MAP_* */
     int out_index;
     int64_t last_dts;      /* copied packets: in the output time base */
-    aac_transcoder *aac;   /* owned when kind == MAP_AAC */
+    fathom_aac *aac;       /* owned when kind == MAP_AAC */
 } stream_map;
 
 #define DUR_RING 128 /* frames the encoder may hold back (x264 lookahead + B-frames) */
@@ -96,185 +86,12 @@ const char *fathom_video_writer_partial_path(const fathom_video_writer *w) {
     return w->partial;
 }
 
-static fathom_status av_status(int err) {
-    if (err == AVERROR(ENOSPC) || err == AVERROR(EDQUOT)) return FATHOM_ERR_DISK_FULL;
-    if (err == AVERROR(ENOMEM)) return FATHOM_ERR_NOMEM;
-    if (err == AVERROR(EIO) || err == AVERROR(EACCES) || err == AVERROR(EPERM) ||
-        err == AVERROR(ENOENT) || err == AVERROR(EROFS))
-        return FATHOM_ERR_IO;
-    return FATHOM_ERR_INTERNAL;
-}
-
-static const char *av_err(int err, char *buf, size_t n) {
-    av_strerror(err, buf, n);
-    return buf;
-}
-
-/* ---- AAC re-encode ---- */
-
-static void aac_free(aac_transcoder **pa) {
-    if (!pa || !*pa) return;
-    aac_transcoder *a = *pa;
-    avcodec_free_context(&a->dec);
-    avcodec_free_context(&a->enc);
-    swr_free(&a->swr);
-    if (a->fifo) av_audio_fifo_free(a->fifo);
-    av_frame_free(&a->in);
-    av_frame_free(&a->out);
-    av_packet_free(&a->pkt);
-    av_free(a);
-    *pa = NULL;
-}
-
-static fathom_status aac_open(fathom_video_writer *w, const AVStream *ist, AVStream *ost,
-                              aac_transcoder **out) {
-    char eb[128];
-    fathom_status s = FATHOM_OK;
-    int ret;
-    const AVCodec *dc = avcodec_find_decoder(ist->codecpar->codec_id);
-    const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    if (!dc || !ec)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no %s for audio stream #%d", w->path,
-                           dc ? "AAC encoder" : "decoder", ist->index);
-    aac_transcoder *a = av_mallocz(sizeof *a);
-    if (!a) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate an audio encoder", w->path);
-    a->next_pts = AV_NOPTS_VALUE;
-    a->dec = avcodec_alloc_context3(dc);
-    a->enc = avcodec_alloc_context3(ec);
-    a->in = av_frame_alloc();
-    a->out = av_frame_alloc();
-    a->pkt = av_packet_alloc();
-    if (!a->dec || !a->enc || !a->in || !a->out || !a->pkt) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate an audio encoder", w->path);
-        goto end;
-    }
-    if ((ret = avcodec_parameters_to_context(a->dec, ist->codecpar)) < 0 ||
-        (a->dec->pkt_timebase = ist->time_base, ret = avcodec_open2(a->dec, dc, NULL)) < 0) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot decode audio stream #%d (%s): %s",
-                        w->path, ist->index, dc->name, av_err(ret, eb, sizeof eb));
-        goto end;
-    }
-    a->enc->sample_rate = a->dec->sample_rate > 0 ? a->dec->sample_rate : 48000;
-    if (a->dec->ch_layout.nb_channels > 0 && a->dec->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC)
-        ret = av_channel_layout_copy(&a->enc->ch_layout, &a->dec->ch_layout);
-    else
-        av_channel_layout_default(&a->enc->ch_layout,
-                                  a->dec->ch_layout.nb_channels > 0 ? a->dec->ch_layout.nb_channels : 2);
-    a->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    a->enc->bit_rate = 64000 * (a->enc->ch_layout.nb_channels < 2 ? 1 : 2);
-    a->enc->time_base = (AVRational){1, a->enc->sample_rate};
-    if (w->oc->oformat->flags & AVFMT_GLOBALHEADER) a->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if ((ret = avcodec_open2(a->enc, ec, NULL)) < 0 ||
-        (ret = avcodec_parameters_from_context(ost->codecpar, a->enc)) < 0) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot open the AAC encoder: %s", w->path,
-                        av_err(ret, eb, sizeof eb));
-        goto end;
-    }
-    ost->time_base = a->enc->time_base;
-    a->fifo = av_audio_fifo_alloc(a->enc->sample_fmt, a->enc->ch_layout.nb_channels,
-                                  a->enc->frame_size > 0 ? a->enc->frame_size : 1024);
-    if (!a->fifo) {
-        s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate an audio FIFO", w->path);
-        goto end;
-    }
-end:
-    if (s != FATHOM_OK) aac_free(&a);
-    *out = a;
-    return s;
-}
-
 static fathom_status mux(fathom_video_writer *w, AVPacket *pkt, const char *what) {
     char eb[128];
     int ret = av_interleaved_write_frame(w->oc, pkt); /* takes the packet's reference */
     if (ret < 0)
-        return fathom_fail(av_status(ret), "%s: cannot write %s: %s", w->partial, what,
-                           av_err(ret, eb, sizeof eb));
-    return FATHOM_OK;
-}
-
-/* Encode whole AAC frames from the FIFO (all that remain when flushing). */
-static fathom_status aac_drain(fathom_video_writer *w, aac_transcoder *a, int out_index,
-                               int flush) {
-    char eb[128];
-    const int fs = a->enc->frame_size > 0 ? a->enc->frame_size : 1024;
-    for (;;) {
-        int n = av_audio_fifo_size(a->fifo);
-        int ret;
-        if (n >= fs || (flush && n > 0)) {
-            int take = n < fs ? n : fs;
-            av_frame_unref(a->out);
-            a->out->nb_samples = take;
-            a->out->format = a->enc->sample_fmt;
-            a->out->sample_rate = a->enc->sample_rate;
-            if (av_channel_layout_copy(&a->out->ch_layout, &a->enc->ch_layout) < 0 ||
-                av_frame_get_buffer(a->out, 0) < 0)
-                return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate audio", w->partial);
-            av_audio_fifo_read(a->fifo, (void **)a->out->data, take);
-            a->out->pts = a->next_pts;
-            a->next_pts += take;
-            ret = avcodec_send_frame(a->enc, a->out);
-        } else if (flush) {
-            ret = avcodec_send_frame(a->enc, NULL);
-            flush = 2;
-        } else {
-            return FATHOM_OK;
-        }
-        if (ret < 0 && ret != AVERROR_EOF)
-            return fathom_fail(FATHOM_ERR_INTERNAL, "%s: AAC encoder: %s", w->partial,
-                               av_err(ret, eb, sizeof eb));
-        while ((ret = avcodec_receive_packet(a->enc, a->pkt)) == 0) {
-            a->pkt->stream_index = out_index;
-            av_packet_rescale_ts(a->pkt, a->enc->time_base, w->oc->streams[out_index]->time_base);
-            FATHOM_TRY(mux(w, a->pkt, "an audio packet"));
-        }
-        if (flush == 2) return FATHOM_OK;
-    }
-}
-
-static fathom_status aac_packet(fathom_video_writer *w, aac_transcoder *a, int out_index,
-                                AVPacket *pkt) {
-    char eb[128];
-    int ret = avcodec_send_packet(a->dec, pkt);
-    if (ret < 0) {
-        fathom_log(FATHOM_LOG_WARN, "%s: skipped a corrupt audio packet: %s", w->path,
-                   av_err(ret, eb, sizeof eb));
-        return FATHOM_OK;
-    }
-    while ((ret = avcodec_receive_frame(a->dec, a->in)) == 0) {
-        if (!a->swr) {
-            ret = swr_alloc_set_opts2(&a->swr, &a->enc->ch_layout, a->enc->sample_fmt,
-                                      a->enc->sample_rate, &a->in->ch_layout, a->in->format,
-                                      a->in->sample_rate, 0, NULL);
-            if (ret < 0 || (ret = swr_init(a->swr)) < 0)
-                return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot resample audio: %s",
-                                   w->path, av_err(ret, eb, sizeof eb));
-        }
-        if (a->next_pts == AV_NOPTS_VALUE) {
-            int64_t t = a->in->best_effort_timestamp;
-            a->next_pts = t == AV_NOPTS_VALUE ? 0
-                          : av_rescale_q(t, a->dec->pkt_timebase, a->enc->time_base);
-        }
-        int cap = swr_get_out_samples(a->swr, a->in->nb_samples);
-        if (cap < 0 || av_audio_fifo_realloc(a->fifo, av_audio_fifo_size(a->fifo) + cap) < 0)
-            return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot grow the audio FIFO", w->path);
-        /* Write straight into the FIFO's planes past its current end. */
-        uint8_t *planes[AV_NUM_DATA_POINTERS] = {0};
-        av_frame_unref(a->out);
-        a->out->nb_samples = cap;
-        a->out->format = a->enc->sample_fmt;
-        if (av_channel_layout_copy(&a->out->ch_layout, &a->enc->ch_layout) < 0 ||
-            av_frame_get_buffer(a->out, 0) < 0)
-            return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate audio", w->path);
-        for (int c = 0; c < AV_NUM_DATA_POINTERS; c++) planes[c] = a->out->data[c];
-        int got = swr_convert(a->swr, planes, cap, (const uint8_t **)a->in->extended_data,
-                              a->in->nb_samples);
-        av_frame_unref(a->in);
-        if (got < 0)
-            return fathom_fail(FATHOM_ERR_INTERNAL, "%s: resampling failed", w->path);
-        if (got > 0 && av_audio_fifo_write(a->fifo, (void **)planes, got) < got)
-            return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot grow the audio FIFO", w->path);
-        FATHOM_TRY(aac_drain(w, a, out_index, 0));
-    }
+        return fathom_fail(fathom_av_status(ret), "%s: cannot write %s: %s", w->partial, what,
+                           fathom_av_err(ret, eb, sizeof eb));
     return FATHOM_OK;
 }
 
@@ -357,9 +174,9 @@ static fathom_status open_video(fathom_video_writer *w, const fathom_video_sourc
     if (ret < 0)
         return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: cannot open the %s encoder (%dx%d %s): %s",
                            w->path, name, w->width, w->height, av_get_pix_fmt_name(pf),
-                           av_err(ret, eb, sizeof eb));
+                           fathom_av_err(ret, eb, sizeof eb));
     if ((ret = avcodec_parameters_from_context(w->vst->codecpar, e)) < 0)
-        return fathom_fail(FATHOM_ERR_INTERNAL, "%s: %s", w->path, av_err(ret, eb, sizeof eb));
+        return fathom_fail(FATHOM_ERR_INTERNAL, "%s: %s", w->path, fathom_av_err(ret, eb, sizeof eb));
     w->vst->time_base = e->time_base;
     if (src->frame_rate.num > 0) {
         w->vst->avg_frame_rate = src->frame_rate;
@@ -438,7 +255,8 @@ static fathom_status map_streams(fathom_video_writer *w, const fathom_video_sour
         } else {
             fathom_log(FATHOM_LOG_WARN, "%s: re-encoding stream #%u (audio/%s) to AAC: the %s "
                        "container cannot hold %s", w->path, i, codec, w->oc->oformat->name, codec);
-            FATHOM_TRY(aac_open(w, ist, ost, &w->map[i].aac));
+            FATHOM_TRY(fathom_aac_open(w->oc, ist, ost, w->path, w->partial,
+                                       &w->map[i].aac));
         }
         w->map[i].kind = kind;
         w->map[i].out_index = ost->index;
@@ -472,29 +290,29 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
     w->partial = av_malloc(plen);
     if (!w->path || !w->partial || fathom_video_partial_name(path, w->partial, plen) < 0) {
         s = fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video writer", path);
-        goto end;
+        goto done;
     }
     for (int i = 0; i < DUR_RING; i++) w->dur_pts[i] = AV_NOPTS_VALUE;
     ret = avformat_alloc_output_context2(&w->oc, NULL, NULL, path);
     if (ret < 0 || !w->oc) {
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: no video container for this extension "
                         "(use .mkv, .mp4 or .mov)", path);
-        goto end;
+        goto done;
     }
-    if ((s = open_video(w, src)) != FATHOM_OK) goto end;
-    if ((s = map_streams(w, src)) != FATHOM_OK) goto end;
+    if ((s = open_video(w, src)) != FATHOM_OK) goto done;
+    if ((s = map_streams(w, src)) != FATHOM_OK) goto done;
     if ((ret = avio_open(&w->oc->pb, w->partial, AVIO_FLAG_WRITE)) < 0) {
-        s = fathom_fail(av_status(ret) == FATHOM_ERR_INTERNAL ? FATHOM_ERR_IO : av_status(ret),
-                        "%s: cannot create: %s", w->partial, av_err(ret, eb, sizeof eb));
-        goto end;
+        s = fathom_fail(fathom_av_status(ret) == FATHOM_ERR_INTERNAL ? FATHOM_ERR_IO : fathom_av_status(ret),
+                        "%s: cannot create: %s", w->partial, fathom_av_err(ret, eb, sizeof eb));
+        goto done;
     }
     if ((ret = avformat_write_header(w->oc, NULL)) < 0) {
-        s = fathom_fail(av_status(ret), "%s: cannot write the header: %s", w->partial,
-                        av_err(ret, eb, sizeof eb));
-        goto end;
+        s = fathom_fail(fathom_av_status(ret), "%s: cannot write the header: %s", w->partial,
+                        fathom_av_err(ret, eb, sizeof eb));
+        goto done;
     }
     w->header_written = 1;
-end:
+done:
     if (s != FATHOM_OK) {
         fathom_video_writer_free(&w);
         return s;
@@ -519,7 +337,7 @@ static fathom_status drain_video(fathom_video_writer *w) {
     }
     if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
         return fathom_fail(FATHOM_ERR_INTERNAL, "%s: video encoder: %s", w->partial,
-                           av_err(ret, eb, sizeof eb));
+                           fathom_av_err(ret, eb, sizeof eb));
     return FATHOM_OK;
 }
 
@@ -533,7 +351,7 @@ static fathom_status send_frame(fathom_video_writer *w, int64_t pts, int64_t dur
     int ret = avcodec_send_frame(w->enc, w->frame);
     if (ret < 0)
         return fathom_fail(FATHOM_ERR_INTERNAL, "%s: video encoder refused frame %lld: %s",
-                           w->partial, (long long)w->frames, av_err(ret, eb, sizeof eb));
+                           w->partial, (long long)w->frames, fathom_av_err(ret, eb, sizeof eb));
     w->frames++;
     return drain_video(w);
 }
@@ -620,7 +438,7 @@ fathom_status fathom_video_writer_write_packet(fathom_video_writer *w, AVPacket 
             s = FATHOM_OK;
         }
     } else {
-        s = aac_packet(w, m->aac, m->out_index, pkt);
+        s = fathom_aac_packet(m->aac, pkt);
     }
     av_packet_unref(pkt);
     return s;
@@ -635,16 +453,16 @@ static fathom_status close_file(fathom_video_writer *w) {
         w->trailer_written = 1;
         int ret = av_write_trailer(w->oc);
         if (ret < 0)
-            s = fathom_fail(av_status(ret), "%s: cannot finish the file: %s", w->partial,
-                            av_err(ret, eb, sizeof eb));
+            s = fathom_fail(fathom_av_status(ret), "%s: cannot finish the file: %s", w->partial,
+                            fathom_av_err(ret, eb, sizeof eb));
     }
     if (w->oc && w->oc->pb) {
         avio_flush(w->oc->pb);
         int err = w->oc->pb->error;
         avio_closep(&w->oc->pb);
         if (err < 0 && s == FATHOM_OK)
-            s = fathom_fail(av_status(err) == FATHOM_ERR_INTERNAL ? FATHOM_ERR_IO : av_status(err),
-                            "%s: write failed: %s", w->partial, av_err(err, eb, sizeof eb));
+            s = fathom_fail(fathom_av_status(err) == FATHOM_ERR_INTERNAL ? FATHOM_ERR_IO : fathom_av_status(err),
+                            "%s: write failed: %s", w->partial, fathom_av_err(err, eb, sizeof eb));
     }
     return s;
 }
@@ -654,7 +472,7 @@ fathom_status fathom_video_writer_finish(fathom_video_writer *w) {
     if (w->finished) return FATHOM_OK;
     if (avcodec_send_frame(w->enc, NULL) >= 0) s = drain_video(w);
     for (int i = 0; s == FATHOM_OK && i < w->nb_map; i++)
-        if (w->map[i].kind == MAP_AAC) s = aac_drain(w, w->map[i].aac, w->map[i].out_index, 1);
+        if (w->map[i].kind == MAP_AAC) s = fathom_aac_flush(w->map[i].aac);
     fathom_status c = close_file(w);
     if (s == FATHOM_OK) s = c;
     if (s != FATHOM_OK) return s;
@@ -674,7 +492,7 @@ void fathom_video_writer_free(fathom_video_writer **pw) {
         (void)close_file(w);
         if (w->frames == 0 && w->partial) remove(w->partial);
     }
-    for (int i = 0; i < w->nb_map; i++) aac_free(&w->map[i].aac);
+    for (int i = 0; i < w->nb_map; i++) fathom_aac_free(&w->map[i].aac);
     av_free(w->map);
     sws_freeContext(w->sws);
     av_frame_free(&w->frame);

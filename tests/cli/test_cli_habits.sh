@@ -5,18 +5,9 @@
 # --report refused before -o exists, missing inputs among several as item errors, --device auto
 # saying what it chose, library warnings (a dropped video stream) shown, Ctrl-C acknowledged at
 # once and stopping after the items in flight, times as HH:MM:SS.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
-[ -f "$MODEL/model.safetensors" ] || { echo "SKIP: $FATHOM_GOLDEN/tiny-hf missing (../shared)"; exit 77; }
-command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()  { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-img() { ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=$2" -frames:v 1 "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_model
+need_ffmpeg
 FAST=(--model "$MODEL" --input-size 28 --threads 1 --device cpu)
 img "$T/a.png" 40x30
 img "$T/b.png" 30x40
@@ -162,5 +153,4 @@ assert any(e["event"] == "message" and e["text"].startswith("interrupted: finish
 assert ev[-1]["event"] in ("summary", "message"), ev[-1]
 PYEOF
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

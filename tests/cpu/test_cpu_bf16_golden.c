@@ -9,7 +9,6 @@
  *   int8  max 1e-1, rms 1.5e-2 weights per channel and activations per row at 7 bits + sign;
  *                              measured 3.4e-2 .. 6.3e-2 max, 5.4e-3 .. 7.4e-3 rms
  * The fp32 engine stays at its own 1e-4 (test_golden). */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_q8.h"
 #include "fathom.h"
+#include "golden_util.h"
 #include "test_util.h"
 
 /* one engine configuration: bf16 or int8 weights with a forced kernel */
@@ -35,24 +34,14 @@ static const config configs[] = {
 };
 
 static int run_case(const char *dir, const char *name) {
-    char path[4096];
     int ok = 1;
-    snprintf(path, sizeof path, "%s/model", dir);
-    struct stat sb;
-    if (stat(path, &sb) != 0) snprintf(path, sizeof path, "%s/model.pth", dir);
-    fathom_model_params mp = fathom_model_default_params();
-    if (strstr(name, "metric")) mp.metric = 1, mp.max_depth = 20.0f; /* as its case.json says */
-    fathom_model *m = NULL;
-    if (fathom_model_load(path, &mp, &m) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-    int64_t shape[8];
-    int ndim;
-    size_t n, nd;
-    float *x = tu_load_npy(tu_path(dir, "pixel_values.npy"), shape, &ndim, &n);
-    assert_non_null(x);
-    int H = (int)shape[2], W = (int)shape[3];
-    float *ref = tu_load_npy(tu_path(dir, "depth_net.npy"), shape, &ndim, &nd);
-    assert_non_null(ref);
-    assert_int_equal(nd, (size_t)H * W);
+    fathom_model *m = tu_load_case_model(dir, NULL);
+    if (!m) fail_msg("%s: cannot load the case's model", name);
+    tu_net_case nc;
+    if (!tu_load_net_case(dir, &nc)) fail_msg("%s: no network pass to compare", dir);
+    float *x = nc.x, *ref = nc.ref;
+    size_t nd = nc.nd;
+    int H = nc.H, W = nc.W;
     float *out = malloc(nd * sizeof *out);
     for (size_t v = 0; v < sizeof configs / sizeof configs[0]; v++) {
         const config *cf = &configs[v];
@@ -83,7 +72,8 @@ static int run_case(const char *dir, const char *name) {
         ok &= tu_check(label, out, ref, nd, cf->max_tol, cf->rms_tol);
         fathom_engine_free(&e);
     }
-    free(out), free(ref), free(x);
+    free(out);
+    tu_free_net_case(&nc);
     fathom_model_free(&m);
     return ok;
 }
@@ -91,18 +81,8 @@ static int run_case(const char *dir, const char *name) {
 static void test_bf16_golden(void **state) {
     (void)state;
     const char *g = tu_golden_dir();
-    DIR *d = opendir(g);
-    assert_non_null(d);
-    struct dirent *de;
-    int ncase = 0, nok = 0;
     char names[64][256];
-    while ((de = readdir(d)) && ncase < 64) {
-        char cj[4096];
-        snprintf(cj, sizeof cj, "%s/%s/case.json", g, de->d_name);
-        if (de->d_name[0] == '.' || access(cj, R_OK) != 0) continue;
-        snprintf(names[ncase++], sizeof names[0], "%s", de->d_name);
-    }
-    closedir(d);
+    int ncase = tu_golden_cases(g, names, 64), nok = 0;
     for (int i = 0; i < ncase; i++) nok += run_case(tu_path(g, names[i]), names[i]);
     printf("%d/%d golden cases within the bf16 and int8 bounds\n", nok, ncase);
     assert_true(ncase >= 1);

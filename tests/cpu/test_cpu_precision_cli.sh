@@ -4,36 +4,10 @@
 # 5e-3, int8 max 1e-1 / rms 1.5e-2 of max|ref|), `bench` naming the format and kernel,
 # FATHOM_CPU_KERNEL=portable reaching the engine, and bad values / CUDA + int8 refused (exit 2)
 # before any output is written.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "FAIL: python3 with numpy missing (a test dependency: scripts/install-deps.sh)"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_numpy fail
 
-CASE="$FATHOM_GOLDEN/tiny-hf"
-MODEL="$CASE/model"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; sed 's/^/     | /' "$T/err" 2>/dev/null | head -5; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-run()   { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
-bench() { "$FATHOM_BIN" bench "$@" >"$T/out" 2>"$T/err"; RC=$?; }
 QUICK=(--model "$MODEL" --input-size 28 --iters 1 --warmup 0 --threads 1)
-cat >"$T/compare.py" <<'PYEOF'
-import sys, numpy as np
-out, ref = np.load(sys.argv[1]), np.load(sys.argv[2])
-mt, rt = float(sys.argv[3]), float(sys.argv[4])
-assert out.dtype == np.float32 and out.shape == ref.shape, (out.dtype, out.shape, ref.shape)
-m = np.abs(ref).max(); d = out.astype(np.float64) - ref
-mx, rms = np.abs(d).max() / m, np.sqrt((d * d).mean()) / m
-print("  %s: max|d|/max|ref| = %.3g, rms/max|ref| = %.3g" % (sys.argv[1].split("/")[-1], mx, rms))
-sys.exit(0 if mx <= mt and rms <= rt else 1)
-PYEOF
-golden() { "$PY" "$T/compare.py" "$1" "$CASE/depth.npy" "$2" "$3"; }
 
 run --model "$MODEL" --weights int8 --threads 2 -o "$T/q8" "$CASE/input.png"
 check "run --weights int8 exits 0" test "$RC" -eq 0
@@ -65,5 +39,4 @@ check "run --device cuda --weights int8 exits 2" test "$RC" -eq 2
 check "run cuda int8: says it is CPU only" grep -q "CPU engine only" "$T/err"
 check "run cuda int8: nothing written" test ! -e "$T/cu/input.npy"
 
-[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

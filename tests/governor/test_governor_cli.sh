@@ -4,17 +4,8 @@
 # governor's state shows in --report, --progress ndjson and the progress bar, and impossible
 # settings stop before any work with a message naming the flag. (No timing assertions: duty
 # cycles are measured by bench/bench_governor.sh; values are checked for range only.)
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 IMG="$FATHOM_GOLDEN/tiny-hf/input.png"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()  { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-run() { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
 FAST=(--model "$MODEL" --input-size 28 --threads 1 --device cpu --progress none)
 mkdir "$T/in"
 for i in 1 2 3 4 5 6; do ln -s "$IMG" "$T/in/img$i.png"; done
@@ -121,5 +112,4 @@ expect_refusal "bad memory size" "gpu-mem-limit" --gpu-mem-limit 12X
 expect_refusal "sampler rate too low" "--governor-hz" --governor-hz 0.1
 expect_refusal "sampler rate not a number" "--governor-hz" --governor-hz fast
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

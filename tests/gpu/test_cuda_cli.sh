@@ -10,38 +10,10 @@
 #    first pass runs uncaptured, the second captures and launches the CUDA graph, the third
 #    replays it) must each match the golden PyTorch depth: fp32 at the CPU golden tolerance,
 #    bf16 at the sanity bound of tests/gpu/test_cuda_engine.c (max 1e-1, rms 2e-2 of max|ref|).
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "FAIL: python3 with numpy missing (a test dependency: scripts/install-deps.sh)"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_numpy fail
 
-CASE="$FATHOM_GOLDEN/tiny-hf"
-MODEL="$CASE/model"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; sed 's/^/     | /' "$T/err" 2>/dev/null | head -5; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-run()   { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
-bench() { "$FATHOM_BIN" bench "$@" >"$T/out" 2>"$T/err"; RC=$?; }
 QUICK=(--model "$MODEL" --input-size 28 --iters 1 --warmup 0 --threads 1)
-
-# golden comparison: compare.py OUT.npy MAXTOL RMSTOL (fractions of max|ref|)
-cat >"$T/compare.py" <<'PYEOF'
-import sys, numpy as np
-out, ref = np.load(sys.argv[1]), np.load(sys.argv[2])
-mt, rt = float(sys.argv[3]), float(sys.argv[4])
-assert out.dtype == np.float32 and out.shape == ref.shape, (out.dtype, out.shape, ref.shape)
-m = np.abs(ref).max(); d = out.astype(np.float64) - ref
-mx, rms = np.abs(d).max() / m, np.sqrt((d * d).mean()) / m
-print("  %s: max|d|/max|ref| = %.3g, rms/max|ref| = %.3g" % (sys.argv[1].split("/")[-1], mx, rms))
-sys.exit(0 if mx <= mt and rms <= rt else 1)
-PYEOF
-golden() { "$PY" "$T/compare.py" "$1" "$CASE/depth.npy" "$2" "$3"; }
 
 # ---- everywhere: --precision parsing and the CPU engine's fp32-only rule ----
 run --model "$MODEL" --precision fp8 -o "$T/o0" "$CASE/input.png"
@@ -110,5 +82,4 @@ else
   check "run --device cuda:99 names the ordinal" grep -q "cuda:99" "$T/err"
 fi
 
-[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

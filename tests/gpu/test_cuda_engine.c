@@ -16,48 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "cuda_test_common.h"
 #include "fathom.h"
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
+#include "golden_util.h"
 
 static fathom_model *load_case_model(const char *dir) {
-    char path[4200]; /* dir is < 4096 */
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char *text = read_text(path);
-    assert_non_null(text);
-    cJSON *cj = cJSON_Parse(text);
-    free(text);
-    assert_non_null(cj);
-    fathom_model_params mp = fathom_model_default_params();
-    const cJSON *metric = cJSON_GetObjectItem(cj, "metric");
-    const cJSON *maxd = cJSON_GetObjectItem(cj, "max_depth");
-    if (cJSON_IsBool(metric)) mp.metric = cJSON_IsTrue(metric);
-    if (cJSON_IsNumber(maxd)) mp.max_depth = (float)maxd->valuedouble;
-    cJSON_Delete(cj);
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/model", dir);
-    if (stat(path, &sb) != 0) snprintf(path, sizeof path, "%s/model.pth", dir);
-    fathom_model *m = NULL;
-    if (fathom_model_load(path, &mp, &m) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    fathom_model *m = tu_load_case_model(dir, NULL);
+    if (!m) fail_msg("%s: cannot load the case's model", dir);
     return m;
 }
 
@@ -68,15 +35,11 @@ static void run_case(const char *name) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", tu_golden_dir(), name);
     fathom_model *m = load_case_model(dir);
-    int64_t shape[8];
-    int ndim;
-    size_t n, nd;
-    float *x = tu_load_npy(tu_path(dir, "pixel_values.npy"), shape, &ndim, &n);
-    assert_non_null(x);
-    int H = (int)shape[2], W = (int)shape[3];
-    float *ref = tu_load_npy(tu_path(dir, "depth_net.npy"), shape, &ndim, &nd);
-    assert_non_null(ref);
-    assert_int_equal(nd, (size_t)H * W);
+    tu_net_case nc;
+    if (!tu_load_net_case(dir, &nc)) fail_msg("%s: no network pass to compare", dir);
+    float *x = nc.x, *ref = nc.ref;
+    size_t n = nc.n, nd = nc.nd;
+    int H = nc.H, W = nc.W;
     float *x2 = malloc(2 * n * sizeof *x2), *net = malloc(2 * nd * sizeof *net);
     assert_non_null(x2);
     assert_non_null(net);
@@ -109,7 +72,8 @@ static void run_case(const char *name) {
         free(one);
         fathom_engine_free(&e);
     }
-    free(x), free(x2), free(ref), free(net);
+    free(x2), free(net);
+    tu_free_net_case(&nc);
     fathom_model_free(&m);
 }
 

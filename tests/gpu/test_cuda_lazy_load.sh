@@ -8,16 +8,8 @@
 # see them), and a copy of the binary without a module beside it must refuse `--device cuda`
 # with exit 2 and a message naming the module and FATHOM_BACKEND_PATH, then load it from
 # FATHOM_BACKEND_PATH.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 IMG="$FATHOM_GOLDEN/tiny-hf/input.png"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()  { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 # trace NAME CMD...: run CMD with the loader trace in $T/NAME.trace, its stderr in $T/NAME.err
 trace() {
   local name=$1; shift
@@ -64,5 +56,4 @@ else
   check "run --device cuda maps no CUDA runtime" bash -c "! grep -Eq 'libcudart|libcublas' '$T/cuda.trace'"
 fi
 
-[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -35,7 +35,8 @@ cmake --build "$T/cm" >>"$T/cm.log" 2>&1 || { cat "$T/cm.log"; exit 1; }
 
 if [ $shared -eq 1 ]; then   # both must use the installed library, not the build tree's
     for p in "$T/pc_prog" "$T/cm/depth_once"; do
-        ldd "$p" | grep -q "=> $libdir/libfathom.so" || { echo "FAIL: $p does not load $libdir/libfathom.so"; ldd "$p"; exit 1; }
+        ldd "$p" >"$T/ldd"   # not piped into grep -q: its early exit would SIGPIPE ldd (pipefail)
+        grep -q "=> $libdir/libfathom.so" "$T/ldd" || { echo "FAIL: $p does not load $libdir/libfathom.so"; cat "$T/ldd"; exit 1; }
     done
 fi
 

@@ -22,45 +22,23 @@
 #include "backend/backend.h"
 #include "fathom.h"
 #include "model/depthpro.h"
-#include "model/safetensors.h"
+#include "golden_util.h"
 #include "test_util.h"
 
-typedef struct ref_tensor {
-    char name[64];
-    float *data; /* owned */
-    size_t n;
-    int ndim;
-    int64_t shape[8];
-    int seen, ok;
-} ref_tensor;
-
 typedef struct tap_state {
-    ref_tensor *refs;
+    tu_ref *refs;
     int nrefs;
     char first_bad[64];
 } tap_state;
 
-static ref_tensor *load_refs(const char *path, int *count) {
-    fathom_tensor_set set = {0};
-    if (fathom_st_open_file(path, &set) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-    ref_tensor *r = calloc(set.n, sizeof *r);
-    for (size_t i = 0; i < set.n; i++) {
-        const fathom_raw_tensor *t = &set.t[i];
-        assert_int_equal(t->dtype, FATHOM_DT_F32);
-        snprintf(r[i].name, sizeof r[i].name, "%s", t->name);
-        r[i].n = (size_t)t->numel;
-        r[i].ndim = t->ndim;
-        memcpy(r[i].shape, t->shape, sizeof t->shape);
-        r[i].data = malloc(r[i].n * sizeof(float) + 1);
-        if (t->data) memcpy(r[i].data, t->data, r[i].n * 4);
-        else assert_int_equal(set.read(&set, t, r[i].data), FATHOM_OK);
-    }
-    *count = (int)set.n;
-    fathom_tensor_set_close(&set);
+/* The stored stages; a file that cannot be read fails the test. */
+static tu_ref *load_refs(const char *path, int *count) {
+    tu_ref *r = tu_load_refs(path, count);
+    if (!r) fail_msg("%s: cannot read the reference tensors", path);
     return r;
 }
 
-static void compare(tap_state *st, ref_tensor *r, const float *data, size_t n) {
+static void compare(tap_state *st, tu_ref *r, const float *data, size_t n) {
     char label[96];
     snprintf(label, sizeof label, "  %s", r->name);
     r->seen = 1;
@@ -72,7 +50,7 @@ static void on_tap(void *user, const char *name, const float *data, int ndim, co
     tap_state *st = user;
     size_t nl = strlen(name);
     for (int i = 0; i < st->nrefs; i++) {
-        ref_tensor *r = &st->refs[i];
+        tu_ref *r = &st->refs[i];
         if (strcmp(r->name, name) == 0) {
             int same = ndim == r->ndim;
             for (int d = 0; same && d < ndim; d++) same = shape[d] == r->shape[d];
@@ -164,8 +142,8 @@ static int run_weights(const char *dir, const char *wpath, const float *x, const
         ok &= tu_check(label, depth, dref, n, 1e-4, 1e-5);
         free(depth), free(dref);
     }
-    for (int i = 0; i < st.nrefs; i++) free(st.refs[i].data);
-    free(st.refs), free(canon), free(cref), free(fref);
+    tu_free_refs(st.refs, st.nrefs);
+    free(canon), free(cref), free(fref);
     fathom_backend_free(&be);
     fathom_dp_free(&w);
     return ok;

@@ -4,24 +4,10 @@
 # command line or in a list, symlinks and hard links at output paths, user files at output
 # paths under --overwrite/--resume, the report path; the manifest: --resume over a growing
 # folder, clash across formats, the same input named twice. Real binary, tiny model, CPU.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "SKIP: python3 with numpy missing (scripts/install-deps.sh)"; exit 77; }
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
-[ -d "$MODEL" ] || { echo "SKIP: $MODEL missing (../shared/golden)"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-run() { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
-img() { ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=$2" -frames:v 1 "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_ffmpeg
+need_numpy
+need_model
 sums() { (cd "$1" && find . -type f ! -name .fathom-manifest | sort | xargs md5sum); }
 FAST=(--model "$MODEL" --input-size 28 --threads 1 --progress none)
 
@@ -174,5 +160,4 @@ for i in 1 2 3; do ln -s "$T/fmt/x.jpg" "$T/sl/s$i.jpg"; done
 run "${FAST[@]}" -o "$T/osl" "$T/sl" "$T/sl/"
 check "symlinked files: 3 outputs; the folder named twice: duplicates" test "$RC" -eq 0 -a -f "$T/osl/s1.npy" -a -f "$T/osl/s2.npy" -a -f "$T/osl/s3.npy" -a ! -e "$T/osl/s1.jpg.npy"
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

@@ -4,25 +4,13 @@
 # GIF/AVIF in folders, float TIFF, unsupported URL schemes in lists, report escaping and
 # metadata, concurrent reports, --report naming a folder, stale temporaries of dead runs,
 # EXR read by FFmpeg. Tiny model, CPU.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "SKIP: python3 with numpy missing (scripts/install-deps.sh)"; exit 77; }
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
-[ -d "$MODEL" ] || { echo "SKIP: $MODEL missing (../shared/golden)"; exit 77; }
-T=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_ffmpeg
+need_numpy
+need_model
 trap 'mountpoint -q "$T/fullrep" 2>/dev/null && umount "$T/fullrep"; rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 # every run is bounded: a hang is a failure, not a stuck test
 run() { timeout -s KILL 120 "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
-img() { ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=$2" -frames:v 1 "$1"; }
 FAST=(--model "$MODEL" --input-size 28 --threads 1 --progress none)
 
 # ---- JPEG cut in half but still ending in FF D9; a 1 KB JPEG declaring 26000 x 26000 ----
@@ -180,5 +168,4 @@ check "stale temporaries: run exit 0" test "$RC" -eq 0
 check "... dead ones removed, live one kept" test ! -e "$T/ost/.a.npy.fathom-tmp-$DEAD-0" -a ! -e "$T/ost/sub/.b.png.fathom-tmp-$DEAD-3" -a -e "$T/ost/.c.npy.fathom-tmp-$$-0"
 grep -q "removed 2 temporary files left by runs that died" "$T/err" || bad "... said on stderr with the count"
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

@@ -2,17 +2,11 @@
 # test_run_cli.sh - `fathom run` end to end with the real binary on real files made by ffmpeg:
 # golden parity, folders (-r, hidden, nested, odd sizes, corrupt), lists, stdin, URLs, naming
 # clashes, resume/overwrite, exit codes 0/1/2/130, report totals, unwritable output, Ctrl-C.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}" "${FATHOM_SRC:?}"
-command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c 'import numpy' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "SKIP: python3 with numpy missing (scripts/install-deps.sh)"; exit 77; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+: "${FATHOM_SRC:?}"
+need_ffmpeg
+need_numpy
 
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
-T=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
@@ -20,13 +14,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 # run fathom, keep exit code in RC and stderr in $T/err
-run() { "$FATHOM_BIN" run "$@" 2>"$T/err"; RC=$?; }
-img() { ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=$2" -frames:v 1 "$1"; }
 FAST=(--model "$MODEL" --input-size 28 --threads 1)
 
 # ---- 1. golden parity: the user path is the real engine ----
@@ -227,5 +215,4 @@ for f in files:   # every final name holds a complete file
     assert np.load(os.path.join(sys.argv[2], f)).shape == (240, 320)
 PYEOF
 
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+finish

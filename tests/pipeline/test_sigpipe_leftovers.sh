@@ -2,17 +2,9 @@
 # test_sigpipe_leftovers.sh - issue 11 #7 and #13 through the real binary: a closed stderr pipe
 # must not kill a run (every input done, report whole), and the --video-npz spill files of a run
 # killed with SIGKILL are removed by the next run in the same OUTDIR. Tiny model, CPU.
-set -u
-: "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
-command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
-MODEL="$FATHOM_GOLDEN/tiny-hf/model"
-[ -d "$MODEL" ] || { echo "SKIP: $MODEL missing (../shared/golden)"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $1"; }
-bad()  { echo "FAIL $1"; fails=$((fails + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+need_ffmpeg
+need_model
 FAST=(--model "$MODEL" --input-size 28 --threads 1 --device cpu)
 
 # ---- #7: stderr on a pipe whose reader quits after one byte ----
@@ -52,5 +44,4 @@ check "next run: exit 0" test $? -eq 0
 check "next run: spill files of the dead run removed" test -z "$(ls -a "$T/v" | grep -F 'fathom-tmp')"
 check "next run: says so" grep -q "removed .* temporary file" "$T/err"
 
-[ $fails -eq 0 ] && echo "all passed" || echo "$fails failure(s)"
-[ $fails -eq 0 ]
+finish

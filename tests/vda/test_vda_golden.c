@@ -20,69 +20,15 @@
 #include <sys/stat.h>
 
 #include "fathom.h"
-#include "model/safetensors.h"
 #include "model/weights.h"
+#include "golden_util.h"
 #include "test_util.h"
 
-typedef struct ref_tensor {
-    char name[64];
-    int ndim;
-    int64_t shape[8];
-    size_t n;
-    float *data;
-    double tol;
-} ref_tensor;
-
-static float half_to_float(uint16_t h) {
-    uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, bits;
-    if (e == 0 && m == 0) bits = s;
-    else if (e == 0) {
-        e = 1;
-        while (!(m & 0x400)) m <<= 1, e--;
-        m &= 0x3ff;
-        bits = s | ((e + 112) << 23) | (m << 13);
-    } else if (e == 31) bits = s | 0x7f800000 | (m << 13);
-    else bits = s | ((e + 112) << 23) | (m << 13);
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static ref_tensor *load_st(const char *path, int *count) {
-    fathom_tensor_set set = {0};
-    if (fathom_st_open_file(path, &set) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-    ref_tensor *r = calloc(set.n, sizeof *r);
-    for (size_t i = 0; i < set.n; i++) {
-        const fathom_raw_tensor *t = &set.t[i];
-        snprintf(r[i].name, sizeof r[i].name, "%s", t->name);
-        r[i].n = (size_t)t->numel;
-        r[i].ndim = t->ndim;
-        r[i].tol = t->dtype == FATHOM_DT_F16 ? 1e-3 : 1e-4;
-        memcpy(r[i].shape, t->shape, sizeof t->shape);
-        r[i].data = malloc(r[i].n * sizeof(float) + 1);
-        size_t es = fathom_dtype_size(t->dtype);
-        uint8_t *raw = malloc(r[i].n * es + 1);
-        if (t->data) memcpy(raw, t->data, r[i].n * es);
-        else assert_int_equal(set.read(&set, t, raw), FATHOM_OK);
-        for (size_t k = 0; k < r[i].n; k++) {
-            if (t->dtype == FATHOM_DT_F16) {
-                uint16_t h;
-                memcpy(&h, raw + 2 * k, 2);
-                r[i].data[k] = half_to_float(h);
-            } else {
-                memcpy(&r[i].data[k], raw + 4 * k, 4);
-            }
-        }
-        free(raw);
-    }
-    *count = (int)set.n;
-    fathom_tensor_set_close(&set);
+/* The stored stages; a file that cannot be read fails the test. */
+static tu_ref *load_st(const char *path, int *count) {
+    tu_ref *r = tu_load_refs(path, count);
+    if (!r) fail_msg("%s: cannot read the reference tensors", path);
     return r;
-}
-
-static void free_refs(ref_tensor *r, int n) {
-    for (int i = 0; i < n; i++) free(r[i].data);
-    free(r);
 }
 
 /* uint8 or int32 .npy (format 1.0): raw bytes after the header, shape parsed. */
@@ -112,7 +58,7 @@ static void *load_npy_raw(const char *path, int64_t shape[4], int *ndim, const c
 }
 
 typedef struct run_state {
-    ref_tensor *refs;
+    tu_ref *refs;
     int nrefs;
     int window;               /* windows finished (vda.window_raw seen) */
     int64_t frame;            /* streaming: frame whose cache entries arrive */
@@ -137,7 +83,7 @@ static void bad(run_state *st, const char *fmt, ...) {
 
 static const int subset[3] = {0, 16, 31};
 
-static void check_ref(run_state *st, ref_tensor *r, const float *data, int ndim, const int64_t *shape,
+static void check_ref(run_state *st, tu_ref *r, const float *data, int ndim, const int64_t *shape,
                       const char *name) {
     size_t n = 1;
     for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
@@ -197,7 +143,7 @@ static void on_tap(void *user, const char *name, const float *data, int ndim, co
     }
     if (strncmp(name, "cache.", 6) == 0) {
         for (int i = 0; i < st->nrefs; i++) {
-            ref_tensor *r = &st->refs[i];
+            tu_ref *r = &st->refs[i];
             if (strcmp(r->name, name)) continue;
             size_t per = r->n / (size_t)r->shape[0];
             char label[96];
@@ -300,7 +246,7 @@ static int run_case(const char *dir, const char *cname) {
         bad(&st, "offline depth");
     }
     free(dref);
-    if (st.refs) free_refs(st.refs, st.nrefs);
+    if (st.refs) tu_free_refs(st.refs, st.nrefs);
     st.refs = NULL, st.nrefs = 0;
 
     /* streaming */
@@ -324,7 +270,7 @@ static int run_case(const char *dir, const char *cname) {
             bad(&st, "streaming depth");
         }
         free(dref);
-        if (st.refs) free_refs(st.refs, st.nrefs);
+        if (st.refs) tu_free_refs(st.refs, st.nrefs);
     }
     if (st.first_bad[0]) {
         printf("  FIRST DIVERGENCE: %s\n", st.first_bad);
