@@ -582,6 +582,9 @@ typedef enum fathom_log_level {
 typedef void (*fathom_log_fn)(void *user, fathom_log_level level, const char *msg);
 /* Install (fn, user) for the whole process; fn NULL: silent (the default). */
 void fathom_log_set_callback(fathom_log_fn fn, void *user);
+/* FFmpeg's own messages: the library sets FFmpeg's (process-wide) log level to quiet on its
+ * first FFmpeg use, only when the application left it at FFmpeg's default (AV_LOG_INFO); call
+ * av_log_set_level before using libfathom to keep another. */
 
 /* ======================================================================== process settings */
 

@@ -2,17 +2,16 @@
  * libavformat reads from memory via a custom AVIOContext, libavcodec decodes the first frame,
  * libswscale converts it to RGB24. Only image demuxers are accepted, so a video or a text file
  * handed over as an image is refused instead of silently yielding a frame. */
-#include <pthread.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
-#include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "core/status.h"
+#include "media/av_quiet.h"
 #include "media/image.h"
 
 #define AVIO_BUF 65536
@@ -45,12 +44,6 @@ static int64_t mem_seek(void *opaque, int64_t off, int whence) {
     if (off > (int64_t)m->size - base || base + off < 0) return AVERROR(EINVAL);
     m->pos = (size_t)(base + off);
     return (int64_t)m->pos;
-}
-
-/* The library never prints: quiet FFmpeg unless the application already chose a level. */
-static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
-static void quiet_ffmpeg(void) {
-    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
 }
 
 static int is_image_demuxer(const char *n) {
@@ -226,7 +219,7 @@ static fathom_status to_rgb(ffdec *d, fathom_image *out) {
 
 fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
                                     uint64_t max_pixels, fathom_image *out) {
-    pthread_once(&quiet_once, quiet_ffmpeg);
+    fathom_av_quiet();
     ffdec d = {.name = name, .max_pixels = max_pixels, .mem = {data, size, 0}};
     fathom_status s = open_demuxer(&d);
     if (s == FATHOM_OK) s = open_decoder(&d);

@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "media/av_quiet.h"
 #include "video/av_error.h"
 #include "video/packet_ring.h"
 #include "video/video_orient.h"
@@ -136,12 +137,6 @@ static fathom_status interrupted(fathom_video_reader *r, const char *what) {
     if (cancelled(r)) return fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted", r->url);
     return fathom_fail(FATHOM_ERR_NETWORK, "%s: %s: no data for %g s (stalled input; the "
                        "timeout_s option sets the limit)", r->url, what, r->opts.timeout_s);
-}
-
-/* The library never prints: quiet FFmpeg unless the application already chose a level. */
-static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
-static void quiet_ffmpeg(void) {
-    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
 }
 
 static fathom_status alloc_buffers(fathom_video_reader *r) {
@@ -319,7 +314,7 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
                                        fathom_video_reader **out) {
     *out = NULL;
     if (!url) return fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no input given");
-    pthread_once(&quiet_once, quiet_ffmpeg);
+    fathom_av_quiet();
     fathom_video_reader *r = av_mallocz(sizeof *r);
     if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
     pthread_mutex_init(&r->lock, NULL);

@@ -3,7 +3,6 @@
 #include "video/video_writer.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "media/av_quiet.h"
 #include "video/aac_transcoder.h"
 #include "video/av_error.h"
 
@@ -96,12 +96,6 @@ static fathom_status mux(fathom_video_writer *w, AVPacket *pkt, const char *what
 }
 
 /* ---- open ---- */
-
-/* The library never prints: quiet FFmpeg unless the application already chose a level. */
-static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
-static void quiet_ffmpeg(void) {
-    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
-}
 
 static enum AVPixelFormat pick_pix_fmt(const fathom_video_writer_opts *o, const AVCodec *c,
                                        const char *path, fathom_status *s) {
@@ -277,7 +271,7 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
         src->time_base.den <= 0)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "video writer: bad arguments for %s",
                            path ? path : "(null)");
-    pthread_once(&quiet_once, quiet_ffmpeg);
+    fathom_av_quiet();
     fathom_video_writer *w = av_mallocz(sizeof *w);
     if (!w) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video writer", path);
     w->opts = opts ? *opts : fathom_video_writer_default_opts();
