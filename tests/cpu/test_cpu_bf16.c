@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_bf16.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"

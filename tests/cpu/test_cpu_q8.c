@@ -20,7 +20,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
-#include "backend/cpu/cpu_q8.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
