@@ -198,12 +198,62 @@ static void test_linear_ops(void **state) {
     free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
 }
 
+/* Attention of a backend holding bf16 weights: bf16 q, k, p, v on the forced GEMM variant
+ * (cpu_attention_bf16.c) against the fp32 reference; head dims that are not multiples of 32
+ * take the fp32 path (1e-4). */
+static void test_attention(void **state) {
+    (void)state;
+    static const struct { int B, L, D, heads; } shapes[] = {
+        {2, 77, 128, 2}, {1, 200, 96, 3}, {1, 391, 384, 6}, {1, 33, 96, 2} /* hd 48: fp32 */};
+    fathom_block_weights blk = {0};
+    fathom_weights w = {0}; /* one tiny block: prepare_weights needs something to pack */
+    w.arch.embed_dim = 32, w.arch.mlp_hidden = 32, w.arch.patch = 2, w.arch.depth = 1;
+    w.blocks = &blk;
+    blk.qkv_w = tu_random_alloc(96 * 32, 1, 0.3f);
+    int ran = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        fathom_cpu_bf16_kernel k = variants[v];
+        if (!fathom_cpu_bf16_kernel_available(k)) {
+            printf("SKIP %s attention: not on this CPU\n", fathom_cpu_bf16_kernel_name(k));
+            continue;
+        }
+        fathom_backend *be = NULL;
+        assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
+        setenv("FATHOM_CPU_KERNEL", fathom_cpu_bf16_kernel_name(k), 1);
+        assert_int_equal(be->ops->prepare_weights(be, &w, FATHOM_PRECISION_BF16, FATHOM_WEIGHTS_DEFAULT),
+                         FATHOM_OK);
+        unsetenv("FATHOM_CPU_KERNEL");
+        assert_int_equal(fathom_cpu_bf16_act_kernel(be), k);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int B = shapes[s].B, L = shapes[s].L, D = shapes[s].D, H = shapes[s].heads;
+            size_t n = (size_t)B * L * D;
+            float *qkv = tu_random_alloc(3 * n, 50 + s, 1.5f);
+            float *out = malloc(n * sizeof *out), *ref = malloc(n * sizeof *ref);
+            float scale = 1.0f / sqrtf((float)(D / H));
+            int bf = fathom_cpu_attention_bf16_fits(L, D / H);
+            assert_int_equal(bf, (D / H) % 32 == 0);
+            be->ops->attention(be, out, qkv, B, L, D, H, scale);
+            fathom_ref_attention(ref, qkv, B, L, D, H, scale);
+            char name[96];
+            snprintf(name, sizeof name, "%s attention B%d L%d D%d h%d%s", fathom_cpu_bf16_kernel_name(k),
+                     B, L, D, H, bf ? "" : " (fp32 path)");
+            assert_true(tu_check(name, out, ref, n, bf ? 2e-2 : 1e-4, bf ? 4e-3 : -1));
+            free(qkv), free(out), free(ref);
+        }
+        fathom_backend_free(&be);
+        ran++;
+    }
+    assert_true(ran >= 1);
+    free(blk.qkv_w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_rows_avx512),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_linear_ops),
+        cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * (fathom_cpu_bf16_prepare, cpu_packed.h), and packed in 32-column panels of k-pairs, the layout both
  * AVX512-BF16 (vdpbf16ps) and AMX-BF16 (tdpbf16ps, B tiles) read directly. Activations are
  * rounded to bf16 per row block as a GEMM reads them; accumulation, bias, GELU, LayerScale,
- * softmax and norms stay fp32. Convolutions and attention stay fp32.
+ * softmax and norms stay fp32. Attention takes bf16 q, k, p, v too (cpu_attention_bf16.c);
+ * convolutions stay fp32.
  *
  * Variants (chosen at run time by CPU features, best first; FATHOM_CPU_KERNEL=portable|
  * avx512bf16|amx forces one, and a forced variant the CPU lacks falls back to the best it has):

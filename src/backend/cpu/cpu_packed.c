@@ -144,6 +144,11 @@ int fathom_cpu_q4_kernel_of(fathom_backend *be) {
     return s ? s->kernel : -1;
 }
 
+int fathom_cpu_bf16_act_kernel(fathom_backend *be) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    return s && (s->kind == KIND_BF16 || s->kind == KIND_Q4) ? s->kernel : -1;
+}
+
 void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32) {
     const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
     *packed = *fp32 = 0;

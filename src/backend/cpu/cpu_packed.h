@@ -31,6 +31,14 @@ const fathom_q4_mat *fathom_cpu_q4_find(fathom_backend *be, const float *w);
 int fathom_cpu_bf16_kernel_of(fathom_backend *be);
 int fathom_cpu_q8_kernel_of(fathom_backend *be);
 int fathom_cpu_q4_kernel_of(fathom_backend *be);
+/* The bf16 kernel for ops whose activations are bf16 too (attention) when the backend holds
+ * bf16 or q4 weights, else -1 (fp32 or int8: attention stays fp32). */
+int fathom_cpu_bf16_act_kernel(fathom_backend *be);
+/* Attention with bf16 q, k, p, v on bf16 kernel kern (cpu_attention_bf16.c), for head dims
+ * that are multiples of 32 and L that fits the scratch (fathom_cpu_attention_bf16_fits). */
+int fathom_cpu_attention_bf16_fits(int L, int hd);
+void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const float *qkv, int B,
+                               int L, int D, int heads, float scale);
 /* Bytes of packed weights held, and of the fp32 weights they stand for */
 void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32);
 void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
