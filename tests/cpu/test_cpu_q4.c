@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "model/weights.h"
 #include "test_util.h"
+#include "cpu_test_block.h"
 
 static const fathom_cpu_bf16_kernel variants[] = {FATHOM_CPU_BF16_PORTABLE, FATHOM_CPU_BF16_AVX512,
                                                   FATHOM_CPU_BF16_AMX};
@@ -155,25 +156,11 @@ static void test_kernels(void **state) {
  * variant forced through FATHOM_CPU_KERNEL (the dispatcher must report it). */
 static void test_linear_ops(void **state) {
     (void)state;
-    const int D = 80, Hm = 200, P = 5, M = 203, K0 = 3 * P * P;
-    fathom_block_weights blk = {0};
-    fathom_weights w = {0};
-    w.arch.embed_dim = D, w.arch.mlp_hidden = Hm, w.arch.patch = P, w.arch.depth = 1;
-    w.blocks = &blk;
-    w.patch_w = tu_random_alloc((size_t)D * K0, 1, 0.3f);
-    blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
-    blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
-    blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
-    blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
-    float *bias = tu_random_alloc(3 * D > Hm ? 3 * D : Hm, 6, 1.0f);
-    float *gamma = tu_random_alloc(D, 7, 1.0f);
-    float *in = tu_random_alloc((size_t)M * Hm, 8, 2.0f);
-    float *x0 = tu_random_alloc((size_t)M * D, 9, 1.0f);
-    struct { const float *w; int N, K, act, residual; } cases[] = {
-        {w.patch_w, D, K0, FATHOM_ACT_NONE, 0}, {blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
-        {blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0}, {blk.proj_w, D, D, 0, 1},
-        {blk.fc2_w, D, Hm, 0, 1},
-    };
+    tb_block t;
+    tb_make(&t);
+    const int M = TB_M, Hm = TB_HM;
+    const float *bias = t.bias, *gamma = t.gamma, *in = t.in, *x0 = t.x0;
+    const tb_case *cases = t.cases;
     size_t big = (size_t)M * Hm * 4;
     float *out = malloc(big * sizeof *out), *ref = malloc(big * sizeof *ref);
     float *ref32 = malloc(big * sizeof *ref32);
@@ -188,7 +175,7 @@ static void test_linear_ops(void **state) {
         assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
         assert_non_null(be->ops->prepare_weights);
         setenv("FATHOM_CPU_KERNEL", fathom_cpu_bf16_kernel_name(k), 1);
-        assert_int_equal(be->ops->prepare_weights(be, &w, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_Q4),
+        assert_int_equal(be->ops->prepare_weights(be, &t.w, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_Q4),
                          FATHOM_OK);
         unsetenv("FATHOM_CPU_KERNEL");
         assert_int_equal(fathom_cpu_q4_kernel_of(be), k);
@@ -202,7 +189,7 @@ static void test_linear_ops(void **state) {
         size_t packed, fp32;
         fathom_cpu_packed_bytes(be, &packed, &fp32);
         assert_true(packed > 0 && packed * 4 < fp32); /* 4.5 bits a weight, plus padding */
-        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             const fathom_q4_mat *qm = fathom_cpu_q4_find(be, cases[c].w);
             assert_non_null(qm);
@@ -229,21 +216,21 @@ static void test_linear_ops(void **state) {
         }
         assert_null(fathom_cpu_q4_find(be, bias)); /* weights it did not pack stay fp32 */
         /* the entry again: bf16, then fp32 (nothing packed) replace what was there */
-        assert_int_equal(be->ops->prepare_weights(be, &w, FATHOM_PRECISION_BF16, FATHOM_WEIGHTS_DEFAULT),
+        assert_int_equal(be->ops->prepare_weights(be, &t.w, FATHOM_PRECISION_BF16, FATHOM_WEIGHTS_DEFAULT),
                          FATHOM_OK);
-        assert_null(fathom_cpu_q4_find(be, blk.qkv_w));
-        assert_non_null(fathom_cpu_bf16_find(be, blk.qkv_w));
-        assert_int_equal(be->ops->prepare_weights(be, &w, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_DEFAULT),
+        assert_null(fathom_cpu_q4_find(be, t.blk.qkv_w));
+        assert_non_null(fathom_cpu_bf16_find(be, t.blk.qkv_w));
+        assert_int_equal(be->ops->prepare_weights(be, &t.w, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_DEFAULT),
                          FATHOM_OK);
-        assert_null(fathom_cpu_bf16_find(be, blk.qkv_w));
+        assert_null(fathom_cpu_bf16_find(be, t.blk.qkv_w));
         be->ops->describe(be, desc, sizeof desc);
         assert_non_null(strstr(desc, "cpu fp32, gemm openblas sgemm"));
         fathom_backend_free(&be);
         ran++;
     }
     assert_true(ran >= 1);
-    free(out), free(ref), free(ref32), free(in), free(x0), free(bias), free(gamma);
-    free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
+    free(out), free(ref), free(ref32);
+    tb_free(&t);
 }
 
 int main(void) {
