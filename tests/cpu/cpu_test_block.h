@@ -5,8 +5,10 @@
 #define FATHOM_TESTS_CPU_TEST_BLOCK_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
 
@@ -46,6 +48,28 @@ static inline void tb_make(tb_block *t) {
 static inline void tb_free(tb_block *t) {
     free(t->bias), free(t->gamma), free(t->in), free(t->x0);
     free(t->w.patch_w), free(t->blk.qkv_w), free(t->blk.proj_w), free(t->blk.fc1_w), free(t->blk.fc2_w);
+}
+
+/* Case c: out = the backend's op on the fp32 inputs (x0 first for a residual); ref = the
+ * reference on input ir and weight wr (the values the packed kernel really multiplies);
+ * ref32 (may be NULL) = the reference on the fp32 inputs. */
+static inline void tb_run(fathom_backend *be, const tb_block *t, const tb_case *c, const float *ir,
+                          const float *wr, float *out, float *ref, float *ref32) {
+    const int M = TB_M, N = c->N, K = c->K;
+    if (c->residual) {
+        memcpy(out, t->x0, (size_t)M * N * sizeof *out);
+        memcpy(ref, t->x0, (size_t)M * N * sizeof *ref);
+        be->ops->linear_residual(be, out, t->in, c->w, t->bias, t->gamma, M, N, K);
+        fathom_ref_linear_residual(ref, ir, wr, t->bias, t->gamma, M, N, K);
+        if (ref32) {
+            memcpy(ref32, t->x0, (size_t)M * N * sizeof *ref32);
+            fathom_ref_linear_residual(ref32, t->in, c->w, t->bias, t->gamma, M, N, K);
+        }
+    } else {
+        be->ops->linear(be, out, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
+        fathom_ref_linear(ref, ir, wr, t->bias, M, N, K, (fathom_act)c->act);
+        if (ref32) fathom_ref_linear(ref32, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
+    }
 }
 
 #endif

@@ -131,7 +131,7 @@ static void test_linear_ops(void **state) {
     tb_block t;
     tb_make(&t);
     const int M = TB_M, Hm = TB_HM;
-    const float *bias = t.bias, *gamma = t.gamma, *in = t.in, *x0 = t.x0;
+    const float *bias = t.bias, *in = t.in;
     const tb_case *cases = t.cases;
     float *out = malloc((size_t)M * Hm * 4 * sizeof *out), *ref = malloc((size_t)M * Hm * 4 * sizeof *ref);
     float *ref32 = malloc((size_t)M * Hm * 4 * sizeof *ref32);
@@ -156,18 +156,7 @@ static void test_linear_ops(void **state) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_bf16_find(be, cases[c].w));
             float *wr = rounded(cases[c].w, (size_t)N * K), *ir = rounded(in, (size_t)M * K);
-            if (cases[c].residual) {
-                memcpy(out, x0, (size_t)M * N * sizeof *out);
-                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
-                memcpy(ref32, x0, (size_t)M * N * sizeof *ref32);
-                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref, ir, wr, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref32, in, cases[c].w, bias, gamma, M, N, K);
-            } else {
-                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref, ir, wr, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref32, in, cases[c].w, bias, M, N, K, cases[c].act);
-            }
+            tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d", fathom_cpu_bf16_kernel_name(k),
                      cases[c].residual ? "resid" : "linear", N, K);

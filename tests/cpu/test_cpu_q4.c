@@ -159,7 +159,7 @@ static void test_linear_ops(void **state) {
     tb_block t;
     tb_make(&t);
     const int M = TB_M, Hm = TB_HM;
-    const float *bias = t.bias, *gamma = t.gamma, *in = t.in, *x0 = t.x0;
+    const float *bias = t.bias, *in = t.in;
     const tb_case *cases = t.cases;
     size_t big = (size_t)M * Hm * 4;
     float *out = malloc(big * sizeof *out), *ref = malloc(big * sizeof *ref);
@@ -195,18 +195,7 @@ static void test_linear_ops(void **state) {
             assert_non_null(qm);
             assert_null(fathom_cpu_bf16_find(be, cases[c].w));
             float *wr = dequantized(qm), *ir = rounded(in, (size_t)M * K);
-            if (cases[c].residual) {
-                memcpy(out, x0, (size_t)M * N * sizeof *out);
-                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
-                memcpy(ref32, x0, (size_t)M * N * sizeof *ref32);
-                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref, ir, wr, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref32, in, cases[c].w, bias, gamma, M, N, K);
-            } else {
-                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref, ir, wr, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref32, in, cases[c].w, bias, M, N, K, cases[c].act);
-            }
+            tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s q4 %s N%d K%d", fathom_cpu_bf16_kernel_name(k),
                      cases[c].residual ? "resid" : "linear", N, K);

@@ -119,7 +119,6 @@ static void test_linear_ops(void **state) {
     tb_block t;
     tb_make(&t);
     const int M = TB_M, D = TB_D;
-    const float *bias = t.bias, *gamma = t.gamma, *in = t.in, *x0 = t.x0;
     const tb_case *cases = t.cases;
     size_t big = (size_t)M * 3 * D;
     float *out = malloc(big * sizeof *out), *ref = malloc(big * sizeof *ref);
@@ -142,15 +141,7 @@ static void test_linear_ops(void **state) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_q8_find(be, cases[c].w));
             assert_null(fathom_cpu_bf16_find(be, cases[c].w));
-            if (cases[c].residual) {
-                memcpy(out, x0, (size_t)M * N * sizeof *out);
-                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
-                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref, in, cases[c].w, bias, gamma, M, N, K);
-            } else {
-                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref, in, cases[c].w, bias, M, N, K, cases[c].act);
-            }
+            tb_run(be, &t, &cases[c], t.in, cases[c].w, out, ref, NULL);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d vs fp32", fathom_cpu_q8_kernel_name(k),
                      cases[c].residual ? "resid" : "linear", N, K);
