@@ -90,6 +90,7 @@ for enc in $ENCODERS; do
             --batch 1 --size "$SIZE" | sed "s/^/$enc error: /"
     fi
     for p in fp32 $FATHOM_PRECISIONS; do
+        rm -rf "$WORK/run-$enc-$p" # fathom never replaces outputs it has no record of writing
         "$FATHOM_BIN" run --model "$w" --device cpu $(fargs "$p") --threads "$THREADS" \
             --input-size "$SIZE" --overwrite -o "$WORK/run-$enc-$p" "$IMAGE" >/dev/null 2>&1
     done

@@ -137,6 +137,11 @@ static void test_linear_ops(void **state) {
         unsetenv("FATHOM_CPU_KERNEL");
         assert_int_equal(fathom_cpu_q8_kernel_of(be), k);
         assert_int_equal(fathom_cpu_bf16_kernel_of(be), -1);
+        /* attention: bf16, on the reference kernel when int8 is forced portable, else on a
+         * fast bf16 kernel or (none on this CPU) fp32 */
+        int ak = fathom_cpu_bf16_act_kernel(be);
+        if (k == FATHOM_CPU_Q8_PORTABLE) assert_int_equal(ak, FATHOM_CPU_BF16_PORTABLE);
+        else assert_true(ak == -1 || (ak != FATHOM_CPU_BF16_PORTABLE && fathom_cpu_bf16_kernel_available(ak)));
         for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_q8_find(be, cases[c].w));

@@ -5,7 +5,7 @@
  * the running max grows, the previous O and row sum are rescaled by exp(m_old - m_new). At
  * most QTILE x KTILE scores exist per thread, never L x L.
  *
- * Engines with bf16 activations (--precision bf16, --weights q4) take the bf16 path
+ * Engines with packed weights (--precision bf16, --weights int8|q4) take the bf16 path
  * (cpu_attention_bf16.c). Otherwise two paths: head dim 64 (every Depth Anything V2 size) with L <= FAST_L on AVX-512 CPUs
  * uses register-blocked kernels (cpu_attention_avx512.c); anything else uses sgemm straight
  * from the packed qkv rows (ld = 3D), accumulating into the head's columns of out. */
@@ -64,7 +64,7 @@ static void attention_tile_blas(fathom_backend *be, float *out, const float *qkv
 void fathom_cpu_attention(fathom_backend *be, float *out, const float *qkv, int B, int L, int D,
                           int heads, float scale) {
     int hd = D / heads;
-    int bk = fathom_cpu_bf16_act_kernel(be); /* bf16 engines: bf16 attention (cpu_attention_bf16.c) */
+    int bk = fathom_cpu_bf16_act_kernel(be); /* bf16 / int8 / q4 engines (cpu_packed.h) */
     if (bk >= 0 && fathom_cpu_attention_bf16_fits(L, hd)) {
         fathom_cpu_attention_bf16(be, bk, out, qkv, B, L, D, heads, scale);
         return;

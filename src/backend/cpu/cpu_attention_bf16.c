@@ -1,5 +1,6 @@
 /* cpu_attention_bf16.c - attention with bf16 inputs on the bf16 GEMM kernels (AMX,
- * AVX512-BF16 or portable), for engines with bf16 activations (--precision bf16, --weights q4).
+ * AVX512-BF16 or portable), for engines with packed weights (--precision bf16, --weights
+ * int8|q4; fathom_cpu_bf16_act_kernel).
  *
  * Per (batch, head) a thread packs k (L keys x hd) and v^T (hd x L keys) once as bf16 panel
  * matrices (cpu_bf16.h layout) in its scratch; per tile of FATHOM_BF16_RB query rows:

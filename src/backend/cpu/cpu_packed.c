@@ -12,7 +12,8 @@ typedef enum { KIND_BF16, KIND_INT8, KIND_Q4 } kind;
 
 struct fathom_cpu_bf16_set {
     kind kind;
-    int kernel; /* fathom_cpu_bf16_kernel (bf16, q4) or fathom_cpu_q8_kernel (int8) */
+    int kernel;     /* fathom_cpu_bf16_kernel (bf16, q4) or fathom_cpu_q8_kernel (int8) */
+    int act_kernel; /* fathom_cpu_bf16_kernel for bf16 attention, or -1: fp32 attention */
     int n, cap;
     fathom_bf16_mat *mats; /* owned: cap entries, n used (bf16) */
     fathom_q8_mat *q8;     /* owned: cap entries, n used (int8) */
@@ -54,6 +55,11 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
     if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
     s->kind = kd;
     s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
+    /* attention in bf16 too; int8 engines only where it is fast (AVX512-BF16) or forced
+     * portable (FATHOM_CPU_KERNEL=portable: everything on the reference kernels) */
+    s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
+    if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
+        s->act_kernel = -1;
     s->cap = 1 + 4 * a->depth;
     if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
     else if (kd == KIND_Q4) s->q4 = fathom_calloc((size_t)s->cap * sizeof *s->q4);
@@ -146,7 +152,7 @@ int fathom_cpu_q4_kernel_of(fathom_backend *be) {
 
 int fathom_cpu_bf16_act_kernel(fathom_backend *be) {
     const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
-    return s && (s->kind == KIND_BF16 || s->kind == KIND_Q4) ? s->kernel : -1;
+    return s ? s->act_kernel : -1;
 }
 
 void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32) {

@@ -31,8 +31,9 @@ const fathom_q4_mat *fathom_cpu_q4_find(fathom_backend *be, const float *w);
 int fathom_cpu_bf16_kernel_of(fathom_backend *be);
 int fathom_cpu_q8_kernel_of(fathom_backend *be);
 int fathom_cpu_q4_kernel_of(fathom_backend *be);
-/* The bf16 kernel for ops whose activations are bf16 too (attention) when the backend holds
- * bf16 or q4 weights, else -1 (fp32 or int8: attention stays fp32). */
+/* The bf16 kernel attention uses when the backend holds packed weights (bf16, q4: their GEMM
+ * kernel; int8: the best bf16 kernel when it is not the portable one, unless int8 is forced
+ * portable too), else -1: fp32 attention. */
 int fathom_cpu_bf16_act_kernel(fathom_backend *be);
 /* Attention with bf16 q, k, p, v on bf16 kernel kern (cpu_attention_bf16.c), for head dims
  * that are multiples of 32 and L that fits the scratch (fathom_cpu_attention_bf16_fits). */
