@@ -14,12 +14,13 @@
 # Every model has the official class's random weights (da2_torch.py --make-weights); fathom
 # reads that .pth, ONNX Runtime and OpenVINO its ONNX export (fixed shape per batch).
 # Environment: ENCODERS ("vits"), BATCHES ("1 4"), THREADS (2), SIZE (518), ROUNDS (3),
-# ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16 int8": int8 is --weights int8),
+# ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16 int8 q4": int8, q4 are --weights),
 # OV_PRECISIONS ("f32 bf16").
 # Each round runs every runtime once, in turn, as a fresh process; each line records the
 # 1-minute load average before it ran. Ends with min-max per runtime and the error checks:
-# OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16 and int8 vs fathom fp32
+# OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16, int8 and q4 vs fathom fp32
 # on a test image (each reduced precision against its own runtime's fp32).
+# fathom q4 is also bf16 activations on 4-bit weights (docs/precision.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -27,7 +28,7 @@ root="$(dirname "$here")"
 FATHOM_BIN="${FATHOM_BIN:-$root/build/fathom}"
 ENCODERS="${ENCODERS:-vits}" BATCHES="${BATCHES:-1 4}" THREADS="${THREADS:-2}" SIZE="${SIZE:-518}"
 ROUNDS="${ROUNDS:-3}" ITERS="${ITERS:-10}" WARMUP="${WARMUP:-2}"
-FATHOM_PRECISIONS="${FATHOM_PRECISIONS:-fp32 bf16 int8}" OV_PRECISIONS="${OV_PRECISIONS:-f32 bf16}"
+FATHOM_PRECISIONS="${FATHOM_PRECISIONS:-fp32 bf16 int8 q4}" OV_PRECISIONS="${OV_PRECISIONS:-f32 bf16}"
 SYSPY=/usr/bin/python3
 WORK="${WORK:-${TMPDIR:-/tmp}/fathom-cpu-runtimes}"
 VENV="${VENV:-${TMPDIR:-/tmp}/fathom-cpu-runtimes-venv}"
@@ -43,7 +44,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import onnxruntime, o
 fi
 mkdir -p "$WORK"
 load() { cut -d' ' -f1 /proc/loadavg; }
-fargs() { if [ "$1" = int8 ]; then echo "--weights int8"; else echo "--precision $1"; fi; }
+fargs() { case "$1" in int8|q4) echo "--weights $1" ;; *) echo "--precision $1" ;; esac; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "flags:   $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')"
@@ -88,12 +89,14 @@ for enc in $ENCODERS; do
         "$VENV/bin/python" "$here/cpu_runtimes.py" error --onnx "$onnx" --threads "$THREADS" \
             --batch 1 --size "$SIZE" | sed "s/^/$enc error: /"
     fi
-    for p in fp32 bf16 int8; do
+    for p in fp32 $FATHOM_PRECISIONS; do
+        rm -rf "$WORK/run-$enc-$p" # fathom never replaces outputs it has no record of writing
         "$FATHOM_BIN" run --model "$w" --device cpu $(fargs "$p") --threads "$THREADS" \
             --input-size "$SIZE" --overwrite -o "$WORK/run-$enc-$p" "$IMAGE" >/dev/null 2>&1
     done
     stem="$(basename "${IMAGE%.*}")"
-    for p in bf16 int8; do
+    for p in $FATHOM_PRECISIONS; do
+        [ "$p" = fp32 ] && continue
         "$VENV/bin/python" - "$WORK/run-$enc-fp32/$stem.npy" "$WORK/run-$enc-$p/$stem.npy" "$p" <<'PY' | sed "s/^/$enc error: /"
 import sys, numpy as np
 ref, out = np.load(sys.argv[1]), np.load(sys.argv[2])

@@ -20,7 +20,7 @@ static int bench_usage(FILE *f) {
             "  --device D        cpu (default), cuda, cuda:N, or auto (cuda when usable, else cpu)\n"
             "  --precision P     fp32, fp16 or bf16: GEMM inputs (default bf16 on cuda, fp32 on\n"
             "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
-            "  --weights W       fp32 (default) or int8: encoder GEMM weights quantized at load\n"
+            "  --weights W       fp32 (default), int8 or q4: encoder GEMM weights quantized at load\n"
             "                    (cpu only; docs/precision.md)\n"
             "  --input-size S    official input size (default 518): an S x S image\n"
             "  --height H        image height (default: input size); the network size follows\n"
@@ -100,8 +100,9 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case OPT_PRECISION: ok = parse_precision(optarg, &a->ep.precision); break;
         case OPT_WEIGHTS:
             if (!strcmp(optarg, "int8")) a->ep.weights = FATHOM_WEIGHTS_INT8;
+            else if (!strcmp(optarg, "q4")) a->ep.weights = FATHOM_WEIGHTS_Q4;
             else if (strcmp(optarg, "fp32")) {
-                cli_error("--weights must be fp32 or int8, got '%s'", optarg);
+                cli_error("--weights must be fp32, int8 or q4, got '%s'", optarg);
                 ok = 0;
             }
             break;
@@ -133,8 +134,8 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
     a->ep.threads = a->threads;
     if (!a->h0) a->h0 = a->input_size;
     if (!a->w0) a->w0 = a->input_size;
-    if (a->ep.device != FATHOM_DEVICE_CPU && wf == FATHOM_WEIGHTS_INT8) {
-        cli_error("--weights int8: the CPU engine only for now");
+    if (a->ep.device != FATHOM_DEVICE_CPU && wf != FATHOM_WEIGHTS_DEFAULT) {
+        cli_error("--weights %s: the CPU engine only for now", wf == FATHOM_WEIGHTS_Q4 ? "q4" : "int8");
         return 2;
     }
     if (a->ep.device == FATHOM_DEVICE_CPU && prec == FATHOM_PRECISION_FP16) {
@@ -178,6 +179,7 @@ static void bench_print(const fathom_model *m, const fathom_engine *e, const ben
            "network %dx%d\n",
            in.arch, in.format, in.dtype, on_cpu ? "cpu" : "cuda",
            a->ep.weights == FATHOM_WEIGHTS_INT8                         ? "int8 weights"
+           : a->ep.weights == FATHOM_WEIGHTS_Q4                         ? "q4 weights"
            : on_cpu && a->ep.precision != FATHOM_PRECISION_BF16 ? "fp32"
                                                                 : prec[a->ep.precision],
            a->threads > 0 ? tbuf : "all", batch, a->h0, a->w0, H, W);

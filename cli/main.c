@@ -1,6 +1,8 @@
 /* main.c - `fathom` command-line entry: subcommand dispatch. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,7 +22,25 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
+/* OpenMP threads that wait at the end of a parallel region sleep instead of spinning
+ * (OMP_WAIT_POLICY=passive): when the cores are shared, a spinning thread burns the time slice
+ * its team-mate needs, and a forward pass became 1.6x (ViT-S) to 20x (tiny model) slower at
+ * load 12 on 2 cores (bench/RESULTS.md); idle, each region's wake-up costs microseconds.
+ * libgomp reads the variable once, when it loads, so the CLI sets it for its own process and
+ * starts itself again, once. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is left as given
+ * (OMP_WAIT_POLICY=active restores spinning; docs/precision.md "Threads"). */
+static void omp_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return; /* not Linux: run as is */
+    self[n] = 0;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv(self, argv); /* returns only on failure: then run as is */
+}
+
 int main(int argc, char **argv) {
+    omp_passive_wait(argv);
     /* --help is longer than stdio's 4 KiB pipe buffer: one write lets `| grep -q` quit early
      * without a SIGPIPE in the middle of it */
     static char outbuf[1 << 16];

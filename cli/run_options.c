@@ -45,8 +45,8 @@ static void usage(FILE *f) {
 "                          0 when usable, else the CPU, saying which); one engine each\n"
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
-"      --weights W         fp32 (default) or int8: encoder GEMM weights quantized at load (CPU\n"
-"                          only; docs/precision.md)\n"
+"      --weights W         fp32 (default), int8 or q4: encoder GEMM weights quantized at\n"
+"                          load (CPU only; docs/precision.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
@@ -316,8 +316,9 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
     case OPT_STREAMING: a->streaming = 1; return 1;
     case OPT_WEIGHTS:
         if (!strcasecmp(arg, "int8")) a->wformat = FATHOM_WEIGHTS_INT8;
+        else if (!strcasecmp(arg, "q4")) a->wformat = FATHOM_WEIGHTS_Q4;
         else if (strcasecmp(arg, "fp32")) {
-            cli_error("--weights: '%s' is not fp32 or int8", arg);
+            cli_error("--weights: '%s' is not fp32, int8 or q4", arg);
             return 0;
         }
         return 1;
@@ -496,9 +497,10 @@ int run_start_governor(run_args *a, fathom_governor **gov) {
 int run_parse_devices(run_args *a) {
     fathom_run_params *rp = &a->rp;
     if (!parse_device_list(a->device_arg, rp, a->threads, a->precision)) return 0;
-    for (int i = 0; i < rp->n_devices; i++) { /* --weights int8: CPU engines only */
-        if (a->wformat == FATHOM_WEIGHTS_INT8 && rp->devices[i].device != FATHOM_DEVICE_CPU) {
-            cli_error("--weights int8: the CPU engine only for now");
+    for (int i = 0; i < rp->n_devices; i++) { /* --weights int8|q4: CPU engines only */
+        if (a->wformat != FATHOM_WEIGHTS_DEFAULT && rp->devices[i].device != FATHOM_DEVICE_CPU) {
+            cli_error("--weights %s: the CPU engine only for now",
+                      a->wformat == FATHOM_WEIGHTS_Q4 ? "q4" : "int8");
             return 0;
         }
         rp->devices[i].weights = a->wformat;

@@ -139,6 +139,7 @@ typedef enum fathom_precision {
 typedef enum fathom_weight_format {
     FATHOM_WEIGHTS_DEFAULT = 0, /* as `precision` computes: fp32, or bf16 with it */
     FATHOM_WEIGHTS_INT8 = 1,    /* int8, one scale per output channel; activations int8 per row */
+    FATHOM_WEIGHTS_Q4 = 2,      /* 4-bit, one bf16 scale per 32 weights; bf16 activations */
 } fathom_weight_format;
 
 typedef struct fathom_engine fathom_engine;

@@ -18,6 +18,7 @@
 #include "fathom.h"
 
 typedef struct fathom_backend fathom_backend;
+struct fathom_weights; /* model/weights.h */
 
 typedef enum fathom_act { FATHOM_ACT_NONE = 0, FATHOM_ACT_GELU = 1, FATHOM_ACT_RELU = 2 } fathom_act;
 
@@ -76,6 +77,16 @@ typedef struct fathom_backend_ops {
     fathom_status (*graph_end)(fathom_backend *be, long long key);
     fathom_status (*graph_launch)(fathom_backend *be, long long key);
     void (*graph_reset)(fathom_backend *be);
+    /* Weights in this backend's own form for `precision` and `format`, made once when an
+     * engine is created (the CPU packs the encoder GEMM weights as bf16, int8 or q4 and its
+     * linear ops use them in place of the fp32 ones); w is borrowed and must outlive be.
+     * Called again, it replaces what the last call made. NULL: the backend computes from
+     * the fp32 weights as given and supports only FATHOM_WEIGHTS_DEFAULT. */
+    fathom_status (*prepare_weights)(fathom_backend *be, const struct fathom_weights *w,
+                                     fathom_precision precision, fathom_weight_format format);
+    /* What the backend computes with, for reports ("cpu bf16, gemm amx; cpu features ...").
+     * NULL: its name. */
+    void (*describe)(fathom_backend *be, char *buf, size_t n);
 
     /* ---- the ops (ops.def): shapes and semantics there ---- */
 #define FATHOM_OP(name, params) void(*name) FATHOM_OP_PARAMS params;

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "backend/cpu/cpu_bf16.h"
 #include "core/status.h"
 #include "model/depthpro_engine.h"
 #include "model/dpt.h"
@@ -55,6 +54,10 @@ static fathom_status reserve_staging(fathom_engine *e, size_t n_out) {
     e->pin_in = in, e->pin_out = out;
     e->pin_in_floats = 3 * n_out, e->pin_out_floats = n_out;
     return FATHOM_OK;
+}
+
+static const char *weight_format_name(fathom_weight_format f) {
+    return f == FATHOM_WEIGHTS_INT8 ? "int8" : f == FATHOM_WEIGHTS_Q4 ? "q4" : "default";
 }
 
 fathom_engine_params fathom_engine_default_params(void) {
@@ -227,15 +230,13 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto done;
-    /* cpuspeed: int8 or bf16 encoder weights, packed once (src/backend/cpu/cpu_bf16.h) */
-    if (e->params.weights == FATHOM_WEIGHTS_INT8 && e->be->kind != FATHOM_DEVICE_CPU) {
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "engine: int8 weights are CPU only for now");
-        goto done;
-    }
-    if (e->be->kind == FATHOM_DEVICE_CPU && e->params.weights == FATHOM_WEIGHTS_INT8)
-        s = fathom_cpu_q8_prepare(e->be, &e->w);
-    else if (e->be->kind == FATHOM_DEVICE_CPU && e->params.precision == FATHOM_PRECISION_BF16)
-        s = fathom_cpu_bf16_prepare(e->be, &e->w);
+    /* reduced-precision weights in the backend's own form (cpu: bf16 / int8 / q4, packed once) */
+    if (e->be->ops->prepare_weights)
+        s = e->be->ops->prepare_weights(e->be, &e->w, e->params.precision, e->params.weights);
+    else if (e->params.weights != FATHOM_WEIGHTS_DEFAULT)
+        s = fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                        "engine: the %s backend has no %s weights (the CPU engine only for now)",
+                        e->be->ops->name, weight_format_name(e->params.weights));
     if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;
@@ -429,12 +430,12 @@ void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {
     e->tap.user = user;
 }
 
-/* cpuspeed: the kernel report for `fathom bench` */
+/* the kernel report for `fathom bench` */
 void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n) {
     if (!buf || !n) return;
     if (!e) buf[0] = 0;
-    else if (e->be->kind == FATHOM_DEVICE_CPU) fathom_cpu_describe(e->be, buf, n);
-    else snprintf(buf, n, "cuda");
+    else if (e->be->ops->describe) e->be->ops->describe(e->be, buf, n);
+    else snprintf(buf, n, "%s", e->be->ops->name);
 }
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {

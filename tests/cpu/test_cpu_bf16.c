@@ -18,11 +18,12 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_bf16.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
+#include "cpu_test_block.h"
 
 static const fathom_cpu_bf16_kernel variants[] = {FATHOM_CPU_BF16_PORTABLE, FATHOM_CPU_BF16_AVX512,
                                                   FATHOM_CPU_BF16_AMX};
@@ -127,25 +128,11 @@ static float *rounded(const float *x, size_t n) {
  * once per variant forced through FATHOM_CPU_KERNEL (the dispatcher must report it). */
 static void test_linear_ops(void **state) {
     (void)state;
-    const int D = 80, Hm = 200, P = 5, M = 203, K0 = 3 * P * P;
-    fathom_block_weights blk = {0};
-    fathom_weights w = {0};
-    w.arch.embed_dim = D, w.arch.mlp_hidden = Hm, w.arch.patch = P, w.arch.depth = 1;
-    w.blocks = &blk;
-    w.patch_w = tu_random_alloc((size_t)D * K0, 1, 0.3f);
-    blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
-    blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
-    blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
-    blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
-    float *bias = tu_random_alloc(3 * D > Hm ? 3 * D : Hm, 6, 1.0f);
-    float *gamma = tu_random_alloc(D, 7, 1.0f);
-    float *in = tu_random_alloc((size_t)M * Hm, 8, 2.0f);
-    float *x0 = tu_random_alloc((size_t)M * D, 9, 1.0f);
-    struct { const float *w; int N, K, act, residual; } cases[] = {
-        {w.patch_w, D, K0, FATHOM_ACT_NONE, 0}, {blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
-        {blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0}, {blk.proj_w, D, D, 0, 1},
-        {blk.fc2_w, D, Hm, 0, 1},
-    };
+    tb_block t;
+    tb_make(&t);
+    const int M = TB_M, Hm = TB_HM;
+    const float *bias = t.bias, *in = t.in;
+    const tb_case *cases = t.cases;
     float *out = malloc((size_t)M * Hm * 4 * sizeof *out), *ref = malloc((size_t)M * Hm * 4 * sizeof *ref);
     float *ref32 = malloc((size_t)M * Hm * 4 * sizeof *ref32);
     int ran = 0;
@@ -158,29 +145,18 @@ static void test_linear_ops(void **state) {
         fathom_backend *be = NULL;
         assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
         setenv("FATHOM_CPU_KERNEL", fathom_cpu_bf16_kernel_name(k), 1);
-        assert_int_equal(fathom_cpu_bf16_prepare(be, &w), FATHOM_OK);
+        assert_int_equal(fathom_cpu_bf16_prepare(be, &t.w), FATHOM_OK);
         unsetenv("FATHOM_CPU_KERNEL");
         assert_int_equal(fathom_cpu_bf16_kernel_of(be), k);
         char desc[256];
         fathom_cpu_describe(be, desc, sizeof desc);
         printf("%s\n", desc);
         assert_non_null(strstr(desc, fathom_cpu_bf16_kernel_name(k)));
-        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_bf16_find(be, cases[c].w));
             float *wr = rounded(cases[c].w, (size_t)N * K), *ir = rounded(in, (size_t)M * K);
-            if (cases[c].residual) {
-                memcpy(out, x0, (size_t)M * N * sizeof *out);
-                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
-                memcpy(ref32, x0, (size_t)M * N * sizeof *ref32);
-                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref, ir, wr, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref32, in, cases[c].w, bias, gamma, M, N, K);
-            } else {
-                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref, ir, wr, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref32, in, cases[c].w, bias, M, N, K, cases[c].act);
-            }
+            tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d", fathom_cpu_bf16_kernel_name(k),
                      cases[c].residual ? "resid" : "linear", N, K);
@@ -194,8 +170,54 @@ static void test_linear_ops(void **state) {
         ran++;
     }
     assert_true(ran >= 1);
-    free(out), free(ref), free(ref32), free(in), free(x0), free(bias), free(gamma);
-    free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
+    free(out), free(ref), free(ref32);
+    tb_free(&t);
+}
+
+/* Attention of a backend holding bf16 weights: bf16 q, k, p, v on the forced GEMM variant
+ * (cpu_attention_bf16.c) against the fp32 reference; head dims that are not multiples of 32
+ * take the fp32 path (1e-4). */
+static void test_attention(void **state) {
+    (void)state;
+    static const struct { int B, L, D, heads; } shapes[] = {
+        {2, 77, 128, 2}, {1, 200, 96, 3}, {1, 391, 384, 6}, {1, 33, 96, 2} /* hd 48: fp32 */};
+    tb_block t; /* weights for prepare_weights to pack: it sets the backend's format */
+    tb_make(&t);
+    int ran = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        fathom_cpu_bf16_kernel k = variants[v];
+        if (!fathom_cpu_bf16_kernel_available(k)) {
+            printf("SKIP %s attention: not on this CPU\n", fathom_cpu_bf16_kernel_name(k));
+            continue;
+        }
+        fathom_backend *be = NULL;
+        assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
+        setenv("FATHOM_CPU_KERNEL", fathom_cpu_bf16_kernel_name(k), 1);
+        assert_int_equal(be->ops->prepare_weights(be, &t.w, FATHOM_PRECISION_BF16, FATHOM_WEIGHTS_DEFAULT),
+                         FATHOM_OK);
+        unsetenv("FATHOM_CPU_KERNEL");
+        assert_int_equal(fathom_cpu_bf16_act_kernel(be), k);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int B = shapes[s].B, L = shapes[s].L, D = shapes[s].D, H = shapes[s].heads;
+            size_t n = (size_t)B * L * D;
+            float *qkv = tu_random_alloc(3 * n, 50 + s, 1.5f);
+            float *out = malloc(n * sizeof *out), *ref = malloc(n * sizeof *ref);
+            float scale = 1.0f / sqrtf((float)(D / H));
+            int bf = fathom_cpu_attention_bf16_fits(L, D / H);
+            assert_int_equal(bf, (D / H) % 32 == 0);
+            be->ops->attention(be, out, qkv, B, L, D, H, scale);
+            fathom_ref_attention(ref, qkv, B, L, D, H, scale);
+            char name[96];
+            snprintf(name, sizeof name, "%s attention B%d L%d D%d h%d%s", fathom_cpu_bf16_kernel_name(k),
+                     B, L, D, H, bf ? "" : " (fp32 path)");
+            assert_true(tu_check(name, out, ref, n, bf ? 2e-2 : 1e-4, bf ? 4e-3 : -1));
+            free(qkv), free(out), free(ref);
+        }
+        fathom_backend_free(&be);
+        ran++;
+    }
+    assert_true(ran >= 1);
+    tb_free(&t);
 }
 
 int main(void) {
@@ -204,6 +226,7 @@ int main(void) {
         cmocka_unit_test(test_rows_avx512),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_linear_ops),
+        cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# test_cpu_precision_cli.sh - `--precision bf16` and `--weights int8` on the CPU, real binary:
+# test_cpu_precision_cli.sh - `--precision bf16` and `--weights int8|q4` on the CPU, real binary:
 # golden parity at each format's bound (tests/cpu/test_cpu_bf16_golden.c: bf16 max 3e-2 / rms
-# 5e-3, int8 max 1e-1 / rms 1.5e-2 of max|ref|), `bench` naming the format and kernel,
-# FATHOM_CPU_KERNEL=portable reaching the engine, and bad values / CUDA + int8 refused (exit 2)
-# before any output is written.
+# 5e-3, int8 max 1e-1 / rms 1.5e-2, q4 max 0.8 / rms 0.15 of max|ref|), `bench` naming the
+# format and kernel, FATHOM_CPU_KERNEL=portable reaching the engine, and bad values / CUDA +
+# int8 or q4 refused (exit 2) before any output is written.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_numpy fail
 
@@ -18,6 +18,15 @@ check "run bf16: golden parity at the bf16 bound" golden "$T/bf/input.npy" 3e-2 
 check "bf16 and int8 outputs differ (two formats really ran)" \
   "$PY" -c "import sys, numpy as np; sys.exit(np.array_equal(np.load('$T/q8/input.npy'), np.load('$T/bf/input.npy')))"
 
+run --model "$MODEL" --weights q4 --threads 2 -o "$T/q4" "$CASE/input.png"
+check "run --weights q4 exits 0" test "$RC" -eq 0
+check "run q4: golden parity at the q4 bound" golden "$T/q4/input.npy" 0.8 0.15
+bench "${QUICK[@]}" --weights q4
+check "bench reports q4 weights" grep -q "precision q4 weights" "$T/out"
+check "bench names the q4 kernel" grep -Eq "kernels: *cpu q4 weights, gemm (amx|avx512bf16|portable)" "$T/out"
+run --model "$MODEL" --device cuda --weights q4 -o "$T/cu4" "$CASE/input.png"
+check "run --device cuda --weights q4 exits 2" test "$RC" -eq 2
+check "run cuda q4: says it is CPU only" grep -q "q4: the CPU engine only" "$T/err"
 bench "${QUICK[@]}" --weights int8
 check "bench --weights int8 exits 0" test "$RC" -eq 0
 check "bench reports int8 weights" grep -q "precision int8 weights" "$T/out"
@@ -32,8 +41,8 @@ run --model "$MODEL" --weights int4 -o "$T/bad" "$CASE/input.png"
 check "run --weights int4 exits 2" test "$RC" -eq 2
 check "run --weights int4: message names the flag and value" grep -q -- "--weights: 'int4'" "$T/err"
 check "run --weights int4: nothing written" test ! -e "$T/bad/input.npy"
-bench "${QUICK[@]}" --weights q4
-check "bench --weights q4 exits 2" test "$RC" -eq 2
+bench "${QUICK[@]}" --weights q3
+check "bench --weights q3 exits 2" test "$RC" -eq 2
 run --model "$MODEL" --device cuda --weights int8 -o "$T/cu" "$CASE/input.png"
 check "run --device cuda --weights int8 exits 2" test "$RC" -eq 2
 check "run cuda int8: says it is CPU only" grep -q "CPU engine only" "$T/err"

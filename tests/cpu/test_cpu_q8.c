@@ -20,10 +20,11 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
-#include "backend/cpu/cpu_q8.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
+#include "cpu_test_block.h"
 
 static const fathom_cpu_q8_kernel variants[] = {FATHOM_CPU_Q8_PORTABLE, FATHOM_CPU_Q8_VNNI,
                                                 FATHOM_CPU_Q8_AMX};
@@ -115,25 +116,13 @@ static void test_kernels(void **state) {
 
 static void test_linear_ops(void **state) {
     (void)state;
-    const int D = 80, Hm = 200, P = 5, M = 203, K0 = 3 * P * P;
-    fathom_block_weights blk = {0};
-    fathom_weights w = {0};
-    w.arch.embed_dim = D, w.arch.mlp_hidden = Hm, w.arch.patch = P, w.arch.depth = 1;
-    w.blocks = &blk;
-    w.patch_w = tu_random_alloc((size_t)D * K0, 1, 0.3f);
-    blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
-    blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
-    blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
-    blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
-    float *bias = tu_random_alloc(3 * D, 6, 1.0f), *gamma = tu_random_alloc(D, 7, 1.0f);
-    float *in = tu_random_alloc((size_t)M * Hm, 8, 2.0f), *x0 = tu_random_alloc((size_t)M * D, 9, 1.0f);
-    struct { const float *w; int N, K, act, residual; } cases[] = {
-        {w.patch_w, D, K0, FATHOM_ACT_NONE, 0}, {blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
-        {blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0}, {blk.proj_w, D, D, 0, 1}, {blk.fc2_w, D, Hm, 0, 1},
-    };
+    tb_block t;
+    tb_make(&t);
+    const int M = TB_M, D = TB_D;
+    const tb_case *cases = t.cases;
     size_t big = (size_t)M * 3 * D;
     float *out = malloc(big * sizeof *out), *ref = malloc(big * sizeof *ref);
-    float *first = malloc(sizeof cases / sizeof cases[0] * big * sizeof *first);
+    float *first = malloc(TB_NCASE * big * sizeof *first);
     int ran = 0;
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         fathom_cpu_q8_kernel k = variants[v];
@@ -144,23 +133,20 @@ static void test_linear_ops(void **state) {
         fathom_backend *be = NULL;
         assert_int_equal(fathom_backend_cpu_create(2, &be), FATHOM_OK);
         setenv("FATHOM_CPU_KERNEL", fathom_cpu_q8_kernel_name(k), 1);
-        assert_int_equal(fathom_cpu_q8_prepare(be, &w), FATHOM_OK);
+        assert_int_equal(fathom_cpu_q8_prepare(be, &t.w), FATHOM_OK);
         unsetenv("FATHOM_CPU_KERNEL");
         assert_int_equal(fathom_cpu_q8_kernel_of(be), k);
         assert_int_equal(fathom_cpu_bf16_kernel_of(be), -1);
-        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        /* attention: bf16, on the reference kernel when int8 is forced portable, else on a
+         * fast bf16 kernel or (none on this CPU) fp32 */
+        int ak = fathom_cpu_bf16_act_kernel(be);
+        if (k == FATHOM_CPU_Q8_PORTABLE) assert_int_equal(ak, FATHOM_CPU_BF16_PORTABLE);
+        else assert_true(ak == -1 || (ak != FATHOM_CPU_BF16_PORTABLE && fathom_cpu_bf16_kernel_available(ak)));
+        for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_q8_find(be, cases[c].w));
             assert_null(fathom_cpu_bf16_find(be, cases[c].w));
-            if (cases[c].residual) {
-                memcpy(out, x0, (size_t)M * N * sizeof *out);
-                memcpy(ref, x0, (size_t)M * N * sizeof *ref);
-                be->ops->linear_residual(be, out, in, cases[c].w, bias, gamma, M, N, K);
-                fathom_ref_linear_residual(ref, in, cases[c].w, bias, gamma, M, N, K);
-            } else {
-                be->ops->linear(be, out, in, cases[c].w, bias, M, N, K, cases[c].act);
-                fathom_ref_linear(ref, in, cases[c].w, bias, M, N, K, cases[c].act);
-            }
+            tb_run(be, &t, &cases[c], t.in, cases[c].w, out, ref, NULL);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d vs fp32", fathom_cpu_q8_kernel_name(k),
                      cases[c].residual ? "resid" : "linear", N, K);
@@ -173,8 +159,8 @@ static void test_linear_ops(void **state) {
         ran++;
     }
     assert_true(ran >= 1);
-    free(out), free(ref), free(first), free(in), free(x0), free(bias), free(gamma);
-    free(w.patch_w), free(blk.qkv_w), free(blk.proj_w), free(blk.fc1_w), free(blk.fc2_w);
+    free(out), free(ref), free(first);
+    tb_free(&t);
 }
 
 int main(void) {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 #include "core/alloc.h"
 #include "core/status.h"
 
@@ -40,7 +40,7 @@ static void cpu_destroy(fathom_backend *be) {
     if (!be) return;
     fathom_cpu_ctx *ctx = be->ctx;
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
-    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* packed bf16/int8/q4 weights */
     free(ctx);
     free(be);
 }
@@ -54,6 +54,8 @@ static const fathom_backend_ops cpu_ops = {
     .sync = cpu_sync,
     .reserve_scratch = cpu_reserve_scratch,
     .destroy = cpu_destroy,
+    .prepare_weights = fathom_cpu_prepare_weights,
+    .describe = fathom_cpu_describe,
 #define FATHOM_OP(name, params) .name = fathom_cpu_##name,
 #include "backend/ops.def"
 #undef FATHOM_OP
@@ -94,7 +96,7 @@ fathom_status fathom_backend_cpu_create(int threads, fathom_backend **out) {
     ctx = NULL;
 done:
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
-    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* cpuspeed: packed bf16/int8 weights */
+    if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* packed bf16/int8/q4 weights */
     free(ctx);
     free(be);
     return st;

@@ -5,13 +5,15 @@
  * the running max grows, the previous O and row sum are rescaled by exp(m_old - m_new). At
  * most QTILE x KTILE scores exist per thread, never L x L.
  *
- * Two paths: head dim 64 (every Depth Anything V2 size) with L <= FAST_L on AVX-512 CPUs
+ * Engines with packed weights (--precision bf16, --weights int8|q4) take the bf16 path
+ * (cpu_attention_bf16.c). Otherwise two paths: head dim 64 (every Depth Anything V2 size) with L <= FAST_L on AVX-512 CPUs
  * uses register-blocked kernels (cpu_attention_avx512.c); anything else uses sgemm straight
  * from the packed qkv rows (ld = 3D), accumulating into the head's columns of out. */
 #include <cblas.h>
 #include <math.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 
 _Static_assert(FATHOM_CPU_QTILE * FATHOM_CPU_KTILE + 2 * FATHOM_CPU_QTILE <= FATHOM_CPU_SCRATCH,
                "attention tile must fit the per-thread scratch");
@@ -62,6 +64,11 @@ static void attention_tile_blas(fathom_backend *be, float *out, const float *qkv
 void fathom_cpu_attention(fathom_backend *be, float *out, const float *qkv, int B, int L, int D,
                           int heads, float scale) {
     int hd = D / heads;
+    int bk = fathom_cpu_bf16_act_kernel(be); /* bf16 / int8 / q4 engines (cpu_packed.h) */
+    if (bk >= 0 && fathom_cpu_attention_bf16_fits(L, hd)) {
+        fathom_cpu_attention_bf16(be, bk, out, qkv, B, L, D, heads, scale);
+        return;
+    }
     if (hd == 64 && L <= FATHOM_CPU_FAST_L && fathom_cpu_has_avx512()) {
         int qt = (L + FATHOM_CPU_FAST_QTILE - 1) / FATHOM_CPU_FAST_QTILE, tasks = B * heads * qt;
 #pragma omp parallel num_threads(be->threads)

@@ -1,4 +1,4 @@
-/* cpu_bf16.c - bf16 weight packing, the portable kernel, dispatch and the bf16 linear ops.
+/* cpu_bf16.c - bf16 weight packing, the portable kernel and its dispatch.
  *
  * Layout of a packed matrix (w (N, K) -> panels): element (n, k) sits at
  *   ((n / 32) * (Kp / 2) + k / 2) * 64 + (n % 32) * 2 + (k % 2)
@@ -7,11 +7,8 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_bf16.h"
-#include "backend/cpu/cpu_internal.h"
-#include "backend/cpu/cpu_q8.h"
 #include "core/alloc.h"
 #include "core/status.h"
-#include "model/weights.h"
 
 static inline size_t at(const fathom_bf16_mat *m, int n, int k) {
     return ((size_t)(n / FATHOM_BF16_NR) * (m->Kp / 2) + k / 2) * (2 * FATHOM_BF16_NR) +
@@ -73,163 +70,4 @@ void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const 
     if (k == FATHOM_CPU_BF16_AMX) fathom_cpu_gemm_bf16_amx(c, ldc, a, w, n0, ncols, M);
     else if (k == FATHOM_CPU_BF16_AVX512) fathom_cpu_gemm_bf16_avx512(c, ldc, a, w, n0, ncols, M);
     else fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
-}
-
-/* ---- the backend's packed weights ---- */
-
-struct fathom_cpu_bf16_set {
-    int int8;   /* 0: bf16 weights (mats), 1: int8 weights (q8) */
-    int kernel; /* fathom_cpu_bf16_kernel or fathom_cpu_q8_kernel */
-    int n, cap;
-    fathom_bf16_mat *mats; /* owned: cap entries, n used (bf16) */
-    fathom_q8_mat *q8;     /* owned: cap entries, n used (int8) */
-};
-
-void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
-    if (!s) return;
-    for (int i = 0; i < s->n; i++) {
-        if (s->mats) fathom_cpu_bf16_mat_free(&s->mats[i]);
-        if (s->q8) fathom_cpu_q8_mat_free(&s->q8[i]);
-    }
-    fathom_free_sized(s->mats, (size_t)s->cap * sizeof *s->mats);
-    fathom_free_sized(s->q8, (size_t)s->cap * sizeof *s->q8);
-    fathom_free_sized(s, sizeof *s);
-}
-
-static fathom_status add(fathom_cpu_bf16_set *s, const float *w, int N, int K) {
-    /* a row block of bf16 inputs must leave room in scratch for its output tile */
-    if (!w || (size_t)FATHOM_BF16_RB * K > FATHOM_CPU_SCRATCH) return FATHOM_OK; /* stays fp32 */
-    if (s->n == s->cap) return fathom_fail(FATHOM_ERR_INVALID_ARG, "bf16: weight table full");
-    if (s->int8) FATHOM_TRY(fathom_cpu_q8_mat_pack(&s->q8[s->n], w, N, K));
-    else FATHOM_TRY(fathom_cpu_bf16_mat_pack(&s->mats[s->n], w, N, K));
-    s->n++;
-    return FATHOM_OK;
-}
-
-static fathom_status prepare(fathom_backend *be, const fathom_weights *w, int int8) {
-    fathom_cpu_ctx *ctx = be->ctx;
-    const fathom_arch *a = &w->arch;
-    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
-    fathom_cpu_bf16_set_free(ctx->bf16);
-    ctx->bf16 = NULL;
-    fathom_cpu_bf16_set *s = fathom_calloc(sizeof *s); /* owned here until attached */
-    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "bf16: cannot allocate the weight table");
-    s->int8 = int8;
-    s->kernel = int8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
-    s->cap = 1 + 4 * a->depth;
-    if (int8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
-    else s->mats = fathom_calloc((size_t)s->cap * sizeof *s->mats);
-    fathom_status st = s->mats || s->q8 ? FATHOM_OK
-                               : fathom_fail(FATHOM_ERR_NOMEM, "bf16: cannot allocate the weight table");
-    if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
-    for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
-        const fathom_block_weights *b = &w->blocks[i];
-        if ((st = add(s, b->qkv_w, 3 * D, D)) != FATHOM_OK) break;
-        if ((st = add(s, b->proj_w, D, D)) != FATHOM_OK) break;
-        /* SwiGLU (vitg): fc1 is w12 (2 Hs, D), mlp_hidden = Hs */
-        if ((st = add(s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break;
-        st = add(s, b->fc2_w, D, Hm);
-    }
-    if (st != FATHOM_OK) {
-        fathom_cpu_bf16_set_free(s);
-        return st;
-    }
-    ctx->bf16 = s;
-    return FATHOM_OK;
-}
-
-fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const fathom_weights *w) {
-    return prepare(be, w, 0);
-}
-
-fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const fathom_weights *w) {
-    return prepare(be, w, 1);
-}
-
-const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w) {
-    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
-    if (!s || !s->int8) return NULL;
-    for (int i = 0; i < s->n; i++)
-        if (s->q8[i].src == w) return &s->q8[i];
-    return NULL;
-}
-
-const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w) {
-    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
-    if (!s || s->int8) return NULL;
-    for (int i = 0; i < s->n; i++)
-        if (s->mats[i].src == w) return &s->mats[i];
-    return NULL;
-}
-
-int fathom_cpu_bf16_kernel_of(fathom_backend *be) {
-    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
-    return s && !s->int8 ? s->kernel : -1;
-}
-
-int fathom_cpu_q8_kernel_of(fathom_backend *be) {
-    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
-    return s && s->int8 ? s->kernel : -1;
-}
-
-/* Row blocks of FATHOM_BF16_RB: the block's rows go to bf16 in scratch once (zero rows past
- * M, as the kernels read whole tiles), then the whole of N; the epilogue follows per block. */
-void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
-                              const fathom_bf16_mat *w, const fathom_q8_mat *wq, const float *b,
-                              const float *gamma, int M, int N, int K, fathom_act act) {
-    const int kern = ((fathom_cpu_ctx *)be->ctx)->bf16->kernel;
-    const int RB = FATHOM_BF16_RB, Kp = w ? w->Kp : wq->Kp;
-    /* bf16 rows, or int8 rows and their RB scales; then, for the residual, an RB x nc tile */
-    const size_t abytes = w ? ((size_t)RB * Kp * sizeof(uint16_t) + 63) / 64 * 64
-                            : ((size_t)RB * Kp + RB * sizeof(float) + 63) / 64 * 64;
-    int nc = N;
-    if (gamma) {
-        size_t room = FATHOM_CPU_SCRATCH - abytes / sizeof(float);
-        size_t fit = room / RB / FATHOM_BF16_NR * FATHOM_BF16_NR;
-        if ((size_t)nc > fit) nc = (int)fit;
-    }
-    const int nrow = (M + RB - 1) / RB, ncol = (N + nc - 1) / nc;
-#pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
-    for (int t = 0; t < nrow * ncol; t++) {
-        int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
-        int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
-        void *sc = fathom_cpu_scratch(be);
-        uint16_t *a = sc;                                   /* bf16 rows */
-        int8_t *aq = sc;                                    /* or int8 rows */
-        float *sa = (float *)((char *)sc + (size_t)RB * Kp); /* and their scales */
-        const float *ir = in + (size_t)m0 * K;
-        if (w) {
-            if (kern != FATHOM_CPU_BF16_PORTABLE) /* both fast kernels imply AVX512-BF16 here */
-                fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp);
-            else
-                fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
-            if (rows < RB) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
-        } else {
-            if (kern != FATHOM_CPU_Q8_PORTABLE) /* both fast kernels imply AVX-512 here */
-                fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp);
-            else
-                fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
-            if (rows < RB) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
-        }
-        if (!gamma) {
-            float *o = out + (size_t)m0 * N + n0;
-            if (w) fathom_cpu_gemm_bf16(kern, o, N, a, w, n0, cols, rows);
-            else fathom_cpu_gemm_q8(kern, o, N, aq, sa, wq, n0, cols, rows);
-            if (b || act != FATHOM_ACT_NONE)
-                for (int r = 0; r < rows; r++)
-                    fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
-            continue;
-        }
-        float *tile = (float *)((char *)sc + abytes);
-        if (w) fathom_cpu_gemm_bf16(kern, tile, cols, a, w, n0, cols, rows);
-        else fathom_cpu_gemm_q8(kern, tile, cols, aq, sa, wq, n0, cols, rows);
-        for (int r = 0; r < rows; r++) {
-            float *xr = out + (size_t)(m0 + r) * N + n0;
-            const float *tr = tile + (size_t)r * cols, *g = gamma + n0;
-            if (b)
-                for (int c = 0; c < cols; c++) xr[c] += g[c] * (tr[c] + b[n0 + c]);
-            else
-                for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
-        }
-    }
 }

@@ -1,10 +1,11 @@
 /* cpu_bf16.h - bf16 weights and GEMM kernels for the CPU backend (--precision bf16).
  *
  * Weights of the encoder's linear layers are rounded to bf16 once, when the engine is made
- * (fathom_cpu_bf16_prepare), and packed in 32-column panels of k-pairs, the layout both
+ * (fathom_cpu_bf16_prepare, cpu_packed.h), and packed in 32-column panels of k-pairs, the layout both
  * AVX512-BF16 (vdpbf16ps) and AMX-BF16 (tdpbf16ps, B tiles) read directly. Activations are
  * rounded to bf16 per row block as a GEMM reads them; accumulation, bias, GELU, LayerScale,
- * softmax and norms stay fp32. Convolutions and attention stay fp32.
+ * softmax and norms stay fp32. Attention takes bf16 q, k, p, v too (cpu_attention_bf16.c);
+ * convolutions stay fp32.
  *
  * Variants (chosen at run time by CPU features, best first; FATHOM_CPU_KERNEL=portable|
  * avx512bf16|amx forces one, and a forced variant the CPU lacks falls back to the best it has):
@@ -81,31 +82,5 @@ void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
                                  const fathom_bf16_mat *w, int n0, int ncols, int M);
 void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
                               int n0, int ncols, int M);
-
-/* ---- the backend's set of packed weights (hooks: engine.c, cpu_linear.c) ---- */
-typedef struct fathom_cpu_bf16_set fathom_cpu_bf16_set;
-struct fathom_weights;
-/* Pack every encoder linear weight of w for the CPU backend be and pick the kernel. */
-fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const struct fathom_weights *w);
-/* The packed twin of weight w, or NULL (fp32 path) */
-const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
-/* The kernel the backend's bf16 GEMMs use, or -1 when it has no bf16 weights. */
-int fathom_cpu_bf16_kernel_of(fathom_backend *be);
-void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
-/* "cpu <precision>, gemm <kernel>; cpu features <list>" into buf (n bytes) */
-void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n);
-
-/* The same for int8 weights (--weights int8; cpu_q8.h): the set holds one kind or the other. */
-struct fathom_q8_mat;
-fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
-const struct fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
-int fathom_cpu_q8_kernel_of(fathom_backend *be);
-
-/* out (M, N) = act(in . W^T + b), or, with gamma, x (M, N) += gamma * (in . W^T + b), with
- * exactly one of w (bf16) and wq (int8) given */
-void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
-                              const fathom_bf16_mat *w, const struct fathom_q8_mat *wq,
-                              const float *b, const float *gamma, int M, int N, int K,
-                              fathom_act act);
 
 #endif

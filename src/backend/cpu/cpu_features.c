@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_bf16.h"
-#include "backend/cpu/cpu_q8.h"
+#include "backend/cpu/cpu_packed.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -87,10 +87,19 @@ void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n) {
         {FATHOM_CPU_F_AMX_INT8, "amx-int8"},
     };
     int k = fathom_cpu_bf16_kernel_of(be), q = fathom_cpu_q8_kernel_of(be);
-    size_t used = (size_t)snprintf(buf, n, "cpu %s, gemm %s; cpu features",
-                                   k >= 0 ? "bf16" : q >= 0 ? "int8 weights" : "fp32",
-                                   k >= 0 ? fathom_cpu_bf16_kernel_name(k)
-                                   : q >= 0 ? fathom_cpu_q8_kernel_name(q) : "openblas sgemm");
+    int q4 = fathom_cpu_q4_kernel_of(be);
+    const char *fmt = k >= 0 ? "bf16" : q >= 0 ? "int8 weights" : q4 >= 0 ? "q4 weights" : "fp32";
+    const char *kern = k >= 0    ? fathom_cpu_bf16_kernel_name(k)
+                       : q >= 0  ? fathom_cpu_q8_kernel_name(q)
+                       : q4 >= 0 ? fathom_cpu_bf16_kernel_name(q4)
+                                 : "openblas sgemm";
+    size_t packed, fp32;
+    char mem[96] = "";
+    fathom_cpu_packed_bytes(be, &packed, &fp32);
+    if (packed)
+        snprintf(mem, sizeof mem, " (encoder GEMM weights %.1f MiB for %.1f MiB of fp32)",
+                 packed / 1048576.0, fp32 / 1048576.0);
+    size_t used = (size_t)snprintf(buf, n, "cpu %s, gemm %s%s; cpu features", fmt, kern, mem);
     unsigned f = fathom_cpu_features();
     for (size_t i = 0; i < sizeof names / sizeof names[0] && used < n; i++)
         if (f & names[i].bit) used += (size_t)snprintf(buf + used, n - used, " %s", names[i].name);

@@ -29,7 +29,7 @@ enum {
 typedef struct fathom_cpu_ctx {
     float *scratch;       /* owned: threads * FATHOM_CPU_SCRATCH floats, 64-byte aligned */
     size_t scratch_bytes; /* size given to fathom_alloc */
-    struct fathom_cpu_bf16_set *bf16; /* cpuspeed: owned, bf16 weights or NULL (cpu_bf16.h) */
+    struct fathom_cpu_bf16_set *bf16; /* owned: packed bf16/int8/q4 weights or NULL (cpu_packed.h) */
 } fathom_cpu_ctx;
 
 /* this thread's scratch tile (call inside a parallel region of be->threads) */

@@ -6,9 +6,8 @@
  * large so the per-call packing of w costs a few percent at most. */
 #include <cblas.h>
 
-#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_internal.h"
-#include "backend/cpu/cpu_q8.h"
+#include "backend/cpu/cpu_packed.h"
 
 /* rows per block: ~M / (2 threads), a multiple of 16, within [16, cap] */
 static int row_block(int M, int threads, int cap) {
@@ -18,13 +17,25 @@ static int row_block(int M, int threads, int cap) {
     return rb < 16 ? 16 : rb;
 }
 
+/* whether w has a packed twin of this shape (the op is then run by fathom_cpu_linear_packed) */
+static int packed(fathom_backend *be, const float *w, int N, int K) {
+    const fathom_bf16_mat *m = fathom_cpu_bf16_find(be, w);
+    const fathom_q8_mat *q = fathom_cpu_q8_find(be, w);
+    const fathom_q4_mat *q4 = fathom_cpu_q4_find(be, w);
+    return (m && m->N == N && m->K == K) || (q && q->N == N && q->K == K) ||
+           (q4 && q4->N == N && q4->K == K);
+}
+
+static void run_packed(fathom_backend *be, float *out, const float *in, const float *w,
+                       const float *b, const float *gamma, int M, int N, int K, fathom_act act) {
+    fathom_cpu_linear_packed(be, out, in, fathom_cpu_bf16_find(be, w), fathom_cpu_q8_find(be, w),
+                             fathom_cpu_q4_find(be, w), b, gamma, M, N, K, act);
+}
+
 void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, int M, int N, int K, fathom_act act) {
-    /* cpuspeed: bf16 / int8 weights packed at engine create (--precision bf16, --weights int8) */
-    const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w);
-    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
-    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
-        fathom_cpu_linear_packed(be, out, in, bw, qw, b, NULL, M, N, K, act);
+    if (packed(be, w, N, K)) { /* bf16 / int8 / q4 weights (cpu_packed.h) */
+        run_packed(be, out, in, w, b, NULL, M, N, K, act);
         return;
     }
     int rb = row_block(M, be->threads, 1 << 20);
@@ -42,10 +53,8 @@ void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const fl
 
 void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, const float *w,
                                 const float *b, const float *gamma, int M, int N, int K) {
-    const fathom_bf16_mat *bw = fathom_cpu_bf16_find(be, w); /* cpuspeed: as in linear */
-    const fathom_q8_mat *qw = fathom_cpu_q8_find(be, w);
-    if ((bw && bw->N == N && bw->K == K) || (qw && qw->N == N && qw->K == K)) {
-        fathom_cpu_linear_packed(be, x, in, bw, qw, b, gamma, M, N, K, FATHOM_ACT_NONE);
+    if (packed(be, w, N, K)) { /* as in linear */
+        run_packed(be, x, in, w, b, gamma, M, N, K, FATHOM_ACT_NONE);
         return;
     }
     /* the gemm result goes to a scratch tile of rows x nc, then x += gamma * (t + b) */

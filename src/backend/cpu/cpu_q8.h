@@ -5,7 +5,8 @@
  * k-quads, the layout AVX512-VNNI (vpdpbusd) and AMX-INT8 (tdpbssd, B tiles) read directly.
  * Activations are quantized per row as a GEMM reads them (symmetric, max|x| / 127, dynamic);
  * products sum exactly in int32, then out = acc * s_row * s_col in fp32. Bias, GELU, LayerScale,
- * norms, attention and convolutions stay fp32.
+ * norms and convolutions stay fp32; attention runs in bf16 (cpu_packed.h,
+ * fathom_cpu_bf16_act_kernel).
  *
  * Variants (best first; FATHOM_CPU_KERNEL=portable|avx512vnni|amx forces one):
  *   amx         AMX-INT8 tiles, 32 x 32 outputs per step

@@ -1,0 +1,247 @@
+/* cpu_packed.c - the backend's set of packed weights (bf16, int8 or q4) and the linear ops
+ * that run on them. */
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
+#include "core/alloc.h"
+#include "core/status.h"
+#include "model/weights.h"
+
+typedef enum { KIND_BF16, KIND_INT8, KIND_Q4 } kind;
+
+struct fathom_cpu_bf16_set {
+    kind kind;
+    int kernel;     /* fathom_cpu_bf16_kernel (bf16, q4) or fathom_cpu_q8_kernel (int8) */
+    int act_kernel; /* fathom_cpu_bf16_kernel for bf16 attention, or -1: fp32 attention */
+    int n, cap;
+    fathom_bf16_mat *mats; /* owned: cap entries, n used (bf16) */
+    fathom_q8_mat *q8;     /* owned: cap entries, n used (int8) */
+    fathom_q4_mat *q4;     /* owned: cap entries, n used (q4) */
+};
+
+void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n; i++) {
+        if (s->mats) fathom_cpu_bf16_mat_free(&s->mats[i]);
+        if (s->q8) fathom_cpu_q8_mat_free(&s->q8[i]);
+        if (s->q4) fathom_cpu_q4_mat_free(&s->q4[i]);
+    }
+    fathom_free_sized(s->mats, (size_t)s->cap * sizeof *s->mats);
+    fathom_free_sized(s->q8, (size_t)s->cap * sizeof *s->q8);
+    fathom_free_sized(s->q4, (size_t)s->cap * sizeof *s->q4);
+    fathom_free_sized(s, sizeof *s);
+}
+
+static fathom_status add(fathom_cpu_bf16_set *s, const float *w, int N, int K) {
+    /* a row block of bf16 inputs must leave room in scratch for its output tile (and for q4
+     * one dequantized panel: 64 bytes per k against the block's 192) */
+    if (!w || (size_t)FATHOM_BF16_RB * K > FATHOM_CPU_SCRATCH) return FATHOM_OK; /* stays fp32 */
+    if (s->n == s->cap) return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: packed weight table full");
+    if (s->kind == KIND_INT8) FATHOM_TRY(fathom_cpu_q8_mat_pack(&s->q8[s->n], w, N, K));
+    else if (s->kind == KIND_Q4) FATHOM_TRY(fathom_cpu_q4_mat_pack(&s->q4[s->n], w, N, K));
+    else FATHOM_TRY(fathom_cpu_bf16_mat_pack(&s->mats[s->n], w, N, K));
+    s->n++;
+    return FATHOM_OK;
+}
+
+static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    const fathom_arch *a = &w->arch;
+    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
+    fathom_cpu_bf16_set_free(ctx->bf16);
+    ctx->bf16 = NULL;
+    fathom_cpu_bf16_set *s = fathom_calloc(sizeof *s); /* owned here until attached */
+    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+    s->kind = kd;
+    s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
+    /* attention in bf16 too; int8 engines only where it is fast (AVX512-BF16) or forced
+     * portable (FATHOM_CPU_KERNEL=portable: everything on the reference kernels) */
+    s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
+    if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
+        s->act_kernel = -1;
+    s->cap = 1 + 4 * a->depth;
+    if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
+    else if (kd == KIND_Q4) s->q4 = fathom_calloc((size_t)s->cap * sizeof *s->q4);
+    else s->mats = fathom_calloc((size_t)s->cap * sizeof *s->mats);
+    fathom_status st = s->mats || s->q8 || s->q4
+                           ? FATHOM_OK
+                           : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+    if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
+    for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
+        const fathom_block_weights *b = &w->blocks[i];
+        if ((st = add(s, b->qkv_w, 3 * D, D)) != FATHOM_OK) break;
+        if ((st = add(s, b->proj_w, D, D)) != FATHOM_OK) break;
+        /* SwiGLU (vitg): fc1 is w12 (2 Hs, D), mlp_hidden = Hs */
+        if ((st = add(s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break;
+        st = add(s, b->fc2_w, D, Hm);
+    }
+    if (st != FATHOM_OK) {
+        fathom_cpu_bf16_set_free(s);
+        return st;
+    }
+    ctx->bf16 = s;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const fathom_weights *w) {
+    return prepare(be, w, KIND_BF16);
+}
+
+fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const fathom_weights *w) {
+    return prepare(be, w, KIND_INT8);
+}
+
+fathom_status fathom_cpu_q4_prepare(fathom_backend *be, const fathom_weights *w) {
+    return prepare(be, w, KIND_Q4);
+}
+
+fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const fathom_weights *w,
+                                         fathom_precision precision, fathom_weight_format format) {
+    if (format == FATHOM_WEIGHTS_INT8) return prepare(be, w, KIND_INT8);
+    if (format == FATHOM_WEIGHTS_Q4) return prepare(be, w, KIND_Q4);
+    if (format != FATHOM_WEIGHTS_DEFAULT)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: unknown weight format %d", (int)format);
+    if (precision == FATHOM_PRECISION_BF16) return prepare(be, w, KIND_BF16);
+    fathom_cpu_ctx *ctx = be->ctx; /* fp32: the weights as given */
+    fathom_cpu_bf16_set_free(ctx->bf16);
+    ctx->bf16 = NULL;
+    return FATHOM_OK;
+}
+
+static const fathom_cpu_bf16_set *set_of(fathom_backend *be, kind kd) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    return s && s->kind == kd ? s : NULL;
+}
+
+const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_BF16);
+    for (int i = 0; s && i < s->n; i++)
+        if (s->mats[i].src == w) return &s->mats[i];
+    return NULL;
+}
+
+const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_INT8);
+    for (int i = 0; s && i < s->n; i++)
+        if (s->q8[i].src == w) return &s->q8[i];
+    return NULL;
+}
+
+const fathom_q4_mat *fathom_cpu_q4_find(fathom_backend *be, const float *w) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_Q4);
+    for (int i = 0; s && i < s->n; i++)
+        if (s->q4[i].src == w) return &s->q4[i];
+    return NULL;
+}
+
+int fathom_cpu_bf16_kernel_of(fathom_backend *be) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_BF16);
+    return s ? s->kernel : -1;
+}
+
+int fathom_cpu_q8_kernel_of(fathom_backend *be) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_INT8);
+    return s ? s->kernel : -1;
+}
+
+int fathom_cpu_q4_kernel_of(fathom_backend *be) {
+    const fathom_cpu_bf16_set *s = set_of(be, KIND_Q4);
+    return s ? s->kernel : -1;
+}
+
+int fathom_cpu_bf16_act_kernel(fathom_backend *be) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    return s ? s->act_kernel : -1;
+}
+
+void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    *packed = *fp32 = 0;
+    for (int i = 0; s && i < s->n; i++) {
+        int N, K;
+        if (s->kind == KIND_Q4) {
+            N = s->q4[i].N, K = s->q4[i].K;
+            *packed += fathom_cpu_q4_mat_bytes(&s->q4[i]);
+        } else if (s->kind == KIND_INT8) {
+            const fathom_q8_mat *m = &s->q8[i];
+            N = m->N, K = m->K;
+            *packed += (size_t)m->Np * m->Kp + (size_t)m->Np * (sizeof *m->scale + sizeof *m->colsum);
+        } else {
+            N = s->mats[i].N, K = s->mats[i].K;
+            *packed += (size_t)s->mats[i].Np * s->mats[i].Kp * sizeof(uint16_t);
+        }
+        *fp32 += (size_t)N * K * sizeof(float);
+    }
+}
+
+/* This task's input rows in the GEMM's form (bf16, or int8 and their scales) at sc, zero rows
+ * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. */
+static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast) {
+    const int RB = FATHOM_BF16_RB;
+    if (!int8) {
+        uint16_t *a = sc;
+        if (fast) fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp); /* fast kernels: AVX512-BF16 */
+        else fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
+        if (rows < RB) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
+    } else {
+        int8_t *aq = sc;
+        float *sa = (float *)((char *)sc + (size_t)RB * Kp);
+        if (fast) fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp); /* fast kernels: AVX-512 */
+        else fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
+        if (rows < RB) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
+    }
+}
+
+/* Row blocks of FATHOM_BF16_RB: the block's rows are converted in scratch once, then the
+ * whole of N (or a column chunk that leaves room for the residual tile); the epilogue follows
+ * per block. Scratch: converted rows, [q4: one dequantized panel], [residual: rows x nc]. */
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
+                              int N, int K, fathom_act act) {
+    const int kern = ((fathom_cpu_ctx *)be->ctx)->bf16->kernel;
+    const int RB = FATHOM_BF16_RB, Kp = w ? w->Kp : wq ? wq->Kp : w4->Kp;
+    const int fast = wq ? kern != FATHOM_CPU_Q8_PORTABLE : kern != FATHOM_CPU_BF16_PORTABLE;
+    const size_t abytes = !wq ? ((size_t)RB * Kp * sizeof(uint16_t) + 63) / 64 * 64
+                              : ((size_t)RB * Kp + RB * sizeof(float) + 63) / 64 * 64;
+    const size_t pbytes = w4 ? (size_t)Kp * 32 * sizeof(uint16_t) : 0;
+    int nc = N;
+    if (gamma) {
+        size_t room = FATHOM_CPU_SCRATCH - (abytes + pbytes) / sizeof(float);
+        size_t fit = room / RB / FATHOM_BF16_NR * FATHOM_BF16_NR;
+        if ((size_t)nc > fit) nc = (int)fit;
+    }
+    const int nrow = (M + RB - 1) / RB, ncol = (N + nc - 1) / nc;
+#pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
+    for (int t = 0; t < nrow * ncol; t++) {
+        int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
+        int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
+        void *sc = fathom_cpu_scratch(be);
+        convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast);
+        const uint16_t *a = sc;
+        const int8_t *aq = sc;
+        const float *sa = (const float *)((char *)sc + (size_t)RB * Kp);
+        uint16_t *panel = (uint16_t *)((char *)sc + abytes);
+        float *tile = (float *)((char *)sc + abytes + pbytes);
+        float *o = gamma ? tile : out + (size_t)m0 * N + n0;
+        size_t ldo = gamma ? (size_t)cols : (size_t)N;
+        if (w) fathom_cpu_gemm_bf16(kern, o, ldo, a, w, n0, cols, rows);
+        else if (wq) fathom_cpu_gemm_q8(kern, o, ldo, aq, sa, wq, n0, cols, rows);
+        else fathom_cpu_gemm_q4(kern, o, ldo, a, w4, n0, cols, rows, panel);
+        if (!gamma) {
+            if (b || act != FATHOM_ACT_NONE)
+                for (int r = 0; r < rows; r++)
+                    fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
+            continue;
+        }
+        for (int r = 0; r < rows; r++) {
+            float *xr = out + (size_t)(m0 + r) * N + n0;
+            const float *tr = tile + (size_t)r * cols, *g = gamma + n0;
+            if (b)
+                for (int c = 0; c < cols; c++) xr[c] += g[c] * (tr[c] + b[n0 + c]);
+            else
+                for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
+        }
+    }
+}

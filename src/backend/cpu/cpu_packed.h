@@ -1,0 +1,56 @@
+/* cpu_packed.h - the CPU backend's set of packed weights (--precision bf16, --weights int8|q4):
+ * made once by the backend's prepare_weights entry (fathom_cpu_prepare_weights), looked up by
+ * the fp32 weight pointer in the linear ops (cpu_linear.c). A backend holds one kind at a time. */
+#ifndef FATHOM_BACKEND_CPU_PACKED_H
+#define FATHOM_BACKEND_CPU_PACKED_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
+#include "backend/cpu/cpu_q4.h"
+#include "backend/cpu/cpu_q8.h"
+
+typedef struct fathom_cpu_bf16_set fathom_cpu_bf16_set;
+struct fathom_weights;
+
+/* The backend entry: bf16 for FATHOM_PRECISION_BF16, int8 / q4 for those formats, nothing
+ * (fp32) otherwise; replaces what an earlier call made. */
+fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const struct fathom_weights *w,
+                                         fathom_precision precision, fathom_weight_format format);
+/* Pack every encoder linear weight of w in one format and pick the kernel (FATHOM_CPU_KERNEL). */
+fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const struct fathom_weights *w);
+fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
+fathom_status fathom_cpu_q4_prepare(fathom_backend *be, const struct fathom_weights *w);
+/* The packed twin of weight w in that format, or NULL (another format, or fp32) */
+const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
+const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
+const fathom_q4_mat *fathom_cpu_q4_find(fathom_backend *be, const float *w);
+/* The kernel the backend's GEMMs of that format use (fathom_cpu_bf16_kernel for bf16 and q4,
+ * fathom_cpu_q8_kernel for int8), or -1 when it holds another format or none. */
+int fathom_cpu_bf16_kernel_of(fathom_backend *be);
+int fathom_cpu_q8_kernel_of(fathom_backend *be);
+int fathom_cpu_q4_kernel_of(fathom_backend *be);
+/* The bf16 kernel attention uses when the backend holds packed weights (bf16, q4: their GEMM
+ * kernel; int8: the best bf16 kernel when it is not the portable one, unless int8 is forced
+ * portable too), else -1: fp32 attention. */
+int fathom_cpu_bf16_act_kernel(fathom_backend *be);
+/* Attention with bf16 q, k, p, v on bf16 kernel kern (cpu_attention_bf16.c), for head dims
+ * that are multiples of 32 and L that fits the scratch (fathom_cpu_attention_bf16_fits). */
+int fathom_cpu_attention_bf16_fits(int L, int hd);
+void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const float *qkv, int B,
+                               int L, int D, int heads, float scale);
+/* Bytes of packed weights held, and of the fp32 weights they stand for */
+void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32);
+void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
+/* The backend's describe entry: "cpu <format>, gemm <kernel>; cpu features <list>" */
+void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n);
+
+/* out (M, N) = act(in . W^T + b), or, with gamma, x (M, N) += gamma * (in . W^T + b), with
+ * exactly one of w (bf16), wq (int8) and w4 (q4) given */
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
+                              int N, int K, fathom_act act);
+
+#endif

@@ -1,0 +1,75 @@
+/* cpu_test_block.h - one small random encoder block (D 80, MLP 200, patch 5) and its five
+ * linear cases (patch embedding, qkv, fc1 + GELU, proj and fc2 as LayerScale residuals), for
+ * the packed-weight tests (test_cpu_bf16.c, test_cpu_q8.c, test_cpu_q4.c). */
+#ifndef FATHOM_TESTS_CPU_TEST_BLOCK_H
+#define FATHOM_TESTS_CPU_TEST_BLOCK_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/ref_ops.h"
+#include "model/weights.h"
+#include "test_util.h"
+
+enum { TB_D = 80, TB_HM = 200, TB_P = 5, TB_M = 203, TB_K0 = 3 * TB_P * TB_P, TB_NCASE = 5 };
+
+typedef struct { const float *w; int N, K, act, residual; } tb_case;
+
+typedef struct tb_block {
+    fathom_block_weights blk;
+    fathom_weights w; /* w.blocks points at blk: a tb_block must not move once made */
+    float *bias, *gamma, *in, *x0; /* owned: bias (3D), gamma (D), in (M, Hm), x0 (M, D) */
+    tb_case cases[TB_NCASE];
+} tb_block;
+
+static inline void tb_make(tb_block *t) {
+    const int D = TB_D, Hm = TB_HM;
+    memset(t, 0, sizeof *t);
+    t->w.arch.embed_dim = D, t->w.arch.mlp_hidden = Hm, t->w.arch.patch = TB_P, t->w.arch.depth = 1;
+    t->w.blocks = &t->blk;
+    t->w.patch_w = tu_random_alloc((size_t)D * TB_K0, 1, 0.3f);
+    t->blk.qkv_w = tu_random_alloc((size_t)3 * D * D, 2, 0.3f);
+    t->blk.proj_w = tu_random_alloc((size_t)D * D, 3, 0.3f);
+    t->blk.fc1_w = tu_random_alloc((size_t)Hm * D, 4, 0.3f);
+    t->blk.fc2_w = tu_random_alloc((size_t)D * Hm, 5, 0.3f);
+    t->bias = tu_random_alloc(3 * D > Hm ? 3 * D : Hm, 6, 1.0f);
+    t->gamma = tu_random_alloc(D, 7, 1.0f);
+    t->in = tu_random_alloc((size_t)TB_M * Hm, 8, 2.0f);
+    t->x0 = tu_random_alloc((size_t)TB_M * D, 9, 1.0f);
+    const tb_case c[TB_NCASE] = {
+        {t->w.patch_w, D, TB_K0, FATHOM_ACT_NONE, 0}, {t->blk.qkv_w, 3 * D, D, FATHOM_ACT_NONE, 0},
+        {t->blk.fc1_w, Hm, D, FATHOM_ACT_GELU, 0},    {t->blk.proj_w, D, D, FATHOM_ACT_NONE, 1},
+        {t->blk.fc2_w, D, Hm, FATHOM_ACT_NONE, 1},
+    };
+    memcpy(t->cases, c, sizeof c);
+}
+
+static inline void tb_free(tb_block *t) {
+    free(t->bias), free(t->gamma), free(t->in), free(t->x0);
+    free(t->w.patch_w), free(t->blk.qkv_w), free(t->blk.proj_w), free(t->blk.fc1_w), free(t->blk.fc2_w);
+}
+
+/* Case c: out = the backend's op on the fp32 inputs (x0 first for a residual); ref = the
+ * reference on input ir and weight wr (the values the packed kernel really multiplies);
+ * ref32 (may be NULL) = the reference on the fp32 inputs. */
+static inline void tb_run(fathom_backend *be, const tb_block *t, const tb_case *c, const float *ir,
+                          const float *wr, float *out, float *ref, float *ref32) {
+    const int M = TB_M, N = c->N, K = c->K;
+    if (c->residual) {
+        memcpy(out, t->x0, (size_t)M * N * sizeof *out);
+        memcpy(ref, t->x0, (size_t)M * N * sizeof *ref);
+        be->ops->linear_residual(be, out, t->in, c->w, t->bias, t->gamma, M, N, K);
+        fathom_ref_linear_residual(ref, ir, wr, t->bias, t->gamma, M, N, K);
+        if (ref32) {
+            memcpy(ref32, t->x0, (size_t)M * N * sizeof *ref32);
+            fathom_ref_linear_residual(ref32, t->in, c->w, t->bias, t->gamma, M, N, K);
+        }
+    } else {
+        be->ops->linear(be, out, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
+        fathom_ref_linear(ref, ir, wr, t->bias, M, N, K, (fathom_act)c->act);
+        if (ref32) fathom_ref_linear(ref32, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
+    }
+}
+
+#endif
