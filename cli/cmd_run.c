@@ -66,9 +66,9 @@ static void usage(FILE *f) {
 "      --report FILE.json  per-item and per-stage report (default: none)\n"
 "      --shard K/N         only the K-th of N deterministic shares of the inputs (job arrays;\n"
 "                          merge the reports with `fathom report merge`; default: all)\n"
-"      --mpi               under mpirun/srun: rank 0 hands out image batches and video chunks\n"
-"                          to the other ranks, merges outputs and reports (default: off;\n"
-"                          docs/scale-out.md)\n"
+"      --mpi               under mpirun/srun: rank 0 hands out image batches and video chunks,\n"
+"                          every rank (rank 0 too) runs them, rank 0 merges outputs and\n"
+"                          reports (default: off; docs/scale-out.md)\n"
 "      --progress MODE     auto (default: bar on a terminal, else none), bar, ndjson (every\n"
 "                          stderr line one JSON event), none; the summary line is always shown\n"
 "  -q, --quiet             errors only   -v, --verbose  more notes (twice: debug)\n"
@@ -98,9 +98,11 @@ static void usage(FILE *f) {
 "      --video-npz         all frames' raw depth in OUTDIR/<stem>.npz (default: off)\n"
 "      --chunks N          split each video into N chunks by frame index, run them on the\n"
 "                          --device engines at once (one worker each), merge into one output;\n"
-"                          --resume redoes only unfinished chunks (default: off, one pass;\n"
-"                          with --mpi: 2 per worker rank) (docs/scale-out.md)\n"
-"      --overlap K         frames recomputed before each chunk to align it (default 16)\n"
+"                          --resume redoes only unfinished chunks (default: automatic with\n"
+"                          several devices or --mpi ranks: 3 per engine, each chunk at least\n"
+"                          32 + 8 x overlap frames; else one pass; 1: one pass) (docs/scale-out.md)\n"
+"      --overlap K         frames recomputed before each chunk to align it, where the output\n"
+"                          is normalized (depth video, png/color) (default 16)\n"
 "      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
 "                          official 32-frame windows by default; this runs its cached-state\n"
 "                          streaming mode instead: one frame in, one depth out (docs/vda.md)\n"
@@ -390,41 +392,43 @@ static int run_video_mpi(const fathom_model *model, const fathom_run_params *rp,
     return rc;
 }
 
-/* --mpi, images: rank 0 hands out batches and merges the workers' reports into --report
- * (REPORT.rank<r>.json each); the others run the batches they are given. Every rank returns
- * the same exit code. */
+/* --mpi, images: rank 0 hands out batches (from a thread) and runs its own share; every rank
+ * writes REPORT.rank<r>.json and rank 0 merges them into --report. Every rank returns the same
+ * exit code. */
 static int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                           int rank, int size) {
-    int rc;
+    if (rank == 0 && fathom_mpi_images_serve_start(size) != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        fathom_mpi_abort(2); /* the others would wait for batches forever */
+    }
+    char rank_report[4200];
+    fathom_mpi_images mst;
+    fathom_run_params wp = *rp;
+    fathom_mpi_images_worker_init(&mst, rp->batch);
+    wp.take = fathom_mpi_images_take, wp.take_user = &mst;
+    if (rp->report_path) {
+        snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
+        wp.report_path = rank_report;
+    }
+    int rc = run_images(model, &wp, po);
+    fathom_mpi_images_worker_done(rc);
     if (rank == 0) {
-        rc = fathom_mpi_images_serve(size);
-        if (rp->report_path) { /* one report from the workers' */
+        int others = fathom_mpi_images_serve_end();
+        if (others > rc) rc = others; /* 130 > 2 > 1 > 0 */
+        if (rp->report_path) { /* one report from the ranks' */
             char(*paths)[4200] = calloc((size_t)size, sizeof *paths);
             const char **pp = calloc((size_t)size, sizeof *pp);
-            for (int r = 1; paths && pp && r < size; r++) {
+            for (int r = 0; paths && pp && r < size; r++) {
                 snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp->report_path, r);
-                pp[r - 1] = paths[r];
+                pp[r] = paths[r];
             }
-            if (!paths || !pp ||
-                fathom_report_merge(pp, size - 1, rp->report_path, NULL) != FATHOM_OK) {
+            if (!paths || !pp || fathom_report_merge(pp, size, rp->report_path, NULL) != FATHOM_OK) {
                 cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
                 if (rc < 2) rc = 2;
             }
             free(pp);
             free(paths);
         }
-    } else {
-        char rank_report[4200];
-        fathom_mpi_images mst;
-        fathom_run_params wp = *rp;
-        fathom_mpi_images_worker_init(&mst, rp->batch);
-        wp.take = fathom_mpi_images_take, wp.take_user = &mst;
-        if (rp->report_path) {
-            snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
-            wp.report_path = rank_report;
-        }
-        rc = run_images(model, &wp, po);
-        fathom_mpi_images_worker_done(rc);
     }
     fathom_mpi_share_int(&rc); /* every rank goes on to the videos, or none does */
     return rc;
@@ -728,7 +732,6 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         mpi_inited = 1;
-        if (a.mpi_size > 1 && a.chunks == 0) a.chunks = 2 * (a.mpi_size - 1); /* chunks to share */
     }
     /* videos run one by one as ordered jobs; everything else goes through one image run */
     int n_in = argc - optind, n_img = 0, n_vid = 0;
@@ -796,7 +799,10 @@ int cmd_run(int argc, char **argv) {
         const char *in = i < n_vid ? vids[i] : walked.items[i - n_vid].path;
         /* --shard: videos by their position among the run's videos (arguments, then folders) */
         if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
-        if ((a.chunks > 0 || a.mpi_size > 1) && fathom_model_is_video(model)) {
+        /* several engines: chunks (0 = automatic) unless --chunks 1; VDA runs whole videos */
+        const int chunked = a.mpi_size > 1 || a.chunks > 1 ||
+                            (a.chunks == 0 && rp->n_devices > 1 && !fathom_model_is_video(model));
+        if (chunked && fathom_model_is_video(model)) {
             cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
                       "--chunks and --mpi out)");
             rc = 2; /* every rank alike: the model is the same */
@@ -818,7 +824,7 @@ int cmd_run(int argc, char **argv) {
         }
         int r = a.mpi_size > 1 ? run_video_mpi(model, &vp, in, a.vo, a.chunks, a.overlap, a.resume,
                                                a.mpi_rank, claimed, &n_claimed)
-                : a.chunks > 0 ? run_video_chunked(model, &vp, in, a.vo, a.chunks, a.overlap,
+                : chunked ? run_video_chunked(model, &vp, in, a.vo, a.chunks, a.overlap,
                                                    a.resume, claimed, &n_claimed)
                                : run_video(model, &vp, &po, in, a.vo, claimed, &n_claimed);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
