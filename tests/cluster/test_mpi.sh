@@ -73,7 +73,7 @@ check "depth video and audio equal the single pass" \
        <(ffmpeg -loglevel error -i "$T/mpi.mkv" -f framemd5 - | grep -v '^#')
 
 # ---- 3. a worker rank killed with SIGKILL, then --resume ----
-ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 10 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 154 --video-npz -o "$T/ls" "$T/long.mp4" 2>/dev/null
 MAN="" # OUTDIR/.fathom-chunks/<file name>.<hash of its real path>/manifest.json
 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 --video-npz \
@@ -117,6 +117,14 @@ assert all((c["attempts"] == 0) == (i in done) for i, c in enumerate(r["chunks"]
 assert all(c["attempts"] <= 1 for c in r["chunks"])
 PYEOF
 check "resumed result equals a single pass" npz_same "$T/ls/long.npz" "$T/lm/long.npz"
+
+# ---- 4. automatic chunks over the ranks (no --chunks): 3 per rank, at least 32 frames each ----
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --video-npz \
+  --report "$T/arep.json" -o "$T/la" "$T/long.mp4" 2>"$T/err"
+check "automatic chunks over 3 ranks: exit 0" test $? -eq 0
+check "automatic chunks: min(3 x 3 ranks, 200 frames / 32) = 6" \
+  "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(len(r['chunks']) != 6)" "$T/arep.json"
+check "automatic chunks: equal to a single pass" npz_same "$T/ls/long.npz" "$T/la/long.npz"
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]
