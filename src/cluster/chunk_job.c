@@ -221,9 +221,10 @@ int fathom_chunk_auto(int64_t frames, int engines, int overlap) {
     return n < 1 ? 1 : (int)n;
 }
 
-static void write_report(const char *path, const char *input, const fathom_chunk_manifest *man,
+static void write_report(const char *path, const char *input, const fathom_chunk_ctx *ctx,
                          const int *attempts, const fathom_chunk_seam *seams,
                          const fathom_chunk_run_result *res, double seconds) {
+    const fathom_chunk_manifest *man = &ctx->man;
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
     cJSON_AddStringToObject(o, "fathom", fathom_version());
@@ -257,6 +258,8 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "retried", res->retried);
     cJSON_AddNumberToObject(t, "frames_merged", (double)res->frames);
     cJSON_AddNumberToObject(t, "elapsed_s", seconds);
+    cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
+    cJSON_AddNumberToObject(t, "merge_s", ctx->merge_s); /* the merge alone */
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; outs && i < 3; i++)
         if (res->outputs[i][0]) cJSON_AddItemToArray(outs, cJSON_CreateString(res->outputs[i]));
@@ -338,6 +341,7 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
         if (man->done[i] && stat(p, &st) != 0) man->done[i] = 0;
     }
+    ctx->plan_s = now_s() - ctx->t0;
     /* the plan on disk before any work */
     if ((s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
         (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
@@ -370,11 +374,13 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
         s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
                         "(--resume continues from %s)", input, n_done, man->n, ctx->mpath);
     } else if (s == FATHOM_OK) {
+        double t = now_s();
         s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
                                ctx->metric, seams, res);
+        ctx->merge_s = now_s() - t;
     }
     if (params->report_path)
-        write_report(params->report_path, input, man, attempts, s == FATHOM_OK ? seams : NULL, res,
+        write_report(params->report_path, input, ctx, attempts, s == FATHOM_OK ? seams : NULL, res,
                      now_s() - ctx->t0);
     for (int i = 0; paths && i < man->n; i++) free(paths[i]);
     free(paths);
@@ -441,7 +447,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     if (r.err != FATHOM_OK) {
         s = fathom_fail(r.err, "%s: %s", input, r.err_msg);
         if (params->report_path)
-            write_report(params->report_path, input, man, r.attempts, NULL, res, now_s() - ctx.t0);
+            write_report(params->report_path, input, &ctx, r.attempts, NULL, res, now_s() - ctx.t0);
         goto out;
     }
     s = fathom_chunk_finish(&ctx, params, input, vo, r.attempts, res);

@@ -60,7 +60,7 @@ typedef struct fathom_chunk_ctx {
     char stem[1024], workdir[4096], mpath[4200];
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
     int metric;
-    double t0;
+    double t0, plan_s, merge_s; /* start; seconds planning (demux scan), merging */
 } fathom_chunk_ctx;
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
