@@ -31,7 +31,7 @@ ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v "$F
   -pix_fmt yuv420p "$T/long.mp4"
 mkdir -p "$T/img"
 ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=48x32:rate=25" -frames:v "$IMAGES" "$T/img/f%05d.png"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +'%F %H:%M UTC')"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -c ^processor /proc/cpuinfo) cores; $(date -u +'%F %H:%M UTC')"
 echo "simulated frame cost ${MS} ms; video ${FRAMES} frames (work $(python3 -c "print($FRAMES * $MS / 1000)") s), images ${IMAGES} (work $(python3 -c "print($IMAGES * $MS / 1000)") s)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %3s %9s %9s %7s %9s %9s %7s %s\n' job N job_s eff_job wall_s eff_wall merge_s chunks load
