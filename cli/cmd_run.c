@@ -100,7 +100,8 @@ static void usage(FILE *f) {
 "                          --device engines at once (one worker each), merge into one output;\n"
 "                          --resume redoes only unfinished chunks (default: automatic with\n"
 "                          several devices or --mpi ranks: 3 per engine, each chunk at least\n"
-"                          32 + 8 x overlap frames; else one pass; 1: one pass) (docs/scale-out.md)\n"
+"                          32 + 8 x overlap frames; else one pass; 1: one pass)\n"
+"                          (docs/scale-out.md)\n"
 "      --overlap K         frames recomputed before each chunk to align it, where the output\n"
 "                          is normalized (depth video, png/color) (default 16)\n"
 "      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
@@ -422,7 +423,8 @@ static int run_images_mpi(const fathom_model *model, const fathom_run_params *rp
                 snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp->report_path, r);
                 pp[r] = paths[r];
             }
-            if (!paths || !pp || fathom_report_merge(pp, size, rp->report_path, NULL) != FATHOM_OK) {
+            if (!paths || !pp ||
+                fathom_report_merge(pp, size, rp->report_path, NULL) != FATHOM_OK) {
                 cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
                 if (rc < 2) rc = 2;
             }

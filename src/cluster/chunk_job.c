@@ -184,7 +184,8 @@ static fathom_status check_outputs(const fathom_run_params *p, const fathom_vide
         else snprintf(paths[n], sizeof paths[n], "%s/%s_depth.mkv", p->outdir, stem);
         what[n++] = "output";
     }
-    if (vo->npz) snprintf(paths[n], sizeof paths[n], "%s/%s.npz", p->outdir, stem), what[n++] = "output";
+    if (vo->npz)
+        snprintf(paths[n], sizeof paths[n], "%s/%s.npz", p->outdir, stem), what[n++] = "output";
     if (vo->seq_formats)
         snprintf(paths[n], sizeof paths[n], "%s/%s", p->outdir, stem), what[n++] = "output folder";
     for (int k = 0; k < n; k++) {
