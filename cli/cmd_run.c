@@ -43,7 +43,6 @@ static int setup_engines(run_state *s) {
         return 0;
     }
     s->mpi_inited = 1;
-    if (a->mpi_size > 1 && a->chunks == 0) a->chunks = 2 * (a->mpi_size - 1); /* chunks to share */
     return 1;
 }
 
@@ -112,7 +111,11 @@ static int run_videos(run_state *s, progress_out *po, int rc) {
         const char *in = video_input(s, i);
         /* --shard: videos by their position among the run's videos (arguments, then folders) */
         if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
-        if ((a->chunks > 0 || a->mpi_size > 1) && fathom_model_is_video(s->model)) {
+        /* several engines: chunks (0 = automatic) unless --chunks 1; VDA runs whole videos */
+        const int chunked = a->mpi_size > 1 || a->chunks > 1 ||
+                            (a->chunks == 0 && rp->n_devices > 1 &&
+                             !fathom_model_is_video(s->model));
+        if (chunked && fathom_model_is_video(s->model)) {
             cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
                       "--chunks and --mpi out)");
             return 2; /* every rank alike: the model is the same */
@@ -134,7 +137,7 @@ static int run_videos(run_state *s, progress_out *po, int rc) {
         int *ncl = &s->n_claimed;
         int r = a->mpi_size > 1 ? run_video_mpi(s->model, &vp, in, a->vo, a->chunks, a->overlap,
                                                 a->resume, a->mpi_rank, cl, ncl)
-                : a->chunks > 0 ? run_video_chunked(s->model, &vp, in, a->vo, a->chunks,
+                : chunked ? run_video_chunked(s->model, &vp, in, a->vo, a->chunks,
                                                     a->overlap, a->resume, cl, ncl)
                 : run_video(s->model, &vp, po, in, a->vo, a->streaming, cl, ncl);
         if (r > rc) rc = r; /* 130 > 2 > 1 > 0: the worst outcome decides */
@@ -164,7 +167,7 @@ static int run(run_state *s, int argc) {
     if (po.mode == PROGRESS_NDJSON) rp->stats_interval_s = 1.0; /* a line a second is plenty */
     int rc = 0;
     s->mpi_shared = 1;
-    if (a->mpi_size > 1 && s->n_img > 0) /* rank 0 hands out batches, the others run them */
+    if (a->mpi_size > 1 && s->n_img > 0) /* rank 0 hands out batches; every rank runs them */
         rc = run_images_mpi(s->model, rp, &po, a->mpi_rank, a->mpi_size);
     else if (s->n_img > 0) rc = run_images(s->model, rp, &po);
     return run_videos(s, &po, rc);

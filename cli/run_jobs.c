@@ -148,41 +148,44 @@ int run_video_mpi(const fathom_model *model, const fathom_run_params *rp, const 
     return rc;
 }
 
-/* --mpi, images: rank 0 hands out batches and merges the workers' reports into --report
- * (REPORT.rank<r>.json each); the others run the batches they are given. Every rank returns
- * the same exit code. */
+/* --mpi, images: rank 0 hands out batches (from a thread) and runs its own share; every rank
+ * writes REPORT.rank<r>.json and rank 0 merges them into --report. Every rank returns the same
+ * exit code. */
 int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                    int rank, int size) {
-    int rc;
+    if (rank == 0 && fathom_mpi_images_serve_start(size) != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        fathom_mpi_abort(2); /* the others would wait for batches forever */
+    }
+    char rank_report[4200];
+    fathom_mpi_images mst;
+    fathom_run_params wp = *rp;
+    fathom_mpi_images_worker_init(&mst, rp->batch);
+    wp.take = fathom_mpi_images_take, wp.take_user = &mst;
+    if (rp->report_path) {
+        snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
+        wp.report_path = rank_report;
+    }
+    int rc = run_images(model, &wp, po);
+    fathom_mpi_images_worker_done(rc);
     if (rank == 0) {
-        rc = fathom_mpi_images_serve(size);
-        if (rp->report_path) { /* one report from the workers' */
+        int others = fathom_mpi_images_serve_end();
+        if (others > rc) rc = others; /* 130 > 2 > 1 > 0 */
+        if (rp->report_path) { /* one report from the ranks' */
             char(*paths)[4200] = calloc((size_t)size, sizeof *paths);
             const char **pp = calloc((size_t)size, sizeof *pp);
-            for (int r = 1; paths && pp && r < size; r++) {
+            for (int r = 0; paths && pp && r < size; r++) {
                 snprintf(paths[r], sizeof paths[r], "%s.rank%d.json", rp->report_path, r);
-                pp[r - 1] = paths[r];
+                pp[r] = paths[r];
             }
             if (!paths || !pp ||
-                fathom_report_merge(pp, size - 1, rp->report_path, NULL) != FATHOM_OK) {
+                fathom_report_merge(pp, size, rp->report_path, NULL) != FATHOM_OK) {
                 cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
                 if (rc < 2) rc = 2;
             }
             free(pp);
             free(paths);
         }
-    } else {
-        char rank_report[4200];
-        fathom_mpi_images mst;
-        fathom_run_params wp = *rp;
-        fathom_mpi_images_worker_init(&mst, rp->batch);
-        wp.take = fathom_mpi_images_take, wp.take_user = &mst;
-        if (rp->report_path) {
-            snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
-            wp.report_path = rank_report;
-        }
-        rc = run_images(model, &wp, po);
-        fathom_mpi_images_worker_done(rc);
     }
     fathom_mpi_share_int(&rc); /* every rank goes on to the videos, or none does */
     return rc;

@@ -772,10 +772,12 @@ typedef struct fathom_chunk_run_result {
 
 /* One video as n_chunks chunks (by frame index; `overlap` frames recomputed before each to
  * align it) on the devices of params at once (one worker each), merged into the outputs of
- * `opts` as a single pass would write them. The manifest and finished chunks stay in
- * OUTDIR/.fathom-chunks/<stem>/; `resume` redoes only unfinished chunks. The cancel flag of
- * fathom_video_opts_set_run stops it (resumable). *res is filled (also on errors: chunks > 0
- * when planning succeeded). */
+ * `opts` as a single pass would write them. n_chunks 0: automatic (3 per device, each owning
+ * at least 32 + 8 * overlap frames). The overlap is computed only where the merge aligns
+ * chunks (normalized outputs of relative models). The manifest and finished chunks stay in
+ * OUTDIR/.fathom-chunks/<file name>.<hash>/; `resume` redoes only unfinished chunks. The
+ * cancel flag of fathom_video_opts_set_run stops it (resumable). *res is filled (also on
+ * errors: chunks > 0 when planning succeeded). */
 fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_params *params,
                                      const char *input, const fathom_video_opts *opts,
                                      int n_chunks, int overlap, int resume,
@@ -791,24 +793,28 @@ void fathom_mpi_finalize(void);
 void fathom_mpi_abort(int code);
 /* Every rank takes rank 0's *value (every rank calls it). */
 void fathom_mpi_share_int(int *value);
-/* Every rank calls it (size >= 2): rank 0 plans n_chunks chunks, hands them out on request
- * and merges (*res filled there); the other ranks run chunks with their devices. */
+/* Every rank calls it (size >= 2): rank 0 plans n_chunks chunks (0: automatic, 3 per rank),
+ * hands them out on request, runs chunks with its own devices too, and merges (*res filled
+ * there); the other ranks run chunks with their devices. */
 fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_opts *opts,
                                    int n_chunks, int overlap, int resume,
                                    fathom_chunk_run_result *res);
-/* Image sets. Workers (rank > 0): fathom_mpi_images_worker_init, then run the pipeline with
- * params take = fathom_mpi_images_take, take_user = the state, then
- * fathom_mpi_images_worker_done with the exit code. Rank 0: fathom_mpi_images_serve until
- * every worker is done; it returns the worst exit code of the workers. */
+/* Image sets. Rank 0 first starts the hand-out (fathom_mpi_images_serve_start). Every rank,
+ * rank 0 too: fathom_mpi_images_worker_init, then run the pipeline with params take =
+ * fathom_mpi_images_take, take_user = the state, then fathom_mpi_images_worker_done with the
+ * exit code. Rank 0 then calls fathom_mpi_images_serve_end: it returns when every other rank is
+ * done, with their worst exit code. */
 typedef struct fathom_mpi_images {
     int batch;
     uint64_t begin, end; /* positions of the batch held now */
+    int local;           /* rank 0: batches from its own hand-out */
 } fathom_mpi_images;
 void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch);
 int fathom_mpi_images_take(void *user, uint64_t pos);
 void fathom_mpi_images_worker_done(int rc);
-int fathom_mpi_images_serve(int size);
+fathom_status fathom_mpi_images_serve_start(int size);
+int fathom_mpi_images_serve_end(void);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@ pkgs=(
   python3-torch                       # tests/vda: damaged official-format VDA checkpoints
   python3-dev python3-pytest python3-setuptools python3-wheel python3-pip  # Python package + its tests
   openmpi-bin libopenmpi-dev          # fathom run --mpi (optional in CMake: FATHOM_MPI)
+  slurmctld slurmd slurm-client munge # tests/cluster/test_srun.sh: a one-node Slurm for `srun ... --mpi`
 )
 
 SUDO=""

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,35 +171,61 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-/* Output paths the merge will write, checked before any chunk runs (nothing is lost later). */
+/* Output paths the merge will write, checked before any chunk runs (nothing is lost later):
+ * not an earlier video's of this run (same name: refused as a single pass refuses it), and
+ * not there already unless --overwrite. */
 static fathom_status check_outputs(const fathom_run_params *p, const fathom_video_run_opts *vo,
                                    const char *input, const char *stem) {
-    if (p->existing == FATHOM_EXISTING_OVERWRITE) return FATHOM_OK;
-    char path[4200];
-    struct stat st;
+    char paths[3][4200];
+    const char *what[3];
+    int n = 0;
     if (vo->video_path || (!vo->seq_formats && !vo->npz)) {
-        if (vo->video_path) snprintf(path, sizeof path, "%s", vo->video_path);
-        else snprintf(path, sizeof path, "%s/%s_depth.mkv", p->outdir, stem);
-        if (stat(path, &st) == 0)
-            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite)", input, path);
+        if (vo->video_path) snprintf(paths[n], sizeof paths[n], "%s", vo->video_path);
+        else snprintf(paths[n], sizeof paths[n], "%s/%s_depth.mkv", p->outdir, stem);
+        what[n++] = "output";
     }
-    if (vo->npz) {
-        snprintf(path, sizeof path, "%s/%s.npz", p->outdir, stem);
-        if (stat(path, &st) == 0)
-            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite)", input, path);
-    }
-    if (vo->seq_formats) {
-        snprintf(path, sizeof path, "%s/%s", p->outdir, stem);
-        if (stat(path, &st) == 0)
-            return fathom_fail(FATHOM_ERR_IO, "%s: output folder %s exists (use --overwrite)",
-                               input, path);
+    if (vo->npz)
+        snprintf(paths[n], sizeof paths[n], "%s/%s.npz", p->outdir, stem), what[n++] = "output";
+    if (vo->seq_formats)
+        snprintf(paths[n], sizeof paths[n], "%s/%s", p->outdir, stem), what[n++] = "output folder";
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; vo->claimed && i < vo->n_claimed; i++)
+            if (!strcmp(vo->claimed[i], paths[k]))
+                return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: output %s is also the output of an "
+                                   "earlier video of this run (same name); not written, to keep "
+                                   "that one (rename one of them)", input, paths[k]);
+        struct stat st;
+        if (p->existing != FATHOM_EXISTING_OVERWRITE && stat(paths[k], &st) == 0)
+            return fathom_fail(FATHOM_ERR_IO, "%s: %s %s exists (use --overwrite)", input, what[k],
+                               paths[k]);
     }
     return FATHOM_OK;
 }
 
-static void write_report(const char *path, const char *input, const fathom_chunk_manifest *man,
+/* OUTDIR/.fathom-chunks/<file name>.<FNV-1a of the real path>: a/clip.mp4 and b/clip.mp4
+ * (or a moved OUTDIR's inputs) never share a folder; the same input always finds its own. */
+static void work_folder(const char *outdir, const char *input, char *buf, size_t cap) {
+    char real[4096];
+    const char *key = realpath(input, real) ? real : input;
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        h = (h ^ *c) * 1099511628211ull;
+    const char *name = strrchr(input, '/');
+    snprintf(buf, cap, "%s/.fathom-chunks/%s.%08x", outdir, name ? name + 1 : input,
+             (unsigned)(h ^ (h >> 32)));
+}
+
+int fathom_chunk_auto(int64_t frames, int engines, int overlap) {
+    int64_t per = 32 + 8 * (int64_t)(overlap > 0 ? overlap : 0); /* frames a chunk owns, at least */
+    int64_t n = 3 * (int64_t)(engines > 0 ? engines : 1);
+    if (n > frames / per) n = frames / per;
+    return n < 1 ? 1 : (int)n;
+}
+
+static void write_report(const char *path, const char *input, const fathom_chunk_ctx *ctx,
                          const int *attempts, const fathom_chunk_seam *seams,
                          const fathom_chunk_run_result *res, double seconds) {
+    const fathom_chunk_manifest *man = &ctx->man;
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
     cJSON_AddStringToObject(o, "fathom", fathom_version());
@@ -232,6 +259,8 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "retried", res->retried);
     cJSON_AddNumberToObject(t, "frames_merged", (double)res->frames);
     cJSON_AddNumberToObject(t, "elapsed_s", seconds);
+    cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
+    cJSON_AddNumberToObject(t, "merge_s", ctx->merge_s); /* the merge alone */
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; outs && i < 3; i++)
         if (res->outputs[i][0]) cJSON_AddItemToArray(outs, cJSON_CreateString(res->outputs[i]));
@@ -264,18 +293,22 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     ctx->metric = mi.metric;
     fathom_naming_stem(input, ctx->stem, sizeof ctx->stem);
     if (!ctx->stem[0]) snprintf(ctx->stem, sizeof ctx->stem, "video");
-    snprintf(ctx->workdir, sizeof ctx->workdir, "%s/.fathom-chunks/%s", params->outdir, ctx->stem);
+    work_folder(params->outdir, input, ctx->workdir, sizeof ctx->workdir);
     snprintf(ctx->mpath, sizeof ctx->mpath, "%s/manifest.json", ctx->workdir);
     int64_t bytes, mtime;
     FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
+    /* outputs checked before the work folder is touched (a same-named video keeps its own) */
+    FATHOM_TRY(check_outputs(params, vo, input, ctx->stem));
+    const int overlap = fathom_chunk_aligns(vo, ctx->metric) ? co->overlap : 0;
     fathom_chunk_manifest *man = &ctx->man;
     fathom_status s = co->resume ? fathom_chunk_manifest_load(ctx->mpath, man) : FATHOM_ERR_NOT_FOUND;
     if (s != FATHOM_OK && s != FATHOM_ERR_NOT_FOUND) return s;
     if (s == FATHOM_OK) { /* resume: the manifest must describe this input and this plan */
         const char *why = man->input_bytes != bytes || man->input_mtime_ns != mtime
                               ? "the input changed since (size or time)"
-                          : man->overlap != co->overlap ? "it was made with another --overlap"
-                          : man->n != co->n_chunks && man->n != man->frames
+                          : man->overlap != overlap ? "it was made with another --overlap "
+                                                      "or other outputs"
+                          : co->n_chunks > 0 && man->n != co->n_chunks && man->n != man->frames
                               ? "it was made with another --chunks" : NULL;
         if (why) {
             fathom_chunk_ctx_clear(ctx);
@@ -285,7 +318,9 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     } else {
         int64_t *pts = NULL, n = 0;
         FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
-        s = fathom_chunk_plan(pts, n, co->n_chunks, co->overlap, &man->chunks, &man->n);
+        int engines = co->engines > 0 ? co->engines : params->n_devices;
+        int n_chunks = co->n_chunks > 0 ? co->n_chunks : fathom_chunk_auto(n, engines, overlap);
+        s = fathom_chunk_plan(pts, n, n_chunks, overlap, &man->chunks, &man->n);
         free(pts);
         if (s != FATHOM_OK) {
             char e[512];
@@ -295,7 +330,7 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         }
         snprintf(man->input, sizeof man->input, "%s", input);
         man->input_bytes = bytes, man->input_mtime_ns = mtime, man->frames = n;
-        man->overlap = co->overlap;
+        man->overlap = overlap;
         if (!(man->done = calloc((size_t)man->n, sizeof *man->done))) {
             fathom_chunk_ctx_clear(ctx);
             return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
@@ -307,9 +342,9 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
         if (man->done[i] && stat(p, &st) != 0) man->done[i] = 0;
     }
-    /* outputs checked and the plan on disk before any work */
-    if ((s = check_outputs(params, vo, input, ctx->stem)) != FATHOM_OK ||
-        (s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
+    ctx->plan_s = now_s() - ctx->t0;
+    /* the plan on disk before any work */
+    if ((s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
         (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
         fathom_chunk_ctx_clear(ctx);
         return s;
@@ -340,11 +375,13 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
         s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
                         "(--resume continues from %s)", input, n_done, man->n, ctx->mpath);
     } else if (s == FATHOM_OK) {
+        double t = now_s();
         s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
                                ctx->metric, seams, res);
+        ctx->merge_s = now_s() - t;
     }
     if (params->report_path)
-        write_report(params->report_path, input, man, attempts, s == FATHOM_OK ? seams : NULL, res,
+        write_report(params->report_path, input, ctx, attempts, s == FATHOM_OK ? seams : NULL, res,
                      now_s() - ctx->t0);
     for (int i = 0; paths && i < man->n; i++) free(paths[i]);
     free(paths);
@@ -411,7 +448,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     if (r.err != FATHOM_OK) {
         s = fathom_fail(r.err, "%s: %s", input, r.err_msg);
         if (params->report_path)
-            write_report(params->report_path, input, man, r.attempts, NULL, res, now_s() - ctx.t0);
+            write_report(params->report_path, input, &ctx, r.attempts, NULL, res, now_s() - ctx.t0);
         goto out;
     }
     s = fathom_chunk_finish(&ctx, params, input, vo, r.attempts, res);

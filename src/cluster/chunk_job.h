@@ -5,7 +5,9 @@
  *      with resume, reuse a matching manifest and skip its finished chunks;
  *   2. one worker thread per device of the run params: each takes the next unfinished chunk
  *      and runs it as an ordinary video job over its time range (the reader seeks to the
- *      keyframe before it) into OUTDIR/.fathom-chunks/<stem>/cNNNNN/<stem>.npz (raw depth +
+ *      keyframe before it) into OUTDIR/.fathom-chunks/<name>.<hash>/cNNNNN/<stem>.npz (name:
+ *      the input's file name; hash: of its real path, so same-named videos never share a
+ *      work folder) (raw depth +
  *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
  *      chunk is retried once (by whichever worker is free) before the video fails;
  *   3. merge (chunk_merge.c) into the outputs asked for, as a single pass would write them:
@@ -25,14 +27,24 @@
 #include "pipeline/video_job.h"
 
 typedef struct fathom_chunk_run_opts {
-    int n_chunks;             /* >= 1 */
-    int overlap;              /* frames recomputed before each chunk, >= 0 */
+    int n_chunks;             /* >= 1, or 0: automatic (fathom_chunk_auto) */
+    int engines;              /* engines sharing the chunks (0: the devices of the params) */
+    int overlap;              /* frames recomputed before each chunk, >= 0; only used where
+                                 the merge aligns chunks (fathom_chunk_aligns), else 0 */
     int resume;               /* reuse the manifest and the finished chunks */
     const atomic_int *cancel; /* borrowed, may be NULL: when set, running chunks stop and the
                                  manifest stays resumable */
 } fathom_chunk_run_opts;
 
 /* fathom_chunk_run_result: fathom.h (scale-out) */
+
+/* Automatic chunk count for `frames` frames on `engines` engines: 3 per engine (dynamic
+ * hand-out then evens out engines of different speed), but each chunk owns at least
+ * 32 + 8 * overlap frames (so recomputed overlap stays under 1/8 of the work); at least 1. */
+int fathom_chunk_auto(int64_t frames, int engines, int overlap);
+/* 1 when the merge aligns chunks over their overlap (normalized outputs of relative models);
+ * otherwise the overlap is not computed at all. */
+int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric);
 
 /* Run `input` in chunks with params (outdir, devices: one worker each, formats, existing,
  * report_path: a JSON report of the chunks and seams) and video opts (outputs, tnorm; a
@@ -48,7 +60,7 @@ typedef struct fathom_chunk_ctx {
     char stem[1024], workdir[4096], mpath[4200];
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
     int metric;
-    double t0;
+    double t0, plan_s, merge_s; /* start; seconds planning (demux scan), merging */
 } fathom_chunk_ctx;
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,

@@ -1,5 +1,5 @@
-/* chunk_manifest.h - OUTDIR/.fathom-chunks/<stem>/manifest.json: the plan of a chunked video
- * and which chunks are finished, so `--resume` redoes only the others.
+/* chunk_manifest.h - OUTDIR/.fathom-chunks/<file name>.<hash>/manifest.json: the plan of a
+ * chunked video and which chunks are finished, so `--resume` redoes only the others.
  *
  *   {"fathom_chunks": 1, "input": PATH, "input_bytes": N, "input_mtime_ns": "N", "frames": F,
  *    "overlap": K, "chunks": [{"first", "count", "decode_from", "start_us", "end_us", "done"}]}

@@ -56,6 +56,12 @@ typedef struct merger {
     int made_dir;
 } merger;
 
+int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric) {
+    const int normalized = vo->video_path || (!vo->seq_formats && !vo->npz) ||
+                           (vo->seq_formats & NORMALIZED_FORMATS);
+    return normalized && !metric; /* metric depth keeps its scale */
+}
+
 static fathom_status write_seq(merger *mg, int64_t index, const float *depth, unsigned formats,
                                float lo, float hi) {
     char rel[1200], path[4096];
@@ -243,9 +249,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
         fathom_chunk_npz_free(&z);
     }
     mg.px = (size_t)mg.h * mg.w;
-    const int normalized = vo->video_path || (!vo->seq_formats && !vo->npz) ||
-                           (vo->seq_formats & NORMALIZED_FORMATS);
-    const int do_align = normalized && !metric; /* metric depth keeps its scale */
+    const int do_align = fathom_chunk_aligns(vo, metric);
     if (s == FATHOM_OK) {
         held_raw = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));
         held_al = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));

@@ -106,9 +106,9 @@ int fathom_mpi_images_take(void *user, uint64_t pos) {
     return 0;
 }
 void fathom_mpi_images_worker_done(int rc) { (void)rc; }
-int fathom_mpi_images_serve(int size) {
+fathom_status fathom_mpi_images_serve_start(int size) {
     (void)size;
-    fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
-    return 2;
+    return fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
 }
+int fathom_mpi_images_serve_end(void) { return 0; }
 #endif

@@ -7,11 +7,13 @@
  * allocates nothing. */
 #include "model/engine.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "cluster/sim_engine.h" /* FATHOM_SIM_ENGINE test builds */
 #include "model/depthpro_engine.h"
 #include "model/dpt.h"
 #include "model/model.h"
@@ -415,6 +417,15 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     if (!e || !x || !depth)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine forward: NULL %s",
                            !e ? "engine" : !x ? "input" : "output");
+    /* BLAS runs inside the backend's own OpenMP regions, one call per thread. With --threads 1
+     * such a region is inactive, and OpenMP OpenBLAS then opens a nested team of
+     * omp_get_max_threads() threads on every GEMM (thread creation, spin-waits): 10-20x slower
+     * under load (docs/scale-out.md). Team size 1 by default in this thread keeps BLAS serial;
+     * the backend's regions name their thread count. */
+    omp_set_num_threads(1);
+#ifdef FATHOM_SIM_ENGINE /* scaling benchmarks only (cluster/sim_engine.h) */
+    if (fathom_sim_forward(x, batch, net_h, net_w, depth)) return FATHOM_OK;
+#endif
     if (e->dp) return fathom_dp_engine_forward(e, x, batch, net_h, net_w, depth); /* Depth Pro */
     fathom_plan p;
     FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));

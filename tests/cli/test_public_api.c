@@ -126,6 +126,8 @@ static void test_scale_out(void **state) {
     fathom_chunk_run_result res;
     assert_int_equal(fathom_mpi_video_run(NULL, NULL, "x.mp4", NULL, 2, 0, 0, &res),
                      FATHOM_ERR_UNSUPPORTED);
+    assert_int_equal(fathom_mpi_images_serve_start(3), FATHOM_ERR_UNSUPPORTED);
+    assert_int_equal(fathom_mpi_images_serve_end(), 0);
 #endif
 }
 

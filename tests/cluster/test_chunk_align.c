@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cluster/align.h"
+#include "cluster/chunk_job.h"
 #include "cluster/chunk_plan.h"
 
 static void test_plan_cover(void **state) {
@@ -97,9 +98,29 @@ static void test_align_degenerate_and_fade(void **state) {
     }
 }
 
+/* Automatic chunk count: at most 3 per engine, each chunk owning at least 32 + 8 K frames, as
+ * many as both allow, never 0 (pseudo-random sizes, engine counts and overlaps). */
+static void test_auto_chunks(void **state) {
+    (void)state;
+    uint32_t x = 12345;
+    for (int t = 0; t < 2000; t++) {
+        x = x * 1103515245u + 12345u;
+        int64_t frames = 1 + (x >> 8) % 200000;
+        int engines = 1 + (int)((x >> 4) % 64), k = (int)(x % 40);
+        int n = fathom_chunk_auto(frames, engines, k);
+        int64_t per = 32 + 8 * (int64_t)k;
+        assert_true(n >= 1 && n <= 3 * engines);
+        if (n > 1) assert_true(frames / n >= per);       /* every chunk long enough */
+        if (n < 3 * engines) assert_true(frames / (n + 1) < per); /* and no more would be */
+    }
+    assert_int_equal(fathom_chunk_auto(0, 4, 16), 1);
+    assert_int_equal(fathom_chunk_auto(100000, 0, 0), 3); /* no engine count: one engine */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_cover), cmocka_unit_test(test_plan_small),
-        cmocka_unit_test(test_align_recovers), cmocka_unit_test(test_align_degenerate_and_fade)};
+        cmocka_unit_test(test_align_recovers), cmocka_unit_test(test_align_degenerate_and_fade),
+        cmocka_unit_test(test_auto_chunks)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,10 +66,12 @@ check "existing output: exit 2 naming it, before any chunk" \
 # ---- 3. SIGKILL mid-run, then --resume redoes only unfinished chunks ----
 ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --video-npz -o "$T/lsingle" "$T/long.mp4" 2>/dev/null
-MAN="$T/lchunk/.fathom-chunks/long/manifest.json"
+# the work folder: OUTDIR/.fathom-chunks/<file name>.<hash of its real path>/
+MAN=""
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -o "$T/lchunk" "$T/long.mp4" 2>"$T/err" &
 BG=$!
 for _ in $(seq 1 3000); do
+  [ -n "$MAN" ] || MAN=$(ls "$T"/lchunk/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
   grep -q '"done":	true' "$MAN" 2>/dev/null && break
   sleep 0.01
 done
@@ -80,7 +82,7 @@ ndone=$(grep -c '"done":	true' "$MAN")
 echo "  killed with $ndone of 10 chunks done"
 check "killed mid-run: some but not all chunks done, no merged output" \
   bash -c "[ $ndone -ge 1 ] && [ $ndone -lt 10 ] && [ ! -e '$T/lchunk/long.npz' ]"
-stamp() { for f in "$T"/lchunk/.fathom-chunks/long/c*/long.npz; do [ -e "$f" ] && stat -c '%n %Y.%y' "$f"; done; }
+stamp() { for f in "$T"/lchunk/.fathom-chunks/long.mp4.*/c*/long.npz; do [ -e "$f" ] && stat -c '%n %Y.%y' "$f"; done; }
 "$PY" - "$MAN" >"$T/done_before" <<'PYEOF'
 import json, sys
 print(" ".join(str(i) for i, c in enumerate(json.load(open(sys.argv[1]))["chunks"]) if c["done"]))
@@ -113,7 +115,7 @@ rc=$?
 check "truncated manifest: exit 2, names the manifest and the cause" \
   bash -c "[ $rc -eq 2 ] && grep -q 'manifest.json' '$T/err' && grep -q 'not complete JSON' '$T/err'"
 check "truncated manifest: chunk results kept" \
-  bash -c "ls '$T'/lchunk/.fathom-chunks/long/c*/long.npz | wc -l | grep -qx 10"
+  bash -c "ls '$T'/lchunk/.fathom-chunks/long.mp4.*/c*/long.npz | wc -l | grep -qx 10"
 "$FATHOM_BIN" run "${FAST[@]}" --chunks 2 --overlap 2 --video-npz -o "$T/ch" "$T/clip.mkv" 2>/dev/null
 touch -d '2001-01-01' "$T/clip.mkv"
 rm -f "$T/ch/clip.npz"
@@ -130,8 +132,10 @@ check "changed input: resume refused with the reason" \
 # same chunks merged with overlap 0 (nothing to align with) must show the jump.
 seam() { # $1 overlap -> prints "border_step inside_step"
   local O="$T/seam$1" K=$1
-  "$FATHOM_BIN" run "${FAST[@]}" --chunks 2 --overlap "$K" --video-npz -o "$O" "$T/clip.mkv" 2>/dev/null
-  "$PY" - "$O/.fathom-chunks/clip" "$K" <<'PYEOF'
+  # a depth video is asked for: the overlap is computed (raw outputs alone need none)
+  "$FATHOM_BIN" run "${FAST[@]}" --chunks 2 --overlap "$K" --video-npz --video "$O/first.mkv" \
+    -o "$O" "$T/clip.mkv" 2>/dev/null
+  "$PY" - "$O"/.fathom-chunks/clip.mkv.* "$K" <<'PYEOF'
 import json, sys, numpy as np
 d, K = sys.argv[1], int(sys.argv[2])
 m = json.load(open(f"{d}/manifest.json"))

@@ -52,11 +52,11 @@ s, m = json.load(open(f"{T}/single.json")), json.load(open(f"{T}/mpi.json"))
 key = lambda i: (i["index"], i["source"], i["state"])
 assert sorted(map(key, s["items"])) == list(map(key, m["items"])), (s["items"], m["items"])
 assert m["totals"]["finished"] == s["totals"]["finished"] == 16 and m["totals"]["failed"] == 1
-r1, r2 = (json.load(open(f"{T}/mpi.json.rank{r}.json")) for r in (1, 2))
-# hand-out is dynamic (a rank that starts late may get nothing): the shares are disjoint
-i1, i2 = {i["index"] for i in r1["items"]}, {i["index"] for i in r2["items"]}
-assert not (i1 & i2) and len(i1) + len(i2) == 16, (i1, i2)
-print("  items per worker rank:", len(i1), len(i2))
+# every rank computes, rank 0 too; hand-out is dynamic (a rank that starts late may get
+# nothing): the shares are disjoint and cover every input
+sh = [{i["index"] for i in json.load(open(f"{T}/mpi.json.rank{r}.json"))["items"]} for r in range(3)]
+assert sum(map(len, sh)) == 16 and len(set().union(*sh)) == 16, sh
+print("  items per rank:", [len(x) for x in sh])
 PYEOF
 
 # ---- 2. a video in chunks over the ranks ----
@@ -73,9 +73,9 @@ check "depth video and audio equal the single pass" \
        <(ffmpeg -loglevel error -i "$T/mpi.mkv" -f framemd5 - | grep -v '^#')
 
 # ---- 3. a worker rank killed with SIGKILL, then --resume ----
-ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
+ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 10 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 154 --video-npz -o "$T/ls" "$T/long.mp4" 2>/dev/null
-MAN="$T/lm/.fathom-chunks/long/manifest.json"
+MAN="" # OUTDIR/.fathom-chunks/<file name>.<hash of its real path>/manifest.json
 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 --video-npz \
   -o "$T/lm" "$T/long.mp4" 2>"$T/kerr" &
 BG=$!
@@ -88,6 +88,7 @@ for _ in $(seq 1 3000); do # the ranks are mpirun's children; rank 1 is a worker
   sleep 0.01
 done
 for _ in $(seq 1 3000); do # then kill it once a chunk is recorded
+  [ -n "$MAN" ] || MAN=$(ls "$T"/lm/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
   grep -q '"done":	true' "$MAN" 2>/dev/null && break
   sleep 0.01
 done
@@ -116,6 +117,14 @@ assert all((c["attempts"] == 0) == (i in done) for i, c in enumerate(r["chunks"]
 assert all(c["attempts"] <= 1 for c in r["chunks"])
 PYEOF
 check "resumed result equals a single pass" npz_same "$T/ls/long.npz" "$T/lm/long.npz"
+
+# ---- 4. automatic chunks over the ranks (no --chunks): 3 per rank, at least 32 frames each ----
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --video-npz \
+  --report "$T/arep.json" -o "$T/la" "$T/long.mp4" 2>"$T/err"
+check "automatic chunks over 3 ranks: exit 0" test $? -eq 0
+check "automatic chunks: min(3 x 3 ranks, 200 frames / 32) = 6" \
+  "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(len(r['chunks']) != 6)" "$T/arep.json"
+check "automatic chunks: equal to a single pass" npz_same "$T/ls/long.npz" "$T/la/long.npz"
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]
