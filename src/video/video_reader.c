@@ -141,7 +141,9 @@ static fathom_status interrupted(fathom_video_reader *r, const char *what) {
 
 static fathom_status alloc_buffers(fathom_video_reader *r) {
     r->scaled_stride = ((size_t)r->scaled_w * 3 + 63) & ~(size_t)63;
-    r->scaled_bytes = r->scaled_stride * (size_t)r->scaled_h;
+    /* swscale's SIMD RGB writers store whole vectors and run past the end of a narrow frame's
+     * last row (a 40-pixel-wide video overran the heap): one spare row and a vector of room */
+    r->scaled_bytes = r->scaled_stride * ((size_t)r->scaled_h + 1) + 64;
     r->scaled = fathom_alloc(r->scaled_bytes);
     if (!r->scaled)
         return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a %dx%d frame buffer", r->url,

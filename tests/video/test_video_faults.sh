@@ -4,7 +4,7 @@
 # --video paths and data safety, truncated faststart MP4, several videos where some fail,
 # stalled inputs (--timeout, first Ctrl-C), a huge declared frame size, concurrent runs on one
 # output, report names, MPEG-TS with a backwards timestamp jump, a full disk under frame
-# sequences (when tmpfs can be mounted).
+# sequences (when tmpfs can be mounted), very narrow frames.
 set -euo pipefail
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 command -v ffmpeg > /dev/null || { echo "SKIP: ffmpeg CLI not installed"; exit 77; }
@@ -202,6 +202,14 @@ d = [b - a for a, b in zip(t, t[1:])]
 assert min(d) >= 0.035, ("frames collapse", min(d), t)
 print(f"jump.ts: 50 frames, steps {min(d):.3f}..{max(d):.3f} s")
 EOF
+
+# ---- narrow frames: swscale's vector writers ran past a 40-pixel-wide frame's buffer ----
+for w in 40 24 4; do
+  ff -f lavfi -i testsrc2=size=${w}x30:rate=10 -frames:v 4 -c:v libx264 -pix_fmt yuv420p narrow$w.mp4
+  run -o narrow narrow$w.mp4 2> log.txt || fail "${w}-pixel-wide video: $(cat log.txt)"
+  n=$(frames narrow/narrow${w}_depth.mkv)
+  [ "$n" = 4 ] || fail "${w}-pixel-wide video: $n of 4 frames"
+done
 
 # ---- full disk under a frame sequence: frames written are frames on disk, the failing frame named ----
 mkdir -p small
