@@ -335,7 +335,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
         int c2[2] = {d[3], d[3]};
         dp_buf x2f;
         upsample_chain(&r, &x2f, bfeat.p + (size_t)34 * D * G * G, D, G, w->up[2], c2, 1);
-        if (r.st == FATHOM_OK) op->upload(be, bcat.p, x2f.p, (size_t)d[3] * 48 * 48 * sizeof(float));
+        if (r.st == FATHOM_OK) op->crop_tiles(be, bcat.p, x2f.p, d[3], 48, 48, 48, 48, 1); /* a device copy */
         give(&r, &x2f);
     }
     give(&r, &bfeat);
@@ -356,7 +356,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &bglob);
     emit(&r, "decoder.lowres", low.p, 4, 1, dec, 48, 48);
     /* fusions[4] takes a copy: lowres also feeds the FOV head */
-    if (take(&r, &nf, (size_t)dec * 48 * 48)) op->upload(be, nf.p, low.p, (size_t)dec * 48 * 48 * sizeof(float));
+    if (take(&r, &nf, (size_t)dec * 48 * 48)) op->crop_tiles(be, nf.p, low.p, dec, 48, 48, 48, 48, 1);
     fusion(&r, &f, &nf, NULL, &w->fus[4], dec, 48);
     emit(&r, "decoder.fusion4", f.p, 4, 1, dec, 96, 96);
     project(&r, &pj, e1.p, w->convs[3], d[2], dec, 96);
