@@ -4,7 +4,8 @@
 # focal length) and to the official depth with a given focal length (--focal-px); the EXIF
 # 35 mm focal length overriding the estimate, and absurd EXIF values (0, negative, huge);
 # a folder with a 1x1 image, a very wide image and a broken file at batch 2 (the broken one
-# fails with a message naming it, the others are written); focal length in the report.
+# fails with a message naming it, the others are written); focal length in the report;
+# `fathom bench` on Depth Pro.
 set -euo pipefail
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 PY=/usr/bin/python3
@@ -105,3 +106,14 @@ for a in (one, wide):
     assert np.isfinite(a).all() and a.min() > 0 and a.max() <= 1e4
 print("Depth Pro CLI: info, parity (estimated and given focal), EXIF override, absurd EXIF, edge inputs: OK")
 PY
+
+# fathom bench takes Depth Pro: the fixed 1536^2 network whatever the image size, fp32 on the CPU
+"$FATHOM_BIN" bench -m "$G/hf" --height 100 --width 140 --iters 1 --warmup 0 --threads 2 >"$T/bench"
+for want in "model depth-pro" "image 100x140 -> network 1536x1536" "precision fp32" "images/s" "GFLOP/s achieved" "peak RSS"; do
+    grep -q "$want" "$T/bench" || { echo "FAIL: fathom bench on Depth Pro lacks '$want'"; cat "$T/bench"; exit 1; }
+done
+rc=0
+"$FATHOM_BIN" bench -m "$G/hf" --precision bf16 --iters 1 --warmup 0 >/dev/null 2>"$T/bench.err" || rc=$?
+[ "$rc" != 0 ] && grep -q "fp32 only" "$T/bench.err" ||
+    { echo "FAIL: bench --precision bf16 on Depth Pro (CPU): rc $rc"; cat "$T/bench.err"; exit 1; }
+echo "Depth Pro bench: OK"
