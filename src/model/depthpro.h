@@ -103,8 +103,9 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
  * (align_corners=False, PyTorch's float32 recipe) to 1536^2. x: (3, 1536, 1536). */
 fathom_status fathom_dp_preprocess(const uint8_t *rgb, int h0, int w0, size_t stride, float *x);
 
-/* EXIF FocalLengthIn35mmFilm of a JPEG file's bytes (the head is enough); 0 when absent,
- * zero, negative or not a number (the official code then keeps the estimate). */
+/* EXIF FocalLengthIn35mmFilm of an image file's bytes (JPEG, PNG eXIf, WebP EXIF, TIFF) as
+ * stored (may be 0 or negative); NAN when absent or unreadable. The official code uses it
+ * only when > 0. */
 double fathom_dp_exif_f35(const uint8_t *data, size_t size);
 
 /* Focal length in pixels from the FOV (degrees) and the original width, as torch float32. */
