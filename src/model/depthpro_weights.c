@@ -5,19 +5,18 @@
  *   2. read the architecture from the shapes, then heads/hooks/eps from config.json;
  *   3. list the expected tensors ("slots") with shapes and destinations;
  *   4. unknown and duplicate names, then missing ones, then dtypes and shapes;
- *   5. one float32 arena, every tensor converted into it. */
+ *   5. one float32 arena, every tensor converted into it; the slot table (the address of every
+ *      tensor field) is kept, so fathom_dp_rebase can move the weights to a device.
+ * Files and what a tensor set is: depthpro_load.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
 #include "model/depthpro.h"
 #include "model/depthpro_config.h"
-#include "model/pth.h"
-#include "model/safetensors.h"
 
 #define DP_NAME 128
 #define DP_MAX_DIM 65536

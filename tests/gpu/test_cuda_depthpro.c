@@ -24,7 +24,7 @@
 #include "fathom.h"
 
 static int run(const char *dir, const char *file, fathom_precision prec, const char *label) {
-    char weights[4200];
+    char weights[4096 + 400];
     snprintf(weights, sizeof weights, "%s/%s", dir, file);
     fathom_model *m = NULL;
     fathom_engine *e = NULL;
@@ -75,7 +75,7 @@ static void test_cuda_depthpro(void **s) {
     int ok = 1, cases = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char dir[4200];
+        char dir[4096 + 300];
         snprintf(dir, sizeof dir, "%s/%s", root, de->d_name);
         if (de->d_name[0] == '.' || access(tu_path(dir, "case.json"), R_OK) != 0) continue;
         cases++;
