@@ -22,7 +22,8 @@ static int bench_usage(FILE *f) {
             "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
             "  --weights W       fp32 (default), int8 or q4: encoder GEMM weights quantized at load\n"
             "                    (cpu only; docs/precision.md)\n"
-            "  --input-size S    official input size (default 518): an S x S image\n"
+            "  --input-size S    official input size (default 518): an S x S image (Depth Pro:\n"
+            "                    any image runs at its fixed 1536 x 1536)\n"
             "  --height H        image height (default: input size); the network size follows\n"
             "  --width W         image width  (default: input size)   the official resize rule\n"
             "  --batch B         images per forward pass (default 1)\n"
@@ -192,8 +193,13 @@ static void bench_print(const fathom_model *m, const fathom_engine *e, const ben
     printf("throughput: %.3f images/s\n", batch / med);
     printf("compute:    %.2f GFLOP per image, %.1f GFLOP/s achieved\n", flops / 1e9,
            flops * batch / med / 1e9);
-    printf("memory:     %.1f MiB of activations reserved\n",
-           fathom_engine_reserved_bytes(e) / 1048576.0);
+    if (fathom_model_is_depthpro(m)) { /* activations are taken per stage, not reserved */
+        struct rusage u;
+        getrusage(RUSAGE_SELF, &u);
+        printf("memory:     %.1f MiB peak RSS (process: weights + activations)\n", u.ru_maxrss / 1024.0);
+    } else {
+        printf("memory:     %.1f MiB of activations reserved\n", fathom_engine_reserved_bytes(e) / 1048576.0);
+    }
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -212,6 +218,11 @@ int cmd_bench(int argc, char **argv) {
     if (fathom_model_load(path, NULL, &m) != FATHOM_OK) {
         cli_error("cannot load model '%s': %s", path, fathom_last_error());
         goto done;
+    }
+    if (fathom_model_is_depthpro(m)) { /* Depth Pro: every image is stretched to its fixed input */
+        fathom_model_info in;
+        fathom_model_get_info(m, &in);
+        H = W = in.input_size;
     }
     if (fathom_engine_create(m, &a.ep, &e) != FATHOM_OK ||
         fathom_engine_reserve(e, a.batch, H, W) != FATHOM_OK) {

@@ -64,6 +64,8 @@ typedef struct fathom_dp_weights {
     int64_t params;
     void *arena;                 /* owned */
     size_t arena_bytes;
+    float ***fields;             /* owned: the slot table, address of every tensor field */
+    size_t n_fields;
 } fathom_dp_weights;
 
 /* 1 when the set's tensor names are Depth Pro's (official or HF). */
@@ -80,14 +82,20 @@ void fathom_dp_get_info(const fathom_dp_weights *w, fathom_model_info *info);
  * (config.json + model.safetensors). Errors name the file and the first bad tensor. */
 fathom_status fathom_dp_load(const char *path, fathom_dp_weights **out);
 void fathom_dp_free(fathom_dp_weights **w);
+/* A view of h whose tensors are at the same offsets in `base` (a device copy of h->arena),
+ * through the slot table (fathom_slots_rebase): *out = *h with vit[v].blocks = blocks_out[v]
+ * (vit[v].depth entries each, owned by the caller); fields stays h's (borrowed). */
+fathom_status fathom_dp_rebase(const fathom_dp_weights *h, void *base, fathom_dp_weights *out,
+                               fathom_block_weights *const blocks_out[3]);
 
 /* Tap for the forward pass: host tensors, names as golden-depthpro/README.md "Intermediates". */
 typedef void (*fathom_dp_tap_fn)(void *user, const char *name, const float *data, int ndim,
                                  const int64_t *shape);
 
-/* Run the network on a CPU backend. x: (3, 1536, 1536) normalized input. canon:
- * (1536, 1536) canonical inverse depth; *fov_deg: FOV head output. Allocates its own
- * activations (freed before returning). */
+/* Run the network on backend `be` with weights in its memory (fathom_dp_rebase for devices).
+ * x: (3, 1536, 1536) normalized input and canon: (1536, 1536) canonical inverse depth, both in
+ * backend memory; *fov_deg (host): FOV head output. Allocates its own activations (freed
+ * before returning). */
 fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, const float *x,
                                 float *canon, float *fov_deg, fathom_dp_tap_fn tap, void *user);
 
@@ -95,8 +103,9 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
  * (align_corners=False, PyTorch's float32 recipe) to 1536^2. x: (3, 1536, 1536). */
 fathom_status fathom_dp_preprocess(const uint8_t *rgb, int h0, int w0, size_t stride, float *x);
 
-/* EXIF FocalLengthIn35mmFilm of a JPEG file's bytes (the head is enough); 0 when absent,
- * zero, negative or not a number (the official code then keeps the estimate). */
+/* EXIF FocalLengthIn35mmFilm of an image file's bytes (JPEG, PNG eXIf, WebP EXIF, TIFF) as
+ * stored (may be 0 or negative); NAN when absent or unreadable. The official code uses it
+ * only when > 0. */
 double fathom_dp_exif_f35(const uint8_t *data, size_t size);
 
 /* Focal length in pixels from the FOV (degrees) and the original width, as torch float32. */

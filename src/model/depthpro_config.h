@@ -18,4 +18,8 @@ typedef struct fathom_dp_config {
 fathom_status fathom_dp_config_parse(const char *text, size_t n, const char *path, fathom_dp_config *out);
 fathom_status fathom_dp_config_load(const char *path, fathom_dp_config *out);
 
+/* Map a tensor set (official or HF names) onto fathom_dp_weights (depthpro_weights.c); cfg
+ * overrides what the shapes cannot say. Errors name the first bad tensor. */
+fathom_status fathom_dp_map_set(fathom_tensor_set *set, const fathom_dp_config *cfg, fathom_dp_weights **out);
+
 #endif

@@ -19,9 +19,15 @@
 #include "model/safetensors.h"
 
 struct fathom_dp_state {
-    const fathom_dp_weights *w; /* borrowed: the model's */
+    const fathom_dp_weights *w; /* the model's (CPU), or &dev (device backends) */
     float *fov;                 /* owned: FOV of each image of the last forward, fov_cap */
     int fov_cap, fov_n;
+    /* device backends only */
+    fathom_dp_weights dev;      /* view of the device arena; fields borrowed from the model's */
+    void *dev_arena;            /* owned (backend memory): the one device copy of the weights */
+    size_t dev_bytes;
+    fathom_block_weights *dev_blocks[3]; /* owned: vit[v].depth entries each */
+    float *io;                  /* owned (backend memory): input (3, 1536^2) + canon (1536^2) */
 };
 
 int fathom_dp_detect(const char *path) {
@@ -104,13 +110,41 @@ int fathom_model_is_depthpro(const fathom_model *m) { return m && m->dp; }
 
 /* ---------------------------------------------------------------- engine hooks */
 
+/* Device backends: upload the weight arena once and point a view into it through the slot
+ * table (fathom_dp_rebase), so no host pointer reaches a kernel. */
+static fathom_status upload_weights(struct fathom_dp_state *s, fathom_backend *be, const fathom_dp_weights *h) {
+    FATHOM_TRY(be->ops->alloc(be, &s->dev_arena, h->arena_bytes));
+    s->dev_bytes = h->arena_bytes;
+    FATHOM_TRY(be->ops->upload(be, s->dev_arena, h->arena, h->arena_bytes));
+    for (int v = 0; v < 3; v++) {
+        s->dev_blocks[v] = calloc((size_t)h->vit[v].depth, sizeof *s->dev_blocks[v]);
+        if (!s->dev_blocks[v]) return fathom_fail(FATHOM_ERR_NOMEM, "engine: block table");
+    }
+    FATHOM_TRY(fathom_dp_rebase(h, s->dev_arena, &s->dev, s->dev_blocks));
+    s->w = &s->dev;
+    return FATHOM_OK;
+}
+
+static fathom_status check_ops(const fathom_backend *be) {
+    static const fathom_op_id used[] = {
+        FATHOM_OP_linear,         FATHOM_OP_linear_residual,    FATHOM_OP_layernorm,  FATHOM_OP_attention,
+        FATHOM_OP_patchify,       FATHOM_OP_assemble_tokens,    FATHOM_OP_tokens_to_nchw, FATHOM_OP_conv2d,
+        FATHOM_OP_conv_transpose, FATHOM_OP_add,                FATHOM_OP_depth_act,  FATHOM_OP_resize_bilinear_pt,
+        FATHOM_OP_crop_tiles,     FATHOM_OP_merge_tiles,
+    };
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        if (!fathom_backend_supports(be, used[i]))
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro: the %s backend has no kernel for op '%s'", be->ops->name,
+                               fathom_op_names[used[i]]);
+    return FATHOM_OK;
+}
+
 fathom_status fathom_dp_engine_create(const fathom_model *m, const fathom_engine_params *params, fathom_engine **out) {
     fathom_engine_params p = params ? *params : fathom_engine_default_params();
-    if (p.device != FATHOM_DEVICE_CPU)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED,
-                           "Depth Pro runs on the CPU only in this build (its CUDA kernels are not written yet)");
-    if (p.precision != FATHOM_PRECISION_DEFAULT && p.precision != FATHOM_PRECISION_FP32)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro on the CPU runs in fp32 only");
+    if (p.device == FATHOM_DEVICE_CPU && p.precision != FATHOM_PRECISION_DEFAULT && p.precision != FATHOM_PRECISION_FP32)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro on the CPU runs in fp32 only (--precision fp32)");
+    if (p.weights == FATHOM_WEIGHTS_INT8)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro runs with float weights only (no int8)");
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
     struct fathom_dp_state *s = calloc(1, sizeof *s); /* owned by e */
     if (!e || !s) {
@@ -121,7 +155,13 @@ fathom_status fathom_dp_engine_create(const fathom_model *m, const fathom_engine
     e->params = p;
     e->dp = s;
     s->w = m->dp;
-    fathom_status st = fathom_backend_cpu_create(p.threads, &e->be);
+    fathom_status st;
+    if (p.device == FATHOM_DEVICE_CPU) st = fathom_backend_cpu_create(p.threads, &e->be);
+    else if (p.device == FATHOM_DEVICE_CUDA)
+        st = fathom_backend_cuda_create(p.device_index, p.precision, p.gpu_mem_limit, &e->be);
+    else st = fathom_fail(FATHOM_ERR_INVALID_ARG, "engine: unknown device kind %d", (int)p.device);
+    if (st == FATHOM_OK) st = check_ops(e->be);
+    if (st == FATHOM_OK && e->be->kind != FATHOM_DEVICE_CPU) st = upload_weights(s, e->be, m->dp);
     if (st != FATHOM_OK) {
         fathom_dp_engine_free(e);
         return st;
@@ -132,8 +172,15 @@ fathom_status fathom_dp_engine_create(const fathom_model *m, const fathom_engine
 }
 
 void fathom_dp_engine_free(fathom_engine *e) {
-    free(e->dp->fov);
-    free(e->dp);
+    struct fathom_dp_state *s = e->dp;
+    if (e->be) {
+        const size_t px = (size_t)FATHOM_DP_NET * FATHOM_DP_NET;
+        e->be->ops->free(e->be, s->io, 4 * px * sizeof(float));
+        e->be->ops->free(e->be, s->dev_arena, s->dev_bytes);
+    }
+    for (int v = 0; v < 3; v++) free(s->dev_blocks[v]);
+    free(s->fov);
+    free(s);
     fathom_backend_free(&e->be);
     fathom_free_sized(e, sizeof *e);
 }
@@ -147,23 +194,38 @@ static fathom_status check_shape(int batch, int net_h, int net_w) {
 
 fathom_status fathom_dp_engine_reserve(fathom_engine *e, int batch, int net_h, int net_w) {
     FATHOM_TRY(check_shape(batch, net_h, net_w));
-    if (batch > e->dp->fov_cap) {
-        float *f = realloc(e->dp->fov, (size_t)batch * sizeof *f);
+    struct fathom_dp_state *s = e->dp;
+    if (batch > s->fov_cap) {
+        float *f = realloc(s->fov, (size_t)batch * sizeof *f);
         if (!f) return fathom_fail(FATHOM_ERR_NOMEM, "engine: out of memory");
-        e->dp->fov = f, e->dp->fov_cap = batch;
+        s->fov = f, s->fov_cap = batch;
+    }
+    if (e->be->kind != FATHOM_DEVICE_CPU && !s->io) { /* one image at a time on the device */
+        void *p = NULL;
+        FATHOM_TRY(e->be->ops->alloc(e->be, &p, (size_t)4 * FATHOM_DP_NET * FATHOM_DP_NET * sizeof(float)));
+        s->io = p;
     }
     return FATHOM_OK;
 }
 
 fathom_status fathom_dp_engine_forward(fathom_engine *e, const float *x, int batch, int net_h, int net_w, float *depth) {
     FATHOM_TRY(fathom_dp_engine_reserve(e, batch, net_h, net_w));
+    struct fathom_dp_state *s = e->dp;
+    const fathom_backend_ops *op = e->be->ops;
     const size_t px = (size_t)FATHOM_DP_NET * FATHOM_DP_NET;
-    e->dp->fov_n = 0;
+    s->fov_n = 0;
     /* images one after another: each is already a batch of 35 crops */
     for (int i = 0; i < batch; i++) {
-        FATHOM_TRY(fathom_dp_forward(e->be, e->dp->w, x + (size_t)i * 3 * px, depth + (size_t)i * px, &e->dp->fov[i],
-                                     e->tap.fn, e->tap.user));
-        e->dp->fov_n = i + 1;
+        const float *xi = x + (size_t)i * 3 * px;
+        float *di = depth + (size_t)i * px;
+        if (s->io) { /* device: input and canon through the engine's device buffer */
+            FATHOM_TRY(op->upload(e->be, s->io, xi, 3 * px * sizeof(float)));
+            FATHOM_TRY(fathom_dp_forward(e->be, s->w, s->io, s->io + 3 * px, &s->fov[i], e->tap.fn, e->tap.user));
+            FATHOM_TRY(op->download(e->be, di, s->io + 3 * px, px * sizeof(float)));
+        } else {
+            FATHOM_TRY(fathom_dp_forward(e->be, s->w, xi, di, &s->fov[i], e->tap.fn, e->tap.user));
+        }
+        s->fov_n = i + 1;
     }
     return FATHOM_OK;
 }

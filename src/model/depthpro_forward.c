@@ -114,37 +114,132 @@ static void upsample_chain(dp_run *r, dp_buf *out, const float *x, int Ci, int H
 }
 
 /* Residual conv unit: out = x + conv2(relu(conv1(relu(x)))); tmp (C, H, W). */
-static void rcu(dp_run *r, float *out, const float *x, float *tmp, const fathom_dp_rcu *u, int C, int H) {
-    r->op->conv2d(r->be, tmp, x, u->c1_w, u->c1_b, NULL, 1, C, H, H, C, 3, 1, 1, FATHOM_CONV_RELU_IN);
-    r->op->conv2d(r->be, out, tmp, u->c2_w, u->c2_b, x, 1, C, H, H, C, 3, 1, 1, FATHOM_CONV_RELU_IN);
+static void rcu(dp_run *r, float *out, const float *x, float *tmp, const fathom_dp_rcu *u, int C, int H, int W) {
+    r->op->conv2d(r->be, tmp, x, u->c1_w, u->c1_b, NULL, 1, C, H, W, C, 3, 1, 1, FATHOM_CONV_RELU_IN);
+    r->op->conv2d(r->be, out, tmp, u->c2_w, u->c2_b, x, 1, C, H, W, C, 3, 1, 1, FATHOM_CONV_RELU_IN);
 }
 
-/* Fusion block on a (C, H, H) [+ b (C, H, H)] -> *out (C, 2H or H). Consumes a and b. */
-static void fusion(dp_run *r, dp_buf *out, dp_buf *a, dp_buf *b, const fathom_dp_fusion *f, int C, int H) {
-    const fathom_backend_ops *op = r->op;
+/* Fusion block up to its residual units: a (C, H, H) [+ RCU1(b)] -> RCU2 -> *mid (C, H, H).
+ * Consumes a and b. */
+static void fusion_rcu(dp_run *r, dp_buf *mid, dp_buf *a, dp_buf *b, const fathom_dp_fusion *f, int C, int H) {
     size_t n = (size_t)C * H * H;
-    dp_buf t1 = {0}, t2 = {0};
-    take(r, &t1, n), take(r, &t2, n);
+    dp_buf t1 = {0};
+    take(r, &t1, n), take(r, mid, n);
     if (r->st == FATHOM_OK && b && b->p) {
-        rcu(r, t2.p, b->p, t1.p, &f->rcu1, C, H);
-        op->add(r->be, a->p, a->p, t2.p, n);
+        rcu(r, mid->p, b->p, t1.p, &f->rcu1, C, H, H);
+        r->op->add(r->be, a->p, a->p, mid->p, n);
     }
-    if (r->st == FATHOM_OK) rcu(r, t2.p, a->p, t1.p, &f->rcu2, C, H);
+    if (r->st == FATHOM_OK) rcu(r, mid->p, a->p, t1.p, &f->rcu2, C, H, H);
     give(r, a), give(r, &t1);
     if (b) give(r, b);
+    if (r->st != FATHOM_OK) give(r, mid);
+}
+
+/* The rest of the block: ConvT (if any), then the 1x1 out conv: mid (C, H, H) -> *out (C, Ho, Ho). */
+static void fusion_out(dp_run *r, dp_buf *out, const float *mid, const fathom_dp_fusion *f, int C, int H) {
+    const fathom_backend_ops *op = r->op;
     int Ho = f->deconv ? 2 * H : H;
-    dp_buf up = t2;
-    if (f->deconv && r->st == FATHOM_OK) {
-        if (take(r, &up, (size_t)C * Ho * Ho)) op->conv_transpose(r->be, up.p, t2.p, f->deconv, NULL, 1, C, H, H, C, 2);
-        give(r, &t2);
-    }
-    if (take(r, out, (size_t)C * Ho * Ho)) op->conv2d(r->be, out->p, up.p, f->out_w, f->out_b, NULL, 1, C, Ho, Ho, C, 1, 1, 0, 0);
+    dp_buf up = {0};
+    if (f->deconv && take(r, &up, (size_t)C * Ho * Ho)) op->conv_transpose(r->be, up.p, mid, f->deconv, NULL, 1, C, H, H, C, 2);
+    if (take(r, out, (size_t)C * Ho * Ho))
+        op->conv2d(r->be, out->p, f->deconv ? up.p : mid, f->out_w, f->out_b, NULL, 1, C, Ho, Ho, C, 1, 1, 0, 0);
     give(r, &up);
+}
+
+/* Whole fusion block: consumes a and b. */
+static void fusion(dp_run *r, dp_buf *out, dp_buf *a, dp_buf *b, const fathom_dp_fusion *f, int C, int H) {
+    dp_buf mid = {0};
+    fusion_rcu(r, &mid, a, b, f, C, H);
+    if (r->st == FATHOM_OK) fusion_out(r, out, mid.p, f, C, H);
+    give(r, &mid);
 }
 
 /* 3x3 projection (no bias) of enc (Ci, H, H) to dec channels. */
 static void project(dp_run *r, dp_buf *out, const float *enc, const float *w, int Ci, int Co, int H) {
     if (take(r, out, (size_t)Co * H * H)) r->op->conv2d(r->be, out->p, enc, w, NULL, NULL, 1, Ci, H, H, Co, 3, 1, 1, 0);
+}
+
+/* ---- decoder tail in row bands ----
+ * fusions[0] and the head run at 768^2 and 1536^2, where one 256-channel map is 604 MB. On
+ * the CPU they run in bands of DP_BAND output rows (768 scale), from the two 384^2 inputs
+ * (fusion 1 before its ConvT, latent0 before its last ConvT): every op is row-local except
+ * the 3x3 convs, which spoil one row per band edge each (4 RCU convs and the head conv at 768,
+ * the last head conv at 1536 = half a row), so DP_HALO rows are recomputed at each inner
+ * edge. Device backends take the whole map as one band. */
+#define DP_BAND 64
+#define DP_HALO 6
+
+/* dst (C, hd, W) rows [d0, d0 + n) <- src (C, hs, W) rows [s0, s0 + n). Host copies: bands
+ * are used on the CPU only. */
+static void copy_rows(dp_run *r, float *dst, int hd, int d0, const float *src, int hs, int s0, int n, int C, int W) {
+    for (int c = 0; c < C && r->st == FATHOM_OK; c++)
+        r->st = r->op->upload(r->be, dst + ((size_t)c * hd + d0) * W, src + ((size_t)c * hs + s0) * W,
+                              (size_t)n * W * sizeof(float));
+}
+
+typedef struct dp_tail {
+    int C, hm, hh, rows;  /* dec, head widths, band rows */
+    float *g[2];          /* band of the two 384^2 inputs: (C, rows / 2 + DP_HALO, 384) */
+    float *p[4];          /* (cap, rows + 2 DP_HALO, 768), cap >= C, hm, 4 hh */
+    float *h1;            /* (hm, 2 (rows + 2 DP_HALO), 1536) */
+} dp_tail;
+
+/* Output rows [a, b) of 768: canon rows [2a, 2b); fus0 (C, 768, 768) receives the decoder
+ * output rows when not NULL. f1, l0: (C, 384, 384). */
+static void tail_band(dp_run *r, const fathom_dp_weights *w, const dp_tail *t, const float *f1, const float *l0, int a, int b,
+                      float *canon, float *fus0) {
+    const fathom_backend_ops *op = r->op;
+    const int C = t->C, N = 768, ha = a - DP_HALO < 0 ? 0 : a - DP_HALO, hb = b + DP_HALO > N ? N : b + DP_HALO;
+    const int h = hb - ha, whole = ha == 0 && hb == N;
+    const float *g0 = f1, *g1 = l0;
+    if (!whole) {
+        copy_rows(r, t->g[0], h / 2, 0, f1, N / 2, ha / 2, h / 2, C, N / 2);
+        copy_rows(r, t->g[1], h / 2, 0, l0, N / 2, ha / 2, h / 2, C, N / 2);
+        g0 = t->g[0], g1 = t->g[1];
+    }
+    if (r->st != FATHOM_OK) return;
+    float *const *p = t->p;
+    /* fusion 1's ConvT and 1x1 out conv: the decoder state at 768 */
+    op->conv_transpose(r->be, p[0], g0, w->fus[1].deconv, NULL, 1, C, h / 2, N / 2, C, 2);
+    op->conv2d(r->be, p[1], p[0], w->fus[1].out_w, w->fus[1].out_b, NULL, 1, C, h, N, C, 1, 1, 0, 0);
+    /* latent0's last ConvT, then fusion 0 */
+    op->conv_transpose(r->be, p[0], g1, w->lat0[3], NULL, 1, C, h / 2, N / 2, C, 2);
+    rcu(r, p[2], p[0], p[3], &w->fus[0].rcu1, C, h, N);
+    op->add(r->be, p[1], p[1], p[2], (size_t)C * h * N);
+    rcu(r, p[2], p[1], p[3], &w->fus[0].rcu2, C, h, N);
+    op->conv2d(r->be, p[0], p[2], w->fus[0].out_w, w->fus[0].out_b, NULL, 1, C, h, N, C, 1, 1, 0, 0);
+    if (fus0 && !whole) copy_rows(r, fus0, N, a, p[0], h, a - ha, b - a, C, N);
+    else if (fus0) emit(r, "decoder.fusion0", p[0], 4, 1, C, N, N);
+    /* head */
+    op->conv2d(r->be, p[1], p[0], w->head_w[0], w->head_b[0], NULL, 1, C, h, N, t->hm, 3, 1, 1, 0);
+    op->conv_transpose(r->be, t->h1, p[1], w->head_w[1], w->head_b[1], 1, t->hm, h, N, t->hm, 2);
+    op->conv2d(r->be, p[2], t->h1, w->head_w[2], w->head_b[2], NULL, 1, t->hm, 2 * h, 2 * N, t->hh, 3, 1, 1,
+               FATHOM_CONV_RELU_OUT);
+    float *cb = whole ? canon : p[3];
+    op->conv2d(r->be, cb, p[2], w->head_w[3], w->head_b[3], NULL, 1, t->hh, 2 * h, 2 * N, 1, 1, 1, 0, 0);
+    if (!whole) copy_rows(r, canon, 2 * N, 2 * a, cb, 2 * h, 2 * (a - ha), 2 * (b - a), 1, 2 * N);
+}
+
+/* fusions[0] and the head: f1 (fusion 1 after its residual units), l0 (latent0 before its
+ * last ConvT), both (C, 384, 384) -> canon (1536, 1536), before the final ReLU. */
+static void decoder_tail(dp_run *r, const fathom_dp_weights *w, const float *f1, const float *l0, float *canon) {
+    const int N = 768, C = w->dec, whole = r->be->kind != FATHOM_DEVICE_CPU;
+    dp_tail t = {.C = C, .hm = w->head_mid, .hh = w->head_hidden, .rows = whole ? N : DP_BAND};
+    const int h = whole ? N : t.rows + 2 * DP_HALO;
+    int cap = C > t.hm ? C : t.hm;
+    if (4 * t.hh > cap) cap = 4 * t.hh;
+    dp_buf bg[2] = {{0}}, bp[4] = {{0}}, bh1 = {0}, bf0 = {0};
+    for (int i = 0; i < 2 && !whole; i++) t.g[i] = take(r, &bg[i], (size_t)C * (h / 2) * (N / 2));
+    for (int i = 0; i < 4; i++) t.p[i] = take(r, &bp[i], (size_t)cap * h * N);
+    t.h1 = take(r, &bh1, (size_t)t.hm * 4 * h * N);
+    float *fus0 = NULL;
+    if (r->tap) fus0 = whole ? bp[0].p : take(r, &bf0, (size_t)C * N * N);
+    for (int a = 0; a < N && r->st == FATHOM_OK; a += t.rows)
+        tail_band(r, w, &t, f1, l0, a, a + t.rows > N ? N : a + t.rows, canon, fus0);
+    if (fus0 && !whole) emit(r, "decoder.fusion0", fus0, 4, 1, C, N, N);
+    give(r, &bf0), give(r, &bh1);
+    for (int i = 0; i < 4; i++) give(r, &bp[i]);
+    for (int i = 0; i < 2; i++) give(r, &bg[i]);
 }
 
 fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, const float *x0, float *canon,
@@ -212,7 +307,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     {
         float *wl0[4] = {w->lat0[0], w->lat0[1], w->lat0[2], w->lat0[3]};
         int cl0[4] = {d[0], dec, dec, dec};
-        upsample_chain(&r, &lat0, bl0.p, D, 96, wl0, cl0, 3);
+        upsample_chain(&r, &lat0, bl0.p, D, 96, wl0, cl0, 2); /* the last ConvT runs in decoder_tail */
         give(&r, &bl0);
         float *wl1[3] = {w->lat1[0], w->lat1[1], w->lat1[2]};
         int cl1[3] = {d[0], d[0], d[0]};
@@ -224,7 +319,13 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
         upsample_chain(&r, &e1, bm1.p, D, 48, w->up[1], c1, 1);
         give(&r, &bm1);
     }
-    emit(&r, "encoder.latent0", lat0.p, 4, 1, dec, 768, 768);
+    if (r.tap && r.st == FATHOM_OK) { /* the full latent0 for the tap only */
+        dp_buf full = {0};
+        if (take(&r, &full, (size_t)dec * 768 * 768))
+            op->conv_transpose(be, full.p, lat0.p, w->lat0[3], NULL, 1, dec, 384, 384, dec, 2);
+        emit(&r, "encoder.latent0", full.p, 4, 1, dec, 768, 768);
+        give(&r, &full);
+    }
     emit(&r, "encoder.latent1", lat1.p, 4, 1, d[0], 384, 384);
     emit(&r, "encoder.x0", e0.p, 4, 1, d[1], 192, 192);
     emit(&r, "encoder.x1", e1.p, 4, 1, d[2], 96, 96);
@@ -234,7 +335,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
         int c2[2] = {d[3], d[3]};
         dp_buf x2f;
         upsample_chain(&r, &x2f, bfeat.p + (size_t)34 * D * G * G, D, G, w->up[2], c2, 1);
-        if (r.st == FATHOM_OK) op->upload(be, bcat.p, x2f.p, (size_t)d[3] * 48 * 48 * sizeof(float));
+        if (r.st == FATHOM_OK) op->crop_tiles(be, bcat.p, x2f.p, d[3], 48, 48, 48, 48, 1); /* a device copy */
         give(&r, &x2f);
     }
     give(&r, &bfeat);
@@ -255,7 +356,7 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &bglob);
     emit(&r, "decoder.lowres", low.p, 4, 1, dec, 48, 48);
     /* fusions[4] takes a copy: lowres also feeds the FOV head */
-    if (take(&r, &nf, (size_t)dec * 48 * 48)) op->upload(be, nf.p, low.p, (size_t)dec * 48 * 48 * sizeof(float));
+    if (take(&r, &nf, (size_t)dec * 48 * 48)) op->crop_tiles(be, nf.p, low.p, dec, 48, 48, 48, 48, 1);
     fusion(&r, &f, &nf, NULL, &w->fus[4], dec, 48);
     emit(&r, "decoder.fusion4", f.p, 4, 1, dec, 96, 96);
     project(&r, &pj, e1.p, w->convs[3], d[2], dec, 96);
@@ -268,28 +369,21 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     emit(&r, "decoder.fusion2", f.p, 4, 1, dec, 384, 384);
     project(&r, &pj, lat1.p, w->convs[1], d[0], dec, 384);
     give(&r, &lat1);
-    fusion(&r, &nf, &f, &pj, &w->fus[1], dec, 384), f = nf;
-    emit(&r, "decoder.fusion1", f.p, 4, 1, dec, 768, 768);
-    fusion(&r, &nf, &f, &lat0, &w->fus[0], dec, 768), f = nf;
-    emit(&r, "decoder.fusion0", f.p, 4, 1, dec, 768, 768);
+    fusion_rcu(&r, &nf, &f, &pj, &w->fus[1], dec, 384), f = nf;
+    if (r.tap && r.st == FATHOM_OK) { /* the full fusion 1 output for the tap only */
+        dp_buf full = {0};
+        fusion_out(&r, &full, f.p, &w->fus[1], dec, 384);
+        emit(&r, "decoder.fusion1", full.p, 4, 1, dec, 768, 768);
+        give(&r, &full);
+    }
 
-    /* ---- head ---- */
-    dp_buf h0 = {0}, h1 = {0}, h2 = {0};
-    const int hm = w->head_mid, hh = w->head_hidden;
-    if (take(&r, &h0, (size_t)hm * 768 * 768))
-        op->conv2d(be, h0.p, f.p, w->head_w[0], w->head_b[0], NULL, 1, dec, 768, 768, hm, 3, 1, 1, 0);
-    give(&r, &f);
-    if (take(&r, &h1, (size_t)hm * N0 * N0)) op->conv_transpose(be, h1.p, h0.p, w->head_w[1], w->head_b[1], 1, hm, 768, 768, hm, 2);
-    give(&r, &h0);
-    if (take(&r, &h2, (size_t)hh * N0 * N0))
-        op->conv2d(be, h2.p, h1.p, w->head_w[2], w->head_b[2], NULL, 1, hm, N0, N0, hh, 3, 1, 1, FATHOM_CONV_RELU_OUT);
-    give(&r, &h1);
+    /* ---- fusion 0 and the head, in row bands ---- */
+    if (r.st == FATHOM_OK) decoder_tail(&r, w, f.p, lat0.p, canon);
+    give(&r, &f), give(&r, &lat0);
     if (r.st == FATHOM_OK) {
-        op->conv2d(be, canon, h2.p, w->head_w[3], w->head_b[3], NULL, 1, hh, N0, N0, 1, 1, 1, 0, 0);
         emit(&r, "head.preact", canon, 4, 1, 1, N0, N0);
         op->depth_act(be, canon, (size_t)N0 * N0, 0, 0.0f);
     }
-    give(&r, &h2);
 
     /* ---- FOV head ---- */
     dp_buf fe = {0}, fds = {0}, fmap = {0}, fh1 = {0}, fh2 = {0}, fdeg = {0};

@@ -5,19 +5,18 @@
  *   2. read the architecture from the shapes, then heads/hooks/eps from config.json;
  *   3. list the expected tensors ("slots") with shapes and destinations;
  *   4. unknown and duplicate names, then missing ones, then dtypes and shapes;
- *   5. one float32 arena, every tensor converted into it. */
+ *   5. one float32 arena, every tensor converted into it; the slot table (the address of every
+ *      tensor field) is kept, so fathom_dp_rebase can move the weights to a device.
+ * Files and what a tensor set is: depthpro_load.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
 #include "model/depthpro.h"
 #include "model/depthpro_config.h"
-#include "model/pth.h"
-#include "model/safetensors.h"
 
 #define DP_NAME 128
 #define DP_MAX_DIM 65536
@@ -132,31 +131,6 @@ static int hf_to_official(const char *in, char *out, size_t cap, int *part) {
         n = snprintf(out, cap, "fov.head.%s", p);
     }
     return n >= 0 && (size_t)n < cap;
-}
-
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-
-int fathom_dp_is_depthpro_set(const fathom_tensor_set *set) {
-    size_t hits = 0;
-    for (size_t i = 0; i < set->n; i++) {
-        const char *s = set->t[i].name;
-        if (has_prefix(s, "encoder.patch_encoder.") || has_prefix(s, "depth_pro.encoder.patch_encoder.") ||
-            has_prefix(s, "fov.encoder.") || has_prefix(s, "fov_model.") || has_prefix(s, "decoder.fusions.") ||
-            has_prefix(s, "fusion_stage."))
-            hits++;
-    }
-    return hits > 0 && hits * 4 >= set->n;
-}
-
-int fathom_dp_is_dav2_set(const fathom_tensor_set *set) {
-    size_t hits = 0;
-    for (size_t i = 0; i < set->n; i++) {
-        const char *s = set->t[i].name;
-        if (has_prefix(s, "pretrained.") || has_prefix(s, "depth_head.") || has_prefix(s, "backbone.") ||
-            has_prefix(s, "neck.reassemble_stage."))
-            hits++;
-    }
-    return hits > 0 && hits * 2 >= set->n;
 }
 
 /* ---------------------------------------------------------------- lookup */
@@ -488,13 +462,19 @@ static fathom_status check_and_fill(dp_ctx *c, fathom_dp_weights *w) {
     }
     free(tmp);
     for (size_t s = 0; s < c->nslots && st == FATHOM_OK; s++) *c->slots[s].dst = (float *)w->arena + c->slots[s].off;
+    if (st == FATHOM_OK) { /* the slot table, for moving the weights to a device */
+        w->fields = malloc((c->nslots ? c->nslots : 1) * sizeof *w->fields);
+        if (!w->fields) st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", c->path);
+        for (size_t s = 0; s < c->nslots && w->fields; s++) w->fields[s] = c->slots[s].dst;
+        w->n_fields = w->fields ? c->nslots : 0;
+    }
     snprintf(w->dtype, sizeof w->dtype, "%s", seen == 1u << FATHOM_DT_F32 ? "f32" : seen == 1u << FATHOM_DT_F16 ? "f16"
                                               : seen == 1u << FATHOM_DT_BF16 ? "bf16" : "mixed");
     free(match);
     return st;
 }
 
-static fathom_status map_set(fathom_tensor_set *set, const fathom_dp_config *cfg, fathom_dp_weights **out) {
+fathom_status fathom_dp_map_set(fathom_tensor_set *set, const fathom_dp_config *cfg, fathom_dp_weights **out) {
     dp_ctx c = {.set = set, .path = set->path};
     fathom_dp_weights *w = calloc(1, sizeof *w); /* owned until *out */
     c.names = calloc(set->n ? set->n : 1, sizeof *c.names);
@@ -541,74 +521,20 @@ void fathom_dp_free(fathom_dp_weights **w) {
     if (!w || !*w) return;
     fathom_free_sized((*w)->arena, (*w)->arena_bytes);
     for (int v = 0; v < 3; v++) free((*w)->vit[v].blocks);
+    free((*w)->fields);
     free(*w);
     *w = NULL;
 }
 
-/* ---------------------------------------------------------------- files */
-
-static int is_file(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* The config that describes an official .pth: config.json or hf/config.json beside it. */
-static fathom_status sibling_config(const char *path, fathom_dp_config *cfg) {
-    char dir[4096], cand[4200];
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    static const char *const rel[2] = {"hf/config.json", "config.json"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(cand, sizeof cand, "%s/%s", dir, rel[k]);
-        if (is_file(cand)) return fathom_dp_config_load(cand, cfg);
-    }
+fathom_status fathom_dp_rebase(const fathom_dp_weights *h, void *base, fathom_dp_weights *out,
+                               fathom_block_weights *const blocks_out[3]) {
+    fathom_dp_weights tmp;
+    fathom_slot_region reg[4] = {{h, &tmp, sizeof tmp, "fathom_dp_weights"}};
+    for (int v = 0; v < 3; v++)
+        reg[1 + v] = (fathom_slot_region){h->vit[v].blocks, blocks_out[v], sizeof *blocks_out[v] * (size_t)h->vit[v].depth,
+                                          "a Depth Pro ViT block"};
+    FATHOM_TRY(fathom_slots_rebase(h->fields, h->n_fields, &h->arena, h->arena_bytes, base, reg, 4));
+    *out = tmp;
+    for (int v = 0; v < 3; v++) out->vit[v].blocks = blocks_out[v];
     return FATHOM_OK;
-}
-
-fathom_status fathom_dp_load(const char *path, fathom_dp_weights **out) {
-    if (!out || !path) return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_dp_load: NULL argument");
-    *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: no such file or folder", path);
-    fathom_dp_config cfg;
-    fathom_tensor_set set;
-    const char *format;
-    if (S_ISDIR(sb.st_mode)) {
-        char model[4200], config[4200];
-        snprintf(model, sizeof model, "%s/model.safetensors", path);
-        snprintf(config, sizeof config, "%s/config.json", path);
-        if (!is_file(model))
-            return fathom_fail(FATHOM_ERR_NOT_FOUND, "%s: folder without model.safetensors (expected the apple/DepthPro-hf layout)", path);
-        memset(&cfg, 0, sizeof cfg);
-        if (is_file(config)) FATHOM_TRY(fathom_dp_config_load(config, &cfg));
-        FATHOM_TRY(fathom_st_open_file(model, &set));
-        format = "hf-folder";
-    } else {
-        uint8_t head[16] = {0};
-        FILE *f = fopen(path, "rb");
-        if (!f) return fathom_fail(FATHOM_ERR_IO, "%s: cannot open", path);
-        size_t got = fread(head, 1, sizeof head, f);
-        fclose(f);
-        if (fathom_pth_sniff(head, got)) {
-            FATHOM_TRY(fathom_pth_open_file(path, &set));
-            format = "pth";
-        } else if (fathom_st_sniff(head, got)) {
-            FATHOM_TRY(fathom_st_open_file(path, &set));
-            format = "safetensors";
-        } else {
-            return fathom_fail(FATHOM_ERR_FORMAT, "%s: neither a PyTorch checkpoint (zip) nor a safetensors file", path);
-        }
-        fathom_status st = sibling_config(path, &cfg);
-        if (st != FATHOM_OK) {
-            fathom_tensor_set_close(&set);
-            return st;
-        }
-    }
-    fathom_status st = map_set(&set, &cfg, out);
-    fathom_tensor_set_close(&set);
-    if (st == FATHOM_OK) snprintf((*out)->format, sizeof (*out)->format, "%s", format);
-    return st;
 }

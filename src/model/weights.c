@@ -46,37 +46,47 @@ static int points_into(const void *p, const char *lo, size_t n) {
     return v >= lo && v < lo + n;
 }
 
-fathom_status fathom_weights_rebase(const fathom_weights *h, void *base, fathom_weights *out,
-                                    fathom_block_weights *blocks_out) {
-    const char *hs = (const char *)h, *hb = (const char *)h->blocks, *ha = h->arena;
-    const size_t nb = sizeof *blocks_out * (size_t)h->arch.depth;
-    *out = *h;
-    memcpy(blocks_out, h->blocks, nb);
-    out->blocks = blocks_out;
-    out->arena = base;
-    for (size_t k = 0; k < h->n_fields; k++) {
-        const char *f = (const char *)h->fields[k];
-        char *dst = f >= hs && f < hs + sizeof *h   ? (char *)out + (f - hs)
-                    : f >= hb && f < hb + nb        ? (char *)blocks_out + (f - hb)
-                                                    : NULL;
-        if (!dst || !points_into(f, ha, h->arena_bytes))
+fathom_status fathom_slots_rebase(float **const *fields, size_t n_fields, void *const *arena_field, size_t arena_bytes,
+                                  void *base, const fathom_slot_region *reg, int nreg) {
+    const char *ha = *arena_field;
+    for (int i = 0; i < nreg; i++) {
+        memcpy(reg[i].dst, reg[i].src, reg[i].bytes);
+        const char *lo = reg[i].src, *f = (const char *)arena_field;
+        if (f >= lo && f < lo + reg[i].bytes) memcpy((char *)reg[i].dst + (f - lo), &base, sizeof base);
+    }
+    for (size_t k = 0; k < n_fields; k++) {
+        const char *f = (const char *)fields[k];
+        char *dst = NULL;
+        for (int i = 0; i < nreg && !dst; i++) {
+            const char *lo = reg[i].src;
+            if (f >= lo && f < lo + reg[i].bytes) dst = (char *)reg[i].dst + (f - lo);
+        }
+        if (!dst || !points_into(f, ha, arena_bytes))
             return fathom_fail(FATHOM_ERR_INTERNAL, "weights: slot %zu is not a tensor field", k);
         float *hp;
         memcpy(&hp, f, sizeof hp);
         float *np = (float *)((char *)base + ((const char *)hp - ha));
         memcpy(dst, &np, sizeof np);
     }
-    /* nothing may still point into the host arena: scan both copies word by word */
-    for (size_t o = 0; o + sizeof(void *) <= sizeof *out; o += sizeof(void *))
-        if (points_into((const char *)out + o, ha, h->arena_bytes))
-            return fathom_fail(FATHOM_ERR_INTERNAL,
-                               "weights: the field at byte %zu of fathom_weights is missing from "
-                               "the slot table (weights_map.c build_slots)", o);
-    for (size_t o = 0; o + sizeof(void *) <= nb; o += sizeof(void *))
-        if (points_into((const char *)blocks_out + o, ha, h->arena_bytes))
-            return fathom_fail(FATHOM_ERR_INTERNAL,
-                               "weights: block field at byte %zu is missing from the slot table "
-                               "(weights_map.c build_slots)", o % sizeof *blocks_out);
+    /* nothing may still point into the host arena: scan every copy word by word */
+    for (int i = 0; i < nreg; i++)
+        for (size_t o = 0; o + sizeof(void *) <= reg[i].bytes; o += sizeof(void *))
+            if (points_into((const char *)reg[i].dst + o, ha, arena_bytes))
+                return fathom_fail(FATHOM_ERR_INTERNAL,
+                                   "weights: the field at byte %zu of %s is missing from the slot table", o,
+                                   reg[i].what);
+    return FATHOM_OK;
+}
+
+fathom_status fathom_weights_rebase(const fathom_weights *h, void *base, fathom_weights *out,
+                                    fathom_block_weights *blocks_out) {
+    const size_t nb = sizeof *blocks_out * (size_t)h->arch.depth;
+    fathom_weights tmp;
+    const fathom_slot_region reg[2] = {{h, &tmp, sizeof tmp, "fathom_weights"},
+                                       {h->blocks, blocks_out, nb, "a block (weights_map.c build_slots)"}};
+    FATHOM_TRY(fathom_slots_rebase(h->fields, h->n_fields, &h->arena, h->arena_bytes, base, reg, 2));
+    *out = tmp;
+    out->blocks = blocks_out;
     return FATHOM_OK;
 }
 

@@ -140,6 +140,22 @@ fathom_status fathom_weights_load(const char *path, const fathom_model_params *p
                                   fathom_weights **out);
 void fathom_weights_free(fathom_weights **w);
 
+/* One struct (or array) holding tensor fields, copied from src to dst by fathom_slots_rebase. */
+typedef struct fathom_slot_region {
+    const void *src;
+    void *dst;
+    size_t bytes;
+    const char *what; /* for the message */
+} fathom_slot_region;
+
+/* Copy every region, then point each slot-table field's copy (fields[k] lies in one region's
+ * src) at the same offset in `base` instead of the arena *arena_field (that field, in a
+ * region too, is set to base). FATHOM_ERR_INTERNAL if a field is outside the regions, or if
+ * any copy still points into the arena afterwards (a tensor missing from the slot table), so
+ * a device never gets a host pointer. */
+fathom_status fathom_slots_rebase(float **const *fields, size_t n_fields, void *const *arena_field, size_t arena_bytes,
+                                  void *base, const fathom_slot_region *reg, int nreg);
+
 /* A view of h whose tensor fields point into `base` (a copy of h->arena, e.g. in device
  * memory) instead of h->arena: *out = *h with blocks = blocks_out (h->arch.depth entries,
  * owned by the caller) and every field of the slot table relocated. FATHOM_ERR_INTERNAL if a

@@ -5,20 +5,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "model/depthpro.h"
 #include "pipeline/pipeline.h"
 
-#define EXIF_HEAD (256 * 1024) /* APP1 is at most 64 KiB and comes before the scan */
+#define EXIF_WHOLE (64u << 20) /* read whole files up to this (a WebP's EXIF chunk comes last) */
+#define EXIF_HEAD (256 * 1024)  /* else the head: JPEG APP1, PNG eXIf before the image data */
 
+/* EXIF 35 mm focal length of an image file, 0 when absent; a value the official code would
+ * not use (0, negative) is ignored with a note, an implausible one used with a note. */
 static double file_f35(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    uint8_t *buf = malloc(EXIF_HEAD); /* owned */
-    size_t n = buf ? fread(buf, 1, EXIF_HEAD, f) : 0;
+    size_t cap = EXIF_HEAD;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f);
+        if (end > 0 && (unsigned long)end <= EXIF_WHOLE) cap = (size_t)end;
+        rewind(f);
+    }
+    uint8_t *buf = malloc(cap); /* owned */
+    size_t n = buf ? fread(buf, 1, cap, f) : 0;
     fclose(f);
-    double v = buf ? fathom_dp_exif_f35(buf, n) : 0;
+    double v = buf ? fathom_dp_exif_f35(buf, n) : NAN;
     free(buf);
+    if (isnan(v)) return 0;
+    if (!(v > 0) || !isfinite(v)) {
+        fathom_log(FATHOM_LOG_WARN, "%s: EXIF FocalLengthIn35mmFilm %g ignored (not > 0): the focal length is estimated",
+                   path, v);
+        return 0;
+    }
+    if (v > 5000)
+        fathom_log(FATHOM_LOG_WARN, "%s: EXIF FocalLengthIn35mmFilm %g mm is implausible; used, as the official code does "
+                   "(--focal-px overrides it)", path, v);
     return v;
 }
 

@@ -2,9 +2,11 @@
 # test_depthpro_cli.sh - Depth Pro through the real binary, as a user runs it: `fathom info`
 # on the official .pth and the HF folder; `fathom run` equal to the official depth (estimated
 # focal length) and to the official depth with a given focal length (--focal-px); the EXIF
-# 35 mm focal length overriding the estimate, and absurd EXIF values (0, negative, huge);
+# 35 mm focal length (JPEG, PNG, WebP, TIFF) overriding the estimate, and absurd EXIF values
+# (0, negative: ignored with a note; huge: used with a note, as the official code does);
 # a folder with a 1x1 image, a very wide image and a broken file at batch 2 (the broken one
-# fails with a message naming it, the others are written); focal length in the report.
+# fails with a message naming it, the others are written); focal length in the report;
+# `fathom bench` on Depth Pro.
 set -euo pipefail
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 PY=/usr/bin/python3
@@ -22,7 +24,8 @@ done
 "$FATHOM_BIN" run -m "$G/model.pth" -o "$T/est" -f npy,npz,exr,png16 --report "$T/est.json" "$G/input.png"
 "$FATHOM_BIN" run -m "$G/hf" -o "$T/fpx" --focal-px 95.43423027243584 --report "$T/fpx.json" "$G/input.png"
 
-# JPEGs with EXIF FocalLengthIn35mmFilm (tag 0xA405 in the Exif IFD): 24 mm, 0, -5, huge, none
+# JPEGs with EXIF FocalLengthIn35mmFilm (tag 0xA405 in the Exif IFD): 24 mm, 0, -5, huge, none;
+# the same tag in a PNG eXIf chunk, a WebP EXIF chunk and a TIFF's Exif IFD (Pillow writes them)
 $PY - "$G/input.png" "$T/exif" <<'PY'
 import sys, os
 from PIL import Image
@@ -34,8 +37,17 @@ for name, v in [("f24", 24), ("f0", 0), ("fneg", -5), ("fhuge", 65535), ("none",
     if v is not None:
         ex[0x8769] = {0xA405: v}
     im.save(f"{out}/{name}.jpg", quality=95, exif=ex.tobytes())
+    if name in ("f24", "fneg"):
+        im.save(f"{out}/{name}_png.png", exif=ex.tobytes())
+        im.save(f"{out}/{name}_tif.tiff", exif=ex.tobytes())
+    if name in ("f24", "f0"):
+        im.save(f"{out}/{name}_webp.webp", lossless=True, exif=ex.tobytes())
 PY
-"$FATHOM_BIN" run -m "$G/model.pth" -o "$T/exif_out" --report "$T/exif.json" "$T/exif"
+"$FATHOM_BIN" run -m "$G/model.pth" -o "$T/exif_out" --report "$T/exif.json" "$T/exif" 2>"$T/exif.err"
+for bad in "f0.jpg: EXIF FocalLengthIn35mmFilm 0 ignored" "fneg_png.png: EXIF FocalLengthIn35mmFilm -5 ignored" \
+           "f0_webp.webp: EXIF FocalLengthIn35mmFilm 0 ignored" "fneg_tif.tiff: EXIF FocalLengthIn35mmFilm -5 ignored" "fhuge.jpg: EXIF FocalLengthIn35mmFilm 65535 mm is implausible"; do
+    grep -q "$bad" "$T/exif.err" || { echo "FAIL: no note '$bad'"; cat "$T/exif.err"; exit 1; }
+done
 "$FATHOM_BIN" run -m "$G/model.pth" -o "$T/exif_given" --focal-px 95.43423027243584 "$T/exif/none.jpg"
 
 # edge inputs at batch 2: 1x1, very wide, broken
@@ -87,11 +99,17 @@ i = items(t + "/fpx.json")["input.png"]
 assert abs(i["focal_px"] - fl[1]) <= 1e-9 * fl[1] and i["focal_source"] == "given", i
 
 ex = items(t + "/exif.json")
-assert ex["f24.jpg"]["focal_source"] == "exif" and abs(ex["f24.jpg"]["focal_px"] - fl[1]) <= 1e-9 * fl[1], ex["f24.jpg"]
-# the EXIF focal length replaces the estimate exactly as --focal-px with the same value does
+for f in ("f24.jpg", "f24_png.png", "f24_webp.webp", "f24_tif.tiff"):
+    assert ex[f]["focal_source"] == "exif" and abs(ex[f]["focal_px"] - fl[1]) <= 1e-9 * fl[1], (f, ex[f])
+# lossless containers keep the golden pixels: the same depth as --focal-px on input.png
+for f in ("f24_png", "f24_webp", "f24_tif"):
+    assert np.array_equal(np.load(t + "/exif_out/" + f + ".npy"), np.load(t + "/fpx/input.npy")), f
 assert np.array_equal(np.load(t + "/exif_out/f24.npy"), np.load(t + "/exif_given/none.npy")), "EXIF 24 mm != --focal-px"
 none = np.load(t + "/exif_out/none.npy")
-for bad in ("f0", "fneg"):  # ignored, as the official code does (used only when > 0)
+for bad in ("fneg_png.png", "fneg_tif.tiff", "f0_webp.webp"):  # ignored, as the official code does
+    assert ex[bad]["focal_source"] == "estimated", ex[bad]
+    assert np.array_equal(np.load(t + "/exif_out/" + bad.split(".")[0] + ".npy"), est), bad
+for bad in ("f0", "fneg"):
     assert ex[bad + ".jpg"]["focal_source"] == "estimated", ex[bad + ".jpg"]
     assert np.array_equal(np.load(t + "/exif_out/" + bad + ".npy"), none), bad
 huge = np.load(t + "/exif_out/fhuge.npy")
@@ -105,3 +123,14 @@ for a in (one, wide):
     assert np.isfinite(a).all() and a.min() > 0 and a.max() <= 1e4
 print("Depth Pro CLI: info, parity (estimated and given focal), EXIF override, absurd EXIF, edge inputs: OK")
 PY
+
+# fathom bench takes Depth Pro: the fixed 1536^2 network whatever the image size, fp32 on the CPU
+"$FATHOM_BIN" bench -m "$G/hf" --height 100 --width 140 --iters 1 --warmup 0 --threads 2 >"$T/bench"
+for want in "model depth-pro" "image 100x140 -> network 1536x1536" "precision fp32" "images/s" "GFLOP/s achieved" "peak RSS"; do
+    grep -q "$want" "$T/bench" || { echo "FAIL: fathom bench on Depth Pro lacks '$want'"; cat "$T/bench"; exit 1; }
+done
+rc=0
+"$FATHOM_BIN" bench -m "$G/hf" --precision bf16 --iters 1 --warmup 0 >/dev/null 2>"$T/bench.err" || rc=$?
+[ "$rc" != 0 ] && grep -q "fp32 only" "$T/bench.err" ||
+    { echo "FAIL: bench --precision bf16 on Depth Pro (CPU): rc $rc"; cat "$T/bench.err"; exit 1; }
+echo "Depth Pro bench: OK"

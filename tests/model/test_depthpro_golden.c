@@ -6,7 +6,8 @@
  * (maps of 192^2 and more, and encoder.x1, through their 48x48 corner windows) and names the
  * first one that diverges, then canonical_inverse_depth.npy and fov_deg.npy, then the
  * post-processing with the estimated and the given focal length (depth.npy, depth_fpx.npy,
- * focallength_px.npy). Tolerances: golden-depthpro/README.md "Tolerances". */
+ * focallength_px.npy). The HF run goes through weights rebased by the slot table (device
+ * uploads use it). Tolerances: golden-depthpro/README.md "Tolerances". */
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -89,11 +90,25 @@ static int load_f64(const char *path, double *v, int cap) {
     return n;
 }
 
-static int run_weights(const char *dir, const char *wpath, const float *x, const fathom_image *img) {
+/* rebase: run through a view of the weights moved onto a copy of the arena by the slot table
+ * (as a device upload does), with the loaded arena poisoned (NaN), so a tensor the table
+ * missed cannot pass. */
+static int run_weights(const char *dir, const char *wpath, const float *x, const fathom_image *img, int rebase) {
     int ok = 1;
-    printf("-- %s\n", wpath);
-    fathom_dp_weights *w = NULL;
-    if (fathom_dp_load(wpath, &w) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    printf("-- %s%s\n", wpath, rebase ? " (rebased weights)" : "");
+    fathom_dp_weights *h = NULL, view, *w;
+    if (fathom_dp_load(wpath, &h) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    void *base = NULL;
+    fathom_block_weights *blocks[3] = {NULL, NULL, NULL};
+    w = h;
+    if (rebase) {
+        base = malloc(h->arena_bytes);
+        memcpy(base, h->arena, h->arena_bytes);
+        for (int v = 0; v < 3; v++) blocks[v] = calloc((size_t)h->vit[v].depth, sizeof *blocks[v]);
+        if (fathom_dp_rebase(h, base, &view, blocks) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+        memset(h->arena, 0xff, h->arena_bytes);
+        w = &view;
+    }
     tap_state st = {0};
     st.refs = load_refs(tu_path(dir, "intermediates.safetensors"), &st.nrefs);
     fathom_backend *be = NULL;
@@ -145,7 +160,9 @@ static int run_weights(const char *dir, const char *wpath, const float *x, const
     tu_free_refs(st.refs, st.nrefs);
     free(canon), free(cref), free(fref);
     fathom_backend_free(&be);
-    fathom_dp_free(&w);
+    for (int v = 0; v < 3; v++) free(blocks[v]);
+    free(base);
+    fathom_dp_free(&h);
     return ok;
 }
 
@@ -170,8 +187,8 @@ static int run_case(const char *dir, const char *cname) {
             }
     printf("  pixel_values_s5: max|d| %.3g\n", worst);
     ok &= worst <= 1e-5;
-    ok &= run_weights(dir, tu_path(dir, "model.pth"), x, &img);
-    ok &= run_weights(dir, tu_path(dir, "hf"), x, &img);
+    ok &= run_weights(dir, tu_path(dir, "model.pth"), x, &img, 0);
+    ok &= run_weights(dir, tu_path(dir, "hf"), x, &img, 1);
     free(pv), free(x);
     fathom_image_free(&img);
     return ok;

@@ -2,7 +2,7 @@
  * bad files (truncated, a wrong shape, a renamed or mistyped tensor, a contradicting config,
  * no config for a non-released size, Depth Anything V2 weights and the reverse) fail with a
  * message naming the file and the first bad tensor. Files are real golden weights, edited
- * byte for byte in a temporary folder. */
+ * byte for byte in a temporary folder. The slot table moves every tensor (device uploads). */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,11 +168,38 @@ static void test_cross_family(void **s) {
     assert_non_null(strstr(fathom_last_error(), "Depth Pro checkpoint"));
 }
 
+/* The slot table moves every tensor: each field of the view sits at its offset in the new
+ * base, and a table missing one field is refused rather than leaving a host pointer.
+ * (test_depthpro_golden runs the network through such a view.) */
+static void test_rebase(void **s) {
+    (void)s;
+    fathom_dp_weights *h = NULL;
+    if (fathom_dp_load(tu_path(case_dir(), "hf"), &h) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    assert_int_equal(h->n_fields, 279); /* README: 279 tensors */
+    char *base = malloc(h->arena_bytes);
+    fathom_block_weights *blocks[3];
+    for (int v = 0; v < 3; v++) blocks[v] = calloc((size_t)h->vit[v].depth, sizeof *blocks[v]);
+    fathom_dp_weights view;
+    if (fathom_dp_rebase(h, base, &view, blocks) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    const char *a = h->arena;
+    assert_ptr_equal(view.arena, base);
+    assert_ptr_equal(view.fov_head_w[2], base + ((char *)h->fov_head_w[2] - a));
+    assert_ptr_equal(view.vit[2].blocks[3].fc2_w, base + ((char *)h->vit[2].blocks[3].fc2_w - a));
+    assert_ptr_equal(view.vit[0].cls, base + ((char *)h->vit[0].cls - a));
+    h->n_fields--;
+    assert_int_equal(fathom_dp_rebase(h, base, &view, blocks), FATHOM_ERR_INTERNAL);
+    printf("  one slot dropped: %s\n", fathom_last_error());
+    h->n_fields++;
+    for (int v = 0; v < 3; v++) free(blocks[v]);
+    free(base);
+    fathom_dp_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_formats_agree), cmocka_unit_test(test_bad_tensors),
         cmocka_unit_test(test_truncated), cmocka_unit_test(test_pth_without_config),
-        cmocka_unit_test(test_cross_family),
+        cmocka_unit_test(test_cross_family), cmocka_unit_test(test_rebase),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
