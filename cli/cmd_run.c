@@ -300,16 +300,6 @@ static int run_video(const fathom_model *model, const fathom_run_params *rp, pro
                   "the model given is a Depth Anything V2 (image) one");
         return 2;
     }
-    if (fathom_model_is_video(model)) { /* Video Depth Anything: its own ordered runner */
-        char line[4600];
-        if (fathom_video_vda_run(model, rp, input, vo, vda_streaming, signals_cancel_flag(),
-                                 line, sizeof line) != FATHOM_OK) {
-            cli_error("%s", fathom_last_error());
-            return signals_cancelled() ? 130 : 1;
-        }
-        cli_note("%s", line);
-        return 0;
-    }
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     char summary[1024];
@@ -809,6 +799,7 @@ int cmd_run(int argc, char **argv) {
         /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = *rp;
+        vp.vda_streaming = vda_streaming; /* Video Depth Anything models only */
         if (rp->report_path && n_img + n_all > 1) {
             int dup = 0; /* earlier videos of the same name (other folders) */
             for (int j = 0; j < i; j++)
