@@ -275,7 +275,8 @@ fathom_status fathom_video_sink_create(fathom_video_job *job, fathom_sink *out) 
     s->px = (size_t)s->w * s->h;
     int normalized = job->writer || (job->opts.seq_formats & NORMALIZED_FORMATS);
     if (normalized && job->opts.normalize == FATHOM_VNORM_VIDEO) {
-        if ((st = fathom_video_spill_open(job->outdir, s->h, s->w, &s->spill)) != FATHOM_OK)
+        if ((st = fathom_mkdir_p(job->outdir)) != FATHOM_OK ||
+            (st = fathom_video_spill_open(job->outdir, s->h, s->w, &s->spill)) != FATHOM_OK)
             goto end;
         s->cap = 1;
     } else if (normalized) {

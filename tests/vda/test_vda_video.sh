@@ -4,6 +4,7 @@
 #  * --video-npz: depth == the npy frames, pts == the input's; --report: one entry per frame;
 #    --progress ndjson: progress, item and summary events;
 #  * the default depth video: FFV1 gray16, every frame, the input's timestamps, the audio copied;
+#    --video FILE with a sequence into an -o folder that does not exist yet;
 #    a preview codec (h264, colormapped) when ffmpeg has libx264;
 #  * --start/--end, --max-frames, --max-res;
 #  * --resume: a finished video is skipped; a cut-short frame sequence is made again from frame 0
@@ -66,6 +67,12 @@ V=$T/v/clip_depth.mkv
 ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 "$V" > "$T/out.pts"
 cmp -s "$T/in.pts" "$T/out.pts" || fail "depth video timestamps differ from the input's"
 echo "depth video: FFV1 gray16, 40 frames at the input's timestamps, audio copied: OK"
+# --video elsewhere plus a sequence into an -o folder that does not exist yet
+run -f npy --video "$T/elsewhere.mkv" -o "$T/new/out" "$T/clip.mkv" 2>/dev/null || fail "--video + -f npy into a new folder"
+[ "$(ls "$T/new/out/clip" | grep -c npy)" = 40 ] || fail "--video + -f npy: not 40 npy frames"
+[ "$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/elsewhere.mkv")" = 40 ] ||
+    fail "--video + -f npy: the depth video has not 40 frames"
+echo "--video FILE with -f npy into a new -o folder: both written: OK"
 if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264; then
     run --video-codec h264 --video-color --video "$T/prev.mp4" -o "$T/p" "$T/clip.mkv" 2>/dev/null || fail "h264 preview run"
     n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$T/prev.mp4")
