@@ -73,9 +73,12 @@ run -f npy --video "$T/elsewhere.mkv" -o "$T/new/out" "$T/clip.mkv" 2>/dev/null 
 [ "$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$T/elsewhere.mkv")" = 40 ] ||
     fail "--video + -f npy: the depth video has not 40 frames"
 echo "--video FILE with -f npy into a new -o folder: both written: OK"
-if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264; then
-    run --video-codec h264 --video-color --video "$T/prev.mp4" -o "$T/p" "$T/clip.mkv" 2>/dev/null || fail "h264 preview run"
-    n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$T/prev.mp4")
+# (grep without -q reads all of ffmpeg's output: -q would end the pipe early under pipefail;
+#  Matroska: the clip's FLAC audio is copied, which FFmpeg's MP4 muxer calls experimental)
+if ffmpeg -hide_banner -encoders 2>/dev/null | grep libx264 >/dev/null; then
+    run --video-codec h264 --video-color --video "$T/prev.mkv" -o "$T/p" "$T/clip.mkv" 2>"$T/p.err" ||
+        { cat "$T/p.err"; fail "h264 preview run"; }
+    n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$T/prev.mkv")
     [ "$n" = "h264,40" ] || fail "h264 preview: $n"
     echo "h264 colormapped preview: 40 frames: OK"
 fi
