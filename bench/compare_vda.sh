@@ -2,7 +2,8 @@
 # compare_vda.sh - fathom vs the official Video Depth Anything code, offline mode, CPU, same
 # random ViT-S weights (the official class's own initialization, saved as the official .pth),
 # same frames, same input size, same thread count. Prints frames/s both sides, the ratio, the
-# peak RSS both sides, and how far fathom's depth is from the official one.
+# peak RSS both sides, and how far fathom's depth is from the official one; then, from fathom's
+# --report, the end-to-end rate (decode -> VDA -> npy + FFV1 gray16) against the engine-only rate.
 #
 #   VDA_OFFICIAL=/path/to/Video-Depth-Anything bench/compare_vda.sh [BUILD_DIR]
 # VDA_OFFICIAL: a checkout of github.com/DepthAnything/Video-Depth-Anything (the spec's commit
@@ -90,13 +91,23 @@ ffmpeg -loglevel error -f rawvideo -pix_fmt rgb24 -s "${W}x${H}" -r 30 -i "$T/fr
 import glob, resource, subprocess, sys, time, numpy as np
 b, t, isz, threads, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 t0 = time.time()
-subprocess.run([b, "run", "-m", f"{t}/video_depth_anything_vits.pth", "--input-size", isz, "--threads", threads,
-                "-f", "npy", "-o", f"{t}/out", f"{t}/v.mkv"], check=True, stderr=subprocess.DEVNULL)
+rc = subprocess.run([b, "run", "-m", f"{t}/video_depth_anything_vits.pth", "--input-size", isz, "--threads", threads,
+                     "-f", "npy", "--video", f"{t}/depth.mkv", "--report", f"{t}/report.json", "-o", f"{t}/out",
+                     f"{t}/v.mkv"], stderr=open(f"{t}/fathom.err", "w")).returncode
+if rc != 0:
+    sys.exit(f"fathom exited {rc}:\n" + open(f"{t}/fathom.err").read()[-3000:])
 dt = time.time() - t0
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 off = float(open(f"{t}/official.txt").read())
-print(f"fathom:   {dt:8.1f} s  {n / dt:6.3f} frames/s  peak RSS {rss:7.0f} MiB (loaded; load, decode and npy writes included)")
+print(f"fathom:   {dt:8.1f} s  {n / dt:6.3f} frames/s  peak RSS {rss:7.0f} MiB (model load, decode, npy and FFV1 writes included)")
 print(f"fathom time / official time: {dt / off:.2f}")
+# end to end vs engine only, from the same run's report: the inference stage's busy time is the
+# engine-only time (windows + finish); elapsed is decode -> VDA -> npy + FFV1 gray16 writes
+import json
+r = json.load(open(f"{t}/report.json"))
+eng, wall = r["stages"]["infer"]["busy_s"], r["totals"]["elapsed_s"]
+print(f"engine only: {n / eng:6.3f} frames/s, end to end: {n / wall:6.3f} frames/s "
+      f"({100 * eng / wall:.1f} % of the engine rate)")
 ref = np.load(f"{t}/official.npy")
 out = np.stack([np.load(f) for f in sorted(glob.glob(f"{t}/out/v/*.npy"))])
 m = np.abs(ref).max()

@@ -127,6 +127,7 @@ static int run_videos(run_state *s, progress_out *po, int rc) {
         /* one report per run: with several runs, video k's is FILE.<video name>.json */
         char rpath[4096];
         fathom_run_params vp = *rp;
+        vp.vda_streaming = a->streaming; /* Video Depth Anything models only */
         if (rp->report_path && s->n_img + n_all > 1) {
             int dup = 0; /* earlier videos of the same name (other folders) */
             for (int j = 0; j < i; j++) dup += fathom_video_same_name(in, video_input(s, j));

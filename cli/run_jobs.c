@@ -58,16 +58,6 @@ int run_video(const fathom_model *model, const fathom_run_params *rp, progress_o
                   "the model given is a Depth Anything V2 (image) one");
         return 2;
     }
-    if (fathom_model_is_video(model)) { /* Video Depth Anything: its own ordered runner */
-        char line[4600];
-        if (fathom_video_vda_run(model, rp, input, vo, streaming, signals_cancel_flag(),
-                                 line, sizeof line) != FATHOM_OK) {
-            cli_error("%s", fathom_last_error());
-            return signals_cancelled() ? 130 : 1;
-        }
-        cli_note("%s", line);
-        return 0;
-    }
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     char summary[1024];

@@ -459,6 +459,8 @@ typedef struct fathom_run_params {
                                     is logged as a warning with both sizes */
     double focal_px;           /* Depth Pro: focal length (pixels) for every image; 0: the EXIF
                                   35 mm focal length when present, else the model's estimate */
+    int vda_streaming;         /* Video Depth Anything: 1 streaming mode (one frame in, one
+                                  depth out), 0 offline windows (docs/vda.md) */
 } fathom_run_params;
 
 /* npy, 518, batch 4, timeout 0.05 s, workers 2, queue 4, one CPU device, existing = error. */

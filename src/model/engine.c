@@ -322,7 +322,7 @@ fathom_status fathom_engine_reserve(fathom_engine *e, int batch, int net_h, int 
 }
 
 /* Interpolated position embeddings for the grid, computed once per grid size. */
-static fathom_status ensure_pos(fathom_engine *e, int gh, int gw) {
+fathom_status fathom_engine_ensure_pos(fathom_engine *e, int gh, int gw) {
     if (e->pos_gh == gh && e->pos_gw == gw) return FATHOM_OK;
     const fathom_weights *h = e->host_w;
     const int D = h->arch.embed_dim;
@@ -431,7 +431,7 @@ fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch,
     FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));
     if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
         FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
-    FATHOM_TRY(ensure_pos(e, p.gh, p.gw));
+    FATHOM_TRY(fathom_engine_ensure_pos(e, p.gh, p.gw));
     return forward(e, &p, x, depth);
 }
 

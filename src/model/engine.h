@@ -23,6 +23,11 @@ typedef struct fathom_tap {
     size_t host_cap;
 } fathom_tap;
 
+/* The interpolated position embeddings for a gh x gw grid in e->pos (backend memory), made
+ * once per grid size (Video Depth Anything's engine shares them: vda_engine.c). */
+struct fathom_engine;
+fathom_status fathom_engine_ensure_pos(struct fathom_engine *e, int gh, int gw);
+
 /* Calls the tap with backend tensor `t` (downloaded first on device backends). Shape is
  * given as up to 4 dims; ndim says how many are used. */
 void fathom_tap_emit(fathom_tap *tap, const char *name, const float *t, int ndim, int64_t d0,

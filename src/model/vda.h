@@ -17,6 +17,7 @@
 #define FATHOM_VDA_T 32        /* frames per window, PE length */
 #define FATHOM_VDA_HEADS 8     /* temporal attention heads */
 #define FATHOM_VDA_GROUPS 32   /* GroupNorm groups */
+#define FATHOM_VDA_MAX_FIELDS 128 /* tensor fields of fathom_vda_weights (4 x 24 used) */
 
 typedef struct fathom_vda_attn_weights {
     float *qkv_w;               /* (3C, C): to_q, to_k, to_v rows packed, no bias */
@@ -41,6 +42,10 @@ typedef struct fathom_vda_weights {
     int64_t params;             /* temporal parameters (PE buffers excluded) */
     void *arena;                /* owned: every float* above points in here */
     size_t arena_bytes;
+    /* The slot table (as fathom_weights'): the address of every tensor field above, one per
+     * tensor the mapper filled; moving the weights (fathom_vda_weights_rebase) goes through it. */
+    float **fields[FATHOM_VDA_MAX_FIELDS];
+    size_t n_fields;
 } fathom_vda_weights;
 
 /* 1 when the tensor names are those of a Video Depth Anything checkpoint (head.motion_modules.*
@@ -60,6 +65,12 @@ fathom_status fathom_vda_weights_load(const char *path, const fathom_config *cfg
 /* 1 when `path` is a .pth / .safetensors whose names are VDA's (reads only the header). */
 int fathom_vda_file_is_vda(const char *path);
 void fathom_vda_weights_free(fathom_vda_weights **w);
+/* A view of h whose tensor fields point into `base` (a copy of h->arena, e.g. in device
+ * memory): *out = *h with every field of the slot table relocated. FATHOM_ERR_INTERNAL if a
+ * field still points into h->arena afterwards (a tensor missing from the slot table), so a
+ * device never gets a host pointer. out->fields stays h's (borrowed). */
+fathom_status fathom_vda_weights_rebase(const fathom_vda_weights *h, void *base,
+                                        fathom_vda_weights *out);
 /* config.json beside `pth` when it is a VDA one (vda_config.c); *found = 0 when absent. */
 fathom_status fathom_vda_config_near(const char *pth, fathom_config *cfg, int *found);
 

@@ -61,6 +61,11 @@ struct fathom_vda {
     /* streaming (backend memory) */
     float *cache;                /* owned: (1 + RING) frames x 8 entries */
     size_t cache_floats, entry_off[4][2], frame_floats;
+    /* device backends: the temporal weights uploaded once, network input/output staging */
+    const fathom_vda_weights *tw; /* borrowed: m->vda (CPU) or &dev_w */
+    fathom_vda_weights dev_w;    /* view of dev_arena through the slot table */
+    void *dev_arena;             /* owned (backend memory): copy of m->vda->arena */
+    float *x_dev, *net_dev;      /* owned (backend memory): n_slots, n_net floats */
 };
 
 fathom_vda_params fathom_vda_default_params(void) {
@@ -85,6 +90,9 @@ void fathom_vda_free(fathom_vda **pv) {
         op->free(v->e->be, v->tbuf, v->tbuf_floats * sizeof(float));
         op->free(v->e->be, v->arena, v->arena_floats * sizeof(float));
         op->free(v->e->be, v->cache, v->cache_floats * sizeof(float));
+        op->free(v->e->be, v->x_dev, v->n_slots * sizeof(float));
+        op->free(v->e->be, v->net_dev, v->n_net * sizeof(float));
+        op->free(v->e->be, v->dev_arena, v->m->vda->arena_bytes);
     }
     size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
     fathom_free_sized(v->slots, v->n_slots * sizeof(float));
@@ -94,9 +102,34 @@ void fathom_vda_free(fathom_vda **pv) {
     fathom_free_sized(v->pend, INTERP * fr * sizeof(float));
     fathom_free_sized(v->R0, fr * sizeof(float));
     fathom_free_sized(v->R1, fr * sizeof(float));
+    fathom_free_sized(v->tap_user.host, v->tap_user.host_cap * sizeof(float)); /* device taps */
     fathom_engine_free(&v->e);
     fathom_free_sized(v, sizeof *v);
     *pv = NULL;
+}
+
+/* The temporal ops (ops.def) on top of the DA-V2 ones the engine checked. */
+static fathom_status check_temporal_ops(const fathom_backend *be) {
+    static const fathom_op_id used[] = {FATHOM_OP_group_norm, FATHOM_OP_nchw_to_seq,
+                                        FATHOM_OP_seq_to_nchw_add, FATHOM_OP_add_pe,
+                                        FATHOM_OP_geglu, FATHOM_OP_copy_rows};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        if (!fathom_backend_supports(be, used[i]))
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED, "vda: the %s backend has no kernel for op '%s'",
+                               be->ops->name, fathom_op_names[used[i]]);
+    return FATHOM_OK;
+}
+
+/* Device backends: the temporal arena once, and a view of it through the slot table (the
+ * rebase refuses a field left pointing at host memory). */
+static fathom_status upload_temporal(fathom_vda *v) {
+    fathom_backend *be = v->e->be;
+    const fathom_vda_weights *h = v->m->vda;
+    FATHOM_TRY(be->ops->alloc(be, &v->dev_arena, h->arena_bytes));
+    FATHOM_TRY(be->ops->upload(be, v->dev_arena, h->arena, h->arena_bytes));
+    FATHOM_TRY(fathom_vda_weights_rebase(h, v->dev_arena, &v->dev_w));
+    v->tw = &v->dev_w;
+    return FATHOM_OK;
 }
 
 fathom_status fathom_vda_create(const fathom_model *m, const fathom_engine_params *ep,
@@ -120,14 +153,10 @@ fathom_status fathom_vda_create(const fathom_model *m, const fathom_engine_param
     v->metric = v->p.metric >= 0 ? v->p.metric != 0 : m->vda_metric;
     v->emit = emit;
     v->user = user;
+    v->tw = m->vda;
     fathom_status s = fathom_engine_create(&v->base, ep, &v->e);
-    /* The temporal ops have CUDA twins, but the temporal modules' weights are host memory and
-     * the VDA forward has not run on a GPU: refuse rather than hand the device host pointers. */
-    if (s == FATHOM_OK && (v->e->be->kind != FATHOM_DEVICE_CPU || !v->e->be->ops->group_norm))
-        s = fathom_fail(FATHOM_ERR_UNSUPPORTED,
-                        "vda: Video Depth Anything runs on the CPU backend only for now (its "
-                        "temporal weights are not placed on %s yet); use device cpu",
-                        v->e->be->ops->name);
+    if (s == FATHOM_OK) s = check_temporal_ops(v->e->be);
+    if (s == FATHOM_OK && v->e->be->kind != FATHOM_DEVICE_CPU) s = upload_temporal(v);
     if (s != FATHOM_OK) {
         fathom_vda_free(&v);
         return s;
@@ -205,6 +234,12 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
     v->net = fathom_alloc(v->n_net * sizeof(float));
     v->D = fathom_alloc(v->n_D * sizeof(float));
     if (!v->slots || !v->net || !v->D) return fathom_fail(FATHOM_ERR_NOMEM, "vda: out of memory for %d x %d frames", w, h);
+    if (v->e->be->kind != FATHOM_DEVICE_CPU) { /* network input and output on the device */
+        FATHOM_TRY(op->alloc(v->e->be, &mem, v->n_slots * sizeof(float)));
+        v->x_dev = mem;
+        FATHOM_TRY(op->alloc(v->e->be, &mem, v->n_net * sizeof(float)));
+        v->net_dev = mem;
+    }
     if (v->p.streaming) return FATHOM_OK;
     v->last = fathom_alloc(in * sizeof(float));
     v->pend = fathom_alloc(INTERP * fr * sizeof(float));
@@ -215,23 +250,21 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
     return FATHOM_OK;
 }
 
-/* Interpolated position embeddings for the grid (as engine.c's, CPU backend). */
-static void ensure_pos(fathom_engine *e, int gh, int gw) {
-    if (e->pos_gh == gh && e->pos_gw == gw) return;
-    const fathom_weights *h = e->host_w;
-    fathom_posembed_interp(e->pos, h->pos_embed, h->arch.pos_grid, h->arch.embed_dim, gh, gw);
-    e->pos_gh = gh, e->pos_gw = gw;
-}
-
 /* x (T, 3, nh, nw) -> net (T, nh, nw); io: streaming cache views or NULL. */
 static fathom_status run_net(fathom_vda *v, const float *x, int T, float *net,
                              const fathom_vda_stream_io *io) {
     fathom_engine *e = v->e;
     if (T != v->plan.T) return fathom_fail(FATHOM_ERR_INTERNAL, "vda: %d frames for a %d-frame plan", T, v->plan.T);
-    ensure_pos(e, v->plan.enc.gh, v->plan.enc.gw);
-    fathom_vda_forward(e->be, &e->w, v->m->vda, &v->plan, v->arena, x, e->pos, net, &v->bufs,
-                       v->chunk, io, &e->tap);
-    return e->be->ops->sync(e->be);
+    FATHOM_TRY(fathom_engine_ensure_pos(e, v->plan.enc.gh, v->plan.enc.gw));
+    const fathom_backend_ops *op = e->be->ops;
+    const int device = e->be->kind != FATHOM_DEVICE_CPU;
+    const size_t nin = (size_t)T * 3 * fsz(v->nh, v->nw), nout = (size_t)T * fsz(v->nh, v->nw);
+    if (device) FATHOM_TRY(op->upload(e->be, v->x_dev, x, nin * sizeof(float)));
+    fathom_vda_forward(e->be, &e->w, v->tw, &v->plan, v->arena, device ? v->x_dev : x, e->pos,
+                       device ? v->net_dev : net, &v->bufs, v->chunk, io, &e->tap);
+    FATHOM_TRY(op->sync(e->be));
+    if (device) FATHOM_TRY(op->download(e->be, net, v->net_dev, nout * sizeof(float)));
+    return FATHOM_OK;
 }
 
 static fathom_status emit(fathom_vda *v, const float *depth) {
@@ -348,9 +381,9 @@ static fathom_status stream_frame(fathom_vda *v, const float *x) {
         for (int m = 0; m < 4; m++)
             for (int a = 0; a < 2; a++) {
                 char name[32];
-                int64_t sh[2] = {(int64_t)v->mh[m] * v->mw[m], v->m->vda->mm[m].C};
                 snprintf(name, sizeof name, "cache.mm%d.attn%d", m, a);
-                v->tap_user.fn(v->tap_user.user, name, entry(v, k, m, a), 2, sh);
+                fathom_tap_emit(&v->tap_user, name, entry(v, k, m, a), 2,
+                                (int64_t)v->mh[m] * v->mw[m], v->m->vda->mm[m].C, 0, 0); /* backend memory */
             }
     fathom_resize_depth(v->net, v->nh, v->nw, v->D, v->fh, v->fw);
     return emit(v, v->D);

@@ -225,7 +225,15 @@ static fathom_status map_temporal(fathom_tensor_set *set, const size_t *idx, siz
         const vslot *s = &c->s[k];
         const fathom_raw_tensor *t = &set->t[idx[s->found - 1]];
         float *dst = base + s->off;
-        if (s->part <= 0) *s->dst = dst;
+        if (s->part <= 0) {
+            *s->dst = dst;
+            if (w->n_fields == FATHOM_VDA_MAX_FIELDS) {
+                st = fathom_fail(FATHOM_ERR_INTERNAL, "%s: more than %d temporal tensors",
+                                 set->path, FATHOM_VDA_MAX_FIELDS);
+                goto done;
+            }
+            w->fields[w->n_fields++] = s->dst;
+        }
         if (t->data) {
             convert(dst, t->data, t->numel, t->dtype);
         } else if (t->dtype == FATHOM_DT_F32) {
@@ -369,6 +377,35 @@ int fathom_vda_file_is_vda(const char *path) {
     int r = fathom_vda_set_is_vda(&set);
     fathom_tensor_set_close(&set);
     return r;
+}
+
+/* 1 when the pointer stored at p points into [lo, lo + n). */
+static int points_into(const void *p, const char *lo, size_t n) {
+    const char *v;
+    memcpy(&v, p, sizeof v);
+    return v >= lo && v < lo + n;
+}
+
+fathom_status fathom_vda_weights_rebase(const fathom_vda_weights *h, void *base,
+                                        fathom_vda_weights *out) {
+    const char *hs = (const char *)h, *ha = h->arena;
+    *out = *h;
+    out->arena = base;
+    for (size_t k = 0; k < h->n_fields; k++) {
+        const char *f = (const char *)h->fields[k];
+        if (f < hs || f + sizeof(float *) > hs + sizeof *h || !points_into(f, ha, h->arena_bytes))
+            return fathom_fail(FATHOM_ERR_INTERNAL, "vda weights: slot %zu is not a tensor field", k);
+        float *hp;
+        memcpy(&hp, f, sizeof hp);
+        float *np = (float *)((char *)base + ((const char *)hp - ha));
+        memcpy((char *)out + (f - hs), &np, sizeof np);
+    }
+    /* nothing may still point into the host arena: scan the copy word by word */
+    for (size_t o = 0; o + sizeof(void *) <= sizeof *out; o += sizeof(void *))
+        if (points_into((const char *)out + o, ha, h->arena_bytes))
+            return fathom_fail(FATHOM_ERR_INTERNAL, "vda weights: the field at byte %zu is missing "
+                               "from the slot table (vda_weights.c)", o);
+    return FATHOM_OK;
 }
 
 void fathom_vda_weights_free(fathom_vda_weights **w) {

@@ -25,6 +25,8 @@ static const char *const model_names[] = {
     "metric-indoor-small", "metric-indoor-base", "metric-indoor-large",
     "metric-outdoor-small", "metric-outdoor-base", "metric-outdoor-large",
     "depth-pro",
+    "video-small", "video-base", "video-large",
+    "video-metric-small", "video-metric-base", "video-metric-large",
     NULL,
 };
 static const char *const model_repos[] = {
@@ -38,11 +40,33 @@ static const char *const model_repos[] = {
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Base-hf",
     "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf",
     "apple/DepthPro-hf", /* Depth Pro (src/model/depthpro*): same two files */
+    /* Video Depth Anything (src/model/vda*): one official .pth each, the model is that file */
+    "depth-anything/Video-Depth-Anything-Small",
+    "depth-anything/Video-Depth-Anything-Base",
+    "depth-anything/Video-Depth-Anything-Large",
+    "depth-anything/Metric-Video-Depth-Anything-Small",
+    "depth-anything/Metric-Video-Depth-Anything-Base",
+    "depth-anything/Metric-Video-Depth-Anything-Large",
+};
+static const char *const model_pth[] = { /* by index; NULL: config.json + model.safetensors */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    "video_depth_anything_vits.pth", "video_depth_anything_vitb.pth",
+    "video_depth_anything_vitl.pth", "metric_video_depth_anything_vits.pth",
+    "metric_video_depth_anything_vitb.pth", "metric_video_depth_anything_vitl.pth",
 };
 
 /* The files of a cached model, in download order (small config first: fails fast offline). */
-static const char *const model_files[] = {"config.json", "model.safetensors"};
-#define N_MODEL_FILES 2
+typedef struct hub_files {
+    const char *f[2];
+    int n;
+    int single; /* the model is the one file, not the folder */
+} hub_files;
+
+static hub_files files_of(const char *repo) {
+    for (int i = 0; model_names[i]; i++)
+        if (model_repos[i] == repo && model_pth[i]) return (hub_files){{model_pth[i], NULL}, 1, 1};
+    return (hub_files){{"config.json", "model.safetensors"}, 2, 0};
+}
 
 const char *const *fathom_model_names(void) { return model_names; }
 
@@ -90,11 +114,12 @@ static int hf_cache_root(char *out, size_t cap) {
     return n > 0 && (size_t)n < cap;
 }
 
-static int all_present(const char *folder);
+static int all_present(const char *folder, const hub_files *hf);
 
-/* A snapshot of `repo` in the Hugging Face cache with both files (models--ORG--NAME/
+/* A snapshot of `repo` in the Hugging Face cache with its files (models--ORG--NAME/
  * snapshots/REV/, REV = refs/main when it has them, else any complete snapshot) into out. */
 static int hf_cache_find(const char *repo, char *out, size_t cap) {
+    const hub_files files = files_of(repo);
     char root[PATH_CAP], dir[PATH_CAP + 64], ref[128] = "";
     if (!hf_cache_root(root, sizeof root)) return 0;
     const char *slash = strchr(repo, '/');
@@ -109,7 +134,8 @@ static int hf_cache_find(const char *repo, char *out, size_t cap) {
         fclose(f);
         ref[strcspn(ref, "\r\n")] = '\0';
         if (ref[0] && !strchr(ref, '/') && strcmp(ref, "..") &&
-            (size_t)snprintf(out, cap, "%s/snapshots/%s", dir, ref) < cap && all_present(out))
+            (size_t)snprintf(out, cap, "%s/snapshots/%s", dir, ref) < cap &&
+            all_present(out, &files))
             return 1;
     }
     char snaps[PATH_CAP + 96];
@@ -119,7 +145,8 @@ static int hf_cache_find(const char *repo, char *out, size_t cap) {
     int found = 0;
     for (struct dirent *e; !found && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
-        found = (size_t)snprintf(out, cap, "%s/%s", snaps, e->d_name) < cap && all_present(out);
+        found = (size_t)snprintf(out, cap, "%s/%s", snaps, e->d_name) < cap &&
+                all_present(out, &files);
     }
     closedir(d);
     return found;
@@ -154,10 +181,10 @@ static int regular_nonempty(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0;
 }
 
-static int all_present(const char *folder) {
-    char p[PATH_CAP + 32];
-    for (int i = 0; i < N_MODEL_FILES; i++) {
-        snprintf(p, sizeof p, "%s/%s", folder, model_files[i]);
+static int all_present(const char *folder, const hub_files *hf) {
+    char p[PATH_CAP + 64];
+    for (int i = 0; i < hf->n; i++) {
+        snprintf(p, sizeof p, "%s/%s", folder, hf->f[i]);
         if (!regular_nonempty(p)) return 0;
     }
     return 1;
@@ -275,7 +302,7 @@ static fathom_status lock_folder(const char *folder, const atomic_int *cancel, i
 /* Download one file into place: <final>.incomplete (resumed), verify, rename. */
 static fathom_status download_one(fathom_fetcher *f, const fathom_resolve_opts *opts,
                                   const char *url, const char *file, const char *final) {
-    char tmp[PATH_CAP + 64];
+    char tmp[PATH_CAP + 96];
     snprintf(tmp, sizeof tmp, "%s.incomplete", final);
     progress_ctx pc = {opts, file};
     fathom_fetch_meta meta;
@@ -330,6 +357,14 @@ static fathom_status copy_out(const char *s, char *out, size_t cap) {
     return FATHOM_OK;
 }
 
+/* The model in a complete folder: the folder, or its one file (Video Depth Anything). */
+static fathom_status model_out(const char *folder, const hub_files *hf, char *out, size_t cap) {
+    if (!hf->single) return copy_out(folder, out, cap);
+    if ((size_t)snprintf(out, cap, "%s/%s", folder, hf->f[0]) >= cap)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: path longer than %zu bytes", folder, cap - 1);
+    return FATHOM_OK;
+}
+
 fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolve_opts *opts,
                                    char *out, size_t cap) {
     if (!out || cap == 0)
@@ -341,7 +376,7 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
 
     const char *repo = fathom_model_repo(name);
     if (!repo) {
-        char list[256] = "";
+        char list[512] = "";
         for (int i = 0; model_names[i]; i++) {
             strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, model_names[i], sizeof list - strlen(list) - 1);
@@ -357,14 +392,18 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
     fathom_fetcher *own = NULL; /* owned: made when the caller lends none */
     fathom_fetcher *f = NULL;   /* borrowed from opts, or own */
     int lock_fd = -1;
-    char cache[PATH_CAP], folder[PATH_CAP], final[PATH_CAP + 32], url[PATH_CAP];
+    char cache[PATH_CAP], folder[PATH_CAP], final[PATH_CAP + 64], url[PATH_CAP];
+    const hub_files files = files_of(repo);
+    char what[160]; /* "config.json and model.safetensors" */
+    snprintf(what, sizeof what, "%s%s%s", files.f[0], files.n > 1 ? " and " : "",
+             files.n > 1 ? files.f[1] : "");
     FATHOM_TRY(fathom_model_cache_dir(opts, cache, sizeof cache));
     const char *repo_name = strrchr(repo, '/') + 1;
     if ((size_t)snprintf(folder, sizeof folder, "%s/%s", cache, repo_name) >= sizeof folder - 32)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cache path too long", cache);
-    if (all_present(folder)) return copy_out(folder, out, cap);
+    if (all_present(folder, &files)) return model_out(folder, &files, out, cap);
     char hf[PATH_CAP];
-    if (hf_cache_find(repo, hf, sizeof hf)) return copy_out(hf, out, cap); /* used in place */
+    if (hf_cache_find(repo, hf, sizeof hf)) return model_out(hf, &files, out, cap); /* in place */
 
     const char *endpoint = opts && opts->endpoint ? opts->endpoint : getenv("FATHOM_HF_ENDPOINT");
     if (!endpoint || !endpoint[0]) endpoint = getenv("HF_ENDPOINT");
@@ -373,9 +412,9 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
     while (elen > 0 && endpoint[elen - 1] == '/') elen--;
 
     const char *first_missing = NULL;
-    for (int i = 0; i < N_MODEL_FILES && !first_missing; i++) {
-        snprintf(final, sizeof final, "%s/%s", folder, model_files[i]);
-        if (!regular_nonempty(final)) first_missing = model_files[i];
+    for (int i = 0; i < files.n && !first_missing; i++) {
+        snprintf(final, sizeof final, "%s/%s", folder, files.f[i]);
+        if (!regular_nonempty(final)) first_missing = files.f[i];
     }
     const char *env_off = getenv("FATHOM_OFFLINE");
     int offline = (opts && opts->offline) || (env_off && env_off[0] && strcmp(env_off, "0") != 0) ||
@@ -383,9 +422,9 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
     if (offline)
         return fathom_fail(FATHOM_ERR_NOT_FOUND,
                            "model '%s' is not cached (%s missing) and downloads are off: place "
-                           "config.json and model.safetensors from %s (%.*s/%s) in %s/ (or in "
-                           "the Hugging Face cache), or give the model as a local path",
-                           name, first_missing, repo, (int)elen, endpoint, repo, folder);
+                           "%s from %s (%.*s/%s) in %s/ (or in the Hugging Face cache), or give "
+                           "the model as a local path",
+                           name, first_missing, what, repo, (int)elen, endpoint, repo, folder);
 
 
     st = make_dirs(folder);
@@ -400,16 +439,16 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
         if (st != FATHOM_OK) goto done;
         f = own;
     }
-    for (int i = 0; i < N_MODEL_FILES; i++) {
-        snprintf(final, sizeof final, "%s/%s", folder, model_files[i]);
+    for (int i = 0; i < files.n; i++) {
+        snprintf(final, sizeof final, "%s/%s", folder, files.f[i]);
         if (regular_nonempty(final)) continue; /* present, or another process just made it */
         if ((size_t)snprintf(url, sizeof url, "%.*s/%s/resolve/main/%s", (int)elen, endpoint,
-                             repo, model_files[i]) >= sizeof url) {
+                             repo, files.f[i]) >= sizeof url) {
             st = fathom_fail(FATHOM_ERR_INVALID_ARG, "download endpoint too long: %.64s...",
                              endpoint);
             goto done;
         }
-        st = download_one(f, opts, url, model_files[i], final);
+        st = download_one(f, opts, url, files.f[i], final);
         if (st == FATHOM_OK) continue;
         if (st == FATHOM_ERR_INTERRUPTED || st == FATHOM_ERR_FORMAT || st == FATHOM_ERR_NOMEM)
             goto done;
@@ -420,12 +459,12 @@ fathom_status fathom_model_resolve(const char *name_or_path, const fathom_resolv
         if (strncmp(msg, url, ul) == 0 && msg[ul] == ':' && msg[ul + 1] == ' ') msg += ul + 2;
         snprintf(cause, sizeof cause, "%s", msg);
         st = fathom_fail(st == FATHOM_ERR_IO || st == FATHOM_ERR_DISK_FULL ? st : FATHOM_ERR_NETWORK,
-                         "download %s failed: %s; place config.json and model.safetensors from "
-                         "%s in %s/, or give the model as a local path",
-                         url, cause, repo, folder);
+                         "download %s failed: %s; place %s from %s in %s/, or give the model "
+                         "as a local path",
+                         url, cause, what, repo, folder);
         goto done;
     }
-    st = copy_out(folder, out, cap);
+    st = model_out(folder, &files, out, cap);
 done:
     fathom_fetcher_free(&own);
     if (lock_fd >= 0) close(lock_fd); /* releases the flock */

@@ -131,6 +131,7 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
      * held item per inference thread */
     pl->n_items = (size_t)p->queue * 3 + (size_t)p->workers * 2 + 1 +
                   (size_t)p->n_devices * (p->batch + 1);
+    if (fathom_model_is_video(m)) pl->n_items += FATHOM_VDA_HELD; /* the frames of a window */
     pl->items = calloc(pl->n_items, sizeof *pl->items);
     pl->reorder = calloc(pl->n_items, sizeof *pl->reorder);
     if (!pl->items || !pl->reorder) {
@@ -153,8 +154,12 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     fo.cancel = &pl->cancel;
     if ((st = fathom_fetcher_create(&fo, &pl->fetcher)) != FATHOM_OK) goto done;
 
-    for (int d = 0; d < p->n_devices; d++) {
-        if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) goto done;
+    if (fathom_model_is_video(m)) { /* one ordered model instance on the first device */
+        if ((st = fathom_vda_stage_create(pl, &pl->vda)) != FATHOM_OK) goto done;
+    } else {
+        for (int d = 0; d < p->n_devices; d++)
+            if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK)
+                goto done;
     }
     if (p->report_path && (st = fathom_report_open(p->report_path, p, m, &pl->report)) != FATHOM_OK)
         goto done;
@@ -179,6 +184,12 @@ fathom_status fathom_pipeline_create(const fathom_model *m, const fathom_run_par
                                      fathom_pipeline **out) {
     *out = NULL;
     if (!m || !params) return fathom_fail(FATHOM_ERR_INVALID_ARG, "pipeline: no model or params");
+    if (fathom_model_is_video(m)) { /* images: the engine's refusal says which model to use */
+        fathom_engine *e = NULL;
+        fathom_status st = fathom_engine_create(m, &params->devices[0], &e);
+        fathom_engine_free(&e);
+        return st != FATHOM_OK ? st : fathom_fail(FATHOM_ERR_UNSUPPORTED, "video model");
+    }
     fathom_source src;
     fathom_sink sink;
     memset(&sink, 0, sizeof sink);
@@ -287,15 +298,18 @@ fathom_status fathom_pipeline_run(fathom_pipeline *pl, fathom_run_stats *stats_o
         goto done;
     }
     atomic_store(&pl->decode_alive, p->workers);
-    atomic_store(&pl->infer_alive, p->n_devices);
+    const int n_infer = pl->vda ? 1 : p->n_devices;
+    atomic_store(&pl->infer_alive, n_infer);
     /* consumers first, then the source; a failed thread start closes the input so that the
      * threads already running drain and end */
     for (int i = 0; i < p->workers && st == FATHOM_OK; i++)
         if (pthread_create(&thr[started], NULL, fathom_stage_write, pl) == 0) started++;
         else st = fathom_fail(FATHOM_ERR_NOMEM, "cannot start a write thread");
-    for (int d = 0; d < p->n_devices && st == FATHOM_OK; d++) {
+    for (int d = 0; d < n_infer && st == FATHOM_OK; d++) {
         iargs[d] = (fathom_infer_arg){pl, d};
-        if (pthread_create(&thr[started], NULL, fathom_stage_infer, &iargs[d]) == 0) started++;
+        if (pthread_create(&thr[started], NULL, pl->vda ? fathom_stage_vda : fathom_stage_infer,
+                           pl->vda ? (void *)pl : &iargs[d]) == 0)
+            started++;
         else st = fathom_fail(FATHOM_ERR_NOMEM, "cannot start an inference thread");
     }
     for (int i = 0; i < p->workers && st == FATHOM_OK; i++)
@@ -354,6 +368,7 @@ void fathom_pipeline_free(fathom_pipeline **plp) {
     if (!plp || !*plp) return;
     struct fathom_pipeline *pl = *plp;
     for (int d = 0; d < FATHOM_MAX_DEVICES; d++) fathom_engine_free(&pl->engines[d]);
+    fathom_vda_stage_free(&pl->vda);
     fathom_fetcher_free(&pl->fetcher);
     fathom_names_free(&pl->names);
     fathom_report_free(&pl->report);

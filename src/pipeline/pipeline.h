@@ -49,7 +49,8 @@ struct fathom_pipeline {
     const fathom_model *model;      /* borrowed */
     fathom_source src;              /* owned */
     fathom_sink sink;               /* owned */
-    fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned */
+    fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned (not for VDA models) */
+    struct fathom_vda_stage *vda;   /* owned, Video Depth Anything models only (stage_vda.c) */
     fathom_fetcher *fetcher;        /* owned */
     fathom_names *names;            /* owned */
     fathom_manifest *manifest;      /* owned, NULL for custom sinks: OUTDIR's manifest */
@@ -106,6 +107,17 @@ void *fathom_stage_source(void *arg);
 void *fathom_stage_decode(void *arg);
 void *fathom_stage_infer(void *arg); /* arg: a fathom_infer_arg */
 void *fathom_stage_write(void *arg);
+
+/* Video Depth Anything (stage_vda.c): one inference thread on device 0 that feeds frames to
+ * the model in index order and passes each item on when its depth (at the source size, in
+ * item->depth) comes out; the write stage then leaves it as it is. The decode stage keeps
+ * the frame's pixels (the model preprocesses in order) and sends every item, failed ones too,
+ * through q_infer. The stage holds up to FATHOM_VDA_HELD items (offline output lags the input
+ * by up to 32 frames), which the pool adds. */
+#define FATHOM_VDA_HELD 40
+fathom_status fathom_vda_stage_create(struct fathom_pipeline *pl, struct fathom_vda_stage **out);
+void fathom_vda_stage_free(struct fathom_vda_stage **s);
+void *fathom_stage_vda(void *arg); /* arg: the pipeline */
 
 typedef struct fathom_infer_arg {
     struct fathom_pipeline *pl; /* borrowed */

@@ -35,6 +35,7 @@ static void load_item(struct fathom_pipeline *pl, fathom_item *it) {
     }
     it->width = it->image.width;
     it->height = it->image.height;
+    if (pl->vda) return; /* the VDA stage preprocesses the pixels, in frame order */
     if (fathom_model_is_depthpro(pl->model)) { /* fixed 1536^2 input, EXIF focal */
         fathom_dp_item_input(pl, it);
         fathom_image_free(&it->image);
@@ -76,7 +77,9 @@ void *fathom_stage_decode(void *arg) {
         it->t_stage[FATHOM_STAGE_DECODE] = fathom_now_s() - t;
         fathom_pipeline_add_busy(pl, FATHOM_STAGE_DECODE, it->t_stage[FATHOM_STAGE_DECODE]);
         /* q_infer/q_write close only after every decode worker has left: the push succeeds */
-        fathom_queue_push(it->state == FATHOM_ITEM_PENDING ? pl->q_infer : pl->q_write, it);
+        /* (the VDA stage sees every index: it feeds the model in frame order) */
+        fathom_queue_push(it->state == FATHOM_ITEM_PENDING || pl->vda ? pl->q_infer : pl->q_write,
+                          it);
     }
     if (atomic_fetch_sub(&pl->decode_alive, 1) == 1) fathom_queue_close(pl->q_infer);
     return NULL;

@@ -53,6 +53,8 @@ void *fathom_stage_write(void *arg) {
                                                    (size_t)it->width * it->height);
             if (st == FATHOM_OK && fathom_model_is_depthpro(pl->model))
                 fathom_dp_item_output(pl, it); /* metric depth with the focal length */
+            else if (st == FATHOM_OK && pl->vda)
+                ; /* the VDA stage gave the depth at the source size */
             else if (st == FATHOM_OK)
                 fathom_resize_depth(it->depth_net, it->net_h, it->net_w, it->depth, it->height,
                                     it->width);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "pipeline/vda_video.h"
+#include "pipeline/video_priv.h"
 #include "pipeline/video_job.h"
 
 struct fathom_video_opts {
@@ -120,8 +120,24 @@ fathom_status fathom_video_run_create(const fathom_model *m, const fathom_run_pa
 fathom_status fathom_video_vda_run(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_opts *opts, int streaming,
                                    const FATHOM_ATOMIC_INT *cancel, char *summary, size_t cap) {
-    fathom_video_run_opts def;
-    fathom_video_run_default_opts(&def);
-    return fathom_vda_video_run(m, params, input, opts ? &opts->o : &def, streaming, cancel,
-                                summary, cap);
+    if (!fathom_model_is_video(m))
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: not a Video Depth Anything model", input);
+    fathom_run_params p = *params;
+    p.vda_streaming = streaming;
+    fathom_video_job *job = NULL;
+    fathom_pipeline *pl = NULL;
+    FATHOM_TRY(fathom_video_run_create(m, &p, input, opts, &job, &pl));
+    fathom_status st = FATHOM_OK;
+    if (pl) {
+        if (cancel) fathom_video_reader_add_cancel(job->reader, cancel); /* the input stops */
+        fathom_run_stats stats;
+        st = fathom_pipeline_run(pl, &stats);
+        fathom_pipeline_free(&pl); /* finishes the outputs */
+        if (st == FATHOM_OK && stats.failed)
+            st = fathom_fail(FATHOM_ERR_IO, "%s: %lld frames failed", input,
+                             (long long)stats.failed);
+    }
+    if (summary) fathom_video_job_summary(job, summary, cap);
+    fathom_video_job_release(&job);
+    return st;
 }

@@ -205,7 +205,11 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             todo = 1;
             int64_t have = 0;
             if (resume) FATHOM_TRY(count_seq_frames(job, &have));
-            if (have > 0 && !restart) {
+            if (have > 0 && job->vda) { /* windows and alignment need every earlier frame */
+                note(job, "%s: --resume: the frames in %s/ are made again from frame 0 (Video "
+                          "Depth Anything's windows depend on every earlier frame)%s",
+                     job->seq_dir, "");
+            } else if (have > 0 && !restart) {
                 job->resume_from = have;
                 char a[32];
                 snprintf(a, sizeof a, "%lld", (long long)have - 1);
@@ -343,6 +347,8 @@ static fathom_status job_open(const fathom_model *m, const fathom_run_params *pa
     fathom_model_info mi;
     fathom_model_get_info(m, &mi);
     job->write.metric = mi.metric;
+    job->vda = fathom_model_is_video(m) ? 1 + (params->vda_streaming != 0) : 0;
+    if (job->vda) job->opts.normalize = FATHOM_VNORM_VIDEO;
     fathom_status s = name_outputs(job, params, input, opts);
     if (s == FATHOM_OK) s = check_clashes(job, input, opts);
     if (s == FATHOM_OK && params->outdir) { /* leftovers of runs that died here (kill -9) */
@@ -462,6 +468,10 @@ void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n) {
                        : vi->rotation == 270 ? ", rotated 270" : "",
                        vi->mirrored ? ", mirrored" : "",
                        (long long)s.frames_written, from);
+    if (len < 0 || (size_t)len >= n) return;
+    if (job->vda)
+        len += snprintf(buf + len, n - len, " through Video Depth Anything (%s)",
+                        job->vda == 2 ? "streaming" : "offline");
     if (len < 0 || (size_t)len >= n) return;
     if (s.frames_failed)
         len += snprintf(buf + len, n - len, ", %lld failed (previous depth repeated)",

@@ -33,7 +33,9 @@
 
 typedef enum fathom_video_norm {
     FATHOM_VNORM_EMA = 0, /* exponential moving min/max + look-ahead + scene cuts (default) */
-    FATHOM_VNORM_FRAME    /* each frame's own min..max (flickers) */
+    FATHOM_VNORM_FRAME,   /* each frame's own min..max (flickers) */
+    FATHOM_VNORM_VIDEO    /* one min..max for the whole video (Video Depth Anything, whose
+                             scale its first window fixes; set by the job, video_spill.h) */
 } fathom_video_norm;
 
 typedef struct fathom_video_run_opts {

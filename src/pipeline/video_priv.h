@@ -46,6 +46,8 @@ struct fathom_video_job {
     char seq_dir[4096];              /* OUTDIR/<stem> when frame sequences are asked */
     int asked_npz, asked_seq;        /* outputs asked (opts may drop done ones on --resume) */
     char notes[1024];                /* what --resume decided, for the user */
+    int vda;                         /* Video Depth Anything (1 offline, 2 streaming): frames
+                                        depend on earlier ones (no continuing), one range */
 };
 
 /* Marker written in a frame sequence's folder when the sequence is complete (--resume). */

@@ -6,7 +6,11 @@
  * the ring when the temporal normalization has seen enough look-ahead, and is then encoded
  * (with the source's other streams interleaved up to its timestamp) and written as sequence
  * files. finish() drains the ring and completes (renames) the video when the input was read
- * to its end, and builds the --video-npz archive. */
+ * to its end, and builds the --video-npz archive.
+ * FATHOM_VNORM_VIDEO (Video Depth Anything): one range for the whole video. Raw outputs (npz,
+ * npy, exr) are written as frames come; the frames for the normalized ones (depth video, png
+ * sequences) go to a spill file (video_spill.h) and are encoded by finish() with the video's
+ * min..max, so memory stays flat. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +23,14 @@
 #include "media/normalize.h"
 #include "pipeline/naming.h"
 #include "pipeline/video_priv.h"
+#include "pipeline/video_spill.h"
 
 #define NORMALIZED_FORMATS (FATHOM_OUT_PNG16 | FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR)
+#define RAW_FORMATS (FATHOM_OUT_NPY | FATHOM_OUT_NPZ | FATHOM_OUT_EXR)
+/* what emit() writes: frame sequence format bits, plus these */
+#define EMIT_VIDEO (1u << 30)
+#define EMIT_NPZ (1u << 29)
+#define EMIT_ALL (~0u)
 
 static const fathom_output_format k_order[] = {FATHOM_OUT_NPY, FATHOM_OUT_NPZ, FATHOM_OUT_PNG16,
                                                FATHOM_OUT_PNG8, FATHOM_OUT_COLOR, FATHOM_OUT_EXR};
@@ -43,6 +53,7 @@ typedef struct video_sink {
     const uint8_t (*lut)[3];  /* borrowed static table */
     AVPacket *pkt;            /* owned: passthrough packets on their way to the writer */
     int made_dir;
+    fathom_video_spill *spill; /* owned, FATHOM_VNORM_VIDEO with normalized outputs only */
 } video_sink;
 
 static void vsink_free(void *self) {
@@ -56,6 +67,7 @@ static void vsink_free(void *self) {
     fathom_free_sized(s->rgb, s->px * 3);
     fathom_tnorm_free(&s->tn);
     av_packet_free(&s->pkt);
+    fathom_video_spill_free(&s->spill);
     fathom_video_job_unref(s->job);
     free(s);
 }
@@ -69,27 +81,28 @@ static fathom_status pass_packets(video_sink *s, int64_t upto_us) {
     return FATHOM_OK;
 }
 
-static fathom_status write_sequences(video_sink *s, const pending *p, float lo, float hi) {
+static fathom_status write_sequences(video_sink *s, const pending *p, float lo, float hi,
+                                     unsigned which) {
     fathom_video_job *job = s->job;
     const unsigned formats = job->opts.seq_formats;
     char rel[1200], path[4096];
     snprintf(rel, sizeof rel, "%s/%06" PRId64, job->stem, p->m.frame);
     for (size_t i = 0; i < sizeof k_order / sizeof k_order[0]; i++) {
-        if (!(formats & k_order[i])) continue;
+        if (!(formats & which & k_order[i])) continue;
         FATHOM_TRY(fathom_naming_path(job->outdir, rel, formats, k_order[i], path, sizeof path));
         if (!s->made_dir) {
             FATHOM_TRY(fathom_mkdir_parents(path));
             s->made_dir = 1;
         }
         fathom_write_opts o = job->write;
-        if (s->tn && (k_order[i] & NORMALIZED_FORMATS)) {
+        if ((s->tn || s->spill) && (k_order[i] & NORMALIZED_FORMATS)) {
             o.norm_min = lo;
             o.norm_max = hi;
         }
         fathom_status st = fathom_depth_write(path, k_order[i], p->depth, s->h, s->w, &o);
         if (st != FATHOM_OK) { /* a frame is whole or absent: remove its other formats */
             for (size_t j = 0; j < i; j++)
-                if ((formats & k_order[j]) &&
+                if ((formats & which & k_order[j]) &&
                     fathom_naming_path(job->outdir, rel, formats, k_order[j], path,
                                        sizeof path) == FATHOM_OK)
                     remove(path);
@@ -99,12 +112,13 @@ static fathom_status write_sequences(video_sink *s, const pending *p, float lo, 
     return FATHOM_OK;
 }
 
-/* The oldest frame leaves the ring with its normalization range. */
-static fathom_status emit(video_sink *s, float lo, float hi) {
+/* Frame p's outputs among `which` (EMIT_* and sequence format bits), normalized with lo..hi.
+ * `last`: no output of the frame is left to write, so it counts as written. */
+static fathom_status emit_frame(video_sink *s, const pending *p, float lo, float hi,
+                                unsigned which, int last) {
     fathom_video_job *job = s->job;
-    const pending *p = &s->ring[s->head];
     fathom_status st = FATHOM_OK;
-    if (job->writer) {
+    if (job->writer && (which & EMIT_VIDEO)) {
         const fathom_video_info *vi = fathom_video_reader_info(job->reader);
         st = pass_packets(s, fathom_video_ts_us(p->m.pts, vi->time_base));
         if (st == FATHOM_OK && job->opts.enc.color) {
@@ -118,13 +132,12 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
         }
     }
     /* every frame is in the npz (its count is the decoded frames'), a failed one repeated */
-    if (st == FATHOM_OK && job->npz) st = fathom_video_npz_add(job->npz, p->depth, p->m.pts);
+    if (st == FATHOM_OK && job->npz && (which & EMIT_NPZ))
+        st = fathom_video_npz_add(job->npz, p->depth, p->m.pts);
     /* a failed frame has no depth of its own: repeated in the video (timing), not as files */
-    if (st == FATHOM_OK && job->opts.seq_formats && !p->failed)
-        st = write_sequences(s, p, lo, hi);
+    if (st == FATHOM_OK && (job->opts.seq_formats & which) && !p->failed)
+        st = write_sequences(s, p, lo, hi, which);
     const int64_t frame = p->m.frame;
-    s->head = (s->head + 1) % s->cap;
-    s->count--;
     if (st != FATHOM_OK) {
         /* this frame's outputs are not whole: the job stops here (frames after it would
          * leave a hole in the sequence and the video) and says which frame failed */
@@ -134,11 +147,38 @@ static fathom_status emit(video_sink *s, float lo, float hi) {
         fathom_video_job_write_failed(job, frame, msg);
         return fathom_fail(st, "%s", msg);
     }
+    if (!last) return FATHOM_OK;
     pthread_mutex_lock(&job->mu);
     job->frames_written++; /* counted once every output of the frame is written */
     if (p->failed) job->frames_failed++;
     pthread_mutex_unlock(&job->mu);
     return FATHOM_OK;
+}
+
+/* The oldest frame leaves the ring with its normalization range; with a spill, only its raw
+ * outputs now, the others when finish() has the video's range. */
+static fathom_status emit(video_sink *s, float lo, float hi) {
+    const pending *p = &s->ring[s->head];
+    s->head = (s->head + 1) % s->cap;
+    s->count--;
+    if (!s->spill) return emit_frame(s, p, lo, hi, EMIT_ALL, 1);
+    FATHOM_TRY(emit_frame(s, p, lo, hi, EMIT_NPZ | RAW_FORMATS, 0));
+    return fathom_video_spill_add(s->spill, p->depth, p->m.frame, p->m.pts, p->m.duration,
+                                  p->failed);
+}
+
+/* finish() with a spill: the normalized outputs of every frame, with the video's range. */
+static fathom_status replay_spill(video_sink *s) {
+    float lo, hi;
+    FATHOM_TRY(fathom_video_spill_rewind(s->spill, &lo, &hi));
+    pending p = {s->ring[0].depth, {0, 0, 0, 0}, 0};
+    for (;;) {
+        int got = 0;
+        FATHOM_TRY(fathom_video_spill_next(s->spill, p.depth, &p.m.frame, &p.m.pts,
+                                           &p.m.duration, &p.failed, &got));
+        if (!got) return FATHOM_OK;
+        FATHOM_TRY(emit_frame(s, &p, lo, hi, EMIT_VIDEO | NORMALIZED_FORMATS, 1));
+    }
 }
 
 static fathom_status drain(video_sink *s) {
@@ -193,6 +233,7 @@ static fathom_status vsink_finish(void *self) {
     fathom_status st = drain(s); /* the frames in the ring are done: write them */
     if (st != FATHOM_OK || !atomic_load(&job->source_done))
         return st; /* interrupted: the video stays partial, the npz is not made */
+    if (s->spill && (st = replay_spill(s)) != FATHOM_OK) return st;
     if (job->npz && (st = fathom_video_npz_finish(job->npz)) != FATHOM_OK) return st;
     if (job->npz) {
         pthread_mutex_lock(&job->mu);
@@ -233,7 +274,12 @@ fathom_status fathom_video_sink_create(fathom_video_job *job, fathom_sink *out) 
     s->h = vi->height;
     s->px = (size_t)s->w * s->h;
     int normalized = job->writer || (job->opts.seq_formats & NORMALIZED_FORMATS);
-    if (normalized) {
+    if (normalized && job->opts.normalize == FATHOM_VNORM_VIDEO) {
+        if ((st = fathom_mkdir_p(job->outdir)) != FATHOM_OK ||
+            (st = fathom_video_spill_open(job->outdir, s->h, s->w, &s->spill)) != FATHOM_OK)
+            goto done;
+        s->cap = 1;
+    } else if (normalized) {
         fathom_tnorm_opts to = job->opts.tnorm;
         if (job->opts.normalize == FATHOM_VNORM_FRAME) {
             to.decay = 0;

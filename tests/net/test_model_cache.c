@@ -81,12 +81,15 @@ static void test_names(void **state) {
     assert_string_equal(fathom_model_repo("metric-outdoor-large"),
                         "depth-anything/Depth-Anything-V2-Metric-Outdoor-Large-hf");
     assert_string_equal(fathom_model_repo("depth-pro"), "apple/DepthPro-hf");
+    assert_string_equal(fathom_model_repo("video-small"), "depth-anything/Video-Depth-Anything-Small");
+    assert_string_equal(fathom_model_repo("video-metric-large"),
+                        "depth-anything/Metric-Video-Depth-Anything-Large");
     assert_null(fathom_model_repo("huge"));
     assert_null(fathom_model_repo(NULL));
     int n = 0;
     for (const char *const *p = fathom_model_names(); *p; p++, n++)
         assert_non_null(fathom_model_repo(*p));
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 16); /* 9 DA-V2, Depth Pro, 6 Video Depth Anything */
 }
 
 static void test_paths_and_unknown_names(void **state) {

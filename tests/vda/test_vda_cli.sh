@@ -36,7 +36,7 @@ for case in "$GV"/*/; do
     fi
     "$FATHOM_BIN" run -m "$case/model.pth" --input-size "$isz" -o "$T/vid" "$T/$c.mkv"
     $PY - "$T" "$case" "$c" <<'PY'
-import sys, os, glob, numpy as np, subprocess
+import sys, os, glob, json, numpy as np, subprocess
 t, case, c = sys.argv[1:4]
 def check(outdir, ref_name):
     ref = np.load(os.path.join(case, ref_name))
@@ -50,7 +50,8 @@ def check(outdir, ref_name):
 check("off", "depth.npy")
 if os.path.exists(os.path.join(case, "depth_stream.npy")):
     check("str", "depth_stream.npy")
-# the depth video: every frame, gray16, one range for the whole video (the golden min/max)
+# the depth video: every frame, gray16, one range for the whole video (the golden min/max),
+# near = bright
 ref = np.load(os.path.join(case, "depth.npy")); n, h, w = ref.shape
 raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", f"{t}/vid/{c}_depth.mkv", "-f", "rawvideo",
                       "-pix_fmt", "gray16le", "-"], capture_output=True, check=True).stdout
@@ -58,6 +59,8 @@ v = np.frombuffer(raw, "<u2").reshape(-1, h, w)
 assert len(v) == n, (len(v), n)
 lo, hi = ref.min(), ref.max()
 exp = np.round((ref - lo) / (hi - lo) * 65535)
+if json.load(open(os.path.join(case, "case.json")))["metric"]:
+    exp = 65535 - exp  # near = bright: metres are small near (as DA-V2 metric videos)
 assert np.abs(v.astype(np.float64) - exp).max() <= 8, np.abs(v.astype(np.float64) - exp).max()
 print(f"{c} depth video: {n} frames, video-wide range: OK")
 PY
