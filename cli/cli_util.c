@@ -1,6 +1,7 @@
 /* cli_util.c - shared pieces of the subcommands (see cli_util.h). */
 #include "cli_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -19,9 +20,48 @@ const char *cli_command(void) { return g_cmd; }
 void cli_set_ndjson(int on) { g_ndjson = on; }
 int cli_ndjson(void) { return g_ndjson; }
 
+/* The library names options by their fields (fathom.h); the user typed flags. Each library
+ * phrase that names a field is shown in the flag's words, here only. */
+static const char *const k_flag_words[][2] = {
+    {"(existing: overwrite or resume)", "(use --overwrite or --resume)"},
+    {"(existing: overwrite)", "(use --overwrite)"},
+    {": resume: ", ": --resume: "},
+    {"(resume: ", "(--resume: "},
+    {"(choose another outdir or video_path)", "(choose another -o or --video)"},
+    {"choose another report_path", "choose another --report"},
+    {"(precision fp32)", "(--precision fp32)"},
+    {"(focal_px overrides it)", "(--focal-px overrides it)"},
+    {"timeout_s sets the limit", "--timeout sets the limit"},
+};
+
+void cli_flag_words(const char *msg, char *out, size_t cap) {
+    size_t o = 0;
+    const size_t n_words = sizeof k_flag_words / sizeof k_flag_words[0];
+    for (const char *start = msg; *msg && o + 1 < cap;) {
+        /* a phrase that starts with a letter starts a word ("xresume" is not "resume") */
+        const int in_word = msg > start && (isalnum((unsigned char)msg[-1]) ||
+                                            msg[-1] == '-' || msg[-1] == '_');
+        size_t i = 0, len = 0;
+        for (; i < n_words; i++) {
+            const char *w = k_flag_words[i][0];
+            len = strlen(w);
+            if (!(in_word && isalnum((unsigned char)w[0])) && !strncmp(msg, w, len)) break;
+        }
+        if (i < n_words) {
+            int w = snprintf(out + o, cap - o, "%s", k_flag_words[i][1]);
+            o = w > 0 && o + (size_t)w < cap ? o + (size_t)w : cap - 1;
+            msg += len;
+        } else {
+            out[o++] = *msg++;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void emit(const char *level, const char *fmt, va_list ap) {
-    char msg[4096];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char raw[4096], msg[4096];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    cli_flag_words(raw, msg, sizeof msg);
     if (g_ndjson) {
         char line[8192];
         fathom_progress_json_message(level, msg, line, sizeof line);
@@ -223,8 +263,10 @@ int cli_device(const char *s, fathom_engine_params *ep) {
     return 0;
 }
 
-static void on_log(void *user, fathom_log_level level, const char *msg) {
+static void on_log(void *user, fathom_log_level level, const char *raw) {
     (void)user;
+    char msg[4096];
+    cli_flag_words(raw, msg, sizeof msg);
     int need = level == FATHOM_LOG_WARN ? 0 : level == FATHOM_LOG_INFO ? 1 : 2;
     if (g_verbosity < need) return;
     static const char *const names[] = {"debug", "info", "warning"};

@@ -17,6 +17,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A note the user should see at the default verbosity (hidden by -q). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A library message in the flag words the user typed (what cli_error/cli_warn/cli_note and the
+ * log do to every line). */
+void cli_flag_words(const char *msg, char *out, size_t cap);
 /* Every later stderr line of cli_error/cli_warn and of the log is one JSON object. */
 void cli_set_ndjson(int on);
 int cli_ndjson(void);

@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
      * half way: writes then fail with EPIPE and the run goes on to write outputs and report. */
     signal(SIGPIPE, SIG_IGN);
     fathom_blas_serial(1); /* the CPU engine threads around sgemm itself (fathom.h) */
+    fathom_ffmpeg_quiet(1); /* decoder chatter off: fathom says what failed (fathom.h) */
     if (argc < 2) return usage(stderr);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);

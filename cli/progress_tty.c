@@ -63,7 +63,9 @@ static void on_item(void *user, const fathom_item_event *ev) {
     } else if (ev->state == 3 && ev->status != FATHOM_ERR_INTERRUPTED) {
         /* failures are always shown, whatever the mode (not the items a Ctrl-C left out) */
         if (p->bar_shown) fputs("\r\033[K", stderr);
-        fprintf(stderr, "fathom %s: %s\n", cli_command(), ev->error);
+        char msg[4096];
+        cli_flag_words(ev->error, msg, sizeof msg);
+        fprintf(stderr, "fathom %s: %s\n", cli_command(), msg);
     }
 }
 

@@ -585,9 +585,6 @@ typedef enum fathom_log_level {
 typedef void (*fathom_log_fn)(void *user, fathom_log_level level, const char *msg);
 /* Install (fn, user) for the whole process; fn NULL: silent (the default). */
 void fathom_log_set_callback(fathom_log_fn fn, void *user);
-/* FFmpeg's own messages: the library sets FFmpeg's (process-wide) log level to quiet on its
- * first FFmpeg use, only when the application left it at FFmpeg's default (AV_LOG_INFO); call
- * av_log_set_level before using libfathom to keep another. */
 
 /* ======================================================================== process settings */
 
@@ -597,6 +594,11 @@ void fathom_log_set_callback(fathom_log_fn fn, void *user);
  * on its own: the fathom CLI calls it at start-up, and a CPU engine created without it logs
  * one warning when OpenBLAS runs more than one thread. on = 0 does nothing. */
 void fathom_blas_serial(int on);
+/* Process-wide, hence opt-in: FFmpeg's own messages off (av_log_set_level(AV_LOG_QUIET)), so
+ * that decoder chatter does not reach stderr; fathom reports what matters through its status
+ * and log. The library never changes FFmpeg's level on its own: the fathom CLI calls this at
+ * start-up. on = 0 does nothing. */
+void fathom_ffmpeg_quiet(int on);
 
 /* ======================================================================== devices */
 

@@ -11,7 +11,6 @@
 #include <libswscale/swscale.h>
 
 #include "core/status.h"
-#include "media/av_quiet.h"
 #include "media/image.h"
 
 #define AVIO_BUF 65536
@@ -219,7 +218,6 @@ static fathom_status to_rgb(ffdec *d, fathom_image *out) {
 
 fathom_status fathom_ffimage_decode(const uint8_t *data, size_t size, const char *name,
                                     uint64_t max_pixels, fathom_image *out) {
-    fathom_av_quiet();
     ffdec d = {.name = name, .max_pixels = max_pixels, .mem = {data, size, 0}};
     fathom_status s = open_demuxer(&d);
     if (s == FATHOM_OK) s = open_decoder(&d);

@@ -142,7 +142,7 @@ static fathom_status check_ops(const fathom_backend *be) {
 fathom_status fathom_dp_engine_create(const fathom_model *m, const fathom_engine_params *params, fathom_engine **out) {
     fathom_engine_params p = params ? *params : fathom_engine_default_params();
     if (p.device == FATHOM_DEVICE_CPU && p.precision != FATHOM_PRECISION_DEFAULT && p.precision != FATHOM_PRECISION_FP32)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro on the CPU runs in fp32 only (--precision fp32)");
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro on the CPU runs in fp32 only (precision fp32)");
     if (p.weights == FATHOM_WEIGHTS_INT8)
         return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro runs with float weights only (no int8)");
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */

@@ -77,7 +77,7 @@ fathom_status fathom_outdir_check(const char *outdir, const char *report_path,
                         "fine: the walk skips it)",
                         outdir, hit->name, hit->name);
     else if (report_path && stat(report_path, &st) == 0 && (hit = find_id(ids, &st)))
-        s = fathom_fail(FATHOM_ERR_INVALID_ARG, "report %s is the input %s; choose another --report",
+        s = fathom_fail(FATHOM_ERR_INVALID_ARG, "report %s is the input %s; choose another report_path",
                         report_path, hit->name);
     fathom_input_ids_free(&ids);
     return s;

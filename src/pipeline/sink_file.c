@@ -100,7 +100,7 @@ static fathom_status file_check(void *self, fathom_item *it, int *skip) {
         *skip = 1;
         return FATHOM_OK;
     }
-    return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite or --resume)",
+    return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                        it->source.s, first);
 }
 

@@ -37,7 +37,7 @@ static double file_f35(const char *path) {
     }
     if (v > 5000)
         fathom_log(FATHOM_LOG_WARN, "%s: EXIF FocalLengthIn35mmFilm %g mm is implausible; used, as the official code does "
-                   "(--focal-px overrides it)", path, v);
+                   "(focal_px overrides it)", path, v);
     return v;
 }
 

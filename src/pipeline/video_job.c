@@ -121,7 +121,7 @@ static fathom_status check_not_input(fathom_video_job *job, const char *path) {
     if ((job->opts.video_path && same_file(&in, job->video_path)) ||
         (job->opts.npz && same_file(&in, job->npz_path)))
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: an output of this video would replace "
-                           "the input %s; refused (choose another -o or --video)", job->input,
+                           "the input %s; refused (choose another outdir or video_path)", job->input,
                            path);
     if (job->opts.seq_formats && inside(path, job->seq_dir))
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: its frame sequence folder %s holds the "
@@ -168,13 +168,13 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
         if (exists(job->video_path) && resume) {
             job->opts.video_path = NULL; /* done by an earlier run */
         } else if (exists(job->video_path) && !overwrite) {
-            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite or --resume)",
+            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, job->video_path);
         } else {
             todo = 1;
             restart = 1;
             if (resume && partial_exists(job->video_path))
-                note(job, "%s: --resume: the depth video %s is made again from frame 0 (a "
+                note(job, "%s: resume: the depth video %s is made again from frame 0 (a "
                           "partial video file cannot be continued)", job->video_path, "");
         }
     }
@@ -182,13 +182,13 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
         if (exists(job->npz_path) && resume) {
             job->opts.npz = 0;
         } else if (exists(job->npz_path) && !overwrite) {
-            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite or --resume)",
+            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, job->npz_path);
         } else {
             todo = 1;
             restart = 1;
             if (resume && seq_first[0])
-                note(job, "%s: --resume: %s is made again from frame 0 (the archive is built "
+                note(job, "%s: resume: %s is made again from frame 0 (the archive is built "
                           "only when the last frame is in)", job->npz_path, "");
         }
     }
@@ -199,24 +199,24 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             job->opts.seq_formats = 0;
         } else if (seq_first[0] && !overwrite && !resume) {
             /* a frame sequence from an earlier run is not overwritten frame by frame */
-            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (use --overwrite or --resume)",
+            return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, seq_first);
         } else {
             todo = 1;
             int64_t have = 0;
             if (resume) FATHOM_TRY(count_seq_frames(job, &have));
             if (have > 0 && job->vda) { /* windows and alignment need every earlier frame */
-                note(job, "%s: --resume: the frames in %s/ are made again from frame 0 (Video "
+                note(job, "%s: resume: the frames in %s/ are made again from frame 0 (Video "
                           "Depth Anything's windows depend on every earlier frame)%s",
                      job->seq_dir, "");
             } else if (have > 0 && !restart) {
                 job->resume_from = have;
                 char a[32];
                 snprintf(a, sizeof a, "%lld", (long long)have - 1);
-                note(job, "%s: --resume: frames 0..%s of %s/ exist; continuing after them",
+                note(job, "%s: resume: frames 0..%s of %s/ exist; continuing after them",
                      a, job->seq_dir);
             } else if (have > 0) {
-                note(job, "%s: --resume: the frames in %s/ are made again from frame 0 along "
+                note(job, "%s: resume: the frames in %s/ are made again from frame 0 along "
                           "with the outputs above%s", job->seq_dir, "");
             }
         }
@@ -453,7 +453,7 @@ void fathom_video_job_get_stats(fathom_video_job *job, fathom_video_job_stats *o
 void fathom_video_job_summary(fathom_video_job *job, char *buf, size_t n) {
     fathom_video_job_stats s;
     if (job->skipped) {
-        snprintf(buf, n, "%s: skipped (--resume: its outputs are complete)", job->input);
+        snprintf(buf, n, "%s: skipped (resume: its outputs are complete)", job->input);
         return;
     }
     fathom_video_job_get_stats(job, &s);

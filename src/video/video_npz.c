@@ -95,7 +95,7 @@ fathom_status fathom_video_npz_open(const char *path, int h, int w, int tb_num, 
     *out = NULL;
     struct stat sb;
     if (!overwrite && stat(path, &sb) == 0)
-        return fathom_fail(FATHOM_ERR_IO, "output %s exists (use --overwrite)", path);
+        return fathom_fail(FATHOM_ERR_IO, "output %s exists (existing: overwrite)", path);
     fathom_video_npz *z = calloc(1, sizeof *z);
     if (!z || !(z->path = strdup(path))) {
         free(z);

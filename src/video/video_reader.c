@@ -20,7 +20,6 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
-#include "media/av_quiet.h"
 #include "video/av_error.h"
 #include "video/packet_ring.h"
 #include "video/video_orient.h"
@@ -316,7 +315,6 @@ fathom_status fathom_video_reader_open(const char *url, const fathom_video_reade
                                        fathom_video_reader **out) {
     *out = NULL;
     if (!url) return fathom_fail(FATHOM_ERR_INVALID_ARG, "video: no input given");
-    fathom_av_quiet();
     fathom_video_reader *r = av_mallocz(sizeof *r);
     if (!r) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video reader", url);
     pthread_mutex_init(&r->lock, NULL);
@@ -567,7 +565,7 @@ fathom_status fathom_video_reader_next(fathom_video_reader *r, fathom_video_fram
         if (ret < 0) {
             if (r->timed_out) {
                 char why[160];
-                snprintf(why, sizeof why, "no data for %g s (stalled input; --timeout sets the "
+                snprintf(why, sizeof why, "no data for %g s (stalled input; timeout_s sets the "
                          "limit)", r->opts.timeout_s);
                 mark_end(r, 1, why);
             } else if (ret != AVERROR_EOF) {

@@ -14,7 +14,6 @@
 
 #include "core/log.h"
 #include "core/status.h"
-#include "media/av_quiet.h"
 #include "video/aac_transcoder.h"
 #include "video/av_error.h"
 
@@ -66,7 +65,7 @@ fathom_status fathom_video_codec_parse(const char *name, fathom_video_codec *out
             *out = t[i].c;
             return FATHOM_OK;
         }
-    return fathom_fail(FATHOM_ERR_INVALID_ARG, "--video-codec '%s': use ffv1, h264 or h265",
+    return fathom_fail(FATHOM_ERR_INVALID_ARG, "codec '%s': use ffv1, h264 or h265",
                        name ? name : "");
 }
 
@@ -103,7 +102,7 @@ static enum AVPixelFormat pick_pix_fmt(const fathom_video_writer_opts *o, const 
     if (o->pix_fmt && o->pix_fmt[0]) {
         pf = av_get_pix_fmt(o->pix_fmt);
         if (pf == AV_PIX_FMT_NONE) {
-            *s = fathom_fail(FATHOM_ERR_INVALID_ARG, "--pix-fmt '%s': unknown pixel format",
+            *s = fathom_fail(FATHOM_ERR_INVALID_ARG, "pix_fmt '%s': unknown pixel format",
                              o->pix_fmt);
             return pf;
         }
@@ -271,7 +270,6 @@ fathom_status fathom_video_writer_open(const char *path, int width, int height,
         src->time_base.den <= 0)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "video writer: bad arguments for %s",
                            path ? path : "(null)");
-    fathom_av_quiet();
     fathom_video_writer *w = av_mallocz(sizeof *w);
     if (!w) return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate a video writer", path);
     w->opts = opts ? *opts : fathom_video_writer_default_opts();
