@@ -14,7 +14,7 @@
 /* depth (h, w) of rgb through the engine; x/net are grow-only scratch owned by the caller. */
 static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
                            int input_size, float *depth, float **x, size_t *x_cap, float **net,
-                           size_t *net_cap, double *busy) {
+                           size_t *net_cap, double *busy, int *metric) {
     int nh, nw;
     fathom_network_size(h, w, input_size, &nh, &nw);
     size_t px = (size_t)nh * nw;
@@ -35,13 +35,14 @@ static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int 
     double t = sv_mono();
     st = fathom_engine_forward(s->engine, *x, 1, nh, nw, *net);
     *busy = sv_mono() - t;
+    *metric = s->metric; /* of the engine that computed it (models switch live) */
     pthread_mutex_unlock(&s->engine_mu);
     if (st == FATHOM_OK) fathom_resize_depth(*net, nh, nw, depth, h, w);
     return st;
 }
 
 fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
-                             float **depth, int *w, int *h) {
+                             float **depth, int *w, int *h, int *metric) {
     fathom_image img;
     *depth = NULL;
     fathom_status st = fathom_image_decode(data, size, "request body", FATHOM_DEFAULT_MAX_PIXELS, &img);
@@ -51,7 +52,7 @@ fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int in
     double busy;
     float *d = malloc((size_t)img.width * img.height * sizeof(float));
     st = d ? infer(s, img.rgb, img.stride, img.width, img.height, input_size, d, &x, &xc, &net,
-                   &nc, &busy)
+                   &nc, &busy, metric)
            : FATHOM_ERR_NOMEM;
     free(x);
     free(net);
@@ -91,8 +92,6 @@ void *sv_analyser_main(void *arg) {
     float *x = NULL, *net = NULL; /* owned: scratch */
     size_t xc = 0, nc = 0;
     s->gov_target = -1;
-    fathom_model_info mi;
-    fathom_model_get_info(s->p.model, &mi);
     while (!atomic_load(&s->stop)) {
         sv_config cfg;
         sv_get_config(s, &cfg);
@@ -111,8 +110,9 @@ void *sv_analyser_main(void *arg) {
         size_t n = (size_t)f->w * f->h;
         float *d = malloc(n * sizeof(float)); /* moves into the frame */
         double busy = 0;
+        int metric = 0;
         fathom_status st = d ? infer(s, f->rgb, (size_t)f->w * 3, f->w, f->h, cfg.input_size, d,
-                                     &x, &xc, &net, &nc, &busy)
+                                     &x, &xc, &net, &nc, &busy, &metric)
                              : FATHOM_ERR_NOMEM;
         if (s->gov) fathom_governor_record(s->gov, 0, busy, 1);
         if (st != FATHOM_OK) {
@@ -125,7 +125,7 @@ void *sv_analyser_main(void *arg) {
         /* frames are shared read-only once published; this one is not yet */
         f->depth = d;
         fathom_norm_range(d, n, NULL, &f->lo, &f->hi);
-        f->metric = mi.metric;
+        f->metric = metric;
         f->cmap = cfg.colormap;
         f->invert = cfg.invert;
         f->quality = cfg.jpeg_quality;

@@ -71,7 +71,7 @@ extern const double sv_lat_bounds[SV_LAT_BUCKETS]; /* seconds; the last is +Inf 
 
 typedef struct sv_ws_client sv_ws_client;
 
-struct sv_server {
+struct fathom_server {
     sv_params p;
     atomic_int stop;
     pthread_mutex_t cfg_mu;
@@ -83,8 +83,13 @@ struct sv_server {
     pthread_t th_source, th_analyser;
     int have_source_th, have_analyser_th;
 
-    pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine */
+    pthread_mutex_t apply_mu;            /* one settings change at a time (a model load inside) */
+    pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine; the
+                                            four fields below change together under it */
     fathom_engine *engine;               /* owned */
+    const fathom_model *model;           /* the engine's model: p.model or model_owned */
+    fathom_model *model_owned;           /* owned: a model switched to live; NULL: p.model */
+    int metric;                          /* the model's output is meters */
     fathom_governor *gov;                /* owned by the analyser thread (recreated live) */
     pthread_mutex_t gov_mu;              /* guards gov against status readers */
     double gov_target;                   /* target the current governor runs with */
@@ -118,6 +123,13 @@ double sv_rate_fps(const sv_rate *r, double now_mono);
 void sv_record_latency(sv_server *s, double seconds);
 void sv_get_config(sv_server *s, sv_config *c);
 void sv_set_source_state(sv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Load model `name` ("" = the one the server started with) with its engine beside the
+ * running one, then swap them in between two frames. On failure nothing changes (error set). */
+fathom_status sv_switch_model(sv_server *s, const char *name);
+/* Apply a JSON object of settings (PATCH /v1/config, WebSocket control message) to the live
+ * settings, loading a new model first when "model" changes. Returns 0, 400 (bad key or value)
+ * or 422 (the model did not load; settings unchanged), with the cause in err. */
+int sv_patch_config(sv_server *s, const char *json, size_t len, char *err, size_t cap);
 
 void *sv_source_main(void *arg);   /* source.c */
 void *sv_analyser_main(void *arg); /* analyser.c */
@@ -125,7 +137,7 @@ void *sv_analyser_main(void *arg); /* analyser.c */
 /* Depth of one encoded image with the shared engine, exactly as `fathom run` computes it:
  * *depth (h, w) malloc'd, caller frees. */
 fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
-                             float **depth, int *w, int *h);
+                             float **depth, int *w, int *h, int *metric);
 
 /* Sinks */
 int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error set) */

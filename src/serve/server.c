@@ -16,18 +16,7 @@ int sv_host_needs_token(const char *host) {
     return strcmp(host, "127.0.0.1") && strcmp(host, "::1") && strcmp(host, "localhost");
 }
 
-void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user) {
-    fathom_log_set_callback(fn, user);
-}
-
 int sv_server_port(const sv_server *s) { return s->port; }
-
-void sv_server_set_config(sv_server *s, const sv_config *c) {
-    pthread_mutex_lock(&s->cfg_mu);
-    s->cfg = *c;
-    atomic_fetch_add(&s->cfg_gen, 1);
-    pthread_mutex_unlock(&s->cfg_mu);
-}
 
 void sv_server_get_config(sv_server *s, sv_config *c) { sv_get_config(s, c); }
 
@@ -41,6 +30,7 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     s->p = *p;
     s->cfg = p->config;
     pthread_mutex_init(&s->cfg_mu, NULL);
+    pthread_mutex_init(&s->apply_mu, NULL);
     pthread_mutex_init(&s->engine_mu, NULL);
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
@@ -50,7 +40,7 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     s->t_start = sv_mono();
     snprintf(s->source_state, sizeof s->source_state, "starting");
     sv_source_global_init();
-    fathom_status st = fathom_engine_create(p->model, &p->engine, &s->engine);
+    fathom_status st = sv_switch_model(s, p->config.model);
     if (st != FATHOM_OK) goto fail;
     if (sv_http_start(s) != 0) {
         st = FATHOM_ERR_IO;
@@ -89,9 +79,11 @@ void sv_server_free(sv_server **ps) {
     sv_ws_close_all(s); /* clients that upgraded while stopping */
     fathom_governor_free(&s->gov);
     fathom_engine_free(&s->engine);
+    fathom_model_free(&s->model_owned);
     sv_slot_destroy(&s->in);
     sv_slot_destroy(&s->out);
     pthread_mutex_destroy(&s->cfg_mu);
+    pthread_mutex_destroy(&s->apply_mu);
     pthread_mutex_destroy(&s->engine_mu);
     pthread_mutex_destroy(&s->gov_mu);
     pthread_mutex_destroy(&s->cl_mu);
