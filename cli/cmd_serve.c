@@ -46,6 +46,10 @@ static void usage(FILE *f) {
 "      --max-clients N     streaming clients at once (default 64)\n"
 "      --max-body BYTES    largest POST body (default 32M)\n"
 "      --client-queue N    frames queued per streaming client (default 2)\n"
+"      --record FILE       record the depth to a video: .mkv lossless FFV1 16-bit grey, .mp4\n"
+"                          H.264; finalized on SIGINT/SIGTERM or when switched off live\n"
+"      --output-url URL    publish the colorized depth live (udp://, srt:// as MPEG-TS,\n"
+"                          rtmp:// as FLV, or a file) with libx264\n"
 "      --device D          cpu, cuda, cuda:N or auto   --precision fp32|fp16|bf16\n"
 "      --threads T         CPU threads of the engine (default: all cores)\n"
 "governor: --target-util P --max-util P --nice N --gpu-mem-limit BYTES --gpu-mem-fraction F\n"
@@ -66,7 +70,7 @@ enum {
 static const struct { const char *flag, *key; } k_setting_flags[] = {
     {"colormap", "colormap"}, {"input-size", "input_size"}, {"max-res", "max_res"},
     {"max-clients", "max_clients"}, {"max-body", "max_body"}, {"client-queue", "client_queue"},
-    {"jpeg-quality", "jpeg_quality"}};
+    {"jpeg-quality", "jpeg_quality"}, {"record", "record"}, {"output-url", "output_url"}};
 
 static const struct option k_opts[] = {
     {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
@@ -77,7 +81,8 @@ static const struct option k_opts[] = {
     {"colormap", required_argument, 0, O_SET}, {"input-size", required_argument, 0, O_SET},
     {"max-res", required_argument, 0, O_SET}, {"max-clients", required_argument, 0, O_SET},
     {"max-body", required_argument, 0, O_SET}, {"client-queue", required_argument, 0, O_SET},
-    {"jpeg-quality", required_argument, 0, O_SET},
+    {"jpeg-quality", required_argument, 0, O_SET}, {"record", required_argument, 0, O_SET},
+    {"output-url", required_argument, 0, O_SET},
     {"device", required_argument, 0, O_DEVICE}, {"precision", required_argument, 0, O_PRECISION},
     {"threads", required_argument, 0, O_THREADS}, {"offline", no_argument, 0, O_OFFLINE},
     {"metric", no_argument, 0, O_METRIC}, {"max-depth", required_argument, 0, O_MAX_DEPTH},

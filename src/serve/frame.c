@@ -50,6 +50,7 @@ void sv_frame_unref(sv_frame **pf) {
     free(f->jpeg[0]);
     free(f->jpeg[1]);
     free(f->u16);
+    free(f->color);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -80,29 +81,34 @@ static int encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **
     return buf ? 0 : -1;
 }
 
+/* Caller holds f->mu. */
+static const uint8_t *color_locked(sv_frame *f) {
+    if (!f->color && f->depth) {
+        size_t n = (size_t)f->w * f->h;
+        uint8_t *q = malloc(n); /* owned here */
+        f->color = q ? malloc(n * 3) : NULL;
+        if (f->color) {
+            fathom_normalize_u8(f->depth, n, f->lo, f->hi, f->invert, q);
+            fathom_colormap_apply(fathom_colormap_lut(f->cmap), q, n, f->color);
+        }
+        free(q);
+    }
+    return f->color;
+}
+
+const uint8_t *sv_frame_color(sv_frame *f) {
+    pthread_mutex_lock(&f->mu);
+    const uint8_t *r = color_locked(f);
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
 const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len) {
     pthread_mutex_lock(&f->mu);
     if (!f->jpeg[which]) {
-        const uint8_t *src = f->rgb;
-        uint8_t *tmp = NULL, *q = NULL;
-        size_t n = (size_t)f->w * f->h;
-        if (which == 0 && f->depth) {
-            q = malloc(n);
-            tmp = malloc(n * 3);
-            if (q && tmp) {
-                fathom_normalize_u8(f->depth, n, f->lo, f->hi, f->invert, q);
-                fathom_colormap_apply(fathom_colormap_lut(f->cmap), q, n, tmp);
-                src = tmp;
-            } else {
-                src = NULL;
-            }
-        } else if (which == 0) {
-            src = NULL;
-        }
+        const uint8_t *src = which == 0 ? color_locked(f) : f->rgb;
         if (src) encode_jpeg(src, f->w, f->h, f->quality > 0 ? f->quality : 80, &f->jpeg[which],
                              &f->jpeg_len[which]);
-        free(q);
-        free(tmp);
     }
     const uint8_t *r = f->jpeg[which];
     *len = f->jpeg_len[which];
@@ -237,6 +243,15 @@ void sv_set_source_state(sv_server *s, const char *fmt, ...) {
     va_start(ap, fmt);
     pthread_mutex_lock(&s->stats_mu);
     vsnprintf(s->source_state, sizeof s->source_state, fmt, ap);
+    pthread_mutex_unlock(&s->stats_mu);
+    va_end(ap);
+}
+
+void sv_set_output_state(sv_server *s, int which, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&s->stats_mu);
+    vsnprintf(s->output_state[which], sizeof s->output_state[which], fmt, ap);
     pthread_mutex_unlock(&s->stats_mu);
     va_end(ap);
 }

@@ -23,7 +23,8 @@ fathom_status sv_switch_model(sv_server *s, const char *name) {
         use = m;
     }
     fathom_engine *e = NULL;
-    st = fathom_engine_create(use, &s->p.engine, &e);
+    int video = fathom_model_is_video(use); /* runs as a streaming VDA session, made lazily */
+    st = video ? FATHOM_OK : fathom_engine_create(use, &s->p.engine, &e);
     if (st != FATHOM_OK) {
         fathom_model_free(&m);
         return fathom_fail(st, "model %s: %s", name[0] ? name : "(initial)", fathom_last_error());
@@ -33,11 +34,15 @@ fathom_status sv_switch_model(sv_server *s, const char *name) {
     pthread_mutex_lock(&s->engine_mu);
     fathom_engine *old_e = s->engine;
     fathom_model *old_m = s->model_owned;
+    fathom_vda *old_v = s->vda; /* borrows the old model: freed before it */
+    s->vda = NULL;
+    s->video = video;
     s->engine = e;
     s->model = use;
     s->model_owned = m;
     s->metric = mi.metric;
     pthread_mutex_unlock(&s->engine_mu);
+    fathom_vda_free(&old_v);
     fathom_engine_free(&old_e);
     fathom_model_free(&old_m);
     return FATHOM_OK;
