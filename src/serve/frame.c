@@ -23,6 +23,23 @@ double sv_mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+struct timespec sv_deadline(double timeout_s) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
+    dl.tv_sec = (time_t)t;
+    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    return dl;
+}
+
+void sv_cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
 sv_frame *sv_frame_new(int w, int h) {
     sv_frame *f = calloc(1, sizeof *f); /* owned by its references */
     if (!f) return NULL;
@@ -131,11 +148,7 @@ const uint16_t *sv_frame_u16(sv_frame *f) {
 void sv_slot_init(sv_slot *s) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &a);
-    pthread_condattr_destroy(&a);
+    sv_cond_init(&s->cv);
     atomic_init(&s->drops, 0);
 }
 
@@ -159,11 +172,7 @@ void sv_slot_put(sv_slot *s, sv_frame *f) {
 }
 
 sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomic_int *stop) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
-    dl.tv_sec = (time_t)t;
-    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    struct timespec dl = sv_deadline(timeout_s);
     sv_frame *f = NULL;
     pthread_mutex_lock(&s->mu);
     while (s->seq <= *seen && !(stop && atomic_load(stop))) {
@@ -181,11 +190,7 @@ sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomi
 }
 
 int sv_slot_wait_taken(sv_slot *s, double timeout_s) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
-    dl.tv_sec = (time_t)t;
-    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    struct timespec dl = sv_deadline(timeout_s);
     pthread_mutex_lock(&s->mu);
     while (s->f && !s->taken)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;

@@ -37,10 +37,7 @@ void sv_outputs_push(sv_server *s, sv_frame *f) {
     sv_frame_ref(f);
     pthread_mutex_lock(&s->outq_mu);
     while (f->keep && s->outq_n == SV_OUTQ && !atomic_load(&s->stop)) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_nsec += 100 * 1000 * 1000;
-        if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
+        struct timespec dl = sv_deadline(0.1);
         pthread_cond_timedwait(&s->outq_cv, &s->outq_mu, &dl);
     }
     if (s->outq_n == SV_OUTQ) { /* full: the oldest goes */
@@ -57,11 +54,7 @@ void sv_outputs_push(sv_server *s, sv_frame *f) {
 }
 
 static sv_frame *pop(sv_server *s, double timeout_s) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
-    dl.tv_sec = (time_t)t;
-    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    struct timespec dl = sv_deadline(timeout_s);
     sv_frame *f = NULL;
     pthread_mutex_lock(&s->outq_mu);
     while (s->outq_n == 0 && !atomic_load(&s->stop))

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "serve/serve.h"
 
@@ -145,6 +146,8 @@ struct fathom_server {
 };
 
 double sv_now(void);           /* CLOCK_REALTIME seconds */
+struct timespec sv_deadline(double timeout_s); /* CLOCK_MONOTONIC now + timeout_s */
+void sv_cond_init(pthread_cond_t *cv);         /* timed waits on CLOCK_MONOTONIC (sv_deadline) */
 double sv_mono(void);          /* CLOCK_MONOTONIC seconds */
 void sv_rate_tick(sv_server *s, sv_rate *r);
 double sv_rate_fps(const sv_rate *r, double now_mono);

@@ -43,11 +43,7 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     snprintf(s->output_state[0], sizeof s->output_state[0], "off");
     snprintf(s->output_state[1], sizeof s->output_state[1], "off");
     pthread_mutex_init(&s->outq_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->outq_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sv_cond_init(&s->outq_cv);
     sv_source_global_init();
     fathom_status st = sv_switch_model(s, p->config.model);
     if (st != FATHOM_OK) goto fail;
