@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "serve/priv.h"
@@ -100,6 +101,12 @@ static void open_record(sv_server *s, outputs *o, const sv_frame *f) {
     wo.codec = dot && (!strcasecmp(dot, ".mkv") || !strcasecmp(dot, ".nut") || !strcasecmp(dot, ".avi"))
                    ? FATHOM_VCODEC_FFV1 : FATHOM_VCODEC_H264;
     fathom_video_source_desc src = {{1, 1000000}, {0, 1}, NULL, -1};
+    if (access(o->rec_path, F_OK) == 0) { /* the key comes over HTTP too: never replace a file */
+        fathom_log(FATHOM_LOG_WARN, "record: %s exists; not overwritten (choose another name)", o->rec_path);
+        sv_set_output_state(s, 0, "error: %s exists; not overwritten", o->rec_path);
+        o->rec_failed = 1;
+        return;
+    }
     if (fathom_video_writer_open(o->rec_path, f->w, f->h, &src, &wo, &o->rec) != FATHOM_OK) {
         fathom_log(FATHOM_LOG_WARN, "record: %s", fathom_last_error());
         sv_set_output_state(s, 0, "error: %s", fathom_last_error());

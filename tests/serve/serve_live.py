@@ -59,6 +59,13 @@ try:
     check("record: switched off -> finalized, ffprobe reads 30 frames 160x120 FFV1 gray16",
           ok and p.get("nb_read_frames") == "30" and (p.get("width"), p.get("height")) == (160, 120)
           and p.get("codec_name") == "ffv1" and p.get("pix_fmt") == "gray16le", p)
+    patch(srv, record=rec, source="")
+    wait_for(lambda: status(srv)["source"]["state"].startswith("idle"), 30)
+    patch(srv, source=clip)
+    ok = wait_for(lambda: "exists" in status(srv)["sinks"]["record"], 30)
+    check("record: an existing file is never overwritten (status says so)",
+          ok and ffprobe(rec).get("nb_read_frames") == "30", status(srv)["sinks"])
+    patch(srv, record="")
     # on again into an .mp4 (H.264), with the file replayed; then SIGTERM finalizes it
     rec2 = os.path.join(T, "rec2.mp4")
     n0 = status(srv)["sinks"]["recorded"]
