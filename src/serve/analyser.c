@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/log.h"
 #include "core/status.h"
@@ -56,6 +59,14 @@ static fathom_status vda_infer(sv_server *s, const uint8_t *rgb, size_t stride, 
 static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
                            int input_size, int live, uint64_t gen, float *depth, float **x,
                            size_t *x_cap, float **net, size_t *net_cap, double *busy, int *metric) {
+#ifdef _OPENMP
+    /* This thread (the analyser, or an HTTP connection's for POST) was not started by OpenMP,
+     * so its default team size is every core; OpenBLAS (OpenMP build) follows the calling
+     * thread's and then runs its own threads inside the engine's, which measured 25x slower
+     * (VDA tiny: 1.4 s vs 54 ms a frame). fathom_blas_serial() in the CLI only sets the main
+     * thread's. This one's own setting: the engine's regions name their team size anyway. */
+    omp_set_num_threads(1);
+#endif
     pthread_mutex_lock(&s->engine_mu);
     if (s->video) {
         double t = sv_mono();
