@@ -100,6 +100,7 @@ static void open_record(sv_server *s, outputs *o, const sv_frame *f) {
     /* .mkv/.nut/.avi: lossless FFV1 gray16; other containers (.mp4, .mov): H.264 gray */
     wo.codec = dot && (!strcasecmp(dot, ".mkv") || !strcasecmp(dot, ".nut") || !strcasecmp(dot, ".avi"))
                    ? FATHOM_VCODEC_FFV1 : FATHOM_VCODEC_H264;
+    wo.threads = 1; /* encoding stays on the outputs thread: the cores belong to the analyser */
     fathom_video_source_desc src = {{1, 1000000}, {0, 1}, NULL, -1};
     if (access(o->rec_path, F_OK) == 0) { /* the key comes over HTTP too: never replace a file */
         fathom_log(FATHOM_LOG_WARN, "record: %s exists; not overwritten (choose another name)", o->rec_path);

@@ -84,6 +84,7 @@ fathom_status sv_stream_open(const char *url, int w, int h, const atomic_int *st
     s->enc->framerate = (AVRational){30, 1};
     s->enc->gop_size = 15;
     s->enc->max_b_frames = 0;
+    s->enc->thread_count = 1; /* one encoder thread (ours): the cores belong to the analyser */
     if (s->oc->oformat->flags & AVFMT_GLOBALHEADER) s->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     av_opt_set(s->enc->priv_data, "preset", "ultrafast", 0);
     av_opt_set(s->enc->priv_data, "tune", "zerolatency", 0);
