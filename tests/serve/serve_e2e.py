@@ -285,10 +285,12 @@ subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "test
 # a file without --realtime is not live: every frame is analysed, none dropped
 s = Server("--source", clip)
 try:
-    ended = wait_for(lambda: status(s)["source"]["state"].startswith("ended"), 120)
-    st = status(s)
     n_src = int(subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
                                 "stream=nb_read_frames", "-of", "csv=p=0", clip], capture_output=True, text=True).stdout.strip() or 0)
+    ended = wait_for(lambda: status(s)["source"]["state"].startswith("ended"), 120)
+    # "ended" comes with the last frame handed over; its analysis may still be running
+    wait_for(lambda: status(s)["analyser"]["frames"] >= n_src, 30)
+    st = status(s)
     check("file as fast as possible: every frame analysed, none dropped",
           ended and st["analyser"]["frames"] == n_src == st["source"]["frames"] and st["analyser"]["dropped"] == 0,
           (n_src, st["source"], st["analyser"]))
