@@ -56,17 +56,10 @@ static fathom_status vda_infer(sv_server *s, const uint8_t *rgb, size_t stride, 
 
 /* depth (h, w) of rgb through the engine (or the VDA session: live, gen as vda_infer); x/net
  * are grow-only scratch owned by the caller. */
-static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
-                           int input_size, int live, uint64_t gen, float *depth, float **x,
-                           size_t *x_cap, float **net, size_t *net_cap, double *busy, int *metric) {
-#ifdef _OPENMP
-    /* This thread (the analyser, or an HTTP connection's for POST) was not started by OpenMP,
-     * so its default team size is every core; OpenBLAS (OpenMP build) follows the calling
-     * thread's and then runs its own threads inside the engine's, which measured 25x slower
-     * (VDA tiny: 1.4 s vs 54 ms a frame). fathom_blas_serial() in the CLI only sets the main
-     * thread's. This one's own setting: the engine's regions name their team size anyway. */
-    omp_set_num_threads(1);
-#endif
+static fathom_status infer_body(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                                int input_size, int live, uint64_t gen, float *depth, float **x,
+                                size_t *x_cap, float **net, size_t *net_cap, double *busy,
+                                int *metric) {
     pthread_mutex_lock(&s->engine_mu);
     if (s->video) {
         double t = sv_mono();
@@ -96,8 +89,8 @@ static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int 
     pthread_mutex_lock(&s->engine_mu);
     if (s->video) { /* switched to a VDA model meanwhile */
         pthread_mutex_unlock(&s->engine_mu);
-        return infer(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
-                     busy, metric);
+        return infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net,
+                          net_cap, busy, metric);
     }
     double t = sv_mono();
     st = fathom_engine_forward(s->engine, *x, 1, nh, nw, *net);
@@ -105,6 +98,32 @@ static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int 
     *metric = s->metric; /* of the engine that computed it (models switch live) */
     pthread_mutex_unlock(&s->engine_mu);
     if (st == FATHOM_OK) fathom_resize_depth(*net, nh, nw, depth, h, w);
+    return st;
+}
+
+/* infer_body inside a one-thread OpenMP team whose own team size is 1. The calling thread
+ * (the analyser, or an HTTP connection's for POST) was not started by OpenMP, so its default
+ * team size is every core; OpenBLAS (OpenMP build) follows the caller's and then runs its own
+ * threads inside the engine's, measured 15-25x slower under load (VDA tiny: 1.4 s vs 80 ms a
+ * frame). fathom_blas_serial() in the CLI sets only the main thread's. Setting it on the bare
+ * thread instead (omp_set_num_threads outside any region) corrupted the heap at thread exit
+ * in libgomp; inside a region it is the implicit task's, which libgomp owns. A team of one is
+ * not an active level, so the engine's own regions still run their threads. */
+static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                           int input_size, int live, uint64_t gen, float *depth, float **x,
+                           size_t *x_cap, float **net, size_t *net_cap, double *busy, int *metric) {
+    fathom_status st = FATHOM_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(1)
+    {
+        omp_set_num_threads(1);
+        st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
+                        busy, metric);
+    }
+#else
+    st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
+                    busy, metric);
+#endif
     return st;
 }
 

@@ -43,7 +43,9 @@ void sv_cond_init(pthread_cond_t *cv) {
 sv_frame *sv_frame_new(int w, int h) {
     sv_frame *f = calloc(1, sizeof *f); /* owned by its references */
     if (!f) return NULL;
-    f->rgb = malloc((size_t)w * h * 3);
+    /* padded: swscale's SIMD output may store past the last pixel (FFmpeg asks for padded
+     * destination buffers) */
+    f->rgb = malloc((size_t)w * h * 3 + 64);
     if (!f->rgb) {
         free(f);
         return NULL;
