@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "fathom.h"
+#include "serve_status.h"
 #include "test_util.h"
 
 static void test_config(void **state) {
@@ -47,32 +48,6 @@ static void test_config(void **state) {
     assert_int_equal(fathom_serve_host_needs_token("127.0.0.1"), 0);
     assert_int_equal(fathom_serve_host_needs_token("::1"), 0);
     assert_int_not_equal(fathom_serve_host_needs_token("0.0.0.0"), 0);
-}
-
-/* GET path on 127.0.0.1:port; the body (NUL-terminated) in buf. */
-static int get(int port, const char *path, char *buf, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    size_t n = 0;
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
-        char req[256];
-        int k = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-        if (write(fd, req, (size_t)k) == k) {
-            ssize_t r;
-            while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
-        }
-    }
-    if (fd >= 0) close(fd);
-    buf[n] = '\0';
-    return (int)n;
-}
-
-static long long analysed(int port) {
-    static char buf[1 << 16];
-    get(port, "/v1/status", buf, sizeof buf);
-    const char *p = strstr(buf, "\"analyser\":{\"frames\":");
-    return p ? atoll(p + strlen("\"analyser\":{\"frames\":")) : -1;
 }
 
 static int threads(void) {
@@ -109,7 +84,7 @@ static void test_cycles(void **state) {
         int port = fathom_serve_port(s);
         assert_true(port > 0);
         long long f = -1;
-        for (int t = 0; t < 600 && (f = analysed(port)) < 1; t++) usleep(50 * 1000);
+        for (int t = 0; t < 600 && (f = serve_analysed(port)) < 1; t++) usleep(50 * 1000);
         if (f < 1) fail_msg("cycle %d: no frame analysed in 30 s", i);
         if (i == 0) { /* a model that does not load: refused, the worker serves on */
             fathom_serve_config *bad = NULL;
@@ -119,7 +94,7 @@ static void test_cycles(void **state) {
             assert_non_null(strstr(fathom_last_error(), "/no/such/model"));
             fathom_serve_config_free(&bad);
             long long f2 = f;
-            for (int t = 0; t < 600 && (f2 = analysed(port)) <= f; t++) usleep(50 * 1000);
+            for (int t = 0; t < 600 && (f2 = serve_analysed(port)) <= f; t++) usleep(50 * 1000);
             assert_true(f2 > f);
         }
         fathom_serve_stop(&s);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fathom.h"
+#include "serve_status.h"
 #include "test_util.h"
 
 #define SWITCHES 4
@@ -56,25 +57,6 @@ static void *switcher(void *arg) {
     return NULL;
 }
 
-static long long status_frames(int port) {
-    char buf[1 << 15];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    size_t n = 0;
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
-        const char req[] = "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-        if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
-            ssize_t r;
-            while (n + 1 < sizeof buf && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
-        }
-    }
-    if (fd >= 0) close(fd);
-    buf[n] = '\0';
-    const char *p = strstr(buf, "\"analyser\":{\"frames\":");
-    return p ? atoll(p + strlen("\"analyser\":{\"frames\":")) : -1;
-}
-
 static void test_switch(void **state) {
     (void)state;
     static job j;
@@ -99,11 +81,11 @@ static void test_switch(void **state) {
     int port = fathom_serve_port(j.s);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, switcher, &j), 0);
-    long long first = status_frames(port), last = first;
-    for (int i = 0; i < 40; i++, usleep(50 * 1000)) last = status_frames(port);
+    long long first = serve_analysed(port), last = first;
+    for (int i = 0; i < 40; i++, usleep(50 * 1000)) last = serve_analysed(port);
     pthread_join(th, NULL);
-    for (int t = 0; t < 600 && status_frames(port) <= last; t++) usleep(50 * 1000);
-    assert_true(status_frames(port) > last);
+    for (int t = 0; t < 600 && serve_analysed(port) <= last; t++) usleep(50 * 1000);
+    assert_true(serve_analysed(port) > last);
     fathom_serve_stop(&j.s);
     assert_int_equal(j.failures, 0);
     int finalized = 0;
