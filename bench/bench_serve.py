@@ -2,9 +2,11 @@
 
   FATHOM_BIN=build/fathom FATHOM_GOLDEN=../shared/golden /usr/bin/python3 bench/bench_serve.py
 
-1. capture-to-receive latency (client clock - capture_ts, same host) at a 30 fps realtime file
-   source (640x360), tiny model at input size $SIZE (default 112) on the CPU, with 1 and with 50 WebSocket clients (p50/p99 over all
-   received frames of one measured client, plus drops);
+1. latency at a 30 fps realtime file source (640x360), tiny model at input size $SIZE (default
+   112) on the CPU, with 1 and with 50 WebSocket clients: capture-to-send (the server's send_ts -
+   capture_ts, the issue's figure) and capture-to-receive (client clock - capture_ts, same host),
+   p50/p99 over all frames of one measured client, plus drops. The 49 other clients run in a
+   separate process, so their Python decoding does not delay the measured client's event loop;
 2. fps ceiling with ViT-S (golden vits-pth weights) at input size 518, source as fast as possible;
 3. serving overhead: frames/s of `fathom run` on N extracted frames vs `fathom serve`'s analyser
    on the same clip as fast as possible (tiny model, same input size and threads).
@@ -47,7 +49,7 @@ def clip(name, size, rate, secs):
     return path
 
 
-async def client(url, secs, lat):
+async def client(url, secs, lat, sent=None):
     async with websockets.connect(url, max_size=2**26) as ws:
         end = time.monotonic() + secs
         while time.monotonic() < end:
@@ -55,7 +57,14 @@ async def client(url, secs, lat):
             now = time.time()
             if isinstance(m, bytes) and lat is not None:
                 n = int.from_bytes(m[:4], "little")
-                lat.append(now - json.loads(m[4:4 + n])["capture_ts"])
+                h = json.loads(m[4:4 + n])
+                lat.append(now - h["capture_ts"])
+                sent.append(h["send_ts"] - h["capture_ts"])
+
+
+def load_clients(url, n, secs):
+    """The extra clients, in their own process (python3 bench_serve.py --load URL N SECS)."""
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--load", url, str(n), str(secs)])
 
 
 def pct(xs, q):
@@ -63,21 +72,24 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3
 
 
-def latency(n_clients, secs=20):
+def latency(n_clients, secs=30):
     src = clip("c30.mp4", "640x360", 30, 60)
     p, url = serve("--model", TINY, "--input-size", SIZE, "--source", src, "--realtime", "--loop",
                    "--max-clients", "200")
     time.sleep(3)
-    lat = []
+    lat, sent = [], []
     ws = url.replace("http", "ws") + "/v1/stream"
-
-    async def run():
-        await asyncio.gather(client(ws, secs, lat), *[client(ws, secs, None) for _ in range(n_clients - 1)])
-    asyncio.run(run())
+    others = load_clients(ws, n_clients - 1, secs + 4) if n_clients > 1 else None
+    if others:
+        time.sleep(3)  # connected before the measured client starts
+    asyncio.run(client(ws, secs, lat, sent))
     st = status(url)
+    if others:
+        others.wait()
     p.send_signal(signal.SIGTERM)
     p.wait()
-    return {"clients": n_clients, "frames": len(lat), "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99),
+    return {"clients": n_clients, "frames": len(lat), "send_p50_ms": pct(sent, 0.5), "send_p99_ms": pct(sent, 0.99),
+            "recv_p50_ms": pct(lat, 0.5), "recv_p99_ms": pct(lat, 0.99), "ws_clients": st["sinks"]["ws_clients"],
             "analyser_fps": st["analyser"]["fps"], "analyser_dropped": st["analyser"]["dropped"],
             "ws_dropped": st["sinks"]["ws_dropped"]}
 
@@ -114,6 +126,13 @@ def overhead(n=40, size=int(SIZE), secs=40):
     p.wait()
     return run_fps, serve_fps
 
+
+if len(sys.argv) == 5 and sys.argv[1] == "--load":
+    async def many(url, n, secs):
+        await asyncio.gather(*[client(url, secs, None) for _ in range(n)])
+    os.rmdir(T)
+    asyncio.run(many(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+    sys.exit(0)
 
 load0 = os.getloadavg()
 print("load before", load0, flush=True)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
-#include "backend/backend.h"
 #include "commands.h"
-#include "core/log.h"
 #include "fathom.h"
-#include "net/hub.h"
-#include "serve/serve.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -49,6 +46,10 @@ static void usage(FILE *f) {
 "      --max-clients N     streaming clients at once (default 64)\n"
 "      --max-body BYTES    largest POST body (default 32M)\n"
 "      --client-queue N    frames queued per streaming client (default 2)\n"
+"      --record FILE       record the depth to a video: .mkv lossless FFV1 16-bit grey, .mp4\n"
+"                          H.264; finalized on SIGINT/SIGTERM or when switched off live\n"
+"      --output-url URL    publish the colorized depth live (udp://, srt:// as MPEG-TS,\n"
+"                          rtmp:// as FLV, or a file) with libx264\n"
 "      --device D          cpu, cuda, cuda:N or auto   --precision fp32|fp16|bf16\n"
 "      --threads T         CPU threads of the engine (default: all cores)\n"
 "governor: --target-util P --max-util P --nice N --gpu-mem-limit BYTES --gpu-mem-fraction F\n"
@@ -69,7 +70,7 @@ enum {
 static const struct { const char *flag, *key; } k_setting_flags[] = {
     {"colormap", "colormap"}, {"input-size", "input_size"}, {"max-res", "max_res"},
     {"max-clients", "max_clients"}, {"max-body", "max_body"}, {"client-queue", "client_queue"},
-    {"jpeg-quality", "jpeg_quality"}};
+    {"jpeg-quality", "jpeg_quality"}, {"record", "record"}, {"output-url", "output_url"}};
 
 static const struct option k_opts[] = {
     {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
@@ -80,7 +81,8 @@ static const struct option k_opts[] = {
     {"colormap", required_argument, 0, O_SET}, {"input-size", required_argument, 0, O_SET},
     {"max-res", required_argument, 0, O_SET}, {"max-clients", required_argument, 0, O_SET},
     {"max-body", required_argument, 0, O_SET}, {"client-queue", required_argument, 0, O_SET},
-    {"jpeg-quality", required_argument, 0, O_SET},
+    {"jpeg-quality", required_argument, 0, O_SET}, {"record", required_argument, 0, O_SET},
+    {"output-url", required_argument, 0, O_SET},
     {"device", required_argument, 0, O_DEVICE}, {"precision", required_argument, 0, O_PRECISION},
     {"threads", required_argument, 0, O_THREADS}, {"offline", no_argument, 0, O_OFFLINE},
     {"metric", no_argument, 0, O_METRIC}, {"max-depth", required_argument, 0, O_MAX_DEPTH},
@@ -120,6 +122,17 @@ static void log_json(void *user, fathom_log_level level, const char *msg) {
     cJSON_Delete(o);
 }
 
+/* The CLI's own log lines, in the same JSON form as the library's. */
+static void note(fathom_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(fathom_log_level level, const char *fmt, ...) {
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_json(NULL, level, msg);
+}
+
 static int num(const char *flag, const char *s, double lo, double hi, double *out) {
     char *end;
     errno = 0;
@@ -136,11 +149,14 @@ typedef struct override {
     const char *key, *value;
 } override;
 
-/* defaults + file (when path) + flags. Returns 0, or -1 with a message printed. */
-static int build_config(const char *path, const override *ov, int n_ov, sv_config *out) {
-    sv_config c;
-    sv_config_defaults(&c);
-    char err[400];
+/* defaults + file (when path) + flags. Returns the settings (the caller frees them with
+ * fathom_serve_config_free), or NULL with a message printed. */
+static fathom_serve_config *build_config(const char *path, const override *ov, int n_ov) {
+    fathom_serve_config *c = NULL; /* returned */
+    if (fathom_serve_config_new(&c) != FATHOM_OK) {
+        fprintf(stderr, "fathom serve: %s\n", fathom_last_error());
+        return NULL;
+    }
     if (path) {
         FILE *f = fopen(path, "rb");
         if (f) {
@@ -157,11 +173,12 @@ static int build_config(const char *path, const override *ov, int n_ov, sv_confi
                 if (k == 0) break;
             }
             fclose(f);
-            int rc = text ? sv_config_load_yaml(&c, text, n, err, sizeof err) : -1;
+            fathom_status st = text ? fathom_serve_config_load_yaml(c, text, n) : FATHOM_ERR_NOMEM;
             free(text);
-            if (rc != 0) {
-                fprintf(stderr, "fathom serve: config %s: %s\n", path, text ? err : "out of memory");
-                return -1;
+            if (st != FATHOM_OK) {
+                fprintf(stderr, "fathom serve: config %s: %s\n", path, text ? fathom_last_error() : "out of memory");
+                fathom_serve_config_free(&c);
+                return NULL;
             }
         } else if (errno == ENOENT) { /* first run: write the defaults with comments */
             char dir[4096];
@@ -172,7 +189,7 @@ static int build_config(const char *path, const override *ov, int n_ov, sv_confi
                     mkdir(dir, 0755);
                     *p = '/';
                 }
-            char *y = sv_config_to_yaml(&c);
+            char *y = fathom_serve_config_yaml(c);
             FILE *w = y ? fopen(path, "wx") : NULL;
             if (w) {
                 fputs(y, w);
@@ -183,19 +200,20 @@ static int build_config(const char *path, const override *ov, int n_ov, sv_confi
             free(y);
         } else {
             fprintf(stderr, "fathom serve: config %s: %s\n", path, strerror(errno));
-            return -1;
+            fathom_serve_config_free(&c);
+            return NULL;
         }
     }
     for (int i = 0; i < n_ov; i++)
-        if (sv_config_set(&c, ov[i].key, ov[i].value, err, sizeof err) != 0) {
-            fprintf(stderr, "fathom serve: %s\n", err);
-            return -1;
+        if (fathom_serve_config_set(c, ov[i].key, ov[i].value) != FATHOM_OK) {
+            fprintf(stderr, "fathom serve: %s\n", fathom_last_error());
+            fathom_serve_config_free(&c);
+            return NULL;
         }
-    *out = c;
-    return 0;
+    return c;
 }
 
-static int parse_listen(const char *s, sv_params *p) {
+static int parse_listen(const char *s, fathom_serve_params *p) {
     const char *colon = strrchr(s, ':');
     if (!colon) goto bad;
     size_t hl = (size_t)(colon - s);
@@ -216,13 +234,8 @@ bad:
 }
 
 int cmd_serve(int argc, char **argv) {
-    static sv_params p; /* large; one per process */
-    memset(&p, 0, sizeof p);
-    p.engine = fathom_engine_default_params();
-    p.governor = fathom_governor_default_params();
+    fathom_serve_params p = fathom_serve_default_params();
     fathom_model_params mp = fathom_model_default_params();
-    snprintf(p.host, sizeof p.host, "127.0.0.1");
-    p.port = 8080;
     const char *model_arg = NULL, *config_path = NULL, *device = "cpu", *prec = NULL;
     int no_config = 0, offline = 0;
     override ov[64];
@@ -313,12 +326,9 @@ int cmd_serve(int argc, char **argv) {
     if (!strcasecmp(device, "cpu")) {
         p.engine.device = FATHOM_DEVICE_CPU;
     } else if (!strcasecmp(device, "auto")) {
-        fathom_backend *be = NULL;
-        p.engine.device = FATHOM_DEVICE_CPU;
-        if (fathom_backend_cuda_create(0, FATHOM_PRECISION_DEFAULT, 0, &be) == FATHOM_OK) {
-            fathom_backend_free(&be);
-            p.engine.device = FATHOM_DEVICE_CUDA;
-        }
+        fathom_engine_params a = fathom_device_auto(NULL);
+        p.engine.device = a.device;
+        p.engine.device_index = a.device_index;
     } else if (!strncasecmp(device, "cuda", 4) && (device[4] == '\0' || device[4] == ':')) {
         p.engine.device = FATHOM_DEVICE_CUDA;
         if (device[4] == ':') {
@@ -352,13 +362,16 @@ int cmd_serve(int argc, char **argv) {
         if (cfg_default[0]) config_path = cfg_default;
     }
     if (no_config) config_path = NULL;
-    if (build_config(config_path, ov, n_ov, &p.config) != 0) return 2;
+    fathom_serve_config *cfg = build_config(config_path, ov, n_ov); /* owned here */
+    if (!cfg) return 2;
+    p.config = cfg;
     /* token: mandatory off loopback */
     int generated = 0;
-    if (sv_host_needs_token(p.host) && !p.token[0]) {
+    if (fathom_serve_host_needs_token(p.host) && !p.token[0]) {
         unsigned char r[16];
         if (RAND_bytes(r, sizeof r) != 1) {
             fprintf(stderr, "fathom serve: cannot generate a token\n");
+            fathom_serve_config_free(&cfg);
             return 2;
         }
         for (int i = 0; i < 16; i++) snprintf(p.token + 2 * i, 3, "%02x", r[i]);
@@ -373,11 +386,11 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    sv_log_to(log_json, NULL);
+    fathom_log_set_callback(log_json, NULL);
 
     int rc = 2;
     fathom_model *model = NULL;
-    sv_server *srv = NULL;
+    fathom_server *srv = NULL;
     char model_path[4096];
     fathom_resolve_opts ro;
     memset(&ro, 0, sizeof ro);
@@ -388,12 +401,14 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     p.model = model;
-    if (sv_server_start(&p, &srv) != FATHOM_OK) {
+    p.model_params = mp;
+    p.offline = offline;
+    if (fathom_serve_start(&p, &srv) != FATHOM_OK) {
         fprintf(stderr, "fathom serve: %s\n", fathom_last_error());
         goto out;
     }
     int v6 = strchr(p.host, ':') != NULL;
-    printf("listening on http://%s%s%s:%d/\n", v6 ? "[" : "", p.host, v6 ? "]" : "", sv_server_port(srv));
+    printf("listening on http://%s%s%s:%d/\n", v6 ? "[" : "", p.host, v6 ? "]" : "", fathom_serve_port(srv));
     if (generated) printf("token: %s\n", p.token);
     fflush(stdout);
     while (!g_stop) {
@@ -401,22 +416,26 @@ int cmd_serve(int argc, char **argv) {
         nanosleep(&ts, NULL);
         if (g_hup) {
             g_hup = 0;
-            sv_config nc;
+            fathom_serve_config *nc = NULL;
             if (!config_path) {
-                fathom_log(FATHOM_LOG_WARN, "SIGHUP: no config file to reload (--no-config)");
-            } else if (build_config(config_path, ov, n_ov, &nc) == 0) {
-                sv_server_set_config(srv, &nc);
-                fathom_log(FATHOM_LOG_INFO, "SIGHUP: reloaded %s", config_path);
+                note(FATHOM_LOG_WARN, "SIGHUP: no config file to reload (--no-config)");
+            } else if (!(nc = build_config(config_path, ov, n_ov))) {
+                note(FATHOM_LOG_WARN, "SIGHUP: %s not reloaded; settings unchanged", config_path);
+            } else if (fathom_serve_set_config(srv, nc) != FATHOM_OK) {
+                note(FATHOM_LOG_WARN, "SIGHUP: %s not applied (%s); settings unchanged", config_path,
+                     fathom_last_error());
             } else {
-                fathom_log(FATHOM_LOG_WARN, "SIGHUP: %s not reloaded; settings unchanged", config_path);
+                note(FATHOM_LOG_INFO, "SIGHUP: reloaded %s", config_path);
             }
+            fathom_serve_config_free(&nc);
         }
     }
-    fathom_log(FATHOM_LOG_INFO, "stopping");
-    sv_server_free(&srv);
+    note(FATHOM_LOG_INFO, "stopping");
+    fathom_serve_stop(&srv);
     rc = 0;
 out:
-    sv_log_to(NULL, NULL);
+    fathom_log_set_callback(NULL, NULL);
     fathom_model_free(&model);
+    fathom_serve_config_free(&cfg);
     return rc;
 }

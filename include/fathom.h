@@ -820,6 +820,51 @@ void fathom_mpi_images_worker_done(int rc);
 fathom_status fathom_mpi_images_serve_start(int size);
 int fathom_mpi_images_serve_end(void);
 
+/* ======================================================================== serve */
+/* (section owned by src/serve; docs/serve.md) `fathom serve`: a long-running depth worker
+ * (a source -> the engine -> WebSocket, MJPEG, recording and stream sinks, plus POST /v1/depth)
+ * reconfigured live through its settings. */
+typedef struct fathom_server fathom_server;
+/* The live settings: one table of keys shared by the config file, PATCH /v1/config and
+ * WebSocket control messages (docs/serve.md lists them and when each takes effect). */
+typedef struct fathom_serve_config fathom_serve_config;
+/* Defaults. *out owned by the caller (fathom_serve_config_free). */
+fathom_status fathom_serve_config_new(fathom_serve_config **out);
+void fathom_serve_config_free(fathom_serve_config **c); /* accepts NULL */
+/* One key from text ("colormap", "turbo"); a bad key or value leaves c unchanged and the
+ * error names the key and the cause. */
+fathom_status fathom_serve_config_set(fathom_serve_config *c, const char *key, const char *value);
+/* A YAML mapping of keys (the config file), all-or-nothing. */
+fathom_status fathom_serve_config_load_yaml(fathom_serve_config *c, const char *text, size_t len);
+/* The config file text: every key, its value and a comment. malloc'd: the caller free()s it. */
+char *fathom_serve_config_yaml(const fathom_serve_config *c);
+
+typedef struct fathom_serve_params {
+    const fathom_model *model;       /* borrowed, must outlive the server */
+    fathom_engine_params engine;     /* the analyser's engine (also for models switched live) */
+    fathom_governor_params governor; /* used when target_util > 0 (live) or use_governor */
+    int use_governor;                /* governor flags given: keep one even without a target */
+    char host[256];                  /* listen address: IPv4, IPv6 or "localhost" */
+    int port;                        /* 0: any free port (fathom_serve_port tells which) */
+    char token[128];                 /* "" = none; required off loopback */
+    const fathom_serve_config *config; /* initial settings, copied; NULL: defaults */
+    fathom_model_params model_params;  /* models switched live (key "model") load with these */
+    int offline;                     /* ... and are never downloaded when set */
+} fathom_serve_params;
+fathom_serve_params fathom_serve_default_params(void);
+/* Listen and start the stages. *out owned by the caller (fathom_serve_stop). */
+fathom_status fathom_serve_start(const fathom_serve_params *p, fathom_server **out);
+/* The port bound. */
+int fathom_serve_port(const fathom_server *s);
+/* Replace the settings as a whole (a config file reload): a new model is loaded first and a
+ * failure leaves every setting as it was. */
+fathom_status fathom_serve_set_config(fathom_server *s, const fathom_serve_config *c);
+/* Stop the source, finalize recordings, close WebSockets with a close frame, end streams,
+ * join every thread and free. Accepts NULL and *s == NULL. */
+void fathom_serve_stop(fathom_server **s);
+/* Does this listen host need a token? Anything but 127.0.0.1, ::1 and localhost. */
+int fathom_serve_host_needs_token(const char *host);
+
 #ifdef __cplusplus
 }
 #endif

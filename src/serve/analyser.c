@@ -5,16 +5,71 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/log.h"
+#include "core/status.h"
 #include "governor/governor.h"
 #include "media/normalize.h"
 #include "serve/priv.h"
 
-/* depth (h, w) of rgb through the engine; x/net are grow-only scratch owned by the caller. */
-static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
-                           int input_size, float *depth, float **x, size_t *x_cap, float **net,
-                           size_t *net_cap, double *busy) {
+static fathom_status vda_emit(void *user, int64_t frame, const float *depth, int h, int w) {
+    struct sv_vda_out *o = user;
+    (void)frame;
+    if (h != o->h || w != o->w)
+        return fathom_fail(FATHOM_ERR_SHAPE, "vda: depth of %dx%d for a %dx%d frame", w, h, o->w, o->h);
+    memcpy(o->depth, depth, (size_t)w * h * sizeof(float));
+    o->got = 1;
+    return FATHOM_OK;
+}
+
+/* A Video Depth Anything model: the official streaming mode, one frame in, one depth out.
+ * live: the server's session, whose temporal cache starts again when the source is reopened
+ * (gen), the frame size or the input size changes, or after an error; otherwise (POST
+ * /v1/depth) a one-off session, so a posted image never disturbs the live video. Caller
+ * holds engine_mu. */
+static fathom_status vda_infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                               int input_size, int live, uint64_t gen, float *depth) {
+    fathom_vda_params vp = fathom_vda_default_params();
+    vp.streaming = 1;
+    vp.input_size = input_size;
+    struct sv_vda_out one = {depth, w, h, 0}, *o = live ? &s->vda_out : &one;
+    fathom_vda *v = NULL; /* one-off: owned here */
+    fathom_vda **pv = live ? &s->vda : &v;
+    if (live && s->vda && (s->vda_gen != gen || s->vda_w != w || s->vda_h != h || s->vda_in != input_size))
+        fathom_vda_free(&s->vda);
+    fathom_status st = FATHOM_OK;
+    if (!*pv) {
+        st = fathom_vda_create(s->model, &s->p.engine, &vp, vda_emit, o, pv);
+        if (live) s->vda_gen = gen, s->vda_w = w, s->vda_h = h, s->vda_in = input_size;
+    }
+    if (st == FATHOM_OK) {
+        *o = (struct sv_vda_out){depth, w, h, 0};
+        st = fathom_vda_push(*pv, rgb, h, w, stride);
+        if (st == FATHOM_OK && !o->got) st = fathom_fail(FATHOM_ERR_INTERNAL, "vda: no depth for the frame");
+    }
+    if (!live || st != FATHOM_OK) fathom_vda_free(pv);
+    return st;
+}
+
+/* depth (h, w) of rgb through the engine (or the VDA session: live, gen as vda_infer); x/net
+ * are grow-only scratch owned by the caller. */
+static fathom_status infer_body(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                                int input_size, int live, uint64_t gen, float *depth, float **x,
+                                size_t *x_cap, float **net, size_t *net_cap, double *busy,
+                                int *metric) {
+    pthread_mutex_lock(&s->engine_mu);
+    if (s->video) {
+        double t = sv_mono();
+        fathom_status st = vda_infer(s, rgb, stride, w, h, input_size, live, gen, depth);
+        *busy = sv_mono() - t;
+        *metric = s->metric;
+        pthread_mutex_unlock(&s->engine_mu);
+        return st;
+    }
+    pthread_mutex_unlock(&s->engine_mu);
     int nh, nw;
     fathom_network_size(h, w, input_size, &nh, &nw);
     size_t px = (size_t)nh * nw;
@@ -32,16 +87,48 @@ static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int 
     fathom_status st = fathom_preprocess(rgb, h, w, stride, nh, nw, *x);
     if (st != FATHOM_OK) return st;
     pthread_mutex_lock(&s->engine_mu);
+    if (s->video) { /* switched to a VDA model meanwhile */
+        pthread_mutex_unlock(&s->engine_mu);
+        return infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net,
+                          net_cap, busy, metric);
+    }
     double t = sv_mono();
     st = fathom_engine_forward(s->engine, *x, 1, nh, nw, *net);
     *busy = sv_mono() - t;
+    *metric = s->metric; /* of the engine that computed it (models switch live) */
     pthread_mutex_unlock(&s->engine_mu);
     if (st == FATHOM_OK) fathom_resize_depth(*net, nh, nw, depth, h, w);
     return st;
 }
 
+/* infer_body inside a one-thread OpenMP team whose own team size is 1. The calling thread
+ * (the analyser, or an HTTP connection's for POST) was not started by OpenMP, so its default
+ * team size is every core; OpenBLAS (OpenMP build) follows the caller's and then runs its own
+ * threads inside the engine's, measured 15-25x slower under load (VDA tiny: 1.4 s vs 80 ms a
+ * frame). fathom_blas_serial() in the CLI sets only the main thread's. Setting it on the bare
+ * thread instead (omp_set_num_threads outside any region) corrupted the heap at thread exit
+ * in libgomp; inside a region it is the implicit task's, which libgomp owns. A team of one is
+ * not an active level, so the engine's own regions still run their threads. */
+static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
+                           int input_size, int live, uint64_t gen, float *depth, float **x,
+                           size_t *x_cap, float **net, size_t *net_cap, double *busy, int *metric) {
+    fathom_status st = FATHOM_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(1)
+    {
+        omp_set_num_threads(1);
+        st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
+                        busy, metric);
+    }
+#else
+    st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
+                    busy, metric);
+#endif
+    return st;
+}
+
 fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
-                             float **depth, int *w, int *h) {
+                             float **depth, int *w, int *h, int *metric) {
     fathom_image img;
     *depth = NULL;
     fathom_status st = fathom_image_decode(data, size, "request body", FATHOM_DEFAULT_MAX_PIXELS, &img);
@@ -50,8 +137,8 @@ fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int in
     size_t xc = 0, nc = 0;
     double busy;
     float *d = malloc((size_t)img.width * img.height * sizeof(float));
-    st = d ? infer(s, img.rgb, img.stride, img.width, img.height, input_size, d, &x, &xc, &net,
-                   &nc, &busy)
+    st = d ? infer(s, img.rgb, img.stride, img.width, img.height, input_size, 0, 0, d, &x, &xc,
+                   &net, &nc, &busy, metric)
            : FATHOM_ERR_NOMEM;
     free(x);
     free(net);
@@ -91,14 +178,13 @@ void *sv_analyser_main(void *arg) {
     float *x = NULL, *net = NULL; /* owned: scratch */
     size_t xc = 0, nc = 0;
     s->gov_target = -1;
-    fathom_model_info mi;
-    fathom_model_get_info(s->p.model, &mi);
     while (!atomic_load(&s->stop)) {
         sv_config cfg;
         sv_get_config(s, &cfg);
         update_governor(s, cfg.target_util);
         sv_frame *f = sv_slot_wait(&s->in, &seen, 0.2, &s->stop);
         if (!f) continue;
+        sv_get_config(s, &cfg); /* the settings as of this frame (the wait may have been long) */
         if (s->gov) {
             int batch = 1;
             double pause = 0;
@@ -111,8 +197,9 @@ void *sv_analyser_main(void *arg) {
         size_t n = (size_t)f->w * f->h;
         float *d = malloc(n * sizeof(float)); /* moves into the frame */
         double busy = 0;
-        fathom_status st = d ? infer(s, f->rgb, (size_t)f->w * 3, f->w, f->h, cfg.input_size, d,
-                                     &x, &xc, &net, &nc, &busy)
+        int metric = 0;
+        fathom_status st = d ? infer(s, f->rgb, (size_t)f->w * 3, f->w, f->h, cfg.input_size, 1,
+                                     f->source_gen, d, &x, &xc, &net, &nc, &busy, &metric)
                              : FATHOM_ERR_NOMEM;
         if (s->gov) fathom_governor_record(s->gov, 0, busy, 1);
         if (st != FATHOM_OK) {
@@ -125,7 +212,7 @@ void *sv_analyser_main(void *arg) {
         /* frames are shared read-only once published; this one is not yet */
         f->depth = d;
         fathom_norm_range(d, n, NULL, &f->lo, &f->hi);
-        f->metric = mi.metric;
+        f->metric = metric;
         f->cmap = cfg.colormap;
         f->invert = cfg.invert;
         f->quality = cfg.jpeg_quality;
@@ -136,6 +223,7 @@ void *sv_analyser_main(void *arg) {
         atomic_fetch_add(&s->n_analysed, 1);
         sv_rate_tick(s, &s->rate_analyser);
         sv_slot_put(&s->out, f);
+        if (cfg.record[0] || cfg.output_url[0]) sv_outputs_push(s, f);
         sv_frame_unref(&f);
         sv_ws_notify_all(s);
     }

@@ -30,6 +30,14 @@ static const key_info k_keys[] = {
     {"source", K_STR, 0, 0, OFF(source),
      "file, URL (udp://, rtsp://, http://, srt://) or /dev/videoN; empty: POST /v1/depth only.\n"
      "# Changing it closes the current source and opens the new one (clients stay connected)."},
+    {"model", K_STR, 0, 0, OFF(model),
+     "model name or path; empty: the one given with --model. Changing it loads the new model\n"
+     "# beside the running one and swaps between frames; a model that fails to load is refused."},
+    {"record", K_STR, 0, 0, OFF(record),
+     "record the depth to this video file (.mkv: lossless FFV1 gray16; .mp4: H.264); empty: off.\n"
+     "# Changing or clearing it finalizes the current file."},
+    {"output_url", K_STR, 0, 0, OFF(output_url),
+     "publish the colorized depth as a live stream (udp://, rtmp://, srt://, file); empty: off"},
     {"realtime", K_BOOL, 0, 1, OFF(realtime), "files play at their own frame rate (false: as fast as possible)"},
     {"loop", K_BOOL, 0, 1, OFF(loop), "files start again at their end"},
     {"max_res", K_INT, 16, 8192, OFF(max_res), "longest side of source frames given to the analyser (next source open)"},
@@ -103,15 +111,15 @@ int sv_config_set(sv_config *c, const char *key, const char *v, char *err, size_
     char *end;
     switch (ki->k) {
     case K_STR:
-        if (strlen(v) >= sizeof c->source) {
-            snprintf(err, cap, "%s: longer than %zu bytes", key, sizeof c->source - 1);
+        if (strlen(v) >= SV_STR) {
+            snprintf(err, cap, "%s: longer than %d bytes", key, SV_STR - 1);
             return -1;
         }
         if (!printable_utf8(v)) {
             snprintf(err, cap, "%s: control characters or invalid UTF-8", key);
             return -1;
         }
-        snprintf((char *)p, sizeof c->source, "%s", v);
+        snprintf((char *)p, SV_STR, "%s", v);
         return 0;
     case K_BOOL:
         if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))

@@ -8,8 +8,13 @@
 
 #include "fathom.h"
 
-typedef struct sv_config {
-    char source[1024];        /* file, URL or /dev/videoN; "" = POST /v1/depth only */
+/* struct fathom_serve_config of fathom.h (opaque there). Text keys are SV_STR bytes. */
+#define SV_STR 1024
+typedef struct fathom_serve_config {
+    char source[SV_STR];      /* file, URL or /dev/videoN; "" = POST /v1/depth only */
+    char model[SV_STR];       /* name or path; "" = the model the server started with */
+    char record[SV_STR];      /* depth video being recorded; "" = off */
+    char output_url[SV_STR];  /* live depth stream published by libavformat; "" = off */
     int realtime;             /* files: play at their own rate (1) or as fast as possible (0) */
     int loop;                 /* files: start again at the end */
     int max_res;              /* longest side of source frames fed to the analyser */

@@ -23,10 +23,29 @@ double sv_mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+struct timespec sv_deadline(double timeout_s) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
+    dl.tv_sec = (time_t)t;
+    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    return dl;
+}
+
+void sv_cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
 sv_frame *sv_frame_new(int w, int h) {
     sv_frame *f = calloc(1, sizeof *f); /* owned by its references */
     if (!f) return NULL;
-    f->rgb = malloc((size_t)w * h * 3);
+    /* padded: swscale's SIMD output may store past the last pixel (FFmpeg asks for padded
+     * destination buffers) */
+    f->rgb = malloc((size_t)w * h * 3 + 64);
     if (!f->rgb) {
         free(f);
         return NULL;
@@ -50,6 +69,7 @@ void sv_frame_unref(sv_frame **pf) {
     free(f->jpeg[0]);
     free(f->jpeg[1]);
     free(f->u16);
+    free(f->color);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -80,29 +100,34 @@ static int encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **
     return buf ? 0 : -1;
 }
 
+/* Caller holds f->mu. */
+static const uint8_t *color_locked(sv_frame *f) {
+    if (!f->color && f->depth) {
+        size_t n = (size_t)f->w * f->h;
+        uint8_t *q = malloc(n); /* owned here */
+        f->color = q ? malloc(n * 3) : NULL;
+        if (f->color) {
+            fathom_normalize_u8(f->depth, n, f->lo, f->hi, f->invert, q);
+            fathom_colormap_apply(fathom_colormap_lut(f->cmap), q, n, f->color);
+        }
+        free(q);
+    }
+    return f->color;
+}
+
+const uint8_t *sv_frame_color(sv_frame *f) {
+    pthread_mutex_lock(&f->mu);
+    const uint8_t *r = color_locked(f);
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
 const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len) {
     pthread_mutex_lock(&f->mu);
     if (!f->jpeg[which]) {
-        const uint8_t *src = f->rgb;
-        uint8_t *tmp = NULL, *q = NULL;
-        size_t n = (size_t)f->w * f->h;
-        if (which == 0 && f->depth) {
-            q = malloc(n);
-            tmp = malloc(n * 3);
-            if (q && tmp) {
-                fathom_normalize_u8(f->depth, n, f->lo, f->hi, f->invert, q);
-                fathom_colormap_apply(fathom_colormap_lut(f->cmap), q, n, tmp);
-                src = tmp;
-            } else {
-                src = NULL;
-            }
-        } else if (which == 0) {
-            src = NULL;
-        }
+        const uint8_t *src = which == 0 ? color_locked(f) : f->rgb;
         if (src) encode_jpeg(src, f->w, f->h, f->quality > 0 ? f->quality : 80, &f->jpeg[which],
                              &f->jpeg_len[which]);
-        free(q);
-        free(tmp);
     }
     const uint8_t *r = f->jpeg[which];
     *len = f->jpeg_len[which];
@@ -125,11 +150,7 @@ const uint16_t *sv_frame_u16(sv_frame *f) {
 void sv_slot_init(sv_slot *s) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &a);
-    pthread_condattr_destroy(&a);
+    sv_cond_init(&s->cv);
     atomic_init(&s->drops, 0);
 }
 
@@ -153,11 +174,7 @@ void sv_slot_put(sv_slot *s, sv_frame *f) {
 }
 
 sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomic_int *stop) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
-    dl.tv_sec = (time_t)t;
-    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    struct timespec dl = sv_deadline(timeout_s);
     sv_frame *f = NULL;
     pthread_mutex_lock(&s->mu);
     while (s->seq <= *seen && !(stop && atomic_load(stop))) {
@@ -175,11 +192,7 @@ sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomi
 }
 
 int sv_slot_wait_taken(sv_slot *s, double timeout_s) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double t = dl.tv_sec + dl.tv_nsec * 1e-9 + timeout_s;
-    dl.tv_sec = (time_t)t;
-    dl.tv_nsec = (long)((t - (double)dl.tv_sec) * 1e9);
+    struct timespec dl = sv_deadline(timeout_s);
     pthread_mutex_lock(&s->mu);
     while (s->f && !s->taken)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;
@@ -237,6 +250,15 @@ void sv_set_source_state(sv_server *s, const char *fmt, ...) {
     va_start(ap, fmt);
     pthread_mutex_lock(&s->stats_mu);
     vsnprintf(s->source_state, sizeof s->source_state, fmt, ap);
+    pthread_mutex_unlock(&s->stats_mu);
+    va_end(ap);
+}
+
+void sv_set_output_state(sv_server *s, int which, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&s->stats_mu);
+    vsnprintf(s->output_state[which], sizeof s->output_state[which], fmt, ap);
     pthread_mutex_unlock(&s->stats_mu);
     va_end(ap);
 }

@@ -191,9 +191,10 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
     sv_config cfg;
     sv_get_config(s, &cfg);
     float *depth = NULL;
+    int metric = 0;
     int w = 0, h = 0;
     atomic_fetch_add(&s->n_depth_posts, 1);
-    fathom_status st = sv_depth_image(s, q->body, q->n, cfg.input_size, &depth, &w, &h);
+    fathom_status st = sv_depth_image(s, q->body, q->n, cfg.input_size, &depth, &w, &h, &metric);
     if (st != FATHOM_OK) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s", fathom_last_error());
@@ -203,13 +204,11 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
                             ? 400 : 500;
         return fail(s, conn, code, method, url, msg);
     }
-    fathom_model_info mi;
-    fathom_model_get_info(s->p.model, &mi);
     fathom_write_opts wo;
     memset(&wo, 0, sizeof wo);
     wo.colormap = cfg.colormap;
     wo.invert = cfg.invert;
-    wo.metric = mi.metric;
+    wo.metric = metric;
     const char *tmpdir = getenv("TMPDIR");
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/fathom-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -246,14 +245,13 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
 static enum MHD_Result config_patch(sv_server *s, struct MHD_Connection *conn, req *q,
                                     const char *method, const char *url) {
     char err[300];
-    pthread_mutex_lock(&s->cfg_mu);
-    int rc = sv_config_patch_json(&s->cfg, q->body ? q->body : "", q->n, err, sizeof err);
-    if (rc == 0) atomic_fetch_add(&s->cfg_gen, 1);
-    char *j = sv_config_to_json(&s->cfg);
-    pthread_mutex_unlock(&s->cfg_mu);
+    int rc = sv_patch_config(s, q->body ? q->body : "", q->n, err, sizeof err);
+    sv_config cur;
+    sv_get_config(s, &cur);
+    char *j = sv_config_to_json(&cur);
     enum MHD_Result r;
     if (rc != 0) {
-        r = fail(s, conn, 400, method, url, err);
+        r = fail(s, conn, rc, method, url, err);
     } else {
         char ip[64];
         client_ip(conn, ip, sizeof ip);

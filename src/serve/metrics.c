@@ -12,6 +12,7 @@ typedef struct snap {
     double uptime, fps_source, fps_analyser, fps_sent, infer_s, lat_sum;
     uint64_t lat_hist[SV_LAT_BUCKETS], lat_count;
     char source_state[160];
+    char output_state[2][300];
 } snap;
 
 static void take(sv_server *s, snap *o) {
@@ -26,6 +27,7 @@ static void take(sv_server *s, snap *o) {
     o->lat_count = s->lat_count;
     o->lat_sum = s->lat_sum;
     memcpy(o->source_state, s->source_state, sizeof o->source_state);
+    memcpy(o->output_state, s->output_state, sizeof o->output_state);
     pthread_mutex_unlock(&s->stats_mu);
 }
 
@@ -73,6 +75,11 @@ char *sv_status_json(sv_server *s) {
     cJSON_AddNumberToObject(sk, "mjpeg_dropped", U(n_drop_mjpeg));
     cJSON_AddNumberToObject(sk, "fps", o.fps_sent);
     cJSON_AddNumberToObject(sk, "rejected_clients", U(n_rejected_clients));
+    cJSON_AddStringToObject(sk, "record", o.output_state[0]);
+    cJSON_AddNumberToObject(sk, "recorded", U(n_recorded));
+    cJSON_AddStringToObject(sk, "output_url", o.output_state[1]);
+    cJSON_AddNumberToObject(sk, "streamed", U(n_streamed));
+    cJSON_AddNumberToObject(sk, "outputs_dropped", U(n_drop_outputs));
     cJSON *lat = cJSON_AddObjectToObject(r, "latency");
     cJSON_AddNumberToObject(lat, "count", (double)o.lat_count);
     cJSON_AddNumberToObject(lat, "mean_ms", o.lat_count ? o.lat_sum / o.lat_count * 1e3 : 0);
@@ -139,6 +146,7 @@ char *sv_metrics_text(sv_server *s) {
     put(&b, "fathom_serve_dropped_total{stage=\"analyser\"} %.0f\n", U(in.drops));
     put(&b, "fathom_serve_dropped_total{stage=\"ws\"} %.0f\n", U(n_drop_ws));
     put(&b, "fathom_serve_dropped_total{stage=\"mjpeg\"} %.0f\n", U(n_drop_mjpeg));
+    put(&b, "fathom_serve_dropped_total{stage=\"outputs\"} %.0f\n", U(n_drop_outputs));
     put(&b, "# HELP fathom_serve_fps Recent frames per second of each stage.\n# TYPE fathom_serve_fps gauge\n");
     put(&b, "fathom_serve_fps{stage=\"source\"} %g\n", o.fps_source);
     put(&b, "fathom_serve_fps{stage=\"analyser\"} %g\n", o.fps_analyser);

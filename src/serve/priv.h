@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "serve/serve.h"
 
@@ -14,6 +15,9 @@
 typedef struct sv_frame {
     atomic_int ref;
     int64_t id;            /* 0-based per server, in capture order */
+    uint64_t source_gen;   /* which opening of the source it came from (VDA cache resets) */
+    int keep;              /* from a file played as fast as possible: not live, so the
+                              recording / stream queue waits for room instead of dropping it */
     int64_t pts_us;        /* source presentation time (microseconds; -1 unknown) */
     double t_capture;      /* CLOCK_REALTIME seconds when the source delivered it */
     double t_done;         /* when the analyser finished */
@@ -28,6 +32,7 @@ typedef struct sv_frame {
     uint8_t *jpeg[2];      /* owned: [0] colorized depth, [1] camera; NULL until asked */
     size_t jpeg_len[2];
     uint16_t *u16;         /* owned: depth min..max -> 0..65535 for WebSocket clients; lazy */
+    uint8_t *color;        /* owned: colorized depth (h, w, 3) with cmap/invert; lazy */
 } sv_frame;
 
 sv_frame *sv_frame_new(int w, int h);
@@ -39,6 +44,9 @@ const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len);
 /* The depth as uint16 (min..max -> 0..65535), computed once for all clients. Borrowed; NULL
  * when out of memory. */
 const uint16_t *sv_frame_u16(sv_frame *f);
+/* The colorized depth (h, w, 3), computed once for every sink. Borrowed; NULL when out of
+ * memory or not analysed. */
+const uint8_t *sv_frame_color(sv_frame *f);
 
 /* Latest-frame-wins slot: put replaces (a frame nobody took counts as dropped); readers wait
  * for a sequence number newer than theirs. */
@@ -71,7 +79,9 @@ extern const double sv_lat_bounds[SV_LAT_BUCKETS]; /* seconds; the last is +Inf 
 
 typedef struct sv_ws_client sv_ws_client;
 
-struct sv_server {
+#define SV_OUTQ 8 /* results waiting for the recording / stream encoders */
+
+struct fathom_server {
     sv_params p;
     atomic_int stop;
     pthread_mutex_t cfg_mu;
@@ -83,8 +93,22 @@ struct sv_server {
     pthread_t th_source, th_analyser;
     int have_source_th, have_analyser_th;
 
-    pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine */
+    pthread_mutex_t apply_mu;            /* one settings change at a time (a model load inside) */
+    pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine; the
+                                            four fields below change together under it */
     fathom_engine *engine;               /* owned */
+    const fathom_model *model;           /* the engine's model: p.model or model_owned */
+    fathom_model *model_owned;           /* owned: a model switched to live; NULL: p.model */
+    int metric;                          /* the model's output is meters */
+    int video;                           /* a Video Depth Anything model: no engine; frames go
+                                            through the streaming session below */
+    fathom_vda *vda;                     /* owned: the live streaming session (lazy) */
+    uint64_t vda_gen;                    /* source_gen it follows */
+    int vda_w, vda_h, vda_in;            /* frame size and input size it was made for */
+    struct sv_vda_out {
+        float *depth;                    /* where the next emitted depth goes */
+        int w, h, got;
+    } vda_out;
     fathom_governor *gov;                /* owned by the analyser thread (recreated live) */
     pthread_mutex_t gov_mu;              /* guards gov against status readers */
     double gov_target;                   /* target the current governor runs with */
@@ -108,24 +132,47 @@ struct sv_server {
     atomic_uint_least64_t n_source_errors, n_source_opens, n_requests, n_bad_requests, n_unauth;
     atomic_uint_least64_t n_depth_posts, n_rejected_clients;
     char source_state[160];              /* under stats_mu: "idle", "open", "error: ..." */
+    char output_state[2][300];           /* under stats_mu: record, output_url ("off", ...) */
+
+    /* recording and stream sinks (outputs.c): the analyser queues results for one thread */
+    pthread_mutex_t outq_mu;
+    pthread_cond_t outq_cv;
+    sv_frame *outq[SV_OUTQ];             /* owned references, a ring */
+    int outq_head, outq_n;
+    pthread_t th_outputs;
+    int have_outputs_th;
+    atomic_uint_least64_t n_recorded, n_streamed, n_drop_outputs;
     int64_t next_id;                     /* source thread only */
 };
 
 double sv_now(void);           /* CLOCK_REALTIME seconds */
+struct timespec sv_deadline(double timeout_s); /* CLOCK_MONOTONIC now + timeout_s */
+void sv_cond_init(pthread_cond_t *cv);         /* timed waits on CLOCK_MONOTONIC (sv_deadline) */
 double sv_mono(void);          /* CLOCK_MONOTONIC seconds */
 void sv_rate_tick(sv_server *s, sv_rate *r);
 double sv_rate_fps(const sv_rate *r, double now_mono);
 void sv_record_latency(sv_server *s, double seconds);
 void sv_get_config(sv_server *s, sv_config *c);
 void sv_set_source_state(sv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Load model `name` ("" = the one the server started with) with its engine beside the
+ * running one, then swap them in between two frames. On failure nothing changes (error set). */
+fathom_status sv_switch_model(sv_server *s, const char *name);
+/* Apply a JSON object of settings (PATCH /v1/config, WebSocket control message) to the live
+ * settings, loading a new model first when "model" changes. Returns 0, 400 (bad key or value)
+ * or 422 (the model did not load; settings unchanged), with the cause in err. */
+int sv_patch_config(sv_server *s, const char *json, size_t len, char *err, size_t cap);
 
 void *sv_source_main(void *arg);   /* source.c */
 void *sv_analyser_main(void *arg); /* analyser.c */
+void *sv_outputs_main(void *arg);  /* outputs.c */
+void sv_outputs_push(sv_server *s, sv_frame *f); /* queue a result (takes a new reference) */
+/* which 0: record, 1: output_url */
+void sv_set_output_state(sv_server *s, int which, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Depth of one encoded image with the shared engine, exactly as `fathom run` computes it:
  * *depth (h, w) malloc'd, caller frees. */
 fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int input_size,
-                             float **depth, int *w, int *h);
+                             float **depth, int *w, int *h, int *metric);
 
 /* Sinks */
 int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error set) */

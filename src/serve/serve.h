@@ -18,7 +18,7 @@
 #include "fathom.h"
 #include "serve/config.h"
 
-typedef struct sv_server sv_server;
+typedef struct fathom_server sv_server; /* fathom.h's opaque server */
 
 typedef struct sv_params {
     const fathom_model *model;      /* borrowed; must outlive the server */
@@ -29,22 +29,21 @@ typedef struct sv_params {
     int port;                       /* 0: any free port */
     char token[128];                /* "" = no token (only allowed on loopback) */
     sv_config config;               /* initial settings */
+    fathom_model_params model_params; /* models switched live load with these */
+    int offline;                    /* ... and are never downloaded */
 } sv_params;
 
 /* Listen and start the stages. *out owned by the caller (sv_server_free). */
 fathom_status sv_server_start(const sv_params *p, sv_server **out);
 /* The port actually bound (useful with port 0). */
 int sv_server_port(const sv_server *s);
-/* Replace settings as a whole (SIGHUP reload); all-or-nothing validated by the caller. */
-void sv_server_set_config(sv_server *s, const sv_config *c);
+/* Replace settings as a whole (SIGHUP reload, PATCH): a changed model is loaded first (off
+ * the pipeline thread) and a failure leaves the settings unchanged (error set). */
+fathom_status sv_server_set_config(sv_server *s, const sv_config *c);
 void sv_server_get_config(sv_server *s, sv_config *c);
 /* Stop sources, close WebSockets with a close frame, end MJPEG streams, join every thread and
  * free. Accepts NULL. */
 void sv_server_free(sv_server **s);
-
-/* Where the library's log lines go (the CLI prints them as JSON lines); fn NULL: nowhere.
- * One place that names the library's log hook, so the CLI needs no other internal header. */
-void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user);
 
 /* Does this listen host need a token? Anything but 127.0.0.1, ::1 and localhost. */
 int sv_host_needs_token(const char *host);

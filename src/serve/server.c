@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/status.h"
@@ -16,18 +17,7 @@ int sv_host_needs_token(const char *host) {
     return strcmp(host, "127.0.0.1") && strcmp(host, "::1") && strcmp(host, "localhost");
 }
 
-void sv_log_to(void (*fn)(void *user, fathom_log_level level, const char *msg), void *user) {
-    fathom_log_set_callback(fn, user);
-}
-
 int sv_server_port(const sv_server *s) { return s->port; }
-
-void sv_server_set_config(sv_server *s, const sv_config *c) {
-    pthread_mutex_lock(&s->cfg_mu);
-    s->cfg = *c;
-    atomic_fetch_add(&s->cfg_gen, 1);
-    pthread_mutex_unlock(&s->cfg_mu);
-}
 
 void sv_server_get_config(sv_server *s, sv_config *c) { sv_get_config(s, c); }
 
@@ -41,6 +31,7 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     s->p = *p;
     s->cfg = p->config;
     pthread_mutex_init(&s->cfg_mu, NULL);
+    pthread_mutex_init(&s->apply_mu, NULL);
     pthread_mutex_init(&s->engine_mu, NULL);
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
@@ -49,8 +40,12 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     sv_slot_init(&s->out);
     s->t_start = sv_mono();
     snprintf(s->source_state, sizeof s->source_state, "starting");
+    snprintf(s->output_state[0], sizeof s->output_state[0], "off");
+    snprintf(s->output_state[1], sizeof s->output_state[1], "off");
+    pthread_mutex_init(&s->outq_mu, NULL);
+    sv_cond_init(&s->outq_cv);
     sv_source_global_init();
-    fathom_status st = fathom_engine_create(p->model, &p->engine, &s->engine);
+    fathom_status st = sv_switch_model(s, p->config.model);
     if (st != FATHOM_OK) goto fail;
     if (sv_http_start(s) != 0) {
         st = FATHOM_ERR_IO;
@@ -61,6 +56,11 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
         goto fail;
     }
     s->have_analyser_th = 1;
+    if (pthread_create(&s->th_outputs, NULL, sv_outputs_main, s) != 0) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the outputs thread");
+        goto fail;
+    }
+    s->have_outputs_th = 1;
     if (pthread_create(&s->th_source, NULL, sv_source_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the source thread");
         goto fail;
@@ -85,13 +85,24 @@ void sv_server_free(sv_server **ps) {
     sv_ws_close_all(s);
     if (s->have_source_th) pthread_join(s->th_source, NULL);
     if (s->have_analyser_th) pthread_join(s->th_analyser, NULL);
+    pthread_mutex_lock(&s->outq_mu);
+    pthread_cond_broadcast(&s->outq_cv);
+    pthread_mutex_unlock(&s->outq_mu);
+    if (s->have_outputs_th) pthread_join(s->th_outputs, NULL); /* finalizes the recording */
+    for (; s->outq_n > 0; s->outq_n--, s->outq_head = (s->outq_head + 1) % SV_OUTQ)
+        sv_frame_unref(&s->outq[s->outq_head]);
     sv_http_stop(s);
     sv_ws_close_all(s); /* clients that upgraded while stopping */
     fathom_governor_free(&s->gov);
+    fathom_vda_free(&s->vda);
     fathom_engine_free(&s->engine);
+    fathom_model_free(&s->model_owned);
     sv_slot_destroy(&s->in);
     sv_slot_destroy(&s->out);
     pthread_mutex_destroy(&s->cfg_mu);
+    pthread_mutex_destroy(&s->apply_mu);
+    pthread_mutex_destroy(&s->outq_mu);
+    pthread_cond_destroy(&s->outq_cv);
     pthread_mutex_destroy(&s->engine_mu);
     pthread_mutex_destroy(&s->gov_mu);
     pthread_mutex_destroy(&s->cl_mu);

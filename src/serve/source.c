@@ -167,6 +167,8 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
                        !sv_slot_wait_taken(&s->in, 0.1)) {
                 }
                 f->id = s->next_id++;
+                f->source_gen = atomic_load(&s->n_source_opens);
+                f->keep = is_file && !cfg->realtime;
                 f->t_capture = sv_now();
                 sv_slot_put(&s->in, f);
                 sv_frame_unref(&f);

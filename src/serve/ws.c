@@ -87,11 +87,10 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     sv_server *s = c->s;
     if (a->opcode != WSLAY_TEXT_FRAME) return; /* close/ping are answered by wslay */
     char err[300];
-    pthread_mutex_lock(&s->cfg_mu);
-    int rc = sv_config_patch_json(&s->cfg, (const char *)a->msg, a->msg_length, err, sizeof err);
-    if (rc == 0) atomic_fetch_add(&s->cfg_gen, 1);
-    char *cfg = sv_config_to_json(&s->cfg);
-    pthread_mutex_unlock(&s->cfg_mu);
+    int rc = sv_patch_config(s, (const char *)a->msg, a->msg_length, err, sizeof err);
+    sv_config cur;
+    sv_get_config(s, &cur);
+    char *cfg = sv_config_to_json(&cur);
     cJSON *o = cJSON_CreateObject();
     if (rc == 0) {
         cJSON_AddItemToObject(o, "config", cJSON_Parse(cfg ? cfg : "{}"));

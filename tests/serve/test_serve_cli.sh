@@ -6,4 +6,4 @@ set -u
 command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg CLI missing"; exit 77; }
 /usr/bin/python3 -c 'import websockets, numpy' 2>/dev/null ||
   { echo "SKIP: python3-websockets / python3-numpy missing (scripts/install-deps.sh)"; exit 77; }
-exec /usr/bin/python3 "$FATHOM_SRC/tests/serve/serve_e2e.py" "$@"
+exec /usr/bin/python3 "$FATHOM_SRC/tests/serve/${SERVE_PY:-serve_e2e.py}" "$@"

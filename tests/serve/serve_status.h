@@ -1,0 +1,32 @@
+/* serve_status.h - for the serve C tests: frames analysed so far, from GET /v1/status on
+ * 127.0.0.1:port over a plain socket (-1 when it does not answer). Header-only. */
+#ifndef FATHOM_TEST_SERVE_STATUS_H
+#define FATHOM_TEST_SERVE_STATUS_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+static inline long long serve_analysed(int port) {
+    static _Thread_local char buf[1 << 16];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    size_t n = 0;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        const char req[] = "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+            ssize_t r;
+            while (n + 1 < sizeof buf && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+        }
+    }
+    if (fd >= 0) close(fd);
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\"analyser\":{\"frames\":");
+    return p ? atoll(p + strlen("\"analyser\":{\"frames\":")) : -1;
+}
+
+#endif
