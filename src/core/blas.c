@@ -1,6 +1,10 @@
 /* blas.c - OpenBLAS threads: a process-wide setting, so the host program decides (opt-in). */
 #include "core/blas.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <cblas.h>
 #include <stdatomic.h>
 
@@ -21,4 +25,18 @@ void fathom_blas_check(void) {
                    "OpenBLAS runs %d threads inside fathom's own threaded kernels, which is "
                    "several times slower: call fathom_blas_serial(1) at start-up (it changes "
                    "OpenBLAS for the whole process)", n);
+}
+
+fathom_status fathom_blas_serial_call(fathom_status (*fn)(void *), void *arg) {
+    fathom_status st = FATHOM_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(1)
+    {
+        omp_set_num_threads(1);
+        st = fn(arg);
+    }
+#else
+    st = fn(arg);
+#endif
+    return st;
 }

@@ -7,11 +7,11 @@
  * allocates nothing. */
 #include "model/engine.h"
 
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/blas.h"
 #include "core/status.h"
 #include "cluster/sim_engine.h" /* FATHOM_SIM_ENGINE test builds */
 #include "model/depthpro_engine.h"
@@ -412,27 +412,37 @@ static fathom_status forward(fathom_engine *e, const fathom_plan *p, const float
     return FATHOM_OK;
 }
 
+typedef struct forward_call {
+    fathom_engine *e;
+    const float *x;
+    int batch, net_h, net_w;
+    float *depth;
+} forward_call;
+
+static fathom_status forward_entry(void *arg) {
+    const forward_call *c = arg;
+    fathom_engine *e = c->e;
+#ifdef FATHOM_SIM_ENGINE /* scaling benchmarks only (cluster/sim_engine.h) */
+    if (fathom_sim_forward(c->x, c->batch, c->net_h, c->net_w, c->depth)) return FATHOM_OK;
+#endif
+    if (e->dp) /* Depth Pro */
+        return fathom_dp_engine_forward(e, c->x, c->batch, c->net_h, c->net_w, c->depth);
+    fathom_plan p;
+    FATHOM_TRY(fathom_plan_make(&e->w.arch, c->batch, c->net_h, c->net_w, e->be->threads, &p));
+    if (c->batch > e->cap_b || c->net_h > e->cap_h || c->net_w > e->cap_w)
+        FATHOM_TRY(fathom_engine_reserve(e, c->batch, c->net_h, c->net_w));
+    FATHOM_TRY(fathom_engine_ensure_pos(e, p.gh, p.gw));
+    return forward(e, &p, c->x, c->depth);
+}
+
 fathom_status fathom_engine_forward(fathom_engine *e, const float *x, int batch, int net_h,
                                     int net_w, float *depth) {
     if (!e || !x || !depth)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine forward: NULL %s",
                            !e ? "engine" : !x ? "input" : "output");
-    /* BLAS runs inside the backend's own OpenMP regions, one call per thread. With --threads 1
-     * such a region is inactive, and OpenMP OpenBLAS then opens a nested team of
-     * omp_get_max_threads() threads on every GEMM (thread creation, spin-waits): 10-20x slower
-     * under load (docs/scale-out.md). Team size 1 by default in this thread keeps BLAS serial;
-     * the backend's regions name their thread count. */
-    omp_set_num_threads(1);
-#ifdef FATHOM_SIM_ENGINE /* scaling benchmarks only (cluster/sim_engine.h) */
-    if (fathom_sim_forward(x, batch, net_h, net_w, depth)) return FATHOM_OK;
-#endif
-    if (e->dp) return fathom_dp_engine_forward(e, x, batch, net_h, net_w, depth); /* Depth Pro */
-    fathom_plan p;
-    FATHOM_TRY(fathom_plan_make(&e->w.arch, batch, net_h, net_w, e->be->threads, &p));
-    if (batch > e->cap_b || net_h > e->cap_h || net_w > e->cap_w)
-        FATHOM_TRY(fathom_engine_reserve(e, batch, net_h, net_w));
-    FATHOM_TRY(fathom_engine_ensure_pos(e, p.gh, p.gw));
-    return forward(e, &p, x, depth);
+    /* BLAS stays serial outside the backend's own regions (core/blas.h) */
+    forward_call c = {e, x, batch, net_h, net_w, depth};
+    return fathom_blas_serial_call(forward_entry, &c);
 }
 
 void fathom_engine_set_tap(fathom_engine *e, fathom_tap_fn fn, void *user) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/blas.h"
 #include "core/status.h"
 #include "model/model.h"
 #include "model/posembed.h"
@@ -391,9 +392,36 @@ static fathom_status stream_frame(fathom_vda *v, const float *x) {
 
 /* ---------------------------------------------------------------- frames in */
 
+typedef struct push_call {
+    fathom_vda *v;
+    const uint8_t *rgb;
+    int height, width;
+    size_t stride;
+} push_call;
+
+static fathom_status push_frame(fathom_vda *v, const uint8_t *rgb, int height, int width,
+                                size_t stride);
+static fathom_status push_entry(void *arg) {
+    const push_call *c = arg;
+    return push_frame(c->v, c->rgb, c->height, c->width, c->stride);
+}
+static fathom_status finish_entry(void *arg);
+
+/* BLAS stays serial outside the backend's own regions (core/blas.h) */
 fathom_status fathom_vda_push(fathom_vda *v, const uint8_t *rgb, int height, int width,
                               size_t stride) {
     if (!v || !rgb) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL %s", !v ? "session" : "frame");
+    push_call c = {v, rgb, height, width, stride};
+    return fathom_blas_serial_call(push_entry, &c);
+}
+
+fathom_status fathom_vda_finish(fathom_vda *v) {
+    if (!v) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL session");
+    return fathom_blas_serial_call(finish_entry, v);
+}
+
+static fathom_status push_frame(fathom_vda *v, const uint8_t *rgb, int height, int width,
+                                size_t stride) {
     if (v->n_in == 0) {
         FATHOM_TRY(setup(v, height, width));
     } else if (height != v->fh || width != v->fw) {
@@ -416,8 +444,8 @@ fathom_status fathom_vda_push(fathom_vda *v, const uint8_t *rgb, int height, int
     return FATHOM_OK;
 }
 
-fathom_status fathom_vda_finish(fathom_vda *v) {
-    if (!v) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL session");
+static fathom_status finish_entry(void *arg) {
+    fathom_vda *v = arg;
     const int64_t L = v->n_in;
     if (v->p.streaming || L == 0) return FATHOM_OK;
     const size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
