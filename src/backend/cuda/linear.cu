@@ -84,7 +84,8 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min, i
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
         s = cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &al, sizeof al);
-    const int wide = (p->epi >> 16) & 1; /* fp16 guard: TF32 (fp32 range) for this GEMM */
+    /* fp16 guard: TF32 (fp32 range) for this GEMM (bit 24 of epi; the alignment is bits 8-16) */
+    const int wide = c->compute == CUBLAS_COMPUTE_32F_FAST_16F && ((p->epi >> 24) & 1);
     const cublasComputeType_t tries[3] = {wide ? CUBLAS_COMPUTE_32F_FAST_TF32 : c->compute,
                                           CUBLAS_COMPUTE_32F_FAST_TF32,
                                           CUBLAS_COMPUTE_32F};
@@ -166,7 +167,7 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
                      (wide_hit(c, A, span(ta ? k : m, ta ? m : k, lda)) ||
                       wide_hit(c, B, span(tb ? n : k, tb ? k : n, ldb)));
     if (c->compute == CUBLAS_COMPUTE_32F_FAST_16F) wide_clear(c, D, span(m, n, ldc));
-    key.epi = (bias ? CUDA_EPI_BIAS : CUDA_EPI_NONE) | (al << 8) | (wide << 16);
+    key.epi = (bias ? CUDA_EPI_BIAS : CUDA_EPI_NONE) | (al << 8) | (wide << 24);
     int fresh = 0;
     cuda_gemm_plan *p = plan_find(c, &key, &fresh);
     if (fresh) {
