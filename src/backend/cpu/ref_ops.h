@@ -19,6 +19,14 @@ float fathom_ref_gelu(float x);
 #include "backend/ops.def"
 #undef FATHOM_OP
 
+/* The CUDA backend's `--precision fp16` GEMM (ref_gemm16.c): inputs rounded to fp16, or to TF32
+ * (fp16's mantissa, fp32's range) when `wide` (the input is a GELU / GEGLU product), fp32
+ * accumulation. */
+float fathom_ref_round_fp16(float x);
+float fathom_ref_round_tf32(float x);
+void fathom_ref_linear_fp16(float *out, const float *in, const float *w, const float *b, int M,
+                            int N, int K, fathom_act act, int wide);
+
 /* PyTorch's align_corners=False source index (shared with the CPU kernel and post-processing) */
 float fathom_ref_pt_scale(int n_in, int n_out, float inv_scale);
 void fathom_ref_pt_index(int d, float scale, int n_in, int *i0, int *i1, float *w1);

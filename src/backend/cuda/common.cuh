@@ -51,6 +51,7 @@ typedef struct cuda_gemm_plan {
 } cuda_gemm_plan;
 
 #define CUDA_GEMM_PLANS 256
+#define CUDA_WIDE_MARKS 8
 #define CUDA_GRAPHS 16
 #define CUDA_LT_WORKSPACE ((size_t)32 << 20)
 #define CUDA_MIN_SCRATCH ((size_t)64 << 20)
@@ -80,6 +81,10 @@ typedef struct cuda_ctx {
     char err_msg[256];
     cuda_gemm_plan plans[CUDA_GEMM_PLANS];
     cuda_graph_slot graphs[CUDA_GRAPHS];
+    /* fp16 guard: buffers last written by GELU / GEGLU (unbounded products); a GEMM reading
+     * one runs with a wide compute type (cuda_gemm). Host-side, so graph capture keeps it. */
+    struct { const char *p; size_t bytes; } wide[CUDA_WIDE_MARKS];
+    int wide_next;
 } cuda_ctx;
 
 /* The backend's context, with its device made current on the calling thread: the pipeline
@@ -111,6 +116,11 @@ typedef enum cuda_epi { CUDA_EPI_NONE = 0, CUDA_EPI_BIAS = 1 } cuda_epi;
  * [+ D when accumulate], fp32 in memory, ctx->compute inside. ta/tb: 1 = transposed. */
 void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A, int lda,
                const float *B, int ldb, float *D, int ldc, const float *bias, int accumulate);
+
+/* Under fp16: x (bytes) now holds GELU / GEGLU products, which may pass fp16's 65504; GEMMs
+ * reading it round their inputs to TF32 (fp16's mantissa, fp32's range) instead of fp16.
+ * No-op on other precisions. Twin: fathom_ref_linear_fp16 (backend/cpu/ref_gemm16.c). */
+void cuda_mark_wide(cuda_ctx *c, const void *x, size_t bytes);
 
 /* Exact erf GELU in place over n floats. */
 void cuda_gelu_inplace(cuda_ctx *c, float *x, size_t n);

@@ -84,7 +84,10 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min, i
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; i++)
         s = cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i], &al, sizeof al);
-    const cublasComputeType_t tries[3] = {c->compute, CUBLAS_COMPUTE_32F_FAST_TF32,
+    /* fp16 guard: TF32 (fp32 range) for this GEMM (bit 24 of epi; the alignment is bits 8-16) */
+    const int wide = c->compute == CUBLAS_COMPUTE_32F_FAST_16F && ((p->epi >> 24) & 1);
+    const cublasComputeType_t tries[3] = {wide ? CUBLAS_COMPUTE_32F_FAST_TF32 : c->compute,
+                                          CUBLAS_COMPUTE_32F_FAST_TF32,
                                           CUBLAS_COMPUTE_32F};
     const int ntries = c->compute == CUBLAS_COMPUTE_32F ? 1 : 3;
     for (int t = 0; t < ntries && s == CUBLAS_STATUS_SUCCESS && found < 1; t++) {
@@ -104,6 +107,36 @@ static fathom_status plan_build(cuda_ctx *c, cuda_gemm_plan *p, int align_min, i
     p->algo = res.algo;
     p->has_algo = 1;
     return FATHOM_OK;
+}
+
+void cuda_mark_wide(cuda_ctx *c, const void *x, size_t bytes) {
+    if (c->compute != CUBLAS_COMPUTE_32F_FAST_16F || !bytes) return;
+    c->wide[c->wide_next].p = (const char *)x;
+    c->wide[c->wide_next].bytes = bytes;
+    c->wide_next = (c->wide_next + 1) % CUDA_WIDE_MARKS;
+}
+
+/* Does [p, p + bytes) overlap a marked buffer? */
+static int wide_hit(const cuda_ctx *c, const void *p, size_t bytes) {
+    const char *a = (const char *)p;
+    for (int i = 0; i < CUDA_WIDE_MARKS; i++)
+        if (c->wide[i].bytes && a < c->wide[i].p + c->wide[i].bytes && c->wide[i].p < a + bytes)
+            return 1;
+    return 0;
+}
+
+/* D's new contents are GEMM outputs (bounded by fp32 accumulation, not products of two
+ * activations): marks starting inside it are dropped, so a reused buffer goes back to fp16. */
+static void wide_clear(cuda_ctx *c, const void *p, size_t bytes) {
+    const char *a = (const char *)p;
+    for (int i = 0; i < CUDA_WIDE_MARKS; i++)
+        if (c->wide[i].bytes && c->wide[i].p >= a && c->wide[i].p < a + bytes)
+            c->wide[i].bytes = 0;
+}
+
+/* Bytes a column-major operand (rows x cols stored, ld) spans. */
+static size_t span(int rows, int cols, int ld) {
+    return cols > 0 ? ((size_t)(cols - 1) * ld + rows) * sizeof(float) : 0;
 }
 
 /* column-major D (m x n, ldc) += bias (m) per row: the BIAS epilogue's fallback */
@@ -129,7 +162,12 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
     memset(&key, 0, sizeof key);
     key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k;
     key.lda = lda, key.ldb = ldb, key.ldc = ldc;
-    key.epi = (bias ? CUDA_EPI_BIAS : CUDA_EPI_NONE) | (al << 8);
+    /* fp16 guard: an input holding GELU / GEGLU products is rounded to TF32, not fp16 */
+    const int wide = c->compute == CUBLAS_COMPUTE_32F_FAST_16F &&
+                     (wide_hit(c, A, span(ta ? k : m, ta ? m : k, lda)) ||
+                      wide_hit(c, B, span(tb ? n : k, tb ? k : n, ldb)));
+    if (c->compute == CUBLAS_COMPUTE_32F_FAST_16F) wide_clear(c, D, span(m, n, ldc));
+    key.epi = (bias ? CUDA_EPI_BIAS : CUDA_EPI_NONE) | (al << 8) | (wide << 24);
     int fresh = 0;
     cuda_gemm_plan *p = plan_find(c, &key, &fresh);
     if (fresh) {
@@ -198,6 +236,7 @@ void cuda_gelu_inplace(cuda_ctx *c, float *x, size_t n) {
     if (!n) return;
     k_gelu<<<cuda_blocks(n, 256), 256, 0, c->stream>>>(x, n);
     cuda_check_launch(c, "gelu");
+    cuda_mark_wide(c, x, n * sizeof(float));
 }
 
 /* x (rows, N) += gamma (N) * t (rows, N) */

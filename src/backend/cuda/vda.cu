@@ -110,6 +110,7 @@ void fathom_cuda_geglu(fathom_backend *be, float *out, const float *in, int M, i
     cuda_ctx *c = cuda_of(be);
     k_geglu<<<cuda_blocks(total, 256), 256, 0, c->stream>>>(out, in, H, total);
     cuda_check_launch(c, "geglu");
+    cuda_mark_wide(c, out, total * sizeof(float));
 }
 
 void fathom_cuda_copy_rows(fathom_backend *be, float *dst, size_t ld_dst, const float *src,
