@@ -233,151 +233,185 @@ bad:
     return 0;
 }
 
-int cmd_serve(int argc, char **argv) {
-    fathom_serve_params p = fathom_serve_default_params();
-    fathom_model_params mp = fathom_model_default_params();
-    const char *model_arg = NULL, *config_path = NULL, *device = "cpu", *prec = NULL;
-    int no_config = 0, offline = 0;
-    override ov[64];
-    int n_ov = 0;
+/* What the command line asked for. */
+typedef struct serve_args {
+    fathom_serve_params p;
+    fathom_model_params mp;
+    const char *model_arg, *config_path, *device, *prec;
+    int no_config, offline;
+    override ov[64]; /* settings given as flags, put over the config file's */
+    int n_ov;
+} serve_args;
+
+static int parse_governor_flag(fathom_serve_params *p, int c, const char *arg);
+
+/* One flag (getopt's c, long-option index li); 1 ok, 0 after printing why. */
+static int parse_flag(serve_args *a, int c, int li, const char *arg) {
+    fathom_serve_params *p = &a->p;
     double d;
+    switch (c) {
+    case 'm': a->model_arg = arg; return 1;
+    case O_SOURCE: a->ov[a->n_ov++] = (override){"source", arg}; return 1;
+    case O_LISTEN: return parse_listen(arg, p);
+    case O_TOKEN:
+        if (!*arg || strlen(arg) >= sizeof p->token) {
+            fprintf(stderr, "fathom serve: --token: 1..%zu characters\n", sizeof p->token - 1);
+            return 0;
+        }
+        snprintf(p->token, sizeof p->token, "%s", arg);
+        return 1;
+    case O_CONFIG: a->config_path = arg; return 1;
+    case O_NO_CONFIG: a->no_config = 1; return 1;
+    case O_REALTIME: a->ov[a->n_ov++] = (override){"realtime", "true"}; return 1;
+    case O_LOOP: a->ov[a->n_ov++] = (override){"loop", "true"}; return 1;
+    case O_SET:
+        if (!strcmp(k_opts[li].name, "invert")) {
+            a->ov[a->n_ov++] = (override){"invert", "true"};
+            return 1;
+        }
+        for (size_t i = 0; i < sizeof k_setting_flags / sizeof k_setting_flags[0]; i++)
+            if (!strcmp(k_opts[li].name, k_setting_flags[i].flag))
+                a->ov[a->n_ov++] = (override){k_setting_flags[i].key, arg};
+        return 1;
+    case O_DEVICE: a->device = arg; return 1;
+    case O_PRECISION: a->prec = arg; return 1;
+    case O_THREADS:
+        if (!num("--threads", arg, 1, 4096, &d)) return 0;
+        p->engine.threads = (int)d;
+        return 1;
+    case O_OFFLINE: a->offline = 1; return 1;
+    case O_METRIC: a->mp.metric = 1; return 1;
+    case O_MAX_DEPTH:
+        if (!num("--max-depth", arg, 1e-6, 1e9, &d)) return 0;
+        a->mp.max_depth = (float)d;
+        return 1;
+    case O_TARGET_UTIL: a->ov[a->n_ov++] = (override){"target_util", arg}; return 1;
+    case O_BATCH_IGNORED: return 1; /* serve runs one frame at a time (latency first) */
+    default: return parse_governor_flag(p, c, arg);
+    }
+}
+
+/* The governor's flags, as fathom run; 1 ok, 0 after printing why. */
+static int parse_governor_flag(fathom_serve_params *p, int c, const char *arg) {
+    double d;
+    switch (c) {
+    case O_MAX_UTIL:
+        if (!num("--max-util", arg, 1, 100, &p->governor.max_util)) return 0;
+        break;
+    case O_NICE:
+        if (!num("--nice", arg, -20, 19, &d)) return 0;
+        p->governor.nice = (int)d;
+        break;
+    case O_GPU_MEM_LIMIT:
+        if (fathom_parse_bytes(arg, &p->governor.gpu_mem_limit) != FATHOM_OK) {
+            fprintf(stderr, "fathom serve: --gpu-mem-limit: %s\n", fathom_last_error());
+            return 0;
+        }
+        break;
+    case O_GPU_MEM_FRACTION:
+        if (!num("--gpu-mem-fraction", arg, 0.001, 1, &p->governor.gpu_mem_fraction)) return 0;
+        break;
+    case O_GPU_POWER_LIMIT:
+        if (!num("--gpu-power-limit", arg, 1, 10000, &p->governor.gpu_power_limit_w)) return 0;
+        break;
+    case O_GOVERNOR_HZ:
+        if (!num("--governor-hz", arg, 0.5, 1000, &p->governor.hz)) return 0;
+        break;
+    default: usage(stderr); return 0;
+    }
+    p->use_governor = 1;
+    return 1;
+}
+
+/* --device and --precision, as fathom run (one engine); 1 ok, 0 after printing why. */
+static int parse_engine(serve_args *a) {
+    fathom_serve_params *p = &a->p;
+    const char *device = a->device, *prec = a->prec;
+    double d;
+    if (!strcasecmp(device, "cpu")) {
+        p->engine.device = FATHOM_DEVICE_CPU;
+    } else if (!strcasecmp(device, "auto")) {
+        fathom_engine_params e = fathom_device_auto(NULL);
+        p->engine.device = e.device;
+        p->engine.device_index = e.device_index;
+    } else if (!strncasecmp(device, "cuda", 4) && (device[4] == '\0' || device[4] == ':')) {
+        p->engine.device = FATHOM_DEVICE_CUDA;
+        if (device[4] == ':') {
+            if (!num("--device", device + 5, 0, 255, &d)) return 0;
+            p->engine.device_index = (int)d;
+        }
+    } else {
+        fprintf(stderr, "fathom serve: --device: '%s' is not cpu, cuda, cuda:N or auto\n", device);
+        return 0;
+    }
+    if (!prec) return 1;
+    if (!strcasecmp(prec, "fp32")) p->engine.precision = FATHOM_PRECISION_FP32;
+    else if (!strcasecmp(prec, "fp16")) p->engine.precision = FATHOM_PRECISION_FP16;
+    else if (!strcasecmp(prec, "bf16")) p->engine.precision = FATHOM_PRECISION_BF16;
+    else {
+        fprintf(stderr, "fathom serve: --precision: '%s' is not fp32, fp16 or bf16\n", prec);
+        return 0;
+    }
+    if (p->engine.device == FATHOM_DEVICE_CPU && p->engine.precision != FATHOM_PRECISION_FP32) {
+        fprintf(stderr, "fathom serve: --precision %s: the CPU engine computes in fp32 only\n", prec);
+        return 0;
+    }
+    return 1;
+}
+
+/* The command line into *a: -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, serve_args *a) {
+    a->p = fathom_serve_default_params();
+    a->mp = fathom_model_default_params();
+    a->device = "cpu";
     int c, li = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:h", k_opts, &li)) != -1) {
-        if (n_ov >= 60) {
+        if (a->n_ov >= 60) {
             fprintf(stderr, "fathom serve: too many flags\n");
             return 2;
         }
-        switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case O_SOURCE: ov[n_ov++] = (override){"source", optarg}; break;
-        case O_LISTEN: if (!parse_listen(optarg, &p)) return 2; break;
-        case O_TOKEN:
-            if (!*optarg || strlen(optarg) >= sizeof p.token) {
-                fprintf(stderr, "fathom serve: --token: 1..%zu characters\n", sizeof p.token - 1);
-                return 2;
-            }
-            snprintf(p.token, sizeof p.token, "%s", optarg);
-            break;
-        case O_CONFIG: config_path = optarg; break;
-        case O_NO_CONFIG: no_config = 1; break;
-        case O_REALTIME: ov[n_ov++] = (override){"realtime", "true"}; break;
-        case O_LOOP: ov[n_ov++] = (override){"loop", "true"}; break;
-        case O_SET:
-            if (!strcmp(k_opts[li].name, "invert")) {
-                ov[n_ov++] = (override){"invert", "true"};
-                break;
-            }
-            for (size_t i = 0; i < sizeof k_setting_flags / sizeof k_setting_flags[0]; i++)
-                if (!strcmp(k_opts[li].name, k_setting_flags[i].flag))
-                    ov[n_ov++] = (override){k_setting_flags[i].key, optarg};
-            break;
-        case O_DEVICE: device = optarg; break;
-        case O_PRECISION: prec = optarg; break;
-        case O_THREADS:
-            if (!num("--threads", optarg, 1, 4096, &d)) return 2;
-            p.engine.threads = (int)d;
-            break;
-        case O_OFFLINE: offline = 1; break;
-        case O_METRIC: mp.metric = 1; break;
-        case O_MAX_DEPTH:
-            if (!num("--max-depth", optarg, 1e-6, 1e9, &d)) return 2;
-            mp.max_depth = (float)d;
-            break;
-        case O_TARGET_UTIL: ov[n_ov++] = (override){"target_util", optarg}; break;
-        case O_MAX_UTIL:
-            if (!num("--max-util", optarg, 1, 100, &p.governor.max_util)) return 2;
-            p.use_governor = 1;
-            break;
-        case O_NICE:
-            if (!num("--nice", optarg, -20, 19, &d)) return 2;
-            p.governor.nice = (int)d;
-            p.use_governor = 1;
-            break;
-        case O_GPU_MEM_LIMIT:
-            if (fathom_parse_bytes(optarg, &p.governor.gpu_mem_limit) != FATHOM_OK) {
-                fprintf(stderr, "fathom serve: --gpu-mem-limit: %s\n", fathom_last_error());
-                return 2;
-            }
-            p.use_governor = 1;
-            break;
-        case O_GPU_MEM_FRACTION:
-            if (!num("--gpu-mem-fraction", optarg, 0.001, 1, &p.governor.gpu_mem_fraction)) return 2;
-            p.use_governor = 1;
-            break;
-        case O_GPU_POWER_LIMIT:
-            if (!num("--gpu-power-limit", optarg, 1, 10000, &p.governor.gpu_power_limit_w)) return 2;
-            p.use_governor = 1;
-            break;
-        case O_GOVERNOR_HZ:
-            if (!num("--governor-hz", optarg, 0.5, 1000, &p.governor.hz)) return 2;
-            p.use_governor = 1;
-            break;
-        case O_BATCH_IGNORED: break; /* serve runs one frame at a time (latency first) */
-        default: usage(stderr); return 2;
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
+        if (!parse_flag(a, c, li, optarg)) return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "fathom serve: unexpected argument '%s' (the source is --source SRC)\n", argv[optind]);
         return 2;
     }
-    /* device and precision, as fathom run (one engine) */
-    if (!strcasecmp(device, "cpu")) {
-        p.engine.device = FATHOM_DEVICE_CPU;
-    } else if (!strcasecmp(device, "auto")) {
-        fathom_engine_params a = fathom_device_auto(NULL);
-        p.engine.device = a.device;
-        p.engine.device_index = a.device_index;
-    } else if (!strncasecmp(device, "cuda", 4) && (device[4] == '\0' || device[4] == ':')) {
-        p.engine.device = FATHOM_DEVICE_CUDA;
-        if (device[4] == ':') {
-            if (!num("--device", device + 5, 0, 255, &d)) return 2;
-            p.engine.device_index = (int)d;
-        }
-    } else {
-        fprintf(stderr, "fathom serve: --device: '%s' is not cpu, cuda, cuda:N or auto\n", device);
-        return 2;
-    }
-    if (prec) {
-        if (!strcasecmp(prec, "fp32")) p.engine.precision = FATHOM_PRECISION_FP32;
-        else if (!strcasecmp(prec, "fp16")) p.engine.precision = FATHOM_PRECISION_FP16;
-        else if (!strcasecmp(prec, "bf16")) p.engine.precision = FATHOM_PRECISION_BF16;
-        else {
-            fprintf(stderr, "fathom serve: --precision: '%s' is not fp32, fp16 or bf16\n", prec);
-            return 2;
-        }
-        if (p.engine.device == FATHOM_DEVICE_CPU && p.engine.precision != FATHOM_PRECISION_FP32) {
-            fprintf(stderr, "fathom serve: --precision %s: the CPU engine computes in fp32 only\n", prec);
-            return 2;
-        }
-    }
-    /* config file */
-    char cfg_default[4096];
-    if (!config_path && !no_config) {
-        const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-        if (x && *x) snprintf(cfg_default, sizeof cfg_default, "%s/fathom/serve.yaml", x);
-        else if (home && *home) snprintf(cfg_default, sizeof cfg_default, "%s/.config/fathom/serve.yaml", home);
-        else cfg_default[0] = '\0';
-        if (cfg_default[0]) config_path = cfg_default;
-    }
-    if (no_config) config_path = NULL;
-    fathom_serve_config *cfg = build_config(config_path, ov, n_ov); /* owned here */
-    if (!cfg) return 2;
-    p.config = cfg;
-    /* token: mandatory off loopback */
-    int generated = 0;
-    if (fathom_serve_host_needs_token(p.host) && !p.token[0]) {
-        unsigned char r[16];
-        if (RAND_bytes(r, sizeof r) != 1) {
-            fprintf(stderr, "fathom serve: cannot generate a token\n");
-            fathom_serve_config_free(&cfg);
-            return 2;
-        }
-        for (int i = 0; i < 16; i++) snprintf(p.token + 2 * i, 3, "%02x", r[i]);
-        generated = 1;
-    }
+    return parse_engine(a) ? -1 : 2;
+}
 
+/* The config file: --config, else $XDG_CONFIG_HOME/fathom/serve.yaml or ~/.config/...; NULL
+ * with --no-config. buf holds the default name. */
+static const char *config_file(const serve_args *a, char *buf, size_t n) {
+    if (a->no_config) return NULL;
+    if (a->config_path) return a->config_path;
+    const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (x && *x) snprintf(buf, n, "%s/fathom/serve.yaml", x);
+    else if (home && *home) snprintf(buf, n, "%s/.config/fathom/serve.yaml", home);
+    else return NULL;
+    return buf;
+}
+
+/* A token is mandatory off loopback: one is made when none is given. 1 ok (*generated set),
+ * 0 after printing why. */
+static int ensure_token(fathom_serve_params *p, int *generated) {
+    *generated = 0;
+    if (!fathom_serve_host_needs_token(p->host) || p->token[0]) return 1;
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        fprintf(stderr, "fathom serve: cannot generate a token\n");
+        return 0;
+    }
+    for (int i = 0; i < 16; i++) snprintf(p->token + 2 * i, 3, "%02x", r[i]);
+    *generated = 1;
+    return 1;
+}
+
+static void install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -386,54 +420,78 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* SIGHUP: the config file again, with the flags on top; settings unchanged on any error. */
+static void reload(fathom_server *srv, const serve_args *a, const char *config_path) {
+    fathom_serve_config *nc = NULL; /* owned here */
+    if (!config_path) {
+        note(FATHOM_LOG_WARN, "SIGHUP: no config file to reload (--no-config)");
+    } else if (!(nc = build_config(config_path, a->ov, a->n_ov))) {
+        note(FATHOM_LOG_WARN, "SIGHUP: %s not reloaded; settings unchanged", config_path);
+    } else if (fathom_serve_set_config(srv, nc) != FATHOM_OK) {
+        note(FATHOM_LOG_WARN, "SIGHUP: %s not applied (%s); settings unchanged", config_path,
+             fathom_last_error());
+    } else {
+        note(FATHOM_LOG_INFO, "SIGHUP: reloaded %s", config_path);
+    }
+    fathom_serve_config_free(&nc);
+}
+
+int cmd_serve(int argc, char **argv) {
+    serve_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    char cfg_default[4096];
+    const char *config_path = config_file(&a, cfg_default, sizeof cfg_default);
+    fathom_serve_config *cfg = build_config(config_path, a.ov, a.n_ov); /* owned here */
+    if (!cfg) return 2;
+    a.p.config = cfg;
+    int generated;
+    if (!ensure_token(&a.p, &generated)) {
+        fathom_serve_config_free(&cfg);
+        return 2;
+    }
+    install_signals();
     fathom_log_set_callback(log_json, NULL);
 
-    int rc = 2;
-    fathom_model *model = NULL;
-    fathom_server *srv = NULL;
+    rc = 2;
+    fathom_model *model = NULL; /* owned here */
+    fathom_server *srv = NULL;  /* owned here */
     char model_path[4096];
     fathom_resolve_opts ro;
     memset(&ro, 0, sizeof ro);
-    ro.offline = offline;
-    if (fathom_model_resolve(model_arg, &ro, model_path, sizeof model_path) != FATHOM_OK ||
-        fathom_model_load(model_path, &mp, &model) != FATHOM_OK) {
+    ro.offline = a.offline;
+    if (fathom_model_resolve(a.model_arg, &ro, model_path, sizeof model_path) != FATHOM_OK ||
+        fathom_model_load(model_path, &a.mp, &model) != FATHOM_OK) {
         fprintf(stderr, "fathom serve: model: %s\n", fathom_last_error());
-        goto out;
+        goto done;
     }
-    p.model = model;
-    p.model_params = mp;
-    p.offline = offline;
-    if (fathom_serve_start(&p, &srv) != FATHOM_OK) {
+    a.p.model = model;
+    a.p.model_params = a.mp;
+    a.p.offline = a.offline;
+    if (fathom_serve_start(&a.p, &srv) != FATHOM_OK) {
         fprintf(stderr, "fathom serve: %s\n", fathom_last_error());
-        goto out;
+        goto done;
     }
-    int v6 = strchr(p.host, ':') != NULL;
-    printf("listening on http://%s%s%s:%d/\n", v6 ? "[" : "", p.host, v6 ? "]" : "", fathom_serve_port(srv));
-    if (generated) printf("token: %s\n", p.token);
+    int v6 = strchr(a.p.host, ':') != NULL;
+    printf("listening on http://%s%s%s:%d/\n", v6 ? "[" : "", a.p.host, v6 ? "]" : "",
+           fathom_serve_port(srv));
+    if (generated) printf("token: %s\n", a.p.token);
     fflush(stdout);
     while (!g_stop) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
         if (g_hup) {
             g_hup = 0;
-            fathom_serve_config *nc = NULL;
-            if (!config_path) {
-                note(FATHOM_LOG_WARN, "SIGHUP: no config file to reload (--no-config)");
-            } else if (!(nc = build_config(config_path, ov, n_ov))) {
-                note(FATHOM_LOG_WARN, "SIGHUP: %s not reloaded; settings unchanged", config_path);
-            } else if (fathom_serve_set_config(srv, nc) != FATHOM_OK) {
-                note(FATHOM_LOG_WARN, "SIGHUP: %s not applied (%s); settings unchanged", config_path,
-                     fathom_last_error());
-            } else {
-                note(FATHOM_LOG_INFO, "SIGHUP: reloaded %s", config_path);
-            }
-            fathom_serve_config_free(&nc);
+            reload(srv, &a, config_path);
         }
     }
     note(FATHOM_LOG_INFO, "stopping");
     fathom_serve_stop(&srv);
     rc = 0;
-out:
+done:
     fathom_log_set_callback(NULL, NULL);
     fathom_model_free(&model);
     fathom_serve_config_free(&cfg);

@@ -7,9 +7,16 @@
 #ifndef FATHOM_CLUSTER_SIM_ENGINE_H
 #define FATHOM_CLUSTER_SIM_ENGINE_H
 
+/* 1 when the simulation is on and did the forward (x: batch x 3 x h x w, depth: batch x h x w);
+ * other builds get a constant 0 that the compiler removes, so callers need no #ifdef. */
 #ifdef FATHOM_SIM_ENGINE
-/* 1 when the simulation is on and did the forward (x: batch x 3 x h x w, depth: batch x h x w). */
 int fathom_sim_forward(const float *x, int batch, int net_h, int net_w, float *depth);
+#else
+static inline int fathom_sim_forward(const float *x, int batch, int net_h, int net_w,
+                                     float *depth) {
+    (void)x, (void)batch, (void)net_h, (void)net_w, (void)depth;
+    return 0;
+}
 #endif
 
 #endif

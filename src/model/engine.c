@@ -422,9 +422,8 @@ typedef struct forward_call {
 static fathom_status forward_entry(void *arg) {
     const forward_call *c = arg;
     fathom_engine *e = c->e;
-#ifdef FATHOM_SIM_ENGINE /* scaling benchmarks only (cluster/sim_engine.h) */
+    /* scaling benchmarks only (cluster/sim_engine.h): 0 in other builds */
     if (fathom_sim_forward(c->x, c->batch, c->net_h, c->net_w, c->depth)) return FATHOM_OK;
-#endif
     if (e->dp) /* Depth Pro */
         return fathom_dp_engine_forward(e, c->x, c->batch, c->net_h, c->net_w, c->depth);
     fathom_plan p;
