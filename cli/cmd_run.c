@@ -111,15 +111,9 @@ static int run_videos(run_state *s, progress_out *po, int rc) {
         const char *in = video_input(s, i);
         /* --shard: videos by their position among the run's videos (arguments, then folders) */
         if (!fathom_shard_takes((uint64_t)i, rp->shard_index, rp->shard_count)) continue;
-        /* several engines: chunks (0 = automatic) unless --chunks 1; VDA runs whole videos */
+        /* several engines: chunks (0 = automatic) unless --chunks 1 */
         const int chunked = a->mpi_size > 1 || a->chunks > 1 ||
-                            (a->chunks == 0 && rp->n_devices > 1 &&
-                             !fathom_model_is_video(s->model));
-        if (chunked && fathom_model_is_video(s->model)) {
-            cli_error("--chunks/--mpi: a Video Depth Anything model runs whole videos (leave "
-                      "--chunks and --mpi out)");
-            return 2; /* every rank alike: the model is the same */
-        }
+                            (a->chunks == 0 && rp->n_devices > 1);
         fathom_video_opts_set_run(a->vo, signals_cancel_flag(),
                                   i < s->n_vid ? NULL : s->walked.items[i - s->n_vid].rel_dir,
                                   s->in, s->n_in, (const char *const *)s->claimed,

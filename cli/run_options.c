@@ -97,7 +97,8 @@ static void usage(FILE *f) {
 "                          32 + 8 x overlap frames; else one pass; 1: one pass)\n"
 "                          (docs/scale-out.md)\n"
 "      --overlap K         frames recomputed before each chunk to align it, where the output\n"
-"                          is normalized (depth video, png/color) (default 16)\n"
+"                          is normalized (depth video, png/color) or the model is Video Depth\n"
+"                          Anything (default 16; VDA: 32, one whole window)\n"
 "      --streaming         a Video Depth Anything model (video_depth_anything_*.pth) runs the\n"
 "                          official 32-frame windows by default; this runs its cached-state\n"
 "                          streaming mode instead: one frame in, one depth out (docs/vda.md)\n"
@@ -408,7 +409,7 @@ int run_parse_args(int argc, char **argv, run_args *a) {
     a->gp = fathom_governor_default_params();
     a->device_arg = "auto";
     a->pmode = PROGRESS_AUTO;
-    a->overlap = 16;
+    a->overlap = -1; /* the library's default for the model (16; VDA: 32) */
     a->mpi_size = 1;
     if (fathom_video_opts_create(&a->vo) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());

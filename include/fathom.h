@@ -777,8 +777,10 @@ typedef struct fathom_chunk_run_result {
 /* One video as n_chunks chunks (by frame index; `overlap` frames recomputed before each to
  * align it) on the devices of params at once (one worker each), merged into the outputs of
  * `opts` as a single pass would write them. n_chunks 0: automatic (3 per device, each owning
- * at least 32 + 8 * overlap frames). The overlap is computed only where the merge aligns
- * chunks (normalized outputs of relative models). The manifest and finished chunks stay in
+ * at least 32 + 8 * overlap frames; overlap < 0: the default, 16, for a Video Depth Anything
+ * model 32). The overlap is computed only where the merge aligns chunks (normalized outputs of
+ * relative models; every output of a relative Video Depth Anything model, whose chunks each
+ * have their own scale) or the model is Video Depth Anything (context; metric: not fitted). The manifest and finished chunks stay in
  * OUTDIR/.fathom-chunks/<file name>.<hash>/; `resume` redoes only unfinished chunks. The
  * cancel flag of fathom_video_opts_set_run stops it (resumable). *res is filled (also on
  * errors: chunks > 0 when planning succeeded). */

@@ -291,6 +291,7 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     fathom_model_info mi;
     fathom_model_get_info(m, &mi);
     ctx->metric = mi.metric;
+    ctx->video = fathom_model_is_video(m);
     fathom_naming_stem(input, ctx->stem, sizeof ctx->stem);
     if (!ctx->stem[0]) snprintf(ctx->stem, sizeof ctx->stem, "video");
     work_folder(params->outdir, input, ctx->workdir, sizeof ctx->workdir);
@@ -299,7 +300,7 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
     /* outputs checked before the work folder is touched (a same-named video keeps its own) */
     FATHOM_TRY(check_outputs(params, vo, input, ctx->stem));
-    const int overlap = fathom_chunk_aligns(vo, ctx->metric) ? co->overlap : 0;
+    const int overlap = fathom_chunk_overlap(vo, ctx->metric, ctx->video, co->overlap);
     fathom_chunk_manifest *man = &ctx->man;
     fathom_status s = co->resume ? fathom_chunk_manifest_load(ctx->mpath, man) : FATHOM_ERR_NOT_FOUND;
     if (s != FATHOM_OK && s != FATHOM_ERR_NOT_FOUND) return s;
@@ -377,7 +378,7 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
     } else if (s == FATHOM_OK) {
         double t = now_s();
         s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
-                               ctx->metric, seams, res);
+                               ctx->metric, ctx->video, seams, res);
         ctx->merge_s = now_s() - t;
     }
     if (params->report_path)

@@ -11,8 +11,9 @@
  *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
  *      chunk is retried once (by whichever worker is free) before the video fails;
  *   3. merge (chunk_merge.c) into the outputs asked for, as a single pass would write them:
- *      --video-npz and raw frame sequences take every frame from the chunk that owns it
- *      (identical to a single pass); the depth video and 8/16-bit sequences use the
+ *      --video-npz and raw frame sequences of a per-frame model take every frame from the
+ *      chunk that owns it (identical to a single pass); those of a relative Video Depth
+ *      Anything model are aligned and cross-faded like the rest; the depth video and 8/16-bit sequences use the
  *      overlap: each chunk aligned to the previous one (align.h), cross-faded, then the
  *      usual temporal normalization; the source's audio and other streams are copied once.
  * The chunk folder is kept after the merge (remove it to reclaim the space; --resume of a
@@ -29,8 +30,9 @@
 typedef struct fathom_chunk_run_opts {
     int n_chunks;             /* >= 1, or 0: automatic (fathom_chunk_auto) */
     int engines;              /* engines sharing the chunks (0: the devices of the params) */
-    int overlap;              /* frames recomputed before each chunk, >= 0; only used where
-                                 the merge aligns chunks (fathom_chunk_aligns), else 0 */
+    int overlap;              /* frames recomputed before each chunk, >= 0, or < 0: the
+                                 default (fathom_chunk_default_overlap); only used where the
+                                 merge aligns chunks or the model is temporal, else 0 */
     int resume;               /* reuse the manifest and the finished chunks */
     const atomic_int *cancel; /* borrowed, may be NULL: when set, running chunks stop and the
                                  manifest stays resumable */
@@ -42,9 +44,18 @@ typedef struct fathom_chunk_run_opts {
  * hand-out then evens out engines of different speed), but each chunk owns at least
  * 32 + 8 * overlap frames (so recomputed overlap stays under 1/8 of the work); at least 1. */
 int fathom_chunk_auto(int64_t frames, int engines, int overlap);
-/* 1 when the merge aligns chunks over their overlap (normalized outputs of relative models);
- * otherwise the overlap is not computed at all. */
-int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric);
+/* 1 when the merge aligns chunks over their overlap: normalized outputs of relative models,
+ * and every output of a relative Video Depth Anything model (video: each of its chunks has
+ * its own scale and shift, raw depth too). Metric depth keeps its scale (never fitted). */
+int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric, int video);
+/* The overlap a chunk recomputes before its first frame, or 0 when none is needed: the
+ * aligned outputs above, and a Video Depth Anything model even when metric (the frames give
+ * its temporal windows their context). `overlap` < 0: the default, 16 frames, and for a
+ * Video Depth Anything model one whole 32-frame window (its windows see 32 frames at once:
+ * the fit then spans a full window of the chunk's own scale, not a partial one). */
+int fathom_chunk_overlap(const fathom_video_run_opts *vo, int metric, int video, int overlap);
+#define FATHOM_CHUNK_OVERLAP_DEFAULT 16
+#define FATHOM_CHUNK_OVERLAP_VDA 32
 
 /* Run `input` in chunks with params (outdir, devices: one worker each, formats, existing,
  * report_path: a JSON report of the chunks and seams) and video opts (outputs, tnorm; a
@@ -59,7 +70,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
 typedef struct fathom_chunk_ctx {
     char stem[1024], workdir[4096], mpath[4200];
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
-    int metric;
+    int metric, video;          /* the model's: metric depth; Video Depth Anything */
     double t0, plan_s, merge_s; /* start; seconds planning (demux scan), merging */
 } fathom_chunk_ctx;
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
@@ -92,7 +103,7 @@ typedef struct fathom_chunk_seam {
 fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
                                  const fathom_chunk *chunks, int n,
                                  const fathom_run_params *params, const fathom_video_run_opts *vo,
-                                 int metric, fathom_chunk_seam *seams,
+                                 int metric, int video, fathom_chunk_seam *seams,
                                  fathom_chunk_run_result *res);
 
 #endif

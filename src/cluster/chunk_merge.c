@@ -56,10 +56,16 @@ typedef struct merger {
     int made_dir;
 } merger;
 
-int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric) {
+int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric, int video) {
     const int normalized = vo->video_path || (!vo->seq_formats && !vo->npz) ||
                            (vo->seq_formats & NORMALIZED_FORMATS);
-    return normalized && !metric; /* metric depth keeps its scale */
+    return (normalized || video) && !metric; /* metric depth keeps its scale */
+}
+
+int fathom_chunk_overlap(const fathom_video_run_opts *vo, int metric, int video, int overlap) {
+    if (!fathom_chunk_aligns(vo, metric, video) && !video) return 0;
+    if (overlap >= 0) return overlap;
+    return video ? FATHOM_CHUNK_OVERLAP_VDA : FATHOM_CHUNK_OVERLAP_DEFAULT;
 }
 
 static fathom_status write_seq(merger *mg, int64_t index, const float *depth, unsigned formats,
@@ -213,7 +219,7 @@ static fathom_status open_outputs(merger *mg, const fathom_run_params *p, int ov
 fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
                                  const fathom_chunk *chunks, int n,
                                  const fathom_run_params *params, const fathom_video_run_opts *vo,
-                                 int metric, fathom_chunk_seam *seams,
+                                 int metric, int video, fathom_chunk_seam *seams,
                                  fathom_chunk_run_result *res) {
     merger mg;
     memset(&mg, 0, sizeof mg);
@@ -249,7 +255,10 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
         fathom_chunk_npz_free(&z);
     }
     mg.px = (size_t)mg.h * mg.w;
-    const int do_align = fathom_chunk_aligns(vo, metric);
+    const int do_align = fathom_chunk_aligns(vo, metric, video);
+    /* a relative VDA chunk has its own scale: its raw depth is aligned too (per-frame models:
+     * the owner chunk's frames, identical to a single pass) */
+    const int align_raw = do_align && video;
     if (s == FATHOM_OK) {
         held_raw = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));
         held_al = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));
@@ -290,7 +299,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
                     fathom_align_apply(al, bs + j * mg.px, mg.px, sc, sh);
                     fathom_align_fade(out, out, al, mg.px, (int)j, (int)ov);
                 }
-                s = emit(&mg, g, pts[g], DUR(g), held_raw + j * mg.px, out);
+                s = emit(&mg, g, pts[g], DUR(g), align_raw ? out : held_raw + j * mg.px, out);
             }
             free(bs);
             seams[i - 1] = (fathom_chunk_seam){i, (int)ov, sc, sh, resid};
@@ -304,7 +313,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
                 memcpy(held_raw + hold * mg.px, b, mg.px * sizeof(float));
                 memcpy(held_al + hold * mg.px, al, mg.px * sizeof(float));
             } else {
-                s = emit(&mg, g, pts[g], DUR(g), b, al);
+                s = emit(&mg, g, pts[g], DUR(g), align_raw ? al : b, al);
             }
         }
         fathom_chunk_npz_free(&z);

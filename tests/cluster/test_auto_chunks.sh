@@ -7,8 +7,7 @@
 #   * same-named videos: in/a/clip.mp4 and in/b/clip.mp4 walked in one chunked run get their own
 #     work folders and outputs (OUTDIR/a/, OUTDIR/b/), each equal to its single pass; given as
 #     arguments, the second is refused like a single pass refuses it, and the first is kept;
-#   * a Video Depth Anything model (tiny golden weights) is refused with --chunks, naming the
-#     reason, and runs whole (one pass, not chunked) with several devices.
+#   (Video Depth Anything in chunks: test_vda_chunks.sh)
 set -u
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg missing"; exit 77; }
@@ -84,24 +83,6 @@ check "arguments: the first kept, equal to its single pass; one work folder" \
 "$FATHOM_BIN" run "${FAST[@]}" --chunks 3 --video-npz --overwrite -o "$T/args2" "$T/in/a/clip.mp4" 2>"$T/err"
 check "one OUTDIR, two same-named inputs in turn: separate work folders, no false resume clash" \
   bash -c "[ \$? -eq 0 ] && [ \$(ls -d '$T'/args2/.fathom-chunks/clip.mp4.* | wc -l) -eq 2 ]"
-
-# ---- 3. Video Depth Anything: whole videos only ----
-VDA="$FATHOM_GOLDEN/../golden-vda/tiny-offline"
-if [ -f "$VDA/model.pth" ]; then
-  isz=$("$PY" -c "import json; print(json.load(open('$VDA/case.json'))['input_size'])")
-  "$FATHOM_BIN" run -m "$VDA/model.pth" --input-size "$isz" --threads 1 --progress none --chunks 2 \
-    --video-npz -o "$T/vda" "$T/in/a/clip.mp4" 2>"$T/err"
-  rc=$?
-  check "VDA with --chunks: exit 2, says it runs whole videos" \
-    bash -c "[ $rc -eq 2 ] && grep -q 'Video Depth Anything model runs whole videos' '$T/err' && [ ! -e '$T/vda/clip.npz' ]"
-  "$FATHOM_BIN" run -m "$VDA/model.pth" --input-size "$isz" --threads 1 --progress none \
-    --device cpu,cpu -f npy -o "$T/vda2" "$T/in/a/clip.mp4" 2>"$T/err"
-  rc=$?
-  check "VDA with two devices: runs whole (not chunked), every frame" \
-    bash -c "[ $rc -eq 0 ] && [ ! -e '$T/vda2/.fathom-chunks' ] && [ \$(ls '$T'/vda2/clip/*.npy | wc -l) -eq 75 ]"
-else
-  echo "SKIP (part 3): no golden-vda weights"
-fi
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]

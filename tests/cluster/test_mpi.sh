@@ -3,7 +3,8 @@
 # thread per rank): an image set split across ranks gives every output exactly once (same
 # names and bytes as a single run) and one merged report; a video in chunks over the ranks
 # equals a single pass; a worker rank killed with SIGKILL ends the job with mpirun's message
-# naming it, and a rerun with --resume finishes without redoing finished chunks.
+# naming it, and a rerun with --resume finishes without redoing finished chunks; a Video Depth
+# Anything video in chunks over the ranks gives the local chunked run's merged depth.
 set -u
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 command -v mpirun >/dev/null || { echo "SKIP: mpirun missing (openmpi-bin)"; exit 77; }
@@ -125,6 +126,22 @@ check "automatic chunks over 3 ranks: exit 0" test $? -eq 0
 check "automatic chunks: min(3 x 3 ranks, 200 frames / 32) = 6" \
   "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); sys.exit(len(r['chunks']) != 6)" "$T/arep.json"
 check "automatic chunks: equal to a single pass" npz_same "$T/ls/long.npz" "$T/la/long.npz"
+
+# ---- 5. Video Depth Anything over the ranks: the same merge as a local --chunks run ----
+VDA="$FATHOM_GOLDEN/../golden-vda/tiny-offline/model.pth"
+if [ -f "$VDA" ]; then
+  VFAST=(-m "$VDA" --input-size 28 --threads 1 --progress none --chunks 3 --overlap 8 --video-npz)
+  "$FATHOM_BIN" run "${VFAST[@]}" --report "$T/vdal.json" -o "$T/vdal" "$T/clip.mp4" 2>/dev/null
+  timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${VFAST[@]}" --report "$T/vdam.json" \
+    -o "$T/vdam" "$T/clip.mp4" 2>"$T/err"
+  check "VDA over the ranks exits 0" test $? -eq 0
+  check "VDA over the ranks: 3 chunks, 2 fitted seams, npz equal to the local chunked run" \
+    bash -c "$(declare -f npz_same); PY=$PY; npz_same '$T/vdal/clip.npz' '$T/vdam/clip.npz' && \
+      $PY -c \"import json, sys; r = json.load(open(sys.argv[1])); \
+sys.exit(not (len(r['chunks']) == 3 and len(r['seams']) == 2))\" '$T/vdam.json'"
+else
+  echo "SKIP (part 5): no golden-vda weights"
+fi
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]
