@@ -32,6 +32,18 @@ static const char *const k_flag_words[][2] = {
     {"(precision fp32)", "(--precision fp32)"},
     {"(focal_px overrides it)", "(--focal-px overrides it)"},
     {"timeout_s sets the limit", "--timeout sets the limit"},
+    {"mpi: ", "--mpi: "},
+    {"shard '", "--shard '"},
+    {"shard K/N ", "--shard "},
+    {"n_chunks must be >= 1 and overlap >= 0", "--chunks must be >= 1 and --overlap >= 0"},
+    {"run it without n_chunks", "run it without --chunks"},
+    {"chunked runs take the whole video (start, end and max_frames are not supported with them)",
+     "--chunks takes the whole video (--start/--end/--max-frames are not supported with it)"},
+    {"chunked runs need outdir", "--chunks needs -o OUTDIR"},
+    {"another overlap or other outputs", "another --overlap or other outputs"},
+    {"another n_chunks", "another --chunks"},
+    {"remove it and resume", "remove it and --resume"},
+    {"(resume continues from", "(--resume continues from"},
 };
 
 void cli_flag_words(const char *msg, char *out, size_t cap) {

@@ -196,7 +196,7 @@ static fathom_status check_outputs(const fathom_run_params *p, const fathom_vide
                                    "that one (rename one of them)", input, paths[k]);
         struct stat st;
         if (p->existing != FATHOM_EXISTING_OVERWRITE && stat(paths[k], &st) == 0)
-            return fathom_fail(FATHOM_ERR_IO, "%s: %s %s exists (use --overwrite)", input, what[k],
+            return fathom_fail(FATHOM_ERR_IO, "%s: %s %s exists (existing: overwrite)", input, what[k],
                                paths[k]);
     }
     return FATHOM_OK;
@@ -285,9 +285,9 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     memset(ctx, 0, sizeof *ctx);
     ctx->t0 = now_s();
     if (vo->read.start > 0 || vo->read.end > 0 || vo->read.max_frames > 0)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: --chunks takes the whole video "
-                           "(--start/--end/--max-frames are not supported with it)", input);
-    if (!params->outdir) return fathom_fail(FATHOM_ERR_INVALID_ARG, "--chunks needs -o OUTDIR");
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: chunked runs take the whole video "
+                           "(start, end and max_frames are not supported with them)", input);
+    if (!params->outdir) return fathom_fail(FATHOM_ERR_INVALID_ARG, "chunked runs need outdir");
     fathom_model_info mi;
     fathom_model_get_info(m, &mi);
     ctx->metric = mi.metric;
@@ -307,10 +307,10 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     if (s == FATHOM_OK) { /* resume: the manifest must describe this input and this plan */
         const char *why = man->input_bytes != bytes || man->input_mtime_ns != mtime
                               ? "the input changed since (size or time)"
-                          : man->overlap != overlap ? "it was made with another --overlap "
+                          : man->overlap != overlap ? "it was made with another overlap "
                                                       "or other outputs"
                           : co->n_chunks > 0 && man->n != co->n_chunks && man->n != man->frames
-                              ? "it was made with another --chunks" : NULL;
+                              ? "it was made with another n_chunks" : NULL;
         if (why) {
             fathom_chunk_ctx_clear(ctx);
             return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: cannot resume from %s: %s; remove "
@@ -374,7 +374,7 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
     if (s == FATHOM_OK && n_done < man->n) {
         res->cancelled = 1;
         s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
-                        "(--resume continues from %s)", input, n_done, man->n, ctx->mpath);
+                        "(resume continues from %s)", input, n_done, man->n, ctx->mpath);
     } else if (s == FATHOM_OK) {
         double t = now_s();
         s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,

@@ -246,7 +246,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
         if (fathom_chunk_npz_frames(z) != ov + chunks[i].count || h != mg.h || w != mg.w ||
             tn != mg.tb.num || td != mg.tb.den)
             s = fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d (%s) does not match the plan (%lld "
-                            "frames of %dx%d, expected %lld of %dx%d): remove it and --resume",
+                            "frames of %dx%d, expected %lld of %dx%d): remove it and resume",
                             input, i, chunk_npz[i], (long long)fathom_chunk_npz_frames(z), w, h,
                             (long long)(ov + chunks[i].count), mg.w, mg.h);
         for (int64_t j = 0; s == FATHOM_OK && j < chunks[i].count; j++)

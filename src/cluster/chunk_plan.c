@@ -36,7 +36,7 @@ fathom_status fathom_chunk_scan(const char *input, int64_t **pts_us, int64_t *n_
         if (pkt->stream_index == vs) {
             if (pkt->pts == AV_NOPTS_VALUE) {
                 s = fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: frame %lld has no timestamp: cannot "
-                                "cut it into chunks (run it without --chunks)", input, (long long)n);
+                                "cut it into chunks (run it without n_chunks)", input, (long long)n);
                 av_packet_unref(pkt);
                 goto out;
             }
@@ -72,7 +72,7 @@ fathom_status fathom_chunk_plan(const int64_t *pts_us, int64_t n_frames, int n_c
     *chunks = NULL;
     *n_out = 0;
     if (n_chunks < 1 || k < 0)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--chunks must be >= 1 and --overlap >= 0");
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "n_chunks must be >= 1 and overlap >= 0");
     if (n_frames < 1) return fathom_fail(FATHOM_ERR_FORMAT, "the video has no frames");
     int n = n_chunks > n_frames ? (int)n_frames : n_chunks;
     fathom_chunk *c = calloc((size_t)n, sizeof *c); /* owned until returned */

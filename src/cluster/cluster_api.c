@@ -58,7 +58,7 @@ fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_par
     return fathom_chunked_video_run(m, params, input, vo, &co, res);
 }
 
-#define NO_MPI "--mpi: this fathom was built without MPI (CMake FATHOM_MPI; Open MPI: " \
+#define NO_MPI "mpi: this fathom was built without MPI (CMake FATHOM_MPI; Open MPI: " \
                "scripts/install-deps.sh)"
 
 fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_params *params,

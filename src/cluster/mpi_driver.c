@@ -11,9 +11,9 @@ fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size) {
     MPI_Initialized(&inited);
     /* serialized: rank 0's hand-out thread is the only one calling MPI while it runs */
     if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
-        return fathom_fail(FATHOM_ERR_IO, "--mpi: MPI_Init failed (start with mpirun or srun)");
+        return fathom_fail(FATHOM_ERR_IO, "mpi: MPI_Init failed (start with mpirun or srun)");
     if (!inited && provided < MPI_THREAD_SERIALIZED)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "--mpi: this MPI lacks MPI_THREAD_SERIALIZED");
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "mpi: this MPI lacks MPI_THREAD_SERIALIZED");
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
     return FATHOM_OK;

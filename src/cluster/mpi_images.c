@@ -74,10 +74,10 @@ static void *serve(void *arg) {
 
 fathom_status fathom_mpi_images_serve_start(int size) {
     if (g_serve.running)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--mpi: images already being handed out");
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "mpi: images already being handed out");
     g_serve.next = 0, g_serve.size = size, g_serve.worst = 0;
     if (pthread_create(&g_serve.thr, NULL, serve, NULL) != 0)
-        return fathom_fail(FATHOM_ERR_NOMEM, "--mpi: cannot start the hand-out thread");
+        return fathom_fail(FATHOM_ERR_NOMEM, "mpi: cannot start the hand-out thread");
     g_serve.running = 1;
     return FATHOM_OK;
 }

@@ -130,7 +130,7 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
     if (s == FATHOM_OK && pthread_create(&thr, NULL, serve, &h) != 0)
-        s = fathom_fail(FATHOM_ERR_NOMEM, "--mpi: cannot start the hand-out thread");
+        s = fathom_fail(FATHOM_ERR_NOMEM, "mpi: cannot start the hand-out thread");
     if (s != FATHOM_OK) { /* the other ranks wait for chunks: end them all */
         fathom_log(FATHOM_LOG_WARN, "%s", fathom_last_error());
         fathom_mpi_abort(2);

@@ -11,13 +11,13 @@ fathom_status fathom_shard_parse(const char *s, int *index, int *count) {
     errno = 0;
     long k = strtol(s, &end, 10);
     if (errno || end == s || *end != '/')
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--shard: '%s' is not K/N (e.g. 2/8)", s);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "shard '%s' is not K/N (e.g. 2/8)", s);
     const char *ns = end + 1;
     long n = strtol(ns, &end, 10);
     if (errno || end == ns || *end)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--shard: '%s' is not K/N (e.g. 2/8)", s);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "shard '%s' is not K/N (e.g. 2/8)", s);
     if (n < 1 || n > 1000000 || k < 1 || k > n)
-        return fathom_fail(FATHOM_ERR_INVALID_ARG, "--shard %s: need 1 <= K <= N <= 1000000", s);
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "shard K/N %s: need 1 <= K <= N <= 1000000", s);
     *index = (int)(k - 1);
     *count = (int)n;
     return FATHOM_OK;
