@@ -242,6 +242,83 @@ static void decoder_tail(dp_run *r, const fathom_dp_weights *w, const float *f1,
     for (int i = 0; i < 2; i++) give(r, &bg[i]);
 }
 
+/* The decoder from the global map and the encoder's outputs (all given back here), then
+ * fusion 0 and the head in row bands: the canonical inverse depth in canon (N0 x N0). *low
+ * keeps the low resolution map for the FOV head. */
+static void decoder(dp_run *r, const fathom_dp_weights *w, dp_buf *bglob, dp_buf *e0, dp_buf *e1,
+                    dp_buf *lat0, dp_buf *lat1, dp_buf *low, float *canon) {
+    const int *d = w->d, dec = w->dec, N0 = 1536;
+    dp_buf f = {0}, nf = {0}, pj = {0};
+    project(r, low, bglob->p, w->convs[4], d[3], dec, 48);
+    give(r, bglob);
+    emit(r, "decoder.lowres", low->p, 4, 1, dec, 48, 48);
+    /* fusions[4] takes a copy: lowres also feeds the FOV head */
+    if (take(r, &nf, (size_t)dec * 48 * 48)) r->op->crop_tiles(r->be, nf.p, low->p, dec, 48, 48, 48, 48, 1);
+    fusion(r, &f, &nf, NULL, &w->fus[4], dec, 48);
+    emit(r, "decoder.fusion4", f.p, 4, 1, dec, 96, 96);
+    project(r, &pj, e1->p, w->convs[3], d[2], dec, 96);
+    give(r, e1);
+    fusion(r, &nf, &f, &pj, &w->fus[3], dec, 96), f = nf;
+    emit(r, "decoder.fusion3", f.p, 4, 1, dec, 192, 192);
+    project(r, &pj, e0->p, w->convs[2], d[1], dec, 192);
+    give(r, e0);
+    fusion(r, &nf, &f, &pj, &w->fus[2], dec, 192), f = nf;
+    emit(r, "decoder.fusion2", f.p, 4, 1, dec, 384, 384);
+    project(r, &pj, lat1->p, w->convs[1], d[0], dec, 384);
+    give(r, lat1);
+    fusion_rcu(r, &nf, &f, &pj, &w->fus[1], dec, 384), f = nf;
+    if (r->tap && r->st == FATHOM_OK) { /* the full fusion 1 output for the tap only */
+        dp_buf full = {0};
+        fusion_out(r, &full, f.p, &w->fus[1], dec, 384);
+        emit(r, "decoder.fusion1", full.p, 4, 1, dec, 768, 768);
+        give(r, &full);
+    }
+
+    /* ---- fusion 0 and the head, in row bands ---- */
+    if (r->st == FATHOM_OK) decoder_tail(r, w, f.p, lat0->p, canon);
+    give(r, &f), give(r, lat0);
+    if (r->st == FATHOM_OK) {
+        emit(r, "head.preact", canon, 4, 1, 1, N0, N0);
+        r->op->depth_act(r->be, canon, (size_t)N0 * N0, 0, 0.0f);
+    }
+}
+
+/* The FOV head: field of view in degrees from the FOV encoder's tokens and the decoder's low
+ * resolution map (both given back here). */
+static void fov_head(dp_run *r, const fathom_dp_weights *w, dp_buf *bfovt, dp_buf *low,
+                     float *fov_deg) {
+    const int Df = w->vit[2].D, dec = w->dec;
+    dp_buf fe = {0}, fds = {0}, fmap = {0}, fh1 = {0}, fh2 = {0}, fdeg = {0};
+    const int fc = w->fov_c;
+    if (take(r, &fe, (size_t)L * fc)) r->op->linear(r->be, fe.p, bfovt->p, w->fov_lin_w, w->fov_lin_b, L, fc, Df, FATHOM_ACT_NONE);
+    give(r, bfovt);
+    emit(r, "fov.encoder.tokens", fe.p, 3, 1, L, fc, 0);
+    if (take(r, &fds, (size_t)fc * G * G))
+        r->op->conv2d(r->be, fds.p, low->p, w->fov_ds_w, w->fov_ds_b, NULL, 1, dec, 48, 48, fc, 3, 2, 1, FATHOM_CONV_RELU_OUT);
+    give(r, low);
+    emit(r, "fov.downsample", fds.p, 4, 1, fc, G, G);
+    if (take(r, &fmap, (size_t)fc * G * G)) {
+        r->op->tokens_to_nchw(r->be, fmap.p, fe.p, 1, G, G, fc);
+        r->op->add(r->be, fmap.p, fmap.p, fds.p, (size_t)fc * G * G);
+    }
+    give(r, &fe), give(r, &fds);
+    emit(r, "fov.sum", fmap.p, 4, 1, fc, G, G);
+    if (take(r, &fh1, (size_t)w->fov_h1 * 12 * 12))
+        r->op->conv2d(r->be, fh1.p, fmap.p, w->fov_head_w[0], w->fov_head_b[0], NULL, 1, fc, G, G, w->fov_h1, 3, 2, 1, FATHOM_CONV_RELU_OUT);
+    give(r, &fmap);
+    emit(r, "fov.head.1", fh1.p, 4, 1, w->fov_h1, 12, 12);
+    if (take(r, &fh2, (size_t)w->fov_h2 * 6 * 6))
+        r->op->conv2d(r->be, fh2.p, fh1.p, w->fov_head_w[1], w->fov_head_b[1], NULL, 1, w->fov_h1, 12, 12, w->fov_h2, 3, 2, 1, FATHOM_CONV_RELU_OUT);
+    give(r, &fh1);
+    emit(r, "fov.head.3", fh2.p, 4, 1, w->fov_h2, 6, 6);
+    if (take(r, &fdeg, 16)) {
+        r->op->conv2d(r->be, fdeg.p, fh2.p, w->fov_head_w[2], w->fov_head_b[2], NULL, 1, w->fov_h2, 6, 6, 1, 6, 1, 0, 0);
+        emit(r, "fov.deg", fdeg.p, 4, 1, 1, 1, 1);
+        if (r->st == FATHOM_OK) r->st = r->op->download(r->be, fov_deg, fdeg.p, sizeof(float));
+    }
+    give(r, &fh2), give(r, &fdeg);
+}
+
 fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, const float *x0, float *canon,
                                 float *fov_deg, fathom_dp_tap_fn tap, void *user) {
     const fathom_backend_ops *op = be->ops;
@@ -350,71 +427,10 @@ fathom_status fathom_dp_forward(fathom_backend *be, const fathom_dp_weights *w, 
     give(&r, &bcat);
     emit(&r, "encoder.global", bglob.p, 4, 1, d[3], 48, 48);
 
-    /* ---- decoder ---- */
-    dp_buf low = {0}, f = {0}, nf = {0}, pj = {0};
-    project(&r, &low, bglob.p, w->convs[4], d[3], dec, 48);
-    give(&r, &bglob);
-    emit(&r, "decoder.lowres", low.p, 4, 1, dec, 48, 48);
-    /* fusions[4] takes a copy: lowres also feeds the FOV head */
-    if (take(&r, &nf, (size_t)dec * 48 * 48)) op->crop_tiles(be, nf.p, low.p, dec, 48, 48, 48, 48, 1);
-    fusion(&r, &f, &nf, NULL, &w->fus[4], dec, 48);
-    emit(&r, "decoder.fusion4", f.p, 4, 1, dec, 96, 96);
-    project(&r, &pj, e1.p, w->convs[3], d[2], dec, 96);
-    give(&r, &e1);
-    fusion(&r, &nf, &f, &pj, &w->fus[3], dec, 96), f = nf;
-    emit(&r, "decoder.fusion3", f.p, 4, 1, dec, 192, 192);
-    project(&r, &pj, e0.p, w->convs[2], d[1], dec, 192);
-    give(&r, &e0);
-    fusion(&r, &nf, &f, &pj, &w->fus[2], dec, 192), f = nf;
-    emit(&r, "decoder.fusion2", f.p, 4, 1, dec, 384, 384);
-    project(&r, &pj, lat1.p, w->convs[1], d[0], dec, 384);
-    give(&r, &lat1);
-    fusion_rcu(&r, &nf, &f, &pj, &w->fus[1], dec, 384), f = nf;
-    if (r.tap && r.st == FATHOM_OK) { /* the full fusion 1 output for the tap only */
-        dp_buf full = {0};
-        fusion_out(&r, &full, f.p, &w->fus[1], dec, 384);
-        emit(&r, "decoder.fusion1", full.p, 4, 1, dec, 768, 768);
-        give(&r, &full);
-    }
+    dp_buf low = {0};
+    decoder(&r, w, &bglob, &e0, &e1, &lat0, &lat1, &low, canon);
 
-    /* ---- fusion 0 and the head, in row bands ---- */
-    if (r.st == FATHOM_OK) decoder_tail(&r, w, f.p, lat0.p, canon);
-    give(&r, &f), give(&r, &lat0);
-    if (r.st == FATHOM_OK) {
-        emit(&r, "head.preact", canon, 4, 1, 1, N0, N0);
-        op->depth_act(be, canon, (size_t)N0 * N0, 0, 0.0f);
-    }
-
-    /* ---- FOV head ---- */
-    dp_buf fe = {0}, fds = {0}, fmap = {0}, fh1 = {0}, fh2 = {0}, fdeg = {0};
-    const int fc = w->fov_c;
-    if (take(&r, &fe, (size_t)L * fc)) op->linear(be, fe.p, bfovt.p, w->fov_lin_w, w->fov_lin_b, L, fc, Df, FATHOM_ACT_NONE);
-    give(&r, &bfovt);
-    emit(&r, "fov.encoder.tokens", fe.p, 3, 1, L, fc, 0);
-    if (take(&r, &fds, (size_t)fc * G * G))
-        op->conv2d(be, fds.p, low.p, w->fov_ds_w, w->fov_ds_b, NULL, 1, dec, 48, 48, fc, 3, 2, 1, FATHOM_CONV_RELU_OUT);
-    give(&r, &low);
-    emit(&r, "fov.downsample", fds.p, 4, 1, fc, G, G);
-    if (take(&r, &fmap, (size_t)fc * G * G)) {
-        op->tokens_to_nchw(be, fmap.p, fe.p, 1, G, G, fc);
-        op->add(be, fmap.p, fmap.p, fds.p, (size_t)fc * G * G);
-    }
-    give(&r, &fe), give(&r, &fds);
-    emit(&r, "fov.sum", fmap.p, 4, 1, fc, G, G);
-    if (take(&r, &fh1, (size_t)w->fov_h1 * 12 * 12))
-        op->conv2d(be, fh1.p, fmap.p, w->fov_head_w[0], w->fov_head_b[0], NULL, 1, fc, G, G, w->fov_h1, 3, 2, 1, FATHOM_CONV_RELU_OUT);
-    give(&r, &fmap);
-    emit(&r, "fov.head.1", fh1.p, 4, 1, w->fov_h1, 12, 12);
-    if (take(&r, &fh2, (size_t)w->fov_h2 * 6 * 6))
-        op->conv2d(be, fh2.p, fh1.p, w->fov_head_w[1], w->fov_head_b[1], NULL, 1, w->fov_h1, 12, 12, w->fov_h2, 3, 2, 1, FATHOM_CONV_RELU_OUT);
-    give(&r, &fh1);
-    emit(&r, "fov.head.3", fh2.p, 4, 1, w->fov_h2, 6, 6);
-    if (take(&r, &fdeg, 16)) {
-        op->conv2d(be, fdeg.p, fh2.p, w->fov_head_w[2], w->fov_head_b[2], NULL, 1, w->fov_h2, 6, 6, 1, 6, 1, 0, 0);
-        emit(&r, "fov.deg", fdeg.p, 4, 1, 1, 1, 1);
-        if (r.st == FATHOM_OK) r.st = op->download(be, fov_deg, fdeg.p, sizeof(float));
-    }
-    give(&r, &fh2), give(&r, &fdeg);
+    fov_head(&r, w, &bfovt, &low, fov_deg);
     if (r.st == FATHOM_OK) r.st = op->sync(be);
     fathom_free_sized(r.host, r.host_cap * sizeof(float));
     return r.st;
