@@ -58,6 +58,58 @@ static void nap(src_ctx *c, double sec) {
 
 /* Play one opening of the input until it ends, fails, or the source setting changes.
  * Returns 1 when it ended normally (EOF), 0 on error, -1 on stop/change. */
+/* The conversion of decoded frames to RGB at the max_res bound, and the real-time pacing. */
+typedef struct scaler {
+    struct SwsContext *sws; /* owned by play() */
+    int sw_w, sw_h, sw_fmt, ow, oh;
+    double t0_wall, t0_pts;
+} scaler;
+
+/* One decoded frame into the input slot: scaled to RGB, paced at the file's rate when playing
+ * a file in real time; a file played as fast as possible waits for the analyser instead. */
+static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, int is_file,
+                    const sv_config *cfg) {
+    sv_server *s = c->s;
+    if (fr->width <= 0 || fr->height <= 0) return;
+    if (fr->width != sc->sw_w || fr->height != sc->sw_h || fr->format != sc->sw_fmt) {
+        sc->sw_w = fr->width, sc->sw_h = fr->height, sc->sw_fmt = fr->format;
+        double k = (double)cfg->max_res / (sc->sw_w > sc->sw_h ? sc->sw_w : sc->sw_h);
+        if (k > 1) k = 1;
+        sc->ow = (int)(sc->sw_w * k + 0.5), sc->oh = (int)(sc->sw_h * k + 0.5);
+        if (sc->ow < 1) sc->ow = 1;
+        if (sc->oh < 1) sc->oh = 1;
+        sws_freeContext(sc->sws);
+        sc->sws = sws_getContext(sc->sw_w, sc->sw_h, fr->format, sc->ow, sc->oh, AV_PIX_FMT_RGB24,
+                                 SWS_BILINEAR, NULL, NULL, NULL);
+    }
+    sv_frame *f = sc->sws ? sv_frame_new(sc->ow, sc->oh) : NULL;
+    if (!f) return;
+    uint8_t *dst[4] = {f->rgb, 0, 0, 0};
+    int dst_ls[4] = {sc->ow * 3, 0, 0, 0};
+    sws_scale(sc->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sc->sw_h, dst, dst_ls);
+    int64_t pts = fr->best_effort_timestamp;
+    f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
+    if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
+        double pt = f->pts_us * 1e-6;
+        if (sc->t0_wall < 0) sc->t0_wall = sv_mono(), sc->t0_pts = pt;
+        double wait = (pt - sc->t0_pts) - (sv_mono() - sc->t0_wall);
+        if (wait > 0) nap(c, wait > 1 ? 1 : wait);
+    }
+    /* a file played as fast as possible is not live: every frame is analysed
+     * (the source waits for the analyser instead of dropping) */
+    while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
+           !sv_slot_wait_taken(&s->in, 0.1)) {
+    }
+    f->id = s->next_id++;
+    f->source_gen = atomic_load(&s->n_source_opens);
+    f->keep = is_file && !cfg->realtime;
+    f->t_capture = sv_now();
+    sv_slot_put(&s->in, f);
+    sv_frame_unref(&f);
+    atomic_fetch_add(&s->n_source, 1);
+    sv_rate_tick(s, &s->rate_source);
+}
+
 static int play(src_ctx *c, int is_file, const sv_config *cfg) {
     sv_server *s = c->s;
     AVFormatContext *fmt = avformat_alloc_context(); /* owned here */
@@ -83,7 +135,7 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
         return atomic_load(&s->stop) ? -1 : 0;
     }
     AVCodecContext *dec = NULL;
-    struct SwsContext *sws = NULL;
+    scaler sc = {.sw_fmt = -1, .t0_wall = -1};
     AVPacket *pkt = av_packet_alloc();
     AVFrame *fr = av_frame_alloc();
     int result = 0, vs = -1;
@@ -104,8 +156,6 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
     sv_set_source_state(s, "playing %s", c->url);
     fathom_log(FATHOM_LOG_INFO, "source %s: %s %dx%d", c->url, codec->name, dec->width, dec->height);
     AVRational tb = fmt->streams[vs]->time_base;
-    double t0_wall = -1, t0_pts = 0;
-    int ow = 0, oh = 0, sw_w = 0, sw_h = 0, sw_fmt = -1;
     for (;;) {
         if (atomic_load(&s->stop) || source_changed(c)) {
             result = -1;
@@ -136,45 +186,7 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
         avcodec_send_packet(dec, eof ? NULL : pkt);
         av_packet_unref(pkt);
         while (avcodec_receive_frame(dec, fr) == 0) {
-            if (fr->width <= 0 || fr->height <= 0) continue;
-            if (fr->width != sw_w || fr->height != sw_h || fr->format != sw_fmt) {
-                sw_w = fr->width, sw_h = fr->height, sw_fmt = fr->format;
-                double k = (double)cfg->max_res / (sw_w > sw_h ? sw_w : sw_h);
-                if (k > 1) k = 1;
-                ow = (int)(sw_w * k + 0.5), oh = (int)(sw_h * k + 0.5);
-                if (ow < 1) ow = 1;
-                if (oh < 1) oh = 1;
-                sws_freeContext(sws);
-                sws = sws_getContext(sw_w, sw_h, fr->format, ow, oh, AV_PIX_FMT_RGB24, SWS_BILINEAR,
-                                     NULL, NULL, NULL);
-            }
-            sv_frame *f = sws ? sv_frame_new(ow, oh) : NULL;
-            if (f) {
-                uint8_t *dst[4] = {f->rgb, 0, 0, 0};
-                int dst_ls[4] = {ow * 3, 0, 0, 0};
-                sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sw_h, dst, dst_ls);
-                int64_t pts = fr->best_effort_timestamp;
-                f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
-                if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
-                    double pt = f->pts_us * 1e-6;
-                    if (t0_wall < 0) t0_wall = sv_mono(), t0_pts = pt;
-                    double wait = (pt - t0_pts) - (sv_mono() - t0_wall);
-                    if (wait > 0) nap(c, wait > 1 ? 1 : wait);
-                }
-                /* a file played as fast as possible is not live: every frame is analysed
-                 * (the source waits for the analyser instead of dropping) */
-                while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
-                       !sv_slot_wait_taken(&s->in, 0.1)) {
-                }
-                f->id = s->next_id++;
-                f->source_gen = atomic_load(&s->n_source_opens);
-                f->keep = is_file && !cfg->realtime;
-                f->t_capture = sv_now();
-                sv_slot_put(&s->in, f);
-                sv_frame_unref(&f);
-                atomic_fetch_add(&s->n_source, 1);
-                sv_rate_tick(s, &s->rate_source);
-            }
+            deliver(c, fr, &sc, tb, is_file, cfg);
             av_frame_unref(fr);
         }
         if (eof) {
@@ -183,7 +195,7 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
         }
     }
 done:
-    sws_freeContext(sws);
+    sws_freeContext(sc.sws);
     av_frame_free(&fr);
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
