@@ -216,6 +216,55 @@ static fathom_status open_outputs(merger *mg, const fathom_run_params *p, int ov
     return FATHOM_OK;
 }
 
+/* Pass 1: shapes, counts and timestamps of every chunk (pts: every merged frame's), checked
+ * against the plan; *max_ov: the longest overlap. */
+static fathom_status read_plan(merger *m, const char *input, const char *const *chunk_npz,
+                               const fathom_chunk *chunks, int n, int64_t *pts, int64_t *max_ov) {
+    fathom_status s = FATHOM_OK;
+    fathom_chunk_npz *z = NULL; /* owned: the chunk being read */
+    for (int i = 0; s == FATHOM_OK && i < n; i++) {
+        if ((s = fathom_chunk_npz_open(chunk_npz[i], &z)) != FATHOM_OK) break;
+        int64_t ov = chunks[i].first - chunks[i].decode_from;
+        int h, w, tn, td;
+        fathom_chunk_npz_size(z, &h, &w);
+        fathom_chunk_npz_time_base(z, &tn, &td);
+        if (i == 0) m->h = h, m->w = w, m->tb = (AVRational){tn, td};
+        if (fathom_chunk_npz_frames(z) != ov + chunks[i].count || h != m->h || w != m->w ||
+            tn != m->tb.num || td != m->tb.den)
+            s = fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d (%s) does not match the plan (%lld "
+                            "frames of %dx%d, expected %lld of %dx%d): remove it and resume",
+                            input, i, chunk_npz[i], (long long)fathom_chunk_npz_frames(z), w, h,
+                            (long long)(ov + chunks[i].count), m->w, m->h);
+        for (int64_t j = 0; s == FATHOM_OK && j < chunks[i].count; j++)
+            pts[chunks[i].first + j] = fathom_chunk_npz_pts(z, ov + j);
+        if (ov > *max_ov) *max_ov = ov;
+        fathom_chunk_npz_free(&z);
+    }
+    return s;
+}
+
+/* After the last frame: flush the normalizer, finish the video and the archive, mark a frame
+ * sequence whole as a single pass does (--resume skips it). */
+static fathom_status finish_outputs(merger *m, const fathom_video_run_opts *vo, const char *input,
+                                    int64_t frames, fathom_chunk_run_result *res) {
+    fathom_status s = FATHOM_OK;
+    if (m->tn) {
+        fathom_tnorm_flush(m->tn);
+        s = drain(m);
+    }
+    if (s == FATHOM_OK && m->writer) s = pass_packets(m, INT64_MAX);
+    if (s == FATHOM_OK && m->writer) s = fathom_video_writer_finish(m->writer);
+    if (s == FATHOM_OK && m->npz) s = fathom_video_npz_finish(m->npz);
+    if (s == FATHOM_OK && vo->seq_formats) {
+        char path[4200], text[4300];
+        snprintf(path, sizeof path, "%s/" FATHOM_VIDEO_SEQ_DONE, res->outputs[2]);
+        int n = snprintf(text, sizeof text, "input %s\nframes %lld\n", input, (long long)frames);
+        if ((s = fathom_mkdir_p(res->outputs[2])) == FATHOM_OK)
+            s = fathom_atomic_write_file(path, text, (size_t)n);
+    }
+    return s;
+}
+
 fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
                                  const fathom_chunk *chunks, int n,
                                  const fathom_run_params *params, const fathom_video_run_opts *vo,
@@ -235,25 +284,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
     int64_t max_ov = 0;
     fathom_chunk_npz *z = NULL; /* owned: the chunk being read */
     fathom_status s = pts ? FATHOM_OK : fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-    /* pass 1: shapes, counts and timestamps of every chunk */
-    for (int i = 0; s == FATHOM_OK && i < n; i++) {
-        if ((s = fathom_chunk_npz_open(chunk_npz[i], &z)) != FATHOM_OK) break;
-        int64_t ov = chunks[i].first - chunks[i].decode_from;
-        int h, w, tn, td;
-        fathom_chunk_npz_size(z, &h, &w);
-        fathom_chunk_npz_time_base(z, &tn, &td);
-        if (i == 0) mg.h = h, mg.w = w, mg.tb = (AVRational){tn, td};
-        if (fathom_chunk_npz_frames(z) != ov + chunks[i].count || h != mg.h || w != mg.w ||
-            tn != mg.tb.num || td != mg.tb.den)
-            s = fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d (%s) does not match the plan (%lld "
-                            "frames of %dx%d, expected %lld of %dx%d): remove it and resume",
-                            input, i, chunk_npz[i], (long long)fathom_chunk_npz_frames(z), w, h,
-                            (long long)(ov + chunks[i].count), mg.w, mg.h);
-        for (int64_t j = 0; s == FATHOM_OK && j < chunks[i].count; j++)
-            pts[chunks[i].first + j] = fathom_chunk_npz_pts(z, ov + j);
-        if (ov > max_ov) max_ov = ov;
-        fathom_chunk_npz_free(&z);
-    }
+    if (s == FATHOM_OK) s = read_plan(&mg, input, chunk_npz, chunks, n, pts, &max_ov);
     mg.px = (size_t)mg.h * mg.w;
     const int do_align = fathom_chunk_aligns(vo, metric, video);
     /* a relative VDA chunk has its own scale: its raw depth is aligned too (per-frame models:
@@ -319,20 +350,7 @@ fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz
         fathom_chunk_npz_free(&z);
     }
 #undef DUR
-    if (s == FATHOM_OK && mg.tn) {
-        fathom_tnorm_flush(mg.tn);
-        s = drain(&mg);
-    }
-    if (s == FATHOM_OK && mg.writer) s = pass_packets(&mg, INT64_MAX);
-    if (s == FATHOM_OK && mg.writer) s = fathom_video_writer_finish(mg.writer);
-    if (s == FATHOM_OK && mg.npz) s = fathom_video_npz_finish(mg.npz);
-    if (s == FATHOM_OK && vo->seq_formats) { /* whole, as a single pass marks it: --resume skips it */
-        char path[4200], text[4300];
-        snprintf(path, sizeof path, "%s/" FATHOM_VIDEO_SEQ_DONE, res->outputs[2]);
-        int n = snprintf(text, sizeof text, "input %s\nframes %lld\n", input, (long long)frames);
-        if ((s = fathom_mkdir_p(res->outputs[2])) == FATHOM_OK)
-            s = fathom_atomic_write_file(path, text, (size_t)n);
-    }
+    if (s == FATHOM_OK) s = finish_outputs(&mg, vo, input, frames, res);
     if (s == FATHOM_OK) res->frames = frames;
     fathom_chunk_npz_free(&z);
     merger_free(&mg);
