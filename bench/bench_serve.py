@@ -107,20 +107,21 @@ def ceiling(model, size, secs):
     return (a1 - a0) / (t1 - t0)
 
 
-def overhead(n=300, size=int(SIZE), secs=40):
+def overhead(model=TINY, n=300, size=int(SIZE), secs=40):
     """Frames/s of `fathom run` on n extracted frames vs serve's analyser kept busy (a looping
     file source, as fast as possible) over secs."""
-    src = clip("o.mp4", "640x360", 30, n / 30)
-    frames = os.path.join(T, "frames")
+    tag = f"{os.path.basename(model)}-{size}"
+    src = clip(f"o-{tag}.mp4", "640x360", 30, n / 30)
+    frames = os.path.join(T, "frames-" + tag)
     os.makedirs(frames)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", src, os.path.join(frames, "f%04d.png")], check=True)
     # the run's own rate from its report (process start and model load left out, as serve's
     # analyser rate leaves them out)
-    rep = os.path.join(T, "run.json")
-    subprocess.run([BIN, "run", "--model", TINY, "--input-size", str(size), "--threads", THREADS, "--batch", "1",
-                    "--progress", "none", "--report", rep, "-o", os.path.join(T, "out"), frames], check=True)
+    rep = os.path.join(T, f"run-{tag}.json")
+    subprocess.run([BIN, "run", "--model", model, "--input-size", str(size), "--threads", THREADS, "--batch", "1",
+                    "--progress", "none", "--report", rep, "-o", os.path.join(T, "out-" + tag), frames], check=True)
     run_fps = json.load(open(rep))["totals"]["items_per_s"]
-    p, url = serve("--model", TINY, "--input-size", str(size), "--source", src, "--loop")
+    p, url = serve("--model", model, "--input-size", str(size), "--source", src, "--loop")
     time.sleep(3)
     a0, t0 = status(url)["analyser"]["frames"], time.monotonic()
     time.sleep(secs)
@@ -151,5 +152,8 @@ if "vits" in PARTS:
 if "overhead" in PARTS:
     rf, sf = overhead()
     print(f"tiny {SIZE}: fathom run {rf:.1f} fps, fathom serve analyser {sf:.1f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
+if "overhead_vits" in PARTS:  # the same at a real model's frame cost
+    rf, sf = overhead(VITS, n=30, size=int(VITS_SIZE), secs=30)
+    print(f"ViT-S {VITS_SIZE}: fathom run {rf:.2f} fps, fathom serve analyser {sf:.2f} fps, overhead {100 * (rf - sf) / rf:.1f} %", flush=True)
 print("load after", os.getloadavg(), flush=True)
 subprocess.run(["rm", "-rf", T])
