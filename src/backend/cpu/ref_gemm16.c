@@ -14,8 +14,17 @@
 
 #include "backend/cpu/ref_ops.h"
 
+/* fp16 rounding in plain C (not _Float16: clang 14, which builds the fuzzers, lacks it on
+ * x86-64): round to nearest even at fp16's 11 significant bits, subnormals below 2^-14 on a
+ * 2^-24 grid, and 65520 and above to inf, as the conversion on the device. */
 float fathom_ref_round_fp16(float x) {
-    return (float)(_Float16)x; /* round to nearest even; above 65520 -> inf */
+    float a = fabsf(x);
+    if (!(a < INFINITY)) return x; /* inf / NaN stay */
+    if (a >= 65520.0f) return copysignf(INFINITY, x);
+    int e;
+    (void)frexpf(a, &e); /* a = m 2^e, m in [0.5, 1) */
+    const int q = a < 0x1p-14f ? -24 : e - 11; /* the fp16 grid step at a: 2^q */
+    return copysignf(ldexpf(rintf(ldexpf(a, -q)), q), x); /* rintf: ties to even */
 }
 
 float fathom_ref_round_tf32(float x) {
