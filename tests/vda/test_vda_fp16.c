@@ -1,5 +1,5 @@
 /* test_vda_fp16.c - `--precision fp16` stays finite on the worst case (tests/vda/vda_fp16_case.h):
- * the plain-C twin of the CUDA fp16 GEMM (fathom_ref_linear_fp16, inputs rounded with GCC's
+ * the plain-C twin of the CUDA fp16 GEMM (fathom_ref_linear_fp16, inputs rounded with
  * fathom_ref_round_fp16) through VDA's temporal feed-forward block, GEGLU products up to 4e5, against fp32.
  * Without the guard (the GEGLU product rounded to fp16 as is) the output is inf/NaN; with it
  * (that GEMM's inputs rounded to TF32) it is within the fp16 GEMM tolerance of fp32. */
