@@ -36,6 +36,28 @@ static const fathom_run_params *under_rel_dir(const fathom_run_params *params,
     return p_copy;
 }
 
+/* What a chunked run (local or MPI) is given: the options (defaults when none), the chunk
+ * plan's settings, and params/options moved under the video's relative folder. */
+typedef struct run_setup {
+    fathom_video_run_opts def, vc;
+    fathom_run_params pc;
+    char dir[4096];
+    fathom_chunk_run_opts co;
+    const fathom_video_run_opts *vo;  /* def, vc or the caller's */
+    const fathom_run_params *params; /* pc or the caller's */
+} run_setup;
+
+static void setup_run(run_setup *rs, const fathom_run_params *params,
+                      const fathom_video_opts *opts, int n_chunks, int overlap, int resume) {
+    rs->vo = fathom_video_opts_run_opts(opts);
+    if (!rs->vo) {
+        fathom_video_run_default_opts(&rs->def);
+        rs->vo = &rs->def;
+    }
+    fill_opts(&rs->co, rs->vo, n_chunks, overlap, resume);
+    rs->params = under_rel_dir(params, &rs->vo, &rs->pc, &rs->vc, rs->dir, sizeof rs->dir);
+}
+
 fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_params *params,
                                      const char *input, const fathom_video_opts *opts,
                                      int n_chunks, int overlap, int resume,
@@ -43,19 +65,9 @@ fathom_status fathom_chunk_video_run(const fathom_model *m, const fathom_run_par
     if (res) memset(res, 0, sizeof *res);
     if (!m || !params || !input || !res)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_chunk_video_run: NULL argument");
-    fathom_video_run_opts def;
-    const fathom_video_run_opts *vo = fathom_video_opts_run_opts(opts);
-    if (!vo) {
-        fathom_video_run_default_opts(&def);
-        vo = &def;
-    }
-    fathom_chunk_run_opts co;
-    fill_opts(&co, vo, n_chunks, overlap, resume);
-    fathom_run_params pc;
-    fathom_video_run_opts vc;
-    char dir[4096];
-    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
-    return fathom_chunked_video_run(m, params, input, vo, &co, res);
+    run_setup rs;
+    setup_run(&rs, params, opts, n_chunks, overlap, resume);
+    return fathom_chunked_video_run(m, rs.params, input, rs.vo, &rs.co, res);
 }
 
 #define NO_MPI "mpi: this fathom was built without MPI (CMake FATHOM_MPI; Open MPI: " \
@@ -69,19 +81,9 @@ fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_param
 #ifdef FATHOM_HAVE_MPI
     if (!m || !params || !input || !res)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "fathom_mpi_video_run: NULL argument");
-    fathom_video_run_opts def;
-    const fathom_video_run_opts *vo = fathom_video_opts_run_opts(opts);
-    if (!vo) {
-        fathom_video_run_default_opts(&def);
-        vo = &def;
-    }
-    fathom_chunk_run_opts co;
-    fill_opts(&co, vo, n_chunks, overlap, resume);
-    fathom_run_params pc;
-    fathom_video_run_opts vc;
-    char dir[4096];
-    params = under_rel_dir(params, &vo, &pc, &vc, dir, sizeof dir);
-    return fathom_mpi_run_video(m, params, input, vo, &co, res);
+    run_setup rs;
+    setup_run(&rs, params, opts, n_chunks, overlap, resume);
+    return fathom_mpi_run_video(m, rs.params, input, rs.vo, &rs.co, res);
 #else
     (void)m, (void)params, (void)input, (void)opts, (void)n_chunks, (void)overlap, (void)resume;
     return fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);

@@ -1,7 +1,7 @@
 /* mpi_driver.c - MPI set-up and the waits every rank uses (see mpi_driver.h). */
 #include "cluster/mpi_driver.h"
 
-#ifdef FATHOM_HAVE_MPI /* else the stubs of cluster_api.c */
+#ifdef FATHOM_HAVE_MPI /* else cluster_api.c answers "built without MPI" */
 #include <time.h>
 
 #include "core/status.h"

@@ -24,7 +24,7 @@
 #include "fathom.h"
 
 /* fathom_mpi_init, _finalize, _abort, _share_int and the image calls: fathom.h (scale-out);
- * without FATHOM_HAVE_MPI they are stubs (cluster_api.c). */
+ * without FATHOM_HAVE_MPI, cluster_api.c answers "built without MPI" instead. */
 
 /* Every rank calls it (size >= 2). Rank 0: plan/resume, hand out, compute, merge; *res filled
  * there. */

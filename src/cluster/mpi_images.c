@@ -3,7 +3,7 @@
  * directly (fathom_mpi_images_take), so every rank computes. */
 #include "cluster/mpi_driver.h"
 
-#ifdef FATHOM_HAVE_MPI /* else the stubs of cluster_api.c */
+#ifdef FATHOM_HAVE_MPI /* else cluster_api.c answers "built without MPI" */
 #include <pthread.h>
 
 #include "core/status.h"

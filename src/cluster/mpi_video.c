@@ -1,7 +1,7 @@
 /* mpi_video.c - one video in chunks over the MPI ranks (see mpi_driver.h). */
 #include "cluster/mpi_driver.h"
 
-#ifdef FATHOM_HAVE_MPI /* else the stub of cluster_api.c */
+#ifdef FATHOM_HAVE_MPI /* else cluster_api.c answers "built without MPI" */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -152,7 +152,7 @@ static int partial_exists(const char *video_path) {
 static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params *params) {
     const int resume = params->existing == FATHOM_EXISTING_RESUME;
     const int overwrite = params->existing == FATHOM_EXISTING_OVERWRITE;
-    int todo = 0, restart = 0;
+    int work = 0, restart = 0;
     char seq_first[4096] = "";
     if (job->opts.seq_formats) {
         char rel[1100];
@@ -171,7 +171,7 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, job->video_path);
         } else {
-            todo = 1;
+            work = 1;
             restart = 1;
             if (resume && partial_exists(job->video_path))
                 note(job, "%s: resume: the depth video %s is made again from frame 0 (a "
@@ -185,7 +185,7 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, job->npz_path);
         } else {
-            todo = 1;
+            work = 1;
             restart = 1;
             if (resume && seq_first[0])
                 note(job, "%s: resume: %s is made again from frame 0 (the archive is built "
@@ -202,7 +202,7 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             return fathom_fail(FATHOM_ERR_IO, "%s: output %s exists (existing: overwrite or resume)",
                                job->input, seq_first);
         } else {
-            todo = 1;
+            work = 1;
             int64_t have = 0;
             if (resume) FATHOM_TRY(count_seq_frames(job, &have));
             if (have > 0 && job->vda) { /* windows and alignment need every earlier frame */
@@ -221,7 +221,7 @@ static fathom_status plan_outputs(fathom_video_job *job, const fathom_run_params
             }
         }
     }
-    if (!todo) job->skipped = 1;
+    if (!work) job->skipped = 1;
     return FATHOM_OK;
 }
 
