@@ -27,7 +27,8 @@ typedef struct runner {
     const char *input, *stem, *workdir, *manifest_path;
     fathom_chunk_manifest *man;     /* borrowed */
     const atomic_int *cancel;
-    pthread_mutex_t mu;             /* everything below */
+    pthread_mutex_t mu;             /* everything below, and man->done / merged */
+    pthread_cond_t cv;              /* a chunk is done (the merge thread waits on it) */
     int *state, *attempts;          /* owned: per chunk */
     fathom_pipeline *running[FATHOM_MAX_DEVICES]; /* borrowed: what a cancel must stop */
     int stop;                       /* a chunk failed twice, the manifest failed, or cancel */
@@ -151,6 +152,7 @@ static void *worker(void *arg) {
             /* the archive is in place: only now may the manifest say so */
             fathom_status ms = fathom_chunk_manifest_save(r->man, r->manifest_path);
             if (ms != FATHOM_OK) set_err(r, ms, fathom_last_error());
+            pthread_cond_broadcast(&r->cv);
         } else if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
             r->state[i] = PENDING;
             r->stop = 1;
@@ -223,8 +225,9 @@ int fathom_chunk_auto(int64_t frames, int engines, int overlap) {
 }
 
 static void write_report(const char *path, const char *input, const fathom_chunk_ctx *ctx,
-                         const int *attempts, const fathom_chunk_seam *seams,
+                         const int *attempts, const fathom_chunk_follow *f,
                          const fathom_chunk_run_result *res, double seconds) {
+    const fathom_chunk_seam *seams = f && f->seams && ctx->man.merged == ctx->man.n ? f->seams : NULL;
     const fathom_chunk_manifest *man = &ctx->man;
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
@@ -260,7 +263,11 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "frames_merged", (double)res->frames);
     cJSON_AddNumberToObject(t, "elapsed_s", seconds);
     cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
-    cJSON_AddNumberToObject(t, "merge_s", ctx->merge_s); /* the merge alone */
+    /* the incremental merge: seconds busy merging (beside the compute), and after the last
+     * chunk finished (what it adds to the run) */
+    cJSON_AddNumberToObject(t, "merge_s", f ? f->busy_s : 0);
+    cJSON_AddNumberToObject(t, "merge_tail_s", f ? f->tail_s : 0);
+    cJSON_AddNumberToObject(t, "merged_before", f ? f->merged_before : 0);
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; outs && i < 3; i++)
         if (res->outputs[i][0]) cJSON_AddItemToArray(outs, cJSON_CreateString(res->outputs[i]));
@@ -356,37 +363,23 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
 void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) { fathom_chunk_manifest_clear(&ctx->man); }
 
 fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
-                                  const char *input, const fathom_video_run_opts *vo,
-                                  const int *attempts, fathom_chunk_run_result *res) {
+                                  const char *input, const int *attempts,
+                                  const fathom_chunk_follow *f, fathom_chunk_run_result *res) {
     fathom_chunk_manifest *man = &ctx->man;
     res->chunks = man->n;
-    fathom_status s = FATHOM_OK;
-    char **paths = calloc((size_t)man->n, sizeof *paths); /* owned: n archive paths */
-    fathom_chunk_seam *seams = calloc((size_t)man->n, sizeof *seams); /* owned */
-    if (!paths || !seams) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
     int n_done = 0;
-    for (int i = 0; s == FATHOM_OK && i < man->n; i++) {
-        char p[5200];
-        snprintf(p, sizeof p, "%s/c%05d/%s.npz", ctx->workdir, i, ctx->stem);
-        if (!(paths[i] = strdup(p))) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-        n_done += man->done[i] != 0;
-    }
-    if (s == FATHOM_OK && n_done < man->n) {
+    for (int i = 0; i < man->n; i++) n_done += man->done[i] != 0;
+    fathom_status s = FATHOM_OK;
+    if (f->err != FATHOM_OK) {
+        s = fathom_fail(f->err, "%s: merge: %s", input, f->err_msg);
+    } else if (n_done < man->n || man->merged < man->n) {
         res->cancelled = 1;
-        s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished "
-                        "(resume continues from %s)", input, n_done, man->n, ctx->mpath);
-    } else if (s == FATHOM_OK) {
-        double t = now_s();
-        s = fathom_chunk_merge(input, (const char *const *)paths, man->chunks, man->n, params, vo,
-                               ctx->metric, ctx->video, seams, res);
-        ctx->merge_s = now_s() - t;
+        s = fathom_fail(FATHOM_ERR_INTERRUPTED, "%s: interrupted: %d of %d chunks finished, %d "
+                        "merged (resume continues from %s)", input, n_done, man->n, man->merged,
+                        ctx->mpath);
     }
     if (params->report_path)
-        write_report(params->report_path, input, ctx, attempts, s == FATHOM_OK ? seams : NULL, res,
-                     now_s() - ctx->t0);
-    for (int i = 0; paths && i < man->n; i++) free(paths[i]);
-    free(paths);
-    free(seams);
+        write_report(params->report_path, input, ctx, attempts, f, res, now_s() - ctx->t0);
     return s;
 }
 
@@ -405,6 +398,9 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     r.model = m, r.params = params, r.vo = vo, r.input = input, r.stem = ctx.stem;
     r.workdir = ctx.workdir, r.manifest_path = ctx.mpath, r.man = man, r.cancel = co->cancel;
     pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    fathom_chunk_follow f;
+    memset(&f, 0, sizeof f);
     r.state = calloc((size_t)man->n, sizeof *r.state);
     r.attempts = calloc((size_t)man->n, sizeof *r.attempts);
     if (!r.state || !r.attempts) {
@@ -413,6 +409,9 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     }
     for (int i = 0; i < man->n; i++)
         if (man->done[i]) r.state[i] = DONE, res->reused++;
+    if ((s = fathom_chunk_follow_start(&f, &ctx, params, input, vo, &r.mu, &r.cv, co->cancel,
+                                       res)) != FATHOM_OK)
+        goto out;
     int nw = params->n_devices < 1 ? 1 : params->n_devices;
     pthread_t thr[FATHOM_MAX_DEVICES];
     worker_arg wa[FATHOM_MAX_DEVICES];
@@ -445,15 +444,18 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
         usleep(20000);
     }
     for (int w = 0; w < started; w++) pthread_join(thr[w], NULL);
+    fathom_chunk_follow_stop(&f); /* merges what is finished and not yet merged */
     res->ran = r.ran, res->retried = r.retried;
     if (r.err != FATHOM_OK) {
         s = fathom_fail(r.err, "%s: %s", input, r.err_msg);
         if (params->report_path)
-            write_report(params->report_path, input, &ctx, r.attempts, NULL, res, now_s() - ctx.t0);
+            write_report(params->report_path, input, &ctx, r.attempts, &f, res, now_s() - ctx.t0);
         goto out;
     }
-    s = fathom_chunk_finish(&ctx, params, input, vo, r.attempts, res);
+    s = fathom_chunk_finish(&ctx, params, input, r.attempts, &f, res);
 out:
+    fathom_chunk_follow_clear(&f);
+    pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);
     free(r.state);
     free(r.attempts);

@@ -10,7 +10,9 @@
  *      work folder) (raw depth +
  *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
  *      chunk is retried once (by whichever worker is free) before the video fails;
- *   3. merge (chunk_merge.c) into the outputs asked for, as a single pass would write them:
+ *   3. merge (chunk_merge.c, from a thread of its own: chunk_follow.c) into the outputs asked
+ *      for, chunk i as soon as chunks 0..i are finished (while the rest compute), as a single
+ *      pass would write them:
  *      --video-npz and raw frame sequences of a per-frame model take every frame from the
  *      chunk that owns it (identical to a single pass); those of a relative Video Depth
  *      Anything model are aligned and cross-faded like the rest; the depth video and 8/16-bit sequences use the
@@ -71,17 +73,20 @@ typedef struct fathom_chunk_ctx {
     char stem[1024], workdir[4096], mpath[4200];
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
     int metric, video;          /* the model's: metric depth; Video Depth Anything */
-    double t0, plan_s, merge_s; /* start; seconds planning (demux scan), merging */
+    double t0, plan_s;          /* start; seconds planning (demux scan) */
 } fathom_chunk_ctx;
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_run_opts *vo,
                                    const fathom_chunk_run_opts *co, fathom_chunk_ctx *ctx);
 void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx);
-/* Every chunk done: merge and write the report (attempts: per chunk, may be NULL). */
+struct fathom_chunk_follow;
+/* After the workers and the merge thread f (stopped): the result (every chunk done and merged,
+ * else interrupted or the merge's error) and the report (attempts: per chunk, may be NULL). */
 fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
-                                  const char *input, const fathom_video_run_opts *vo,
-                                  const int *attempts, fathom_chunk_run_result *res);
+                                  const char *input, const int *attempts,
+                                  const struct fathom_chunk_follow *f,
+                                  fathom_chunk_run_result *res);
 /* Run chunk i of `input` (plan entry c) with the devices of params into
  * workdir/cNNNNN/<stem>.npz. on_pipeline (may be NULL) is called with the chunk's pipeline
  * before it runs (return 1 to not run it: interrupted) and with NULL after. */
@@ -98,12 +103,59 @@ typedef struct fathom_chunk_seam {
     double scale, shift, residual;
 } fathom_chunk_seam;
 
-/* Merge the finished chunk archives chunk_npz[0..n-1] of `input` (plan: chunks) into the
- * outputs; seams (n - 1 entries, caller's array) receive the alignment per border. */
-fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
-                                 const fathom_chunk *chunks, int n,
-                                 const fathom_run_params *params, const fathom_video_run_opts *vo,
-                                 int metric, int video, fathom_chunk_seam *seams,
-                                 fathom_chunk_run_result *res);
+/* The incremental merge: chunks are added in plan order, each as soon as it and every chunk
+ * before it are finished, while later chunks still compute. Every frame is written once, as a
+ * single pass would (the last frames of each chunk are held until the next chunk arrives: its
+ * overlap aligns them, and its first timestamp ends the last one's duration). Memory: the held
+ * overlap and the normalizer's look-ahead, whatever the video's length. */
+typedef struct fathom_chunk_merger fathom_chunk_merger;
+/* chunks (n entries), params, vo and seams (n - 1 entries, filled per border) are borrowed
+ * for the merger's life; outputs open when chunk 0 is added. */
+fathom_status fathom_chunk_merger_create(const char *input, const fathom_chunk *chunks, int n,
+                                         const fathom_run_params *params,
+                                         const fathom_video_run_opts *vo, int metric, int video,
+                                         fathom_chunk_seam *seams, fathom_chunk_run_result *res,
+                                         fathom_chunk_merger **out);
+/* Add the next chunk (fathom_chunk_merger_next) from its finished archive. */
+fathom_status fathom_chunk_merger_add(fathom_chunk_merger *mg, const char *chunk_npz);
+int fathom_chunk_merger_next(const fathom_chunk_merger *mg);
+/* After the last chunk: flush and finish the outputs (res->frames set). */
+fathom_status fathom_chunk_merger_finish(fathom_chunk_merger *mg);
+/* Accepts NULL; unfinished outputs stay under their temporary names. */
+void fathom_chunk_merger_free(fathom_chunk_merger **mg);
+
+/* ---- internal: the merge thread (chunk_follow.c) ----
+ * Runs beside the chunk workers: waits on the chunk table's condition (cv, broadcast under mu
+ * whenever a chunk is done) and merges chunk next as soon as man->done[next]; records
+ * man->merged in the manifest (under mu, as the workers do). */
+#include <pthread.h>
+typedef struct fathom_chunk_follow {
+    fathom_chunk_ctx *ctx;                /* borrowed */
+    const fathom_run_params *params;      /* borrowed */
+    const fathom_video_run_opts *vo;      /* borrowed */
+    const char *input;                    /* borrowed */
+    pthread_mutex_t *mu;                  /* borrowed: guards man->done, man->merged, quit */
+    pthread_cond_t *cv;                   /* borrowed */
+    const atomic_int *cancel;             /* borrowed, may be NULL */
+    fathom_chunk_merger *mg;              /* owned */
+    fathom_chunk_seam *seams;             /* owned: n */
+    fathom_chunk_run_result *res;         /* borrowed */
+    int quit;                             /* under mu: no chunk will finish any more */
+    int merged_before;                    /* man->merged found by a resume (merged again) */
+    fathom_status err;
+    char err_msg[1024];
+    double busy_s, tail_s;                /* seconds merging; after the last chunk finished */
+    pthread_t thr;
+    int started;
+} fathom_chunk_follow;
+/* Start the merge thread (f zeroed first). */
+fathom_status fathom_chunk_follow_start(fathom_chunk_follow *f, fathom_chunk_ctx *ctx,
+                                        const fathom_run_params *params, const char *input,
+                                        const fathom_video_run_opts *vo, pthread_mutex_t *mu,
+                                        pthread_cond_t *cv, const atomic_int *cancel,
+                                        fathom_chunk_run_result *res);
+/* No more chunks will finish: merge what is left to merge, join (not under mu). */
+void fathom_chunk_follow_stop(fathom_chunk_follow *f);
+void fathom_chunk_follow_clear(fathom_chunk_follow *f);
 
 #endif

@@ -33,6 +33,7 @@ fathom_status fathom_chunk_manifest_save(const fathom_chunk_manifest *m, const c
     cJSON_AddStringToObject(o, "input_mtime_ns", mt);
     cJSON_AddNumberToObject(o, "frames", (double)m->frames);
     cJSON_AddNumberToObject(o, "overlap", m->overlap);
+    cJSON_AddNumberToObject(o, "merged", m->merged);
     cJSON *arr = cJSON_AddArrayToObject(o, "chunks");
     for (int i = 0; arr && i < m->n; i++) {
         cJSON *c = cJSON_CreateObject();
@@ -110,6 +111,9 @@ fathom_status fathom_chunk_manifest_load(const char *path, fathom_chunk_manifest
     if (!why) {
         snprintf(m->input, sizeof m->input, "%s", in->valuestring);
         m->overlap = (int)ov;
+        int64_t merged = 0; /* absent in older manifests: nothing merged */
+        get_i64(o, "merged", &merged);
+        m->merged = (int)merged;
         m->n = cJSON_GetArraySize(arr);
         m->chunks = calloc((size_t)m->n, sizeof *m->chunks);
         m->done = calloc((size_t)m->n, sizeof *m->done);
@@ -129,6 +133,7 @@ fathom_status fathom_chunk_manifest_load(const char *path, fathom_chunk_manifest
             next = k->first + k->count;
         }
         if (!why && next != m->frames) why = "its chunks do not cover its frames";
+        if (!why && (m->merged < 0 || m->merged > m->n)) why = "its merged count is out of range";
     }
     cJSON_Delete(o);
     if (why) {

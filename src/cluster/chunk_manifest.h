@@ -2,11 +2,14 @@
  * chunked video and which chunks are finished, so `--resume` redoes only the others.
  *
  *   {"fathom_chunks": 1, "input": PATH, "input_bytes": N, "input_mtime_ns": "N", "frames": F,
- *    "overlap": K, "chunks": [{"first", "count", "decode_from", "start_us", "end_us", "done"}]}
+ *    "overlap": K, "merged": M, "chunks": [{"first", "count", "decode_from", "start_us", "end_us", "done"}]}
  *
  * Written atomically (a temporary name renamed over it) before any chunk runs and again after
  * each chunk's result has been renamed into place: a manifest never claims a chunk whose result
- * is missing. A manifest that does not parse (truncated, edited) is an error naming it, never
+ * is missing. "merged": M, the chunks 0..M-1 that the incremental merge has written
+ * into the outputs so far; n once the outputs are complete. The outputs are streams (encoder,
+ * zip) that cannot be reopened after a kill, so a resume merges again from chunk 0 (merging is
+ * cheap next to computing, docs/scale-out.md) and the count tells it what was lost. A manifest that does not parse (truncated, edited) is an error naming it, never
  * silently replaced; one whose input changed (size or mtime), or made with other --chunks /
  * --overlap values, is refused with the reason. */
 #ifndef FATHOM_CLUSTER_CHUNK_MANIFEST_H
@@ -22,6 +25,7 @@ typedef struct fathom_chunk_manifest {
     int64_t input_bytes, input_mtime_ns;
     int64_t frames;
     int overlap;
+    int merged;             /* chunks merged into the outputs (in order); n when complete */
     int n;                  /* chunks */
     fathom_chunk *chunks;   /* owned: n */
     int *done;              /* owned: n flags */

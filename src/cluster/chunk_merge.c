@@ -23,6 +23,8 @@
 #include "video/video_npz.h"
 #include "video/video_writer.h"
 
+typedef struct fathom_chunk_merger merger;
+
 #define NORMALIZED_FORMATS (FATHOM_OUT_PNG16 | FATHOM_OUT_PNG8 | FATHOM_OUT_COLOR)
 #define RAW_FORMATS (FATHOM_OUT_NPY | FATHOM_OUT_NPZ | FATHOM_OUT_EXR)
 
@@ -34,7 +36,7 @@ typedef struct slot {
     int64_t index, pts, dur;
 } slot;
 
-typedef struct merger {
+struct fathom_chunk_merger {
     const char *input, *outdir, *stem;
     const fathom_video_run_opts *vo;
     fathom_write_opts write;
@@ -54,7 +56,22 @@ typedef struct merger {
     const uint8_t (*lut)[3];       /* borrowed */
     unsigned raw_seq, norm_seq;    /* sequence formats by kind */
     int made_dir;
-} merger;
+    /* the incremental state: chunks are added in plan order */
+    const fathom_chunk *chunks;    /* borrowed: the plan, n entries */
+    int n, next;                   /* chunks; the next one to add */
+    int64_t frames, max_ov;        /* merged frames in all; the longest overlap */
+    int64_t *pts;                  /* owned: frames; filled as chunks are added */
+    int64_t last_dur;              /* the last frame's duration (-1: not known yet) */
+    int do_align, align_raw;
+    const fathom_run_params *params; /* borrowed */
+    fathom_chunk_seam *seams;      /* borrowed: n - 1 */
+    fathom_chunk_run_result *res;  /* borrowed */
+    float *held_raw, *held_al;     /* owned: max(max_ov, 1) frames held for the next chunk */
+    int64_t held;                  /* frames held there */
+    float *bs, *b, *al;            /* owned: an overlap of the new chunk, one frame, its aligned copy */
+    double sc, sh;                 /* the alignment of the chunk being added */
+    char stem_buf[1024];
+};
 
 int fathom_chunk_aligns(const fathom_video_run_opts *vo, int metric, int video) {
     const int normalized = vo->video_path || (!vo->seq_formats && !vo->npz) ||
@@ -165,6 +182,12 @@ static void merger_free(merger *mg) {
     fathom_free_sized(mg->q16, mg->px * 2);
     fathom_free_sized(mg->q8, mg->px);
     fathom_free_sized(mg->rgb, mg->px * 3);
+    free(mg->pts);
+    free(mg->held_raw);
+    free(mg->held_al);
+    free(mg->bs);
+    free(mg->b);
+    free(mg->al);
 }
 
 static fathom_status open_outputs(merger *mg, const fathom_run_params *p, int overwrite,
@@ -216,33 +239,6 @@ static fathom_status open_outputs(merger *mg, const fathom_run_params *p, int ov
     return FATHOM_OK;
 }
 
-/* Pass 1: shapes, counts and timestamps of every chunk (pts: every merged frame's), checked
- * against the plan; *max_ov: the longest overlap. */
-static fathom_status read_plan(merger *m, const char *input, const char *const *chunk_npz,
-                               const fathom_chunk *chunks, int n, int64_t *pts, int64_t *max_ov) {
-    fathom_status s = FATHOM_OK;
-    fathom_chunk_npz *z = NULL; /* owned: the chunk being read */
-    for (int i = 0; s == FATHOM_OK && i < n; i++) {
-        if ((s = fathom_chunk_npz_open(chunk_npz[i], &z)) != FATHOM_OK) break;
-        int64_t ov = chunks[i].first - chunks[i].decode_from;
-        int h, w, tn, td;
-        fathom_chunk_npz_size(z, &h, &w);
-        fathom_chunk_npz_time_base(z, &tn, &td);
-        if (i == 0) m->h = h, m->w = w, m->tb = (AVRational){tn, td};
-        if (fathom_chunk_npz_frames(z) != ov + chunks[i].count || h != m->h || w != m->w ||
-            tn != m->tb.num || td != m->tb.den)
-            s = fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d (%s) does not match the plan (%lld "
-                            "frames of %dx%d, expected %lld of %dx%d): remove it and resume",
-                            input, i, chunk_npz[i], (long long)fathom_chunk_npz_frames(z), w, h,
-                            (long long)(ov + chunks[i].count), m->w, m->h);
-        for (int64_t j = 0; s == FATHOM_OK && j < chunks[i].count; j++)
-            pts[chunks[i].first + j] = fathom_chunk_npz_pts(z, ov + j);
-        if (ov > *max_ov) *max_ov = ov;
-        fathom_chunk_npz_free(&z);
-    }
-    return s;
-}
-
 /* After the last frame: flush the normalizer, finish the video and the archive, mark a frame
  * sequence whole as a single pass does (--resume skips it). */
 static fathom_status finish_outputs(merger *m, const fathom_video_run_opts *vo, const char *input,
@@ -265,99 +261,171 @@ static fathom_status finish_outputs(merger *m, const fathom_video_run_opts *vo, 
     return s;
 }
 
-fathom_status fathom_chunk_merge(const char *input, const char *const *chunk_npz,
-                                 const fathom_chunk *chunks, int n,
-                                 const fathom_run_params *params, const fathom_video_run_opts *vo,
-                                 int metric, int video, fathom_chunk_seam *seams,
-                                 fathom_chunk_run_result *res) {
-    merger mg;
-    memset(&mg, 0, sizeof mg);
-    char stem[1024];
-    fathom_naming_stem(input, stem, sizeof stem);
-    if (!stem[0]) snprintf(stem, sizeof stem, "video");
-    mg.input = input, mg.outdir = params->outdir, mg.stem = stem, mg.vo = vo;
-    mg.write = params->write;
-    mg.write.metric = metric;
-    const int64_t frames = chunks[n - 1].first + chunks[n - 1].count;
-    int64_t *pts = malloc((size_t)frames * sizeof *pts); /* owned: every merged frame's pts */
-    float *held_raw = NULL, *held_al = NULL, *b = NULL, *al = NULL; /* owned */
-    int64_t max_ov = 0;
-    fathom_chunk_npz *z = NULL; /* owned: the chunk being read */
-    fathom_status s = pts ? FATHOM_OK : fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-    if (s == FATHOM_OK) s = read_plan(&mg, input, chunk_npz, chunks, n, pts, &max_ov);
-    mg.px = (size_t)mg.h * mg.w;
-    const int do_align = fathom_chunk_aligns(vo, metric, video);
+fathom_status fathom_chunk_merger_create(const char *input, const fathom_chunk *chunks, int n,
+                                         const fathom_run_params *params,
+                                         const fathom_video_run_opts *vo, int metric, int video,
+                                         fathom_chunk_seam *seams, fathom_chunk_run_result *res,
+                                         fathom_chunk_merger **out) {
+    *out = NULL;
+    merger *mg = calloc(1, sizeof *mg);
+    if (!mg) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+    fathom_naming_stem(input, mg->stem_buf, sizeof mg->stem_buf);
+    if (!mg->stem_buf[0]) snprintf(mg->stem_buf, sizeof mg->stem_buf, "video");
+    mg->input = input, mg->outdir = params->outdir, mg->stem = mg->stem_buf, mg->vo = vo;
+    mg->write = params->write;
+    mg->write.metric = metric;
+    mg->params = params, mg->seams = seams, mg->res = res;
+    mg->chunks = chunks, mg->n = n;
+    mg->frames = chunks[n - 1].first + chunks[n - 1].count;
+    mg->last_dur = -1;
+    for (int i = 0; i < n; i++)
+        if (chunks[i].first - chunks[i].decode_from > mg->max_ov)
+            mg->max_ov = chunks[i].first - chunks[i].decode_from;
+    mg->do_align = fathom_chunk_aligns(vo, metric, video);
     /* a relative VDA chunk has its own scale: its raw depth is aligned too (per-frame models:
      * the owner chunk's frames, identical to a single pass) */
-    const int align_raw = do_align && video;
-    if (s == FATHOM_OK) {
-        held_raw = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));
-        held_al = malloc((size_t)(max_ov ? max_ov : 1) * mg.px * sizeof(float));
-        b = malloc(mg.px * sizeof(float));
-        al = malloc(mg.px * sizeof(float));
-        if (!held_raw || !held_al || !b || !al) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory "
-                                                                "for the merge");
+    mg->align_raw = mg->do_align && video;
+    if (!(mg->pts = malloc((size_t)mg->frames * sizeof *mg->pts))) {
+        free(mg);
+        return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
     }
-    if (s == FATHOM_OK)
-        s = open_outputs(&mg, params, params->existing == FATHOM_EXISTING_OVERWRITE, res);
-    /* the last frame lasts as long as the frame rate says, else as long as the one before */
-    AVRational fr = mg.demux ? mg.demux->streams[mg.vstream]->avg_frame_rate : (AVRational){0, 1};
-    int64_t last_dur = fr.num > 0 ? av_rescale_q(1, av_inv_q(fr), mg.tb)
-                       : frames > 1 ? pts[frames - 1] - pts[frames - 2] : 1;
-    if (last_dur <= 0) last_dur = 1;
-#define DUR(g) ((g) + 1 < frames ? pts[(g) + 1] - pts[(g)] : last_dur)
-    /* pass 2: frames in order; each chunk aligned to the previous over its overlap */
-    for (int i = 0; s == FATHOM_OK && i < n; i++) {
-        if ((s = fathom_chunk_npz_open(chunk_npz[i], &z)) != FATHOM_OK) break;
-        const int64_t ov = chunks[i].first - chunks[i].decode_from;
-        const int64_t ov_next = i + 1 < n ? chunks[i + 1].first - chunks[i + 1].decode_from : 0;
-        double sc = 1, sh = 0, resid = 0;
-        if (ov > 0) { /* chunk i's first ov frames are chunk i-1's last ov (held) */
-            fathom_align_acc acc;
-            fathom_align_init(&acc);
-            float *bs = malloc((size_t)ov * mg.px * sizeof(float)); /* owned: this overlap */
-            if (!bs) s = fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the merge");
-            for (int64_t j = 0; s == FATHOM_OK && j < ov; j++) {
-                s = fathom_chunk_npz_next(z, bs + j * mg.px);
-                if (s == FATHOM_OK && do_align)
-                    fathom_align_add(&acc, held_al + j * mg.px, bs + j * mg.px, mg.px);
-            }
-            if (s == FATHOM_OK && do_align) fathom_align_solve(&acc, &sc, &sh, &resid);
-            for (int64_t j = 0; s == FATHOM_OK && j < ov; j++) {
-                const int64_t g = chunks[i].first - ov + j;
-                float *out = held_al + j * mg.px;
-                if (do_align) {
-                    fathom_align_apply(al, bs + j * mg.px, mg.px, sc, sh);
-                    fathom_align_fade(out, out, al, mg.px, (int)j, (int)ov);
-                }
-                s = emit(&mg, g, pts[g], DUR(g), align_raw ? out : held_raw + j * mg.px, out);
-            }
-            free(bs);
-            seams[i - 1] = (fathom_chunk_seam){i, (int)ov, sc, sh, resid};
-        }
-        for (int64_t j = 0; s == FATHOM_OK && j < chunks[i].count; j++) {
-            const int64_t g = chunks[i].first + j;
-            if ((s = fathom_chunk_npz_next(z, b)) != FATHOM_OK) break;
-            fathom_align_apply(al, b, mg.px, sc, sh);
-            const int64_t hold = j - (chunks[i].count - ov_next);
-            if (hold >= 0) { /* the next chunk's overlap: emitted once both are known */
-                memcpy(held_raw + hold * mg.px, b, mg.px * sizeof(float));
-                memcpy(held_al + hold * mg.px, al, mg.px * sizeof(float));
-            } else {
-                s = emit(&mg, g, pts[g], DUR(g), align_raw ? al : b, al);
-            }
-        }
-        fathom_chunk_npz_free(&z);
+    *out = mg;
+    return FATHOM_OK;
+}
+
+void fathom_chunk_merger_free(fathom_chunk_merger **mg) {
+    if (!mg || !*mg) return;
+    merger_free(*mg);
+    free(*mg);
+    *mg = NULL;
+}
+
+int fathom_chunk_merger_next(const fathom_chunk_merger *mg) { return mg->next; }
+
+/* Chunk 0 gives the frame size and time base: the outputs and the buffers. */
+static fathom_status open_first(merger *mg, int h, int w, int tn, int td) {
+    mg->h = h, mg->w = w, mg->tb = (AVRational){tn, td};
+    mg->px = (size_t)h * w;
+    const size_t hold = (size_t)(mg->max_ov ? mg->max_ov : 1) * mg->px * sizeof(float);
+    mg->held_raw = malloc(hold);
+    mg->held_al = malloc(hold);
+    mg->bs = malloc(hold);
+    mg->b = malloc(mg->px * sizeof(float));
+    mg->al = malloc(mg->px * sizeof(float));
+    if (!mg->held_raw || !mg->held_al || !mg->bs || !mg->b || !mg->al)
+        return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the merge");
+    return open_outputs(mg, mg->params, mg->params->existing == FATHOM_EXISTING_OVERWRITE, mg->res);
+}
+
+/* Duration of merged frame g: up to the next frame; the last lasts as long as the frame rate
+ * says, else as long as the one before. Only asked once pts[g + 1] is known. */
+static int64_t dur(merger *mg, int64_t g) {
+    if (g + 1 < mg->frames) return mg->pts[g + 1] - mg->pts[g];
+    if (mg->last_dur < 0) {
+        AVRational fr = mg->demux ? mg->demux->streams[mg->vstream]->avg_frame_rate
+                                  : (AVRational){0, 1};
+        mg->last_dur = fr.num > 0 ? av_rescale_q(1, av_inv_q(fr), mg->tb)
+                       : mg->frames > 1 ? mg->pts[mg->frames - 1] - mg->pts[mg->frames - 2] : 1;
+        if (mg->last_dur <= 0) mg->last_dur = 1;
     }
-#undef DUR
-    if (s == FATHOM_OK) s = finish_outputs(&mg, vo, input, frames, res);
-    if (s == FATHOM_OK) res->frames = frames;
+    return mg->last_dur;
+}
+
+/* The frames held back by the chunk before (its last ones: the overlap this chunk recomputed,
+ * or with no overlap its very last, whose duration needed this chunk's first pts): aligned to
+ * this chunk over the overlap and cross-faded, then emitted. */
+static fathom_status join_held(merger *mg, fathom_chunk_npz *z, int i, int64_t ov) {
+    const fathom_chunk *c = &mg->chunks[i];
+    mg->sc = 1, mg->sh = 0;
+    if (ov == 0) { /* nothing to align with: the held frame as it was */
+        for (int64_t j = 0; j < mg->held; j++) {
+            const int64_t g = c->first - mg->held + j;
+            FATHOM_TRY(emit(mg, g, mg->pts[g], dur(mg, g), mg->align_raw ? mg->held_al + j * mg->px
+                            : mg->held_raw + j * mg->px, mg->held_al + j * mg->px));
+        }
+        if (i > 0) mg->seams[i - 1] = (fathom_chunk_seam){i, 0, 1, 0, 0};
+        return FATHOM_OK;
+    }
+    double resid = 0;
+    fathom_align_acc acc;
+    fathom_align_init(&acc);
+    for (int64_t j = 0; j < ov; j++) {
+        FATHOM_TRY(fathom_chunk_npz_next(z, mg->bs + j * mg->px));
+        if (mg->do_align) fathom_align_add(&acc, mg->held_al + j * mg->px, mg->bs + j * mg->px, mg->px);
+    }
+    if (mg->do_align) fathom_align_solve(&acc, &mg->sc, &mg->sh, &resid);
+    for (int64_t j = 0; j < ov; j++) {
+        const int64_t g = c->first - ov + j;
+        float *out = mg->held_al + j * mg->px;
+        if (mg->do_align) {
+            fathom_align_apply(mg->al, mg->bs + j * mg->px, mg->px, mg->sc, mg->sh);
+            fathom_align_fade(out, out, mg->al, mg->px, (int)j, (int)ov);
+        }
+        FATHOM_TRY(emit(mg, g, mg->pts[g], dur(mg, g), mg->align_raw ? out : mg->held_raw + j * mg->px,
+                        out));
+    }
+    mg->seams[i - 1] = (fathom_chunk_seam){i, (int)ov, mg->sc, mg->sh, resid};
+    return FATHOM_OK;
+}
+
+/* Chunk i's own frames: emitted, except its last ones, held for the next chunk (the overlap
+ * the next one recomputes, or at least one: its duration needs the next chunk's first pts). */
+static fathom_status own_frames(merger *mg, fathom_chunk_npz *z, int i) {
+    const fathom_chunk *c = &mg->chunks[i];
+    const int64_t ov_next = i + 1 < mg->n ? mg->chunks[i + 1].first - mg->chunks[i + 1].decode_from
+                                          : 0;
+    const int64_t hold_n = i + 1 < mg->n ? (ov_next > 0 ? ov_next : 1) : 0;
+    for (int64_t j = 0; j < c->count; j++) {
+        const int64_t g = c->first + j;
+        FATHOM_TRY(fathom_chunk_npz_next(z, mg->b));
+        fathom_align_apply(mg->al, mg->b, mg->px, mg->sc, mg->sh);
+        const int64_t hold = j - (c->count - hold_n);
+        if (hold >= 0) {
+            memcpy(mg->held_raw + hold * mg->px, mg->b, mg->px * sizeof(float));
+            memcpy(mg->held_al + hold * mg->px, mg->al, mg->px * sizeof(float));
+        } else {
+            FATHOM_TRY(emit(mg, g, mg->pts[g], dur(mg, g), mg->align_raw ? mg->al : mg->b, mg->al));
+        }
+    }
+    mg->held = hold_n;
+    return FATHOM_OK;
+}
+
+static fathom_status add_open(merger *mg, fathom_chunk_npz *z, const char *path, int i) {
+    const fathom_chunk *c = &mg->chunks[i];
+    const int64_t ov = c->first - c->decode_from;
+    int h, w, tn, td;
+    fathom_chunk_npz_size(z, &h, &w);
+    fathom_chunk_npz_time_base(z, &tn, &td);
+    if (i == 0) FATHOM_TRY(open_first(mg, h, w, tn, td));
+    if (fathom_chunk_npz_frames(z) != ov + c->count || h != mg->h || w != mg->w ||
+        tn != mg->tb.num || td != mg->tb.den)
+        return fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d (%s) does not match the plan (%lld "
+                           "frames of %dx%d, expected %lld of %dx%d): remove it and resume",
+                           mg->input, i, path, (long long)fathom_chunk_npz_frames(z), w, h,
+                           (long long)(ov + c->count), mg->w, mg->h);
+    for (int64_t j = 0; j < c->count; j++) mg->pts[c->first + j] = fathom_chunk_npz_pts(z, ov + j);
+    FATHOM_TRY(join_held(mg, z, i, ov));
+    FATHOM_TRY(own_frames(mg, z, i));
+    return FATHOM_OK;
+}
+
+fathom_status fathom_chunk_merger_add(fathom_chunk_merger *mg, const char *chunk_npz) {
+    if (mg->next >= mg->n)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: every chunk is merged already", mg->input);
+    fathom_chunk_npz *z = NULL; /* owned */
+    FATHOM_TRY(fathom_chunk_npz_open(chunk_npz, &z));
+    fathom_status s = add_open(mg, z, chunk_npz, mg->next);
     fathom_chunk_npz_free(&z);
-    merger_free(&mg);
-    free(pts);
-    free(held_raw);
-    free(held_al);
-    free(b);
-    free(al);
+    if (s == FATHOM_OK) mg->next++;
     return s;
+}
+
+fathom_status fathom_chunk_merger_finish(fathom_chunk_merger *mg) {
+    if (mg->next < mg->n)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: %d of %d chunks merged", mg->input,
+                           mg->next, mg->n);
+    FATHOM_TRY(finish_outputs(mg, mg->vo, mg->input, mg->frames, mg->res));
+    mg->res->frames = mg->frames;
+    return FATHOM_OK;
 }

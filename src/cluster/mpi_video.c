@@ -113,7 +113,8 @@ static void work_local(hand *h, const fathom_model *m, const fathom_run_params *
 /* Rank 0: hand out and compute at once; FATHOM_OK when every chunk is done. */
 static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_model *m,
                                 const fathom_run_params *params, const fathom_video_run_opts *vo,
-                                const char *input, int *attempts, fathom_chunk_run_result *res) {
+                                const char *input, int *attempts, fathom_chunk_follow *f,
+                                fathom_chunk_run_result *res) {
     int n = ctx->man.n;
     hand h;
     memset(&h, 0, sizeof h);
@@ -129,6 +130,9 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
     }
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
+    /* the merge thread: chunk i merged as soon as 0..i are done (rank 0's third thread) */
+    if (s == FATHOM_OK)
+        s = fathom_chunk_follow_start(f, ctx, params, input, vo, &h.mu, &h.cv, NULL, res);
     if (s == FATHOM_OK && pthread_create(&thr, NULL, serve, &h) != 0)
         s = fathom_fail(FATHOM_ERR_NOMEM, "mpi: cannot start the hand-out thread");
     if (s != FATHOM_OK) { /* the other ranks wait for chunks: end them all */
@@ -140,6 +144,7 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
         pthread_join(thr, NULL); /* the other ranks are all told to stop */
         if (h.err != FATHOM_OK) s = fathom_fail(h.err, "%s: %s", input, h.err_msg);
     }
+    fathom_chunk_follow_stop(f); /* merges what is finished and not yet merged */
     pthread_cond_destroy(&h.cv);
     pthread_mutex_destroy(&h.mu);
     free(h.state);
@@ -195,9 +200,12 @@ fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_param
     }
     fathom_mpi_bcast(ctx.man.chunks, n * (int)sizeof *ctx.man.chunks, MPI_BYTE);
     int *attempts = calloc((size_t)n, sizeof *attempts); /* owned */
-    fathom_status s = attempts ? coordinate(&ctx, size, m, params, vo, input, attempts, res)
+    fathom_chunk_follow f;
+    memset(&f, 0, sizeof f);
+    fathom_status s = attempts ? coordinate(&ctx, size, m, params, vo, input, attempts, &f, res)
                                : fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
-    if (s == FATHOM_OK) s = fathom_chunk_finish(&ctx, params, input, vo, attempts, res);
+    if (s == FATHOM_OK) s = fathom_chunk_finish(&ctx, params, input, attempts, &f, res);
+    fathom_chunk_follow_clear(&f);
     free(attempts);
     fathom_chunk_ctx_clear(&ctx);
     return s;
