@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "media/atomic_file.h"
 #include "pipeline/naming.h"
+#include "pipeline/video_priv.h"
 
 enum { PENDING = 0, RUNNING, DONE, FAILED };
 
@@ -197,6 +198,11 @@ static fathom_status check_outputs(const fathom_run_params *p, const fathom_vide
                                    "earlier video of this run (same name); not written, to keep "
                                    "that one (rename one of them)", input, paths[k]);
         struct stat st;
+        char done[13000]; /* a frame sequence left unfinished by a killed merge: resume rewrites it */
+        snprintf(done, sizeof done, "%s/" FATHOM_VIDEO_SEQ_DONE, paths[k]);
+        if (p->existing == FATHOM_EXISTING_RESUME && !strcmp(what[k], "output folder") &&
+            stat(done, &st) != 0)
+            continue;
         if (p->existing != FATHOM_EXISTING_OVERWRITE && stat(paths[k], &st) == 0)
             return fathom_fail(FATHOM_ERR_IO, "%s: %s %s exists (existing: overwrite)", input, what[k],
                                paths[k]);

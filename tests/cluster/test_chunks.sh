@@ -2,7 +2,7 @@
 # test_chunks.sh - `fathom run --chunks N --overlap K` end to end with the real binary on real
 # videos made by ffmpeg: chunked == single pass (raw npz and npy sequences byte-identical; depth
 # video frames and audio identical; frame count and VFR timestamps equal the source), SIGKILL
-# then --resume finishes without redoing finished chunks, a truncated manifest and a changed
+# then --resume finishes without redoing finished chunks (also when killed while merging), a truncated manifest and a changed
 # input are refused clearly, and the seam test: two chunks that see different depth scales
 # merge without a jump larger than the frame-to-frame change inside the chunks.
 set -u
@@ -106,6 +106,48 @@ stamp >"$T/st_after"
 check "finished chunk files untouched by the resume" \
   bash -c "for i in \$(cat '$T/done_before'); do grep \"c\$(printf %05d \$i)/\" '$T/st_before' >'$T/a'; grep \"c\$(printf %05d \$i)/\" '$T/st_after' >'$T/b'; [ -s '$T/a' ] && cmp -s '$T/a' '$T/b' || exit 1; done"
 check "resumed result bit-identical to a single pass" npz_same "$T/lsingle/long.npz" "$T/lchunk/long.npz"
+
+# ---- 3b. SIGKILL while merging (the merge runs beside the compute), then --resume ----
+# The manifest's "merged" counts the chunks written into the (unfinished) outputs; a kill
+# leaves them under temporary names, and the resume merges again from chunk 0: every frame
+# once, none missing, no finished chunk rerun.
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 -f npy -o "$T/msingle" "$T/long.mp4" 2>/dev/null
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -f npy \
+  -o "$T/mchunk" "$T/long.mp4" 2>"$T/err" &
+BG=$!
+MAN2=""
+for _ in $(seq 1 3000); do
+  [ -n "$MAN2" ] || MAN2=$(ls "$T"/mchunk/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
+  grep -q '"merged":	[2-9]' "$MAN2" 2>/dev/null && break
+  sleep 0.01
+done
+kill -9 $BG 2>/dev/null
+wait $BG 2>/dev/null
+BG=""
+read -r mdone merged < <("$PY" -c "import json, sys; m = json.load(open(sys.argv[1])); \
+print(sum(c['done'] for c in m['chunks']), m['merged'])" "$MAN2")
+echo "  killed with $mdone of 10 chunks done, $merged merged"
+check "killed while merging: chunks merged, outputs unfinished" \
+  bash -c "[ $merged -ge 2 ] && [ $merged -lt 10 ] && [ ! -e '$T/mchunk/long.npz' ] && \
+           [ ! -e '$T/mchunk/long/.fathom-complete' ] && ls '$T/mchunk/long/' | grep -q npy"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -f npy --resume \
+  --report "$T/mrep.json" -o "$T/mchunk" "$T/long.mp4" 2>"$T/err"
+rc=$?
+check "--resume after a kill while merging exits 0" test $rc -eq 0
+[ $rc -eq 0 ] || cat "$T/err"
+check "--resume while merging: finished chunks reused, merge restarted, manifest says all merged" \
+  "$PY" - "$T/mrep.json" "$MAN2" "$mdone" "$merged" <<'PYEOF'
+import json, sys
+r, m = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+t = r["totals"]
+assert t["reused"] == int(sys.argv[3]) and t["ran"] == 10 - int(sys.argv[3]), t
+assert t["merged_before"] == int(sys.argv[4]) and t["frames_merged"] == 120, t
+assert m["merged"] == 10 and all(c["done"] for c in m["chunks"]), m["merged"]
+PYEOF
+check "resumed merge: npz bit-identical to a single pass (no frame twice, none missing)" \
+  npz_same "$T/lsingle/long.npz" "$T/mchunk/long.npz"
+check "resumed merge: npy sequence identical to a single pass's" \
+  diff -r -x .fathom-complete "$T/msingle/long" "$T/mchunk/long"
 
 # ---- 4. a truncated manifest and a changed input are refused clearly ----
 rm -f "$T/lchunk/long.npz"
