@@ -275,6 +275,33 @@ int cli_device(const char *s, fathom_engine_params *ep) {
     return 0;
 }
 
+int cli_local_devices(const char *s, fathom_run_params *rp, int threads, fathom_precision precision) {
+    int per = 0, lr, ls, first, count, shared;
+    if (s[5] == ':' && !cli_int("--device local", s + 6, 1, FATHOM_MAX_DEVICES, &per)) return 0;
+    fathom_local_rank(&lr, &ls);
+    const int visible = fathom_cuda_visible_count();
+    if (fathom_local_devices(lr, ls, per, visible, &first, &count, &shared) != FATHOM_OK) {
+        cli_error("%s", fathom_last_error());
+        return 0;
+    }
+    char list[256] = "";
+    for (int j = 0; j < count; j++) {
+        if (rp->n_devices == FATHOM_MAX_DEVICES) {
+            cli_error("--device: more than %d devices", FATHOM_MAX_DEVICES);
+            return 0;
+        }
+        fathom_engine_params ep = fathom_engine_default_params();
+        ep.threads = threads, ep.precision = precision;
+        ep.device = FATHOM_DEVICE_CUDA, ep.device_index = (first + j) % visible;
+        rp->devices[rp->n_devices++] = ep;
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%scuda:%d", j ? "," : "", ep.device_index);
+    }
+    cli_note("--device %s: local rank %d of %d, %d visible: %s%s", s, lr, ls, visible, list,
+             shared ? " (more ranks than devices on this machine: some devices run several)" : "");
+    return 1;
+}
+
 static void on_log(void *user, fathom_log_level level, const char *raw) {
     (void)user;
     char msg[4096];

@@ -38,6 +38,10 @@ int cli_double(const char *flag, const char *s, double lo, double hi, double *ou
 /* One device: "cpu", "cuda", "cuda:N" or "auto" (CUDA 0 when usable, else the CPU, saying so
  * on stderr). 1 ok, 0 after printing why not. */
 int cli_device(const char *s, fathom_engine_params *ep);
+/* "local" / "local:K": append this process's CUDA devices on its machine (fathom_local_devices,
+ * K per process, default an even share) to rp->devices, saying which; 1 ok, 0 after printing
+ * why. */
+int cli_local_devices(const char *s, fathom_run_params *rp, int threads, fathom_precision precision);
 
 /* A model argument (path, name, alias, Hugging Face repo id; NULL = small) to a path for
  * fathom_model_load, downloading into the cache unless `offline` (progress on a terminal,

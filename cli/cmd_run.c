@@ -36,14 +36,14 @@ typedef struct run_state {
 /* The engines (--device, --weights) and, with --mpi, this rank; 1 ok, 0 after printing why. */
 static int setup_engines(run_state *s) {
     run_args *a = &s->a;
-    if (!run_parse_devices(a)) return 0;
-    if (!a->use_mpi) return 1;
-    if (fathom_mpi_init(NULL, NULL, &a->mpi_rank, &a->mpi_size) != FATHOM_OK) {
-        cli_error("%s", fathom_last_error());
-        return 0;
+    if (a->use_mpi) { /* first: --device local asks MPI which ranks share this machine */
+        if (fathom_mpi_init(NULL, NULL, &a->mpi_rank, &a->mpi_size) != FATHOM_OK) {
+            cli_error("%s", fathom_last_error());
+            return 0;
+        }
+        s->mpi_inited = 1;
     }
-    s->mpi_inited = 1;
-    return 1;
+    return run_parse_devices(a);
 }
 
 /* Videos run one by one as ordered jobs; everything else goes through one image run. The videos

@@ -42,7 +42,8 @@ static void usage(FILE *f) {
 "      --max-network-pixels N  cap the network input of extreme shapes, with a warning\n"
 "                          (default 1M = 1048576, ~3.9x 518x518; 0 = no cap; K/M = 1024s)\n"
 "      --device LIST       cpu, cuda, cuda:N, auto or a comma list (default auto: CUDA device\n"
-"                          0 when usable, else the CPU, saying which); one engine each\n"
+"                          0 when usable, else the CPU, saying which); one engine each;\n"
+"                          local[:K]: this rank's share of its machine's GPUs (K each)\n"
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
 "      --weights W         fp32 (default), int8 or q4: encoder GEMM weights quantized at\n"
@@ -227,6 +228,12 @@ static int parse_device_list(const char *s, fathom_run_params *rp, int threads,
         if (rp->n_devices == FATHOM_MAX_DEVICES) {
             cli_error("--device: more than %d devices", FATHOM_MAX_DEVICES);
             return 0;
+        }
+        if (!strncasecmp(one, "local", 5) && (one[5] == '\0' || one[5] == ':')) {
+            if (!cli_local_devices(one, rp, threads, precision)) return 0; /* cli_util.c */
+            p += n;
+            if (*p) p++;
+            continue;
         }
         fathom_engine_params ep = fathom_engine_default_params();
         ep.threads = threads;

@@ -821,6 +821,21 @@ int fathom_mpi_images_take(void *user, uint64_t pos);
 void fathom_mpi_images_worker_done(int rc);
 fathom_status fathom_mpi_images_serve_start(int size);
 int fathom_mpi_images_serve_end(void);
+/* GPU binding (`--device local[:K]`, docs/scale-out.md). This process's place among the
+ * processes of its machine: after fathom_mpi_init the MPI node split (any launcher), else
+ * OMPI_COMM_WORLD_LOCAL_RANK/_SIZE (mpirun), else SLURM_LOCALID/SLURM_TASKS_PER_NODE (srun),
+ * else 0 of 1. */
+void fathom_local_rank(int *local_rank, int *local_size);
+/* CUDA devices this process sees: the entries of CUDA_VISIBLE_DEVICES when it is set (up to
+ * the first invalid one, as the CUDA runtime does), else the driver's count (0 without CUDA). */
+int fathom_cuda_visible_count(void);
+/* The devices of local rank L of S, per_rank each (0: an even share, at least 1) among
+ * `visible`: indexes (first + j) % visible for j < count. S x per_rank <= visible: disjoint
+ * blocks; a rank that sees exactly per_rank devices takes them all (a launcher bound them);
+ * else round robin with *shared = 1 (several ranks on one device). Errors: no device, or
+ * per_rank > visible. */
+fathom_status fathom_local_devices(int local_rank, int local_size, int per_rank, int visible,
+                                   int *first, int *count, int *shared);
 
 /* ======================================================================== serve */
 /* (section owned by src/serve; docs/serve.md) `fathom serve`: a long-running depth worker

@@ -27,6 +27,7 @@ typedef struct runner {
     const fathom_video_run_opts *vo;
     const char *input, *stem, *workdir, *manifest_path;
     fathom_chunk_manifest *man;     /* borrowed */
+    fathom_chunk_ctx *ctx;          /* borrowed: the timeline */
     const atomic_int *cancel;
     pthread_mutex_t mu;             /* everything below, and man->done / merged */
     pthread_cond_t cv;              /* a chunk is done (the merge thread waits on it) */
@@ -139,7 +140,7 @@ static void *worker(void *arg) {
         int i = -1;
         for (int k = 0; !r->stop && k < r->man->n && i < 0; k++)
             if (r->state[k] == PENDING) i = k;
-        if (i >= 0) r->state[i] = RUNNING, r->attempts[i]++;
+        if (i >= 0) r->state[i] = RUNNING, r->attempts[i]++, fathom_chunk_ctx_started(r->ctx, i, wa->dev);
         pthread_mutex_unlock(&r->mu);
         if (i < 0) break;
         fathom_status s = run_chunk(r, i, wa->dev);
@@ -147,6 +148,7 @@ static void *worker(void *arg) {
         snprintf(msg, sizeof msg, "%s", s == FATHOM_OK ? "" : fathom_last_error());
         pthread_mutex_lock(&r->mu);
         if (s == FATHOM_OK) {
+            fathom_chunk_ctx_ended(r->ctx, i);
             r->state[i] = DONE;
             r->man->done[i] = 1;
             r->ran++;
@@ -249,6 +251,11 @@ static void write_report(const char *path, const char *input, const fathom_chunk
         cJSON_AddNumberToObject(c, "decode_from", (double)man->chunks[i].decode_from);
         cJSON_AddNumberToObject(c, "attempts", attempts ? attempts[i] : 0);
         cJSON_AddBoolToObject(c, "done", man->done[i] != 0);
+        if (ctx->ran_on && ctx->ran_on[i] >= 0) { /* run now: on what, when (s from the start) */
+            cJSON_AddNumberToObject(c, "ran_on", ctx->ran_on[i]);
+            cJSON_AddNumberToObject(c, "start_s", ctx->t_start[i]);
+            cJSON_AddNumberToObject(c, "end_s", ctx->t_end[i]);
+        }
         cJSON_AddItemToArray(ch, c);
     }
     cJSON *se = cJSON_AddArrayToObject(o, "seams");
@@ -357,6 +364,14 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         if (man->done[i] && stat(p, &st) != 0) man->done[i] = 0;
     }
     ctx->plan_s = now_s() - ctx->t0;
+    ctx->t_start = calloc((size_t)man->n, sizeof *ctx->t_start);
+    ctx->t_end = calloc((size_t)man->n, sizeof *ctx->t_end);
+    ctx->ran_on = malloc((size_t)man->n * sizeof *ctx->ran_on);
+    if (!ctx->t_start || !ctx->t_end || !ctx->ran_on) {
+        fathom_chunk_ctx_clear(ctx);
+        return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < man->n; i++) ctx->ran_on[i] = -1;
     /* the plan on disk before any work */
     if ((s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
         (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
@@ -366,7 +381,19 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     return FATHOM_OK;
 }
 
-void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) { fathom_chunk_manifest_clear(&ctx->man); }
+void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) {
+    fathom_chunk_manifest_clear(&ctx->man);
+    free(ctx->t_start);
+    free(ctx->t_end);
+    free(ctx->ran_on);
+    ctx->t_start = ctx->t_end = NULL, ctx->ran_on = NULL;
+}
+
+void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who) {
+    ctx->t_start[i] = now_s() - ctx->t0, ctx->ran_on[i] = who;
+}
+
+void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i) { ctx->t_end[i] = now_s() - ctx->t0; }
 
 fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
                                   const char *input, const int *attempts,
@@ -403,6 +430,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     memset(&r, 0, sizeof r);
     r.model = m, r.params = params, r.vo = vo, r.input = input, r.stem = ctx.stem;
     r.workdir = ctx.workdir, r.manifest_path = ctx.mpath, r.man = man, r.cancel = co->cancel;
+    r.ctx = &ctx;
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     fathom_chunk_follow f;

@@ -74,7 +74,14 @@ typedef struct fathom_chunk_ctx {
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
     int metric, video;          /* the model's: metric depth; Video Depth Anything */
     double t0, plan_s;          /* start; seconds planning (demux scan) */
+    /* the timeline, for the report (where the time goes): per chunk, seconds from t0 when it
+     * was handed out and when it was reported done, and the engine / rank that ran it */
+    double *t_start, *t_end;    /* owned: n each */
+    int *ran_on;                /* owned: n */
 } fathom_chunk_ctx;
+/* Chunk i handed to engine / rank `who`; chunk i done (call under the table's lock). */
+void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who);
+void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i);
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_run_opts *vo,

@@ -98,6 +98,10 @@ fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size) {
     return fathom_fail(FATHOM_ERR_UNSUPPORTED, NO_MPI);
 }
 void fathom_mpi_finalize(void) {}
+int fathom_mpi_local_rank(int *local_rank, int *local_size) {
+    (void)local_rank, (void)local_size;
+    return 0;
+}
 void fathom_mpi_abort(int code) { (void)code; }
 void fathom_mpi_share_int(int *value) { (void)value; }
 void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch) {

@@ -6,6 +6,8 @@
 
 #include "core/status.h"
 
+static int g_local_rank, g_local_size; /* set by fathom_mpi_init (0 size: not yet) */
+
 fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size) {
     int inited = 0, provided = 0;
     MPI_Initialized(&inited);
@@ -16,7 +18,22 @@ fathom_status fathom_mpi_init(int *argc, char ***argv, int *rank, int *size) {
         return fathom_fail(FATHOM_ERR_UNSUPPORTED, "mpi: this MPI lacks MPI_THREAD_SERIALIZED");
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
+    /* the ranks that share this machine (any launcher: mpirun, srun): --device local */
+    MPI_Comm node;
+    if (g_local_size == 0 &&
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, *rank, MPI_INFO_NULL, &node) ==
+            MPI_SUCCESS) {
+        MPI_Comm_rank(node, &g_local_rank);
+        MPI_Comm_size(node, &g_local_size);
+        MPI_Comm_free(&node);
+    }
     return FATHOM_OK;
+}
+
+int fathom_mpi_local_rank(int *local_rank, int *local_size) {
+    if (g_local_size < 1) return 0;
+    *local_rank = g_local_rank, *local_size = g_local_size;
+    return 1;
 }
 
 void fathom_mpi_finalize(void) {

@@ -32,6 +32,10 @@ fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_param
                                    const char *input, const fathom_video_run_opts *vo,
                                    const fathom_chunk_run_opts *co, fathom_chunk_run_result *res);
 
+/* 1 with this rank's place among the ranks of its machine (MPI_COMM_TYPE_SHARED, found by
+ * fathom_mpi_init); 0 before it or without MPI. */
+int fathom_mpi_local_rank(int *local_rank, int *local_size);
+
 #ifdef FATHOM_HAVE_MPI
 #include <mpi.h>
 enum { FATHOM_TAG_REQ = 11, FATHOM_TAG_ASSIGN, FATHOM_TAG_IMG_REQ, FATHOM_TAG_IMG_FIN };

@@ -41,7 +41,7 @@ static int pick(hand *h, int from) {
         for (int k = 0; k < n && i < 0; k++)
             if (h->state[k] == PENDING && (pass == 1 || h->failed_on[k] != from)) i = k;
     }
-    if (i >= 0) h->state[i] = RUNNING, h->attempts[i]++;
+    if (i >= 0) h->state[i] = RUNNING, h->attempts[i]++, fathom_chunk_ctx_started(h->ctx, i, from);
     return i;
 }
 
@@ -49,6 +49,7 @@ static int pick(hand *h, int from) {
 static void record(hand *h, int i, fathom_status s, int from) {
     fathom_chunk_manifest *man = &h->ctx->man;
     if (s == FATHOM_OK) {
+        fathom_chunk_ctx_ended(h->ctx, i);
         h->state[i] = DONE, man->done[i] = 1, h->res->ran++;
         /* the archive is in place: only now may the manifest say so */
         fathom_status ms = fathom_chunk_manifest_save(man, h->ctx->mpath);

@@ -143,5 +143,20 @@ else
   echo "SKIP (part 5): no golden-vda weights"
 fi
 
+# ---- 6. GPU binding: --device local splits a machine's visible GPUs between its ranks ----
+# Open MPI's node split gives each rank its local rank; 6 visible devices (listed, none needed
+# here: the run stops at the engine) over 3 ranks: cuda:0,1 / 2,3 / 4,5, said by each rank.
+CUDA_VISIBLE_DEVICES=0,1,2,3,4,5 timeout 120 "${MPI[@]}" -x CUDA_VISIBLE_DEVICES "$FATHOM_BIN" run \
+  --mpi "${FAST[@]}" --device local -o "$T/gpu" "$T/in" >/dev/null 2>"$T/err"
+check "--device local over 3 ranks: disjoint pairs of the 6 visible devices" bash -c "
+  grep -q 'local rank 0 of 3, 6 visible: cuda:0,cuda:1\$' '$T/err' &&
+  grep -q 'local rank 1 of 3, 6 visible: cuda:2,cuda:3\$' '$T/err' &&
+  grep -q 'local rank 2 of 3, 6 visible: cuda:4,cuda:5\$' '$T/err'"
+CUDA_VISIBLE_DEVICES=0,1 timeout 120 "${MPI[@]}" -x CUDA_VISIBLE_DEVICES "$FATHOM_BIN" run \
+  --mpi "${FAST[@]}" --device local:1 -o "$T/gpu" "$T/in" >/dev/null 2>"$T/err"
+check "--device local:1, 3 ranks on 2 devices: round robin, said to be shared" bash -c "
+  grep -q 'local rank 2 of 3, 2 visible: cuda:0 (more ranks than devices' '$T/err' &&
+  grep -q 'local rank 1 of 3, 2 visible: cuda:1 (more ranks' '$T/err'"
+
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]
