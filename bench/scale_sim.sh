@@ -7,6 +7,8 @@
 # one-engine time, which a real single rank can only exceed (it also decodes and writes). Two
 # elapsed times: the job's own (report: plan -> merged / the slowest rank's run) and the wall
 # time of mpirun (adds launching N processes, MPI_Init and loading the model N times).
+# Usage (one command; builds nothing): bench/scale_sim.sh   (after cmake -B build-sim
+#   -DFATHOM_SIM_ENGINE=ON -DFATHOM_CUDA=OFF && cmake --build build-sim --target fathom)
 # Env: FATHOM_BIN (build-sim/fathom), MODEL (tiny golden model), FRAME_MS (80), FRAMES (1920),
 #      IMAGES (960), RANKS ("2 4 8 16").
 set -eu
@@ -31,10 +33,15 @@ ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v "$F
   -pix_fmt yuv420p "$T/long.mp4"
 mkdir -p "$T/img"
 ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=48x32:rate=25" -frames:v "$IMAGES" "$T/img/f%05d.png"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -c ^processor /proc/cpuinfo) cores; $(date -u +'%F %H:%M UTC')"
-echo "simulated frame cost ${MS} ms; video ${FRAMES} frames (work $(python3 -c "print($FRAMES * $MS / 1000)") s), images ${IMAGES} (work $(python3 -c "print($IMAGES * $MS / 1000)") s)"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %3s %9s %9s %7s %9s %9s %7s %s\n' job N job_s eff_job wall_s eff_wall merge_s chunks load
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -c ^processor /proc/cpuinfo) cores; $(date -u +'%F %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "simulated engine ${MS} ms/frame; video ${FRAMES} frames, images ${IMAGES}; goal: efficiency >= 0.95 at every N"
+echo "eff = work / (N x job time), work = frames x ${MS} ms (the ideal one-engine time). Video time"
+echo "split: busy = chunk run time / (N x job time), what coordination leaves (1 - busy: gaps, tail,"
+echo "merge); chunk+ = chunk run over its ideal (per-chunk setup, the engine's wake-ups on a loaded"
+echo "machine: the same with one rank); gap = hand-out wait per chunk (s); spread = first to last rank"
+echo "done (s); merge = merge after the last chunk (s); wall = mpirun incl. launch and model load (s)"
+printf '%-6s %3s %6s %4s %6s %8s %8s %6s %7s %6s %6s %6s %5s\n' job N eff goal busy job_s wall_s chunks chunk+ gap spread merge load
+fails=0
 for n in $RANKS; do
   for job in video images; do
     rm -rf "$T/o"
@@ -44,7 +51,7 @@ for n in $RANKS; do
     mpirun --oversubscribe -np "$n" "$BIN" run --mpi "${COMMON[@]}" "${extra[@]}" \
       --report "$T/rep.json" -o "$T/o" "${in[@]}" >/dev/null 2>"$T/err" || { cat "$T/err"; exit 1; }
     t1=$(date +%s.%N)
-    python3 - "$T/rep.json" "$job" "$n" "$t0" "$t1" "$work" "$MS" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+    python3 - "$T/rep.json" "$job" "$n" "$t0" "$t1" "$work" "$MS" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' || fails=$((fails + 1))
 import json, sys
 r = json.load(open(sys.argv[1])); job, n = sys.argv[2], int(sys.argv[3])
 t0, t1, work, ms, load = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
@@ -52,10 +59,26 @@ t = r["totals"]
 el = t["elapsed_s"]
 done = t.get("frames_merged", t.get("finished"))
 assert done == work, (done, work)
-ideal = work * ms / 1000
-print(f"{job:<6s} {n:3d} {el:9.2f} {ideal / (n * el):9.3f} {t1 - t0:7.2f} {ideal / (n * (t1 - t0)):9.3f} "
-      f"{t.get('merge_s', 0):9.2f} {len(r.get('chunks', [])):7d} {load}")
+eff = work * ms / 1000 / (n * el)
+ch = r.get("chunks", [])
+over = gap = spread = busy = "-"
+if ch and all("start_s" in c for c in ch):  # the timeline: where the video's time goes
+    over = "%+.1f%%" % (100 * (sum(c["end_s"] - c["start_s"] for c in ch) /
+                               sum(c["count"] * ms / 1000 for c in ch) - 1))
+    by = {}
+    for c in sorted(ch, key=lambda c: c["start_s"]):
+        by.setdefault(c["ran_on"], []).append(c)
+    g = [b["start_s"] - a["end_s"] for cs in by.values() for a, b in zip(cs, cs[1:])]
+    gap = "%.3f" % (sum(g) / len(g)) if g else "0"
+    ends = [cs[-1]["end_s"] for cs in by.values()]
+    spread = "%.2f" % (max(ends) - min(ends))
+    busy = "%.3f" % (sum(c["end_s"] - c["start_s"] for c in ch) / (n * el))
+merge = "%.2f" % t["merge_tail_s"] if "merge_tail_s" in t else "-"
+ok = eff >= 0.95
+print(f"{job:<6s} {n:3d} {eff:6.3f} {'ok' if ok else 'MISS':>4s} {busy:>6s} {el:8.2f} {t1 - t0:8.2f} "
+      f"{len(ch) or '-':>6} {over:>7s} {gap:>6s} {spread:>6s} {merge:>6s} {load:>5s}")
+sys.exit(0 if ok else 1)
 PY
   done
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $([ $fails -eq 0 ] && echo 'goal met at every N' || echo "goal missed $fails times")"

@@ -6,8 +6,8 @@
  *   Videos (mpi_video.c): rank 0 plans the chunks and writes the manifest (chunk_job.h); its
  *   hand-out thread answers each rank's request with the next unfinished chunk while rank 0's
  *   main thread takes chunks from the same table; a finished chunk is recorded in the manifest
- *   as soon as it is reported; a failed chunk goes to another rank once. When all are done
- *   rank 0 merges. If a rank dies, mpirun ends the job (naming the rank); the manifest keeps
+ *   as soon as it is reported; a failed chunk goes to another rank once. Rank 0's merge
+ *   thread merges chunk i once chunks 0..i are done (chunk_follow.c). If a rank dies, mpirun ends the job (naming the rank); the manifest keeps
  *   every finished chunk, and a rerun with --resume does only the rest.
  *   Image sets (mpi_images.c): every rank walks the same inputs in the same order (names equal
  *   a single run's) and takes only the positions of the batches it is handed (batch k =
