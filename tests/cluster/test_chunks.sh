@@ -67,17 +67,24 @@ check "existing output: exit 2 naming it, before any chunk" \
 ffmpeg -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=20 -t 6 -g 20 -pix_fmt yuv420p "$T/long.mp4"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --video-npz -o "$T/lsingle" "$T/long.mp4" 2>/dev/null
 # the work folder: OUTDIR/.fathom-chunks/<file name>.<hash of its real path>/
-MAN=""
-"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -o "$T/lchunk" "$T/long.mp4" 2>"$T/err" &
-BG=$!
-for _ in $(seq 1 3000); do
-  [ -n "$MAN" ] || MAN=$(ls "$T"/lchunk/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
-  grep -q '"done":	true' "$MAN" 2>/dev/null && break
-  sleep 0.01
-done
-kill -9 $BG 2>/dev/null
-wait $BG 2>/dev/null
-BG=""
+# kill_when OUTDIR PATTERN ARGS...: run fathom with ARGS -o OUTDIR in the background and
+# SIGKILL it once its chunk manifest matches PATTERN; MAN: that manifest
+kill_when() {
+  local out=$1 pat=$2
+  shift 2
+  MAN=""
+  "$FATHOM_BIN" run "$@" -o "$out" "$T/long.mp4" 2>"$T/err" &
+  BG=$!
+  for _ in $(seq 1 3000); do
+    [ -n "$MAN" ] || MAN=$(ls "$out"/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
+    grep -q "$pat" "$MAN" 2>/dev/null && break
+    sleep 0.01
+  done
+  kill -9 $BG 2>/dev/null
+  wait $BG 2>/dev/null
+  BG=""
+}
+kill_when "$T/lchunk" '"done":	true' "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz
 ndone=$(grep -c '"done":	true' "$MAN")
 echo "  killed with $ndone of 10 chunks done"
 check "killed mid-run: some but not all chunks done, no merged output" \
@@ -112,18 +119,11 @@ check "resumed result bit-identical to a single pass" npz_same "$T/lsingle/long.
 # leaves them under temporary names, and the resume merges again from chunk 0: every frame
 # once, none missing, no finished chunk rerun.
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 -f npy -o "$T/msingle" "$T/long.mp4" 2>/dev/null
-"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -f npy \
-  -o "$T/mchunk" "$T/long.mp4" 2>"$T/err" &
-BG=$!
-MAN2=""
-for _ in $(seq 1 3000); do
-  [ -n "$MAN2" ] || MAN2=$(ls "$T"/mchunk/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
-  grep -q '"merged":	[2-9]' "$MAN2" 2>/dev/null && break
-  sleep 0.01
-done
-kill -9 $BG 2>/dev/null
-wait $BG 2>/dev/null
-BG=""
+LMAN=$MAN
+kill_when "$T/mchunk" '"merged":	[2-9]' "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 \
+  --video-npz -f npy
+MAN2=$MAN
+MAN=$LMAN
 read -r mdone merged < <("$PY" -c "import json, sys; m = json.load(open(sys.argv[1])); \
 print(sum(c['done'] for c in m['chunks']), m['merged'])" "$MAN2")
 echo "  killed with $mdone of 10 chunks done, $merged merged"
