@@ -1,6 +1,7 @@
 /* cpu_test_block.h - one small random encoder block (D 80, MLP 200, patch 5) and its five
  * linear cases (patch embedding, qkv, fc1 + GELU, proj and fc2 as LayerScale residuals), for
- * the packed-weight tests (test_cpu_bf16.c, test_cpu_q8.c, test_cpu_q4.c). */
+ * the packed-weight tests (test_cpu_bf16.c, test_cpu_q8.c, test_cpu_q4.c), and the helpers
+ * they share (bf16 rounding, q4 read-back). */
 #ifndef FATHOM_TESTS_CPU_TEST_BLOCK_H
 #define FATHOM_TESTS_CPU_TEST_BLOCK_H
 
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_q4.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
@@ -70,6 +72,28 @@ static inline void tb_run(fathom_backend *be, const tb_block *t, const tb_case *
         fathom_ref_linear(ref, ir, wr, t->bias, M, N, K, (fathom_act)c->act);
         if (ref32) fathom_ref_linear(ref32, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
     }
+}
+
+/* A malloc'd bf16-rounded copy of x (what a bf16 kernel multiplies); the caller frees. */
+static inline float *tb_rounded(const float *x, size_t n) {
+    float *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
+    return r;
+}
+
+/* A malloc'd (N, K) fp32 copy of q4 matrix m as its GEMM sees it, bf16(q * d), read back
+ * through the layout formulas of cpu_q4.h (not the dequantizers under test). */
+static inline float *tb_dequantized(const fathom_q4_mat *m) {
+    float *w = malloc((size_t)m->N * m->K * sizeof *w);
+    for (int n = 0; n < m->N; n++)
+        for (int k = 0; k < m->K; k++) {
+            int e = (n % 32) * 2 + k % 2;
+            uint8_t b = m->q[((size_t)(n / 32) * (m->Kp / 2) + k / 2) * 32 + e % 32];
+            int q = (e < 32 ? b & 15 : b >> 4) - 8;
+            uint16_t d = m->scale[((size_t)(n / 32) * (m->Kp / 32) + k / 32) * 32 + n % 32];
+            w[(size_t)n * m->K + k] = fathom_bf16_to_f32(fathom_f32_to_bf16(q * fathom_bf16_to_f32(d)));
+        }
+    return w;
 }
 
 #endif

@@ -118,12 +118,6 @@ static void test_kernels(void **state) {
     assert_true(ran >= 6); /* the portable kernel at least */
 }
 
-static float *rounded(const float *x, size_t n) {
-    float *r = malloc(n * sizeof *r);
-    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
-    return r;
-}
-
 /* The backend's linear / linear_residual with bf16 weights packed by fathom_cpu_bf16_prepare,
  * once per variant forced through FATHOM_CPU_KERNEL (the dispatcher must report it). */
 static void test_linear_ops(void **state) {
@@ -155,7 +149,7 @@ static void test_linear_ops(void **state) {
         for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_bf16_find(be, cases[c].w));
-            float *wr = rounded(cases[c].w, (size_t)N * K), *ir = rounded(in, (size_t)M * K);
+            float *wr = tb_rounded(cases[c].w, (size_t)N * K), *ir = tb_rounded(in, (size_t)M * K);
             tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d", fathom_cpu_bf16_kernel_name(k),
