@@ -84,6 +84,9 @@ typedef struct fathom_backend_ops {
      * the fp32 weights as given and supports only FATHOM_WEIGHTS_DEFAULT. */
     fathom_status (*prepare_weights)(fathom_backend *be, const struct fathom_weights *w,
                                      fathom_precision precision, fathom_weight_format format);
+    /* The fp32 weights prepare_weights made packed twins of, which the backend no longer
+     * reads (the first cap in src, their float counts in floats); returns how many. */
+    size_t (*packed_sources)(fathom_backend *be, const float **src, size_t *floats, size_t cap);
     /* What the backend computes with, for reports ("cpu bf16, gemm amx; cpu features ...").
      * NULL: its name. */
     void (*describe)(fathom_backend *be, char *buf, size_t n);
