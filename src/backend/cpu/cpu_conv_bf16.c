@@ -46,16 +46,9 @@ int fathom_cpu_conv_packed_fits(int N, int K, int q4) {
     return plan(&t, (N + 31) / 32 * 32, (K + 31) / 32 * 32, q4);
 }
 
-/* What one pixel tile gathers: a conv2d's im2col rows or a transposed conv's input pixels. */
-typedef struct gather {
-    const float *in; /* this image */
-    int Ci, H, W, k, stride, pad, Wo, relu;
-    int transpose; /* 1: A[p][ci] = in[ci][p] */
-} gather;
+typedef fathom_conv_gather gather;
 
-/* a (RB, kcp) bf16 <- A rows for pixels [p0, p0 + np), K columns [k0, k0 + kcp) (zero past K
- * and past np) */
-static void gather_rows(uint16_t *a, int kcp, const gather *g, int K, int p0, int np, int k0) {
+void fathom_cpu_conv_rows(uint16_t *a, int kcp, const gather *g, int K, int p0, int np, int k0) {
     int oy0[RB], ox0[RB];
     for (int j = 0; j < np; j++) {
         int p = p0 + j;
@@ -68,11 +61,6 @@ static void gather_rows(uint16_t *a, int kcp, const gather *g, int K, int p0, in
         uint16_t *col = a + r;
         if (rr >= K) {
             for (int j = 0; j < np; j++) col[(size_t)j * kcp] = 0;
-            continue;
-        }
-        if (g->transpose) {
-            const float *src = g->in + (size_t)rr * HW + p0;
-            for (int j = 0; j < np; j++) col[(size_t)j * kcp] = fathom_f32_to_bf16(src[j]);
             continue;
         }
         int ci = rr / kk, ky = rr % kk / g->k, kx = rr % g->k;
@@ -95,7 +83,10 @@ static void tile_gemm(char *sc, const tiling *tl, const gather *g, int kern, con
     float *t = (float *)(sc + tl->t_off), *tmp = (float *)(sc + tl->tmp_off);
     for (int k0 = 0; k0 < Kp; k0 += tl->kc) {
         int kcp = Kp - k0 < tl->kc ? Kp - k0 : tl->kc;
-        if (!(*gathered && kcp == Kp)) gather_rows(a, kcp, g, K, p0, np, k0);
+        if (!(*gathered && kcp == Kp)) {
+            if (kern == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_conv_rows(a, kcp, g, K, p0, np, k0);
+            else fathom_cpu_conv_rows_avx512(a, kcp, g, K, p0, np, k0); /* AVX512-BF16 CPUs */
+        }
         *gathered = kcp == Kp; /* one K chunk: the rows serve every N chunk */
         for (int j = 0; j < ncols; j += 32) {
             int pi = (n0 + j) / 32, nv = ncols - j < 32 ? ncols - j : 32;
@@ -120,15 +111,21 @@ static void tile_gemm(char *sc, const tiling *tl, const gather *g, int kern, con
     }
 }
 
+/* w's packed twin, its kernel and tiles; 0: none (the op runs fp32) */
+static int packed_conv(fathom_backend *be, const float *w, const fathom_bf16_mat **wb,
+                       const fathom_q4_mat **w4, int *kern, tiling *tl) {
+    if (!fathom_cpu_conv_find(be, w, wb, w4, kern)) return 0;
+    return plan(tl, *wb ? (*wb)->Np : (*w4)->Np, *wb ? (*wb)->Kp : (*w4)->Kp, *w4 != NULL);
+}
+
 int fathom_cpu_conv2d_packed(fathom_backend *be, float *out, const float *in, const float *w,
                              const float *b, const float *residual, int B, int Ci, int H, int W,
                              int Co, int k, int stride, int pad, int flags) {
-    const fathom_bf16_mat *wb = NULL;
-    const fathom_q4_mat *w4 = NULL;
+    const fathom_bf16_mat *wb;
+    const fathom_q4_mat *w4;
     int kern;
-    if (!fathom_cpu_conv_find(be, w, &wb, &w4, &kern)) return 0;
     tiling tl;
-    if (!plan(&tl, wb ? wb->Np : w4->Np, wb ? wb->Kp : w4->Kp, w4 != NULL)) return 0;
+    if (!packed_conv(be, w, &wb, &w4, &kern, &tl)) return 0;
     const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     if (B <= 0 || Ho <= 0 || Wo <= 0) return 1;
     const size_t HWo = (size_t)Ho * Wo;
@@ -137,8 +134,7 @@ int fathom_cpu_conv2d_packed(fathom_backend *be, float *out, const float *in, co
     for (int t = 0; t < B * ptiles; t++) {
         int bt = t / ptiles, p0 = (t % ptiles) * RB;
         int np = HWo - p0 < RB ? (int)(HWo - p0) : RB, gathered = 0;
-        gather g = {in + (size_t)bt * Ci * H * W, Ci, H, W, k, stride, pad, Wo,
-                    flags & FATHOM_CONV_RELU_IN, 0};
+        gather g = {in + (size_t)bt * Ci * H * W, H, W, k, stride, pad, Wo, flags & FATHOM_CONV_RELU_IN};
         char *sc = (char *)fathom_cpu_scratch(be);
         const float *tt = (const float *)(sc + tl.t_off);
         for (int n0 = 0; n0 < Co; n0 += tl.nc) {
@@ -162,12 +158,11 @@ int fathom_cpu_conv2d_packed(fathom_backend *be, float *out, const float *in, co
 int fathom_cpu_conv_transpose_packed(fathom_backend *be, float *out, const float *in,
                                      const float *w, const float *b, int B, int Ci, int H, int W,
                                      int Co, int k) {
-    const fathom_bf16_mat *wb = NULL;
-    const fathom_q4_mat *w4 = NULL;
+    const fathom_bf16_mat *wb;
+    const fathom_q4_mat *w4;
     int kern;
-    if (!fathom_cpu_conv_find(be, w, &wb, &w4, &kern)) return 0;
     tiling tl;
-    if (!plan(&tl, wb ? wb->Np : w4->Np, wb ? wb->Kp : w4->Kp, w4 != NULL)) return 0;
+    if (!packed_conv(be, w, &wb, &w4, &kern, &tl)) return 0;
     const int HW = H * W, kk = k * k, R = Co * kk, Wo = W * k;
     const int ptiles = (HW + RB - 1) / RB;
     const size_t outplane = (size_t)HW * kk;
@@ -175,7 +170,7 @@ int fathom_cpu_conv_transpose_packed(fathom_backend *be, float *out, const float
     for (int t = 0; t < B * ptiles; t++) {
         int bt = t / ptiles, p0 = (t % ptiles) * RB;
         int np = HW - p0 < RB ? HW - p0 : RB, gathered = 0;
-        gather g = {in + (size_t)bt * Ci * HW, Ci, H, W, 1, 1, 0, W, 0, 1};
+        gather g = {in + (size_t)bt * Ci * HW, H, W, 1, 1, 0, W, 0}; /* A[p][ci] = in[ci][p] */
         char *sc = (char *)fathom_cpu_scratch(be);
         const float *tt = (const float *)(sc + tl.t_off);
         float *ob = out + (size_t)bt * Co * outplane;

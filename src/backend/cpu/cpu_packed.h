@@ -53,6 +53,17 @@ size_t fathom_cpu_packed_sources(fathom_backend *be, const float **src, size_t *
  * *w4, and the bf16 kernel to run it on; 0 when w has none. */
 int fathom_cpu_conv_find(fathom_backend *be, const float *w, const fathom_bf16_mat **wb,
                          const fathom_q4_mat **w4, int *kern);
+/* What a packed conv's pixel tile reads: a conv2d's im2col rows (a transposed conv: k 1,
+ * stride 1, pad 0, Wo W, so row ci of pixel p is in[ci][p]) */
+typedef struct fathom_conv_gather {
+    const float *in; /* one image (C, H, W) */
+    int H, W, k, stride, pad, Wo, relu;
+} fathom_conv_gather;
+/* a (FATHOM_BF16_RB, kcp) bf16 <- A rows of pixels [p0, p0 + np), columns [k0, k0 + kcp) (zero
+ * past K and past np); the AVX-512 twin (AVX512-BF16 CPUs only) rounds as vcvtne2ps2bf16 */
+void fathom_cpu_conv_rows(uint16_t *a, int kcp, const fathom_conv_gather *g, int K, int p0, int np, int k0);
+void fathom_cpu_conv_rows_avx512(uint16_t *a, int kcp, const fathom_conv_gather *g, int K, int p0,
+                                 int np, int k0);
 /* 1 when an (N, K) conv matrix (q4 or bf16) tiles within the per-thread scratch */
 int fathom_cpu_conv_packed_fits(int N, int K, int q4);
 /* The conv2d / conv_transpose ops (ops.def arguments) when w has a packed twin: run it and
