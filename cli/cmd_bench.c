@@ -20,7 +20,7 @@ static int bench_usage(FILE *f) {
             "  --device D        cpu (default), cuda, cuda:N, or auto (cuda when usable, else cpu)\n"
             "  --precision P     fp32, fp16 or bf16: GEMM inputs (default bf16 on cuda, fp32 on\n"
             "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
-            "  --weights W       fp32 (default), int8 or q4: encoder GEMM weights quantized at load\n"
+            "  --weights W       fp32 (default), int8 or q4: GEMM and conv weights quantized at load\n"
             "                    (cpu only; docs/precision.md)\n"
             "  --input-size S    official input size (default 518): an S x S image (Depth Pro:\n"
             "                    any image runs at its fixed 1536 x 1536)\n"

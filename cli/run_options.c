@@ -45,7 +45,7 @@ static void usage(FILE *f) {
 "                          0 when usable, else the CPU, saying which); one engine each\n"
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
-"      --weights W         fp32 (default), int8 or q4: encoder GEMM weights quantized at\n"
+"      --weights W         fp32 (default), int8 or q4: GEMM and conv weights quantized at\n"
 "                          load (CPU only; docs/precision.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"

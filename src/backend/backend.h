@@ -78,7 +78,7 @@ typedef struct fathom_backend_ops {
     fathom_status (*graph_launch)(fathom_backend *be, long long key);
     void (*graph_reset)(fathom_backend *be);
     /* Weights in this backend's own form for `precision` and `format`, made once when an
-     * engine is created (the CPU packs the encoder GEMM weights as bf16, int8 or q4 and its
+     * engine is created (the CPU packs the encoder GEMM and DPT conv weights as bf16, int8 or q4 and its
      * linear ops use them in place of the fp32 ones); w is borrowed and must outlive be.
      * Called again, it replaces what the last call made. NULL: the backend computes from
      * the fp32 weights as given and supports only FATHOM_WEIGHTS_DEFAULT. */
