@@ -115,13 +115,13 @@ static fathom_status add_head(fathom_cpu_bf16_set *s, const fathom_weights *w) {
 
 enum { HEAD_CONVS = 4 + 3 + 4 + 4 * 5 + 2 };
 
-static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+/* An empty set of kind kd with room for cap entries (int8: capconv bf16 convs beside),
+ * its kernels picked (FATHOM_CPU_KERNEL); the backend's old set is freed first. */
+static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, fathom_cpu_bf16_set **out) {
     fathom_cpu_ctx *ctx = be->ctx;
-    const fathom_arch *a = &w->arch;
-    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
     fathom_cpu_bf16_set_free(ctx->bf16);
     ctx->bf16 = NULL;
-    fathom_cpu_bf16_set *s = fathom_calloc(sizeof *s); /* owned here until attached */
+    fathom_cpu_bf16_set *s = *out = fathom_calloc(sizeof *s); /* the caller's until attached */
     if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
     s->kind = kd;
     s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
@@ -130,16 +130,24 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
     s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
     if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
         s->act_kernel = -1;
-    s->cap = 1 + 4 * a->depth + (kd == KIND_INT8 ? 0 : HEAD_CONVS);
-    s->capconv = kd == KIND_INT8 ? HEAD_CONVS : 0;
+    s->cap = cap + (kd == KIND_INT8 ? 0 : capconv);
+    s->capconv = kd == KIND_INT8 ? capconv : 0;
     if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
     else if (kd == KIND_Q4) s->q4 = fathom_calloc((size_t)s->cap * sizeof *s->q4);
     else s->mats = fathom_calloc((size_t)s->cap * sizeof *s->mats);
     s->is_conv = fathom_calloc((size_t)s->cap);
     if (s->capconv) s->cmats = fathom_calloc((size_t)s->capconv * sizeof *s->cmats);
-    fathom_status st = (s->mats || s->q8 || s->q4) && s->is_conv && (!s->capconv || s->cmats)
-                           ? FATHOM_OK
-                           : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+    return (s->mats || s->q8 || s->q4) && s->is_conv && (!s->capconv || s->cmats)
+               ? FATHOM_OK
+               : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+}
+
+static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    const fathom_arch *a = &w->arch;
+    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
+    fathom_cpu_bf16_set *s;
+    fathom_status st = new_set(be, kd, 1 + 4 * a->depth, HEAD_CONVS, &s);
     if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
     for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
         const fathom_block_weights *b = &w->blocks[i];
@@ -155,6 +163,20 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
         return st;
     }
     ctx->bf16 = s;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format format, const float *w, int N,
+                                  int K, int conv) {
+    kind kd = format == FATHOM_WEIGHTS_INT8 ? KIND_INT8 : format == FATHOM_WEIGHTS_Q4 ? KIND_Q4 : KIND_BF16;
+    fathom_cpu_bf16_set *s;
+    fathom_status st = new_set(be, kd, 1, 1, &s);
+    if (st == FATHOM_OK) st = conv < 0 ? add(s, w, N, K) : add_conv(s, w, N, K, conv);
+    if (st != FATHOM_OK) {
+        fathom_cpu_bf16_set_free(s);
+        return st;
+    }
+    ((fathom_cpu_ctx *)be->ctx)->bf16 = s;
     return FATHOM_OK;
 }
 

@@ -23,6 +23,11 @@ fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const struct fathom
 fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const struct fathom_weights *w);
 fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
 fathom_status fathom_cpu_q4_prepare(fathom_backend *be, const struct fathom_weights *w);
+/* Tests (the backend-ops harness): a set of one matrix w, (N, K) as the op reads it: a
+ * linear weight (conv < 0), a conv2d weight (conv 0) or a transposed conv's with kernel conv;
+ * format FATHOM_WEIGHTS_DEFAULT packs bf16. Shapes the engine would leave fp32 stay fp32. */
+fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format format, const float *w, int N,
+                                  int K, int conv);
 /* The packed twin of weight w in that format, or NULL (another format, or fp32) */
 const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
 const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
