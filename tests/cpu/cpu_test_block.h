@@ -74,6 +74,21 @@ static inline void tb_run(fathom_backend *be, const tb_block *t, const tb_case *
     }
 }
 
+/* The GEMM kernel tests' shapes (M, N, K): row, column and K tails, K of exactly one bf16
+ * tile (32) and of one int8 tile (64) */
+static const int tb_gemm_shapes[][3] = {{1, 32, 32},   {1, 32, 64},   {13, 40, 75}, {96, 96, 588},
+                                        {37, 160, 384}, {90, 64, 1536}, {5, 7, 3}};
+enum { TB_NSHAPES = sizeof tb_gemm_shapes / sizeof tb_gemm_shapes[0] };
+
+/* Shape s: its sizes, random weights w (N, K) and inputs x (M, K) (malloc'd; the caller
+ * frees), and the rows the kernels read: M rounded up to FATHOM_BF16_RB */
+static inline int tb_gemm_case(size_t s, int *M, int *N, int *K, float **w, float **x) {
+    *M = tb_gemm_shapes[s][0], *N = tb_gemm_shapes[s][1], *K = tb_gemm_shapes[s][2];
+    *w = tu_random_alloc((size_t)*N * *K, 11 + s, 0.5f);
+    *x = tu_random_alloc((size_t)*M * *K, 29 + s, 2.0f);
+    return (*M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
+}
+
 /* A malloc'd bf16-rounded copy of x (what a bf16 kernel multiplies); the caller frees. */
 static inline float *tb_rounded(const float *x, size_t n) {
     float *r = malloc(n * sizeof *r);

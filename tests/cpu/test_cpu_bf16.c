@@ -65,16 +65,13 @@ static void test_rows_avx512(void **state) {
  * double sum of the same bf16 values, over shapes with row, column and K tails */
 static void test_kernels(void **state) {
     (void)state;
-    static const int shapes[][3] = {{1, 32, 32}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
-                                    {90, 64, 1536}, {5, 7, 3}};
     int ran = 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
-        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+    for (size_t s = 0; s < TB_NSHAPES; s++) {
+        int M, N, K;
+        float *w, *x;
+        int rows = tb_gemm_case(s, &M, &N, &K, &w, &x);
         fathom_bf16_mat m;
         assert_int_equal(fathom_cpu_bf16_mat_pack(&m, w, N, K), FATHOM_OK);
-        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
         uint16_t *a = calloc((size_t)rows * m.Kp, sizeof *a);
         fathom_cpu_bf16_rows(a, x, M, K, m.Kp);
         float *ref = malloc((size_t)M * N * sizeof *ref), *out = malloc((size_t)M * N * sizeof *out);
