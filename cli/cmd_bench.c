@@ -20,7 +20,7 @@ static int bench_usage(FILE *f) {
             "  --device D        cpu (default), cuda, cuda:N, or auto (cuda when usable, else cpu)\n"
             "  --precision P     fp32, fp16 or bf16: GEMM inputs (default bf16 on cuda, fp32 on\n"
             "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
-            "  --weights W       fp32 (default), int8 or q4: encoder GEMM weights quantized at load\n"
+            "  --weights W       fp32 (default), int8 or q4: GEMM and conv weights quantized at load\n"
             "                    (cpu only; docs/precision.md)\n"
             "  --input-size S    official input size (default 518): an S x S image (Depth Pro:\n"
             "                    any image runs at its fixed 1536 x 1536)\n"
@@ -49,6 +49,19 @@ static double cpu_s(void) {
     getrusage(RUSAGE_SELF, &u);
     return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
+
+/* Resident memory now (VmRSS of /proc/self/status), KiB; -1 where there is none */
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib;
+}
+
+static long load_rss_kib = -1; /* after the model and engine were made (cmd_bench) */
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -200,6 +213,9 @@ static void bench_print(const fathom_model *m, const fathom_engine *e, const ben
     } else {
         printf("memory:     %.1f MiB of activations reserved\n", fathom_engine_reserved_bytes(e) / 1048576.0);
     }
+    if (load_rss_kib >= 0)
+        printf("resident:   %.1f MiB RSS after load (weights as the engine holds them, before any pass)\n",
+               load_rss_kib / 1024.0);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -224,11 +240,13 @@ int cmd_bench(int argc, char **argv) {
         fathom_model_get_info(m, &in);
         H = W = in.input_size;
     }
+    a.ep.release_fp32 = 1; /* one engine: packed weights replace the fp32 ones */
     if (fathom_engine_create(m, &a.ep, &e) != FATHOM_OK ||
         fathom_engine_reserve(e, a.batch, H, W) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
         goto done;
     }
+    load_rss_kib = rss_kib();
     size_t nx = (size_t)a.batch * 3 * H * W, nd = (size_t)a.batch * H * W;
     x = malloc(nx * sizeof(float));
     depth = malloc(nd * sizeof(float));

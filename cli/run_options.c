@@ -46,7 +46,7 @@ static void usage(FILE *f) {
 "                          local[:K]: this rank's share of its machine's GPUs (K each)\n"
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
-"      --weights W         fp32 (default), int8 or q4: encoder GEMM weights quantized at\n"
+"      --weights W         fp32 (default), int8 or q4: GEMM and conv weights quantized at\n"
 "                          load (CPU only; docs/precision.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
@@ -515,6 +515,8 @@ int run_parse_devices(run_args *a) {
             return 0;
         }
         rp->devices[i].weights = a->wformat;
+        /* one engine: packed weights replace the model's fp32 ones (docs/precision.md) */
+        rp->devices[i].release_fp32 = rp->n_devices == 1;
     }
     return 1;
 }

@@ -78,12 +78,15 @@ typedef struct fathom_backend_ops {
     fathom_status (*graph_launch)(fathom_backend *be, long long key);
     void (*graph_reset)(fathom_backend *be);
     /* Weights in this backend's own form for `precision` and `format`, made once when an
-     * engine is created (the CPU packs the encoder GEMM weights as bf16, int8 or q4 and its
+     * engine is created (the CPU packs the encoder GEMM and DPT conv weights as bf16, int8 or q4 and its
      * linear ops use them in place of the fp32 ones); w is borrowed and must outlive be.
      * Called again, it replaces what the last call made. NULL: the backend computes from
      * the fp32 weights as given and supports only FATHOM_WEIGHTS_DEFAULT. */
     fathom_status (*prepare_weights)(fathom_backend *be, const struct fathom_weights *w,
                                      fathom_precision precision, fathom_weight_format format);
+    /* The fp32 weights prepare_weights made packed twins of, which the backend no longer
+     * reads (the first cap in src, their float counts in floats); returns how many. */
+    size_t (*packed_sources)(fathom_backend *be, const float **src, size_t *floats, size_t cap);
     /* What the backend computes with, for reports ("cpu bf16, gemm amx; cpu features ...").
      * NULL: its name. */
     void (*describe)(fathom_backend *be, char *buf, size_t n);

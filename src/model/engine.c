@@ -64,7 +64,7 @@ static const char *weight_format_name(fathom_weight_format f) {
 
 fathom_engine_params fathom_engine_default_params(void) {
     fathom_engine_params p = {FATHOM_DEVICE_CPU, 0, 0, FATHOM_PRECISION_DEFAULT, 0,
-                              FATHOM_WEIGHTS_DEFAULT};
+                              FATHOM_WEIGHTS_DEFAULT, 0};
     return p;
 }
 
@@ -185,6 +185,22 @@ static fathom_status upload_weights(fathom_engine *e) {
     return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
 }
 
+/* release_fp32: the model's fp32 copies of what the backend packed go back to the OS */
+static fathom_status release_packed(fathom_engine *e, fathom_weights *w) {
+    size_t n = e->be->ops->packed_sources(e->be, NULL, NULL, 0);
+    if (!n) return FATHOM_OK;
+    const float **src = fathom_alloc(n * sizeof *src); /* owned here */
+    size_t *floats = fathom_alloc(n * sizeof *floats); /* owned here */
+    fathom_status s = src && floats ? FATHOM_OK : fathom_fail(FATHOM_ERR_NOMEM, "engine: release table");
+    if (s == FATHOM_OK) {
+        e->be->ops->packed_sources(e->be, src, floats, n);
+        s = fathom_weights_release(w, src, floats, n);
+    }
+    fathom_free_sized(src, src ? n * sizeof *src : 0);
+    fathom_free_sized(floats, floats ? n * sizeof *floats : 0);
+    return s;
+}
+
 /* The ops the Depth Anything V2 forward pass (vit.c, dpt.c) calls: refuse a backend lacking
  * one at create, not with a NULL call mid-pass. */
 static fathom_status check_ops(const fathom_backend *be) {
@@ -212,6 +228,11 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                            "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
                            "images use a Depth Anything V2 model (e.g. the one named small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
+    if (m->w->released_bytes)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG,
+                           "%s: %.1f MiB of this model's fp32 weights were given to the engine made with "
+                           "release_fp32; load the model again for another engine",
+                           m->path, m->w->released_bytes / 1048576.0);
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
     if (!e) return fathom_fail(FATHOM_ERR_NOMEM, "engine: cannot allocate the engine");
@@ -239,6 +260,8 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED,
                         "engine: the %s backend has no %s weights (the CPU engine only for now)",
                         e->be->ops->name, weight_format_name(e->params.weights));
+    if (s == FATHOM_OK && e->params.release_fp32 && e->be->ops->packed_sources)
+        s = release_packed(e, m->w);
     if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;

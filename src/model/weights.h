@@ -80,6 +80,9 @@ typedef struct fathom_weights {
 
     void *arena;                 /* owned: every float* above points in here */
     size_t arena_bytes;
+    /* Bytes of the arena given back to the OS (fathom_weights_release): the tensors there
+     * read as zeros; only the engine holding their packed copies may use these weights. */
+    size_t released_bytes;
     /* The slot table: the address of every tensor field above (in this struct or in
      * blocks[]) that points into the arena, one per tensor the mapper filled. Moving the
      * weights (fathom_weights_rebase) goes through it, so no field is listed twice. */
@@ -139,6 +142,13 @@ fathom_status fathom_weights_load_memory(const void *buf, size_t size, const cha
 fathom_status fathom_weights_load(const char *path, const fathom_model_params *params,
                                   fathom_weights **out);
 void fathom_weights_free(fathom_weights **w);
+
+/* Give the pages of n tensors (src[i], floats[i] floats each, all in w's arena) back to the
+ * OS: an engine holds packed copies of them and no longer reads them (weights_release.c).
+ * The arena stays allocated (its address range is the engine's lookup key); the pages
+ * read as zeros afterwards. Adds to w->released_bytes. */
+fathom_status fathom_weights_release(fathom_weights *w, const float *const *src, const size_t *floats,
+                                     size_t n);
 
 /* One struct (or array) holding tensor fields, copied from src to dst by fathom_slots_rebase. */
 typedef struct fathom_slot_region {

@@ -1,6 +1,7 @@
 /* cpu_test_block.h - one small random encoder block (D 80, MLP 200, patch 5) and its five
  * linear cases (patch embedding, qkv, fc1 + GELU, proj and fc2 as LayerScale residuals), for
- * the packed-weight tests (test_cpu_bf16.c, test_cpu_q8.c, test_cpu_q4.c). */
+ * the packed-weight tests (test_cpu_bf16.c, test_cpu_q8.c, test_cpu_q4.c), and the helpers
+ * they share (bf16 rounding, q4 read-back). */
 #ifndef FATHOM_TESTS_CPU_TEST_BLOCK_H
 #define FATHOM_TESTS_CPU_TEST_BLOCK_H
 
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_q4.h"
 #include "backend/cpu/ref_ops.h"
 #include "model/weights.h"
 #include "test_util.h"
@@ -70,6 +72,43 @@ static inline void tb_run(fathom_backend *be, const tb_block *t, const tb_case *
         fathom_ref_linear(ref, ir, wr, t->bias, M, N, K, (fathom_act)c->act);
         if (ref32) fathom_ref_linear(ref32, t->in, c->w, t->bias, M, N, K, (fathom_act)c->act);
     }
+}
+
+/* The GEMM kernel tests' shapes (M, N, K): row, column and K tails, K of exactly one bf16
+ * tile (32) and of one int8 tile (64) */
+static const int tb_gemm_shapes[][3] = {{1, 32, 32},   {1, 32, 64},   {13, 40, 75}, {96, 96, 588},
+                                        {37, 160, 384}, {90, 64, 1536}, {5, 7, 3}};
+enum { TB_NSHAPES = sizeof tb_gemm_shapes / sizeof tb_gemm_shapes[0] };
+
+/* Shape s: its sizes, random weights w (N, K) and inputs x (M, K) (malloc'd; the caller
+ * frees), and the rows the kernels read: M rounded up to FATHOM_BF16_RB */
+static inline int tb_gemm_case(size_t s, int *M, int *N, int *K, float **w, float **x) {
+    *M = tb_gemm_shapes[s][0], *N = tb_gemm_shapes[s][1], *K = tb_gemm_shapes[s][2];
+    *w = tu_random_alloc((size_t)*N * *K, 11 + s, 0.5f);
+    *x = tu_random_alloc((size_t)*M * *K, 29 + s, 2.0f);
+    return (*M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
+}
+
+/* A malloc'd bf16-rounded copy of x (what a bf16 kernel multiplies); the caller frees. */
+static inline float *tb_rounded(const float *x, size_t n) {
+    float *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
+    return r;
+}
+
+/* A malloc'd (N, K) fp32 copy of q4 matrix m as its GEMM sees it, bf16(q * d), read back
+ * through the layout formulas of cpu_q4.h (not the dequantizers under test). */
+static inline float *tb_dequantized(const fathom_q4_mat *m) {
+    float *w = malloc((size_t)m->N * m->K * sizeof *w);
+    for (int n = 0; n < m->N; n++)
+        for (int k = 0; k < m->K; k++) {
+            int e = (n % 32) * 2 + k % 2;
+            uint8_t b = m->q[((size_t)(n / 32) * (m->Kp / 2) + k / 2) * 32 + e % 32];
+            int q = (e < 32 ? b & 15 : b >> 4) - 8;
+            uint16_t d = m->scale[((size_t)(n / 32) * (m->Kp / 32) + k / 32) * 32 + n % 32];
+            w[(size_t)n * m->K + k] = fathom_bf16_to_f32(fathom_f32_to_bf16(q * fathom_bf16_to_f32(d)));
+        }
+    return w;
 }
 
 #endif

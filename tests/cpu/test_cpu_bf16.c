@@ -65,16 +65,13 @@ static void test_rows_avx512(void **state) {
  * double sum of the same bf16 values, over shapes with row, column and K tails */
 static void test_kernels(void **state) {
     (void)state;
-    static const int shapes[][3] = {{1, 32, 32}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
-                                    {90, 64, 1536}, {5, 7, 3}};
     int ran = 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
-        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+    for (size_t s = 0; s < TB_NSHAPES; s++) {
+        int M, N, K;
+        float *w, *x;
+        int rows = tb_gemm_case(s, &M, &N, &K, &w, &x);
         fathom_bf16_mat m;
         assert_int_equal(fathom_cpu_bf16_mat_pack(&m, w, N, K), FATHOM_OK);
-        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
         uint16_t *a = calloc((size_t)rows * m.Kp, sizeof *a);
         fathom_cpu_bf16_rows(a, x, M, K, m.Kp);
         float *ref = malloc((size_t)M * N * sizeof *ref), *out = malloc((size_t)M * N * sizeof *out);
@@ -118,12 +115,6 @@ static void test_kernels(void **state) {
     assert_true(ran >= 6); /* the portable kernel at least */
 }
 
-static float *rounded(const float *x, size_t n) {
-    float *r = malloc(n * sizeof *r);
-    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
-    return r;
-}
-
 /* The backend's linear / linear_residual with bf16 weights packed by fathom_cpu_bf16_prepare,
  * once per variant forced through FATHOM_CPU_KERNEL (the dispatcher must report it). */
 static void test_linear_ops(void **state) {
@@ -155,7 +146,7 @@ static void test_linear_ops(void **state) {
         for (size_t c = 0; c < TB_NCASE; c++) {
             int N = cases[c].N, K = cases[c].K;
             assert_non_null(fathom_cpu_bf16_find(be, cases[c].w));
-            float *wr = rounded(cases[c].w, (size_t)N * K), *ir = rounded(in, (size_t)M * K);
+            float *wr = tb_rounded(cases[c].w, (size_t)N * K), *ir = tb_rounded(in, (size_t)M * K);
             tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s %s N%d K%d", fathom_cpu_bf16_kernel_name(k),

@@ -31,26 +31,6 @@
 static const fathom_cpu_bf16_kernel variants[] = {FATHOM_CPU_BF16_PORTABLE, FATHOM_CPU_BF16_AVX512,
                                                   FATHOM_CPU_BF16_AMX};
 
-/* w (N, K) as the q4 GEMM sees it: bf16(q * d), read back through the layout formulas */
-static float *dequantized(const fathom_q4_mat *m) {
-    float *w = malloc((size_t)m->N * m->K * sizeof *w);
-    for (int n = 0; n < m->N; n++)
-        for (int k = 0; k < m->K; k++) {
-            int e = (n % 32) * 2 + k % 2;
-            uint8_t b = m->q[((size_t)(n / 32) * (m->Kp / 2) + k / 2) * 32 + e % 32];
-            int q = (e < 32 ? b & 15 : b >> 4) - 8;
-            uint16_t d = m->scale[((size_t)(n / 32) * (m->Kp / 32) + k / 32) * 32 + n % 32];
-            w[(size_t)n * m->K + k] = fathom_bf16_to_f32(fathom_f32_to_bf16(q * fathom_bf16_to_f32(d)));
-        }
-    return w;
-}
-
-static float *rounded(const float *x, size_t n) { /* bf16-rounded copy */
-    float *r = malloc(n * sizeof *r);
-    for (size_t i = 0; i < n; i++) r[i] = fathom_bf16_to_f32(fathom_f32_to_bf16(x[i]));
-    return r;
-}
-
 static void test_quantize(void **state) {
     (void)state;
     static const int shapes[][2] = {{40, 75}, {64, 384}, {7, 3}, {33, 1536}};
@@ -64,7 +44,7 @@ static void test_quantize(void **state) {
         assert_int_equal(fathom_cpu_q4_mat_bytes(&m), (size_t)m.Np * m.Kp / 2 + (size_t)m.Np * m.Kp / 16);
         if (N % 32 == 0 && K % 32 == 0) /* 4.5 bits a weight: 7.1x less than fp32 */
             assert_true(fathom_cpu_q4_mat_bytes(&m) * 7 < (size_t)N * K * 4);
-        float *dq = dequantized(&m);
+        float *dq = tb_dequantized(&m);
         double se = 0, ss = 0;
         for (int n = 0; n < N; n++)
             for (int g = 0; g < K; g += 32) {
@@ -105,20 +85,17 @@ static void test_quantize(void **state) {
 
 static void test_kernels(void **state) {
     (void)state;
-    static const int shapes[][3] = {{1, 32, 64}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
-                                    {90, 64, 1536}, {5, 7, 3}};
     int ran = 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
-        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+    for (size_t s = 0; s < TB_NSHAPES; s++) {
+        int M, N, K;
+        float *w, *x;
+        int rows = tb_gemm_case(s, &M, &N, &K, &w, &x);
         fathom_q4_mat m;
         fathom_bf16_mat mb;
         assert_int_equal(fathom_cpu_q4_mat_pack(&m, w, N, K), FATHOM_OK);
-        float *dq = dequantized(&m);
+        float *dq = tb_dequantized(&m);
         assert_int_equal(fathom_cpu_bf16_mat_pack(&mb, dq, N, K), FATHOM_OK);
         assert_int_equal(mb.Kp, m.Kp);
-        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
         uint16_t *a = calloc((size_t)rows * m.Kp, sizeof *a);
         uint16_t *panel = fathom_calloc((size_t)m.Kp * 32 * sizeof *panel);
         fathom_cpu_bf16_rows(a, x, M, K, m.Kp);
@@ -194,7 +171,7 @@ static void test_linear_ops(void **state) {
             const fathom_q4_mat *qm = fathom_cpu_q4_find(be, cases[c].w);
             assert_non_null(qm);
             assert_null(fathom_cpu_bf16_find(be, cases[c].w));
-            float *wr = dequantized(qm), *ir = rounded(in, (size_t)M * K);
+            float *wr = tb_dequantized(qm), *ir = tb_rounded(in, (size_t)M * K);
             tb_run(be, &t, &cases[c], ir, wr, out, ref, ref32);
             char name[64];
             snprintf(name, sizeof name, "%s q4 %s N%d K%d", fathom_cpu_bf16_kernel_name(k),

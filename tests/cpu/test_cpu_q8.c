@@ -58,16 +58,13 @@ static void test_quantize(void **state) {
 
 static void test_kernels(void **state) {
     (void)state;
-    static const int shapes[][3] = {{1, 32, 64}, {13, 40, 75}, {96, 96, 588}, {37, 160, 384},
-                                    {90, 64, 1536}, {5, 7, 3}};
     int ran = 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *w = tu_random_alloc((size_t)N * K, 11 + s, 0.5f);
-        float *x = tu_random_alloc((size_t)M * K, 29 + s, 2.0f);
+    for (size_t s = 0; s < TB_NSHAPES; s++) {
+        int M, N, K;
+        float *w, *x;
+        int rows = tb_gemm_case(s, &M, &N, &K, &w, &x);
         fathom_q8_mat m;
         assert_int_equal(fathom_cpu_q8_mat_pack(&m, w, N, K), FATHOM_OK);
-        int rows = (M + FATHOM_BF16_RB - 1) / FATHOM_BF16_RB * FATHOM_BF16_RB;
         int8_t *a = calloc((size_t)rows * m.Kp, 1);
         float *sa = calloc(rows, sizeof *sa);
         fathom_cpu_q8_rows(a, sa, x, M, K, m.Kp);

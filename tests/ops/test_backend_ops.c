@@ -10,8 +10,14 @@
  *
  * Variants: cpu-portable (fathom_cpu_force_portable: OpenBLAS sgemm paths only), cpu-avx512
  * (the AVX-512 kernels the dispatcher picks; SKIP on CPUs without AVX-512), cuda-fp32,
- * cuda-bf16, cuda-fp16 (through the CUDA module; SKIP without it or without a device). An
- * absent variant is printed as SKIP with the reason, never as PASS.
+ * cuda-bf16, cuda-fp16 (through the CUDA module; SKIP without it or without a device), and
+ * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, conv2d,
+ * conv_transpose): cpu-bf16-*, cpu-int8-* and cpu-q4-* per kernel (portable, avx512bf16 /
+ * avx512vnni, amx), each forced through FATHOM_CPU_KERNEL (the dispatcher must report the
+ * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); their other ops
+ * are the fp32 ones and SKIP there, as do shapes the engine leaves fp32 (convs with < 16
+ * outputs) and kernels the CPU lacks. An absent variant is printed as SKIP with the reason,
+ * never as PASS.
  *
  * Error: max|out - ref| / max|ref| over the whole output, NaN/Inf fail. Tolerances (op_tol):
  *   fp32 1e-5: the reference sums in double; kernels sum up to a few thousand fp32 products in
@@ -21,7 +27,9 @@
  *     resize and depth_act 1e-6 (same float32 coordinates, only rounding differs).
  *   bf16 / fp16 (cuda): GEMM ops round their inputs to 8 / 11 mantissa bits inside cuBLASLt
  *     (K up to 2304 random terms): 3e-2 / 5e-3; the other ops run in fp32 on every precision
- *     and keep their fp32 tolerance.
+ *     and keep their fp32 tolerance. cpu bf16 3e-2 as cuda-bf16; cpu int8 5e-2 (weights per
+ *     channel, activations per row, 7 bits + sign each); cpu q4 2e-1 (4-bit weights, one scale
+ *     per 32: ~8% rms error a weight; tests/cpu/test_cpu_q4.c measured 5-7e-2).
  * Every op in ops.def needs a case and an adapter here: the switch in run_op has no default
  * (-Wswitch names a missing op) and the registry check fails for an op without a case. */
 #include <float.h>
@@ -34,11 +42,13 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 #include "backend/cpu/ref_ops.h"
 #include "core/status.h"
 #include "test_util.h"
 
 enum { P_FP32, P_BF16, P_FP16, P_N };
+enum { W_NONE, W_BF16, W_INT8, W_Q4 }; /* cpu packed-weight variants */
 enum { MAXT = 6 }; /* tensors per case */
 
 /* ---------------------------------------------------------------- the case table */
@@ -191,6 +201,9 @@ static double op_tol(const tcase *c, int prec) {
         return 0; /* same size: a copy */
     int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual ||
                op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose;
+    if (gemm && prec == P_N + W_BF16) return 3e-2;
+    if (gemm && prec == P_N + W_INT8) return 5e-2;
+    if (gemm && prec == P_N + W_Q4) return 2e-1;
     if (gemm && prec == P_BF16) return 3e-2;
     if (gemm && prec == P_FP16) return 5e-3;
     switch (op) {
@@ -479,20 +492,40 @@ static void describe(const tcase *c, char *s, size_t cap) {
 
 typedef struct variant {
     const char *name;
-    int prec;           /* P_* */
+    int prec;           /* P_*, or P_N + W_* for the packed CPU variants (op_tol) */
     int portable;       /* cpu: force the portable paths */
     fathom_backend *be; /* owned; NULL when absent */
     char skip[512];     /* why absent */
+    int wfmt, kern;     /* packed CPU variants: W_*, and the bf16 / q8 kernel forced */
 } variant;
 
+#define PACKED(fmt, kname, kern) {"cpu-" #fmt "-" kname, P_N + W_##fmt, 0, NULL, "", W_##fmt, kern}
+#define W_bf16 W_BF16
+#define W_int8 W_INT8
+#define W_q4 W_Q4
 static variant variants[] = {
-    {"cpu-portable", P_FP32, 1, NULL, ""}, {"cpu-avx512", P_FP32, 0, NULL, ""},
-    {"cuda-fp32", P_FP32, 0, NULL, ""},    {"cuda-bf16", P_BF16, 0, NULL, ""},
-    {"cuda-fp16", P_FP16, 0, NULL, ""},
+    {"cpu-portable", P_FP32, 1, NULL, "", 0, 0}, {"cpu-avx512", P_FP32, 0, NULL, "", 0, 0},
+    {"cuda-fp32", P_FP32, 0, NULL, "", 0, 0},    {"cuda-bf16", P_BF16, 0, NULL, "", 0, 0},
+    {"cuda-fp16", P_FP16, 0, NULL, "", 0, 0},
+    PACKED(bf16, "portable", FATHOM_CPU_BF16_PORTABLE), PACKED(bf16, "avx512bf16", FATHOM_CPU_BF16_AVX512),
+    PACKED(bf16, "amx", FATHOM_CPU_BF16_AMX),           PACKED(int8, "portable", FATHOM_CPU_Q8_PORTABLE),
+    PACKED(int8, "avx512vnni", FATHOM_CPU_Q8_VNNI),     PACKED(int8, "amx", FATHOM_CPU_Q8_AMX),
+    PACKED(q4, "portable", FATHOM_CPU_BF16_PORTABLE),   PACKED(q4, "avx512bf16", FATHOM_CPU_BF16_AVX512),
+    PACKED(q4, "amx", FATHOM_CPU_BF16_AMX),
 };
 enum { NVAR = sizeof variants / sizeof variants[0] };
 
-static void open_variants(const char *only) {
+static int packed_available(const variant *x) {
+    return x->wfmt == W_INT8 ? fathom_cpu_q8_kernel_available((fathom_cpu_q8_kernel)x->kern)
+                             : fathom_cpu_bf16_kernel_available((fathom_cpu_bf16_kernel)x->kern);
+}
+
+static const char *packed_kernel_name(const variant *x) {
+    return x->wfmt == W_INT8 ? fathom_cpu_q8_kernel_name((fathom_cpu_q8_kernel)x->kern)
+                             : fathom_cpu_bf16_kernel_name((fathom_cpu_bf16_kernel)x->kern);
+}
+
+static void open_variants(const char *only, int perf) {
     const fathom_precision cp[P_N] = {FATHOM_PRECISION_FP32, FATHOM_PRECISION_BF16,
                                       FATHOM_PRECISION_FP16};
     for (int v = 0; v < NVAR; v++) {
@@ -502,6 +535,14 @@ static void open_variants(const char *only) {
             continue;
         }
         fathom_status s;
+        if (x->wfmt && perf) {
+            snprintf(x->skip, sizeof x->skip, "--perf times the fp32 variants only");
+            continue;
+        }
+        if (x->wfmt && !packed_available(x)) {
+            snprintf(x->skip, sizeof x->skip, "this CPU has no %s kernel", packed_kernel_name(x));
+            continue;
+        }
         if (!strncmp(x->name, "cpu", 3)) {
             fathom_cpu_force_portable(0);
             if (!x->portable && !fathom_cpu_has_avx512()) {
@@ -575,6 +616,45 @@ static double worst[FATHOM_OP_COUNT][NVAR];
 static int failed[FATHOM_OP_COUNT][NVAR];
 
 /* Checks case c on every open variant; returns the number of failures. */
+static int weight_op(fathom_op_id op) {
+    return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_conv2d ||
+           op == FATHOM_OP_conv_transpose;
+}
+
+/* Packed variant x: pack case c's weight (d[2] in every weight op) alone with x's kernel
+ * forced. 1: packed, the dispatcher reporting that kernel; 0: the shape stays fp32 (SKIP);
+ * -1: failure (printed). */
+static int pack_case(const variant *x, const tcase *c, float **d, const char *name) {
+    const int *a = c->a;
+    int N, K, conv = -1;
+    if (c->op == FATHOM_OP_conv2d) N = a[4], K = a[1] * a[5] * a[5], conv = 0;
+    else if (c->op == FATHOM_OP_conv_transpose) N = a[4] * a[5] * a[5], K = a[1], conv = a[5];
+    else N = a[1], K = a[2];
+    static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,
+                                               FATHOM_WEIGHTS_INT8, FATHOM_WEIGHTS_Q4};
+    setenv("FATHOM_CPU_KERNEL", packed_kernel_name(x), 1);
+    fathom_status s = fathom_cpu_pack_one(x->be, fmt[x->wfmt], d[2], N, K, conv);
+    unsetenv("FATHOM_CPU_KERNEL");
+    if (s != FATHOM_OK) {
+        printf("FAIL %-40s %-12s packing: %s\n", name, x->name, fathom_last_error());
+        return -1;
+    }
+    int got = x->wfmt == W_BF16 ? fathom_cpu_bf16_kernel_of(x->be)
+              : x->wfmt == W_INT8 ? fathom_cpu_q8_kernel_of(x->be) : fathom_cpu_q4_kernel_of(x->be);
+    if (got != x->kern) {
+        printf("FAIL %-40s %-12s FATHOM_CPU_KERNEL=%s: the dispatcher picked kernel %d\n", name, x->name,
+               packed_kernel_name(x), got);
+        return -1;
+    }
+    const fathom_bf16_mat *wb;
+    const fathom_q4_mat *w4;
+    int kern;
+    if (conv >= 0) return fathom_cpu_conv_find(x->be, d[2], &wb, &w4, &kern);
+    return x->wfmt == W_BF16 ? fathom_cpu_bf16_find(x->be, d[2]) != NULL
+           : x->wfmt == W_INT8 ? fathom_cpu_q8_find(x->be, d[2]) != NULL
+                               : fathom_cpu_q4_find(x->be, d[2]) != NULL;
+}
+
 static int check_case(int ci) {
     const tcase *c = &cases[ci];
     char name[96];
@@ -611,9 +691,19 @@ static int check_case(int ci) {
             printf("SKIP %-40s %-12s no kernel for this op\n", name, x->name);
             continue;
         }
+        if (x->wfmt && !weight_op(c->op)) continue; /* the fp32 op: the cpu-* variants' */
         double tol = op_tol(c, x->prec);
         float *d[MAXT] = {0};
         int ok = to_backend(x->be, &h, d);
+        if (ok && x->wfmt) {
+            int pk = pack_case(x, c, d, name);
+            if (pk <= 0) {
+                if (!pk) printf("SKIP %-40s %-12s the engine keeps this shape fp32\n", name, x->name);
+                else failed[c->op][v] = 1, fails++;
+                free_backend(x->be, &h, d);
+                continue;
+            }
+        }
         if (ok) {
             enter(x);
             run_op(x->be, d, c, alias);
@@ -719,7 +809,7 @@ int main(int argc, char **argv) {
         }
     }
 
-    open_variants(only_be);
+    open_variants(only_be, perf);
     for (int v = 0; v < NVAR; v++)
         if (!variants[v].be) printf("SKIP %-12s %s\n", variants[v].name, variants[v].skip);
 
@@ -748,6 +838,8 @@ int main(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "SKIP");
                 else if (!fathom_backend_supports(variants[v].be, (fathom_op_id)op))
                     snprintf(cell, sizeof cell, "SKIP (no kernel)");
+                else if (variants[v].wfmt && !weight_op((fathom_op_id)op))
+                    snprintf(cell, sizeof cell, "- (fp32 op)");
                 else
                     snprintf(cell, sizeof cell, "%s %.2f", failed[op][v] ? "FAIL" : "PASS",
                              worst[op][v]);

@@ -55,6 +55,7 @@ static const fathom_backend_ops cpu_ops = {
     .reserve_scratch = cpu_reserve_scratch,
     .destroy = cpu_destroy,
     .prepare_weights = fathom_cpu_prepare_weights,
+    .packed_sources = fathom_cpu_packed_sources,
     .describe = fathom_cpu_describe,
 #define FATHOM_OP(name, params) .name = fathom_cpu_##name,
 #include "backend/ops.def"

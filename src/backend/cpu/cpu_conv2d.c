@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 
 _Static_assert(FATHOM_CPU_CONV_N * FATHOM_CPU_CONV_K <= FATHOM_CPU_SCRATCH,
                "conv tile must fit the per-thread scratch");
@@ -164,6 +165,9 @@ static void conv_task(fathom_backend *be, float *out, const float *in, const flo
 void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, const float *residual, int B, int Ci, int H, int W, int Co,
                        int k, int stride, int pad, int flags) {
+    /* bf16 / int8 / q4 engines: the packed weights (cpu_conv_bf16.c) */
+    if (fathom_cpu_conv2d_packed(be, out, in, w, b, residual, B, Ci, H, W, Co, k, stride, pad, flags))
+        return;
     conv_shape cs = {Ci, H, W, Co, k, stride, pad, (H + 2 * pad - k) / stride + 1,
                      (W + 2 * pad - k) / stride + 1, flags, 0};
     /* scratch: col panel (Ci k k x 64), C tile (Co x 64), Ci k k row pointers */

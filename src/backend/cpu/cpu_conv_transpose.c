@@ -7,9 +7,11 @@
 #include <cblas.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 
 void fathom_cpu_conv_transpose(fathom_backend *be, float *out, const float *in, const float *w,
                                const float *b, int B, int Ci, int H, int W, int Co, int k) {
+    if (fathom_cpu_conv_transpose_packed(be, out, in, w, b, B, Ci, H, W, Co, k)) return; /* cpu_conv_bf16.c */
     int HW = H * W, kk = k * k, R = Co * kk;
     int np = HW < 256 ? HW : 256;
     int rc = R < FATHOM_CPU_SCRATCH / np ? R : FATHOM_CPU_SCRATCH / np;

@@ -97,7 +97,7 @@ void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n) {
     char mem[96] = "";
     fathom_cpu_packed_bytes(be, &packed, &fp32);
     if (packed)
-        snprintf(mem, sizeof mem, " (encoder GEMM weights %.1f MiB for %.1f MiB of fp32)",
+        snprintf(mem, sizeof mem, " (packed weights %.1f MiB for %.1f MiB of fp32)",
                  packed / 1048576.0, fp32 / 1048576.0);
     size_t used = (size_t)snprintf(buf, n, "cpu %s, gemm %s%s; cpu features", fmt, kern, mem);
     unsigned f = fathom_cpu_features();

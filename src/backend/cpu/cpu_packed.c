@@ -18,6 +18,11 @@ struct fathom_cpu_bf16_set {
     fathom_bf16_mat *mats; /* owned: cap entries, n used (bf16) */
     fathom_q8_mat *q8;     /* owned: cap entries, n used (int8) */
     fathom_q4_mat *q4;     /* owned: cap entries, n used (q4) */
+    /* the DPT head's conv weights as GEMM matrices: bf16 and q4 sets hold them in mats / q4
+     * above; int8 sets in bf16 here (see add_conv) */
+    int nconv, capconv;
+    fathom_bf16_mat *cmats; /* owned: capconv entries, nconv used (int8 sets) */
+    unsigned char *is_conv; /* owned: cap flags, 1 for a conv entry of mats / q4 */
 };
 
 void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
@@ -27,6 +32,9 @@ void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
         if (s->q8) fathom_cpu_q8_mat_free(&s->q8[i]);
         if (s->q4) fathom_cpu_q4_mat_free(&s->q4[i]);
     }
+    for (int i = 0; i < s->nconv; i++) fathom_cpu_bf16_mat_free(&s->cmats[i]);
+    fathom_free_sized(s->cmats, (size_t)s->capconv * sizeof *s->cmats);
+    fathom_free_sized(s->is_conv, (size_t)s->cap);
     fathom_free_sized(s->mats, (size_t)s->cap * sizeof *s->mats);
     fathom_free_sized(s->q8, (size_t)s->cap * sizeof *s->q8);
     fathom_free_sized(s->q4, (size_t)s->cap * sizeof *s->q4);
@@ -45,13 +53,75 @@ static fathom_status add(fathom_cpu_bf16_set *s, const float *w, int N, int K) {
     return FATHOM_OK;
 }
 
-static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
-    fathom_cpu_ctx *ctx = be->ctx;
+/* Pack conv weight w as the GEMM matrix (N, K) the conv runs (cpu_conv_bf16.c): a conv2d
+ * weight (Co, Ci k k) is one already; a transposed conv's (Ci, Co k k) is transposed first
+ * (tk: its kernel size, 0 for conv2d). Stays fp32: output_conv2.2 (Co 1: 31 of 32 panel
+ * columns would be padding) and shapes whose tiles do not fit the scratch. int8 sets hold
+ * their convs in bf16: quantizing im2col rows per pixel would cost a second pass over the
+ * largest activations of the network, and the head's error would add to the encoder's; bf16
+ * halves the memory and runs on the same kernels as the attention of int8 engines. */
+static fathom_status add_conv(fathom_cpu_bf16_set *s, const float *w, int N, int K, int tk) {
+    const int q4 = s->kind == KIND_Q4;
+    if (!w || N < 16 || !fathom_cpu_conv_packed_fits(N, K, q4)) return FATHOM_OK;
+    if (s->kind == KIND_INT8 && s->act_kernel < 0) return FATHOM_OK; /* no fast bf16 kernel */
+    int into_cmats = s->kind == KIND_INT8;
+    if (into_cmats ? s->nconv == s->capconv : s->n == s->cap)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: packed weight table full");
+    float *tw = NULL; /* owned here: the transposed weight, freed once packed */
+    const float *src = w;
+    if (tk) {
+        tw = fathom_alloc((size_t)N * K * sizeof *tw);
+        if (!tw) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot transpose a %d x %d conv weight", N, K);
+        for (int ci = 0; ci < K; ci++)
+            for (int r = 0; r < N; r++) tw[(size_t)r * K + ci] = w[(size_t)ci * N + r];
+        src = tw;
+    }
+    fathom_status st;
+    if (into_cmats) {
+        st = fathom_cpu_bf16_mat_pack(&s->cmats[s->nconv], src, N, K);
+        if (st == FATHOM_OK) s->cmats[s->nconv++].src = w;
+    } else {
+        st = q4 ? fathom_cpu_q4_mat_pack(&s->q4[s->n], src, N, K)
+                : fathom_cpu_bf16_mat_pack(&s->mats[s->n], src, N, K);
+        if (st == FATHOM_OK) {
+            if (q4) s->q4[s->n].src = w;
+            else s->mats[s->n].src = w;
+            s->is_conv[s->n++] = 1;
+        }
+    }
+    fathom_free_sized(tw, tw ? (size_t)N * K * sizeof *tw : 0);
+    return st;
+}
+
+/* Every conv of the DPT head (fields of weights.h) */
+static fathom_status add_head(fathom_cpu_bf16_set *s, const fathom_weights *w) {
     const fathom_arch *a = &w->arch;
-    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
+    const int D = a->embed_dim, F = a->features, *O = a->out_ch;
+    fathom_status st = FATHOM_OK;
+    for (int k = 0; k < 4 && st == FATHOM_OK; k++) st = add_conv(s, w->proj_w[k], O[k], D, 0);
+    if (st == FATHOM_OK) st = add_conv(s, w->resize0_w, O[0] * 16, O[0], 4);
+    if (st == FATHOM_OK) st = add_conv(s, w->resize1_w, O[1] * 4, O[1], 2);
+    if (st == FATHOM_OK) st = add_conv(s, w->resize3_w, O[3], O[3] * 9, 0);
+    for (int k = 0; k < 4 && st == FATHOM_OK; k++) st = add_conv(s, w->rn_w[k], F, O[k] * 9, 0);
+    for (int k = 0; k < 4 && st == FATHOM_OK; k++) {
+        const fathom_fusion_weights *f = &w->fusion[k];
+        const float *c[5] = {f->rcu1_c1_w, f->rcu1_c2_w, f->rcu2_c1_w, f->rcu2_c2_w, f->out_w};
+        for (int i = 0; i < 5 && st == FATHOM_OK; i++) st = add_conv(s, c[i], F, i < 4 ? F * 9 : F, 0);
+    }
+    if (st == FATHOM_OK) st = add_conv(s, w->out1_w, F / 2, F * 9, 0);
+    if (st == FATHOM_OK) st = add_conv(s, w->out2_w, a->head_hidden, F / 2 * 9, 0);
+    return st;
+}
+
+enum { HEAD_CONVS = 4 + 3 + 4 + 4 * 5 + 2 };
+
+/* An empty set of kind kd with room for cap entries (int8: capconv bf16 convs beside),
+ * its kernels picked (FATHOM_CPU_KERNEL); the backend's old set is freed first. */
+static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, fathom_cpu_bf16_set **out) {
+    fathom_cpu_ctx *ctx = be->ctx;
     fathom_cpu_bf16_set_free(ctx->bf16);
     ctx->bf16 = NULL;
-    fathom_cpu_bf16_set *s = fathom_calloc(sizeof *s); /* owned here until attached */
+    fathom_cpu_bf16_set *s = *out = fathom_calloc(sizeof *s); /* the caller's until attached */
     if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
     s->kind = kd;
     s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
@@ -60,13 +130,24 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
     s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
     if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
         s->act_kernel = -1;
-    s->cap = 1 + 4 * a->depth;
+    s->cap = cap + (kd == KIND_INT8 ? 0 : capconv);
+    s->capconv = kd == KIND_INT8 ? capconv : 0;
     if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
     else if (kd == KIND_Q4) s->q4 = fathom_calloc((size_t)s->cap * sizeof *s->q4);
     else s->mats = fathom_calloc((size_t)s->cap * sizeof *s->mats);
-    fathom_status st = s->mats || s->q8 || s->q4
-                           ? FATHOM_OK
-                           : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+    s->is_conv = fathom_calloc((size_t)s->cap);
+    if (s->capconv) s->cmats = fathom_calloc((size_t)s->capconv * sizeof *s->cmats);
+    return (s->mats || s->q8 || s->q4) && s->is_conv && (!s->capconv || s->cmats)
+               ? FATHOM_OK
+               : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+}
+
+static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    const fathom_arch *a = &w->arch;
+    const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
+    fathom_cpu_bf16_set *s;
+    fathom_status st = new_set(be, kd, 1 + 4 * a->depth, HEAD_CONVS, &s);
     if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
     for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
         const fathom_block_weights *b = &w->blocks[i];
@@ -76,11 +157,26 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
         if ((st = add(s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break;
         st = add(s, b->fc2_w, D, Hm);
     }
+    if (st == FATHOM_OK) st = add_head(s, w);
     if (st != FATHOM_OK) {
         fathom_cpu_bf16_set_free(s);
         return st;
     }
     ctx->bf16 = s;
+    return FATHOM_OK;
+}
+
+fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format format, const float *w, int N,
+                                  int K, int conv) {
+    kind kd = format == FATHOM_WEIGHTS_INT8 ? KIND_INT8 : format == FATHOM_WEIGHTS_Q4 ? KIND_Q4 : KIND_BF16;
+    fathom_cpu_bf16_set *s;
+    fathom_status st = new_set(be, kd, 1, 1, &s);
+    if (st == FATHOM_OK) st = conv < 0 ? add(s, w, N, K) : add_conv(s, w, N, K, conv);
+    if (st != FATHOM_OK) {
+        fathom_cpu_bf16_set_free(s);
+        return st;
+    }
+    ((fathom_cpu_ctx *)be->ctx)->bf16 = s;
     return FATHOM_OK;
 }
 
@@ -135,6 +231,26 @@ const fathom_q4_mat *fathom_cpu_q4_find(fathom_backend *be, const float *w) {
     return NULL;
 }
 
+int fathom_cpu_conv_find(fathom_backend *be, const float *w, const fathom_bf16_mat **wb,
+                         const fathom_q4_mat **w4, int *kern) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    *wb = NULL, *w4 = NULL;
+    if (!s || !w) return 0;
+    if (s->kind == KIND_INT8) {
+        for (int i = 0; i < s->nconv; i++)
+            if (s->cmats[i].src == w) *wb = &s->cmats[i];
+        *kern = s->act_kernel;
+    } else {
+        for (int i = 0; i < s->n; i++)
+            if (s->is_conv[i] && (s->kind == KIND_Q4 ? s->q4[i].src : s->mats[i].src) == w) {
+                if (s->kind == KIND_Q4) *w4 = &s->q4[i];
+                else *wb = &s->mats[i];
+            }
+        *kern = s->kernel;
+    }
+    return *wb || *w4;
+}
+
 int fathom_cpu_bf16_kernel_of(fathom_backend *be) {
     const fathom_cpu_bf16_set *s = set_of(be, KIND_BF16);
     return s ? s->kernel : -1;
@@ -155,24 +271,46 @@ int fathom_cpu_bf16_act_kernel(fathom_backend *be) {
     return s ? s->act_kernel : -1;
 }
 
+/* Entry i of s, i < s->n + s->nconv: the fp32 weight it stands for, its shape and bytes held */
+static void entry(const fathom_cpu_bf16_set *s, int i, const float **src, int *N, int *K, size_t *bytes) {
+    const fathom_bf16_mat *b = i >= s->n ? &s->cmats[i - s->n] : s->kind == KIND_BF16 ? &s->mats[i] : NULL;
+    if (b) {
+        *src = b->src, *N = b->N, *K = b->K;
+        *bytes = (size_t)b->Np * b->Kp * sizeof(uint16_t);
+    } else if (s->kind == KIND_Q4) {
+        *src = s->q4[i].src, *N = s->q4[i].N, *K = s->q4[i].K;
+        *bytes = fathom_cpu_q4_mat_bytes(&s->q4[i]);
+    } else {
+        const fathom_q8_mat *m = &s->q8[i];
+        *src = m->src, *N = m->N, *K = m->K;
+        *bytes = (size_t)m->Np * m->Kp + (size_t)m->Np * (sizeof *m->scale + sizeof *m->colsum);
+    }
+}
+
 void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32) {
     const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
     *packed = *fp32 = 0;
-    for (int i = 0; s && i < s->n; i++) {
+    for (int i = 0; s && i < s->n + s->nconv; i++) {
+        const float *src;
         int N, K;
-        if (s->kind == KIND_Q4) {
-            N = s->q4[i].N, K = s->q4[i].K;
-            *packed += fathom_cpu_q4_mat_bytes(&s->q4[i]);
-        } else if (s->kind == KIND_INT8) {
-            const fathom_q8_mat *m = &s->q8[i];
-            N = m->N, K = m->K;
-            *packed += (size_t)m->Np * m->Kp + (size_t)m->Np * (sizeof *m->scale + sizeof *m->colsum);
-        } else {
-            N = s->mats[i].N, K = s->mats[i].K;
-            *packed += (size_t)s->mats[i].Np * s->mats[i].Kp * sizeof(uint16_t);
-        }
+        size_t b;
+        entry(s, i, &src, &N, &K, &b);
+        *packed += b;
         *fp32 += (size_t)N * K * sizeof(float);
     }
+}
+
+size_t fathom_cpu_packed_sources(fathom_backend *be, const float **src, size_t *floats, size_t cap) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    size_t n = 0;
+    for (int i = 0; s && i < s->n + s->nconv; i++, n++) {
+        const float *w;
+        int N, K;
+        size_t b;
+        entry(s, i, &w, &N, &K, &b);
+        if (n < cap) src[n] = w, floats[n] = (size_t)N * K;
+    }
+    return n;
 }
 
 /* This task's input rows in the GEMM's form (bf16, or int8 and their scales) at sc, zero rows

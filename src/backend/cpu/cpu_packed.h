@@ -1,6 +1,7 @@
 /* cpu_packed.h - the CPU backend's set of packed weights (--precision bf16, --weights int8|q4):
  * made once by the backend's prepare_weights entry (fathom_cpu_prepare_weights), looked up by
- * the fp32 weight pointer in the linear ops (cpu_linear.c). A backend holds one kind at a time. */
+ * the fp32 weight pointer in the linear ops (cpu_linear.c) and the DPT head's convs
+ * (cpu_conv_bf16.c). A backend holds one kind at a time. */
 #ifndef FATHOM_BACKEND_CPU_PACKED_H
 #define FATHOM_BACKEND_CPU_PACKED_H
 
@@ -22,6 +23,11 @@ fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const struct fathom
 fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const struct fathom_weights *w);
 fathom_status fathom_cpu_q8_prepare(fathom_backend *be, const struct fathom_weights *w);
 fathom_status fathom_cpu_q4_prepare(fathom_backend *be, const struct fathom_weights *w);
+/* Tests (the backend-ops harness): a set of one matrix w, (N, K) as the op reads it: a
+ * linear weight (conv < 0), a conv2d weight (conv 0) or a transposed conv's with kernel conv;
+ * format FATHOM_WEIGHTS_DEFAULT packs bf16. Shapes the engine would leave fp32 stay fp32. */
+fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format format, const float *w, int N,
+                                  int K, int conv);
 /* The packed twin of weight w in that format, or NULL (another format, or fp32) */
 const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
 const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
@@ -43,6 +49,36 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
 /* Bytes of packed weights held, and of the fp32 weights they stand for */
 void fathom_cpu_packed_bytes(fathom_backend *be, size_t *packed, size_t *fp32);
 void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
+/* The backend's packed_sources entry: the fp32 weights (and their float counts) that now
+ * have packed twins, the first cap of them in src / floats; returns how many there are. */
+size_t fathom_cpu_packed_sources(fathom_backend *be, const float **src, size_t *floats, size_t cap);
+
+/* The DPT head's convs on packed weights (cpu_conv_bf16.c). The packed twin of conv weight w
+ * as a GEMM matrix (conv2d: (Co, Ci k k); conv_transpose: (Co k k, Ci)), exactly one of *wb /
+ * *w4, and the bf16 kernel to run it on; 0 when w has none. */
+int fathom_cpu_conv_find(fathom_backend *be, const float *w, const fathom_bf16_mat **wb,
+                         const fathom_q4_mat **w4, int *kern);
+/* What a packed conv's pixel tile reads: a conv2d's im2col rows (a transposed conv: k 1,
+ * stride 1, pad 0, Wo W, so row ci of pixel p is in[ci][p]) */
+typedef struct fathom_conv_gather {
+    const float *in; /* one image (C, H, W) */
+    int H, W, k, stride, pad, Wo, relu;
+} fathom_conv_gather;
+/* a (FATHOM_BF16_RB, kcp) bf16 <- A rows of pixels [p0, p0 + np), columns [k0, k0 + kcp) (zero
+ * past K and past np); the AVX-512 twin (AVX512-BF16 CPUs only) rounds as vcvtne2ps2bf16 */
+void fathom_cpu_conv_rows(uint16_t *a, int kcp, const fathom_conv_gather *g, int K, int p0, int np, int k0);
+void fathom_cpu_conv_rows_avx512(uint16_t *a, int kcp, const fathom_conv_gather *g, int K, int p0,
+                                 int np, int k0);
+/* 1 when an (N, K) conv matrix (q4 or bf16) tiles within the per-thread scratch */
+int fathom_cpu_conv_packed_fits(int N, int K, int q4);
+/* The conv2d / conv_transpose ops (ops.def arguments) when w has a packed twin: run it and
+ * return 1; else return 0 and do nothing (the op runs fp32). */
+int fathom_cpu_conv2d_packed(fathom_backend *be, float *out, const float *in, const float *w,
+                             const float *b, const float *residual, int B, int Ci, int H, int W,
+                             int Co, int k, int stride, int pad, int flags);
+int fathom_cpu_conv_transpose_packed(fathom_backend *be, float *out, const float *in,
+                                     const float *w, const float *b, int B, int Ci, int H, int W,
+                                     int Co, int k);
 /* The backend's describe entry: "cpu <format>, gemm <kernel>; cpu features <list>" */
 void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n);
 
