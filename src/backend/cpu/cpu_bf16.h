@@ -72,6 +72,17 @@ void fathom_cpu_bf16_rows(uint16_t *a, const float *in, int rows, int K, int Kp)
 /* the same with vcvtne2ps2bf16 (AVX512-BF16 CPUs only) */
 void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp);
 
+/* dst[i] = bf16(scale * src[i]) for i < n: attention's q rows and k / v rows */
+void fathom_cpu_bf16_scale(uint16_t *dst, const float *src, int n, float scale);
+void fathom_cpu_bf16_scale_avx512(uint16_t *dst, const float *src, int n, float scale);
+/* One 128-byte k-pair row of a v^T panel: dst[2 j + t] = bf16(t ? v1[j] : v0[j]), j < 32 */
+void fathom_cpu_bf16_pair_rows(uint16_t *dst, const float *v0, const float *v1);
+void fathom_cpu_bf16_pair_rows_avx512(uint16_t *dst, const float *v0, const float *v1);
+
+/* softmax numerators: p[i] = bf16(exp(x[i] - m)) for i < n, zeros up to np; returns the fp32
+ * sum of the unrounded exponentials (fathom_cpu_exp_shift_sum_bf16 is the portable twin) */
+float fathom_cpu_exp_bf16_avx512(uint16_t *p, const float *x, int n, int np, float m);
+
 /* c (M, ncols, ld ldc) = a (rows, Kp) . w[n0 .. n0+ncols)^T, n0 a multiple of 32. a must have
  * M rounded up to FATHOM_BF16_RB readable rows (zeros past M); only M rows are written. */
 void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,

@@ -48,13 +48,19 @@ fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_b
                 _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
-            _tile_stored(0, buf, 128);
-            _tile_stored(1, buf + 16, 128);
-            _tile_stored(2, buf + 16 * 32, 128);
-            _tile_stored(3, buf + 16 * 32 + 16, 128);
             int mv = M - m < 32 ? M - m : 32;
-            for (int r = 0; r < mv; r++)
-                memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
+            /* a whole 32 x 32 block goes straight to c; an edge block through buf */
+            int whole = mv == 32 && nv == 32;
+            float *d = whole ? c + (size_t)m * ldc + j : buf;
+            size_t ld = whole ? ldc * sizeof(float) : 128;
+            size_t half = whole ? 16 * ldc : 16 * 32;
+            _tile_stored(0, d, ld);
+            _tile_stored(1, d + 16, ld);
+            _tile_stored(2, d + half, ld);
+            _tile_stored(3, d + half + 16, ld);
+            if (!whole)
+                for (int r = 0; r < mv; r++)
+                    memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
         }
     }
     _tile_release();
