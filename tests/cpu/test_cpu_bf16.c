@@ -89,11 +89,12 @@ static void test_exp_bf16(void **state) {
     assert_true(fabsf(s1 - s2) <= 1e-6f * s2);
     for (int i = 0; i < N; i++) assert_int_equal(p[i], fathom_f32_to_bf16(e[i]));
     for (int i = N; i < NP; i++) assert_int_equal(p[i], 0);
-    /* the AVX-512 one: within one bf16 step of exp rounded once, the same sum to 1e-6 */
+    /* the AVX-512 one (a 4.2e-5-accurate exp): within one bf16 step of exp rounded once, the
+     * sum within 1e-4 */
     if (fathom_cpu_bf16_kernel_available(FATHOM_CPU_BF16_AVX512)) {
         memset(p, 0xff, sizeof p);
         float s3 = fathom_cpu_exp_bf16_avx512(p, x, N, NP, m);
-        assert_true(fabsf(s3 - s2) <= 1e-6f * s2);
+        assert_true(fabsf(s3 - s2) <= 1e-4f * s2);
         for (int i = 0; i < N; i++)
             assert_true(abs((int)p[i] - (int)fathom_f32_to_bf16((float)exp((double)x[i] - m))) <= 1);
         for (int i = N; i < NP; i++) assert_int_equal(p[i], 0);
