@@ -16,10 +16,12 @@
 # Environment: ENCODERS ("vits"), BATCHES ("1 4"), THREADS (2), SIZE (518), ROUNDS (3),
 # ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16 int8 q4": int8, q4 are --weights),
 # OV_PRECISIONS ("f32 bf16").
-# Each round runs every runtime once, in turn, as a fresh process; each line records the
-# 1-minute load average before it ran. Ends with min-max per runtime and the error checks:
-# OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16, int8 and q4 vs fathom fp32
-# on a test image (each reduced precision against its own runtime's fp32).
+# Each round runs every runtime once, in turn, as a fresh process; each per-round line (in
+# $WORK/results.txt) records the 1-minute load average before it ran. Prints the error checks
+# (OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16, int8 and q4 vs fathom
+# fp32 on a test image: each reduced precision against its own runtime's fp32), then a table per
+# model and batch: min-max ms/image, OpenVINO's time over fathom's in the same round against
+# each OpenVINO precision, and the issue's speed goals met or not.
 # fathom q4 is also bf16 activations on 4-bit weights (docs/precision.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,7 +57,7 @@ results="$WORK/results.txt"
 : > "$results"
 for enc in $ENCODERS; do
     w="$WORK/$enc.pth"
-    [ -f "$w" ] || "$SYSPY" "$here/da2_torch.py" --repo "$DA2_REPO" --encoder "$enc" --make-weights "$w" >/dev/null
+    [ -f "$w" ] || "$SYSPY" "$here/da2_torch.py" --repo "$DA2_REPO" --encoder "$enc" --make-weights "$w" >/dev/null 2>>"$WORK/torch.log"
     for b in $BATCHES; do
         onnx="$WORK/$enc-b$b-$SIZE.onnx"
         [ -f "$onnx" ] || "$SYSPY" "$here/da2_onnx_export.py" --repo "$DA2_REPO" --encoder "$enc" \
@@ -67,20 +69,20 @@ for enc in $ENCODERS; do
                         $(fargs "$p") --input-size "$SIZE" --batch "$b" --threads "$THREADS" \
                         --iters "$ITERS" --warmup "$WARMUP" |
                       sed -n 's/^latency: *\([0-9.]*\) ms per image.*/\1/p')"
-                echo "$enc b$b round $r fathom-$p $ms load $l" | tee -a "$results"
+                echo "$enc b$b round $r fathom-$p $ms load $l" >> "$results"
             done
             l="$(load)"
             ms="$("$VENV/bin/python" "$here/cpu_runtimes.py" time --onnx "$onnx" --runtime ort \
                     --threads "$THREADS" --batch "$b" --size "$SIZE" --iters "$ITERS" --warmup "$WARMUP" |
                   sed -n 's/.*: \([0-9.]*\) ms per image.*/\1/p')"
-            echo "$enc b$b round $r onnxruntime-f32 $ms load $l" | tee -a "$results"
+            echo "$enc b$b round $r onnxruntime-f32 $ms load $l" >> "$results"
             for p in $OV_PRECISIONS; do
                 l="$(load)"
                 ms="$("$VENV/bin/python" "$here/cpu_runtimes.py" time --onnx "$onnx" --runtime ov \
                         --precision "$p" --threads "$THREADS" --batch "$b" --size "$SIZE" \
                         --iters "$ITERS" --warmup "$WARMUP" |
                       sed -n 's/.*: \([0-9.]*\) ms per image.*/\1/p')"
-                echo "$enc b$b round $r openvino-$p $ms load $l" | tee -a "$results"
+                echo "$enc b$b round $r openvino-$p $ms load $l" >> "$results"
             done
         done
     done
@@ -105,10 +107,35 @@ print(f"fathom {sys.argv[3]} vs fathom fp32: max|d|/max|ref| {d.max() / m:.3g}, 
 PY
     done
 done
+echo "per-round figures: $results"
+# The table: min-max ms/image per runtime, and OpenVINO's time over fathom's within each round
+# (interleaved, so both sides saw the same load): > 1 means fathom is faster.
+"$SYSPY" - "$results" <<'PY'
+import sys, statistics as st
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 8 or not f[5].replace(".", "", 1).isdigit():
+        continue  # a run that printed no figure
+    runs.setdefault((f[0], f[1]), {}).setdefault(f[4], {})[int(f[3])] = (float(f[5]), float(f[7]))
+goals = {"fathom-fp32": ("openvino-f32", 1.0), "fathom-bf16": ("openvino-bf16", 1.1),
+         "fathom-int8": ("openvino-bf16", 1.5)}
+for (enc, b), rt in sorted(runs.items()):
+    print(f"{enc} {b} (ms/image min-max; ratio = OpenVINO ms / fathom ms per round, min-max)")
+    print(f"  {'runtime':<17} {'ms/image':>17} {'load':>11}   {'vs OV f32':>11}  {'vs OV bf16':>11}")
+    for name in sorted(rt, key=lambda n: (not n.startswith("fathom"), n)):
+        v = rt[name]
+        ms = [x[0] for x in v.values()]
+        ld = [x[1] for x in v.values()]
+        cols = []
+        for ov in ("openvino-f32", "openvino-bf16"):
+            r = [rt[ov][k][0] / v[k][0] for k in v if ov in rt and k in rt[ov]]
+            cols.append(f"{min(r):5.2f}-{max(r):<5.2f}" if r and name.startswith("fathom") else "")
+        print(f"  {name:<17} {min(ms):8.1f}-{max(ms):<8.1f} {min(ld):5.2f}-{max(ld):<5.2f}   {cols[0]:>11}  {cols[1]:>11}")
+    for name, (ov, goal) in goals.items():
+        if name in rt and ov in rt:
+            r = [rt[ov][k][0] / rt[name][k][0] for k in rt[name] if k in rt[ov]]
+            med = st.median(r)
+            print(f"  goal {name} >= {goal:.1f}x {ov}: median {med:.2f}x -> {'met' if med >= goal else 'NOT met'}")
+PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "summary (ms per image, min-max over rounds; load = 1-min average range):"
-awk '{ k = $1 " " $2 " " $5; v = $6 + 0; l = $8 + 0
-       if (!(k in lo) || v < lo[k]) lo[k] = v; if (v > hi[k]) hi[k] = v
-       if (!(k in llo) || l < llo[k]) llo[k] = l; if (l > lhi[k]) lhi[k] = l; order[k] = NR }
-     END { for (k in order) printf "  %-32s %8.1f - %8.1f   load %.2f-%.2f\n", k, lo[k], hi[k], llo[k], lhi[k] }' \
-    "$results" | sort

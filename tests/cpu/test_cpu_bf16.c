@@ -58,7 +58,79 @@ static void test_rows_avx512(void **state) {
     fathom_cpu_bf16_rows(a, x, rows, K, Kp);
     fathom_cpu_bf16_rows_avx512(b, x, rows, K, Kp);
     assert_memory_equal(a, b, sizeof a);
+    /* attention's converters: scaled rows (with a tail) and v^T pair rows */
+    fathom_cpu_bf16_scale(a, x, K, 0.125f);
+    fathom_cpu_bf16_scale_avx512(b, x, K, 0.125f);
+    assert_memory_equal(a, b, K * sizeof *a);
+    fathom_cpu_bf16_pair_rows(a, x, x + 40);
+    fathom_cpu_bf16_pair_rows_avx512(b, x, x + 40);
+    assert_memory_equal(a, b, 64 * sizeof *a);
+    for (int j = 0; j < 32; j++) {
+        assert_int_equal(a[2 * j], fathom_f32_to_bf16(x[j]));
+        assert_int_equal(a[2 * j + 1], fathom_f32_to_bf16(x[40 + j]));
+    }
     free(x);
+}
+
+/* softmax's fused pass: the bf16 exponentials of the two-pass path, zero padded, same sum */
+static void test_exp_bf16(void **state) {
+    (void)state;
+    enum { N = 203, NP = 224 };
+    float *x = tu_random_alloc(N, 7, 20.0f), e[N];
+    memcpy(e, x, sizeof e);
+    float m = fathom_cpu_max(x, N);
+    int hit = 0;
+    for (int i = 0; i < N; i++) assert_true(x[i] <= m), hit |= x[i] == m;
+    assert_true(hit);
+    float s2 = fathom_cpu_exp_shift_sum(e, N, m);
+    uint16_t p[NP];
+    memset(p, 0xff, sizeof p);
+    float s1 = fathom_cpu_exp_shift_sum_bf16(p, x, N, NP, m);
+    assert_true(fabsf(s1 - s2) <= 1e-6f * s2);
+    for (int i = 0; i < N; i++) assert_int_equal(p[i], fathom_f32_to_bf16(e[i]));
+    for (int i = N; i < NP; i++) assert_int_equal(p[i], 0);
+    /* the AVX-512 one (a 4.2e-5-accurate exp): within one bf16 step of exp rounded once, the
+     * sum within 1e-4 */
+    if (fathom_cpu_bf16_kernel_available(FATHOM_CPU_BF16_AVX512)) {
+        memset(p, 0xff, sizeof p);
+        float s3 = fathom_cpu_exp_bf16_avx512(p, x, N, NP, m);
+        assert_true(fabsf(s3 - s2) <= 1e-4f * s2);
+        for (int i = 0; i < N; i++)
+            assert_true(abs((int)p[i] - (int)fathom_f32_to_bf16((float)exp((double)x[i] - m))) <= 1);
+        for (int i = N; i < NP; i++) assert_int_equal(p[i], 0);
+    } else {
+        printf("SKIP avx512bf16 softmax pass: not on this CPU\n");
+    }
+    free(x);
+}
+
+/* the reduced-precision engines' GELU epilogue against the fp32 one (erf to 3e-7 vs 2.5e-8):
+ * over [-12, 12] with a tail of 13 and a bias */
+static void test_gelu_avx512(void **state) {
+    (void)state;
+    if (!fathom_cpu_has_avx512()) {
+        printf("SKIP avx512 GELU epilogue: not on this CPU\n");
+        return;
+    }
+    enum { N = 2061 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *b = malloc(N * sizeof *b);
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * i / (N - 1), b[i] = 0.01f * (i % 7);
+    double worst = 0;
+    for (int bias = 0; bias < 2; bias++) {
+        memcpy(y, x, N * sizeof *x);
+        fathom_cpu_bias_act(y, bias ? b : NULL, N, FATHOM_ACT_GELU);
+        float *z = malloc(N * sizeof *z);
+        memcpy(z, x, N * sizeof *x);
+        fathom_cpu_bias_gelu_avx512(z, bias ? b : NULL, N);
+        for (int i = 0; i < N; i++) {
+            double d = fabs((double)z[i] - y[i]) / (1.0 + fabs(x[i]));
+            worst = fmax(worst, d);
+            assert_true(d <= 3e-7);
+        }
+        free(z);
+    }
+    printf("avx512 GELU vs fp32 GELU: max |d| / (1 + |x|) %.3g\n", worst);
+    free(x), free(y), free(b);
 }
 
 /* pack + kernels: every variant against the portable one, and the portable one against a
@@ -215,6 +287,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_rows_avx512),
+        cmocka_unit_test(test_exp_bf16),
+        cmocka_unit_test(test_gelu_avx512),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_linear_ops),
         cmocka_unit_test(test_attention),

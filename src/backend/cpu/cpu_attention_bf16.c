@@ -5,7 +5,8 @@
  * Per (batch, head) a thread packs k (L keys x hd) and v^T (hd x L keys) once as bf16 panel
  * matrices (cpu_bf16.h layout) in its scratch; per tile of FATHOM_BF16_RB query rows:
  * S = bf16(scale q) . k^T in fp32, a softmax over the whole row in fp32 (one key block, so no
- * rescaling), P = bf16(exp(S - max)), O = P . v in fp32, divided by the fp32 row sum.
+ * rescaling): the row max, then one pass writing P = bf16(exp(S - max)) and summing in fp32;
+ * O = P . v in fp32, divided by the row sum.
  * Tasks are static so consecutive tiles of one head land on one thread and reuse its packing. */
 #include <stdint.h>
 #include <string.h>
@@ -28,18 +29,36 @@ int fathom_cpu_attention_bf16_fits(int L, int hd) {
     return hd % 32 == 0 && L >= 1 && need(L, hd) <= (size_t)FATHOM_CPU_SCRATCH * sizeof(float);
 }
 
-/* m (N x K, bf16 panels) <- value (n, k) at src[n sn + k sk], zero padded to Np x Kp */
-static void pack(fathom_bf16_mat *m, uint16_t *dst, const float *src, size_t sn, size_t sk, int N,
-                 int K) {
-    m->src = NULL, m->w = dst, m->N = N, m->K = K, m->Np = up32(N), m->Kp = up32(K);
-    for (int p = 0; p < m->Np / 32; p++)
+/* km (L keys x hd, bf16 panels) <- k rows at k + n ld: each key's row is converted once, then
+ * its k-pairs go to their panel rows (a 32-bit store each); keys past L are zero. */
+static void pack_k(fathom_bf16_mat *m, uint16_t *dst, uint16_t *tmp, const float *k, size_t ld,
+                   int L, int hd, int fast) {
+    m->src = NULL, m->w = dst, m->N = L, m->K = hd, m->Np = up32(L), m->Kp = hd;
+    const size_t pstride = (size_t)(hd / 2) * 64; /* one panel: hd / 2 rows of 64 bf16 */
+    for (int n = 0; n < m->Np; n++) {
+        if (n < L) {
+            if (fast) fathom_cpu_bf16_scale_avx512(tmp, k + (size_t)n * ld, hd, 1.0f);
+            else fathom_cpu_bf16_scale(tmp, k + (size_t)n * ld, hd, 1.0f);
+        } else {
+            memset(tmp, 0, (size_t)hd * sizeof *tmp);
+        }
+        uint16_t *col = dst + (size_t)(n / 32) * pstride + (size_t)(n % 32) * 2;
+        for (int kk = 0; kk < hd / 2; kk++) memcpy(col + (size_t)kk * 64, tmp + 2 * kk, 4);
+    }
+}
+
+/* vm (hd x L keys, bf16 panels) <- v^T: k-pair row kk of panel p holds dims p*32.. of keys
+ * 2kk and 2kk + 1, interleaved; a key past L is a zero row (src zrow). */
+static void pack_vt(fathom_bf16_mat *m, uint16_t *dst, const float *v, size_t ld, const float *zrow,
+                    int L, int hd, int fast) {
+    m->src = NULL, m->w = dst, m->N = hd, m->K = L, m->Np = hd, m->Kp = up32(L);
+    for (int p = 0; p < hd / 32; p++)
         for (int kk = 0; kk < m->Kp / 2; kk++) {
             uint16_t *row = dst + ((size_t)p * (m->Kp / 2) + kk) * 64;
-            for (int j = 0; j < 32; j++)
-                for (int t = 0; t < 2; t++) {
-                    int n = p * 32 + j, k = 2 * kk + t;
-                    row[2 * j + t] = n < N && k < K ? fathom_f32_to_bf16(src[n * sn + k * sk]) : 0;
-                }
+            const float *v0 = 2 * kk < L ? v + (size_t)(2 * kk) * ld + p * 32 : zrow;
+            const float *v1 = 2 * kk + 1 < L ? v + (size_t)(2 * kk + 1) * ld + p * 32 : zrow;
+            if (fast) fathom_cpu_bf16_pair_rows_avx512(row, v0, v1);
+            else fathom_cpu_bf16_pair_rows(row, v0, v1);
         }
 }
 
@@ -56,6 +75,8 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
         float *s = align64(qb + (size_t)RB * hd);
         uint16_t *pb = align64(s + (size_t)RB * Lp);
         float *o = align64(pb + (size_t)RB * Lp);
+        float zrow[32] = {0};
+        const int fast = kern != FATHOM_CPU_BF16_PORTABLE; /* AVX512-BF16 conversions */
         fathom_bf16_mat km, vm;
         int packed = -1; /* (batch, head) whose k and v^T this scratch holds */
 #pragma omp for schedule(static)
@@ -64,14 +85,17 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
             int rows = L - q0 < RB ? L - q0 : RB;
             const float *base = qkv + (size_t)(bh / heads) * L * ld;
             if (bh != packed) {
-                pack(&km, kb, base + D + (size_t)h * hd, ld, 1, L, hd);
-                pack(&vm, vb, base + 2 * D + (size_t)h * hd, 1, ld, hd, L);
+                pack_k(&km, kb, qb, base + D + (size_t)h * hd, ld, L, hd, fast);
+                pack_vt(&vm, vb, base + 2 * D + (size_t)h * hd, ld, zrow, L, hd, fast);
                 packed = bh;
             }
-            for (int r = 0; r < RB; r++) /* q rows scaled, zero rows past the tile */
-                for (int d = 0; d < hd; d++)
-                    qb[(size_t)r * hd + d] =
-                        r < rows ? fathom_f32_to_bf16(scale * base[(size_t)(q0 + r) * ld + (size_t)h * hd + d]) : 0;
+            for (int r = 0; r < RB; r++) { /* q rows scaled, zero rows past the tile */
+                uint16_t *qr = qb + (size_t)r * hd;
+                const float *src = base + (size_t)(q0 + r) * ld + (size_t)h * hd;
+                if (r >= rows) memset(qr, 0, (size_t)hd * sizeof *qr);
+                else if (fast) fathom_cpu_bf16_scale_avx512(qr, src, hd, scale);
+                else fathom_cpu_bf16_scale(qr, src, hd, scale);
+            }
             fathom_cpu_gemm_bf16(kern, s, Lp, qb, &km, 0, L, rows);
             for (int r = 0; r < RB; r++) {
                 uint16_t *pr = pb + (size_t)r * Lp;
@@ -80,10 +104,10 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
                     continue;
                 }
                 float *sr = s + (size_t)r * Lp;
-                float inv = 1.0f / fathom_cpu_exp_shift_sum(sr, L, fathom_cpu_max(sr, L));
-                if (kern != FATHOM_CPU_BF16_PORTABLE) fathom_cpu_bf16_rows_avx512(pr, sr, 1, L, Lp);
-                else fathom_cpu_bf16_rows(pr, sr, 1, L, Lp);
-                sr[0] = inv; /* the row's scores are spent: keep 1 / sum there */
+                float mx = fathom_cpu_max(sr, L);
+                sr[0] = 1.0f / (fast ? fathom_cpu_exp_bf16_avx512(pr, sr, L, Lp, mx)
+                                     : fathom_cpu_exp_shift_sum_bf16(pr, sr, L, Lp, mx));
+                /* the row's scores are spent: sr[0] keeps 1 / sum */
             }
             fathom_cpu_gemm_bf16(kern, o, hd, pb, &vm, 0, hd, rows);
             float *ob = out + ((size_t)(bh / heads) * L + q0) * D + (size_t)h * hd;

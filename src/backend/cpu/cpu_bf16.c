@@ -43,6 +43,15 @@ void fathom_cpu_bf16_rows(uint16_t *a, const float *in, int rows, int K, int Kp)
     }
 }
 
+void fathom_cpu_bf16_scale(uint16_t *dst, const float *src, int n, float scale) {
+    for (int i = 0; i < n; i++) dst[i] = fathom_f32_to_bf16(scale * src[i]);
+}
+
+void fathom_cpu_bf16_pair_rows(uint16_t *dst, const float *v0, const float *v1) {
+    for (int j = 0; j < FATHOM_BF16_NR; j++)
+        dst[2 * j] = fathom_f32_to_bf16(v0[j]), dst[2 * j + 1] = fathom_f32_to_bf16(v1[j]);
+}
+
 /* The reference: every product of two bf16 values is exact in fp32, and pairs are summed
  * as vdpbf16ps does (two products per step into an fp32 lane), in k order. */
 void fathom_cpu_gemm_bf16_portable(float *c, size_t ldc, const uint16_t *a,

@@ -72,6 +72,23 @@ void fathom_cpu_bf16_rows(uint16_t *a, const float *in, int rows, int K, int Kp)
 /* the same with vcvtne2ps2bf16 (AVX512-BF16 CPUs only) */
 void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp);
 
+/* dst[i] = bf16(scale * src[i]) for i < n: attention's q rows and k / v rows */
+void fathom_cpu_bf16_scale(uint16_t *dst, const float *src, int n, float scale);
+void fathom_cpu_bf16_scale_avx512(uint16_t *dst, const float *src, int n, float scale);
+/* One 128-byte k-pair row of a v^T panel: dst[2 j + t] = bf16(t ? v1[j] : v0[j]), j < 32 */
+void fathom_cpu_bf16_pair_rows(uint16_t *dst, const float *v0, const float *v1);
+void fathom_cpu_bf16_pair_rows_avx512(uint16_t *dst, const float *v0, const float *v1);
+
+/* softmax numerators: p[i] = bf16(exp(x[i] - m)) for i < n (x[i] <= m), zeros up to np;
+ * returns the fp32 sum of the unrounded exponentials. fathom_cpu_exp_shift_sum_bf16 is the
+ * portable twin; this one's exp is accurate to 4.2e-5 relative (enough for bf16 P). */
+float fathom_cpu_exp_bf16_avx512(uint16_t *p, const float *x, int n, int np, float m);
+
+/* x = gelu(x + b) (b may be NULL), erf to 3e-7: the GEMM epilogue of the bf16 and q4 engines,
+ * whose next GEMM rounds it to bf16 (fathom_cpu_bias_act with FATHOM_ACT_GELU, erf to 2.5e-8,
+ * is the fp32 and int8 engines'; int8's kernel variants give identical bits with it) */
+void fathom_cpu_bias_gelu_avx512(float *x, const float *b, size_t n);
+
 /* c (M, ncols, ld ldc) = a (rows, Kp) . w[n0 .. n0+ncols)^T, n0 a multiple of 32. a must have
  * M rounded up to FATHOM_BF16_RB readable rows (zeros past M); only M rows are written. */
 void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,

@@ -2,7 +2,10 @@
  *
  * Tiles 0-3 hold a 2 x 2 grid of 16 x 16 fp32 accumulators, 4-5 two A tiles (16 rows x 32
  * bf16), 6-7 two B tiles (16 k-pairs x 16 columns x 2 bf16) read straight from the packed
- * panel at its 128-byte row stride. Tile state is per thread, so each call loads the config
+ * panel at its 128-byte row stride. Row blocks are the outer loop: a block's 32 A rows stay
+ * in L1 while every panel streams past (1.1-1.3x faster than panels outer on the ViT-S
+ * shapes, where A was re-read from L2 for each panel), and each tile load sits next to the
+ * first product that needs it. Tile state is per thread, so each call loads the config
  * and releases it. Linux grants the tile state per process (fathom_cpu_features asks). */
 #include <string.h>
 
@@ -28,33 +31,38 @@ fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_b
     const int Kp = w->Kp;
     const size_t sa = (size_t)Kp * sizeof(uint16_t);
     float buf[32 * 32] __attribute__((aligned(64)));
-    for (int j = 0; j < ncols; j += FATHOM_BF16_NR) {
-        const uint16_t *bp = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
-        int nv = ncols - j < 32 ? ncols - j : 32;
-        for (int m = 0; m < M; m += 32) {
-            const uint16_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+    for (int m = 0; m < M; m += 32) {
+        const uint16_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+        int mv = M - m < 32 ? M - m : 32;
+        for (int j = 0; j < ncols; j += FATHOM_BF16_NR) {
+            const uint16_t *bp = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
+            int nv = ncols - j < 32 ? ncols - j : 32;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
             for (int k = 0; k < Kp; k += 32) {
                 const uint16_t *b = bp + (size_t)(k / 2) * 64;
-                _tile_loadd(4, a0 + k, sa);
-                _tile_loadd(5, a1 + k, sa);
                 _tile_loadd(6, b, 128);
-                _tile_loadd(7, b + 32, 128);
+                _tile_loadd(4, a0 + k, sa);
                 _tile_dpbf16ps(0, 4, 6);
+                _tile_loadd(7, b + 32, 128);
                 _tile_dpbf16ps(1, 4, 7);
+                _tile_loadd(5, a1 + k, sa);
                 _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
-            _tile_stored(0, buf, 128);
-            _tile_stored(1, buf + 16, 128);
-            _tile_stored(2, buf + 16 * 32, 128);
-            _tile_stored(3, buf + 16 * 32 + 16, 128);
-            int mv = M - m < 32 ? M - m : 32;
-            for (int r = 0; r < mv; r++)
-                memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
+            int whole = mv == 32 && nv == 32;
+            float *d = whole ? c + (size_t)m * ldc + j : buf;
+            size_t ld = whole ? ldc * sizeof(float) : 128;
+            size_t half = whole ? 16 * ldc : 16 * 32;
+            _tile_stored(0, d, ld);
+            _tile_stored(1, d + 16, ld);
+            _tile_stored(2, d + half, ld);
+            _tile_stored(3, d + half + 16, ld);
+            if (!whole)
+                for (int r = 0; r < mv; r++)
+                    memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
         }
     }
     _tile_release();

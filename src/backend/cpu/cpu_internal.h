@@ -11,6 +11,7 @@
 #define FATHOM_BACKEND_CPU_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/backend.h"
 
@@ -40,6 +41,7 @@ float fathom_cpu_erf(float x);
 float fathom_cpu_exp(float x);
 /* x[i] = exp(x[i] - m) for i < n; returns the sum of the results */
 float fathom_cpu_exp_shift_sum(float *x, size_t n, float m);
+float fathom_cpu_exp_shift_sum_bf16(uint16_t *p, const float *x, size_t n, size_t np, float m);
 /* max of x[0..n), n >= 1 */
 float fathom_cpu_max(const float *x, size_t n);
 /* x[i] = act(x[i] + b[i]) over n floats (one row); b may be NULL */

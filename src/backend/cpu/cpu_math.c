@@ -117,15 +117,43 @@ float fathom_cpu_exp_shift_sum(float *x, size_t n, float m) {
     return s;
 }
 
-FATHOM_CLONES
-float fathom_cpu_max(const float *x, size_t n) {
-    float lane[16], m = x[0];
-    for (int l = 0; l < 16; l++) lane[l] = x[0];
+/* p[i] = bf16(exp(x[i] - m)) for i < n, zeros up to np; returns the fp32 sum of the unrounded
+ * exponentials (attention's softmax: one pass instead of exp in place, then a conversion).
+ * The exponentials are normal and finite (exp_kernel clamps), so rounding needs no NaN case
+ * and gives fathom_f32_to_bf16's bits. The portable twin of fathom_cpu_exp_bf16_avx512 (GCC
+ * does not vectorize this loop well: the AVX-512 one is written out). */
+float fathom_cpu_exp_shift_sum_bf16(uint16_t *p, const float *x, size_t n, size_t np, float m) {
+    float lane[16] = {0};
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+        for (int l = 0; l < 16; l++) {
+            float e = exp_kernel(x[i + l] - m);
+            uint32_t u = float_to_bits(e);
+            p[i + l] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+            lane[l] += e;
+        }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        float e = exp_kernel(x[i] - m);
+        uint32_t u = float_to_bits(e);
+        p[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        s += e;
+    }
+    for (; i < np; i++) p[i] = 0;
+    for (int l = 0; l < 16; l++) s += lane[l];
+    return s;
+}
+
+/* 64 lanes: four independent vmaxps chains instead of one latency-bound chain */
+FATHOM_CLONES
+float fathom_cpu_max(const float *x, size_t n) {
+    float lane[64], m = x[0];
+    for (int l = 0; l < 64; l++) lane[l] = x[0];
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int l = 0; l < 64; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int l = 0; l < 16; l++) m = lane[l] > m ? lane[l] : m;
+    for (int l = 0; l < 64; l++) m = lane[l] > m ? lane[l] : m;
     return m;
 }
 

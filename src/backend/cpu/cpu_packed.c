@@ -369,8 +369,12 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
         else fathom_cpu_gemm_q4(kern, o, ldo, a, w4, n0, cols, rows, panel);
         if (!gamma) {
             if (b || act != FATHOM_ACT_NONE)
-                for (int r = 0; r < rows; r++)
-                    fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
+                for (int r = 0; r < rows; r++) {
+                    /* AVX-512 GELU, erf to 3e-7; int8 keeps the fp32 one, its variants agree bit for bit */
+                    if (fast && !wq && act == FATHOM_ACT_GELU)
+                        fathom_cpu_bias_gelu_avx512(o + (size_t)r * N, b ? b + n0 : NULL, cols);
+                    else fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
+                }
             continue;
         }
         for (int r = 0; r < rows; r++) {

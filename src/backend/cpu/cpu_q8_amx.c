@@ -26,23 +26,24 @@ fathom_cpu_gemm_q8_amx(float *c, size_t ldc, const int8_t *a, const float *sa,
     _tile_loadconfig(&cfg);
     const int Kp = w->Kp;
     int32_t buf[32 * 32] __attribute__((aligned(64)));
-    for (int j = 0; j < ncols; j += 32) {
-        const int8_t *bp = w->w + (size_t)((n0 + j) / 32) * Kp * 32;
-        int nv = ncols - j < 32 ? ncols - j : 32;
-        for (int m = 0; m < M; m += 32) {
-            const int8_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+    for (int m = 0; m < M; m += 32) { /* row blocks outer, as in cpu_bf16_amx.c */
+        const int8_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+        int mv = M - m < 32 ? M - m : 32;
+        for (int j = 0; j < ncols; j += 32) {
+            const int8_t *bp = w->w + (size_t)((n0 + j) / 32) * Kp * 32;
+            int nv = ncols - j < 32 ? ncols - j : 32;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
             for (int k = 0; k < Kp; k += 64) {
                 const int8_t *b = bp + (size_t)(k / 4) * 128;
-                _tile_loadd(4, a0 + k, Kp);
-                _tile_loadd(5, a1 + k, Kp);
                 _tile_loadd(6, b, 128);
-                _tile_loadd(7, b + 64, 128);
+                _tile_loadd(4, a0 + k, Kp);
                 _tile_dpbssd(0, 4, 6);
+                _tile_loadd(7, b + 64, 128);
                 _tile_dpbssd(1, 4, 7);
+                _tile_loadd(5, a1 + k, Kp);
                 _tile_dpbssd(2, 5, 6);
                 _tile_dpbssd(3, 5, 7);
             }
@@ -50,7 +51,6 @@ fathom_cpu_gemm_q8_amx(float *c, size_t ldc, const int8_t *a, const float *sa,
             _tile_stored(1, buf + 16, 128);
             _tile_stored(2, buf + 16 * 32, 128);
             _tile_stored(3, buf + 16 * 32 + 16, 128);
-            int mv = M - m < 32 ? M - m : 32;
             const float *sw = w->scale + n0 + j;
             for (int r = 0; r < mv; r++) {
                 float *cr = c + (size_t)(m + r) * ldc + j;
