@@ -8,6 +8,7 @@
  * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
  * sender that dies and comes back is picked up again); a file ends (or loops). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -87,6 +88,7 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     uint8_t *dst[4] = {f->rgb, 0, 0, 0};
     int dst_ls[4] = {sc->ow * 3, 0, 0, 0};
     sws_scale(sc->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sc->sw_h, dst, dst_ls);
+    sv_frame_prepare(s, f, cfg->input_size); /* while the analyser runs the previous frame */
     int64_t pts = fr->best_effort_timestamp;
     f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
     if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
@@ -98,16 +100,31 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     /* a file played as fast as possible is not live: every frame is analysed
      * (the source waits for the analyser instead of dropping) */
     while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
-           !sv_slot_wait_taken(&s->in, 0.1)) {
+           !sv_queue_wait_room(&s->in, 0.1)) {
     }
     f->id = s->next_id++;
     f->source_gen = atomic_load(&s->n_source_opens);
     f->keep = is_file && !cfg->realtime;
     f->t_capture = sv_now();
-    sv_slot_put(&s->in, f);
+    sv_queue_put(&s->in, f);
     sv_frame_unref(&f);
     atomic_fetch_add(&s->n_source, 1);
     sv_rate_tick(s, &s->rate_source);
+}
+
+void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size) {
+    pthread_mutex_lock(&s->engine_mu);
+    int video = s->video; /* a VDA session prepares its own input (a live switch is caught by
+                             the analyser, which checks x_size and the network size) */
+    pthread_mutex_unlock(&s->engine_mu);
+    if (video) return;
+    fathom_network_size(f->h, f->w, input_size, &f->nh, &f->nw);
+    f->x = malloc((size_t)3 * f->nh * f->nw * sizeof(float));
+    if (f->x && fathom_preprocess(f->rgb, f->h, f->w, (size_t)f->w * 3, f->nh, f->nw, f->x) != FATHOM_OK) {
+        free(f->x);
+        f->x = NULL;
+    }
+    f->x_size = input_size;
 }
 
 static int play(src_ctx *c, int is_file, const sv_config *cfg) {
