@@ -2,7 +2,8 @@
 than UDP (run by test_serve_protocols.sh): RTMP, SRT and HTTP, each on loopback against a real
 ffmpeg peer. Sources: ffmpeg serves a live H.264 stream (RTMP `-listen 1`, SRT listener, HTTP
 `-listen 1`) and the worker plays it; outputs: ffmpeg listens (RTMP server, SRT listener) and the
-worker publishes its colorized depth to it, then the receiver leaves and comes back. Each check prints ok/FAIL; exit 1 on any failure."""
+worker publishes its colorized depth to it, then the receiver leaves and comes back. And what a
+V4L2 camera needs, short of a camera: source_options reaching the demuxer, a missing device. Each check prints ok/FAIL; exit 1 on any failure."""
 import asyncio
 import json
 import os
@@ -106,6 +107,46 @@ def output_case(name, listen_url, serve_url, ext):
         srv.stop()
 
 
+def camera_cases():
+    """What a V4L2 camera needs, without one (no /dev/video* nor v4l2loopback in a container):
+    source_options reach the demuxer as a camera's would (a raw RGB file readable only with
+    format, video_size, pixel_format and framerate given), a missing device gives a clear state
+    logged once, bad options are refused or reported."""
+    raw = os.path.join(T, "cam.rgb")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=176x144:rate=10",
+                    "-t", "2", "-f", "rawvideo", "-pix_fmt", "rgb24", raw], check=True)
+    srv = Server("--source", raw, "--loop", "--source-options",
+                 "format=rawvideo,video_size=176x144,pixel_format=rgb24,framerate=10,no_such_option=1")
+    try:
+        ok = wait_for(lambda: status(srv).get("analyser", {}).get("frames", 0) >= 3, 60)
+        frames = asyncio.run(ws_frames(srv.url.replace("http://", "ws://") + "/v1/stream", 2)) if ok else []
+        check("source_options: a raw file opened with format/video_size/pixel_format/framerate gives 144x176 frames",
+              ok and len(frames) == 2 and all((h["height"], h["width"]) == (144, 176) for h, _ in frames),
+              (status(srv).get("source"), [h for h, _ in frames], srv.stderr()[-1500:]))
+        err = srv.stderr()
+        check("source_options: an option the input does not take is logged once",
+              err.count("option no_such_option=1 not used by the rawvideo input") == 1, err[-1500:])
+        code, body, _ = http(srv.url + "/v1/config", "PATCH", json.dumps({"source_options": "video_size"}).encode())
+        check("source_options: an item without KEY=VALUE gets 400 naming the key",
+              code == 400 and b"source_options" in body, (code, body))
+        code, _, _ = http(srv.url + "/v1/config", "PATCH", json.dumps({"source_options": "format=no_such_demuxer"}).encode())
+        state = lambda: status(srv).get("source", {}).get("state", "")
+        check("source_options: an unknown format is reported in the source state",
+              code == 200 and wait_for(lambda: "no 'no_such_demuxer' input format" in state(), 20), state())
+        dev = "/dev/video99"
+        code, _, _ = http(srv.url + "/v1/config", "PATCH", json.dumps({"source": dev, "source_options": ""}).encode())
+        check("camera: a missing device says so in the source state",
+              code == 200 and wait_for(lambda: "no such device" in state(), 20), state())
+        time.sleep(2.5)  # several reopen attempts
+        err = srv.stderr()
+        check("camera: the missing device is logged once, not on every retry, and the worker serves on",
+              err.count(f"source {dev}: cannot open: no such device") == 1
+              and status(srv).get("source", {}).get("errors", 0) >= 3, (err[-1200:], status(srv).get("source")))
+    finally:
+        srv.stop()
+
+
+camera_cases()
 inp, outp = protocols()
 for proto in ("rtmp", "srt", "http"):
     if proto not in inp:
