@@ -30,6 +30,9 @@ static void usage(FILE *f) {
 "      --metric --max-depth M  as fathom run\n"
 "      --source SRC        file, URL (udp://, rtsp://, rtmp://, http://, srt://) or /dev/videoN;\n"
 "                          without it only POST /v1/depth is served\n"
+"      --source-options O  KEY=VALUE,... for opening the source, as ffmpeg's input options;\n"
+"                          a camera: video_size=1280x720,framerate=30,input_format=mjpeg;\n"
+"                          format=NAME forces the demuxer (v4l2, rawvideo, ...)\n"
 "      --realtime          play files at their own frame rate (default: as fast as possible)\n"
 "      --loop              start files again at their end\n"
 "      --listen HOST:PORT  default 127.0.0.1:8080; port 0 picks a free port. The first stdout\n"
@@ -70,7 +73,8 @@ enum {
 static const struct { const char *flag, *key; } k_setting_flags[] = {
     {"colormap", "colormap"}, {"input-size", "input_size"}, {"max-res", "max_res"},
     {"max-clients", "max_clients"}, {"max-body", "max_body"}, {"client-queue", "client_queue"},
-    {"jpeg-quality", "jpeg_quality"}, {"record", "record"}, {"output-url", "output_url"}};
+    {"jpeg-quality", "jpeg_quality"}, {"record", "record"}, {"output-url", "output_url"},
+    {"source-options", "source_options"}};
 
 static const struct option k_opts[] = {
     {"model", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
@@ -82,7 +86,7 @@ static const struct option k_opts[] = {
     {"max-res", required_argument, 0, O_SET}, {"max-clients", required_argument, 0, O_SET},
     {"max-body", required_argument, 0, O_SET}, {"client-queue", required_argument, 0, O_SET},
     {"jpeg-quality", required_argument, 0, O_SET}, {"record", required_argument, 0, O_SET},
-    {"output-url", required_argument, 0, O_SET},
+    {"output-url", required_argument, 0, O_SET}, {"source-options", required_argument, 0, O_SET},
     {"device", required_argument, 0, O_DEVICE}, {"precision", required_argument, 0, O_PRECISION},
     {"threads", required_argument, 0, O_THREADS}, {"offline", no_argument, 0, O_OFFLINE},
     {"metric", no_argument, 0, O_METRIC}, {"max-depth", required_argument, 0, O_MAX_DEPTH},

@@ -17,3 +17,9 @@ if(TARGET fathom_python)
   set_tests_properties(python/pytest PROPERTIES LABELS "python;nosan" TIMEOUT 900
     ENVIRONMENT "${FATHOM_TEST_ENV};PYTHONPATH=${FATHOM_PYTHON_DIR}")
 endif()
+
+# fathom serve over RTMP, SRT and HTTP (~80 s of real-time streams): the code it adds over the
+# UDP tests is libavformat's, so the sanitizer builds would add minutes and no coverage
+if(TEST serve/test_serve_protocols)
+  set_property(TEST serve/test_serve_protocols APPEND PROPERTY LABELS nosan)
+endif()

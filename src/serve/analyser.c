@@ -1,7 +1,10 @@
-/* analyser.c - the analyser thread (newest source frame -> depth -> sinks slot) and the
- * one-image path of POST /v1/depth. Both use the server's single engine under engine_mu and
- * compute exactly what `fathom run` does: official resize to the network size, forward pass,
- * align-corners resize back to the image size. */
+/* analyser.c - the analyser thread (newest source frame -> the network's output -> the post
+ * stage's slot) and the one-image path of POST /v1/depth. Both use the server's single engine
+ * under engine_mu and compute exactly what `fathom run` does: official resize to the network
+ * size, forward pass, align-corners resize back to the image size. Like `fathom run`'s stages,
+ * the live path leaves only the forward pass on this thread: the source prepares the network
+ * input, the post stage resizes the depth back (perf, tiny model at 112 from 640x360: the two
+ * resizes and min/max were 27 % of this thread's time). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,50 +57,67 @@ static fathom_status vda_infer(sv_server *s, const uint8_t *rgb, size_t stride, 
     return st;
 }
 
-/* depth (h, w) of rgb through the engine (or the VDA session: live, gen as vda_infer); x/net
- * are grow-only scratch owned by the caller. */
-static fathom_status infer_body(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
-                                int input_size, int live, uint64_t gen, float *depth, float **x,
-                                size_t *x_cap, float **net, size_t *net_cap, double *busy,
-                                int *metric) {
+/* One inference. In: the image, and a network input the source already made (x_ready at
+ * x_nh x x_nw; NULL: made here in the grow-only scratch x). Out: the engine's output net (nh, nw), or
+ * for a VDA model the depth (h, w) itself; both malloc'd here and taken by the caller. */
+typedef struct infer_job {
+    const uint8_t *rgb;
+    size_t stride;
+    int w, h, input_size, live;
+    uint64_t gen;                    /* source opening (VDA cache resets) */
+    const float *x_ready;
+    int x_nh, x_nw;
+    float *x;                        /* owned: scratch, kept between calls */
+    size_t x_cap;
+    float *net;                      /* owned until taken */
+    int nh, nw;
+    float *depth;                    /* owned until taken */
+    double busy;                     /* seconds in the engine */
+    int metric;
+} infer_job;
+
+static fathom_status infer_body(sv_server *s, infer_job *j) {
     pthread_mutex_lock(&s->engine_mu);
     if (s->video) {
+        if (!j->depth) j->depth = malloc((size_t)j->w * j->h * sizeof(float));
+        fathom_status st = FATHOM_ERR_NOMEM;
         double t = sv_mono();
-        fathom_status st = vda_infer(s, rgb, stride, w, h, input_size, live, gen, depth);
-        *busy = sv_mono() - t;
-        *metric = s->metric;
+        if (j->depth)
+            st = vda_infer(s, j->rgb, j->stride, j->w, j->h, j->input_size, j->live, j->gen, j->depth);
+        j->busy = sv_mono() - t;
+        j->metric = s->metric;
         pthread_mutex_unlock(&s->engine_mu);
         return st;
     }
     pthread_mutex_unlock(&s->engine_mu);
     int nh, nw;
-    fathom_network_size(h, w, input_size, &nh, &nw);
+    fathom_network_size(j->h, j->w, j->input_size, &nh, &nw);
     size_t px = (size_t)nh * nw;
-    if (*x_cap < 3 * px) {
-        free(*x);
-        *x = malloc(3 * px * sizeof(float));
-        *x_cap = *x ? 3 * px : 0;
+    const float *x = j->x_ready;
+    if (!x || j->x_nh != nh || j->x_nw != nw) {
+        if (j->x_cap < 3 * px) {
+            free(j->x);
+            j->x = malloc(3 * px * sizeof(float));
+            j->x_cap = j->x ? 3 * px : 0;
+        }
+        if (!j->x) return FATHOM_ERR_NOMEM;
+        fathom_status st = fathom_preprocess(j->rgb, j->h, j->w, j->stride, nh, nw, j->x);
+        if (st != FATHOM_OK) return st;
+        x = j->x;
     }
-    if (*net_cap < px) {
-        free(*net);
-        *net = malloc(px * sizeof(float));
-        *net_cap = *net ? px : 0;
-    }
-    if (!*x || !*net) return FATHOM_ERR_NOMEM;
-    fathom_status st = fathom_preprocess(rgb, h, w, stride, nh, nw, *x);
-    if (st != FATHOM_OK) return st;
+    if (!j->net) j->net = malloc(px * sizeof(float));
+    if (!j->net) return FATHOM_ERR_NOMEM;
     pthread_mutex_lock(&s->engine_mu);
     if (s->video) { /* switched to a VDA model meanwhile */
         pthread_mutex_unlock(&s->engine_mu);
-        return infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net,
-                          net_cap, busy, metric);
+        return infer_body(s, j);
     }
     double t = sv_mono();
-    st = fathom_engine_forward(s->engine, *x, 1, nh, nw, *net);
-    *busy = sv_mono() - t;
-    *metric = s->metric; /* of the engine that computed it (models switch live) */
+    fathom_status st = fathom_engine_forward(s->engine, x, 1, nh, nw, j->net);
+    j->busy = sv_mono() - t;
+    j->metric = s->metric; /* of the engine that computed it (models switch live) */
     pthread_mutex_unlock(&s->engine_mu);
-    if (st == FATHOM_OK) fathom_resize_depth(*net, nh, nw, depth, h, w);
+    j->nh = nh, j->nw = nw;
     return st;
 }
 
@@ -109,20 +129,16 @@ static fathom_status infer_body(sv_server *s, const uint8_t *rgb, size_t stride,
  * thread instead (omp_set_num_threads outside any region) corrupted the heap at thread exit
  * in libgomp; inside a region it is the implicit task's, which libgomp owns. A team of one is
  * not an active level, so the engine's own regions still run their threads. */
-static fathom_status infer(sv_server *s, const uint8_t *rgb, size_t stride, int w, int h,
-                           int input_size, int live, uint64_t gen, float *depth, float **x,
-                           size_t *x_cap, float **net, size_t *net_cap, double *busy, int *metric) {
+static fathom_status infer(sv_server *s, infer_job *j) {
     fathom_status st = FATHOM_OK;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(1)
     {
         omp_set_num_threads(1);
-        st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
-                        busy, metric);
+        st = infer_body(s, j);
     }
 #else
-    st = infer_body(s, rgb, stride, w, h, input_size, live, gen, depth, x, x_cap, net, net_cap,
-                    busy, metric);
+    st = infer_body(s, j);
 #endif
     return st;
 }
@@ -133,21 +149,23 @@ fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int in
     *depth = NULL;
     fathom_status st = fathom_image_decode(data, size, "request body", FATHOM_DEFAULT_MAX_PIXELS, &img);
     if (st != FATHOM_OK) return st;
-    float *x = NULL, *net = NULL; /* owned here */
-    size_t xc = 0, nc = 0;
-    double busy;
-    float *d = malloc((size_t)img.width * img.height * sizeof(float));
-    st = d ? infer(s, img.rgb, img.stride, img.width, img.height, input_size, 0, 0, d, &x, &xc,
-                   &net, &nc, &busy, metric)
-           : FATHOM_ERR_NOMEM;
-    free(x);
-    free(net);
+    infer_job j = {.rgb = img.rgb, .stride = img.stride, .w = img.width, .h = img.height,
+                   .input_size = input_size};
+    st = infer(s, &j);
+    if (st == FATHOM_OK && !j.depth) { /* the engine's output back to the image size */
+        j.depth = malloc((size_t)img.width * img.height * sizeof(float));
+        if (j.depth) fathom_resize_depth(j.net, j.nh, j.nw, j.depth, img.height, img.width);
+        else st = FATHOM_ERR_NOMEM;
+    }
+    free(j.x);
+    free(j.net);
     if (st == FATHOM_OK) {
-        *depth = d;
+        *depth = j.depth;
         *w = img.width;
         *h = img.height;
+        *metric = j.metric;
     } else {
-        free(d);
+        free(j.depth);
     }
     fathom_image_free(&img);
     return st;
@@ -174,15 +192,19 @@ static void update_governor(sv_server *s, double target) {
 
 void *sv_analyser_main(void *arg) {
     sv_server *s = arg;
-    uint64_t seen = 0;
-    float *x = NULL, *net = NULL; /* owned: scratch */
-    size_t xc = 0, nc = 0;
+    float *x = NULL; /* owned: scratch */
+    size_t xc = 0;
     s->gov_target = -1;
     while (!atomic_load(&s->stop)) {
         sv_config cfg;
         sv_get_config(s, &cfg);
         update_governor(s, cfg.target_util);
-        sv_frame *f = sv_slot_wait(&s->in, &seen, 0.2, &s->stop);
+        double t_wait = sv_mono();
+        sv_frame *f = sv_queue_take(&s->in, 0.2, &s->stop);
+        t_wait = sv_mono() - t_wait;
+        pthread_mutex_lock(&s->stats_mu);
+        s->starved_s_total += t_wait; /* waiting for the source */
+        pthread_mutex_unlock(&s->stats_mu);
         if (!f) continue;
         sv_get_config(s, &cfg); /* the settings as of this frame (the wait may have been long) */
         if (s->gov) {
@@ -194,40 +216,44 @@ void *sv_analyser_main(void *arg) {
                 nanosleep(&ts, NULL);
             }
         }
-        size_t n = (size_t)f->w * f->h;
-        float *d = malloc(n * sizeof(float)); /* moves into the frame */
-        double busy = 0;
-        int metric = 0;
-        fathom_status st = d ? infer(s, f->rgb, (size_t)f->w * 3, f->w, f->h, cfg.input_size, 1,
-                                     f->source_gen, d, &x, &xc, &net, &nc, &busy, &metric)
-                             : FATHOM_ERR_NOMEM;
-        if (s->gov) fathom_governor_record(s->gov, 0, busy, 1);
+        infer_job j = {.rgb = f->rgb, .stride = (size_t)f->w * 3, .w = f->w, .h = f->h,
+                       .input_size = cfg.input_size, .live = 1, .gen = f->source_gen,
+                       .x_ready = f->x_size == cfg.input_size ? f->x : NULL, .x_nh = f->nh,
+                       .x_nw = f->nw, .x = x, .x_cap = xc};
+        fathom_status st = infer(s, &j);
+        x = j.x, xc = j.x_cap;
+        if (s->gov) fathom_governor_record(s->gov, 0, j.busy, 1);
         if (st != FATHOM_OK) {
             fathom_log(FATHOM_LOG_WARN, "analyser: frame %lld: %s", (long long)f->id,
                        fathom_last_error());
-            free(d);
+            free(j.net);
+            free(j.depth);
             sv_frame_unref(&f);
             continue;
         }
-        /* frames are shared read-only once published; this one is not yet */
-        f->depth = d;
-        fathom_norm_range(d, n, NULL, &f->lo, &f->hi);
-        f->metric = metric;
+        /* frames are shared read-only once published; this one is not yet. The depth resize
+         * and min/max run in the post stage, beside the next inference. */
+        free(f->x);
+        f->x = NULL;
+        f->net = j.net, f->nh = j.nh, f->nw = j.nw;
+        f->depth = j.depth;
+        f->metric = j.metric;
         f->cmap = cfg.colormap;
         f->invert = cfg.invert;
         f->quality = cfg.jpeg_quality;
         f->t_done = sv_now();
         pthread_mutex_lock(&s->stats_mu);
-        s->infer_s_last = busy;
+        s->infer_s_last = j.busy;
+        s->infer_s_total += j.busy;
         pthread_mutex_unlock(&s->stats_mu);
         atomic_fetch_add(&s->n_analysed, 1);
         sv_rate_tick(s, &s->rate_analyser);
-        sv_slot_put(&s->out, f);
-        if (cfg.record[0] || cfg.output_url[0]) sv_outputs_push(s, f);
+        /* a file played as fast as possible loses no frame here either */
+        while (f->keep && !atomic_load(&s->stop) && !sv_queue_wait_room(&s->post, 0.1)) {
+        }
+        sv_queue_put(&s->post, f);
         sv_frame_unref(&f);
-        sv_ws_notify_all(s);
     }
     free(x);
-    free(net);
     return NULL;
 }

@@ -15,7 +15,7 @@
 
 #include "media/colormap.h"
 
-typedef enum { K_STR, K_BOOL, K_INT, K_NUM, K_CMAP, K_BYTES } kind;
+typedef enum { K_STR, K_OPTS, K_BOOL, K_INT, K_NUM, K_CMAP, K_BYTES } kind;
 
 typedef struct key_info {
     const char *name;
@@ -30,6 +30,10 @@ static const key_info k_keys[] = {
     {"source", K_STR, 0, 0, OFF(source),
      "file, URL (udp://, rtsp://, http://, srt://) or /dev/videoN; empty: POST /v1/depth only.\n"
      "# Changing it closes the current source and opens the new one (clients stay connected)."},
+    {"source_options", K_OPTS, 0, 0, OFF(source_options),
+     "options for opening the source, KEY=VALUE separated by commas, as ffmpeg's input options;\n"
+     "# a camera: video_size=1280x720,framerate=30,input_format=mjpeg; format=NAME forces the\n"
+     "# demuxer (v4l2, rawvideo, ...). Changing it reopens the source."},
     {"model", K_STR, 0, 0, OFF(model),
      "model name or path; empty: the one given with --model. Changing it loads the new model\n"
      "# beside the running one and swaps between frames; a model that fails to load is refused."},
@@ -110,6 +114,17 @@ int sv_config_set(sv_config *c, const char *key, const char *v, char *err, size_
     void *p = (char *)c + ki->off;
     char *end;
     switch (ki->k) {
+    case K_OPTS: /* KEY=VALUE,KEY=VALUE: every item has a key */
+        for (const char *q = v; *q;) {
+            const char *comma = strchr(q, ','), *eq = strchr(q, '=');
+            size_t n = comma ? (size_t)(comma - q) : strlen(q);
+            if (!eq || eq == q || (size_t)(eq - q) >= n) {
+                snprintf(err, cap, "%s: '%.*s' is not KEY=VALUE", key, n > 64 ? 64 : (int)n, q);
+                return -1;
+            }
+            q += n + (comma ? 1 : 0);
+        }
+        /* fall through */
     case K_STR:
         if (strlen(v) >= SV_STR) {
             snprintf(err, cap, "%s: longer than %d bytes", key, SV_STR - 1);
@@ -255,6 +270,7 @@ int sv_config_load_yaml(sv_config *c, const char *text, size_t len, char *err, s
 static void value_text(const sv_config *c, const key_info *ki, char *buf, size_t cap) {
     const void *p = (const char *)c + ki->off;
     switch (ki->k) {
+    case K_OPTS:
     case K_STR: snprintf(buf, cap, "%s", (const char *)p); break;
     case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p ? "true" : "false"); break;
     case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
@@ -298,7 +314,7 @@ char *sv_config_to_yaml(const sv_config *c) {
         /* strings are double-quoted YAML scalars: escape what YAML would read otherwise */
         char q[2300];
         size_t m = 0;
-        if (k_keys[i].k == K_STR) {
+        if (k_keys[i].k == K_STR || k_keys[i].k == K_OPTS) {
             q[m++] = '"';
             for (const char *s = v; *s && m < sizeof q - 4; s++) {
                 if (*s == '"' || *s == '\\') q[m++] = '\\';

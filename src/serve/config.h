@@ -12,6 +12,7 @@
 #define SV_STR 1024
 typedef struct fathom_serve_config {
     char source[SV_STR];      /* file, URL or /dev/videoN; "" = POST /v1/depth only */
+    char source_options[SV_STR]; /* KEY=VALUE,... given to libavformat when opening it */
     char model[SV_STR];       /* name or path; "" = the model the server started with */
     char record[SV_STR];      /* depth video being recorded; "" = off */
     char output_url[SV_STR];  /* live depth stream published by libavformat; "" = off */

@@ -65,6 +65,8 @@ void sv_frame_unref(sv_frame **pf) {
     *pf = NULL;
     if (!f || atomic_fetch_sub(&f->ref, 1) != 1) return;
     free(f->rgb);
+    free(f->x);
+    free(f->net);
     free(f->depth);
     free(f->jpeg[0]);
     free(f->jpeg[1]);
@@ -184,21 +186,10 @@ sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomi
         f = s->f;
         sv_frame_ref(f);
         *seen = s->seq;
-        if (!s->taken) pthread_cond_broadcast(&s->cv); /* a paced producer waits for this */
         s->taken = 1;
     }
     pthread_mutex_unlock(&s->mu);
     return f;
-}
-
-int sv_slot_wait_taken(sv_slot *s, double timeout_s) {
-    struct timespec dl = sv_deadline(timeout_s);
-    pthread_mutex_lock(&s->mu);
-    while (s->f && !s->taken)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;
-    int r = !s->f || s->taken;
-    pthread_mutex_unlock(&s->mu);
-    return r;
 }
 
 void sv_slot_wake(sv_slot *s) {

@@ -9,7 +9,7 @@
 #include "serve/priv.h"
 
 typedef struct snap {
-    double uptime, fps_source, fps_analyser, fps_sent, infer_s, lat_sum;
+    double uptime, fps_source, fps_analyser, fps_sent, infer_s, infer_total, starved, lat_sum;
     uint64_t lat_hist[SV_LAT_BUCKETS], lat_count;
     char source_state[160];
     char output_state[2][300];
@@ -23,6 +23,8 @@ static void take(sv_server *s, snap *o) {
     o->fps_analyser = sv_rate_fps(&s->rate_analyser, now);
     o->fps_sent = sv_rate_fps(&s->rate_sent, now);
     o->infer_s = s->infer_s_last;
+    o->infer_total = s->infer_s_total;
+    o->starved = s->starved_s_total;
     memcpy(o->lat_hist, s->lat_hist, sizeof o->lat_hist);
     o->lat_count = s->lat_count;
     o->lat_sum = s->lat_sum;
@@ -64,7 +66,10 @@ char *sv_status_json(sv_server *s) {
     cJSON_AddNumberToObject(an, "frames", U(n_analysed));
     cJSON_AddNumberToObject(an, "fps", o.fps_analyser);
     cJSON_AddNumberToObject(an, "dropped", U(in.drops));
+    cJSON_AddNumberToObject(an, "post_dropped", U(post.drops));
     cJSON_AddNumberToObject(an, "infer_ms", o.infer_s * 1e3);
+    cJSON_AddNumberToObject(an, "busy_s", o.infer_total);
+    cJSON_AddNumberToObject(an, "starved_s", o.starved);
     cJSON_AddNumberToObject(an, "depth_posts", U(n_depth_posts));
     cJSON *sk = cJSON_AddObjectToObject(r, "sinks");
     cJSON_AddNumberToObject(sk, "ws_clients", atomic_load(&s->n_ws));
@@ -144,6 +149,7 @@ char *sv_metrics_text(sv_server *s) {
     put(&b, "# HELP fathom_serve_dropped_total Frames dropped by latest-frame-wins slots and slow clients.\n"
             "# TYPE fathom_serve_dropped_total counter\n");
     put(&b, "fathom_serve_dropped_total{stage=\"analyser\"} %.0f\n", U(in.drops));
+    put(&b, "fathom_serve_dropped_total{stage=\"post\"} %.0f\n", U(post.drops));
     put(&b, "fathom_serve_dropped_total{stage=\"ws\"} %.0f\n", U(n_drop_ws));
     put(&b, "fathom_serve_dropped_total{stage=\"mjpeg\"} %.0f\n", U(n_drop_mjpeg));
     put(&b, "fathom_serve_dropped_total{stage=\"outputs\"} %.0f\n", U(n_drop_outputs));

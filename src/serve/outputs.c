@@ -29,7 +29,8 @@ typedef struct outputs {
     int64_t rec_pts0, rec_last;
     sv_stream *stream;         /* owned */
     char url[SV_STR];
-    int st_w, st_h, st_failed;
+    int st_w, st_h;
+    double st_retry, st_backoff; /* failed: next try (monotonic) and the wait before it */
     double t0;
 } outputs;
 
@@ -145,29 +146,36 @@ static void write_record(sv_server *s, outputs *o, sv_frame *f) {
     o->rec_failed = 1;
 }
 
+/* A stream that fails (the server or receiver went away, or never was there) is tried again
+ * after 1, 2, 4 ... 30 s, as a source is reopened: a receiver that comes back gets the stream
+ * back without touching the settings. */
+static void stream_failed(sv_server *s, outputs *o, const char *why) {
+    o->st_backoff = o->st_backoff > 0 ? (o->st_backoff * 2 > 30 ? 30 : o->st_backoff * 2) : 1;
+    o->st_retry = sv_mono() + o->st_backoff;
+    fathom_log(FATHOM_LOG_WARN, "%s; trying again in %.0f s", why, o->st_backoff);
+    sv_set_output_state(s, 1, "error: %s (trying again in %.0f s)", why, o->st_backoff);
+}
+
 static void write_stream(sv_server *s, outputs *o, sv_frame *f) {
     if (o->stream && (f->w != o->st_w || f->h != o->st_h)) sv_stream_close(&o->stream);
-    if (!o->stream && !o->st_failed) {
+    if (!o->stream && sv_mono() >= o->st_retry) {
         if (sv_stream_open(o->url, f->w, f->h, &s->stop, &o->stream) != FATHOM_OK) {
-            fathom_log(FATHOM_LOG_WARN, "%s", fathom_last_error());
-            sv_set_output_state(s, 1, "error: %s", fathom_last_error());
-            o->st_failed = 1;
+            stream_failed(s, o, fathom_last_error());
             return;
         }
         o->st_w = f->w, o->st_h = f->h;
         fathom_log(FATHOM_LOG_INFO, "output_url: publishing %s (%dx%d)", o->url, f->w, f->h);
         sv_set_output_state(s, 1, "publishing %s", o->url);
     }
-    if (!o->stream) return; /* failed: until the setting changes */
+    if (!o->stream) return; /* failed: until the next try */
     const uint8_t *rgb = sv_frame_color(f);
     if (rgb && sv_stream_write(o->stream, rgb, (int64_t)((f->t_capture - o->t0) * 1e6)) == FATHOM_OK) {
         atomic_fetch_add(&s->n_streamed, 1);
+        o->st_backoff = 0;
         return;
     }
-    fathom_log(FATHOM_LOG_WARN, "%s; stream stopped", rgb ? fathom_last_error() : "output_url: out of memory");
-    sv_set_output_state(s, 1, "error: %s", rgb ? fathom_last_error() : "out of memory");
+    stream_failed(s, o, rgb ? fathom_last_error() : "output_url: out of memory");
     sv_stream_close(&o->stream);
-    o->st_failed = 1;
 }
 
 /* Close what the settings no longer ask for; reset failures when a setting changes. */
@@ -184,7 +192,7 @@ static void follow_settings(sv_server *s, outputs *o, const sv_config *c) {
         sv_stream_close(&o->stream);
         sv_set_output_state(s, 1, c->output_url[0] ? "starting" : "off");
         snprintf(o->url, sizeof o->url, "%s", c->output_url);
-        o->st_failed = 0;
+        o->st_retry = o->st_backoff = 0;
     }
 }
 

@@ -10,8 +10,9 @@
 
 #include "serve/serve.h"
 
-/* One frame through the stages: the source fills rgb, the analyser depth. Refcounted: every
- * slot and every sink holding it owns one reference. */
+/* One frame through the stages: the source fills rgb (and x), the analyser net (or depth, for
+ * VDA), the post stage depth and lo..hi. Refcounted: every slot and every sink holding it owns
+ * one reference. */
 typedef struct sv_frame {
     atomic_int ref;
     int64_t id;            /* 0-based per server, in capture order */
@@ -23,7 +24,11 @@ typedef struct sv_frame {
     double t_done;         /* when the analyser finished */
     int w, h;
     uint8_t *rgb;          /* owned: (h, w, 3) */
-    float *depth;          /* owned: (h, w), NULL until analysed */
+    float *x;              /* owned: network input (3, nh, nw) the source prepared for x_size;
+                              NULL: the analyser prepares it (a VDA model takes rgb) */
+    int nh, nw, x_size;
+    float *net;            /* owned: the network's output (nh, nw), for the post stage */
+    float *depth;          /* owned: (h, w), NULL until post-processed */
     float lo, hi;          /* finite min..max of depth */
     int metric;
     fathom_colormap cmap;  /* settings the sinks render it with (snapshot at analysis) */
@@ -48,14 +53,14 @@ const uint16_t *sv_frame_u16(sv_frame *f);
  * memory or not analysed. */
 const uint8_t *sv_frame_color(sv_frame *f);
 
-/* Latest-frame-wins slot: put replaces (a frame nobody took counts as dropped); readers wait
- * for a sequence number newer than theirs. */
+/* Latest-frame-wins slot with many readers (the sinks): put replaces (a frame nobody took
+ * counts as dropped); readers wait for a sequence number newer than theirs. */
 typedef struct sv_slot {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sv_frame *f;      /* owned reference */
     uint64_t seq;     /* frames put so far */
-    int taken;        /* the current frame was taken (by the single consumer) */
+    int taken;        /* the current frame was taken by some reader */
     atomic_uint_least64_t drops;
 } sv_slot;
 
@@ -66,8 +71,26 @@ void sv_slot_put(sv_slot *s, sv_frame *f); /* takes a new reference */
  * *seen, or NULL. stop (may be NULL) ends the wait early when set. */
 sv_frame *sv_slot_wait(sv_slot *s, uint64_t *seen, double timeout_s, const atomic_int *stop);
 void sv_slot_wake(sv_slot *s);
-/* Wait up to timeout_s until the current frame was taken (or the slot is empty). 1 if so. */
-int sv_slot_wait_taken(sv_slot *s, double timeout_s);
+
+/* Hand-over between two single-threaded stages (queue.c): live frames are latest-frame-wins
+ * (a put drops, and counts, every frame still waiting); frames with keep set queue up to
+ * SV_QUEUE_DEPTH, the producer waiting for room (none lost). */
+#define SV_QUEUE_DEPTH 4
+typedef struct sv_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sv_frame *f[SV_QUEUE_DEPTH]; /* owned references, a ring */
+    int head, n;
+    atomic_uint_least64_t drops;
+} sv_queue;
+
+void sv_queue_init(sv_queue *q);
+void sv_queue_destroy(sv_queue *q);
+void sv_queue_put(sv_queue *q, sv_frame *f); /* takes a new reference */
+/* The oldest waiting frame (caller unrefs), or NULL after timeout_s or when stop is set. */
+sv_frame *sv_queue_take(sv_queue *q, double timeout_s, const atomic_int *stop);
+int sv_queue_wait_room(sv_queue *q, double timeout_s); /* 1: fewer than DEPTH wait */
+void sv_queue_wake(sv_queue *q);
 
 /* Events per second over a sliding exponential average of intervals. */
 typedef struct sv_rate {
@@ -88,10 +111,11 @@ struct fathom_server {
     sv_config cfg;
     atomic_uint_least64_t cfg_gen;      /* bumped on every change */
 
-    sv_slot in;                          /* source -> analyser */
-    sv_slot out;                         /* analyser -> sinks */
-    pthread_t th_source, th_analyser;
-    int have_source_th, have_analyser_th;
+    sv_queue in;                         /* source -> analyser */
+    sv_queue post;                       /* analyser -> post stage (depth resize, min/max) */
+    sv_slot out;                         /* post stage -> sinks */
+    pthread_t th_source, th_analyser, th_post;
+    int have_source_th, have_analyser_th, have_post_th;
 
     pthread_mutex_t apply_mu;            /* one settings change at a time (a model load inside) */
     pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine; the
@@ -128,6 +152,8 @@ struct fathom_server {
     double lat_sum;
     uint64_t lat_count;
     double infer_s_last;
+    double infer_s_total;                /* engine time of all live frames */
+    double starved_s_total;              /* analyser time spent waiting for source frames */
     atomic_uint_least64_t n_source, n_analysed, n_sent_ws, n_sent_mjpeg, n_drop_ws, n_drop_mjpeg;
     atomic_uint_least64_t n_source_errors, n_source_opens, n_requests, n_bad_requests, n_unauth;
     atomic_uint_least64_t n_depth_posts, n_rejected_clients;
@@ -164,6 +190,10 @@ int sv_patch_config(sv_server *s, const char *json, size_t len, char *err, size_
 
 void *sv_source_main(void *arg);   /* source.c */
 void *sv_analyser_main(void *arg); /* analyser.c */
+void *sv_post_main(void *arg);     /* post.c */
+/* The network input of f for input_size (f->x, nh, nw), made in the source thread so the
+ * analyser only runs the engine. On failure f->x stays NULL (the analyser makes it). */
+void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size);
 void *sv_outputs_main(void *arg);  /* outputs.c */
 void sv_outputs_push(sv_server *s, sv_frame *f); /* queue a result (takes a new reference) */
 /* which 0: record, 1: output_url */

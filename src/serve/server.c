@@ -36,7 +36,8 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
     pthread_mutex_init(&s->stats_mu, NULL);
-    sv_slot_init(&s->in);
+    sv_queue_init(&s->in);
+    sv_queue_init(&s->post);
     sv_slot_init(&s->out);
     s->t_start = sv_mono();
     snprintf(s->source_state, sizeof s->source_state, "starting");
@@ -56,6 +57,11 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
         goto fail;
     }
     s->have_analyser_th = 1;
+    if (pthread_create(&s->th_post, NULL, sv_post_main, s) != 0) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the post thread");
+        goto fail;
+    }
+    s->have_post_th = 1;
     if (pthread_create(&s->th_outputs, NULL, sv_outputs_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the outputs thread");
         goto fail;
@@ -80,11 +86,13 @@ void sv_server_free(sv_server **ps) {
     if (!s) return;
     *ps = NULL;
     atomic_store(&s->stop, 1);
-    sv_slot_wake(&s->in);
+    sv_queue_wake(&s->in);
+    sv_queue_wake(&s->post);
     sv_slot_wake(&s->out);
     sv_ws_close_all(s);
     if (s->have_source_th) pthread_join(s->th_source, NULL);
     if (s->have_analyser_th) pthread_join(s->th_analyser, NULL);
+    if (s->have_post_th) pthread_join(s->th_post, NULL);
     pthread_mutex_lock(&s->outq_mu);
     pthread_cond_broadcast(&s->outq_cv);
     pthread_mutex_unlock(&s->outq_mu);
@@ -97,7 +105,8 @@ void sv_server_free(sv_server **ps) {
     fathom_vda_free(&s->vda);
     fathom_engine_free(&s->engine);
     fathom_model_free(&s->model_owned);
-    sv_slot_destroy(&s->in);
+    sv_queue_destroy(&s->in);
+    sv_queue_destroy(&s->post);
     sv_slot_destroy(&s->out);
     pthread_mutex_destroy(&s->cfg_mu);
     pthread_mutex_destroy(&s->apply_mu);

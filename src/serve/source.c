@@ -8,6 +8,8 @@
  * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
  * sender that dies and comes back is picked up again); a file ends (or loops). */
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,6 +27,10 @@ typedef struct src_ctx {
     sv_server *s;
     uint64_t gen;          /* cfg_gen the input was opened under */
     char url[1024];
+    char opts[1024];       /* source_options it was opened with */
+    char warned[1024];     /* source_options whose unused keys were logged */
+    char last_err[300];    /* the last open error logged: a dead input is logged once, not
+                              every 0.5 s (its state in the status stays current) */
     double deadline;       /* monotonic: give up a blocking call after this (0: none) */
     int timed_out;         /* the deadline fired (the error may surface a call later) */
 } src_ctx;
@@ -34,7 +40,7 @@ static int source_changed(src_ctx *c) {
     sv_config cfg;
     sv_get_config(c->s, &cfg);
     c->gen = atomic_load(&c->s->cfg_gen);
-    return strcmp(cfg.source, c->url) != 0;
+    return strcmp(cfg.source, c->url) != 0 || strcmp(cfg.source_options, c->opts) != 0;
 }
 
 static int interrupt_cb(void *arg) {
@@ -87,6 +93,7 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     uint8_t *dst[4] = {f->rgb, 0, 0, 0};
     int dst_ls[4] = {sc->ow * 3, 0, 0, 0};
     sws_scale(sc->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sc->sw_h, dst, dst_ls);
+    sv_frame_prepare(s, f, cfg->input_size); /* while the analyser runs the previous frame */
     int64_t pts = fr->best_effort_timestamp;
     f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
     if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
@@ -98,16 +105,71 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     /* a file played as fast as possible is not live: every frame is analysed
      * (the source waits for the analyser instead of dropping) */
     while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
-           !sv_slot_wait_taken(&s->in, 0.1)) {
+           !sv_queue_wait_room(&s->in, 0.1)) {
     }
     f->id = s->next_id++;
     f->source_gen = atomic_load(&s->n_source_opens);
     f->keep = is_file && !cfg->realtime;
     f->t_capture = sv_now();
-    sv_slot_put(&s->in, f);
+    sv_queue_put(&s->in, f);
     sv_frame_unref(&f);
     atomic_fetch_add(&s->n_source, 1);
     sv_rate_tick(s, &s->rate_source);
+}
+
+void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size) {
+    pthread_mutex_lock(&s->engine_mu);
+    int video = s->video; /* a VDA session prepares its own input (a live switch is caught by
+                             the analyser, which checks x_size and the network size) */
+    pthread_mutex_unlock(&s->engine_mu);
+    if (video) return;
+    fathom_network_size(f->h, f->w, input_size, &f->nh, &f->nw);
+    f->x = malloc((size_t)3 * f->nh * f->nw * sizeof(float));
+    if (f->x && fathom_preprocess(f->rgb, f->h, f->w, (size_t)f->w * 3, f->nh, f->nw, f->x) != FATHOM_OK) {
+        free(f->x);
+        f->x = NULL;
+    }
+    f->x_size = input_size;
+}
+
+/* source_options (KEY=VALUE,...; validated by the settings) into libavformat's options; the
+ * key `format` picks the demuxer. A /dev/video path is a V4L2 camera. 0, or -1 with the state
+ * set (an unknown format). */
+static int source_options(src_ctx *c, AVDictionary **opts, const AVInputFormat **ifmt) {
+    char buf[sizeof c->opts], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", c->opts);
+    const char *fmt_name = !strncmp(c->url, "/dev/video", 10) ? "video4linux2" : NULL;
+    for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(it, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        if (!strcmp(it, "format")) fmt_name = eq + 1;
+        else av_dict_set(opts, it, eq + 1, 0);
+    }
+    if (fmt_name && !(*ifmt = av_find_input_format(fmt_name))) {
+        sv_set_source_state(c->s, "error: %s: this FFmpeg has no '%s' input format", c->url, fmt_name);
+        if (strcmp(fmt_name, c->last_err))
+            fathom_log(FATHOM_LOG_WARN, "source %s: this FFmpeg has no '%s' input format", c->url, fmt_name);
+        snprintf(c->last_err, sizeof c->last_err, "%s", fmt_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The cause of a failed open, said plainly for cameras (the usual three). */
+static void open_error(const src_ctx *c, int ret, char *eb, size_t cap) {
+    int dev = !strncmp(c->url, "/dev/video", 10);
+    if (dev && ret == AVERROR(ENOENT))
+        snprintf(eb, cap, "no such device (camera not connected? `ls /dev/video*` lists them)");
+    else if (dev && ret == AVERROR(EBUSY))
+        snprintf(eb, cap, "device busy (another program is using the camera)");
+    else if (dev && ret == AVERROR(EACCES))
+        snprintf(eb, cap, "permission denied (add the user to the 'video' group)");
+    else if (dev && ret == AVERROR(EIO))
+        snprintf(eb, cap, "input/output error (the camera rejected the format, size or frame rate"
+                          " in source_options?)");
+    else
+        av_strerror(ret, eb, cap);
 }
 
 static int play(src_ctx *c, int is_file, const sv_config *cfg) {
@@ -116,24 +178,40 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
     if (!fmt) return 0;
     fmt->interrupt_callback.callback = interrupt_cb;
     fmt->interrupt_callback.opaque = c;
-    const AVInputFormat *ifmt = NULL;
-    if (!strncmp(c->url, "/dev/video", 10)) ifmt = av_find_input_format("video4linux2");
     AVDictionary *opts = NULL;
+    const AVInputFormat *ifmt = NULL;
+    if (source_options(c, &opts, &ifmt) != 0) {
+        av_dict_free(&opts);
+        avformat_free_context(fmt);
+        atomic_fetch_add(&s->n_source_errors, 1);
+        return 0;
+    }
     if (!is_file) av_dict_set(&opts, "rw_timeout", "5000000", 0);
     c->deadline = sv_mono() + 10; /* opening and probing a stream */
     c->timed_out = 0;
     int ret = avformat_open_input(&fmt, c->url, ifmt, &opts);
+    /* what the demuxer did not take (a camera option on a file, a misspelt key) */
+    const AVDictionaryEntry *e = NULL;
+    while (ret >= 0 && strcmp(c->opts, c->warned) &&
+           (e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX)))
+        if (strcmp(e->key, "rw_timeout"))
+            fathom_log(FATHOM_LOG_WARN, "source %s: option %s=%s not used by the %s input", c->url,
+                       e->key, e->value, fmt->iformat ? fmt->iformat->name : "?");
+    if (ret >= 0) snprintf(c->warned, sizeof c->warned, "%s", c->opts); /* once, not every loop */
     av_dict_free(&opts);
-    char eb[128];
+    char eb[256];
     if (ret < 0) {
-        av_strerror(ret, eb, sizeof eb);
+        open_error(c, ret, eb, sizeof eb);
         if (!atomic_load(&s->stop)) {
             sv_set_source_state(s, "error: %s: %s", c->url, eb);
-            fathom_log(FATHOM_LOG_WARN, "source %s: cannot open: %s", c->url, eb);
+            if (strcmp(eb, c->last_err)) /* once per cause */
+                fathom_log(FATHOM_LOG_WARN, "source %s: cannot open: %s", c->url, eb);
+            snprintf(c->last_err, sizeof c->last_err, "%s", eb);
         }
         atomic_fetch_add(&s->n_source_errors, 1);
         return atomic_load(&s->stop) ? -1 : 0;
     }
+    c->last_err[0] = '\0';
     AVCodecContext *dec = NULL;
     scaler sc = {.sw_fmt = -1, .t0_wall = -1};
     AVPacket *pkt = av_packet_alloc();
@@ -213,6 +291,7 @@ void *sv_source_main(void *arg) {
         c.gen = atomic_load(&s->cfg_gen);
         sv_get_config(s, &cfg);
         snprintf(c.url, sizeof c.url, "%s", cfg.source);
+        snprintf(c.opts, sizeof c.opts, "%s", cfg.source_options);
         if (!c.url[0]) {
             sv_set_source_state(s, "idle (no source: POST /v1/depth only)");
             nap(&c, 3600);
