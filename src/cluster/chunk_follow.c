@@ -28,14 +28,12 @@ static void fail(fathom_chunk_follow *f, fathom_status s) {
 static void *follow(void *arg) {
     fathom_chunk_follow *f = arg;
     fathom_chunk_manifest *man = &f->ctx->man;
-    double quit_at = 0;
     for (int i = 0; i < man->n; i++) {
         char path[5200];
         snprintf(path, sizeof path, "%s/c%05d/%s.npz", f->ctx->workdir, i, f->ctx->stem);
         pthread_mutex_lock(f->mu);
         while (!man->done[i] && !f->quit && !cancelled(f)) pthread_cond_wait(f->cv, f->mu);
         const int go = man->done[i] && !cancelled(f);
-        if (f->quit && !quit_at) quit_at = now_s();
         pthread_mutex_unlock(f->mu);
         if (!go) return NULL; /* interrupted or a chunk failed: the manifest says what is left */
         const double t = now_s();
@@ -59,9 +57,8 @@ static void *follow(void *arg) {
         s = fathom_chunk_manifest_save(man, f->ctx->mpath);
     }
     if (s != FATHOM_OK) fail(f, s);
-    if (!quit_at) quit_at = now_s(); /* every chunk was done before the workers ended */
+    f->done_at = now_s() - f->ctx->t0;
     pthread_mutex_unlock(f->mu);
-    f->tail_s = now_s() - quit_at;
     return NULL;
 }
 

@@ -278,8 +278,12 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
     /* the incremental merge: seconds busy merging (beside the compute), and after the last
      * chunk finished (what it adds to the run) */
+    double last_end = 0; /* the last chunk run now reported done */
+    for (int i = 0; ctx->ran_on && i < man->n; i++)
+        if (ctx->ran_on[i] >= 0 && ctx->t_end[i] > last_end) last_end = ctx->t_end[i];
+    double tail = f && f->done_at > 0 ? f->done_at - last_end : 0;
     cJSON_AddNumberToObject(t, "merge_s", f ? f->busy_s : 0);
-    cJSON_AddNumberToObject(t, "merge_tail_s", f ? f->tail_s : 0);
+    cJSON_AddNumberToObject(t, "merge_tail_s", tail > 0 ? tail : 0);
     cJSON_AddNumberToObject(t, "merged_before", f ? f->merged_before : 0);
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; outs && i < 3; i++)

@@ -151,7 +151,8 @@ typedef struct fathom_chunk_follow {
     int merged_before;                    /* man->merged found by a resume (merged again) */
     fathom_status err;
     char err_msg[1024];
-    double busy_s, tail_s;                /* seconds merging; after the last chunk finished */
+    double busy_s;                        /* seconds merging */
+    double done_at;                       /* outputs finished, seconds from ctx->t0 (0: not) */
     pthread_t thr;
     int started;
 } fathom_chunk_follow;
