@@ -23,6 +23,7 @@
 #ifndef FATHOM_CLUSTER_CHUNK_JOB_H
 #define FATHOM_CLUSTER_CHUNK_JOB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "cluster/chunk_plan.h"
@@ -78,6 +79,8 @@ typedef struct fathom_chunk_ctx {
      * was handed out and when it was reported done, and the engine / rank that ran it */
     double *t_start, *t_end;    /* owned: n each */
     int *ran_on;                /* owned: n */
+    pthread_mutex_t save_mu;    /* orders manifest saves (fathom_chunk_manifest_save_unlocked) */
+    int save_mu_ready;
 } fathom_chunk_ctx;
 /* Chunk i handed to engine / rank `who`; chunk i done (call under the table's lock). */
 void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who);
