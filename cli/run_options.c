@@ -249,7 +249,7 @@ static int parse_device_list(const char *s, fathom_run_params *rp, int threads,
         if (*p) p++;
     }
     if (!*p && rp->n_devices > 0) return 1;
-    cli_error("--device: '%s' is not cpu, cuda, cuda:N, auto or a comma list", s);
+    cli_error("--device: '%s' is not cpu, cuda, cuda:N, auto, local[:K] or a comma list", s);
     return 0;
 }
 

@@ -19,49 +19,49 @@ static int cancelled(const fathom_chunk_follow *f) {
     return f->cancel && atomic_load(f->cancel);
 }
 
-/* Under mu: the merge failed; the chunks go on (they stay reusable), the run reports it. */
-static void fail(fathom_chunk_follow *f, fathom_status s) {
+/* The merge failed; the chunks go on (they stay reusable), the run reports it. */
+static void *fail(fathom_chunk_follow *f, fathom_status s) {
+    pthread_mutex_lock(f->mu);
     f->err = s;
     snprintf(f->err_msg, sizeof f->err_msg, "%s", fathom_last_error());
+    pthread_mutex_unlock(f->mu);
+    return NULL;
+}
+
+/* Chunks 0..merged-1 are in the outputs: say so in the manifest (written outside the lock). */
+static fathom_status record_merged(fathom_chunk_follow *f, int merged) {
+    pthread_mutex_lock(f->mu);
+    f->ctx->man.merged = merged;
+    pthread_mutex_unlock(f->mu);
+    return fathom_chunk_manifest_save_unlocked(&f->ctx->man, f->ctx->mpath, f->mu,
+                                               &f->ctx->save_mu);
 }
 
 static void *follow(void *arg) {
     fathom_chunk_follow *f = arg;
     fathom_chunk_manifest *man = &f->ctx->man;
-    double quit_at = 0;
     for (int i = 0; i < man->n; i++) {
         char path[5200];
         snprintf(path, sizeof path, "%s/c%05d/%s.npz", f->ctx->workdir, i, f->ctx->stem);
         pthread_mutex_lock(f->mu);
         while (!man->done[i] && !f->quit && !cancelled(f)) pthread_cond_wait(f->cv, f->mu);
         const int go = man->done[i] && !cancelled(f);
-        if (f->quit && !quit_at) quit_at = now_s();
         pthread_mutex_unlock(f->mu);
         if (!go) return NULL; /* interrupted or a chunk failed: the manifest says what is left */
         const double t = now_s();
         fathom_status s = fathom_chunk_merger_add(f->mg, path);
         f->busy_s += now_s() - t;
-        pthread_mutex_lock(f->mu);
-        if (s == FATHOM_OK) {
-            man->merged = i + 1 < man->n ? i + 1 : man->merged; /* n once finished (below) */
-            s = fathom_chunk_manifest_save(man, f->ctx->mpath);
-        }
-        if (s != FATHOM_OK) fail(f, s);
-        pthread_mutex_unlock(f->mu);
-        if (s != FATHOM_OK) return NULL;
+        if (s == FATHOM_OK && i + 1 < man->n) s = record_merged(f, i + 1); /* n: below */
+        if (s != FATHOM_OK) return fail(f, s);
     }
     const double t = now_s();
     fathom_status s = fathom_chunk_merger_finish(f->mg);
     f->busy_s += now_s() - t;
+    if (s == FATHOM_OK) s = record_merged(f, man->n);
+    if (s != FATHOM_OK) return fail(f, s);
     pthread_mutex_lock(f->mu);
-    if (s == FATHOM_OK) {
-        man->merged = man->n;
-        s = fathom_chunk_manifest_save(man, f->ctx->mpath);
-    }
-    if (s != FATHOM_OK) fail(f, s);
-    if (!quit_at) quit_at = now_s(); /* every chunk was done before the workers ended */
+    f->done_at = now_s() - f->ctx->t0;
     pthread_mutex_unlock(f->mu);
-    f->tail_s = now_s() - quit_at;
     return NULL;
 }
 

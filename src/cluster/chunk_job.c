@@ -132,6 +132,25 @@ typedef struct worker_arg {
     int dev;
 } worker_arg;
 
+/* Chunk i's archive is in place: mark it done (the merge thread may take it), then say so in
+ * the manifest, written outside the lock so the other workers and the merge go on meanwhile. */
+static void record_done(runner *r, int i) {
+    pthread_mutex_lock(&r->mu);
+    fathom_chunk_ctx_ended(r->ctx, i);
+    r->state[i] = DONE;
+    r->man->done[i] = 1;
+    r->ran++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    fathom_status ms = fathom_chunk_manifest_save_unlocked(r->man, r->manifest_path, &r->mu,
+                                                           &r->ctx->save_mu);
+    if (ms != FATHOM_OK) {
+        pthread_mutex_lock(&r->mu);
+        set_err(r, ms, fathom_last_error());
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     runner *r = wa->r;
@@ -140,23 +159,21 @@ static void *worker(void *arg) {
         int i = -1;
         for (int k = 0; !r->stop && k < r->man->n && i < 0; k++)
             if (r->state[k] == PENDING) i = k;
-        if (i >= 0) r->state[i] = RUNNING, r->attempts[i]++, fathom_chunk_ctx_started(r->ctx, i, wa->dev);
+        if (i >= 0) {
+            r->state[i] = RUNNING, r->attempts[i]++;
+            fathom_chunk_ctx_started(r->ctx, i, wa->dev);
+        }
         pthread_mutex_unlock(&r->mu);
         if (i < 0) break;
         fathom_status s = run_chunk(r, i, wa->dev);
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", s == FATHOM_OK ? "" : fathom_last_error());
-        pthread_mutex_lock(&r->mu);
         if (s == FATHOM_OK) {
-            fathom_chunk_ctx_ended(r->ctx, i);
-            r->state[i] = DONE;
-            r->man->done[i] = 1;
-            r->ran++;
-            /* the archive is in place: only now may the manifest say so */
-            fathom_status ms = fathom_chunk_manifest_save(r->man, r->manifest_path);
-            if (ms != FATHOM_OK) set_err(r, ms, fathom_last_error());
-            pthread_cond_broadcast(&r->cv);
-        } else if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
+            record_done(r, i);
+            continue;
+        }
+        pthread_mutex_lock(&r->mu);
+        if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
             r->state[i] = PENDING;
             r->stop = 1;
         } else if (r->attempts[i] < 2) {
@@ -278,8 +295,12 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
     /* the incremental merge: seconds busy merging (beside the compute), and after the last
      * chunk finished (what it adds to the run) */
+    double last_end = 0; /* the last chunk run now reported done */
+    for (int i = 0; ctx->ran_on && i < man->n; i++)
+        if (ctx->ran_on[i] >= 0 && ctx->t_end[i] > last_end) last_end = ctx->t_end[i];
+    double tail = f && f->done_at > 0 ? f->done_at - last_end : 0;
     cJSON_AddNumberToObject(t, "merge_s", f ? f->busy_s : 0);
-    cJSON_AddNumberToObject(t, "merge_tail_s", f ? f->tail_s : 0);
+    cJSON_AddNumberToObject(t, "merge_tail_s", tail > 0 ? tail : 0);
     cJSON_AddNumberToObject(t, "merged_before", f ? f->merged_before : 0);
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; outs && i < 3; i++)
@@ -372,6 +393,8 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < man->n; i++) ctx->ran_on[i] = -1;
+    pthread_mutex_init(&ctx->save_mu, NULL);
+    ctx->save_mu_ready = 1;
     /* the plan on disk before any work */
     if ((s = fathom_mkdir_p(ctx->workdir)) != FATHOM_OK ||
         (s = fathom_chunk_manifest_save(man, ctx->mpath)) != FATHOM_OK) {
@@ -387,6 +410,8 @@ void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) {
     free(ctx->t_end);
     free(ctx->ran_on);
     ctx->t_start = ctx->t_end = NULL, ctx->ran_on = NULL;
+    if (ctx->save_mu_ready) pthread_mutex_destroy(&ctx->save_mu);
+    ctx->save_mu_ready = 0;
 }
 
 void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who) {

@@ -23,6 +23,7 @@
 #ifndef FATHOM_CLUSTER_CHUNK_JOB_H
 #define FATHOM_CLUSTER_CHUNK_JOB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "cluster/chunk_plan.h"
@@ -78,6 +79,8 @@ typedef struct fathom_chunk_ctx {
      * was handed out and when it was reported done, and the engine / rank that ran it */
     double *t_start, *t_end;    /* owned: n each */
     int *ran_on;                /* owned: n */
+    pthread_mutex_t save_mu;    /* orders manifest saves (fathom_chunk_manifest_save_unlocked) */
+    int save_mu_ready;
 } fathom_chunk_ctx;
 /* Chunk i handed to engine / rank `who`; chunk i done (call under the table's lock). */
 void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who);
@@ -151,7 +154,8 @@ typedef struct fathom_chunk_follow {
     int merged_before;                    /* man->merged found by a resume (merged again) */
     fathom_status err;
     char err_msg[1024];
-    double busy_s, tail_s;                /* seconds merging; after the last chunk finished */
+    double busy_s;                        /* seconds merging */
+    double done_at;                       /* outputs finished, seconds from ctx->t0 (0: not) */
     pthread_t thr;
     int started;
 } fathom_chunk_follow;

@@ -55,6 +55,24 @@ fathom_status fathom_chunk_manifest_save(const fathom_chunk_manifest *m, const c
     return st;
 }
 
+fathom_status fathom_chunk_manifest_save_unlocked(const fathom_chunk_manifest *m, const char *path,
+                                                  pthread_mutex_t *mu, pthread_mutex_t *save_mu) {
+    pthread_mutex_lock(save_mu);
+    int *done = malloc((size_t)m->n * sizeof *done); /* owned: the flags at this moment */
+    fathom_status s = done ? FATHOM_OK : fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", path);
+    if (done) {
+        pthread_mutex_lock(mu);
+        fathom_chunk_manifest snap = *m; /* chunks shared: the plan never changes */
+        memcpy(done, m->done, (size_t)m->n * sizeof *done);
+        pthread_mutex_unlock(mu);
+        snap.done = done;
+        s = fathom_chunk_manifest_save(&snap, path);
+    }
+    free(done);
+    pthread_mutex_unlock(save_mu);
+    return s;
+}
+
 void fathom_chunk_manifest_clear(fathom_chunk_manifest *m) {
     free(m->chunks);
     free(m->done);

@@ -35,6 +35,12 @@ typedef struct fathom_chunk_manifest {
 fathom_status fathom_chunk_input_stamp(const char *input, int64_t *bytes, int64_t *mtime_ns);
 /* Write m to path atomically. */
 fathom_status fathom_chunk_manifest_save(const fathom_chunk_manifest *m, const char *path);
+/* Save m without holding the table's lock `mu` while the file is written (and fsynced): a
+ * snapshot of its flags is taken under mu, then written; `save_mu` orders the saves, so a later
+ * snapshot is never overwritten by an earlier one. The caller must not hold mu. */
+#include <pthread.h>
+fathom_status fathom_chunk_manifest_save_unlocked(const fathom_chunk_manifest *m, const char *path,
+                                                  pthread_mutex_t *mu, pthread_mutex_t *save_mu);
 /* Load path into m (zeroed first). FATHOM_ERR_NOT_FOUND when it does not exist; other errors
  * name the file and the cause. */
 fathom_status fathom_chunk_manifest_load(const char *path, fathom_chunk_manifest *m);

@@ -45,18 +45,15 @@ static int pick(hand *h, int from) {
     return i;
 }
 
-/* Under mu: chunk i ended on rank `from` with status s. */
-static void record(hand *h, int i, fathom_status s, int from) {
+/* Under mu: chunk i ended on rank `from` with status s; 1 when the manifest must be saved
+ * (save_done, after mu is released). */
+static int record(hand *h, int i, fathom_status s, int from) {
     fathom_chunk_manifest *man = &h->ctx->man;
+    int save = 0;
     if (s == FATHOM_OK) {
         fathom_chunk_ctx_ended(h->ctx, i);
         h->state[i] = DONE, man->done[i] = 1, h->res->ran++;
-        /* the archive is in place: only now may the manifest say so */
-        fathom_status ms = fathom_chunk_manifest_save(man, h->ctx->mpath);
-        if (ms != FATHOM_OK && h->err == FATHOM_OK) {
-            h->err = ms, h->stop = 1;
-            snprintf(h->err_msg, sizeof h->err_msg, "%s", fathom_last_error());
-        }
+        save = 1;
     } else if (h->attempts[i] < 2) {
         h->state[i] = PENDING, h->failed_on[i] = from, h->res->retried++; /* once more */
     } else {
@@ -68,6 +65,21 @@ static void record(hand *h, int i, fathom_status s, int from) {
         }
     }
     pthread_cond_broadcast(&h->cv);
+    return save;
+}
+
+/* Not under mu: a finished chunk's archive is in place, so the manifest may say so; written
+ * outside the lock, so hand-out and merge go on while it is written. */
+static void save_done(hand *h) {
+    fathom_status ms = fathom_chunk_manifest_save_unlocked(&h->ctx->man, h->ctx->mpath, &h->mu,
+                                                           &h->ctx->save_mu);
+    if (ms == FATHOM_OK) return;
+    pthread_mutex_lock(&h->mu);
+    if (h->err == FATHOM_OK) {
+        h->err = ms, h->stop = 1;
+        snprintf(h->err_msg, sizeof h->err_msg, "%s", fathom_last_error());
+    }
+    pthread_mutex_unlock(&h->mu);
 }
 
 /* Rank 0's hand-out thread (the only MPI caller while it runs): answer requests until every
@@ -80,11 +92,13 @@ static void *serve(void *arg) {
         MPI_Status ms;
         fathom_mpi_recv(msg, 2, MPI_INT64_T, MPI_ANY_SOURCE, FATHOM_TAG_REQ, &ms);
         pthread_mutex_lock(&h->mu);
-        if (msg[0] >= 0 && msg[0] < n) record(h, (int)msg[0], (fathom_status)msg[1], ms.MPI_SOURCE);
+        int save = msg[0] >= 0 && msg[0] < n &&
+                   record(h, (int)msg[0], (fathom_status)msg[1], ms.MPI_SOURCE);
         int i = pick(h, ms.MPI_SOURCE);
         pthread_mutex_unlock(&h->mu);
         if (i < 0) active--;
         MPI_Send(&i, 1, MPI_INT, ms.MPI_SOURCE, FATHOM_TAG_ASSIGN, MPI_COMM_WORLD);
+        if (save) save_done(h); /* after the reply: the rank does not wait for the disk */
     }
     return NULL;
 }
@@ -106,8 +120,9 @@ static void work_local(hand *h, const fathom_model *m, const fathom_run_params *
                                                &h->ctx->man.chunks[i], i, NULL, NULL);
         if (s != FATHOM_OK) fathom_log(FATHOM_LOG_WARN, "rank 0: %s", fathom_last_error());
         pthread_mutex_lock(&h->mu);
-        record(h, i, s, 0);
+        int save = record(h, i, s, 0);
         pthread_mutex_unlock(&h->mu);
+        if (save) save_done(h);
     }
 }
 
