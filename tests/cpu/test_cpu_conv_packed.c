@@ -6,7 +6,7 @@
  * inputs, and bf16-rounded or q4-dequantized weights) to 1e-4 of max|ref| (fp32 sums in
  * another order), and the fp32 reference on the original values to bf16's (3e-2) or q4's
  * (2e-1) bound. Shapes cover every conv kind of the head: a 3x3 with ReLU in and out and a
- * residual, a 1x1 projection, resize3 (stride 2) with K = 9 x 1024 (several K chunks),
+ * residual (rows narrower and wider than 16 pixels), a 1x1 projection, resize3 (stride 2) with K = 9 x 1024 (several K chunks),
  * resize0 (transposed, k 4) with N = 16 x 40 (two N chunks), partial pixel tiles, batch 2. */
 #include <math.h>
 #include <setjmp.h>
@@ -74,6 +74,7 @@ typedef struct conv_case {
 
 static const conv_case cases[] = {
     {"3x3 relu-in/out + residual", 0, F, 13, 11, F, 3, 1, 1, FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT, 1},
+    {"3x3 wide rows (plain loads)", 0, F, 6, 45, F, 3, 1, 1, FATHOM_CONV_RELU_IN, 1},
     {"1x1 projection", 1, D, 9, 23, O0, 1, 1, 0, 0, 0},
     {"resize3 3x3 stride 2, K 9216", 2, O3, 5, 4, O3, 3, 2, 1, 0, 0},
     {"resize0 transposed k 4, N 640", 3, O0, 5, 7, O0, 4, 4, 0, 0, 0},
