@@ -5,7 +5,7 @@
 
 #include "cli_util.h"
 
-static int parse_precision(const char *s, fathom_precision *out) {
+int cli_precision(const char *s, fathom_precision *out) {
     if (!strcasecmp(s, "fp32")) *out = FATHOM_PRECISION_FP32;
     else if (!strcasecmp(s, "fp16")) *out = FATHOM_PRECISION_FP16;
     else if (!strcasecmp(s, "bf16")) *out = FATHOM_PRECISION_BF16;
@@ -45,7 +45,7 @@ static int governor_flag(int c, const char *arg, fathom_governor_params *gp) {
 int cli_engine_flag(int c, const char *arg, const cli_engine_dest *d) {
     double v;
     switch (c) {
-    case CLI_OPT_PRECISION: return parse_precision(arg, d->precision);
+    case CLI_OPT_PRECISION: return cli_precision(arg, d->precision);
     case CLI_OPT_THREADS: return cli_int("--threads", arg, 0, 4096, d->threads);
     case CLI_OPT_OFFLINE: *d->offline = 1; return 1;
     case CLI_OPT_METRIC: d->mp->metric = 1; return 1;

@@ -45,6 +45,9 @@ typedef struct cli_engine_dest {
  * one of these flags. */
 int cli_engine_flag(int c, const char *arg, const cli_engine_dest *d);
 
+/* --precision fp32|fp16|bf16 (any case): 1 ok, 0 after printing why. */
+int cli_precision(const char *s, fathom_precision *out);
+
 /* The precision a CPU engine cannot take (fp16): 1 ok, 0 after printing why. */
 int cli_check_cpu_precision(const fathom_engine_params *ep);
 
