@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "engine_flags.h"
 #include "fathom.h"
 
 static int bench_usage(FILE *f) {
@@ -75,17 +76,6 @@ typedef struct bench_args {
     fathom_engine_params ep;
 } bench_args;
 
-static int parse_precision(const char *s, fathom_precision *out) {
-    if (!strcmp(s, "fp32")) *out = FATHOM_PRECISION_FP32;
-    else if (!strcmp(s, "fp16")) *out = FATHOM_PRECISION_FP16;
-    else if (!strcmp(s, "bf16")) *out = FATHOM_PRECISION_BF16;
-    else {
-        cli_error("--precision must be fp32, fp16 or bf16, got '%s'", s);
-        return 0;
-    }
-    return 1;
-}
-
 /* -1: go on; else the exit code (help printed, or a bad flag reported). */
 static int parse_bench_args(int argc, char **argv, bench_args *a) {
     enum { OPT_DEVICE = 1000, OPT_INPUT_SIZE, OPT_HEIGHT, OPT_WIDTH, OPT_BATCH, OPT_THREADS,
@@ -111,7 +101,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case OPT_DEVICE: device = optarg; break;
-        case OPT_PRECISION: ok = parse_precision(optarg, &a->ep.precision); break;
+        case OPT_PRECISION: ok = cli_precision(optarg, &a->ep.precision); break;
         case OPT_WEIGHTS:
             if (!strcmp(optarg, "int8")) a->ep.weights = FATHOM_WEIGHTS_INT8;
             else if (!strcmp(optarg, "q4")) a->ep.weights = FATHOM_WEIGHTS_Q4;

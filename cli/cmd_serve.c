@@ -18,7 +18,9 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
+#include "cli_util.h"
 #include "commands.h"
+#include "engine_flags.h"
 #include "fathom.h"
 
 static void usage(FILE *f) {
@@ -62,11 +64,8 @@ static void usage(FILE *f) {
 "exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage/setup error\n");
 }
 
-enum {
-    O_SOURCE = 1000, O_LISTEN, O_TOKEN, O_CONFIG, O_NO_CONFIG, O_REALTIME, O_LOOP, O_SET,
-    O_DEVICE, O_PRECISION, O_THREADS, O_OFFLINE, O_METRIC, O_MAX_DEPTH, O_TARGET_UTIL,
-    O_MAX_UTIL, O_NICE, O_GPU_MEM_LIMIT, O_GPU_MEM_FRACTION, O_GPU_POWER_LIMIT, O_GOVERNOR_HZ,
-    O_BATCH_IGNORED
+enum { /* the engine and governor flags are engine_flags.h's, shared with fathom run */
+    O_SOURCE = 1000, O_LISTEN, O_TOKEN, O_CONFIG, O_NO_CONFIG, O_REALTIME, O_LOOP, O_SET, O_DEVICE
 };
 
 /* Flags that are plain settings: their config key. */
@@ -87,18 +86,7 @@ static const struct option k_opts[] = {
     {"max-body", required_argument, 0, O_SET}, {"client-queue", required_argument, 0, O_SET},
     {"jpeg-quality", required_argument, 0, O_SET}, {"record", required_argument, 0, O_SET},
     {"output-url", required_argument, 0, O_SET}, {"source-options", required_argument, 0, O_SET},
-    {"device", required_argument, 0, O_DEVICE}, {"precision", required_argument, 0, O_PRECISION},
-    {"threads", required_argument, 0, O_THREADS}, {"offline", no_argument, 0, O_OFFLINE},
-    {"metric", no_argument, 0, O_METRIC}, {"max-depth", required_argument, 0, O_MAX_DEPTH},
-    {"target-util", required_argument, 0, O_TARGET_UTIL},
-    {"max-util", required_argument, 0, O_MAX_UTIL}, {"nice", required_argument, 0, O_NICE},
-    {"gpu-mem-limit", required_argument, 0, O_GPU_MEM_LIMIT},
-    {"gpu-mem-fraction", required_argument, 0, O_GPU_MEM_FRACTION},
-    {"gpu-power-limit", required_argument, 0, O_GPU_POWER_LIMIT},
-    {"governor-hz", required_argument, 0, O_GOVERNOR_HZ},
-    {"batch-min", required_argument, 0, O_BATCH_IGNORED},
-    {"batch-max", required_argument, 0, O_BATCH_IGNORED},
-    {0, 0, 0, 0}};
+    {"device", required_argument, 0, O_DEVICE}, CLI_ENGINE_LONGOPTS, {0, 0, 0, 0}};
 
 static volatile sig_atomic_t g_stop, g_hup;
 
@@ -135,18 +123,6 @@ static void note(fathom_log_level level, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_json(NULL, level, msg);
-}
-
-static int num(const char *flag, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "fathom serve: %s: '%s' is not a number in %g..%g\n", flag, s, lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
 }
 
 typedef struct override {
@@ -241,18 +217,16 @@ bad:
 typedef struct serve_args {
     fathom_serve_params p;
     fathom_model_params mp;
-    const char *model_arg, *config_path, *device, *prec;
+    const char *model_arg, *config_path, *device;
     int no_config, offline;
+    fathom_precision precision;
     override ov[64]; /* settings given as flags, put over the config file's */
     int n_ov;
 } serve_args;
 
-static int parse_governor_flag(fathom_serve_params *p, int c, const char *arg);
-
 /* One flag (getopt's c, long-option index li); 1 ok, 0 after printing why. */
 static int parse_flag(serve_args *a, int c, int li, const char *arg) {
     fathom_serve_params *p = &a->p;
-    double d;
     switch (c) {
     case 'm': a->model_arg = arg; return 1;
     case O_SOURCE: a->ov[a->n_ov++] = (override){"source", arg}; return 1;
@@ -278,89 +252,29 @@ static int parse_flag(serve_args *a, int c, int li, const char *arg) {
                 a->ov[a->n_ov++] = (override){k_setting_flags[i].key, arg};
         return 1;
     case O_DEVICE: a->device = arg; return 1;
-    case O_PRECISION: a->prec = arg; return 1;
-    case O_THREADS:
-        if (!num("--threads", arg, 1, 4096, &d)) return 0;
-        p->engine.threads = (int)d;
+    case CLI_OPT_TARGET_UTIL: /* a live setting here (0: none) */
+        a->ov[a->n_ov++] = (override){"target_util", arg};
         return 1;
-    case O_OFFLINE: a->offline = 1; return 1;
-    case O_METRIC: a->mp.metric = 1; return 1;
-    case O_MAX_DEPTH:
-        if (!num("--max-depth", arg, 1e-6, 1e9, &d)) return 0;
-        a->mp.max_depth = (float)d;
-        return 1;
-    case O_TARGET_UTIL: a->ov[a->n_ov++] = (override){"target_util", arg}; return 1;
-    case O_BATCH_IGNORED: return 1; /* serve runs one frame at a time (latency first) */
-    default: return parse_governor_flag(p, c, arg);
+    case CLI_OPT_BATCH_MIN:
+    case CLI_OPT_BATCH_MAX: return 1; /* serve runs one frame at a time (latency first) */
+    default: {
+        const cli_engine_dest ed = {&a->precision, &p->engine.threads, &a->offline, &a->mp,
+                                    &p->governor, &p->use_governor};
+        int r = cli_engine_flag(c, arg, &ed);
+        if (r < 0) usage(stderr);
+        return r == 1;
     }
-}
-
-/* The governor's flags, as fathom run; 1 ok, 0 after printing why. */
-static int parse_governor_flag(fathom_serve_params *p, int c, const char *arg) {
-    double d;
-    switch (c) {
-    case O_MAX_UTIL:
-        if (!num("--max-util", arg, 1, 100, &p->governor.max_util)) return 0;
-        break;
-    case O_NICE:
-        if (!num("--nice", arg, -20, 19, &d)) return 0;
-        p->governor.nice = (int)d;
-        break;
-    case O_GPU_MEM_LIMIT:
-        if (fathom_parse_bytes(arg, &p->governor.gpu_mem_limit) != FATHOM_OK) {
-            fprintf(stderr, "fathom serve: --gpu-mem-limit: %s\n", fathom_last_error());
-            return 0;
-        }
-        break;
-    case O_GPU_MEM_FRACTION:
-        if (!num("--gpu-mem-fraction", arg, 0.001, 1, &p->governor.gpu_mem_fraction)) return 0;
-        break;
-    case O_GPU_POWER_LIMIT:
-        if (!num("--gpu-power-limit", arg, 1, 10000, &p->governor.gpu_power_limit_w)) return 0;
-        break;
-    case O_GOVERNOR_HZ:
-        if (!num("--governor-hz", arg, 0.5, 1000, &p->governor.hz)) return 0;
-        break;
-    default: usage(stderr); return 0;
     }
-    p->use_governor = 1;
-    return 1;
 }
 
 /* --device and --precision, as fathom run (one engine); 1 ok, 0 after printing why. */
 static int parse_engine(serve_args *a) {
-    fathom_serve_params *p = &a->p;
-    const char *device = a->device, *prec = a->prec;
-    double d;
-    if (!strcasecmp(device, "cpu")) {
-        p->engine.device = FATHOM_DEVICE_CPU;
-    } else if (!strcasecmp(device, "auto")) {
-        fathom_engine_params e = fathom_device_auto(NULL);
-        p->engine.device = e.device;
-        p->engine.device_index = e.device_index;
-    } else if (!strncasecmp(device, "cuda", 4) && (device[4] == '\0' || device[4] == ':')) {
-        p->engine.device = FATHOM_DEVICE_CUDA;
-        if (device[4] == ':') {
-            if (!num("--device", device + 5, 0, 255, &d)) return 0;
-            p->engine.device_index = (int)d;
-        }
-    } else {
-        fprintf(stderr, "fathom serve: --device: '%s' is not cpu, cuda, cuda:N or auto\n", device);
-        return 0;
-    }
-    if (!prec) return 1;
-    if (!strcasecmp(prec, "fp32")) p->engine.precision = FATHOM_PRECISION_FP32;
-    else if (!strcasecmp(prec, "fp16")) p->engine.precision = FATHOM_PRECISION_FP16;
-    else if (!strcasecmp(prec, "bf16")) p->engine.precision = FATHOM_PRECISION_BF16;
-    else {
-        fprintf(stderr, "fathom serve: --precision: '%s' is not fp32, fp16 or bf16\n", prec);
-        return 0;
-    }
-    if (p->engine.device == FATHOM_DEVICE_CPU && p->engine.precision != FATHOM_PRECISION_FP32) {
-        fprintf(stderr, "fathom serve: --precision %s: the CPU engine computes in fp32 only\n", prec);
-        return 0;
-    }
-    return 1;
+    fathom_engine_params *ep = &a->p.engine;
+    int threads = ep->threads;
+    if (!cli_device(a->device, ep)) return 0;
+    ep->threads = threads;
+    if (a->precision != FATHOM_PRECISION_DEFAULT) ep->precision = a->precision;
+    return cli_check_cpu_precision(ep);
 }
 
 /* The command line into *a: -1 to go on, else the exit code. */
@@ -370,7 +284,8 @@ static int parse_args(int argc, char **argv, serve_args *a) {
     a->device = "cpu";
     int c, li = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:h", k_opts, &li)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:h", k_opts, &li)) != -1) {
+        if (c == '?') return 2; /* said why (with a suggestion) */
         if (a->n_ov >= 60) {
             fprintf(stderr, "fathom serve: too many flags\n");
             return 2;

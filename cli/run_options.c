@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "engine_flags.h"
 #include "run_args.h"
 
 static void usage(FILE *f) {
@@ -106,13 +107,11 @@ static void usage(FILE *f) {
 "exit codes: 0 done, 1 some items failed, 2 usage/setup error, 130 interrupted\n");
 }
 
-enum {
-    OPT_COLORMAP = 1000, OPT_INVERT, OPT_INPUT_SIZE, OPT_MAX_PIXELS, OPT_DEVICE, OPT_THREADS,
+enum { /* the engine and governor flags are engine_flags.h's */
+    OPT_COLORMAP = 1000, OPT_INVERT, OPT_INPUT_SIZE, OPT_MAX_PIXELS, OPT_DEVICE,
     OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_WORKERS, OPT_QUEUE, OPT_RESUME, OPT_OVERWRITE,
-    OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES, OPT_OFFLINE,
-    OPT_TARGET_UTIL, OPT_MAX_UTIL, OPT_BATCH_MIN, OPT_BATCH_MAX, OPT_NICE, OPT_GPU_MEM_LIMIT,
-    OPT_GPU_MEM_FRACTION, OPT_GPU_POWER_LIMIT, OPT_GOVERNOR_HZ, OPT_VIDEO, OPT_PRECISION, OPT_METRIC, OPT_MAX_DEPTH, OPT_MAX_NET_PIXELS,
-    OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING, OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP, OPT_MPI
+    OPT_FAIL_FAST, OPT_REPORT, OPT_PROGRESS, OPT_MAX_DL, OPT_TIMEOUT, OPT_RETRIES,
+    OPT_VIDEO, OPT_MAX_NET_PIXELS, OPT_WEIGHTS, OPT_FOCAL_PX, OPT_STREAMING, OPT_SHARD, OPT_CHUNKS, OPT_OVERLAP, OPT_MPI
 };
 
 static const struct option k_opts[] = {
@@ -122,9 +121,8 @@ static const struct option k_opts[] = {
     {"invert", no_argument, 0, OPT_INVERT}, {"input-size", required_argument, 0, OPT_INPUT_SIZE},
     {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
     {"max-network-pixels", required_argument, 0, OPT_MAX_NET_PIXELS},
-    {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
-    {"weights", required_argument, 0, OPT_WEIGHTS},
-    {"threads", required_argument, 0, OPT_THREADS},
+    {"device", required_argument, 0, OPT_DEVICE}, {"weights", required_argument, 0, OPT_WEIGHTS},
+    CLI_ENGINE_LONGOPTS,
     {"batch", required_argument, 0, OPT_BATCH},
     {"batch-timeout", required_argument, 0, OPT_BATCH_TIMEOUT},
     {"workers", required_argument, 0, OPT_WORKERS}, {"queue", required_argument, 0, OPT_QUEUE},
@@ -135,19 +133,10 @@ static const struct option k_opts[] = {
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"max-download-bytes", required_argument, 0, OPT_MAX_DL},
     {"timeout", required_argument, 0, OPT_TIMEOUT}, {"retries", required_argument, 0, OPT_RETRIES},
-    {"offline", no_argument, 0, OPT_OFFLINE}, {"quiet", no_argument, 0, 'q'},
+    {"quiet", no_argument, 0, 'q'},
     {"verbose", no_argument, 0, 'v'},
     {"streaming", no_argument, 0, OPT_STREAMING},
-    {"metric", no_argument, 0, OPT_METRIC}, {"max-depth", required_argument, 0, OPT_MAX_DEPTH},
     {"focal-px", required_argument, 0, OPT_FOCAL_PX},
-    {"target-util", required_argument, 0, OPT_TARGET_UTIL},
-    {"max-util", required_argument, 0, OPT_MAX_UTIL},
-    {"batch-min", required_argument, 0, OPT_BATCH_MIN},
-    {"batch-max", required_argument, 0, OPT_BATCH_MAX}, {"nice", required_argument, 0, OPT_NICE},
-    {"gpu-mem-limit", required_argument, 0, OPT_GPU_MEM_LIMIT},
-    {"gpu-mem-fraction", required_argument, 0, OPT_GPU_MEM_FRACTION},
-    {"gpu-power-limit", required_argument, 0, OPT_GPU_POWER_LIMIT},
-    {"governor-hz", required_argument, 0, OPT_GOVERNOR_HZ},
     /* video flags: set by name with fathom_video_opts_set */
     {"video", required_argument, 0, OPT_VIDEO}, {"video-codec", required_argument, 0, OPT_VIDEO},
     {"crf", required_argument, 0, OPT_VIDEO}, {"pix-fmt", required_argument, 0, OPT_VIDEO},
@@ -202,17 +191,6 @@ static int parse_colormap(const char *s, fathom_colormap *out) {
     return 0;
 }
 
-static int parse_precision(const char *s, fathom_precision *out) {
-    if (!strcasecmp(s, "fp32")) *out = FATHOM_PRECISION_FP32;
-    else if (!strcasecmp(s, "fp16")) *out = FATHOM_PRECISION_FP16;
-    else if (!strcasecmp(s, "bf16")) *out = FATHOM_PRECISION_BF16;
-    else {
-        cli_error("--precision: '%s' is not fp32, fp16 or bf16", s);
-        return 0;
-    }
-    return 1;
-}
-
 /* "cpu", "cuda", "cuda:N", "auto", comma lists; every engine gets `precision`, which a CPU
  * engine (fp32 or bf16) refuses when it is fp16. */
 static int parse_device_list(const char *s, fathom_run_params *rp, int threads,
@@ -239,11 +217,7 @@ static int parse_device_list(const char *s, fathom_run_params *rp, int threads,
         ep.threads = threads;
         if (!cli_device(one, &ep)) return 0;
         ep.precision = precision;
-        if (ep.device == FATHOM_DEVICE_CPU && precision == FATHOM_PRECISION_FP16) {
-            cli_error("--precision fp16: the CPU engine computes in fp32 or bf16 "
-                      "(use --precision fp32, bf16 or a CUDA device)");
-            return 0;
-        }
+        if (!cli_check_cpu_precision(&ep)) return 0;
         rp->devices[rp->n_devices++] = ep;
         p += n;
         if (*p) p++;
@@ -253,33 +227,7 @@ static int parse_device_list(const char *s, fathom_run_params *rp, int threads,
     return 0;
 }
 
-/* The governor's flags; -1 when `c` is not one of them, else 1 ok / 0 bad value. */
-static int parse_governor_opt(int c, const char *arg, fathom_governor_params *gp) {
-    int v;
-    switch (c) {
-    case OPT_TARGET_UTIL: return parse_double("--target-util", arg, 1, 99.999, &gp->target_util);
-    case OPT_MAX_UTIL: return parse_double("--max-util", arg, 1, 100, &gp->max_util);
-    case OPT_BATCH_MIN: return parse_int("--batch-min", arg, 1, 256, &gp->batch_min);
-    case OPT_BATCH_MAX: return parse_int("--batch-max", arg, 1, 256, &gp->batch_max);
-    case OPT_NICE:
-        if (!parse_int("--nice", arg, -20, 19, &v)) return 0;
-        gp->nice = v;
-        return 1;
-    case OPT_GPU_MEM_LIMIT:
-        if (fathom_parse_bytes(arg, &gp->gpu_mem_limit) == FATHOM_OK) return 1;
-        cli_error("--gpu-mem-limit: %s", fathom_last_error());
-        return 0;
-    case OPT_GPU_MEM_FRACTION:
-        return parse_double("--gpu-mem-fraction", arg, 0.001, 1, &gp->gpu_mem_fraction);
-    case OPT_GPU_POWER_LIMIT:
-        return parse_double("--gpu-power-limit", arg, 1, 10000, &gp->gpu_power_limit_w);
-    case OPT_GOVERNOR_HZ: /* the same range the governor validates */
-        return parse_double("--governor-hz", arg, 0.5, 1000, &gp->hz);
-    default: return -1;
-    }
-}
-
-/* One option other than the governor's: 1 ok, 0 bad value (reported). */
+/* One option other than the engine and governor flags: 1 ok, 0 bad value (reported). */
 static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) {
     fathom_run_params *rp = &a->rp;
     double d;
@@ -322,7 +270,6 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
         return 1;
     }
     case OPT_DEVICE: a->device_arg = arg; return 1;
-    case OPT_PRECISION: return parse_precision(arg, &a->precision);
     case OPT_FOCAL_PX: return parse_double("--focal-px", arg, 1e-3, 1e9, &rp->focal_px);
     case OPT_STREAMING: a->streaming = 1; return 1;
     case OPT_WEIGHTS:
@@ -333,7 +280,6 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
             return 0;
         }
         return 1;
-    case OPT_THREADS: return parse_int("--threads", arg, 0, 4096, &a->threads);
     case OPT_BATCH: return parse_int("--batch", arg, 1, 256, &rp->batch);
     case OPT_BATCH_TIMEOUT:
         return parse_double("--batch-timeout", arg, 0, 60, &rp->batch_timeout_s);
@@ -366,12 +312,6 @@ static int parse_run_opt(run_args *a, int c, const char *name, const char *arg) 
         return 0;
     case OPT_TIMEOUT: return parse_double("--timeout", arg, 0.001, 86400, &rp->download_timeout_s);
     case OPT_RETRIES: return parse_int("--retries", arg, 0, 100, &rp->download_retries);
-    case OPT_OFFLINE: a->offline = 1; return 1;
-    case OPT_METRIC: a->mp.metric = 1; return 1;
-    case OPT_MAX_DEPTH:
-        if (!parse_double("--max-depth", arg, 1e-6, 1e9, &d)) return 0;
-        a->mp.max_depth = (float)d;
-        return 1;
     }
     return 0;
 }
@@ -430,10 +370,11 @@ int run_parse_args(int argc, char **argv, run_args *a) {
             return 0;
         }
         if (c == '?') return 2;
-        int g = parse_governor_opt(c, optarg, &a->gp);
+        const cli_engine_dest ed = {&a->precision, &a->threads, &a->offline, &a->mp, &a->gp,
+                                    &a->use_governor};
+        int g = cli_engine_flag(c, optarg, &ed);
         if (g == 0) return 2;
-        if (g == 1) a->use_governor = 1;
-        else if (!parse_run_opt(a, c, li >= 0 ? k_opts[li].name : "", optarg)) return 2;
+        if (g < 0 && !parse_run_opt(a, c, li >= 0 ? k_opts[li].name : "", optarg)) return 2;
         li = -1;
     }
     if (a->pmode == PROGRESS_NDJSON) cli_set_ndjson(1);

@@ -90,6 +90,7 @@ void sv_queue_put(sv_queue *q, sv_frame *f); /* takes a new reference */
 /* The oldest waiting frame (caller unrefs), or NULL after timeout_s or when stop is set. */
 sv_frame *sv_queue_take(sv_queue *q, double timeout_s, const atomic_int *stop);
 int sv_queue_wait_room(sv_queue *q, double timeout_s); /* 1: fewer than DEPTH wait */
+int sv_queue_waiting(sv_queue *q); /* frames put and not yet taken */
 void sv_queue_wake(sv_queue *q);
 
 /* Events per second over a sliding exponential average of intervals. */

@@ -68,6 +68,13 @@ int sv_queue_wait_room(sv_queue *q, double timeout_s) {
     return r;
 }
 
+int sv_queue_waiting(sv_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    int n = q->n;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 void sv_queue_wake(sv_queue *q) {
     pthread_mutex_lock(&q->mu);
     pthread_cond_broadcast(&q->cv);

@@ -93,7 +93,11 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     uint8_t *dst[4] = {f->rgb, 0, 0, 0};
     int dst_ls[4] = {sc->ow * 3, 0, 0, 0};
     sws_scale(sc->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sc->sw_h, dst, dst_ls);
-    sv_frame_prepare(s, f, cfg->input_size); /* while the analyser runs the previous frame */
+    /* the network input, made here while the analyser runs the previous frame; a live frame
+     * only when the analyser keeps up (took the last one): behind, most frames are replaced
+     * before it takes them, and the one it takes is prepared there */
+    if ((is_file && !cfg->realtime) || sv_queue_waiting(&s->in) == 0)
+        sv_frame_prepare(s, f, cfg->input_size);
     int64_t pts = fr->best_effort_timestamp;
     f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
     if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
