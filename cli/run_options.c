@@ -456,8 +456,6 @@ int run_parse_devices(run_args *a) {
             return 0;
         }
         rp->devices[i].weights = a->wformat;
-        /* one engine: packed weights replace the model's fp32 ones (docs/precision.md) */
-        rp->devices[i].release_fp32 = rp->n_devices == 1;
     }
     return 1;
 }

@@ -154,7 +154,8 @@ typedef struct fathom_engine_params {
     /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 copies, the model's fp32
      * copies of those weights are released (their memory goes back to the OS) and the model
      * then serves this engine only: creating another engine from it fails. For processes
-     * with one engine (`fathom run` with one device, `fathom bench`); docs/precision.md. */
+     * with one engine (`fathom bench`; not `fathom run`, which makes an engine per video
+     * job and chunk from one model); docs/precision.md. */
     int release_fp32;
 } fathom_engine_params;
 
