@@ -75,7 +75,7 @@ ssize_t sv_mjpeg_reader(void *cls, uint64_t pos, char *buf, size_t max) {
         } else {
             size_t o = m->off - m->hlen - m->len;
             k = 2 - o < max - n ? 2 - o : max - n;
-            memcpy(buf + n, "\r\n" + o, k);
+            memcpy(buf + n, &"\r\n"[o], k); /* the part boundary's CRLF from byte o */
         }
         n += k;
         m->off += k;
