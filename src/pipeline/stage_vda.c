@@ -29,6 +29,8 @@ struct fathom_vda_stage {
     uint64_t next;              /* next index to feed */
     int dead;                   /* a model error: every later item fails */
     char dead_msg[512];
+    fathom_item *pushing;       /* borrowed: the item in fathom_vda_push now, or NULL */
+    double push_t0;             /* when that push began */
 };
 
 /* The oldest frame in the model has its depth: on to the write stage. */
@@ -44,6 +46,8 @@ static fathom_status on_depth(void *user, int64_t frame, const float *depth, int
     fathom_status st = fathom_item_reserve(&it->depth, &it->depth_cap, (size_t)h * w);
     if (st != FATHOM_OK) return st;
     memcpy(it->depth, depth, (size_t)h * w * sizeof(float));
+    if (it == S->pushing) /* streaming: out during its own push; the writer owns it next */
+        it->t_stage[FATHOM_STAGE_INFER] = fathom_now_s() - S->push_t0;
     fathom_queue_push(pl->q_write, it);
     return FATHOM_OK;
 }
@@ -113,23 +117,30 @@ static void feed(struct fathom_vda_stage *S, fathom_item *it) {
         fathom_governor_advise(pl->p.governor, 0, &want, &pause);
         sleep_s(pause);
     }
-    S->fifo[(S->head + S->count) % pl->n_items] = it; /* before the push: it may come out in it */
-    S->count++;
-    double t = fathom_now_s();
-    fathom_status st = fathom_vda_push(S->v, it->image.rgb, it->image.height, it->image.width,
-                                       it->image.stride);
-    double dt = fathom_now_s() - t;
-    fathom_image_free(&it->image);
-    it->t_stage[FATHOM_STAGE_INFER] = dt;
+    /* The item may come out during the push (streaming: one in, one out) and then belongs
+     * to the write stage, which resets it: so its image is taken out first, and after the
+     * push the item is touched only while the model still holds it. */
+    fathom_image img = it->image;
+    memset(&it->image, 0, sizeof it->image);
     it->batch_size = 1;
     it->device_slot = 0;
+    S->fifo[(S->head + S->count) % pl->n_items] = it;
+    S->count++;
+    double t = fathom_now_s();
+    S->pushing = it, S->push_t0 = t;
+    fathom_status st = fathom_vda_push(S->v, img.rgb, img.height, img.width, img.stride);
+    S->pushing = NULL;
+    double dt = fathom_now_s() - t;
+    fathom_image_free(&img);
+    const int held = S->count && S->fifo[(S->head + S->count - 1) % pl->n_items] == it;
+    if (held) it->t_stage[FATHOM_STAGE_INFER] = dt;
     fathom_pipeline_add_busy(pl, FATHOM_STAGE_INFER, dt);
     atomic_fetch_add(&pl->batches, 1);
     if (pl->p.governor) fathom_governor_record(pl->p.governor, 0, dt, 1);
     if (st == FATHOM_OK) return;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fathom_last_error());
-    if (st == FATHOM_ERR_SHAPE && S->count && S->fifo[(S->head + S->count - 1) % pl->n_items] == it) {
+    if (st == FATHOM_ERR_SHAPE && held) {
         S->count--; /* refused before the model took it: this frame only */
         fathom_item_fail(it, st, "%s: %s", it->source.s, msg);
         fathom_queue_push(pl->q_write, it);
