@@ -24,7 +24,6 @@
 #define OVERLAP 10
 #define INTERP 8
 #define RING 42                    /* streaming: frames k-41 .. k-1 */
-#define ROW_BUDGET (1u << 19)      /* floats per row buffer kind (chunked temporal modules) */
 
 static const int KEYFRAMES[OVERLAP] = {0, 12, 24, 25, 26, 27, 28, 29, 30, 31};
 
@@ -39,13 +38,13 @@ struct fathom_vda {
     int fh, fw, nh, nw;          /* frame and network size, fixed by the first frame */
     int64_t n_in, n_out;         /* frames pushed, frames emitted */
     fathom_tap tap_user;         /* for the vda.* taps (host data) */
+    size_t chunk_floats, row_floats; /* budgets (vda_head.h) */
 
-    /* activations (backend memory): the window plan's arena, then the temporal scratch */
+    /* activations (backend memory): the window plan's arena; the temporal modules' scratch
+     * lies in its work region (free while they run), extending the arena if it is larger */
     fathom_vda_plan plan;
     float *arena;                /* owned */
     size_t arena_floats;
-    float *tbuf;                 /* owned */
-    size_t tbuf_floats;
     fathom_vda_bufs bufs;
     int chunk[4], mh[4], mw[4];  /* per module: chunk positions and grid */
 
@@ -83,12 +82,17 @@ void fathom_vda_set_tap(fathom_vda *v, fathom_tap_fn fn, void *user) {
 
 static size_t fsz(int h, int w) { return (size_t)h * w; }
 
+void fathom_vda_set_budgets(fathom_vda *v, size_t chunk_floats, size_t row_floats) {
+    if (!v || v->n_in > 0) return;
+    if (chunk_floats) v->chunk_floats = chunk_floats;
+    if (row_floats) v->row_floats = row_floats;
+}
+
 void fathom_vda_free(fathom_vda **pv) {
     if (!pv || !*pv) return;
     fathom_vda *v = *pv;
     if (v->e) {
         const fathom_backend_ops *op = v->e->be->ops;
-        op->free(v->e->be, v->tbuf, v->tbuf_floats * sizeof(float));
         op->free(v->e->be, v->arena, v->arena_floats * sizeof(float));
         op->free(v->e->be, v->cache, v->cache_floats * sizeof(float));
         op->free(v->e->be, v->x_dev, v->n_slots * sizeof(float));
@@ -155,6 +159,8 @@ fathom_status fathom_vda_create(const fathom_model *m, const fathom_engine_param
     v->emit = emit;
     v->user = user;
     v->tw = m->vda;
+    v->chunk_floats = FATHOM_VDA_CHUNK_FLOATS;
+    v->row_floats = FATHOM_VDA_ROW_FLOATS;
     fathom_status s = fathom_engine_create(&v->base, ep, &v->e);
     if (s == FATHOM_OK) s = check_temporal_ops(v->e->be);
     if (s == FATHOM_OK && v->e->be->kind != FATHOM_DEVICE_CPU) s = upload_temporal(v);
@@ -185,7 +191,8 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
         return fathom_fail(FATHOM_ERR_SHAPE, "vda: cannot size the network input for %d x %d frames", w, h);
     const fathom_arch *a = &v->m->w->arch;
     const int T = v->p.streaming ? 1 : FATHOM_VDA_T;
-    FATHOM_TRY(fathom_vda_plan_make(a, T, v->nh, v->nw, v->e->be->threads, v->tap_user.fn != NULL,
+    FATHOM_TRY(fathom_vda_plan_make(a, T, v->nh, v->nw, v->e->be->threads,
+                                    v->tap_user.fn ? 0 : v->chunk_floats,
                                     &v->plan));
     const fathom_plan pl = v->plan.enc;
     /* the engine keeps the position embeddings and the op scratch; one frame's arena */
@@ -195,7 +202,7 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
     for (int k = 0; k < 4; k++) {
         const int C = v->m->vda->mm[k].C, HW = hh[k] * ww[k];
         v->mh[k] = hh[k], v->mw[k] = ww[k];
-        int chunk = (int)(ROW_BUDGET / ((size_t)FATHOM_VDA_T * C));
+        int chunk = (int)(v->row_floats / ((size_t)FATHOM_VDA_T * C));
         if (chunk < 1) chunk = 1;
         if (chunk > HW || v->tap_user.fn) chunk = HW; /* taps see whole tensors */
         v->chunk[k] = chunk;
@@ -205,13 +212,11 @@ static fathom_status setup(fathom_vda *v, int h, int w) {
     }
     const fathom_backend_ops *op = v->e->be->ops;
     void *mem = NULL;
-    v->arena_floats = v->plan.total;
+    const size_t tneed = gn + 21 * rows;
+    v->arena_floats = v->plan.work_floats < tneed ? v->plan.work + tneed : v->plan.total;
     FATHOM_TRY(op->alloc(v->e->be, &mem, v->arena_floats * sizeof(float)));
     v->arena = mem;
-    v->tbuf_floats = gn + 21 * rows;
-    FATHOM_TRY(op->alloc(v->e->be, &mem, v->tbuf_floats * sizeof(float)));
-    v->tbuf = mem;
-    float *q = v->tbuf;
+    float *q = v->arena + v->plan.work;
     v->bufs.gn = q, q += gn;
     float **one[6] = {&v->bufs.r, &v->bufs.u, &v->bufs.tmp, &v->bufs.row, &v->bufs.v, &v->bufs.att};
     for (int i = 0; i < 6; i++) *one[i] = q, q += rows;

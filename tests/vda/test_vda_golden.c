@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "fathom.h"
+#include "model/vda_head.h"
 #include "model/weights.h"
 #include "golden_util.h"
 #include "test_util.h"
@@ -179,6 +180,31 @@ static int check_depth(const char *what, const float *out, const float *ref, siz
     return ok;
 }
 
+/* One pass without taps in one-frame head chunks and few-position module passes (the chunked
+ * paths a real-size input takes), its depth checked against `ref_name`. */
+static int run_chunked(const fathom_model *m, const fathom_engine_params *ep,
+                       const fathom_vda_params *vp, const uint8_t *frames, int N, int H, int W,
+                       run_state *st, const char *dir, const char *ref_name, const char *what) {
+    fathom_vda *v = NULL;
+    st->nframes = 0;
+    if (fathom_vda_create(m, ep, vp, on_depth, st, &v) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    fathom_vda_set_budgets(v, 1, 32 * 32 * 64); /* 21..64 positions a pass */
+    for (int i = 0; i < N; i++)
+        if (fathom_vda_push(v, frames + (size_t)i * st->fr * 3, H, W, (size_t)W * 3) != FATHOM_OK)
+            fail_msg("frame %d: %s", i, fathom_last_error());
+    if (fathom_vda_finish(v) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    fathom_vda_free(&v);
+    assert_int_equal(st->nframes, N);
+    int64_t sh[8];
+    int nd;
+    size_t n;
+    float *ref = tu_load_npy(tu_path(dir, ref_name), sh, &nd, &n);
+    assert_int_equal(n, (size_t)N * st->fr);
+    int ok = check_depth(what, st->depth, ref, n);
+    free(ref);
+    return ok;
+}
+
 static int run_case(const char *dir, const char *cname) {
     char path[4096];
     int ok = 1;
@@ -249,6 +275,14 @@ static int run_case(const char *dir, const char *cname) {
     if (st.refs) tu_free_refs(st.refs, st.nrefs);
     st.refs = NULL, st.nrefs = 0;
 
+    /* the chunked passes once per mode (the first case that has it): they are the slow part */
+    static int offline_chunked = 1, stream_chunked = 1;
+    if (offline_chunked-- > 0 &&
+        !run_chunked(m, &ep, &vp, frames, N, H, W, &st, dir, "depth.npy", "depth (offline, chunked)")) {
+        ok = 0;
+        bad(&st, "offline depth in one-frame chunks");
+    }
+
     /* streaming */
     snprintf(path, sizeof path, "%s/depth_stream.npy", dir);
     if (stat(path, &sb) == 0) {
@@ -270,6 +304,11 @@ static int run_case(const char *dir, const char *cname) {
             bad(&st, "streaming depth");
         }
         free(dref);
+        if (stream_chunked-- > 0 && !run_chunked(m, &ep, &vp, frames, N, H, W, &st, dir,
+                                                 "depth_stream.npy", "depth (streaming, chunked)")) {
+            ok = 0;
+            bad(&st, "streaming depth in few-position module passes");
+        }
         if (st.refs) tu_free_refs(st.refs, st.nrefs);
     }
     if (st.first_bad[0]) {
