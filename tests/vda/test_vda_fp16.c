@@ -2,7 +2,9 @@
  * the plain-C twin of the CUDA fp16 GEMM (fathom_ref_linear_fp16, inputs rounded with
  * fathom_ref_round_fp16) through VDA's temporal feed-forward block, GEGLU products up to 4e5, against fp32.
  * Without the guard (the GEGLU product rounded to fp16 as is) the output is inf/NaN; with it
- * (that GEMM's inputs rounded to TF32) it is within the fp16 GEMM tolerance of fp32. */
+ * (that GEMM's inputs rounded to TF32) it is within the fp16 GEMM tolerance of fp32.
+ * `--precision bf16` (CUDA, and the CPU's bf16 engine) rounds GEMM inputs to bf16 (fp32's
+ * range): the same case through a bf16-input GEMM stays finite with no guard. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +20,30 @@
 #include "test_util.h"
 #include "vda/vda_fp16_case.h"
 
-/* the fp16 GEMM tolerance of tests/ops/test_backend_ops.c (max|d| / max|ref|) */
+/* the fp16 and bf16 GEMM tolerances of tests/ops/test_backend_ops.c (max|d| / max|ref|) */
 #define FP16_TOL 5e-3
+#define BF16_TOL 3e-2
+
+/* fp32 -> bf16 -> fp32, round to nearest even (inf / NaN kept), as the conversions on both
+ * backends */
+static float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) != 0x7f800000u) u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* a GEMM with bf16 inputs and fp32 accumulation */
+static void linear_bf16(float *out, const float *in, const float *w, const float *b, int M, int N, int K) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc += round_bf16(in[(size_t)m * K + k]) * round_bf16(w[(size_t)n * K + k]);
+            out[(size_t)m * N + n] = acc + (b ? b[n] : 0.0f);
+        }
+}
 
 static size_t count_nonfinite(const float *x, size_t n) {
     size_t bad = 0;
@@ -79,6 +103,18 @@ static void check_case(int T, int P, int C, uint64_t seed) {
     assert_int_equal(count_nonfinite(out, n), 0);
     assert_true(tu_check("guarded fp16 vs fp32", out, k.ref, n, FP16_TOL, -1));
     free(out);
+
+    /* bf16: every GEMM input rounded to bf16, no guard */
+    float *hid = malloc((size_t)k.rows * 8 * C * sizeof(float));
+    float *gg = malloc((size_t)k.rows * 4 * C * sizeof(float));
+    out = malloc(n * sizeof(float));
+    assert_non_null(hid), assert_non_null(gg), assert_non_null(out);
+    linear_bf16(hid, k.ln, k.w1, k.b1, k.rows, 8 * C, C);
+    fathom_ref_geglu(gg, hid, k.rows, 4 * C);
+    linear_bf16(out, gg, k.w2, k.b2, k.rows, C, 4 * C);
+    assert_int_equal(count_nonfinite(out, n), 0);
+    assert_true(tu_check("bf16 vs fp32", out, k.ref, n, BF16_TOL, -1));
+    free(hid), free(gg), free(out);
     fp16_case_free(&k);
 }
 
