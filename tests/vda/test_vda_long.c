@@ -3,8 +3,8 @@
  *
  * 150 frames (7 offline windows, the streaming cache's ring of 42 wrapped three times) of a
  * generated lossless video, golden tiny model: `fathom run --streaming` and the default
- * offline run, each writing the npy sequence and the FFV1 gray16 depth video (the float spill
- * for the video-wide range). Checked: every frame is there and finite, frame i equals what
+ * offline run, each writing the npy sequence and the FFV1 gray16 depth video (offline: a png16
+ * sequence too; both 16-bit outputs come from the float spill for the video-wide range). Checked: every frame is there and finite, frame i equals what
  * fathom_vda gives for frame i of the same video (fathom_frames decodes it as the CLI does),
  * the depth video has every frame and is the npy frames mapped through their video-wide
  * min..max, and the two modes give different depth (streaming is not offline). The CPU's
@@ -101,12 +101,13 @@ static void check_npy(const char *dir, const char *mode, const collect *api, flo
     printf("%s: %d frames, finite, fathom run == fathom_vda (max|d| %.2e of max)\n", mode, NF, worst / amax);
 }
 
-/* The gray16 depth video: NF frames, each the npy frame mapped through the video-wide range
- * (near = bright: 65535 at the largest relative depth). */
-static void check_video(const char *dir, const char *mode, const collect *api, float lo, float hi) {
+/* A gray16 depth video or png16 sequence: NF frames, each the npy frame mapped through the
+ * video-wide range (near = bright: 65535 at the largest relative depth). */
+static void check_video(const char *dir, const char *mode, const char *input, const collect *api,
+                        float lo, float hi) {
     char raw[4096];
     snprintf(raw, sizeof raw, "%s/%s.gray16", dir, mode);
-    assert_int_equal(tu_sh("ffmpeg -loglevel error -y -i '%s/%s.mkv' -f rawvideo -pix_fmt gray16le '%s'", dir, mode, raw), 0);
+    assert_int_equal(tu_sh("ffmpeg -loglevel error -y -i '%s' -f rawvideo -pix_fmt gray16le '%s'", input, raw), 0);
     FILE *f = fopen(raw, "rb");
     assert_non_null(f);
     static uint16_t px[(NF + 1) * VH * VW];
@@ -118,8 +119,8 @@ static void check_video(const char *dir, const char *mode, const collect *api, f
         double want = round(((double)api->d[k] - lo) / ((double)hi - lo) * 65535.0);
         worst = fmax(worst, fabs(px[k] - want));
     }
-    if (worst > 8) fail_msg("%s depth video: %g levels off the video-wide range", mode, worst);
-    printf("%s depth video: %d frames on one range %g..%g: OK\n", mode, NF, lo, hi);
+    if (worst > 8) fail_msg("%s: %g levels off the video-wide range", input, worst);
+    printf("%s: %d frames on one range %g..%g: OK\n", input, NF, lo, hi);
 }
 
 static void test_long_video(void **state) {
@@ -139,9 +140,9 @@ static void test_long_video(void **state) {
     snprintf(video, sizeof video, "%s/v.mkv", dir);
     for (int s = 0; s < 2; s++) {
         const char *mode = s ? "streaming" : "offline";
-        assert_int_equal(tu_sh("'%s' run -m '%s' --input-size %d --threads 2 %s -f npy --video '%s/%s.mkv' "
+        assert_int_equal(tu_sh("'%s' run -m '%s' --input-size %d --threads 2 %s -f %s --video '%s/%s.mkv' "
                                "-o '%s/%s' '%s' 2>'%s/%s.log'", bin, model, ISZ, s ? "--streaming" : "",
-                               dir, mode, dir, mode, video, dir, mode), 0);
+                               s ? "npy" : "npy,png16", dir, mode, dir, mode, video, dir, mode), 0);
     }
 
     fathom_model *m = NULL;
@@ -156,7 +157,13 @@ static void test_long_video(void **state) {
         float lo, hi;
         check_npy(dir, mode, &c[s], &lo, &hi);
         assert_true(hi > lo);
-        check_video(dir, mode, &c[s], lo, hi);
+        char in[4096];
+        snprintf(in, sizeof in, "%s/%s.mkv", dir, mode);
+        check_video(dir, mode, in, &c[s], lo, hi);
+        if (!s) { /* the png16 sequence: the same video-wide range */
+            snprintf(in, sizeof in, "%s/%s/v/%%06d.png", dir, mode);
+            check_video(dir, "png16", in, &c[s], lo, hi);
+        }
     }
     /* the two modes are different computations: identical outputs would mean one ran twice */
     double diff = 0;
