@@ -55,6 +55,9 @@ assert r["totals"]["chunks"] == 4 and r["totals"]["ran"] == 4 and r["frames"] ==
 assert len(r["seams"]) == 3 and all(s["residual"] < 1e-6 and s["overlap_frames"] == 3 for s in r["seams"]), r["seams"]
 c = r["chunks"]
 assert sum(x["count"] for x in c) == 50 and all(c[i]["decode_from"] == c[i]["first"] - 3 for i in (1, 2, 3))
+# engines are kept across chunks: one creation per engine that ran chunks, not one per chunk
+used = {x["ran_on"] for x in c}
+assert r["totals"]["engines_created"] == len(used), (r["totals"], used)
 PYEOF
 
 # ---- 2. existing outputs are not replaced; nothing runs ----
