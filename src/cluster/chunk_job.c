@@ -401,7 +401,9 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
         int engines = co->engines > 0 ? co->engines : params->n_devices;
         int n_chunks = co->n_chunks > 0 ? co->n_chunks : fathom_chunk_auto(n, engines, overlap);
-        s = fathom_chunk_plan(pts, n, n_chunks, overlap, &man->chunks, &man->n);
+        /* automatic chunks: the last one per engine half as long (a shorter tail) */
+        s = fathom_chunk_plan_tapered(pts, n, n_chunks, overlap, co->n_chunks > 0 ? 0 : engines,
+                                      &man->chunks, &man->n);
         free(pts);
         if (s != FATHOM_OK) {
             char e[512];
