@@ -54,9 +54,26 @@ static void publish(runner *r, int dev, fathom_pipeline *pl) {
     pthread_mutex_unlock(&r->mu);
 }
 
+void fathom_chunk_engines_clear(fathom_chunk_engines *ce) {
+    if (!ce) return;
+    for (int d = 0; d < FATHOM_MAX_DEVICES; d++) fathom_engine_free(&ce->e[d]);
+}
+
+/* The worker's engines for the devices of p, created on first use. */
+static fathom_status chunk_engines(const fathom_model *m, const fathom_run_params *p,
+                                   fathom_chunk_engines *ce) {
+    for (int d = 0; d < p->n_devices; d++) {
+        if (ce->e[d]) continue;
+        FATHOM_TRY(fathom_engine_create(m, &p->devices[d], &ce->e[d]));
+        ce->created++;
+    }
+    return FATHOM_OK;
+}
+
 fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
                                    const fathom_video_run_opts *vo, const char *input,
                                    const char *workdir, const fathom_chunk *c, int i,
+                                   fathom_chunk_engines *ce,
                                    int (*on_pipeline)(void *user, fathom_pipeline *pl),
                                    void *user) {
     char outdir[4200];
@@ -76,13 +93,21 @@ fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_param
     o.read.start = c->start_us / 1e6; /* llround(start * 1e6) gives the microsecond back */
     o.read.end = c->end_us > 0 ? c->end_us / 1e6 : 0;
     o.read.max_frames = 0;
+    if (ce && !fathom_model_is_video(m)) {
+        FATHOM_TRY(chunk_engines(m, &p, ce));
+        o.engines = ce->e;
+    }
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
-    FATHOM_TRY(fathom_video_job_create(m, &p, input, &o, &job, &pl));
+    fathom_status s = fathom_video_job_create(m, &p, input, &o, &job, &pl);
+    if (s != FATHOM_OK) {
+        fathom_chunk_engines_clear(ce);
+        return s;
+    }
     int stop = on_pipeline ? on_pipeline(user, pl) : 0;
     fathom_run_stats st;
     memset(&st, 0, sizeof st);
-    fathom_status s = stop ? FATHOM_ERR_INTERRUPTED : fathom_pipeline_run(pl, &st);
+    s = stop ? FATHOM_ERR_INTERRUPTED : fathom_pipeline_run(pl, &st);
     if (on_pipeline) on_pipeline(user, NULL);
     fathom_pipeline_free(&pl); /* finishes the archive */
     fathom_video_job_stats js;
@@ -91,7 +116,10 @@ fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_param
     if (s == FATHOM_OK && st.fatal != FATHOM_OK)
         s = fathom_fail(st.fatal, "%s", st.fatal_msg);
     if (s == FATHOM_OK && st.cancelled) s = FATHOM_ERR_INTERRUPTED;
-    if (s != FATHOM_OK) return s;
+    if (s != FATHOM_OK) {
+        fathom_chunk_engines_clear(ce); /* a retry starts from fresh engines */
+        return s;
+    }
     int64_t want = c->count + (c->first - c->decode_from);
     if (!js.npz_path[0] || js.frames_read != want)
         return fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d decoded %lld frames where the plan has "
@@ -118,13 +146,18 @@ static int on_pipeline(void *user, fathom_pipeline *pl) {
 }
 
 /* One chunk on device slot `dev`; FATHOM_OK when its archive is complete. */
-static fathom_status run_chunk(runner *r, int i, int dev) {
+static fathom_status run_chunk(runner *r, int i, int dev, fathom_chunk_engines *ce) {
     fathom_run_params p = *r->params;
     p.n_devices = 1;
     p.devices[0] = r->params->devices[dev];
     slot_arg a = {r, dev};
-    return fathom_chunk_run_one(r->model, &p, r->vo, r->input, r->workdir, &r->man->chunks[i], i,
-                                on_pipeline, &a);
+    int before = ce->created;
+    fathom_status s = fathom_chunk_run_one(r->model, &p, r->vo, r->input, r->workdir,
+                                           &r->man->chunks[i], i, ce, on_pipeline, &a);
+    pthread_mutex_lock(&r->mu);
+    r->ctx->engines_created += ce->created - before;
+    pthread_mutex_unlock(&r->mu);
+    return s;
 }
 
 typedef struct worker_arg {
@@ -154,6 +187,8 @@ static void record_done(runner *r, int i) {
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     runner *r = wa->r;
+    fathom_chunk_engines ce; /* this worker's engine, kept across its chunks */
+    memset(&ce, 0, sizeof ce);
     for (;;) {
         pthread_mutex_lock(&r->mu);
         int i = -1;
@@ -165,7 +200,7 @@ static void *worker(void *arg) {
         }
         pthread_mutex_unlock(&r->mu);
         if (i < 0) break;
-        fathom_status s = run_chunk(r, i, wa->dev);
+        fathom_status s = run_chunk(r, i, wa->dev, &ce);
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", s == FATHOM_OK ? "" : fathom_last_error());
         if (s == FATHOM_OK) {
@@ -189,6 +224,7 @@ static void *worker(void *arg) {
         }
         pthread_mutex_unlock(&r->mu);
     }
+    fathom_chunk_engines_clear(&ce);
     atomic_fetch_sub(&r->workers_left, 1);
     return NULL;
 }
@@ -290,6 +326,9 @@ static void write_report(const char *path, const char *input, const fathom_chunk
     cJSON_AddNumberToObject(t, "reused", res->reused);
     cJSON_AddNumberToObject(t, "ran", res->ran);
     cJSON_AddNumberToObject(t, "retried", res->retried);
+    /* engines created, by every worker / rank: one per device that ran chunks (kept across
+     * its chunks), more only after a failed chunk (its retry starts from fresh ones) */
+    cJSON_AddNumberToObject(t, "engines_created", ctx->engines_created);
     cJSON_AddNumberToObject(t, "frames_merged", (double)res->frames);
     cJSON_AddNumberToObject(t, "elapsed_s", seconds);
     cJSON_AddNumberToObject(t, "plan_s", ctx->plan_s);   /* demux scan, manifest */
@@ -362,7 +401,9 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
         FATHOM_TRY(fathom_chunk_scan(input, &pts, &n));
         int engines = co->engines > 0 ? co->engines : params->n_devices;
         int n_chunks = co->n_chunks > 0 ? co->n_chunks : fathom_chunk_auto(n, engines, overlap);
-        s = fathom_chunk_plan(pts, n, n_chunks, overlap, &man->chunks, &man->n);
+        /* automatic chunks: the last one per engine half as long (a shorter tail) */
+        s = fathom_chunk_plan_tapered(pts, n, n_chunks, overlap, co->n_chunks > 0 ? 0 : engines,
+                                      &man->chunks, &man->n);
         free(pts);
         if (s != FATHOM_OK) {
             char e[512];

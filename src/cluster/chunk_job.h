@@ -79,6 +79,7 @@ typedef struct fathom_chunk_ctx {
      * was handed out and when it was reported done, and the engine / rank that ran it */
     double *t_start, *t_end;    /* owned: n each */
     int *ran_on;                /* owned: n */
+    int engines_created;        /* by every worker / rank (under the chunk table's lock) */
     pthread_mutex_t save_mu;    /* orders manifest saves (fathom_chunk_manifest_save_unlocked) */
     int save_mu_ready;
 } fathom_chunk_ctx;
@@ -97,12 +98,24 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
                                   const char *input, const int *attempts,
                                   const struct fathom_chunk_follow *f,
                                   fathom_chunk_run_result *res);
+/* The engines of one worker (local) or rank (MPI), kept across its chunks: created when its
+ * first chunk runs (a weights upload on a GPU, quantization at load for int8/q4), not once per
+ * chunk. A Video Depth Anything model's stage holds its own instance: none kept here. */
+typedef struct fathom_chunk_engines {
+    fathom_engine *e[FATHOM_MAX_DEVICES]; /* owned, NULL until the first chunk */
+    int created;                           /* engines created so far (the report's count) */
+} fathom_chunk_engines;
+/* Free the engines (accepts NULL); created is kept. */
+void fathom_chunk_engines_clear(fathom_chunk_engines *ce);
 /* Run chunk i of `input` (plan entry c) with the devices of params into
- * workdir/cNNNNN/<stem>.npz. on_pipeline (may be NULL) is called with the chunk's pipeline
- * before it runs (return 1 to not run it: interrupted) and with NULL after. */
+ * workdir/cNNNNN/<stem>.npz, on the engines of ce (may be NULL: the chunk creates its own;
+ * after a failed chunk they are freed, so a retry starts from fresh ones). on_pipeline (may
+ * be NULL) is called with the chunk's pipeline before it runs (return 1 to not run it:
+ * interrupted) and with NULL after. */
 fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
                                    const fathom_video_run_opts *vo, const char *input,
                                    const char *workdir, const fathom_chunk *c, int i,
+                                   fathom_chunk_engines *ce,
                                    int (*on_pipeline)(void *user, fathom_pipeline *pl),
                                    void *user);
 

@@ -69,6 +69,16 @@ out:
 
 fathom_status fathom_chunk_plan(const int64_t *pts_us, int64_t n_frames, int n_chunks, int k,
                                 fathom_chunk **chunks, int *n_out) {
+    return fathom_chunk_plan_tapered(pts_us, n_frames, n_chunks, k, 0, chunks, n_out);
+}
+
+/* Weight of chunk i in halves: 2, the last `taper` 1. */
+static int64_t weight_before(int i, int n, int taper) {
+    return i <= n - taper ? 2 * (int64_t)i : 2 * (int64_t)(n - taper) + (i - (n - taper));
+}
+
+fathom_status fathom_chunk_plan_tapered(const int64_t *pts_us, int64_t n_frames, int n_chunks,
+                                        int k, int taper, fathom_chunk **chunks, int *n_out) {
     *chunks = NULL;
     *n_out = 0;
     if (n_chunks < 1 || k < 0)
@@ -77,10 +87,16 @@ fathom_status fathom_chunk_plan(const int64_t *pts_us, int64_t n_frames, int n_c
     int n = n_chunks > n_frames ? (int)n_frames : n_chunks;
     fathom_chunk *c = calloc((size_t)n, sizeof *c); /* owned until returned */
     if (!c) return fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the chunk plan");
+    /* halves only where a half chunk stays long enough: 16 frames, 8x its overlap */
+    const int64_t halves = 2 * (int64_t)(n - taper) + taper;
+    if (taper < 1 || taper >= n || n_frames / halves < (k * 8 > 16 ? k * 8 : 16)) taper = 0;
     int64_t first = 0;
     for (int i = 0; i < n; i++) {
         c[i].first = first;
-        c[i].count = n_frames / n + (i < n_frames % n); /* the first F % n get one more */
+        if (taper) /* boundaries at F x (weight before) / (total weight) */
+            c[i].count = n_frames * weight_before(i + 1, n, taper) / halves - first;
+        else
+            c[i].count = n_frames / n + (i < n_frames % n); /* the first F % n get one more */
         /* the overlap never reaches past the previous chunk's first frame */
         c[i].decode_from = i == 0 ? 0 : first - k > c[i - 1].first ? first - k : c[i - 1].first;
         first += c[i].count;

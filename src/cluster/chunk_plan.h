@@ -5,7 +5,8 @@
  *   chunk 1            [ovl K][==== owned ====]
  *   chunk 2                             [ovl K][==== owned ====]
  *
- * Chunk i owns frames [first, first + count) (counts differ by at most one) and decodes from
+ * Chunk i owns frames [first, first + count) (counts differ by at most one; tapered plans: the
+ * last chunks half as long) and decodes from
  * decode_from = max(previous chunk's first, first - K): the K overlap frames before its own are computed again so the
  * merge can align it to chunk i-1 (align.h). A chunk's range is given to the reader in time:
  * [pts of decode_from, pts of the next chunk's first frame), taken from the timestamps of every
@@ -35,5 +36,12 @@ fathom_status fathom_chunk_scan(const char *input, int64_t **pts_us, int64_t *n_
  * frames whose times are pts_us. *chunks owned by the caller (free); *n_out chunks. */
 fathom_status fathom_chunk_plan(const int64_t *pts_us, int64_t n_frames, int n_chunks, int k,
                                 fathom_chunk **chunks, int *n_out);
+/* The same, with the last `taper` chunks (one per engine) half as long as the others, where a
+ * half chunk still owns at least 16 frames and 8x the overlap (else equal chunks): engines
+ * that take their last chunks at different moments then finish closer together (the end of
+ * dynamic hand-out is up to one last chunk long), and the merge after the last chunk is
+ * shorter. taper 0: fathom_chunk_plan. */
+fathom_status fathom_chunk_plan_tapered(const int64_t *pts_us, int64_t n_frames, int n_chunks,
+                                        int k, int taper, fathom_chunk **chunks, int *n_out);
 
 #endif

@@ -1,5 +1,5 @@
-/* mpi_images.c - an image set over the MPI ranks (see mpi_driver.h). Rank 0 hands out batch
- * numbers from one counter: to the other ranks from its hand-out thread, to its own pipeline
+/* mpi_images.c - an image set over the MPI ranks (see mpi_driver.h). Rank 0 hands out input
+ * positions from one counter: to the other ranks from its hand-out thread, to its own pipeline
  * directly (fathom_mpi_images_take), so every rank computes. */
 #include "cluster/mpi_driver.h"
 
@@ -26,7 +26,13 @@ static int64_t next_batch(void) {
 void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    st->batch = batch > 0 ? batch : 1;
+    /* Positions go out one at a time, whatever --batch (each rank's inference still batches
+     * what it holds): when the counter runs out, every rank holds what its queues hold, the
+     * same for all, plus at most one image; with units of --batch the ranks' last units ended
+     * up to a whole batch apart (the 16-rank tail, bench/scale_sim.sh). A request is one
+     * round trip to rank 0, made while the rank's queues still hold work. */
+    (void)batch;
+    st->batch = 1;
     st->begin = st->end = 0;
     st->local = rank == 0;
 }

@@ -88,10 +88,11 @@ static void *serve(void *arg) {
     hand *h = arg;
     int n = h->ctx->man.n;
     for (int active = h->size - 1; active > 0;) {
-        int64_t msg[2]; /* finished chunk (-1: none), its status */
+        int64_t msg[3]; /* finished chunk (-1: none), its status, engines it created */
         MPI_Status ms;
-        fathom_mpi_recv(msg, 2, MPI_INT64_T, MPI_ANY_SOURCE, FATHOM_TAG_REQ, &ms);
+        fathom_mpi_recv(msg, 3, MPI_INT64_T, MPI_ANY_SOURCE, FATHOM_TAG_REQ, &ms);
         pthread_mutex_lock(&h->mu);
+        h->ctx->engines_created += (int)msg[2];
         int save = msg[0] >= 0 && msg[0] < n &&
                    record(h, (int)msg[0], (fathom_status)msg[1], ms.MPI_SOURCE);
         int i = pick(h, ms.MPI_SOURCE);
@@ -106,6 +107,8 @@ static void *serve(void *arg) {
 /* Rank 0's own engines: take chunks from the table until none is left or running. */
 static void work_local(hand *h, const fathom_model *m, const fathom_run_params *params,
                        const fathom_video_run_opts *vo, const char *input) {
+    fathom_chunk_engines ce; /* rank 0's engines, kept across its chunks */
+    memset(&ce, 0, sizeof ce);
     for (;;) {
         pthread_mutex_lock(&h->mu);
         int i;
@@ -115,15 +118,18 @@ static void work_local(hand *h, const fathom_model *m, const fathom_run_params *
             h->local_waiting = 0;
         }
         pthread_mutex_unlock(&h->mu);
-        if (i < 0) return;
+        if (i < 0) break;
+        int before = ce.created;
         fathom_status s = fathom_chunk_run_one(m, params, vo, input, h->ctx->workdir,
-                                               &h->ctx->man.chunks[i], i, NULL, NULL);
+                                               &h->ctx->man.chunks[i], i, &ce, NULL, NULL);
         if (s != FATHOM_OK) fathom_log(FATHOM_LOG_WARN, "rank 0: %s", fathom_last_error());
         pthread_mutex_lock(&h->mu);
+        h->ctx->engines_created += ce.created - before;
         int save = record(h, i, s, 0);
         pthread_mutex_unlock(&h->mu);
         if (save) save_done(h);
     }
+    fathom_chunk_engines_clear(&ce);
 }
 
 /* Rank 0: hand out and compute at once; FATHOM_OK when every chunk is done. */
@@ -172,17 +178,21 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
 static void work_remote(int rank, const fathom_model *m, const fathom_run_params *params,
                         const fathom_video_run_opts *vo, const char *input, const char *workdir,
                         const fathom_chunk *plan) {
-    int64_t msg[2] = {-1, FATHOM_OK};
+    int64_t msg[3] = {-1, FATHOM_OK, 0};
+    fathom_chunk_engines ce; /* this rank's engines, kept across its chunks */
+    memset(&ce, 0, sizeof ce);
     for (;;) {
-        MPI_Send(msg, 2, MPI_INT64_T, 0, FATHOM_TAG_REQ, MPI_COMM_WORLD);
+        MPI_Send(msg, 3, MPI_INT64_T, 0, FATHOM_TAG_REQ, MPI_COMM_WORLD);
         int i;
         fathom_mpi_recv(&i, 1, MPI_INT, 0, FATHOM_TAG_ASSIGN, NULL);
-        if (i < 0) return;
-        fathom_status s = fathom_chunk_run_one(m, params, vo, input, workdir, &plan[i], i, NULL,
-                                               NULL);
+        if (i < 0) break;
+        int before = ce.created;
+        fathom_status s = fathom_chunk_run_one(m, params, vo, input, workdir, &plan[i], i, &ce,
+                                               NULL, NULL);
         if (s != FATHOM_OK) fathom_log(FATHOM_LOG_WARN, "rank %d: %s", rank, fathom_last_error());
-        msg[0] = i, msg[1] = s;
+        msg[0] = i, msg[1] = s, msg[2] = ce.created - before;
     }
+    fathom_chunk_engines_clear(&ce);
 }
 
 fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_params *params,

@@ -94,6 +94,12 @@ static fathom_status fail_nomem(const char *what) {
 fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_run_params *params,
                                           fathom_source *src, fathom_sink *sink,
                                           fathom_pipeline **out) {
+    return fathom_pipeline_create_lent(m, params, NULL, src, sink, out);
+}
+
+fathom_status fathom_pipeline_create_lent(const fathom_model *m, const fathom_run_params *params,
+                                          fathom_engine *const *engines, fathom_source *src,
+                                          fathom_sink *sink, fathom_pipeline **out) {
     *out = NULL;
     fathom_status st = FATHOM_OK;
     struct fathom_pipeline *pl = calloc(1, sizeof *pl);
@@ -157,9 +163,14 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
     if (fathom_model_is_video(m)) { /* one ordered model instance on the first device */
         if ((st = fathom_vda_stage_create(pl, &pl->vda)) != FATHOM_OK) goto done;
     } else {
-        for (int d = 0; d < p->n_devices; d++)
-            if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK)
+        for (int d = 0; d < p->n_devices; d++) {
+            if (engines && engines[d]) {
+                pl->engines[d] = engines[d];
+                pl->lent |= 1u << d;
+            } else if ((st = fathom_engine_create(m, &p->devices[d], &pl->engines[d])) != FATHOM_OK) {
                 goto done;
+            }
+        }
     }
     if (p->report_path && (st = fathom_report_open(p->report_path, p, m, &pl->report)) != FATHOM_OK)
         goto done;
@@ -367,7 +378,8 @@ done:
 void fathom_pipeline_free(fathom_pipeline **plp) {
     if (!plp || !*plp) return;
     struct fathom_pipeline *pl = *plp;
-    for (int d = 0; d < FATHOM_MAX_DEVICES; d++) fathom_engine_free(&pl->engines[d]);
+    for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
+        if (!(pl->lent & (1u << d))) fathom_engine_free(&pl->engines[d]);
     fathom_vda_stage_free(&pl->vda);
     fathom_fetcher_free(&pl->fetcher);
     fathom_names_free(&pl->names);

@@ -49,7 +49,8 @@ struct fathom_pipeline {
     const fathom_model *model;      /* borrowed */
     fathom_source src;              /* owned */
     fathom_sink sink;               /* owned */
-    fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned (not for VDA models) */
+    fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned (not for VDA models), except the lent */
+    unsigned lent;                  /* bit d: engines[d] is borrowed (fathom_pipeline_create_lent) */
     struct fathom_vda_stage *vda;   /* owned, Video Depth Anything models only (stage_vda.c) */
     fathom_fetcher *fetcher;        /* owned */
     fathom_names *names;            /* owned */
@@ -130,5 +131,12 @@ typedef struct fathom_infer_arg {
 fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_run_params *params,
                                           fathom_source *src, fathom_sink *sink,
                                           fathom_pipeline **out);
+/* The same, with engines kept by the caller across pipelines (the chunks of a video share
+ * their worker's engine: created once, not once per chunk): engines (may be NULL) has one
+ * entry per device of params; a non-NULL entry is used, borrowed, instead of creating one.
+ * Ignored for Video Depth Anything models (their stage holds its own model instance). */
+fathom_status fathom_pipeline_create_lent(const fathom_model *m, const fathom_run_params *params,
+                                          fathom_engine *const *engines, fathom_source *src,
+                                          fathom_sink *sink, fathom_pipeline **out);
 
 #endif

@@ -59,6 +59,8 @@ typedef struct fathom_video_run_opts {
                                        (fathom_video_job_outputs); one of them again is a clash
                                        (a.mp4 and a.mkv), refused even with --overwrite */
     int n_claimed;
+    fathom_engine *const *engines;  /* borrowed, may be NULL: one per device of the params, used
+                                       instead of new ones (fathom_pipeline_create_lent) */
 } fathom_video_run_opts;
 
 void fathom_video_run_default_opts(fathom_video_run_opts *o);

@@ -40,6 +40,41 @@ static void test_plan_cover(void **state) {
         }
 }
 
+/* Automatic plans: the last chunk per engine half as long, every frame once, the overlap rule
+ * kept; too short a video (a half chunk under 16 frames or 8x the overlap) gets equal chunks. */
+static void test_plan_tapered(void **state) {
+    (void)state;
+    static int64_t pts[5000];
+    for (int i = 0; i < 5000; i++) pts[i] = i * 40000LL + (i % 3) * 1000;
+    const struct { int64_t frames; int n, taper, k, tapered; } t[] = {
+        {1920, 48, 16, 0, 1}, {1920, 6, 2, 16, 1}, {4999, 15, 5, 3, 1}, {100, 6, 2, 0, 0},
+        {1920, 48, 16, 4, 0}, {300, 4, 4, 0, 0}, {1000, 9, 3, 7, 1}};
+    for (size_t j = 0; j < sizeof t / sizeof t[0]; j++) {
+        fathom_chunk *c = NULL;
+        int m = 0;
+        assert_int_equal(fathom_chunk_plan_tapered(pts, t[j].frames, t[j].n, t[j].k, t[j].taper,
+                                                   &c, &m), FATHOM_OK);
+        assert_int_equal(m, t[j].n);
+        int64_t next = 0;
+        for (int i = 0; i < m; i++) {
+            assert_int_equal(c[i].first, next);
+            next += c[i].count;
+            int64_t df = i == 0 ? 0 : c[i].first - t[j].k > c[i - 1].first ? c[i].first - t[j].k
+                                                                              : c[i - 1].first;
+            assert_int_equal(c[i].decode_from, df);
+            if (i + 1 < m) assert_int_equal(c[i].end_us, pts[c[i + 1].first]);
+            /* whole chunks (the first n - taper) and half chunks (the rest) */
+            int half = t[j].tapered && i >= m - t[j].taper;
+            int64_t unit = t[j].tapered ? 2 * t[j].frames / (2 * (m - t[j].taper) + t[j].taper)
+                                        : t[j].frames / m;
+            int64_t want = half ? unit / 2 : unit;
+            assert_true(c[i].count >= want - 1 && c[i].count <= want + 1);
+        }
+        assert_int_equal(next, t[j].frames);
+        free(c);
+    }
+}
+
 static void test_plan_small(void **state) {
     (void)state;
     int64_t pts[2] = {0, 40000};
@@ -120,6 +155,7 @@ static void test_auto_chunks(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_cover), cmocka_unit_test(test_plan_small),
+        cmocka_unit_test(test_plan_tapered),
         cmocka_unit_test(test_align_recovers), cmocka_unit_test(test_align_degenerate_and_fade),
         cmocka_unit_test(test_auto_chunks)};
     return cmocka_run_group_tests(tests, NULL, NULL);

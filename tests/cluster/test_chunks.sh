@@ -4,7 +4,8 @@
 # video frames and audio identical; frame count and VFR timestamps equal the source), SIGKILL
 # then --resume finishes without redoing finished chunks (also when killed while merging), a truncated manifest and a changed
 # input are refused clearly, and the seam test: two chunks that see different depth scales
-# merge without a jump larger than the frame-to-frame change inside the chunks.
+# merge without a jump larger than the frame-to-frame change inside the chunks; a chunk that
+# fails twice fails the video (then --resume finishes it); Ctrl-C leaves a resumable state.
 set -u
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIP: ffmpeg missing"; exit 77; }
@@ -55,6 +56,9 @@ assert r["totals"]["chunks"] == 4 and r["totals"]["ran"] == 4 and r["frames"] ==
 assert len(r["seams"]) == 3 and all(s["residual"] < 1e-6 and s["overlap_frames"] == 3 for s in r["seams"]), r["seams"]
 c = r["chunks"]
 assert sum(x["count"] for x in c) == 50 and all(c[i]["decode_from"] == c[i]["first"] - 3 for i in (1, 2, 3))
+# engines are kept across chunks: one creation per engine that ran chunks, not one per chunk
+used = {x["ran_on"] for x in c}
+assert r["totals"]["engines_created"] == len(used), (r["totals"], used)
 PYEOF
 
 # ---- 2. existing outputs are not replaced; nothing runs ----
@@ -213,6 +217,55 @@ check "aligned seam: no step larger than inside the chunks" \
   "$PY" -c "import sys; sys.exit(not (float('$b3') <= float('$i3') + 1))"
 check "control (no overlap): the jump is there (test can fail)" \
   "$PY" -c "import sys; sys.exit(not (float('$b0') > 3 * float('$i0')))"
+
+# ---- 6. a chunk that fails is retried once, then fails the video; --resume finishes it ----
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz -o "$T/fchunk" "$T/long.mp4" 2>/dev/null
+FMAN=$(ls "$T"/fchunk/.fathom-chunks/long.mp4.*/manifest.json)
+rm -f "$T/fchunk/long.npz"
+# chunk 3 undone, and its result folder blocked by a file: every attempt fails to write it
+"$PY" - "$FMAN" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["chunks"][3]["done"] = False
+m["merged"] = 0
+json.dump(m, open(sys.argv[1], "w"))
+PYEOF
+C3=$(dirname "$FMAN")/c00003
+rm -rf "$C3" && echo blocker >"$C3"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz --resume -o "$T/fchunk" \
+  "$T/long.mp4" 2>"$T/err"
+rc=$?
+check "a chunk failing twice: exit 1, naming the chunk, no merged output" \
+  bash -c "[ $rc -eq 1 ] && grep -q 'chunk 3 failed twice' '$T/err' && [ ! -e '$T/fchunk/long.npz' ]"
+rm -f "$C3"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz --resume --report "$T/frep.json" \
+  -o "$T/fchunk" "$T/long.mp4" 2>"$T/err"
+totals_ok() { "$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))['totals']; sys.exit(not ($2))" "$1"; }
+check "after the failure, --resume runs only that chunk" totals_ok "$T/frep.json" "t['ran'] == 1 and t['reused'] == 9"
+check "after the failure, --resume: equal to a single pass" npz_same "$T/lsingle/long.npz" "$T/fchunk/long.npz"
+
+# ---- 7. Ctrl-C (SIGINT) leaves a resumable state ----
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz -o "$T/ichunk" "$T/long.mp4" 2>"$T/err" &
+BG=$!
+IMAN=""
+for _ in $(seq 1 3000); do
+  [ -n "$IMAN" ] || IMAN=$(ls "$T"/ichunk/.fathom-chunks/long.mp4.*/manifest.json 2>/dev/null)
+  grep -q '"done":	true' "$IMAN" 2>/dev/null && break
+  sleep 0.01
+done
+kill -INT $BG
+wait $BG
+rc=$?
+BG=""
+ndone=$(grep -c '"done":	true' "$IMAN")
+echo "  interrupted with $ndone of 10 chunks done (exit $rc)"
+"$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz --resume --report "$T/irep.json" \
+  -o "$T/ichunk" "$T/long.mp4" 2>"$T/err"
+check "Ctrl-C: exit 130 (or done before the signal), then --resume completes" \
+  bash -c "{ [ $rc -eq 130 ] || [ $ndone -eq 10 ]; } && [ -e '$T/ichunk/long.npz' ]"
+check "Ctrl-C then --resume: the chunks finished before are reused" \
+  totals_ok "$T/irep.json" "t['reused'] >= $ndone and t['reused'] + t['ran'] == 10"
+check "Ctrl-C then --resume: equal to a single pass" npz_same "$T/lsingle/long.npz" "$T/ichunk/long.npz"
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -69,6 +69,12 @@ timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --chunks 5 --overla
   --video "$T/mpi.mkv" --report "$T/vrep.json" -o "$T/vm" "$T/clip.mp4" 2>"$T/err"
 check "video over the ranks exits 0" test $? -eq 0
 check "merged npz equals the single pass" npz_same "$T/vs/clip.npz" "$T/vm/clip.npz"
+check "one engine created per rank that ran chunks (kept across its chunks)" "$PY" -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+used = {c['ran_on'] for c in r['chunks']}
+assert r['totals']['engines_created'] == len(used) and r['totals']['ran'] == 5, (r['totals'], used)
+" "$T/vrep.json"
 check "depth video and audio equal the single pass" \
   diff <(ffmpeg -loglevel error -i "$T/single.mkv" -f framemd5 - | grep -v '^#') \
        <(ffmpeg -loglevel error -i "$T/mpi.mkv" -f framemd5 - | grep -v '^#')

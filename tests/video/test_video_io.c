@@ -625,6 +625,32 @@ static void test_preview_codecs(void **state) {
     assert_int_equal(fathom_video_codec_parse("vp9", &c), FATHOM_ERR_INVALID_ARG);
 }
 
+/* FFV1 with more encoder threads than its 4 default slices gets a slice per thread (the
+ * chunk merge encodes on many cores): still lossless, so the decoded frames are those of a
+ * one-thread encode, while the packets differ (other slices). */
+static void test_ffv1_slice_threads(void **state) {
+    (void)state;
+    const char *src = tu_path(g_dir, "s.mkv");
+    sh(FF PATTERN "-c:v libx264 -pix_fmt yuv420p '%s'", src);
+    fathom_video_writer_opts wo = fathom_video_writer_default_opts();
+    wo.threads = 1;
+    const char *one = tu_path(g_dir, "s1-depth.mkv"), *many = tu_path(g_dir, "s8-depth.mkv");
+    assert_int_equal(depth_video(src, one, NULL, &wo, 0, NULL), FATHOM_OK);
+    wo.threads = 8;
+    assert_int_equal(depth_video(src, many, NULL, &wo, 0, NULL), FATHOM_OK);
+    sh("ffmpeg -nostdin -v error -i '%s' -f framemd5 - | grep -v '^#' > '%s.md5'", one, one);
+    sh("ffmpeg -nostdin -v error -i '%s' -f framemd5 - | grep -v '^#' > '%s.md5'", many, many);
+    sh("cmp -s '%s.md5' '%s.md5'", one, many);
+    probe a, b;
+    probe_stream(one, AVMEDIA_TYPE_VIDEO, &a);
+    probe_stream(many, AVMEDIA_TYPE_VIDEO, &b);
+    assert_int_equal(a.n, 50);
+    assert_int_equal(b.n, 50);
+    int differ = 0;
+    for (int i = 0; i < a.n; i++) differ += a.p[i].crc != b.p[i].crc;
+    assert_int_equal(differ, 50);
+}
+
 static int setup(void **state) {
     (void)state;
     if (system("ffmpeg -version > /dev/null 2>&1") != 0) tu_skip("the ffmpeg CLI is not installed");
@@ -652,6 +678,7 @@ int main(void) {
         cmocka_unit_test(test_no_video_stream),
         cmocka_unit_test(test_partial_on_interrupt),
         cmocka_unit_test(test_preview_codecs),
+        cmocka_unit_test(test_ffv1_slice_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
