@@ -134,9 +134,13 @@ def overhead(model=TINY, n=600, size=int(SIZE), secs=0, rounds=int(os.environ.ge
         subprocess.run(["rm", "-rf", os.path.join(T, f"out-{tag}-{r}")])
         p, url = serve("--model", model, "--input-size", str(size), "--source", src, "--loop")
         time.sleep(2)
-        s0, t0 = status(url)["analyser"], time.monotonic()
+        j0, t0 = status(url), time.monotonic()
         time.sleep(secs if secs else n / runs[-1])  # as long as the run took
-        s1, t1 = status(url)["analyser"], time.monotonic()
+        j1, t1 = status(url), time.monotonic()
+        s0, s1 = j0["analyser"], j1["analyser"]
+        nf = max(1, s1["frames"] - s0["frames"])
+        stages = " ".join(f"{k} {1e3 * (j1['stage_busy_s'][k] - j0['stage_busy_s'][k]) / nf:.2f}"
+                          for k in j1.get("stage_busy_s", {}))
         p.send_signal(signal.SIGTERM)
         p.wait()
         serves.append((s1["frames"] - s0["frames"]) / (t1 - t0))
@@ -149,6 +153,8 @@ def overhead(model=TINY, n=600, size=int(SIZE), secs=0, rounds=int(os.environ.ge
               f"{busy[-1]:.2f}, engine busy serve {util[0]:.2f} (waiting for the source "
               f"{(s1['starved_s'] - s0['starved_s']) / (t1 - t0):.2f}) run {util[1]:.2f}, load {os.getloadavg()[0]:.1f}",
               flush=True)
+        if stages:
+            print(f"    serve ms/frame by stage: {stages}", flush=True)
     return statistics.median(runs), statistics.median(serves), statistics.median(
         [100 * (a - b) / a for a, b in zip(runs, serves)])
 

@@ -230,6 +230,12 @@ void sv_record_latency(sv_server *s, double sec) {
     pthread_mutex_unlock(&s->stats_mu);
 }
 
+void sv_stage_busy(sv_server *s, int stage, double sec) {
+    pthread_mutex_lock(&s->stats_mu);
+    s->stage_busy[stage] += sec;
+    pthread_mutex_unlock(&s->stats_mu);
+}
+
 void sv_get_config(sv_server *s, sv_config *c) {
     pthread_mutex_lock(&s->cfg_mu);
     *c = s->cfg;

@@ -103,6 +103,9 @@ extern const double sv_lat_bounds[SV_LAT_BUCKETS]; /* seconds; the last is +Inf 
 
 typedef struct sv_ws_client sv_ws_client;
 
+/* Stages whose busy time /v1/status reports (where the time per frame goes). */
+enum { SV_STAGE_DECODE, SV_STAGE_PREPARE, SV_STAGE_ENGINE, SV_STAGE_POST, SV_STAGES };
+
 #define SV_OUTQ 8 /* results waiting for the recording / stream encoders */
 
 struct fathom_server {
@@ -112,11 +115,12 @@ struct fathom_server {
     sv_config cfg;
     atomic_uint_least64_t cfg_gen;      /* bumped on every change */
 
-    sv_queue in;                         /* source -> analyser */
+    sv_queue prep;                       /* source -> prepare */
+    sv_queue in;                         /* prepare -> analyser */
     sv_queue post;                       /* analyser -> post stage (depth resize, min/max) */
     sv_slot out;                         /* post stage -> sinks */
-    pthread_t th_source, th_analyser, th_post;
-    int have_source_th, have_analyser_th, have_post_th;
+    pthread_t th_source, th_prepare, th_analyser, th_post;
+    int have_source_th, have_prepare_th, have_analyser_th, have_post_th;
 
     pthread_mutex_t apply_mu;            /* one settings change at a time (a model load inside) */
     pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine; the
@@ -125,8 +129,9 @@ struct fathom_server {
     const fathom_model *model;           /* the engine's model: p.model or model_owned */
     fathom_model *model_owned;           /* owned: a model switched to live; NULL: p.model */
     int metric;                          /* the model's output is meters */
-    int video;                           /* a Video Depth Anything model: no engine; frames go
-                                            through the streaming session below */
+    atomic_int video;                    /* a Video Depth Anything model: no engine; frames go
+                                            through the streaming session below (atomic: the
+                                            prepare thread reads it without engine_mu) */
     fathom_vda *vda;                     /* owned: the live streaming session (lazy) */
     uint64_t vda_gen;                    /* source_gen it follows */
     int vda_w, vda_h, vda_in;            /* frame size and input size it was made for */
@@ -155,6 +160,7 @@ struct fathom_server {
     double infer_s_last;
     double infer_s_total;                /* engine time of all live frames */
     double starved_s_total;              /* analyser time spent waiting for source frames */
+    double stage_busy[SV_STAGES];        /* seconds each stage spent working (not waiting) */
     atomic_uint_least64_t n_source, n_analysed, n_sent_ws, n_sent_mjpeg, n_drop_ws, n_drop_mjpeg;
     atomic_uint_least64_t n_source_errors, n_source_opens, n_requests, n_bad_requests, n_unauth;
     atomic_uint_least64_t n_depth_posts, n_rejected_clients;
@@ -179,6 +185,7 @@ double sv_mono(void);          /* CLOCK_MONOTONIC seconds */
 void sv_rate_tick(sv_server *s, sv_rate *r);
 double sv_rate_fps(const sv_rate *r, double now_mono);
 void sv_record_latency(sv_server *s, double seconds);
+void sv_stage_busy(sv_server *s, int stage, double seconds);
 void sv_get_config(sv_server *s, sv_config *c);
 void sv_set_source_state(sv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load model `name` ("" = the one the server started with) with its engine beside the
@@ -190,9 +197,10 @@ fathom_status sv_switch_model(sv_server *s, const char *name);
 int sv_patch_config(sv_server *s, const char *json, size_t len, char *err, size_t cap);
 
 void *sv_source_main(void *arg);   /* source.c */
+void *sv_prepare_main(void *arg);  /* prepare.c */
 void *sv_analyser_main(void *arg); /* analyser.c */
 void *sv_post_main(void *arg);     /* post.c */
-/* The network input of f for input_size (f->x, nh, nw), made in the source thread so the
+/* The network input of f for input_size (f->x, nh, nw), made in the prepare thread so the
  * analyser only runs the engine. On failure f->x stays NULL (the analyser makes it). */
 void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size);
 void *sv_outputs_main(void *arg);  /* outputs.c */
