@@ -38,6 +38,9 @@ typedef struct sv_frame {
     size_t jpeg_len[2];
     uint16_t *u16;         /* owned: depth min..max -> 0..65535 for WebSocket clients; lazy */
     uint8_t *color;        /* owned: colorized depth (h, w, 3) with cmap/invert; lazy */
+    uint8_t *ws[2];        /* owned: the whole WebSocket frame for [0] uint16, [1] float32
+                              clients; lazy, made once and sent as is to every client */
+    size_t ws_len[2];
 } sv_frame;
 
 sv_frame *sv_frame_new(int w, int h);
@@ -49,6 +52,11 @@ const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len);
 /* The depth as uint16 (min..max -> 0..65535), computed once for all clients. Borrowed; NULL
  * when out of memory. */
 const uint16_t *sv_frame_u16(sv_frame *f);
+const uint16_t *sv_frame_u16_locked(sv_frame *f); /* the same; caller holds f->mu */
+/* The WebSocket binary frame of f (header, JSON, depth as uint16 or float32), made once for
+ * all clients: server frames are unmasked, so every client gets the same bytes. Borrowed from
+ * f; NULL when out of memory. */
+const uint8_t *sv_frame_ws(sv_frame *f, int float32, size_t *len);
 /* The colorized depth (h, w, 3), computed once for every sink. Borrowed; NULL when out of
  * memory or not analysed. */
 const uint8_t *sv_frame_color(sv_frame *f);

@@ -2,14 +2,13 @@
  * over after the upgrade, with wslay doing the framing.
  *
  * Each client thread waits on its eventfd (poked for every new result) and its socket. It
- * queues the newest result only while fewer than client_queue messages wait to be sent;
- * otherwise that result is dropped for this client (counted), so a slow or stalled reader only
- * ever costs its own frames. Text messages from the client are settings patches (the same
- * JSON as PATCH /v1/config); the reply is the new settings or an error, never a disconnect.
- *
- * Binary message: uint32 LE header length, a JSON header (id, pts_us, capture_ts, done_ts,
- * send_ts, width, height, min, max, units, dtype), then width*height depth values: uint16
- * (min..max -> 0..65535, little-endian) or float32 (raw). */
+ * keeps a reference to the newest result only while fewer than client_queue results wait to be
+ * sent to it; otherwise that result is dropped for this client (counted), so a slow or stalled
+ * reader only ever costs its own frames. The message is framed once per result for all clients
+ * (ws_frame.c) and written from the shared bytes, without a copy per client; wslay's own queue
+ * (control frames, replies) goes out between two results, never inside one. Text messages from
+ * the client are settings patches (the same JSON as PATCH /v1/config); the reply is the new
+ * settings or an error, never a disconnect. The message format is in ws_frame.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +26,8 @@
 #include "core/log.h"
 #include "serve/priv.h"
 
+#define SV_WS_QMAX 64
+
 struct sv_ws_client {
     sv_server *s;
     struct MHD_UpgradeResponseHandle *urh; /* borrowed from MHD until UPGRADE_ACTION_CLOSE */
@@ -35,7 +36,10 @@ struct sv_ws_client {
     char *extra;                           /* owned: bytes MHD read past the handshake */
     size_t n_extra, extra_off;
     int float32;
-    int max_queue;
+    int max_queue;                         /* <= SV_WS_QMAX (client_queue's upper bound) */
+    sv_frame *q[SV_WS_QMAX];               /* owned references: results waiting, a ring */
+    int qh, qn;
+    size_t off;                            /* bytes of q[qh]'s message already sent */
     pthread_t th;
     int done;                              /* thread finished (under cl_mu) */
     sv_ws_client *next;
@@ -76,7 +80,7 @@ static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     return r;
 }
 
-static void send_text(wslay_event_context_ptr ctx, const char *text) {
+static void send_text(wslay_event_context_ptr ctx, const char *text) { /* wslay copies it */
     struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, strlen(text)};
     wslay_event_queue_msg(ctx, &m);
 }
@@ -106,42 +110,55 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     cJSON_Delete(o);
 }
 
-/* Queue result f for this client. Returns 0, or -1 when out of memory. */
-static int queue_frame(sv_ws_client *c, wslay_event_context_ptr ctx, sv_frame *f) {
-    size_t n = (size_t)f->w * f->h, vb = c->float32 ? 4 : 2;
-    double send_ts = sv_now();
-    char hdr[512];
-    int hl = snprintf(hdr, sizeof hdr,
-                      "{\"id\":%lld,\"pts_us\":%lld,\"capture_ts\":%.6f,\"done_ts\":%.6f,"
-                      "\"send_ts\":%.6f,\"width\":%d,\"height\":%d,\"min\":%.9g,\"max\":%.9g,"
-                      "\"units\":\"%s\",\"dtype\":\"%s\"}",
-                      (long long)f->id, (long long)f->pts_us, f->t_capture, f->t_done, send_ts, f->w,
-                      f->h, f->lo, f->hi, f->metric ? "meters" : "relative disparity",
-                      c->float32 ? "float32" : "uint16");
-    size_t total = 4 + (size_t)hl + n * vb;
-    uint8_t *m = malloc(total); /* owned here; wslay copies it */
+/* Write as much of the oldest waiting result as the socket takes. Returns 1 when it went out
+ * whole, 0 when the socket is full, -1 on a dead connection or no memory. */
+static int send_frame(sv_ws_client *c) {
+    sv_frame *f = c->q[c->qh];
+    size_t len;
+    const uint8_t *m = sv_frame_ws(f, c->float32, &len);
     if (!m) return -1;
-    m[0] = (uint8_t)hl, m[1] = (uint8_t)(hl >> 8), m[2] = 0, m[3] = 0;
-    memcpy(m + 4, hdr, (size_t)hl);
-    uint8_t *p = m + 4 + hl;
-    if (c->float32) {
-        memcpy(p, f->depth, n * 4); /* little-endian hosts only (x86-64, aarch64) */
-    } else {
-        const uint16_t *q = sv_frame_u16(f); /* shared by all clients */
-        if (!q) {
-            free(m);
-            return -1;
-        }
-        memcpy(p, q, n * 2); /* little-endian hosts only */
+    while (c->off < len) {
+        ssize_t r = send(c->sock, m + c->off, len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        if (r <= 0) return -1;
+        c->off += (size_t)r;
     }
-    struct wslay_event_msg msg = {WSLAY_BINARY_FRAME, m, total};
-    int r = wslay_event_queue_msg(ctx, &msg);
-    free(m);
-    if (r != 0) return -1;
-    atomic_fetch_add(&c->s->n_sent_ws, 1);
-    sv_rate_tick(c->s, &c->s->rate_sent);
-    sv_record_latency(c->s, send_ts - f->t_capture);
-    return 0;
+    sv_server *s = c->s;
+    atomic_fetch_add(&s->n_sent_ws, 1);
+    sv_rate_tick(s, &s->rate_sent);
+    sv_record_latency(s, sv_now() - f->t_capture); /* capture to the last byte sent */
+    sv_frame_unref(&c->q[c->qh]);
+    c->qh = (c->qh + 1) % SV_WS_QMAX;
+    c->qn--;
+    c->off = 0;
+    return 1;
+}
+
+/* Drop the results not yet started (closing). */
+static void drop_waiting(sv_ws_client *c) {
+    int keep = c->off > 0; /* a frame half sent must be finished first */
+    while (c->qn > keep) {
+        int i = (c->qh + c->qn - 1) % SV_WS_QMAX;
+        sv_frame_unref(&c->q[i]);
+        c->qn--;
+    }
+}
+
+/* Send what can go now: wslay's queue and our results, one whole message at a time. 0, or -1
+ * when the connection is dead. */
+static int flush(sv_ws_client *c, wslay_event_context_ptr ctx, int closing) {
+    for (;;) {
+        if (c->off == 0 && wslay_event_want_write(ctx)) {
+            if (wslay_event_send(ctx) != 0) return -1;
+            if (wslay_event_want_write(ctx)) return 0; /* socket full */
+        }
+        if (closing || wslay_event_get_close_sent(ctx) || wslay_event_get_close_received(ctx))
+            drop_waiting(c);
+        if (c->qn == 0) return 0;
+        int r = send_frame(c);
+        if (r <= 0) return r;
+    }
 }
 
 static void *client_main(void *arg) {
@@ -171,16 +188,18 @@ static void *client_main(void *arg) {
                     sv_config cfg;
                     sv_get_config(s, &cfg);
                     uint64_t skipped = before ? seen - before - 1 : 0;
-                    if (!cfg.ws || wslay_event_get_queued_msg_count(ctx) >= (size_t)c->max_queue)
+                    if (!cfg.ws || c->qn >= c->max_queue) {
                         skipped++;
-                    else if (queue_frame(c, ctx, f) != 0)
-                        skipped++;
+                        sv_frame_unref(&f);
+                    } else { /* the reference moves to the client's queue */
+                        c->q[(c->qh + c->qn++) % SV_WS_QMAX] = f;
+                    }
                     if (skipped) atomic_fetch_add(&s->n_drop_ws, skipped);
-                    sv_frame_unref(&f);
                 }
             }
+            if (flush(c, ctx, close_deadline > 0) != 0) break;
             struct pollfd pf[2] = {{c->sock, POLLIN, 0}, {c->efd, POLLIN, 0}};
-            if (wslay_event_want_write(ctx)) pf[0].events |= POLLOUT;
+            if (wslay_event_want_write(ctx) || c->qn > 0) pf[0].events |= POLLOUT;
             if (c->extra_off < c->n_extra) pf[0].revents |= POLLIN;
             else if (poll(pf, 2, 100) < 0 && errno != EINTR) break;
             if (pf[1].revents & POLLIN) {
@@ -189,10 +208,15 @@ static void *client_main(void *arg) {
                 (void)r;
             }
             if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && wslay_event_recv(ctx) != 0) break;
-            if ((pf[0].revents & POLLOUT) && wslay_event_send(ctx) != 0) break;
-            if (!wslay_event_want_read(ctx) && !wslay_event_want_write(ctx)) break;
+            if ((pf[0].revents & POLLOUT) && flush(c, ctx, close_deadline > 0) != 0) break;
+            if (!wslay_event_want_read(ctx) && !wslay_event_want_write(ctx) && c->qn == 0) break;
         }
         wslay_event_context_free(ctx);
+    }
+    while (c->qn > 0) { /* results never sent */
+        sv_frame_unref(&c->q[c->qh]);
+        c->qh = (c->qh + 1) % SV_WS_QMAX;
+        c->qn--;
     }
     atomic_fetch_sub(&s->n_ws, 1);
     MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
@@ -231,7 +255,7 @@ void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, si
         c->urh = urh;
         c->sock = sock;
         c->float32 = float32;
-        c->max_queue = cfg.client_queue;
+        c->max_queue = cfg.client_queue < SV_WS_QMAX ? cfg.client_queue : SV_WS_QMAX;
         c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (n_extra) {
             c->extra = malloc(n_extra);
