@@ -154,8 +154,9 @@ struct fathom_server {
     struct MHD_Daemon *mhd;
     int port;
 
-    pthread_mutex_t cl_mu;
-    sv_ws_client *clients;               /* owned list */
+    pthread_mutex_t cl_mu;               /* guards ws */
+    struct sv_ws_hub *ws;                /* owned: the WebSocket loop (ws.c), from the first
+                                            client */
     atomic_int n_ws, n_mjpeg;
 
     /* metrics (stats_mu guards the rates and histogram) */
@@ -226,8 +227,8 @@ int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error s
 void sv_http_stop(sv_server *s);
 void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, size_t n_extra,
                         int float32);               /* ws.c */
-void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out */
-void sv_ws_close_all(sv_server *s);                  /* close frames, join */
+void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out: one wakeup */
+void sv_ws_close_all(sv_server *s);                  /* close frames, join the loop */
 char *sv_status_json(sv_server *s);                  /* metrics.c; malloc'd */
 char *sv_metrics_text(sv_server *s);                 /* malloc'd */
 extern const unsigned char sv_viewer_html[];         /* generated at build time */
