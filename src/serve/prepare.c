@@ -1,12 +1,12 @@
-/* prepare.c - the prepare thread: RGB frames from the source -> the network input (official
- * cubic resize and normalization, as `fathom run` makes it) -> the analyser's queue.
+/* prepare.c - the network input (official cubic resize and normalization, as `fathom run`
+ * makes it), and the prepare thread: RGB frames of a file played as fast as possible -> their
+ * network input -> the analyser's queue.
  *
  * Decoding and preparing on two threads lets the source decode frame n+1 while frame n is
  * prepared, as `fathom run`'s decode workers overlap (bench_serve.py: one thread doing both
- * could not feed the tiny model's engine at 112; it waited for the source 15-19 % of the time).
- * Frames keep their order: one thread takes them from one queue. A live frame is prepared only
- * while the analyser keeps up (its queue is empty): when it is behind, most frames would be
- * replaced before it takes them, so the one it does take is prepared there. */
+ * could not feed the tiny model's engine at 112; it waited for the source 14-19 % of the time).
+ * Frames keep their order: one thread takes them from one queue, and none is dropped (the
+ * source waits for room). Live frames do not come here (source.c): the source prepares them. */
 #include <stdlib.h>
 
 #include "serve/priv.h"
@@ -31,13 +31,11 @@ void *sv_prepare_main(void *arg) {
     while (!atomic_load(&s->stop)) {
         sv_frame *f = sv_queue_take(&s->prep, 0.2, &s->stop);
         if (!f) continue;
-        if (f->keep || sv_queue_waiting(&s->in) == 0) {
-            sv_config cfg;
-            sv_get_config(s, &cfg);
-            double t = sv_mono();
-            sv_frame_prepare(s, f, cfg.input_size);
-            sv_stage_busy(s, SV_STAGE_PREPARE, sv_mono() - t);
-        }
+        sv_config cfg;
+        sv_get_config(s, &cfg);
+        double t = sv_mono();
+        sv_frame_prepare(s, f, cfg.input_size);
+        sv_stage_busy(s, SV_STAGE_PREPARE, sv_mono() - t);
         /* a file played as fast as possible loses no frame: wait for room */
         while (f->keep && !atomic_load(&s->stop) && !sv_queue_wait_room(&s->in, 0.1)) {
         }

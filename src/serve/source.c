@@ -1,10 +1,13 @@
 /* source.c - the source thread: libavformat/libavdevice input -> RGB frames (longest side
- * <= max_res) -> the prepare stage's queue.
+ * <= max_res) -> the prepare stage's queue (files as fast as possible) or the analyser's.
  *
  * Every blocking libavformat call carries an interrupt callback that fires on shutdown or when
  * the `source` setting changes, so neither a silent UDP stream nor a dead camera can hold up
- * a stop. This thread only demuxes, decodes and converts to RGB; the network input is made on
- * the prepare thread (prepare.c), so decoding the next frame overlaps preparing this one.
+ * a stop. For a file played as fast as possible this thread only demuxes, decodes and converts
+ * to RGB; the network input is made on the prepare thread (prepare.c), so decoding the next
+ * frame overlaps preparing this one. A live frame is prepared here and goes straight to the
+ * analyser: one thread hand-over fewer on the latency path, where frames come at the source's
+ * rate and the source thread has time to spare.
  * Regular files are paced at their timestamps when `realtime` is on; live inputs run at their
  * own rate; without `realtime` a file goes as fast as the analyser takes its frames (none
  * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
@@ -73,8 +76,9 @@ typedef struct scaler {
     double t0_wall, t0_pts;
 } scaler;
 
-/* One decoded frame into the prepare stage's queue: scaled to RGB, paced at the file's rate
- * when playing a file in real time; a file played as fast as possible waits for room instead. */
+/* One decoded frame, scaled to RGB, to the next stage: paced at the file's rate when playing
+ * a file in real time; a file played as fast as possible waits for room in the prepare
+ * stage's queue instead. */
 static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, int is_file,
                     const sv_config *cfg) {
     sv_server *s = c->s;
@@ -114,7 +118,21 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     f->source_gen = atomic_load(&s->n_source_opens);
     f->keep = is_file && !cfg->realtime;
     f->t_capture = sv_now();
-    sv_queue_put(&s->prep, f);
+    if (f->keep) { /* throughput: the prepare thread makes its input while this decodes on */
+        sv_queue_put(&s->prep, f);
+    } else { /* live: latency; one hand-over fewer, and prepared only while the analyser
+              * keeps up (behind, most frames are replaced and it prepares the one it takes) */
+        while (sv_queue_waiting(&s->prep) > 0 && !atomic_load(&s->stop)) { /* frames of a file */
+            struct timespec ts = {0, 2 * 1000 * 1000}; /* switched from: they go first, in order */
+            nanosleep(&ts, NULL);
+        }
+        if (sv_queue_waiting(&s->in) == 0) {
+            double t = sv_mono();
+            sv_frame_prepare(s, f, cfg->input_size);
+            sv_stage_busy(s, SV_STAGE_PREPARE, sv_mono() - t);
+        }
+        sv_queue_put(&s->in, f);
+    }
     sv_frame_unref(&f);
     atomic_fetch_add(&s->n_source, 1);
     sv_rate_tick(s, &s->rate_source);
