@@ -245,6 +245,7 @@ void *sv_analyser_main(void *arg) {
         pthread_mutex_lock(&s->stats_mu);
         s->infer_s_last = j.busy;
         s->infer_s_total += j.busy;
+        s->stage_busy[SV_STAGE_ENGINE] += j.busy;
         pthread_mutex_unlock(&s->stats_mu);
         atomic_fetch_add(&s->n_analysed, 1);
         sv_rate_tick(s, &s->rate_analyser);

@@ -72,6 +72,8 @@ void sv_frame_unref(sv_frame **pf) {
     free(f->jpeg[1]);
     free(f->u16);
     free(f->color);
+    free(f->ws[0]);
+    free(f->ws[1]);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -137,14 +139,18 @@ const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len) {
     return r;
 }
 
-const uint16_t *sv_frame_u16(sv_frame *f) {
-    pthread_mutex_lock(&f->mu);
+const uint16_t *sv_frame_u16_locked(sv_frame *f) {
     if (!f->u16 && f->depth) {
         size_t n = (size_t)f->w * f->h;
         f->u16 = malloc(n * sizeof *f->u16);
         if (f->u16) fathom_normalize_u16(f->depth, n, f->lo, f->hi, 0, f->u16);
     }
-    const uint16_t *r = f->u16;
+    return f->u16;
+}
+
+const uint16_t *sv_frame_u16(sv_frame *f) {
+    pthread_mutex_lock(&f->mu);
+    const uint16_t *r = sv_frame_u16_locked(f);
     pthread_mutex_unlock(&f->mu);
     return r;
 }
@@ -227,6 +233,12 @@ void sv_record_latency(sv_server *s, double sec) {
         }
     s->lat_sum += sec;
     s->lat_count++;
+    pthread_mutex_unlock(&s->stats_mu);
+}
+
+void sv_stage_busy(sv_server *s, int stage, double sec) {
+    pthread_mutex_lock(&s->stats_mu);
+    s->stage_busy[stage] += sec;
     pthread_mutex_unlock(&s->stats_mu);
 }
 

@@ -10,6 +10,7 @@
 
 typedef struct snap {
     double uptime, fps_source, fps_analyser, fps_sent, infer_s, infer_total, starved, lat_sum;
+    double stage_busy[SV_STAGES];
     uint64_t lat_hist[SV_LAT_BUCKETS], lat_count;
     char source_state[160];
     char output_state[2][300];
@@ -25,6 +26,7 @@ static void take(sv_server *s, snap *o) {
     o->infer_s = s->infer_s_last;
     o->infer_total = s->infer_s_total;
     o->starved = s->starved_s_total;
+    memcpy(o->stage_busy, s->stage_busy, sizeof o->stage_busy);
     memcpy(o->lat_hist, s->lat_hist, sizeof o->lat_hist);
     o->lat_count = s->lat_count;
     o->lat_sum = s->lat_sum;
@@ -65,12 +67,16 @@ char *sv_status_json(sv_server *s) {
     cJSON *an = cJSON_AddObjectToObject(r, "analyser");
     cJSON_AddNumberToObject(an, "frames", U(n_analysed));
     cJSON_AddNumberToObject(an, "fps", o.fps_analyser);
-    cJSON_AddNumberToObject(an, "dropped", U(in.drops));
+    cJSON_AddNumberToObject(an, "dropped", U(in.drops) + U(prep.drops));
     cJSON_AddNumberToObject(an, "post_dropped", U(post.drops));
     cJSON_AddNumberToObject(an, "infer_ms", o.infer_s * 1e3);
     cJSON_AddNumberToObject(an, "busy_s", o.infer_total);
     cJSON_AddNumberToObject(an, "starved_s", o.starved);
     cJSON_AddNumberToObject(an, "depth_posts", U(n_depth_posts));
+    /* seconds each stage worked (waits left out): where the time per frame goes */
+    cJSON *sb = cJSON_AddObjectToObject(r, "stage_busy_s");
+    static const char *const stage_names[SV_STAGES] = {"decode", "prepare", "engine", "post"};
+    for (int i = 0; i < SV_STAGES; i++) cJSON_AddNumberToObject(sb, stage_names[i], o.stage_busy[i]);
     cJSON *sk = cJSON_AddObjectToObject(r, "sinks");
     cJSON_AddNumberToObject(sk, "ws_clients", atomic_load(&s->n_ws));
     cJSON_AddNumberToObject(sk, "mjpeg_clients", atomic_load(&s->n_mjpeg));
@@ -148,7 +154,7 @@ char *sv_metrics_text(sv_server *s) {
     put(&b, "fathom_serve_frames_total{stage=\"mjpeg\"} %.0f\n", U(n_sent_mjpeg));
     put(&b, "# HELP fathom_serve_dropped_total Frames dropped by latest-frame-wins slots and slow clients.\n"
             "# TYPE fathom_serve_dropped_total counter\n");
-    put(&b, "fathom_serve_dropped_total{stage=\"analyser\"} %.0f\n", U(in.drops));
+    put(&b, "fathom_serve_dropped_total{stage=\"analyser\"} %.0f\n", U(in.drops) + U(prep.drops));
     put(&b, "fathom_serve_dropped_total{stage=\"post\"} %.0f\n", U(post.drops));
     put(&b, "fathom_serve_dropped_total{stage=\"ws\"} %.0f\n", U(n_drop_ws));
     put(&b, "fathom_serve_dropped_total{stage=\"mjpeg\"} %.0f\n", U(n_drop_mjpeg));

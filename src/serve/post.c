@@ -13,6 +13,7 @@ void *sv_post_main(void *arg) {
     while (!atomic_load(&s->stop)) {
         sv_frame *f = sv_queue_take(&s->post, 0.2, &s->stop);
         if (!f) continue;
+        double t = sv_mono();
         size_t n = (size_t)f->w * f->h;
         if (!f->depth) {
             f->depth = malloc(n * sizeof(float));
@@ -25,6 +26,7 @@ void *sv_post_main(void *arg) {
         free(f->net);
         f->net = NULL;
         fathom_norm_range(f->depth, n, NULL, &f->lo, &f->hi);
+        sv_stage_busy(s, SV_STAGE_POST, sv_mono() - t);
         sv_slot_put(&s->out, f);
         sv_config cfg;
         sv_get_config(s, &cfg);

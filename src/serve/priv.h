@@ -38,6 +38,9 @@ typedef struct sv_frame {
     size_t jpeg_len[2];
     uint16_t *u16;         /* owned: depth min..max -> 0..65535 for WebSocket clients; lazy */
     uint8_t *color;        /* owned: colorized depth (h, w, 3) with cmap/invert; lazy */
+    uint8_t *ws[2];        /* owned: the whole WebSocket frame for [0] uint16, [1] float32
+                              clients; lazy, made once and sent as is to every client */
+    size_t ws_len[2];
 } sv_frame;
 
 sv_frame *sv_frame_new(int w, int h);
@@ -49,6 +52,11 @@ const uint8_t *sv_frame_jpeg(sv_frame *f, int which, size_t *len);
 /* The depth as uint16 (min..max -> 0..65535), computed once for all clients. Borrowed; NULL
  * when out of memory. */
 const uint16_t *sv_frame_u16(sv_frame *f);
+const uint16_t *sv_frame_u16_locked(sv_frame *f); /* the same; caller holds f->mu */
+/* The WebSocket binary frame of f (header, JSON, depth as uint16 or float32), made once for
+ * all clients: server frames are unmasked, so every client gets the same bytes. Borrowed from
+ * f; NULL when out of memory. */
+const uint8_t *sv_frame_ws(sv_frame *f, int float32, size_t *len);
 /* The colorized depth (h, w, 3), computed once for every sink. Borrowed; NULL when out of
  * memory or not analysed. */
 const uint8_t *sv_frame_color(sv_frame *f);
@@ -103,6 +111,9 @@ extern const double sv_lat_bounds[SV_LAT_BUCKETS]; /* seconds; the last is +Inf 
 
 typedef struct sv_ws_client sv_ws_client;
 
+/* Stages whose busy time /v1/status reports (where the time per frame goes). */
+enum { SV_STAGE_DECODE, SV_STAGE_PREPARE, SV_STAGE_ENGINE, SV_STAGE_POST, SV_STAGES };
+
 #define SV_OUTQ 8 /* results waiting for the recording / stream encoders */
 
 struct fathom_server {
@@ -112,11 +123,12 @@ struct fathom_server {
     sv_config cfg;
     atomic_uint_least64_t cfg_gen;      /* bumped on every change */
 
-    sv_queue in;                         /* source -> analyser */
+    sv_queue prep;                       /* source -> prepare */
+    sv_queue in;                         /* prepare -> analyser */
     sv_queue post;                       /* analyser -> post stage (depth resize, min/max) */
     sv_slot out;                         /* post stage -> sinks */
-    pthread_t th_source, th_analyser, th_post;
-    int have_source_th, have_analyser_th, have_post_th;
+    pthread_t th_source, th_prepare, th_analyser, th_post;
+    int have_source_th, have_prepare_th, have_analyser_th, have_post_th;
 
     pthread_mutex_t apply_mu;            /* one settings change at a time (a model load inside) */
     pthread_mutex_t engine_mu;           /* analyser and POST /v1/depth share one engine; the
@@ -125,8 +137,9 @@ struct fathom_server {
     const fathom_model *model;           /* the engine's model: p.model or model_owned */
     fathom_model *model_owned;           /* owned: a model switched to live; NULL: p.model */
     int metric;                          /* the model's output is meters */
-    int video;                           /* a Video Depth Anything model: no engine; frames go
-                                            through the streaming session below */
+    atomic_int video;                    /* a Video Depth Anything model: no engine; frames go
+                                            through the streaming session below (atomic: the
+                                            prepare thread reads it without engine_mu) */
     fathom_vda *vda;                     /* owned: the live streaming session (lazy) */
     uint64_t vda_gen;                    /* source_gen it follows */
     int vda_w, vda_h, vda_in;            /* frame size and input size it was made for */
@@ -141,8 +154,9 @@ struct fathom_server {
     struct MHD_Daemon *mhd;
     int port;
 
-    pthread_mutex_t cl_mu;
-    sv_ws_client *clients;               /* owned list */
+    pthread_mutex_t cl_mu;               /* guards ws */
+    struct sv_ws_hub *ws;                /* owned: the WebSocket loop (ws.c), from the first
+                                            client */
     atomic_int n_ws, n_mjpeg;
 
     /* metrics (stats_mu guards the rates and histogram) */
@@ -155,6 +169,7 @@ struct fathom_server {
     double infer_s_last;
     double infer_s_total;                /* engine time of all live frames */
     double starved_s_total;              /* analyser time spent waiting for source frames */
+    double stage_busy[SV_STAGES];        /* seconds each stage spent working (not waiting) */
     atomic_uint_least64_t n_source, n_analysed, n_sent_ws, n_sent_mjpeg, n_drop_ws, n_drop_mjpeg;
     atomic_uint_least64_t n_source_errors, n_source_opens, n_requests, n_bad_requests, n_unauth;
     atomic_uint_least64_t n_depth_posts, n_rejected_clients;
@@ -179,6 +194,7 @@ double sv_mono(void);          /* CLOCK_MONOTONIC seconds */
 void sv_rate_tick(sv_server *s, sv_rate *r);
 double sv_rate_fps(const sv_rate *r, double now_mono);
 void sv_record_latency(sv_server *s, double seconds);
+void sv_stage_busy(sv_server *s, int stage, double seconds);
 void sv_get_config(sv_server *s, sv_config *c);
 void sv_set_source_state(sv_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load model `name` ("" = the one the server started with) with its engine beside the
@@ -190,9 +206,10 @@ fathom_status sv_switch_model(sv_server *s, const char *name);
 int sv_patch_config(sv_server *s, const char *json, size_t len, char *err, size_t cap);
 
 void *sv_source_main(void *arg);   /* source.c */
+void *sv_prepare_main(void *arg);  /* prepare.c */
 void *sv_analyser_main(void *arg); /* analyser.c */
 void *sv_post_main(void *arg);     /* post.c */
-/* The network input of f for input_size (f->x, nh, nw), made in the source thread so the
+/* The network input of f for input_size (f->x, nh, nw), made in the prepare thread so the
  * analyser only runs the engine. On failure f->x stays NULL (the analyser makes it). */
 void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size);
 void *sv_outputs_main(void *arg);  /* outputs.c */
@@ -210,8 +227,8 @@ int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error s
 void sv_http_stop(sv_server *s);
 void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, size_t n_extra,
                         int float32);               /* ws.c */
-void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out */
-void sv_ws_close_all(sv_server *s);                  /* close frames, join */
+void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out: one wakeup */
+void sv_ws_close_all(sv_server *s);                  /* close frames, join the loop */
 char *sv_status_json(sv_server *s);                  /* metrics.c; malloc'd */
 char *sv_metrics_text(sv_server *s);                 /* malloc'd */
 extern const unsigned char sv_viewer_html[];         /* generated at build time */

@@ -36,6 +36,7 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
     pthread_mutex_init(&s->stats_mu, NULL);
+    sv_queue_init(&s->prep);
     sv_queue_init(&s->in);
     sv_queue_init(&s->post);
     sv_slot_init(&s->out);
@@ -67,6 +68,11 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
         goto fail;
     }
     s->have_outputs_th = 1;
+    if (pthread_create(&s->th_prepare, NULL, sv_prepare_main, s) != 0) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the prepare thread");
+        goto fail;
+    }
+    s->have_prepare_th = 1;
     if (pthread_create(&s->th_source, NULL, sv_source_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the source thread");
         goto fail;
@@ -86,11 +92,13 @@ void sv_server_free(sv_server **ps) {
     if (!s) return;
     *ps = NULL;
     atomic_store(&s->stop, 1);
+    sv_queue_wake(&s->prep);
     sv_queue_wake(&s->in);
     sv_queue_wake(&s->post);
     sv_slot_wake(&s->out);
     sv_ws_close_all(s);
     if (s->have_source_th) pthread_join(s->th_source, NULL);
+    if (s->have_prepare_th) pthread_join(s->th_prepare, NULL);
     if (s->have_analyser_th) pthread_join(s->th_analyser, NULL);
     if (s->have_post_th) pthread_join(s->th_post, NULL);
     pthread_mutex_lock(&s->outq_mu);
@@ -105,6 +113,7 @@ void sv_server_free(sv_server **ps) {
     fathom_vda_free(&s->vda);
     fathom_engine_free(&s->engine);
     fathom_model_free(&s->model_owned);
+    sv_queue_destroy(&s->prep);
     sv_queue_destroy(&s->in);
     sv_queue_destroy(&s->post);
     sv_slot_destroy(&s->out);

@@ -1,10 +1,15 @@
 /* source.c - the source thread: libavformat/libavdevice input -> RGB frames (longest side
- * <= max_res) -> the analyser slot.
+ * <= max_res) -> the prepare stage's queue (files as fast as possible) or the analyser's.
  *
  * Every blocking libavformat call carries an interrupt callback that fires on shutdown or when
  * the `source` setting changes, so neither a silent UDP stream nor a dead camera can hold up
- * a stop. Regular files are paced at their timestamps when `realtime` is on; live inputs run at
- * their own rate; without `realtime` a file goes as fast as the analyser takes its frames (none
+ * a stop. For a file played as fast as possible this thread only demuxes, decodes and converts
+ * to RGB; the network input is made on the prepare thread (prepare.c), so decoding the next
+ * frame overlaps preparing this one. A live frame is prepared here and goes straight to the
+ * analyser: one thread hand-over fewer on the latency path, where frames come at the source's
+ * rate and the source thread has time to spare.
+ * Regular files are paced at their timestamps when `realtime` is on; live inputs run at their
+ * own rate; without `realtime` a file goes as fast as the analyser takes its frames (none
  * dropped: a file is not live). A stream that ends or fails is reopened after a short back-off (a camera or
  * sender that dies and comes back is picked up again); a file ends (or loops). */
 #include <stdio.h>
@@ -71,11 +76,13 @@ typedef struct scaler {
     double t0_wall, t0_pts;
 } scaler;
 
-/* One decoded frame into the input slot: scaled to RGB, paced at the file's rate when playing
- * a file in real time; a file played as fast as possible waits for the analyser instead. */
+/* One decoded frame, scaled to RGB, to the next stage: paced at the file's rate when playing
+ * a file in real time; a file played as fast as possible waits for room in the prepare
+ * stage's queue instead. */
 static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, int is_file,
                     const sv_config *cfg) {
     sv_server *s = c->s;
+    double t0 = sv_mono();
     if (fr->width <= 0 || fr->height <= 0) return;
     if (fr->width != sc->sw_w || fr->height != sc->sw_h || fr->format != sc->sw_fmt) {
         sc->sw_w = fr->width, sc->sw_h = fr->height, sc->sw_fmt = fr->format;
@@ -93,11 +100,7 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     uint8_t *dst[4] = {f->rgb, 0, 0, 0};
     int dst_ls[4] = {sc->ow * 3, 0, 0, 0};
     sws_scale(sc->sws, (const uint8_t *const *)fr->data, fr->linesize, 0, sc->sw_h, dst, dst_ls);
-    /* the network input, made here while the analyser runs the previous frame; a live frame
-     * only when the analyser keeps up (took the last one): behind, most frames are replaced
-     * before it takes them, and the one it takes is prepared there */
-    if ((is_file && !cfg->realtime) || sv_queue_waiting(&s->in) == 0)
-        sv_frame_prepare(s, f, cfg->input_size);
+    sv_stage_busy(s, SV_STAGE_DECODE, sv_mono() - t0);
     int64_t pts = fr->best_effort_timestamp;
     f->pts_us = pts == AV_NOPTS_VALUE ? -1 : av_rescale_q(pts, tb, AV_TIME_BASE_Q);
     if (is_file && cfg->realtime && f->pts_us >= 0) { /* pace at the file's rate */
@@ -109,31 +112,30 @@ static void deliver(src_ctx *c, const AVFrame *fr, scaler *sc, AVRational tb, in
     /* a file played as fast as possible is not live: every frame is analysed
      * (the source waits for the analyser instead of dropping) */
     while (is_file && !cfg->realtime && !atomic_load(&s->stop) && !source_changed(c) &&
-           !sv_queue_wait_room(&s->in, 0.1)) {
+           !sv_queue_wait_room(&s->prep, 0.1)) {
     }
     f->id = s->next_id++;
     f->source_gen = atomic_load(&s->n_source_opens);
     f->keep = is_file && !cfg->realtime;
     f->t_capture = sv_now();
-    sv_queue_put(&s->in, f);
+    if (f->keep) { /* throughput: the prepare thread makes its input while this decodes on */
+        sv_queue_put(&s->prep, f);
+    } else { /* live: latency; one hand-over fewer, and prepared only while the analyser
+              * keeps up (behind, most frames are replaced and it prepares the one it takes) */
+        while (sv_queue_waiting(&s->prep) > 0 && !atomic_load(&s->stop)) { /* frames of a file */
+            struct timespec ts = {0, 2 * 1000 * 1000}; /* switched from: they go first, in order */
+            nanosleep(&ts, NULL);
+        }
+        if (sv_queue_waiting(&s->in) == 0) {
+            double t = sv_mono();
+            sv_frame_prepare(s, f, cfg->input_size);
+            sv_stage_busy(s, SV_STAGE_PREPARE, sv_mono() - t);
+        }
+        sv_queue_put(&s->in, f);
+    }
     sv_frame_unref(&f);
     atomic_fetch_add(&s->n_source, 1);
     sv_rate_tick(s, &s->rate_source);
-}
-
-void sv_frame_prepare(sv_server *s, sv_frame *f, int input_size) {
-    pthread_mutex_lock(&s->engine_mu);
-    int video = s->video; /* a VDA session prepares its own input (a live switch is caught by
-                             the analyser, which checks x_size and the network size) */
-    pthread_mutex_unlock(&s->engine_mu);
-    if (video) return;
-    fathom_network_size(f->h, f->w, input_size, &f->nh, &f->nw);
-    f->x = malloc((size_t)3 * f->nh * f->nw * sizeof(float));
-    if (f->x && fathom_preprocess(f->rgb, f->h, f->w, (size_t)f->w * 3, f->nh, f->nw, f->x) != FATHOM_OK) {
-        free(f->x);
-        f->x = NULL;
-    }
-    f->x_size = input_size;
 }
 
 /* source_options (KEY=VALUE,...; validated by the settings) into libavformat's options; the
@@ -244,7 +246,9 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
             break;
         }
         c->deadline = is_file ? 0 : sv_mono() + 5; /* a live input silent for 5 s is dead */
+        double t0 = sv_mono(); /* busy: reading a file; waiting for data: a live input's rate */
         ret = av_read_frame(fmt, pkt);
+        if (is_file) sv_stage_busy(s, SV_STAGE_DECODE, sv_mono() - t0);
         if (ret < 0 && c->timed_out && !atomic_load(&s->stop)) {
             sv_set_source_state(s, "error: %s: no data for 5 s, reconnecting", c->url);
             fathom_log(FATHOM_LOG_WARN, "source %s: no data for 5 s, reconnecting", c->url);
@@ -265,12 +269,16 @@ static int play(src_ctx *c, int is_file, const sv_config *cfg) {
             av_packet_unref(pkt);
             continue;
         }
+        t0 = sv_mono();
         avcodec_send_packet(dec, eof ? NULL : pkt);
         av_packet_unref(pkt);
         while (avcodec_receive_frame(dec, fr) == 0) {
-            deliver(c, fr, &sc, tb, is_file, cfg);
+            sv_stage_busy(s, SV_STAGE_DECODE, sv_mono() - t0);
+            deliver(c, fr, &sc, tb, is_file, cfg); /* adds its own conversion time */
             av_frame_unref(fr);
+            t0 = sv_mono();
         }
+        sv_stage_busy(s, SV_STAGE_DECODE, sv_mono() - t0);
         if (eof) {
             result = 1;
             break;

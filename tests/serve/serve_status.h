@@ -29,4 +29,32 @@ static inline long long serve_analysed(int port) {
     return p ? atoll(p + strlen("\"analyser\":{\"frames\":")) : -1;
 }
 
+/* A WebSocket client of GET /v1/stream on 127.0.0.1:port: the socket after the 101 answer
+ * (the bytes that follow are the server's frames), or -1. */
+static inline int serve_ws_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char req[] = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n";
+    char head[1024];
+    size_t n = 0;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    while (n + 1 < sizeof head && read(fd, head + n, 1) == 1) { /* byte by byte: to the blank line */
+        head[++n] = '\0';
+        if (n >= 4 && !memcmp(head + n - 4, "\r\n\r\n", 4)) break;
+    }
+    head[n] = '\0';
+    if (!strstr(head, " 101 ")) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 #endif

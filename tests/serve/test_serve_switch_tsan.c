@@ -2,7 +2,9 @@
  * a looping source, one thread switches the model back and forth (engine swapped between
  * frames) and turns the recording on and off (outputs thread), while status requests read the
  * counters. Checks that every switch succeeds, frames keep coming, and each recording is
- * finalized under its own name. Public API only. */
+ * finalized under its own name. Two WebSocket clients read the stream meanwhile (each
+ * result's message is made once and written to both from the same bytes) and a third never
+ * reads. Public API only. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,6 +59,24 @@ static void *switcher(void *arg) {
     return NULL;
 }
 
+/* A WebSocket client reading until the server closes: the bytes it got, and the first one. */
+typedef struct reader {
+    int fd;
+    size_t bytes;
+    unsigned char first;
+} reader;
+
+static void *read_ws(void *arg) {
+    reader *r = arg;
+    static _Thread_local unsigned char buf[1 << 16];
+    ssize_t k;
+    while ((k = read(r->fd, buf, sizeof buf)) > 0) {
+        if (!r->bytes) r->first = buf[0];
+        r->bytes += (size_t)k;
+    }
+    return NULL;
+}
+
 static void test_switch(void **state) {
     (void)state;
     static job j;
@@ -79,6 +99,15 @@ static void test_switch(void **state) {
     p.offline = 1;
     if (fathom_serve_start(&p, &j.s) != FATHOM_OK) fail_msg("%s", fathom_last_error());
     int port = fathom_serve_port(j.s);
+    reader rd[2];
+    pthread_t th_rd[2];
+    int idle = serve_ws_open(port); /* never reads */
+    assert_true(idle >= 0);
+    for (int i = 0; i < 2; i++) {
+        rd[i] = (reader){serve_ws_open(port), 0, 0};
+        assert_true(rd[i].fd >= 0);
+        assert_int_equal(pthread_create(&th_rd[i], NULL, read_ws, &rd[i]), 0);
+    }
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, switcher, &j), 0);
     long long first = serve_analysed(port), last = first;
@@ -86,7 +115,15 @@ static void test_switch(void **state) {
     pthread_join(th, NULL);
     for (int t = 0; t < 600 && serve_analysed(port) <= last; t++) usleep(50 * 1000);
     assert_true(serve_analysed(port) > last);
-    fathom_serve_stop(&j.s);
+    fathom_serve_stop(&j.s); /* close frames: the readers see the end of their streams */
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th_rd[i], NULL);
+        close(rd[i].fd);
+        printf("WebSocket reader %d: %zu bytes\n", i, rd[i].bytes);
+        assert_true(rd[i].bytes > 1000);
+        assert_int_equal(rd[i].first, 0x82); /* FIN + binary: a result came first */
+    }
+    close(idle);
     assert_int_equal(j.failures, 0);
     int finalized = 0;
     for (int i = 0; i < SWITCHES; i++) { /* each recording that got a frame is finalized */
