@@ -457,5 +457,9 @@ int run_parse_devices(run_args *a) {
         }
         rp->devices[i].weights = a->wformat;
     }
+    /* every engine CPU: they share the model's packed set, so its fp32 copy goes back */
+    int all_cpu = 1;
+    for (int i = 0; i < rp->n_devices; i++) all_cpu &= rp->devices[i].device == FATHOM_DEVICE_CPU;
+    for (int i = 0; i < rp->n_devices; i++) rp->devices[i].release_fp32 = all_cpu;
     return 1;
 }

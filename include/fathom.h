@@ -151,11 +151,11 @@ typedef struct fathom_engine_params {
     fathom_precision precision;
     size_t gpu_mem_limit;    /* bytes; 0 = no limit */
     fathom_weight_format weights; /* CPU only (FATHOM_ERR_UNSUPPORTED on CUDA) */
-    /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 copies, the model's fp32
-     * copies of those weights are released (their memory goes back to the OS) and the model
-     * then serves this engine only: creating another engine from it fails. For processes
-     * with one engine (`fathom bench`; not `fathom run`, which makes an engine per video
-     * job and chunk from one model); docs/precision.md. */
+    /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 weights, the model's fp32
+     * copies of them are released (their memory goes back to the OS). The packed set is the
+     * model's, shared by all its CPU engines of that format, which can still be made; engines
+     * of another format or device then fail (load the model again). Set by `fathom run`
+     * (all-CPU device lists), `fathom serve` and `fathom bench`; docs/precision.md. */
     int release_fp32;
 } fathom_engine_params;
 

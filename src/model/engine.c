@@ -185,7 +185,8 @@ static fathom_status upload_weights(fathom_engine *e) {
     return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
 }
 
-/* release_fp32: the model's fp32 copies of what the backend packed go back to the OS */
+/* release_fp32: the model's fp32 copies of what the backend packed go back to the OS; the
+ * packed set is the model's (weights.h, share), so its later engines of that format use it */
 static fathom_status release_packed(fathom_engine *e, fathom_weights *w) {
     size_t n = e->be->ops->packed_sources(e->be, NULL, NULL, 0);
     if (!n) return FATHOM_OK;
@@ -228,11 +229,14 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                            "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
                            "images use a Depth Anything V2 model (e.g. the one named small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
-    if (m->w->released_bytes)
+    /* released fp32 weights read as zeros: only CPU engines of a packed set the model shares
+     * (the backend's prepare_weights checks which) may use them */
+    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    if (gone && (!m->w->share || (params && params->device != FATHOM_DEVICE_CPU)))
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
-                           "%s: %.1f MiB of this model's fp32 weights were given to the engine made with "
-                           "release_fp32; load the model again for another engine",
-                           m->path, m->w->released_bytes / 1048576.0);
+                           "%s: %.1f MiB of this model's fp32 weights were released for its packed CPU "
+                           "engines (release_fp32); load the model again for this engine",
+                           m->path, gone / 1048576.0);
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
     if (!e) return fathom_fail(FATHOM_ERR_NOMEM, "engine: cannot allocate the engine");
@@ -261,7 +265,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                         "engine: the %s backend has no %s weights (the CPU engine only for now)",
                         e->be->ops->name, weight_format_name(e->params.weights));
     if (s == FATHOM_OK && e->params.release_fp32 && e->be->ops->packed_sources)
-        s = release_packed(e, m->w);
+        s = release_packed(e, m->w); /* once per model (weights_release.c) */
     if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;

@@ -32,6 +32,7 @@ void fathom_tensor_set_close(fathom_tensor_set *s) {
 
 void fathom_weights_free(fathom_weights **w) {
     if (!w || !*w) return;
+    fathom_packed_share_free(&(*w)->share); /* before the arena: its sets are keyed by it */
     fathom_free_sized((*w)->arena, (*w)->arena_bytes);
     free((*w)->blocks);
     free((*w)->fields);

@@ -83,6 +83,10 @@ typedef struct fathom_weights {
     /* Bytes of the arena given back to the OS (fathom_weights_release): the tensors there
      * read as zeros; only the engine holding their packed copies may use these weights. */
     size_t released_bytes;
+    /* The packed weight sets the engines of these weights share (weights_release.c): owned
+     * by the weights the loader made and freed with them; copies of this struct (an engine's
+     * view) borrow it. NULL for weights made by hand: each engine then packs its own. */
+    struct fathom_packed_share *share;
     /* The slot table: the address of every tensor field above (in this struct or in
      * blocks[]) that points into the arena, one per tensor the mapper filled. Moving the
      * weights (fathom_weights_rebase) goes through it, so no field is listed twice. */
@@ -144,11 +148,30 @@ fathom_status fathom_weights_load(const char *path, const fathom_model_params *p
 void fathom_weights_free(fathom_weights **w);
 
 /* Give the pages of n tensors (src[i], floats[i] floats each, all in w's arena) back to the
- * OS: an engine holds packed copies of them and no longer reads them (weights_release.c).
- * The arena stays allocated (its address range is the engine's lookup key); the pages
- * read as zeros afterwards. Adds to w->released_bytes. */
+ * OS: the engines hold packed copies of them and no longer read them (weights_release.c).
+ * The arena stays allocated (its address range is the engines' lookup key); the pages
+ * read as zeros afterwards. Adds to w->released_bytes. With a share, only the first call
+ * releases, and only while the share holds one packed set (with two formats, each may read
+ * fp32 tensors the other packed). */
 fathom_status fathom_weights_release(fathom_weights *w, const float *const *src, const size_t *floats,
                                      size_t n);
+
+/* The packed sets of one model's weights, one per key (a backend's format and kernels), that
+ * all its engines of that key share: made once, read-only afterwards, freed with the model. */
+typedef struct fathom_packed_share fathom_packed_share;
+fathom_packed_share *fathom_packed_share_new(void); /* NULL when out of memory */
+/* Frees every set (destroy); engines holding one must be gone. Accepts NULL. */
+void fathom_packed_share_free(fathom_packed_share **s);
+typedef fathom_status (*fathom_packed_build_fn)(void *arg, void **set);
+/* *set = the set stored under key, made by build(arg, set) the first time, under the share's
+ * lock (engines made at once wait for one build); adds a reference, fathom_packed_share_put
+ * drops it. The share owns what build made (destroy frees it). FATHOM_ERR_INVALID_ARG when
+ * there is no set under key and fp32 weights were released (a build would read zeros). */
+fathom_status fathom_packed_share_get(fathom_packed_share *s, int key, fathom_packed_build_fn build,
+                                      void *arg, void (*destroy)(void *), void **set);
+void fathom_packed_share_put(fathom_packed_share *s, const void *set);
+/* Bytes of fp32 weights given back (0: none; engines may pack from the fp32 weights) */
+size_t fathom_packed_share_released(fathom_packed_share *s);
 
 /* One struct (or array) holding tensor fields, copied from src to dst by fathom_slots_rebase. */
 typedef struct fathom_slot_region {

@@ -378,6 +378,10 @@ fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cf
     if ((st = fathom_map_check_arch(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = check_shapes(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = fill_arena(&c, w)) != FATHOM_OK) goto done;
+    if (!(w->share = fathom_packed_share_new())) { /* engines of these weights share packed sets */
+        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", set->path);
+        goto done;
+    }
     summarize(&c, w);
 done:
     free(ordered);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "model/model.h"
 #include "pipeline/governor_json.h"
 
 struct fathom_report {
@@ -22,6 +23,22 @@ struct fathom_report {
     int n_items;     /* items written (for the commas) */
     fathom_status err; /* first write error (reported by finish) */
 };
+
+/* Weight memory once the engines are made (the report opens after them, before any pass):
+ * the fp32 arena, what of it went back to the OS for packed engines (release_fp32), and the
+ * process's resident set then. */
+static void add_memory(cJSON *mo, const fathom_model *m) {
+    cJSON *o = cJSON_AddObjectToObject(mo, "memory");
+    if (!o || !m->w) return;
+    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    cJSON_AddNumberToObject(o, "fp32_weight_bytes", (double)m->w->arena_bytes);
+    cJSON_AddNumberToObject(o, "fp32_released_bytes", (double)gone);
+    long pages = -1, rss = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &rss) == 2 && rss >= 0)
+        cJSON_AddNumberToObject(o, "rss_after_load_bytes", (double)rss * (double)sysconf(_SC_PAGESIZE));
+    if (f) fclose(f);
+}
 
 static const char *state_name(fathom_item_state s) {
     switch (s) {
@@ -182,6 +199,7 @@ static cJSON *run_info(const fathom_run_params *p, const fathom_model *m) {
         if (p->model_path) weight_sha256(p->model_path, hex);
         if (hex[0]) cJSON_AddStringToObject(mo, "sha256", hex);
         else cJSON_AddNullToObject(mo, "sha256");
+        add_memory(mo, m);
     }
     cJSON *devs = cJSON_AddArrayToObject(run, "devices");
     for (int i = 0; devs && i < p->n_devices; i++) {

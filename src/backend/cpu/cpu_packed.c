@@ -1,5 +1,10 @@
 /* cpu_packed.c - the backend's set of packed weights (bf16, int8 or q4) and the linear ops
- * that run on them. */
+ * that run on them.
+ *
+ * Ownership: weights a model loaded carry a share (fathom_weights.share, weights_release.c)
+ * that owns one set per key (format and kernels); every engine of that key borrows it and
+ * gives its reference back when its backend goes. Weights without one (made by hand) and the
+ * harness's one-matrix sets (fathom_cpu_pack_one) give the backend a set of its own. */
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -11,6 +16,7 @@
 typedef enum { KIND_BF16, KIND_INT8, KIND_Q4 } kind;
 
 struct fathom_cpu_bf16_set {
+    fathom_packed_share *share; /* borrowed: the share that owns this set; NULL: the backend owns it */
     kind kind;
     int kernel;     /* fathom_cpu_bf16_kernel (bf16, q4) or fathom_cpu_q8_kernel (int8) */
     int act_kernel; /* fathom_cpu_bf16_kernel for bf16 attention, or -1: fp32 attention */
@@ -25,7 +31,9 @@ struct fathom_cpu_bf16_set {
     unsigned char *is_conv; /* owned: cap flags, 1 for a conv entry of mats / q4 */
 };
 
-void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
+/* Frees s whole (the owner's call: the share's destroy, or the backend's for its own set) */
+static void set_destroy(void *p) {
+    fathom_cpu_bf16_set *s = p;
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
         if (s->mats) fathom_cpu_bf16_mat_free(&s->mats[i]);
@@ -39,6 +47,18 @@ void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
     fathom_free_sized(s->q8, (size_t)s->cap * sizeof *s->q8);
     fathom_free_sized(s->q4, (size_t)s->cap * sizeof *s->q4);
     fathom_free_sized(s, sizeof *s);
+}
+
+void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
+    if (s && s->share) fathom_packed_share_put(s->share, s); /* the model's: drop our reference */
+    else set_destroy(s);
+}
+
+/* be holds s (NULL: none) from now on, in place of what it held */
+static void attach(fathom_backend *be, fathom_cpu_bf16_set *s) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    fathom_cpu_bf16_set_free(ctx->bf16);
+    ctx->bf16 = s;
 }
 
 static fathom_status add(fathom_cpu_bf16_set *s, const float *w, int N, int K) {
@@ -115,21 +135,23 @@ static fathom_status add_head(fathom_cpu_bf16_set *s, const fathom_weights *w) {
 
 enum { HEAD_CONVS = 4 + 3 + 4 + 4 * 5 + 2 };
 
+/* The GEMM and attention kernels of a kd set (FATHOM_CPU_KERNEL) */
+static void pick_kernels(kind kd, int *kernel, int *act_kernel) {
+    *kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
+    /* attention in bf16 too; int8 engines only where it is fast (AVX512-BF16) or forced
+     * portable (FATHOM_CPU_KERNEL=portable: everything on the reference kernels) */
+    *act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : *kernel;
+    if (kd == KIND_INT8 && *act_kernel == FATHOM_CPU_BF16_PORTABLE && *kernel != FATHOM_CPU_Q8_PORTABLE)
+        *act_kernel = -1;
+}
+
 /* An empty set of kind kd with room for cap entries (int8: capconv bf16 convs beside),
- * its kernels picked (FATHOM_CPU_KERNEL); the backend's old set is freed first. */
-static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, fathom_cpu_bf16_set **out) {
-    fathom_cpu_ctx *ctx = be->ctx;
-    fathom_cpu_bf16_set_free(ctx->bf16);
-    ctx->bf16 = NULL;
+ * its kernels picked (FATHOM_CPU_KERNEL). */
+static fathom_status new_set(kind kd, int cap, int capconv, fathom_cpu_bf16_set **out) {
     fathom_cpu_bf16_set *s = *out = fathom_calloc(sizeof *s); /* the caller's until attached */
     if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
     s->kind = kd;
-    s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
-    /* attention in bf16 too; int8 engines only where it is fast (AVX512-BF16) or forced
-     * portable (FATHOM_CPU_KERNEL=portable: everything on the reference kernels) */
-    s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
-    if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
-        s->act_kernel = -1;
+    pick_kernels(kd, &s->kernel, &s->act_kernel);
     s->cap = cap + (kd == KIND_INT8 ? 0 : capconv);
     s->capconv = kd == KIND_INT8 ? capconv : 0;
     if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
@@ -142,12 +164,12 @@ static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, 
                : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
 }
 
-static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
-    fathom_cpu_ctx *ctx = be->ctx;
+/* Every packed weight of w (encoder linears, then the head's convs) in a new set *out */
+static fathom_status pack_all(const fathom_weights *w, kind kd, fathom_cpu_bf16_set **out) {
     const fathom_arch *a = &w->arch;
     const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
     fathom_cpu_bf16_set *s;
-    fathom_status st = new_set(be, kd, 1 + 4 * a->depth, HEAD_CONVS, &s);
+    fathom_status st = new_set(kd, 1 + 4 * a->depth, HEAD_CONVS, &s);
     if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
     for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
         const fathom_block_weights *b = &w->blocks[i];
@@ -159,10 +181,44 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
     }
     if (st == FATHOM_OK) st = add_head(s, w);
     if (st != FATHOM_OK) {
-        fathom_cpu_bf16_set_free(s);
-        return st;
+        set_destroy(s);
+        s = NULL;
     }
-    ctx->bf16 = s;
+    *out = s;
+    return st;
+}
+
+typedef struct build_arg {
+    const fathom_weights *w;
+    kind kd;
+} build_arg;
+
+static fathom_status build(void *arg, void **set) {
+    const build_arg *b = arg;
+    fathom_cpu_bf16_set *s = NULL;
+    fathom_status st = pack_all(b->w, b->kd, &s);
+    if (s) s->share = b->w->share; /* under the share's lock, before any engine sees s */
+    *set = s;
+    return st;
+}
+
+/* be's set for w in kind kd: the model's shared one (made by the first engine), or, for
+ * weights without a share, one of its own */
+static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+    attach(be, NULL);
+    if (!w->share) {
+        fathom_cpu_bf16_set *s = NULL;
+        FATHOM_TRY(pack_all(w, kd, &s));
+        attach(be, s);
+        return FATHOM_OK;
+    }
+    int kernel, act;
+    pick_kernels(kd, &kernel, &act);
+    build_arg b = {w, kd};
+    void *set = NULL;
+    FATHOM_TRY(fathom_packed_share_get(w->share, (int)kd * 64 + (kernel + 1) * 8 + act + 1, build, &b,
+                                       set_destroy, &set));
+    attach(be, set);
     return FATHOM_OK;
 }
 
@@ -170,13 +226,14 @@ fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format forma
                                   int K, int conv) {
     kind kd = format == FATHOM_WEIGHTS_INT8 ? KIND_INT8 : format == FATHOM_WEIGHTS_Q4 ? KIND_Q4 : KIND_BF16;
     fathom_cpu_bf16_set *s;
-    fathom_status st = new_set(be, kd, 1, 1, &s);
+    attach(be, NULL);
+    fathom_status st = new_set(kd, 1, 1, &s);
     if (st == FATHOM_OK) st = conv < 0 ? add(s, w, N, K) : add_conv(s, w, N, K, conv);
     if (st != FATHOM_OK) {
-        fathom_cpu_bf16_set_free(s);
+        set_destroy(s);
         return st;
     }
-    ((fathom_cpu_ctx *)be->ctx)->bf16 = s;
+    attach(be, s);
     return FATHOM_OK;
 }
 
@@ -199,9 +256,13 @@ fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const fathom_weight
     if (format != FATHOM_WEIGHTS_DEFAULT)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: unknown weight format %d", (int)format);
     if (precision == FATHOM_PRECISION_BF16) return prepare(be, w, KIND_BF16);
-    fathom_cpu_ctx *ctx = be->ctx; /* fp32: the weights as given */
-    fathom_cpu_bf16_set_free(ctx->bf16);
-    ctx->bf16 = NULL;
+    attach(be, NULL); /* fp32: the weights as given, which must all be there */
+    size_t gone = w->share ? fathom_packed_share_released(w->share) : 0;
+    if (gone)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG,
+                           "%.1f MiB of this model's fp32 weights were released (release_fp32) for its "
+                           "packed engines; an fp32 engine needs them: load the model again",
+                           gone / 1048576.0);
     return FATHOM_OK;
 }
 
