@@ -161,6 +161,14 @@ typedef struct fathom_engine_params {
 
 fathom_engine_params fathom_engine_default_params(void);
 
+/* Write m's weights packed in params' format (weights int8 | q4, or precision bf16; a CPU
+ * engine packs them) to the safetensors file `path` (written whole, then renamed into place),
+ * which fathom_model_load reads back with no quantization and no fp32 copy of the packed
+ * tensors; `source` is the file m came from (its name and sha256 go in the metadata).
+ * Depth Anything V2 image models only; docs/models.md. */
+fathom_status fathom_model_quantize(const fathom_model *m, const fathom_engine_params *params,
+                                    const char *source, const char *path);
+
 /* An engine owns its activations and scratch; the model is borrowed and must outlive it. */
 fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,
                                    fathom_engine **out);

@@ -14,6 +14,7 @@
  * lookup keys, and what was released reads as zeros, so no set is built after it. */
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,6 +35,11 @@ struct fathom_packed_share {
     int n;
     size_t released_bytes;        /* fp32 bytes given back, all calls */
     int released;                 /* 1 once a release ran: later ones do nothing */
+    /* a quantized file's packed matrices (quant_io_load.c): their arrays are owned here and
+     * borrowed by the sets of format `loaded` (-1: none, the weights came as fp32) */
+    fathom_packed_blob *blobs;    /* owned: nblobs entries, cap capblobs */
+    size_t nblobs, capblobs;
+    int loaded;
 };
 
 fathom_packed_share *fathom_packed_share_new(void) {
@@ -42,6 +48,7 @@ fathom_packed_share *fathom_packed_share_new(void) {
         fathom_free_sized(s, sizeof *s);
         return NULL;
     }
+    if (s) s->loaded = -1;
     return s;
 }
 
@@ -49,12 +56,18 @@ void fathom_packed_share_free(fathom_packed_share **ps) {
     if (!ps || !*ps) return;
     fathom_packed_share *s = *ps;
     *ps = NULL;
-    for (int i = 0; i < s->n; i++) s->slot[i].destroy(s->slot[i].set);
+    for (int i = 0; i < s->n; i++) s->slot[i].destroy(s->slot[i].set); /* before the arrays they borrow */
+    for (size_t i = 0; i < s->nblobs; i++) {
+        fathom_free_sized(s->blobs[i].a, s->blobs[i].na);
+        fathom_free_sized(s->blobs[i].b, s->blobs[i].nb);
+        fathom_free_sized(s->blobs[i].c, s->blobs[i].nc);
+    }
+    fathom_free_sized(s->blobs, s->capblobs * sizeof *s->blobs);
     pthread_mutex_destroy(&s->lock);
     fathom_free_sized(s, sizeof *s);
 }
 
-fathom_status fathom_packed_share_get(fathom_packed_share *s, int key, fathom_packed_build_fn build,
+fathom_status fathom_packed_share_get(fathom_packed_share *s, int key, int format, fathom_packed_build_fn build,
                                       void *arg, void (*destroy)(void *), void **set) {
     *set = NULL;
     fathom_status st = FATHOM_OK;
@@ -62,7 +75,13 @@ fathom_status fathom_packed_share_get(fathom_packed_share *s, int key, fathom_pa
     int i = 0;
     while (i < s->n && s->slot[i].key != key) i++;
     if (i == s->n) {
-        if (s->released)
+        if (s->loaded >= 0 && format != s->loaded)
+            st = fathom_fail(FATHOM_ERR_INVALID_ARG,
+                             "these weights were loaded quantized (%s) from a file without their fp32 "
+                             "copies; use that format (--weights / --precision), or the fp32 model",
+                             s->loaded == FATHOM_PACKED_Q4 ? "--weights q4" : s->loaded == FATHOM_PACKED_INT8
+                                 ? "--weights int8" : "--precision bf16");
+        else if (s->released && s->loaded < 0)
             st = fathom_fail(FATHOM_ERR_INVALID_ARG,
                              "%.1f MiB of this model's fp32 weights were released (release_fp32) for the "
                              "engines of another format, which this engine would pack from; load the "
@@ -87,6 +106,38 @@ void fathom_packed_share_put(fathom_packed_share *s, const void *set) {
     for (int i = 0; i < s->n; i++)
         if (s->slot[i].set == set && s->slot[i].refs > 0) s->slot[i].refs--;
     pthread_mutex_unlock(&s->lock);
+}
+
+fathom_status fathom_packed_share_preload(fathom_packed_share *s, const fathom_packed_blob *b) {
+    if (s->nblobs == s->capblobs) {
+        size_t cap = s->capblobs ? 2 * s->capblobs : 64;
+        fathom_packed_blob *nb = fathom_alloc(cap * sizeof *nb);
+        if (!nb) return fathom_fail(FATHOM_ERR_NOMEM, "packed weights: out of memory");
+        if (s->nblobs) memcpy(nb, s->blobs, s->nblobs * sizeof *nb);
+        fathom_free_sized(s->blobs, s->capblobs * sizeof *s->blobs);
+        s->blobs = nb, s->capblobs = cap;
+    }
+    s->blobs[s->nblobs++] = *b;
+    return FATHOM_OK;
+}
+
+void fathom_packed_share_mark_loaded(fathom_packed_share *s, fathom_packed_kind kind, size_t absent_bytes) {
+    s->loaded = (int)kind;
+    s->released_bytes += absent_bytes;
+    s->released = 1; /* nothing more to give back */
+}
+
+int fathom_packed_share_loaded(const fathom_packed_share *s) { return s->loaded; } /* set before any engine */
+
+const fathom_packed_blob *fathom_packed_share_blob(const fathom_packed_share *s, const float *src) {
+    for (size_t i = 0; i < s->nblobs; i++)
+        if (s->blobs[i].src == src) return &s->blobs[i];
+    return NULL;
+}
+
+size_t fathom_packed_share_blobs(const fathom_packed_share *s, const fathom_packed_blob **first) {
+    *first = s->blobs;
+    return s->nblobs;
 }
 
 size_t fathom_packed_share_released(fathom_packed_share *s) {
