@@ -2,42 +2,19 @@
  * asked-for format, into a safetensors file (layout in quant_io.h). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "backend/cpu/cpu_packed.h"
 #include "core/alloc.h"
+#include "core/file_hash.h"
 #include "core/status.h"
 #include "model/engine.h"
 #include "model/model.h"
 #include "model/quant_io.h"
 
 static const char *const kind_names[] = {"bf16", "int8", "q4"};
-
-/* hex sha256 of the file (a Hugging Face folder: its model.safetensors); "" when unreadable */
-static void file_sha256(const char *path, char hex[65]) {
-    hex[0] = '\0';
-    char file[4200];
-    struct stat st;
-    if (stat(path, &st) != 0) return;
-    snprintf(file, sizeof file, S_ISDIR(st.st_mode) ? "%s/model.safetensors" : "%s", path);
-    FILE *f = fopen(file, "rb");
-    if (!f) return;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
-    unsigned mdlen = 0;
-    size_t n;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n) == 1;
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-    if (ok)
-        for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-}
 
 /* One array of the file: its bytes (borrowed) and header entry */
 typedef struct piece {
@@ -171,7 +148,7 @@ static cJSON *metadata(const fathom_model *m, fathom_packed_kind kind, const cha
     free(cfg);
     char hex[65];
     const char *base = strrchr(source, '/');
-    file_sha256(source, hex);
+    fathom_file_sha256(source, hex);
     cJSON_AddStringToObject(md, "format", FATHOM_QUANT_FORMAT);
     cJSON_AddStringToObject(md, "fathom_quant_version", FATHOM_QUANT_VERSION);
     cJSON_AddStringToObject(md, "layout", FATHOM_QUANT_LAYOUT);
