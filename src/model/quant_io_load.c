@@ -269,6 +269,7 @@ fathom_status fathom_quant_load(const char *path, const fathom_model_params *par
     if (st == FATHOM_OK) {
         fathom_packed_share_mark_loaded(w->share, kind, absent);
         w->released_bytes = absent;
+        snprintf(w->dtype, sizeof w->dtype, "%s", kind_names[kind]); /* `fathom info`: what it computes with */
         *out = w;
         w = NULL;
     }
