@@ -274,6 +274,7 @@ static int parse_engine(serve_args *a) {
     if (!cli_device(a->device, ep)) return 0;
     ep->threads = threads;
     if (a->precision != FATHOM_PRECISION_DEFAULT) ep->precision = a->precision;
+    ep->release_fp32 = ep->device == FATHOM_DEVICE_CPU; /* engines share the model's packed set */
     return cli_check_cpu_precision(ep);
 }
 

@@ -8,5 +8,6 @@ int cmd_info(int argc, char **argv);  /* cmd_info.c */
 int cmd_bench(int argc, char **argv); /* cmd_bench.c */
 int cmd_serve(int argc, char **argv); /* cmd_serve.c */
 int cmd_report(int argc, char **argv); /* cmd_report.c */
+int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
 
 #endif

@@ -18,6 +18,7 @@ static int usage(FILE *f) {
                "  bench    time the inference engine\n"
                "  serve    live depth worker: streams in, depth over HTTP/WebSocket\n"
                "  report   merge the reports of sharded runs (report merge A.json B.json -o M.json)\n"
+               "  quantize write a model's int8 / q4 / bf16 weights to a file that loads as they are\n"
                "  version  print the version\n");
     return f == stderr ? 2 : 0;
 }
@@ -59,7 +60,7 @@ int main(int argc, char **argv) {
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"run", cmd_run}, {"info", cmd_info}, {"bench", cmd_bench}, {"serve", cmd_serve},
-        {"report", cmd_report}};
+        {"report", cmd_report}, {"quantize", cmd_quantize}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) {
             cli_set_command(cmds[i].name);

@@ -48,7 +48,8 @@ static void usage(FILE *f) {
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
 "      --weights W         fp32 (default), int8 or q4: GEMM and conv weights quantized at\n"
-"                          load (CPU only; docs/precision.md)\n"
+"                          load (CPU only; docs/precision.md); a `fathom quantize` file\n"
+"                          (-m) is already quantized: its format is used (docs/models.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
 "      --batch-timeout S   longest wait for a full batch, seconds (default 0.05)\n"
@@ -457,5 +458,9 @@ int run_parse_devices(run_args *a) {
         }
         rp->devices[i].weights = a->wformat;
     }
+    /* every engine CPU: they share the model's packed set, so its fp32 copy goes back */
+    int all_cpu = 1;
+    for (int i = 0; i < rp->n_devices; i++) all_cpu &= rp->devices[i].device == FATHOM_DEVICE_CPU;
+    for (int i = 0; i < rp->n_devices; i++) rp->devices[i].release_fp32 = all_cpu;
     return 1;
 }

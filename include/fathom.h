@@ -151,15 +151,23 @@ typedef struct fathom_engine_params {
     fathom_precision precision;
     size_t gpu_mem_limit;    /* bytes; 0 = no limit */
     fathom_weight_format weights; /* CPU only (FATHOM_ERR_UNSUPPORTED on CUDA) */
-    /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 copies, the model's fp32
-     * copies of those weights are released (their memory goes back to the OS) and the model
-     * then serves this engine only: creating another engine from it fails. For processes
-     * with one engine (`fathom bench`; not `fathom run`, which makes an engine per video
-     * job and chunk from one model); docs/precision.md. */
+    /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 weights, the model's fp32
+     * copies of them are released (their memory goes back to the OS). The packed set is the
+     * model's, shared by all its CPU engines of that format, which can still be made; engines
+     * of another format or device then fail (load the model again). Set by `fathom run`
+     * (all-CPU device lists), `fathom serve` and `fathom bench`; docs/precision.md. */
     int release_fp32;
 } fathom_engine_params;
 
 fathom_engine_params fathom_engine_default_params(void);
+
+/* Write m's weights packed in params' format (weights int8 | q4, or precision bf16; a CPU
+ * engine packs them) to the safetensors file `path` (written whole, then renamed into place),
+ * which fathom_model_load reads back with no quantization and no fp32 copy of the packed
+ * tensors; `source` is the file m came from (its name and sha256 go in the metadata).
+ * Depth Anything V2 image models only; docs/models.md. */
+fathom_status fathom_model_quantize(const fathom_model *m, const fathom_engine_params *params,
+                                    const char *source, const char *path);
 
 /* An engine owns its activations and scratch; the model is borrowed and must outlive it. */
 fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,

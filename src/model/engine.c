@@ -185,7 +185,8 @@ static fathom_status upload_weights(fathom_engine *e) {
     return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
 }
 
-/* release_fp32: the model's fp32 copies of what the backend packed go back to the OS */
+/* release_fp32: the model's fp32 copies of what the backend packed go back to the OS; the
+ * packed set is the model's (weights.h, share), so its later engines of that format use it */
 static fathom_status release_packed(fathom_engine *e, fathom_weights *w) {
     size_t n = e->be->ops->packed_sources(e->be, NULL, NULL, 0);
     if (!n) return FATHOM_OK;
@@ -199,6 +200,27 @@ static fathom_status release_packed(fathom_engine *e, fathom_weights *w) {
     fathom_free_sized(src, src ? n * sizeof *src : 0);
     fathom_free_sized(floats, floats ? n * sizeof *floats : 0);
     return s;
+}
+
+/* A model loaded from a quantized file (`fathom quantize`) runs in the file's format, on the
+ * CPU: the defaults become it; another format is refused (its fp32 tensors are not there). */
+static fathom_status quantized_file_format(const fathom_model *m, fathom_engine_params *ep) {
+    int k = m->w->share ? fathom_packed_share_loaded(m->w->share) : -1;
+    if (k < 0) return FATHOM_OK;
+    static const char *const flag[] = {"--precision bf16", "--weights int8", "--weights q4"};
+    if (ep->device != FATHOM_DEVICE_CPU)
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: quantized weights (%s) run on the CPU only for now; use "
+                           "the fp32 model on CUDA", m->path, flag[k]);
+    fathom_weight_format f = k == FATHOM_PACKED_Q4 ? FATHOM_WEIGHTS_Q4 : k == FATHOM_PACKED_INT8 ? FATHOM_WEIGHTS_INT8
+                                                                                              : FATHOM_WEIGHTS_DEFAULT;
+    if (ep->weights == FATHOM_WEIGHTS_DEFAULT && ep->precision == FATHOM_PRECISION_DEFAULT) {
+        ep->weights = f;
+        if (k == FATHOM_PACKED_BF16) ep->precision = FATHOM_PRECISION_BF16;
+        return FATHOM_OK;
+    }
+    if (ep->weights == f && (k != FATHOM_PACKED_BF16 || ep->precision == FATHOM_PRECISION_BF16)) return FATHOM_OK;
+    return fathom_fail(FATHOM_ERR_INVALID_ARG, "%s: the file holds quantized weights (%s) without their fp32 "
+                       "copies: run it with %s or no format flag, or use the fp32 model", m->path, flag[k], flag[k]);
 }
 
 /* The ops the Depth Anything V2 forward pass (vit.c, dpt.c) calls: refuse a backend lacking
@@ -228,15 +250,20 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                            "%s: a Video Depth Anything checkpoint: it runs on videos only; for "
                            "images use a Depth Anything V2 model (e.g. the one named small)", m->path);
     FATHOM_TRY(check_arch(&m->w->arch));
-    if (m->w->released_bytes)
+    fathom_engine_params ep = params ? *params : fathom_engine_default_params();
+    FATHOM_TRY(quantized_file_format(m, &ep));
+    /* released fp32 weights read as zeros: only CPU engines of a packed set the model shares
+     * (the backend's prepare_weights checks which) may use them */
+    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    if (gone && (!m->w->share || ep.device != FATHOM_DEVICE_CPU))
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
-                           "%s: %.1f MiB of this model's fp32 weights were given to the engine made with "
-                           "release_fp32; load the model again for another engine",
-                           m->path, m->w->released_bytes / 1048576.0);
+                           "%s: %.1f MiB of this model's fp32 weights were released for its packed CPU "
+                           "engines (release_fp32); load the model again for this engine",
+                           m->path, gone / 1048576.0);
     fathom_status s = FATHOM_OK;
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
     if (!e) return fathom_fail(FATHOM_ERR_NOMEM, "engine: cannot allocate the engine");
-    e->params = params ? *params : fathom_engine_default_params();
+    e->params = ep;
     e->host_w = m->w;
     if (e->params.device == FATHOM_DEVICE_CPU)
         s = fathom_backend_cpu_create(e->params.threads, &e->be);
@@ -261,7 +288,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
                         "engine: the %s backend has no %s weights (the CPU engine only for now)",
                         e->be->ops->name, weight_format_name(e->params.weights));
     if (s == FATHOM_OK && e->params.release_fp32 && e->be->ops->packed_sources)
-        s = release_packed(e, m->w);
+        s = release_packed(e, m->w); /* once per model (weights_release.c) */
     if (s != FATHOM_OK) goto done;
     *out = e;
     e = NULL;

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "model/quant_io.h"
 #include "model/config.h"
 #include "model/depthpro.h"
 #include "model/pth.h"
@@ -32,9 +33,11 @@ void fathom_tensor_set_close(fathom_tensor_set *s) {
 
 void fathom_weights_free(fathom_weights **w) {
     if (!w || !*w) return;
+    fathom_packed_share_free(&(*w)->share); /* before the arena: its sets are keyed by it */
     fathom_free_sized((*w)->arena, (*w)->arena_bytes);
     free((*w)->blocks);
     free((*w)->fields);
+    free((*w)->info);
     free(*w);
     *w = NULL;
 }
@@ -150,6 +153,7 @@ fathom_status fathom_weights_load(const char *path, const fathom_model_params *p
     if (stat(path, &sb) != 0) return fathom_fail(fathom_status_from_errno(errno), "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return load_folder(path, params, out);
     if (!S_ISREG(sb.st_mode)) return fathom_fail(FATHOM_ERR_FORMAT, "%s: not a regular file or a folder", path);
+    if (fathom_quant_sniff(path)) return fathom_quant_load(path, params, out); /* `fathom quantize` */
     uint8_t head[16] = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fathom_fail(fathom_status_from_errno(errno), "%s: %s", path, strerror(errno));

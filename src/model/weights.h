@@ -83,11 +83,18 @@ typedef struct fathom_weights {
     /* Bytes of the arena given back to the OS (fathom_weights_release): the tensors there
      * read as zeros; only the engine holding their packed copies may use these weights. */
     size_t released_bytes;
+    /* The packed weight sets the engines of these weights share (weights_release.c): owned
+     * by the weights the loader made and freed with them; copies of this struct (an engine's
+     * view) borrow it. NULL for weights made by hand: each engine then packs its own. */
+    struct fathom_packed_share *share;
     /* The slot table: the address of every tensor field above (in this struct or in
      * blocks[]) that points into the arena, one per tensor the mapper filled. Moving the
      * weights (fathom_weights_rebase) goes through it, so no field is listed twice. */
     float ***fields;             /* owned, n_fields entries */
     size_t n_fields;
+    /* Each field's official name and shape, parallel to fields (what `fathom quantize`
+     * writes); owned by the weights the mapper made, borrowed by copies; NULL otherwise. */
+    struct fathom_field_info *info;
 } fathom_weights;
 
 /* ---- reader interface (safetensors.c, pth.c -> weights_map.c) ---- */
@@ -144,11 +151,66 @@ fathom_status fathom_weights_load(const char *path, const fathom_model_params *p
 void fathom_weights_free(fathom_weights **w);
 
 /* Give the pages of n tensors (src[i], floats[i] floats each, all in w's arena) back to the
- * OS: an engine holds packed copies of them and no longer reads them (weights_release.c).
- * The arena stays allocated (its address range is the engine's lookup key); the pages
- * read as zeros afterwards. Adds to w->released_bytes. */
+ * OS: the engines hold packed copies of them and no longer read them (weights_release.c).
+ * The arena stays allocated (its address range is the engines' lookup key); the pages
+ * read as zeros afterwards. Adds to w->released_bytes. With a share, only the first call
+ * releases, and only while the share holds one packed set (with two formats, each may read
+ * fp32 tensors the other packed). */
 fathom_status fathom_weights_release(fathom_weights *w, const float *const *src, const size_t *floats,
                                      size_t n);
+
+/* The packed sets of one model's weights, one per key (a backend's format and kernels), that
+ * all its engines of that key share: made once, read-only afterwards, freed with the model. */
+typedef struct fathom_packed_share fathom_packed_share;
+fathom_packed_share *fathom_packed_share_new(void); /* NULL when out of memory */
+/* Frees every set (destroy); engines holding one must be gone. Accepts NULL. */
+void fathom_packed_share_free(fathom_packed_share **s);
+typedef fathom_status (*fathom_packed_build_fn)(void *arg, void **set);
+/* *set = the set stored under key (one of `format`, a fathom_packed_kind), made by
+ * build(arg, set) the first time, under the share's lock (engines made at once wait for one
+ * build); adds a reference, fathom_packed_share_put drops it. The share owns what build made
+ * (destroy frees it). FATHOM_ERR_INVALID_ARG when there is no set under key and fp32 weights
+ * were released, unless they came packed in this format from a file (a build would read
+ * zeros). */
+fathom_status fathom_packed_share_get(fathom_packed_share *s, int key, int format, fathom_packed_build_fn build,
+                                      void *arg, void (*destroy)(void *), void **set);
+void fathom_packed_share_put(fathom_packed_share *s, const void *set);
+/* Bytes of fp32 weights given back (0: none; engines may pack from the fp32 weights) */
+size_t fathom_packed_share_released(fathom_packed_share *s);
+
+/* Official name and shape of a weight field (fathom_weights.info) */
+typedef struct fathom_field_info {
+    char name[112];
+    int ndim;
+    int64_t shape[4];
+} fathom_field_info;
+
+/* The packed formats a file can hold (quant_io*.c); a CPU set of that kind reads the arrays
+ * in its own layout (cpu_bf16.h, cpu_q8.h, cpu_q4.h) */
+typedef enum fathom_packed_kind { FATHOM_PACKED_BF16 = 0, FATHOM_PACKED_INT8 = 1, FATHOM_PACKED_Q4 = 2 } fathom_packed_kind;
+
+/* One packed matrix as loaded from a quantized file: the (N, K) GEMM matrix standing for the
+ * fp32 tensor at src (in the arena, never read: its pages are never written), padded to
+ * (Np, Kp), in arrays a (bf16: weights; int8: weights; q4: nibbles), b (int8: scales; q4:
+ * bf16 scales), c (int8: column sums) of na / nb / nc bytes, 64-byte aligned. */
+typedef struct fathom_packed_blob {
+    const float *src;
+    char name[112];
+    fathom_packed_kind kind;
+    int N, K, Np, Kp;
+    void *a, *b, *c;
+    size_t na, nb, nc;
+} fathom_packed_blob;
+/* The share takes b (its arrays, allocated with fathom_alloc) for the engines to borrow;
+ * `released` adds the bytes of fp32 weights the file did not hold. Single-threaded: before
+ * any engine is made. */
+fathom_status fathom_packed_share_preload(fathom_packed_share *s, const fathom_packed_blob *b);
+void fathom_packed_share_mark_loaded(fathom_packed_share *s, fathom_packed_kind kind, size_t absent_bytes);
+/* The fathom_packed_kind a quantized file held, or -1 (the weights came as fp32) */
+int fathom_packed_share_loaded(const fathom_packed_share *s);
+/* The preloaded blob for src, NULL if none; how many there are (from a build, under the lock) */
+const fathom_packed_blob *fathom_packed_share_blob(const fathom_packed_share *s, const float *src);
+size_t fathom_packed_share_blobs(const fathom_packed_share *s, const fathom_packed_blob **first);
 
 /* One struct (or array) holding tensor fields, copied from src to dst by fathom_slots_rebase. */
 typedef struct fathom_slot_region {

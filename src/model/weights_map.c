@@ -288,11 +288,17 @@ static fathom_status fill_arena(map_ctx *c, fathom_weights *w) {
         return fathom_fail(FATHOM_ERR_NOMEM, "%s: cannot allocate %zu MiB for the weights", c->path, w->arena_bytes >> 20);
     float *base = w->arena;
     w->fields = malloc(sizeof *w->fields * (c->nslots ? c->nslots : 1));
-    if (!w->fields) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", c->path);
+    w->info = calloc(c->nslots ? c->nslots : 1, sizeof *w->info);
+    if (!w->fields || !w->info) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", c->path);
     for (size_t k = 0; k < c->nslots; k++)
         if (c->slots[k].dst) {
-            *c->slots[k].dst = base + c->slots[k].off;
-            w->fields[w->n_fields++] = c->slots[k].dst;
+            const slot *sl = &c->slots[k];
+            fathom_field_info *in = &w->info[w->n_fields];
+            snprintf(in->name, sizeof in->name, "%s", sl->name);
+            in->ndim = sl->ndim;
+            memcpy(in->shape, sl->shape, sizeof in->shape);
+            *sl->dst = base + sl->off;
+            w->fields[w->n_fields++] = sl->dst;
         }
     uint8_t *scratch = NULL; /* owned: staging for 16-bit tensors read through set->read */
     fathom_status st = FATHOM_OK;
@@ -378,6 +384,10 @@ fathom_status fathom_weights_map(fathom_tensor_set *set, const fathom_config *cf
     if ((st = fathom_map_check_arch(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = check_shapes(&c, &w->arch)) != FATHOM_OK) goto done;
     if ((st = fill_arena(&c, w)) != FATHOM_OK) goto done;
+    if (!(w->share = fathom_packed_share_new())) { /* engines of these weights share packed sets */
+        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", set->path);
+        goto done;
+    }
     summarize(&c, w);
 done:
     free(ordered);

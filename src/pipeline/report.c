@@ -5,14 +5,15 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file_hash.h"
 #include "core/status.h"
+#include "model/model.h"
 #include "pipeline/governor_json.h"
 
 struct fathom_report {
@@ -22,6 +23,22 @@ struct fathom_report {
     int n_items;     /* items written (for the commas) */
     fathom_status err; /* first write error (reported by finish) */
 };
+
+/* Weight memory once the engines are made (the report opens after them, before any pass):
+ * the fp32 arena, what of it went back to the OS for packed engines (release_fp32), and the
+ * process's resident set then. */
+static void add_memory(cJSON *mo, const fathom_model *m) {
+    cJSON *o = cJSON_AddObjectToObject(mo, "memory");
+    if (!o || !m->w) return;
+    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    cJSON_AddNumberToObject(o, "fp32_weight_bytes", (double)m->w->arena_bytes);
+    cJSON_AddNumberToObject(o, "fp32_released_bytes", (double)gone);
+    long pages = -1, rss = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &rss) == 2 && rss >= 0)
+        cJSON_AddNumberToObject(o, "rss_after_load_bytes", (double)rss * (double)sysconf(_SC_PAGESIZE));
+    if (f) fclose(f);
+}
 
 static const char *state_name(fathom_item_state s) {
     switch (s) {
@@ -117,28 +134,6 @@ static const char *precision_name(fathom_device_kind d, fathom_precision p) {
     }
 }
 
-/* sha256 of the weight file (a folder's model.safetensors); "" when unreadable. */
-static void weight_sha256(const char *path, char hex[65]) {
-    hex[0] = '\0';
-    char file[4200];
-    struct stat st;
-    if (stat(path, &st) != 0) return;
-    snprintf(file, sizeof file, S_ISDIR(st.st_mode) ? "%s/model.safetensors" : "%s", path);
-    FILE *f = fopen(file, "rb");
-    if (!f) return;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
-    unsigned mdlen = 0;
-    size_t n;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n) == 1;
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-    if (ok)
-        for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-}
-
 /* The "run" object: what produced these outputs. */
 static cJSON *run_info(const fathom_run_params *p, const fathom_model *m) {
     cJSON *run = cJSON_CreateObject();
@@ -179,9 +174,10 @@ static cJSON *run_info(const fathom_run_params *p, const fathom_model *m) {
         cJSON_AddStringToObject(mo, "dtype", info.dtype);
         cJSON_AddBoolToObject(mo, "metric", info.metric != 0);
         char hex[65] = "";
-        if (p->model_path) weight_sha256(p->model_path, hex);
+        if (p->model_path) fathom_file_sha256(p->model_path, hex);
         if (hex[0]) cJSON_AddStringToObject(mo, "sha256", hex);
         else cJSON_AddNullToObject(mo, "sha256");
+        add_memory(mo, m);
     }
     cJSON *devs = cJSON_AddArrayToObject(run, "devices");
     for (int i = 0; devs && i < p->n_devices; i++) {

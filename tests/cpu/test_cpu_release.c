@@ -1,9 +1,11 @@
-/* test_cpu_release.c - engine param release_fp32 (fathom_weights_release): per golden case
- * and packed format (bf16, int8, q4), an engine made with it gives bit-identical depth to one
- * made without it on another load of the model (the engine never reads the released fp32
- * tensors: they read as zeros), releases nearly all the fp32 bytes it packed (whole pages
- * only), and the model then refuses a second engine with a message that says why. An fp32
- * engine with the flag releases nothing and leaves the model usable. */
+/* test_cpu_release.c - engine param release_fp32 and the packed set a model shares
+ * (weights_release.c): per golden case and packed format (bf16, int8, q4), an engine made with
+ * it gives bit-identical depth to one made without it on another load of the model (the
+ * engine never reads the released fp32 tensors: they read as zeros) and releases nearly all
+ * the fp32 bytes it packed (whole pages only). Further engines of that format share the
+ * model's one set, while the first lives and after it is gone (the set is the model's), with
+ * the same depth; engines of another format, or fp32, are refused with a message that says
+ * why. An fp32 engine with the flag releases nothing and leaves the model usable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,18 +15,39 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "backend/backend.h"
+#include "backend/cpu/cpu_internal.h"
 #include "fathom.h"
 #include "golden_util.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "test_util.h"
+
+static float *forward_of(fathom_engine *e, const tu_net_case *nc) {
+    float *out = malloc(nc->nd * sizeof *out);
+    if (fathom_engine_forward(e, nc->x, 1, nc->H, nc->W, out) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    return out;
+}
 
 static float *depth_of(fathom_model *m, fathom_engine_params ep, const tu_net_case *nc) {
     fathom_engine *e = NULL;
     if (fathom_engine_create(m, &ep, &e) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-    float *out = malloc(nc->nd * sizeof *out);
-    if (fathom_engine_forward(e, nc->x, 1, nc->H, nc->W, out) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    float *out = forward_of(e, nc);
     fathom_engine_free(&e);
     return out;
+}
+
+/* the packed set an engine's CPU backend reads */
+static const void *set_of(const fathom_engine *e) { return ((fathom_cpu_ctx *)e->be->ctx)->bf16; }
+
+/* engine params ep2 on the released model rel: refused, saying why */
+static void refused(fathom_model *rel, fathom_engine_params ep2, const char *what) {
+    fathom_engine *e2 = NULL;
+    assert_int_not_equal(fathom_engine_create(rel, &ep2, &e2), FATHOM_OK);
+    assert_null(e2);
+    printf("  %s engine: %s\n", what, fathom_last_error());
+    assert_non_null(strstr(fathom_last_error(), "released"));
+    assert_non_null(strstr(fathom_last_error(), "load the model again"));
 }
 
 static void run_case(const char *dir, const char *name) {
@@ -35,7 +58,8 @@ static void run_case(const char *dir, const char *name) {
         {FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_INT8, "int8"},
         {FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_Q4, "q4"},
     };
-    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+    const int nf = (int)(sizeof fmts / sizeof fmts[0]);
+    for (int f = 0; f < nf; f++) {
         fathom_engine_params ep = fathom_engine_default_params();
         ep.threads = 2, ep.precision = fmts[f].p, ep.weights = fmts[f].f;
         fathom_model *keep = tu_load_case_model(dir, NULL), *rel = tu_load_case_model(dir, NULL);
@@ -43,26 +67,37 @@ static void run_case(const char *dir, const char *name) {
         assert_non_null(rel);
         float *want = depth_of(keep, ep, &nc);
         assert_int_equal(keep->w->released_bytes, 0);
-        /* the released model's engine, kept alive while a second one is refused */
         ep.release_fp32 = 1;
-        fathom_engine *e = NULL;
+        fathom_engine *e = NULL, *e2 = NULL, *e3 = NULL;
         if (fathom_engine_create(rel, &ep, &e) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-        float *got = malloc(nc.nd * sizeof *got);
-        assert_int_equal(fathom_engine_forward(e, nc.x, 1, nc.H, nc.W, got), FATHOM_OK);
+        float *got = forward_of(e, &nc);
         size_t rb = rel->w->released_bytes, ab = rel->w->arena_bytes;
         printf("%s %s: released %zu of %zu fp32 bytes (%.0f%%)\n", name, fmts[f].what, rb, ab, 100.0 * rb / ab);
         assert_memory_equal(got, want, nc.nd * sizeof *got);
         /* the packed tensors are most of a model (tiny: its pos-embed and norms stay) */
         assert_true(rb > ab / 2);
-        fathom_engine *e2 = NULL;
-        ep.release_fp32 = 0;
-        assert_int_not_equal(fathom_engine_create(rel, &ep, &e2), FATHOM_OK);
-        assert_null(e2);
-        printf("  second engine: %s\n", fathom_last_error());
-        assert_non_null(strstr(fathom_last_error(), "release_fp32"));
-        assert_non_null(strstr(fathom_last_error(), "load the model again"));
+        /* a second engine of the format, with the first alive: the same set, nothing released
+         * twice */
+        if (fathom_engine_create(rel, &ep, &e2) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+        assert_ptr_equal(set_of(e2), set_of(e));
+        assert_int_equal(rel->w->released_bytes, rb);
+        /* both gone, a third still has the model's set */
+        const void *set = set_of(e);
         fathom_engine_free(&e);
-        free(got), free(want);
+        fathom_engine_free(&e2);
+        ep.release_fp32 = 0;
+        if (fathom_engine_create(rel, &ep, &e3) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+        assert_ptr_equal(set_of(e3), set);
+        float *got2 = forward_of(e3, &nc);
+        assert_memory_equal(got2, want, nc.nd * sizeof *got2);
+        /* another format would pack zeros, fp32 would read them: refused */
+        fathom_engine_params other = ep;
+        other.precision = fmts[(f + 1) % nf].p, other.weights = fmts[(f + 1) % nf].f;
+        refused(rel, other, fmts[(f + 1) % nf].what);
+        other.precision = FATHOM_PRECISION_FP32, other.weights = FATHOM_WEIGHTS_DEFAULT;
+        refused(rel, other, "fp32");
+        fathom_engine_free(&e3);
+        free(got), free(got2), free(want);
         fathom_model_free(&keep);
         fathom_model_free(&rel);
     }
@@ -74,6 +109,15 @@ static void run_case(const char *dir, const char *name) {
     assert_int_equal(m->w->released_bytes, 0);
     assert_memory_equal(a, b, nc.nd * sizeof *a);
     free(a), free(b);
+    /* two formats made before any release: both sets stay, so nothing is released */
+    ep.release_fp32 = 0, ep.weights = FATHOM_WEIGHTS_Q4;
+    fathom_engine *eq = NULL, *eb = NULL;
+    if (fathom_engine_create(m, &ep, &eq) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    ep.release_fp32 = 1, ep.weights = FATHOM_WEIGHTS_DEFAULT, ep.precision = FATHOM_PRECISION_BF16;
+    if (fathom_engine_create(m, &ep, &eb) != FATHOM_OK) fail_msg("%s", fathom_last_error());
+    assert_int_equal(m->w->released_bytes, 0);
+    fathom_engine_free(&eb);
+    fathom_engine_free(&eq);
     fathom_model_free(&m);
     tu_free_net_case(&nc);
 }

@@ -1,5 +1,10 @@
 /* cpu_packed.c - the backend's set of packed weights (bf16, int8 or q4) and the linear ops
- * that run on them. */
+ * that run on them.
+ *
+ * Ownership: weights a model loaded carry a share (fathom_weights.share, weights_release.c)
+ * that owns one set per key (format and kernels); every engine of that key borrows it and
+ * gives its reference back when its backend goes. Weights without one (made by hand) and the
+ * harness's one-matrix sets (fathom_cpu_pack_one) give the backend a set of its own. */
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -11,6 +16,7 @@
 typedef enum { KIND_BF16, KIND_INT8, KIND_Q4 } kind;
 
 struct fathom_cpu_bf16_set {
+    fathom_packed_share *share; /* borrowed: the share that owns this set; NULL: the backend owns it */
     kind kind;
     int kernel;     /* fathom_cpu_bf16_kernel (bf16, q4) or fathom_cpu_q8_kernel (int8) */
     int act_kernel; /* fathom_cpu_bf16_kernel for bf16 attention, or -1: fp32 attention */
@@ -23,16 +29,24 @@ struct fathom_cpu_bf16_set {
     int nconv, capconv;
     fathom_bf16_mat *cmats; /* owned: capconv entries, nconv used (int8 sets) */
     unsigned char *is_conv; /* owned: cap flags, 1 for a conv entry of mats / q4 */
+    /* owned: cap + capconv flags (entries of mats / q8 / q4, then of cmats), 1 where the
+     * arrays are a quantized file's, borrowed from the share (fathom_packed_share_blob) */
+    unsigned char *borrowed;
 };
 
-void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
+/* Frees s whole (the owner's call: the share's destroy, or the backend's for its own set) */
+static void set_destroy(void *p) {
+    fathom_cpu_bf16_set *s = p;
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
+        if (s->borrowed && s->borrowed[i]) continue;
         if (s->mats) fathom_cpu_bf16_mat_free(&s->mats[i]);
         if (s->q8) fathom_cpu_q8_mat_free(&s->q8[i]);
         if (s->q4) fathom_cpu_q4_mat_free(&s->q4[i]);
     }
-    for (int i = 0; i < s->nconv; i++) fathom_cpu_bf16_mat_free(&s->cmats[i]);
+    for (int i = 0; i < s->nconv; i++)
+        if (!s->borrowed || !s->borrowed[s->cap + i]) fathom_cpu_bf16_mat_free(&s->cmats[i]);
+    fathom_free_sized(s->borrowed, (size_t)s->cap + (size_t)s->capconv);
     fathom_free_sized(s->cmats, (size_t)s->capconv * sizeof *s->cmats);
     fathom_free_sized(s->is_conv, (size_t)s->cap);
     fathom_free_sized(s->mats, (size_t)s->cap * sizeof *s->mats);
@@ -41,11 +55,59 @@ void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
     fathom_free_sized(s, sizeof *s);
 }
 
+void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s) {
+    if (s && s->share) fathom_packed_share_put(s->share, s); /* the model's: drop our reference */
+    else set_destroy(s);
+}
+
+/* be holds s (NULL: none) from now on, in place of what it held */
+static void attach(fathom_backend *be, fathom_cpu_bf16_set *s) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    fathom_cpu_bf16_set_free(ctx->bf16);
+    ctx->bf16 = s;
+}
+
+static int round_up(int v, int m) { return (v + m - 1) / m * m; }
+
+/* Entry slot (an index of mats / q8 / q4, or cmats for an int8 set's convs) from a quantized
+ * file: the share's packed twin of w, borrowed, when it holds one (quant_io_load.c); 1 when it
+ * did (*st says whether it fit), 0 to pack w here. */
+static int adopt(fathom_cpu_bf16_set *s, const float *w, int N, int K, int into_cmats, fathom_status *st) {
+    const fathom_packed_blob *b = s->share ? fathom_packed_share_blob(s->share, w) : NULL;
+    if (!b) return 0;
+    const fathom_packed_kind want = into_cmats || s->kind == KIND_BF16 ? FATHOM_PACKED_BF16
+                                    : s->kind == KIND_INT8 ? FATHOM_PACKED_INT8 : FATHOM_PACKED_Q4;
+    static const char *const names[] = {"bf16", "int8", "q4"};
+    const int Np = round_up(N, want == FATHOM_PACKED_BF16 ? FATHOM_BF16_NR : 32);
+    const int Kp = round_up(K, want == FATHOM_PACKED_BF16 ? FATHOM_BF16_KR : want == FATHOM_PACKED_INT8
+                                                                              ? FATHOM_Q8_KR : FATHOM_Q4_GROUP);
+    *st = FATHOM_OK;
+    if (b->kind != want)
+        *st = fathom_fail(FATHOM_ERR_FORMAT, "tensor '%s' is packed as %s in the quantized file; this engine "
+                          "packs it as %s", b->name, names[b->kind], names[want]);
+    else if (b->N != N || b->K != K || b->Np != Np || b->Kp != Kp)
+        *st = fathom_fail(FATHOM_ERR_FORMAT, "tensor '%s': %d x %d (padded %d x %d) in the quantized file; the "
+                          "engine reads it as %d x %d (padded %d x %d)", b->name, b->N, b->K, b->Np, b->Kp, N, K, Np, Kp);
+    if (*st != FATHOM_OK) return 1;
+    const int i = into_cmats ? s->nconv : s->n;
+    if (into_cmats) s->cmats[i] = (fathom_bf16_mat){w, b->a, N, K, Np, Kp};
+    else if (want == FATHOM_PACKED_BF16) s->mats[i] = (fathom_bf16_mat){w, b->a, N, K, Np, Kp};
+    else if (want == FATHOM_PACKED_INT8) s->q8[i] = (fathom_q8_mat){w, b->a, b->b, b->c, N, K, Np, Kp};
+    else s->q4[i] = (fathom_q4_mat){w, b->a, b->b, N, K, Np, Kp};
+    s->borrowed[into_cmats ? s->cap + i : i] = 1;
+    return 1;
+}
+
 static fathom_status add(fathom_cpu_bf16_set *s, const float *w, int N, int K) {
     /* a row block of bf16 inputs must leave room in scratch for its output tile (and for q4
      * one dequantized panel: 64 bytes per k against the block's 192) */
     if (!w || (size_t)FATHOM_BF16_RB * K > FATHOM_CPU_SCRATCH) return FATHOM_OK; /* stays fp32 */
     if (s->n == s->cap) return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: packed weight table full");
+    fathom_status st;
+    if (adopt(s, w, N, K, 0, &st)) {
+        if (st == FATHOM_OK) s->n++;
+        return st;
+    }
     if (s->kind == KIND_INT8) FATHOM_TRY(fathom_cpu_q8_mat_pack(&s->q8[s->n], w, N, K));
     else if (s->kind == KIND_Q4) FATHOM_TRY(fathom_cpu_q4_mat_pack(&s->q4[s->n], w, N, K));
     else FATHOM_TRY(fathom_cpu_bf16_mat_pack(&s->mats[s->n], w, N, K));
@@ -67,6 +129,12 @@ static fathom_status add_conv(fathom_cpu_bf16_set *s, const float *w, int N, int
     int into_cmats = s->kind == KIND_INT8;
     if (into_cmats ? s->nconv == s->capconv : s->n == s->cap)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: packed weight table full");
+    fathom_status st;
+    if (adopt(s, w, N, K, into_cmats, &st)) {
+        if (st == FATHOM_OK && into_cmats) s->nconv++;
+        else if (st == FATHOM_OK) s->is_conv[s->n++] = 1;
+        return st;
+    }
     float *tw = NULL; /* owned here: the transposed weight, freed once packed */
     const float *src = w;
     if (tk) {
@@ -76,7 +144,6 @@ static fathom_status add_conv(fathom_cpu_bf16_set *s, const float *w, int N, int
             for (int r = 0; r < N; r++) tw[(size_t)r * K + ci] = w[(size_t)ci * N + r];
         src = tw;
     }
-    fathom_status st;
     if (into_cmats) {
         st = fathom_cpu_bf16_mat_pack(&s->cmats[s->nconv], src, N, K);
         if (st == FATHOM_OK) s->cmats[s->nconv++].src = w;
@@ -115,21 +182,25 @@ static fathom_status add_head(fathom_cpu_bf16_set *s, const fathom_weights *w) {
 
 enum { HEAD_CONVS = 4 + 3 + 4 + 4 * 5 + 2 };
 
-/* An empty set of kind kd with room for cap entries (int8: capconv bf16 convs beside),
- * its kernels picked (FATHOM_CPU_KERNEL); the backend's old set is freed first. */
-static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, fathom_cpu_bf16_set **out) {
-    fathom_cpu_ctx *ctx = be->ctx;
-    fathom_cpu_bf16_set_free(ctx->bf16);
-    ctx->bf16 = NULL;
-    fathom_cpu_bf16_set *s = *out = fathom_calloc(sizeof *s); /* the caller's until attached */
-    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
-    s->kind = kd;
-    s->kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
+/* The GEMM and attention kernels of a kd set (FATHOM_CPU_KERNEL) */
+static void pick_kernels(kind kd, int *kernel, int *act_kernel) {
+    *kernel = kd == KIND_INT8 ? (int)fathom_cpu_q8_kernel_pick() : (int)fathom_cpu_bf16_kernel_pick();
     /* attention in bf16 too; int8 engines only where it is fast (AVX512-BF16) or forced
      * portable (FATHOM_CPU_KERNEL=portable: everything on the reference kernels) */
-    s->act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : s->kernel;
-    if (kd == KIND_INT8 && s->act_kernel == FATHOM_CPU_BF16_PORTABLE && s->kernel != FATHOM_CPU_Q8_PORTABLE)
-        s->act_kernel = -1;
+    *act_kernel = kd == KIND_INT8 ? (int)fathom_cpu_bf16_kernel_pick() : *kernel;
+    if (kd == KIND_INT8 && *act_kernel == FATHOM_CPU_BF16_PORTABLE && *kernel != FATHOM_CPU_Q8_PORTABLE)
+        *act_kernel = -1;
+}
+
+/* An empty set of kind kd with room for cap entries (int8: capconv bf16 convs beside),
+ * its kernels picked (FATHOM_CPU_KERNEL). */
+static fathom_status new_set(kind kd, int cap, int capconv, fathom_packed_share *share,
+                             fathom_cpu_bf16_set **out) {
+    fathom_cpu_bf16_set *s = *out = fathom_calloc(sizeof *s); /* the caller's until attached */
+    if (!s) return fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
+    s->share = share;
+    s->kind = kd;
+    pick_kernels(kd, &s->kernel, &s->act_kernel);
     s->cap = cap + (kd == KIND_INT8 ? 0 : capconv);
     s->capconv = kd == KIND_INT8 ? capconv : 0;
     if (kd == KIND_INT8) s->q8 = fathom_calloc((size_t)s->cap * sizeof *s->q8);
@@ -137,17 +208,44 @@ static fathom_status new_set(fathom_backend *be, kind kd, int cap, int capconv, 
     else s->mats = fathom_calloc((size_t)s->cap * sizeof *s->mats);
     s->is_conv = fathom_calloc((size_t)s->cap);
     if (s->capconv) s->cmats = fathom_calloc((size_t)s->capconv * sizeof *s->cmats);
-    return (s->mats || s->q8 || s->q4) && s->is_conv && (!s->capconv || s->cmats)
+    s->borrowed = fathom_calloc((size_t)s->cap + (size_t)s->capconv);
+    return (s->mats || s->q8 || s->q4) && s->is_conv && s->borrowed && (!s->capconv || s->cmats)
                ? FATHOM_OK
                : fathom_fail(FATHOM_ERR_NOMEM, "cpu: cannot allocate the packed weight table");
 }
 
-static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
-    fathom_cpu_ctx *ctx = be->ctx;
+static void entry(const fathom_cpu_bf16_set *s, int i, const float **src, int *N, int *K, size_t *bytes);
+
+/* A quantized file's every matrix must be in s: its fp32 tensor was never loaded */
+static fathom_status all_adopted(const fathom_cpu_bf16_set *s) {
+    const fathom_packed_blob *b;
+    size_t nb = s->share ? fathom_packed_share_blobs(s->share, &b) : 0, used = 0;
+    for (int i = 0; i < s->cap + s->capconv; i++) used += s->borrowed[i];
+    if (used == nb) return FATHOM_OK;
+    for (size_t j = 0; j < nb; j++) {
+        int found = 0;
+        for (int i = 0; i < s->n + s->nconv && !found; i++) {
+            const float *src;
+            int N, K;
+            size_t bytes;
+            entry(s, i, &src, &N, &K, &bytes);
+            found = src == b[j].src;
+        }
+        if (!found)
+            return fathom_fail(FATHOM_ERR_UNSUPPORTED,
+                               "tensor '%s' of the quantized file has no place in this engine (its format "
+                               "on this CPU leaves it fp32): quantize at load from the fp32 model instead",
+                               b[j].name);
+    }
+    return FATHOM_OK;
+}
+
+/* Every packed weight of w (encoder linears, then the head's convs) in a new set *out */
+static fathom_status pack_all(const fathom_weights *w, kind kd, fathom_cpu_bf16_set **out) {
     const fathom_arch *a = &w->arch;
     const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
     fathom_cpu_bf16_set *s;
-    fathom_status st = new_set(be, kd, 1 + 4 * a->depth, HEAD_CONVS, &s);
+    fathom_status st = new_set(kd, 1 + 4 * a->depth, HEAD_CONVS, w->share, &s);
     if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
     for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
         const fathom_block_weights *b = &w->blocks[i];
@@ -158,11 +256,47 @@ static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind k
         st = add(s, b->fc2_w, D, Hm);
     }
     if (st == FATHOM_OK) st = add_head(s, w);
+    if (st == FATHOM_OK) st = all_adopted(s);
     if (st != FATHOM_OK) {
-        fathom_cpu_bf16_set_free(s);
-        return st;
+        set_destroy(s);
+        s = NULL;
     }
-    ctx->bf16 = s;
+    *out = s;
+    return st;
+}
+
+typedef struct build_arg {
+    const fathom_weights *w;
+    kind kd;
+} build_arg;
+
+static fathom_status build(void *arg, void **set) {
+    const build_arg *b = arg;
+    fathom_cpu_bf16_set *s = NULL;
+    fathom_status st = pack_all(b->w, b->kd, &s);
+    *set = s;
+    return st;
+}
+
+/* be's set for w in kind kd: the model's shared one (made by the first engine), or, for
+ * weights without a share, one of its own */
+static fathom_status prepare(fathom_backend *be, const fathom_weights *w, kind kd) {
+    attach(be, NULL);
+    if (!w->share) {
+        fathom_cpu_bf16_set *s = NULL;
+        FATHOM_TRY(pack_all(w, kd, &s));
+        attach(be, s);
+        return FATHOM_OK;
+    }
+    int kernel, act;
+    pick_kernels(kd, &kernel, &act);
+    build_arg b = {w, kd};
+    void *set = NULL;
+    FATHOM_TRY(fathom_packed_share_get(w->share, (int)kd * 64 + (kernel + 1) * 8 + act + 1,
+                                       kd == KIND_BF16 ? FATHOM_PACKED_BF16 : kd == KIND_INT8 ? FATHOM_PACKED_INT8
+                                                                                 : FATHOM_PACKED_Q4,
+                                       build, &b, set_destroy, &set));
+    attach(be, set);
     return FATHOM_OK;
 }
 
@@ -170,13 +304,14 @@ fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format forma
                                   int K, int conv) {
     kind kd = format == FATHOM_WEIGHTS_INT8 ? KIND_INT8 : format == FATHOM_WEIGHTS_Q4 ? KIND_Q4 : KIND_BF16;
     fathom_cpu_bf16_set *s;
-    fathom_status st = new_set(be, kd, 1, 1, &s);
+    attach(be, NULL);
+    fathom_status st = new_set(kd, 1, 1, NULL, &s);
     if (st == FATHOM_OK) st = conv < 0 ? add(s, w, N, K) : add_conv(s, w, N, K, conv);
     if (st != FATHOM_OK) {
-        fathom_cpu_bf16_set_free(s);
+        set_destroy(s);
         return st;
     }
-    ((fathom_cpu_ctx *)be->ctx)->bf16 = s;
+    attach(be, s);
     return FATHOM_OK;
 }
 
@@ -199,9 +334,13 @@ fathom_status fathom_cpu_prepare_weights(fathom_backend *be, const fathom_weight
     if (format != FATHOM_WEIGHTS_DEFAULT)
         return fathom_fail(FATHOM_ERR_INVALID_ARG, "cpu: unknown weight format %d", (int)format);
     if (precision == FATHOM_PRECISION_BF16) return prepare(be, w, KIND_BF16);
-    fathom_cpu_ctx *ctx = be->ctx; /* fp32: the weights as given */
-    fathom_cpu_bf16_set_free(ctx->bf16);
-    ctx->bf16 = NULL;
+    attach(be, NULL); /* fp32: the weights as given, which must all be there */
+    size_t gone = w->share ? fathom_packed_share_released(w->share) : 0;
+    if (gone)
+        return fathom_fail(FATHOM_ERR_INVALID_ARG,
+                           "%.1f MiB of this model's fp32 weights were released (release_fp32) for its "
+                           "packed engines; an fp32 engine needs them: load the model again",
+                           gone / 1048576.0);
     return FATHOM_OK;
 }
 
@@ -309,6 +448,33 @@ size_t fathom_cpu_packed_sources(fathom_backend *be, const float **src, size_t *
         size_t b;
         entry(s, i, &w, &N, &K, &b);
         if (n < cap) src[n] = w, floats[n] = (size_t)N * K;
+    }
+    return n;
+}
+
+size_t fathom_cpu_packed_blobs(fathom_backend *be, fathom_packed_blob *out, size_t cap) {
+    const fathom_cpu_bf16_set *s = ((fathom_cpu_ctx *)be->ctx)->bf16;
+    size_t n = 0;
+    for (int i = 0; s && i < s->n + s->nconv; i++, n++) {
+        if (n >= cap) continue;
+        fathom_packed_blob *b = &out[n];
+        memset(b, 0, sizeof *b);
+        const fathom_bf16_mat *m = i >= s->n ? &s->cmats[i - s->n] : s->kind == KIND_BF16 ? &s->mats[i] : NULL;
+        if (m) {
+            *b = (fathom_packed_blob){.src = m->src, .kind = FATHOM_PACKED_BF16, .N = m->N, .K = m->K, .Np = m->Np,
+                                      .Kp = m->Kp, .a = m->w, .na = (size_t)m->Np * m->Kp * sizeof(uint16_t)};
+        } else if (s->kind == KIND_Q4) {
+            const fathom_q4_mat *q = &s->q4[i];
+            *b = (fathom_packed_blob){.src = q->src, .kind = FATHOM_PACKED_Q4, .N = q->N, .K = q->K, .Np = q->Np,
+                                      .Kp = q->Kp, .a = q->q, .na = (size_t)q->Np * q->Kp / 2, .b = q->scale,
+                                      .nb = (size_t)q->Np * (q->Kp / FATHOM_Q4_GROUP) * sizeof(uint16_t)};
+        } else {
+            const fathom_q8_mat *q = &s->q8[i];
+            *b = (fathom_packed_blob){.src = q->src, .kind = FATHOM_PACKED_INT8, .N = q->N, .K = q->K, .Np = q->Np,
+                                      .Kp = q->Kp, .a = q->w, .na = (size_t)q->Np * q->Kp, .b = q->scale,
+                                      .nb = (size_t)q->Np * sizeof(float), .c = q->colsum,
+                                      .nc = (size_t)q->Np * sizeof(int32_t)};
+        }
     }
     return n;
 }

@@ -14,6 +14,7 @@
 
 typedef struct fathom_cpu_bf16_set fathom_cpu_bf16_set;
 struct fathom_weights;
+struct fathom_packed_blob;
 
 /* The backend entry: bf16 for FATHOM_PRECISION_BF16, int8 / q4 for those formats, nothing
  * (fp32) otherwise; replaces what an earlier call made. */
@@ -52,6 +53,10 @@ void fathom_cpu_bf16_set_free(fathom_cpu_bf16_set *s);
 /* The backend's packed_sources entry: the fp32 weights (and their float counts) that now
  * have packed twins, the first cap of them in src / floats; returns how many there are. */
 size_t fathom_cpu_packed_sources(fathom_backend *be, const float **src, size_t *floats, size_t cap);
+
+/* Views of the backend's packed matrices (arrays borrowed, names empty), the first cap of
+ * them in out; returns how many there are (`fathom quantize`, quant_io_save.c) */
+size_t fathom_cpu_packed_blobs(fathom_backend *be, struct fathom_packed_blob *out, size_t cap);
 
 /* The DPT head's convs on packed weights (cpu_conv_bf16.c). The packed twin of conv weight w
  * as a GEMM matrix (conv2d: (Co, Ci k k); conv_transpose: (Co k k, Ci)), exactly one of *wb /
