@@ -197,6 +197,7 @@ static int conv_padded(fathom_backend *be, float *out, const float *in, const fl
     padded px = {NULL, cs->H + 2 * cs->pad, cs->W + 2 * cs->pad};
     const size_t plane = (size_t)px.Hp * px.Wp, tail = 64 + (size_t)cs->k;
     const size_t bytes = ((size_t)cs->Ci * plane + tail) * sizeof(float);
+    if (bytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0;
     float *x = fathom_alloc(bytes); /* owned here: the padded copy of one image */
     if (!x) return 0;
     memset(x + (size_t)cs->Ci * plane, 0, tail * sizeof *x);

@@ -84,6 +84,7 @@ int fathom_cpu_conv2d_taps(fathom_backend *be, float *out, const float *in,
     if ((size_t)(QB + 16) * Np + (size_t)kk * Cp * FATHOM_BF16_NR > FATHOM_CPU_SCRATCH) return 0;
     /* taps read up to QB + k pixel rows past the padded image (the last task's whole tiles) */
     const size_t xrows = (size_t)Hp * Wp + QB + k, xbytes = xrows * Cp * sizeof(uint16_t);
+    if (xbytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0; /* the gather path then */
     fathom_bf16_mat t = {NULL, NULL, Co, kk * Cp, Np, kk * Cp};
     const size_t tbytes = (size_t)t.Np * t.Kp * sizeof(uint16_t);
     uint16_t *x = fathom_alloc(xbytes); /* owned here: the padded pixel-major input */
