@@ -15,7 +15,10 @@
 # reads that .pth, ONNX Runtime and OpenVINO its ONNX export (fixed shape per batch).
 # Environment: ENCODERS ("vits"), BATCHES ("1 4"), THREADS (2), SIZE (518), ROUNDS (3),
 # ITERS (10), WARMUP (2), FATHOM_PRECISIONS ("fp32 bf16 int8 q4": int8, q4 are --weights),
-# OV_PRECISIONS ("f32 bf16").
+# OV_PRECISIONS ("f32 bf16"); LARGE_ENCODERS ("vitb vitl", "" for none) run at batch 1 only,
+# with LARGE_ITERS (3) and LARGE_WARMUP (1) passes: the issue's ViT-B / ViT-L tables.
+# The issue's whole set of tables, one command (about 30 min idle on 2 cores):
+#   DA2_REPO=/path/to/Depth-Anything-V2 bench/compare_cpu_runtimes.sh
 # Each round runs every runtime once, in turn, as a fresh process; each per-round line (in
 # $WORK/results.txt) records the 1-minute load average before it ran. Prints the error checks
 # (OpenVINO bf16 vs ONNX Runtime fp32 on one random input, fathom bf16, int8 and q4 vs fathom
@@ -30,6 +33,7 @@ root="$(dirname "$here")"
 FATHOM_BIN="${FATHOM_BIN:-$root/build/fathom}"
 ENCODERS="${ENCODERS:-vits}" BATCHES="${BATCHES:-1 4}" THREADS="${THREADS:-2}" SIZE="${SIZE:-518}"
 ROUNDS="${ROUNDS:-3}" ITERS="${ITERS:-10}" WARMUP="${WARMUP:-2}"
+LARGE_ENCODERS="${LARGE_ENCODERS-vitb vitl}" LARGE_ITERS="${LARGE_ITERS:-3}" LARGE_WARMUP="${LARGE_WARMUP:-1}"
 FATHOM_PRECISIONS="${FATHOM_PRECISIONS:-fp32 bf16 int8 q4}" OV_PRECISIONS="${OV_PRECISIONS:-f32 bf16}"
 SYSPY=/usr/bin/python3
 WORK="${WORK:-${TMPDIR:-/tmp}/fathom-cpu-runtimes}"
@@ -53,12 +57,18 @@ echo "flags:   $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx5
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $("$VENV/bin/python" -c 'import onnxruntime as o, openvino as v; print("onnxruntime", o.__version__, "openvino", v.__version__)')"
 
+ITERS0="$ITERS" WARMUP0="$WARMUP"
 results="$WORK/results.txt"
 : > "$results"
-for enc in $ENCODERS; do
+for enc in $ENCODERS $LARGE_ENCODERS; do
     w="$WORK/$enc.pth"
     [ -f "$w" ] || "$SYSPY" "$here/da2_torch.py" --repo "$DA2_REPO" --encoder "$enc" --make-weights "$w" >/dev/null 2>>"$WORK/torch.log"
-    for b in $BATCHES; do
+    batches="$BATCHES" ITERS="$ITERS0" WARMUP="$WARMUP0"
+    case " $ENCODERS " in
+        *" $enc "*) ;;
+        *) batches=1 ITERS="$LARGE_ITERS" WARMUP="$LARGE_WARMUP" ;; # a large encoder only
+    esac
+    for b in $batches; do
         onnx="$WORK/$enc-b$b-$SIZE.onnx"
         [ -f "$onnx" ] || "$SYSPY" "$here/da2_onnx_export.py" --repo "$DA2_REPO" --encoder "$enc" \
             --weights "$w" --batch "$b" --size "$SIZE" --out "$onnx" >/dev/null 2>&1

@@ -116,6 +116,13 @@ static const tcase cases[] = {
     K(conv2d, 0, 0, 0, 2, 3, 3, 2, 5, 5, 1, 2, R, 1, 0), /* kernel wider than the input */
     K(conv2d, 0, 0, 0, 1, 64, 40, 33, 64, 3, 1, 1, R, 1, 1), /* DPT RCU shape */
     K(conv2d, 0, 1, 0, 1, 64, 40, 33, 64, 3, 1, 1, R, 1, 1),
+    /* packed stride-1 convs read in place (cpu_conv_bf16_taps.c): Ci, Co and rows off the
+     * 32-channel / 16-pixel tiles, batch 2, no padding, a stride-2 and a k > 8 one */
+    K(conv2d, 0, 0, 0, 2, 20, 13, 19, 40, 5, 1, 2, R | O, 1, 1),
+    K(conv2d, 0, 1, 0, 2, 20, 13, 19, 40, 5, 1, 2, R | O, 1, 1),
+    K(conv2d, 0, 0, 0, 1, 48, 9, 70, 24, 3, 1, 0, O, 0, 0),
+    K(conv2d, 0, 0, 0, 1, 24, 17, 15, 33, 3, 2, 1, 0, 1, 1),
+    K(conv2d, 0, 0, 0, 1, 3, 20, 20, 16, 10, 1, 0, 0, 1, 0),
     /* wide stride-1 images without RELU_IN: interior 64-pixel runs are read in place */
     K(conv2d, 0, 0, 0, 2, 6, 9, 150, 10, 3, 1, 1, O, 1, 1),
     K(conv2d, 0, 1, 0, 2, 6, 9, 150, 10, 3, 1, 1, O, 1, 1),

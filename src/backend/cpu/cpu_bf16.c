@@ -54,17 +54,18 @@ void fathom_cpu_bf16_pair_rows(uint16_t *dst, const float *v0, const float *v1) 
 
 /* The reference: every product of two bf16 values is exact in fp32, and pairs are summed
  * as vdpbf16ps does (two products per step into an fp32 lane), in k order. */
-void fathom_cpu_gemm_bf16_portable(float *c, size_t ldc, const uint16_t *a,
-                                   const fathom_bf16_mat *w, int n0, int ncols, int M) {
+void fathom_cpu_gemm_bf16_taps_portable(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                        const fathom_bf16_mat *w, int n0, int ncols, int M) {
     const int Kp = w->Kp, NR = FATHOM_BF16_NR;
     for (int j0 = 0; j0 < ncols; j0 += NR) {
         const uint16_t *panel = w->w + (size_t)((n0 + j0) / NR) * Kp * NR;
         int nv = ncols - j0 < NR ? ncols - j0 : NR;
         for (int m = 0; m < M; m++) {
-            const uint16_t *ar = a + (size_t)m * Kp;
             float acc[FATHOM_BF16_NR] = {0};
             for (int kk = 0; kk < Kp / 2; kk++) {
-                float a0 = fathom_bf16_to_f32(ar[2 * kk]), a1 = fathom_bf16_to_f32(ar[2 * kk + 1]);
+                int k = 2 * kk;
+                const uint16_t *ar = a->a + (size_t)m * a->lda + a->toff[k / a->kt] + k % a->kt;
+                float a0 = fathom_bf16_to_f32(ar[0]), a1 = fathom_bf16_to_f32(ar[1]);
                 const uint16_t *br = panel + (size_t)kk * 2 * NR;
                 for (int j = 0; j < NR; j++)
                     acc[j] += a0 * fathom_bf16_to_f32(br[2 * j]) + a1 * fathom_bf16_to_f32(br[2 * j + 1]);
@@ -74,9 +75,24 @@ void fathom_cpu_gemm_bf16_portable(float *c, size_t ldc, const uint16_t *a,
     }
 }
 
+void fathom_cpu_gemm_bf16_portable(float *c, size_t ldc, const uint16_t *a,
+                                   const fathom_bf16_mat *w, int n0, int ncols, int M) {
+    const size_t off = 0;
+    const fathom_bf16_taps at = {a, (size_t)w->Kp, &off, w->Kp};
+    fathom_cpu_gemm_bf16_taps_portable(c, ldc, &at, w, n0, ncols, M);
+}
+
 void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
                           const fathom_bf16_mat *w, int n0, int ncols, int M) {
     if (k == FATHOM_CPU_BF16_AMX) fathom_cpu_gemm_bf16_amx(c, ldc, a, w, n0, ncols, M);
     else if (k == FATHOM_CPU_BF16_AVX512) fathom_cpu_gemm_bf16_avx512(c, ldc, a, w, n0, ncols, M);
     else fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+void fathom_cpu_gemm_bf16_taps(fathom_cpu_bf16_kernel k, float *c, size_t ldc,
+                               const fathom_bf16_taps *a, const fathom_bf16_mat *w, int n0,
+                               int ncols, int M) {
+    if (k == FATHOM_CPU_BF16_AMX) fathom_cpu_gemm_bf16_taps_amx(c, ldc, a, w, n0, ncols, M);
+    else if (k == FATHOM_CPU_BF16_AVX512) fathom_cpu_gemm_bf16_taps_avx512(c, ldc, a, w, n0, ncols, M);
+    else fathom_cpu_gemm_bf16_taps_portable(c, ldc, a, w, n0, ncols, M);
 }

@@ -100,4 +100,25 @@ void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
 void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
                               int n0, int ncols, int M);
 
+/* Shifted-row A ("taps"): the stride-1 convs of cpu_conv_bf16_taps.c, whose A rows are not
+ * gathered but read in place from a padded pixel-major bf16 copy of the input. K = w->Kp is
+ * ntaps blocks of kt (a multiple of 32) and A(m, k) = a[m lda + toff[k / kt] + k % kt]:
+ * tap t's rows are the pixel rows shifted by toff[t]. c (M, ncols, ld ldc) = A . w[n0 ..
+ * n0 + ncols)^T as fathom_cpu_gemm_bf16; rows of A up to M rounded up to 32 must be readable. */
+typedef struct fathom_bf16_taps {
+    const uint16_t *a;
+    size_t lda;
+    const size_t *toff; /* w->Kp / kt offsets, in bf16 elements */
+    int kt;
+} fathom_bf16_taps;
+void fathom_cpu_gemm_bf16_taps(fathom_cpu_bf16_kernel k, float *c, size_t ldc,
+                               const fathom_bf16_taps *a, const fathom_bf16_mat *w, int n0,
+                               int ncols, int M);
+void fathom_cpu_gemm_bf16_taps_portable(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                        const fathom_bf16_mat *w, int n0, int ncols, int M);
+void fathom_cpu_gemm_bf16_taps_avx512(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                      const fathom_bf16_mat *w, int n0, int ncols, int M);
+void fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                   const fathom_bf16_mat *w, int n0, int ncols, int M);
+
 #endif

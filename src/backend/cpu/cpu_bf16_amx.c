@@ -20,37 +20,40 @@ typedef struct {
     uint8_t rows[16];
 } tile_cfg;
 
+/* A's rows for tap t at a->a + toff[t] (cpu_bf16.h); a plain GEMM is one tap of kt = Kp */
 __attribute__((target("amx-tile,amx-bf16"))) void
-fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
-                         int n0, int ncols, int M) {
+fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
+                              const fathom_bf16_mat *w, int n0, int ncols, int M) {
     tile_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
     _tile_loadconfig(&cfg);
-    const int Kp = w->Kp;
-    const size_t sa = (size_t)Kp * sizeof(uint16_t);
+    const int Kp = w->Kp, kt = a->kt, ntaps = Kp / kt;
+    const size_t sa = a->lda * sizeof(uint16_t);
     float buf[32 * 32] __attribute__((aligned(64)));
     for (int m = 0; m < M; m += 32) {
-        const uint16_t *a0 = a + (size_t)m * Kp, *a1 = a0 + (size_t)16 * Kp;
+        const uint16_t *am = a->a + (size_t)m * a->lda;
         int mv = M - m < 32 ? M - m : 32;
         for (int j = 0; j < ncols; j += FATHOM_BF16_NR) {
-            const uint16_t *bp = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
+            const uint16_t *b = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
             int nv = ncols - j < 32 ? ncols - j : 32;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
-            for (int k = 0; k < Kp; k += 32) {
-                const uint16_t *b = bp + (size_t)(k / 2) * 64;
-                _tile_loadd(6, b, 128);
-                _tile_loadd(4, a0 + k, sa);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_loadd(7, b + 32, 128);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_loadd(5, a1 + k, sa);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+            for (int t = 0; t < ntaps; t++) {
+                const uint16_t *a0 = am + a->toff[t], *a1 = a0 + 16 * a->lda;
+                for (int k = 0; k < kt; k += 32, b += 32 * 32) {
+                    _tile_loadd(6, b, 128);
+                    _tile_loadd(4, a0 + k, sa);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_loadd(7, b + 32, 128);
+                    _tile_dpbf16ps(1, 4, 7);
+                    _tile_loadd(5, a1 + k, sa);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
             }
             int whole = mv == 32 && nv == 32;
             float *d = whole ? c + (size_t)m * ldc + j : buf;
@@ -68,11 +71,23 @@ fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_b
     _tile_release();
 }
 
+void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
+                              int n0, int ncols, int M) {
+    const size_t off = 0;
+    const fathom_bf16_taps at = {a, (size_t)w->Kp, &off, w->Kp};
+    fathom_cpu_gemm_bf16_taps_amx(c, ldc, &at, w, n0, ncols, M);
+}
+
 #else
 
 void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
                               int n0, int ncols, int M) {
     fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+void fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                   const fathom_bf16_mat *w, int n0, int ncols, int M) {
+    fathom_cpu_gemm_bf16_taps_portable(c, ldc, a, w, n0, ncols, M);
 }
 
 #endif

@@ -14,19 +14,23 @@
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-TGT static inline void tile12x32(float *c, size_t ldc, const uint16_t *a, int Kp,
-                                 const uint16_t *bp, int mv, __mmask16 k0, __mmask16 k1) {
+/* A's rows for tap t at a->a + toff[t] (cpu_bf16.h); a plain GEMM is one tap of kt = Kp */
+TGT static inline void tile12x32(float *c, size_t ldc, const fathom_bf16_taps *a, size_t m,
+                                 int ntaps, const uint16_t *bp, int mv, __mmask16 k0, __mmask16 k1) {
     __m512 acc[12][2];
     for (int r = 0; r < 12; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int kk = 0; kk < Kp / 2; kk++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + (size_t)kk * 64);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + (size_t)kk * 64 + 32);
-        for (int r = 0; r < 12; r++) {
-            int32_t pair;
-            memcpy(&pair, a + (size_t)r * Kp + 2 * kk, sizeof pair);
-            __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    for (int t = 0; t < ntaps; t++) {
+        const uint16_t *at = a->a + m * a->lda + a->toff[t];
+        for (int kk = 0; kk < a->kt / 2; kk++, bp += 64) {
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);
+            __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + 32);
+            for (int r = 0; r < 12; r++) {
+                int32_t pair;
+                memcpy(&pair, at + (size_t)r * a->lda + 2 * kk, sizeof pair);
+                __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+            }
         }
     }
     for (int r = 0; r < 12 && r < mv; r++) {
@@ -35,8 +39,8 @@ TGT static inline void tile12x32(float *c, size_t ldc, const uint16_t *a, int Kp
     }
 }
 
-TGT void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
-                                     const fathom_bf16_mat *w, int n0, int ncols, int M) {
+TGT void fathom_cpu_gemm_bf16_taps_avx512(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                          const fathom_bf16_mat *w, int n0, int ncols, int M) {
     const int Kp = w->Kp;
     for (int j = 0; j < ncols; j += FATHOM_BF16_NR) {
         int v = ncols - j;
@@ -44,8 +48,15 @@ TGT void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
         __mmask16 k1 = v >= 32 ? 0xffff : v <= 16 ? 0 : (__mmask16)((1u << (v - 16)) - 1);
         const uint16_t *bp = w->w + (size_t)((n0 + j) / FATHOM_BF16_NR) * Kp * FATHOM_BF16_NR;
         for (int m = 0; m < M; m += 12)
-            tile12x32(c + (size_t)m * ldc + j, ldc, a + (size_t)m * Kp, Kp, bp, M - m, k0, k1);
+            tile12x32(c + (size_t)m * ldc + j, ldc, a, (size_t)m, Kp / a->kt, bp, M - m, k0, k1);
     }
+}
+
+void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
+                                 const fathom_bf16_mat *w, int n0, int ncols, int M) {
+    const size_t off = 0;
+    const fathom_bf16_taps at = {a, (size_t)w->Kp, &off, w->Kp};
+    fathom_cpu_gemm_bf16_taps_avx512(c, ldc, &at, w, n0, ncols, M);
 }
 
 /* vcvtne2ps2bf16: nearest-even like fathom_f32_to_bf16 (it also flushes fp32 denormals) */
@@ -162,6 +173,11 @@ __attribute__((target("avx512f"))) void fathom_cpu_bias_gelu_avx512(float *x, co
 void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
                                  const fathom_bf16_mat *w, int n0, int ncols, int M) {
     fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+void fathom_cpu_gemm_bf16_taps_avx512(float *c, size_t ldc, const fathom_bf16_taps *a,
+                                      const fathom_bf16_mat *w, int n0, int ncols, int M) {
+    fathom_cpu_gemm_bf16_taps_portable(c, ldc, a, w, n0, ncols, M);
 }
 
 void fathom_cpu_bf16_rows_avx512(uint16_t *a, const float *in, int rows, int K, int Kp) {

@@ -11,6 +11,7 @@
 
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
+#include "core/alloc.h"
 
 _Static_assert(FATHOM_CPU_CONV_N * FATHOM_CPU_CONV_K <= FATHOM_CPU_SCRATCH,
                "conv tile must fit the per-thread scratch");
@@ -123,6 +124,104 @@ static void conv_task_fast(fathom_backend *be, float *out, const float *in, cons
     }
 }
 
+/* Stride-1 convs on the AVX-512 panels without im2col: the input is copied once, with its
+ * zero padding and RELU_IN, to planes of Hp x Wp; output pixels are numbered in the padded
+ * width (q = oy Wp + ox), so col row (ci, ky, kx) of 64 consecutive q is 64 consecutive
+ * floats of plane ci at q + ky Wp + kx and every panel reads the copy in place (the same
+ * products in the same order as im2col's, so the same bits). The Wp - Wo columns past each
+ * output row are computed and dropped. */
+typedef struct padded {
+    const float *x; /* Ci planes of Hp Wp floats, then 64 + k zeros */
+    int Hp, Wp;
+} padded;
+
+static void padded_rows(float *x, const float *in, const conv_shape *cs, int Wp, int Hp, int ci) {
+    float *d = x + (size_t)ci * Hp * Wp;
+    const float *s = in + (size_t)ci * cs->H * cs->W;
+    const int relu = cs->flags & FATHOM_CONV_RELU_IN;
+    memset(d, 0, (size_t)cs->pad * Wp * sizeof *d);
+    for (int y = 0; y < cs->H; y++) {
+        float *dr = d + (size_t)(y + cs->pad) * Wp;
+        const float *sr = s + (size_t)y * cs->W;
+        memset(dr, 0, (size_t)cs->pad * sizeof *dr);
+        if (relu)
+            for (int x = 0; x < cs->W; x++) dr[cs->pad + x] = sr[x] > 0.0f ? sr[x] : 0.0f;
+        else
+            memcpy(dr + cs->pad, sr, (size_t)cs->W * sizeof *dr);
+        memset(dr + cs->pad + cs->W, 0, (size_t)cs->pad * sizeof *dr);
+    }
+    memset(d + (size_t)(cs->pad + cs->H) * Wp, 0, (size_t)cs->pad * Wp * sizeof *d);
+}
+
+/* padded pixels [q0, q0 + nq) of one image */
+static void padded_task(fathom_backend *be, float *out, const padded *px, const float *w,
+                        const float *b, const float *residual, const conv_shape *cs, int q0, int nq) {
+    const size_t HWo = (size_t)cs->Ho * cs->Wo, plane = (size_t)px->Hp * px->Wp;
+    const int Kt = cs->Ci * cs->k * cs->k, relu = cs->flags & FATHOM_CONV_RELU_OUT;
+    float *ct = fathom_cpu_scratch(be);
+    const float **rows = (const float **)(ct + (size_t)64 * cs->Co);
+    for (int j = 0; j < nq; j += 64) {
+        int n = nq - j < 64 ? nq - j : 64, q = q0 + j, r = 0;
+        for (int ci = 0; ci < cs->Ci; ci++)
+            for (int ky = 0; ky < cs->k; ky++)
+                for (int kx = 0; kx < cs->k; kx++)
+                    rows[r++] = px->x + ci * plane + (size_t)ky * px->Wp + kx + q;
+        memset(ct, 0, sizeof(float) * 64 * cs->Co);
+        fathom_cpu_panel_gemm_rows(ct, 64, w, Kt, rows, Kt, cs->Co, n);
+        for (int x = 0; x < n;) { /* runs of the panel inside one output row */
+            int oy = (q + x) / px->Wp, ox = (q + x) % px->Wp;
+            if (ox >= cs->Wo) {
+                x += px->Wp - ox;
+                continue;
+            }
+            int len = cs->Wo - ox < n - x ? cs->Wo - ox : n - x;
+            size_t dst = (size_t)oy * cs->Wo + ox;
+            for (int co = 0; co < cs->Co; co++) {
+                float *o = out + co * HWo + dst, bias = b ? b[co] : 0.0f;
+                const float *t = ct + (size_t)co * 64 + x;
+                const float *res = residual ? residual + co * HWo + dst : NULL;
+                for (int i = 0; i < len; i++) {
+                    float v = t[i] + bias;
+                    if (res) v += res[i];
+                    o[i] = relu && v < 0.0f ? 0.0f : v;
+                }
+            }
+            x += len;
+        }
+    }
+}
+
+/* 0 when the copy cannot be allocated (nothing written) */
+static int conv_padded(fathom_backend *be, float *out, const float *in, const float *w,
+                       const float *b, const float *residual, int B, const conv_shape *cs) {
+    padded px = {NULL, cs->H + 2 * cs->pad, cs->W + 2 * cs->pad};
+    const size_t plane = (size_t)px.Hp * px.Wp, tail = 64 + (size_t)cs->k;
+    const size_t bytes = ((size_t)cs->Ci * plane + tail) * sizeof(float);
+    if (bytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0;
+    float *x = fathom_alloc(bytes); /* owned here: the padded copy of one image */
+    if (!x) return 0;
+    memset(x + (size_t)cs->Ci * plane, 0, tail * sizeof *x);
+    px.x = x;
+    const size_t HWo = (size_t)cs->Ho * cs->Wo;
+    const int nq = cs->Ho * px.Wp, qtiles = (nq + FATHOM_CPU_CONV_N - 1) / FATHOM_CPU_CONV_N;
+    for (int bt = 0; bt < B; bt++) {
+        const float *ib = in + (size_t)bt * cs->Ci * cs->H * cs->W;
+#pragma omp parallel num_threads(be->threads)
+        {
+#pragma omp for schedule(static)
+            for (int ci = 0; ci < cs->Ci; ci++) padded_rows(x, ib, cs, px.Wp, px.Hp, ci);
+#pragma omp for schedule(dynamic, 1)
+            for (int t = 0; t < qtiles; t++) {
+                int q0 = t * FATHOM_CPU_CONV_N, n = nq - q0 < FATHOM_CPU_CONV_N ? nq - q0 : FATHOM_CPU_CONV_N;
+                padded_task(be, out + (size_t)bt * cs->Co * HWo, &px, w, b,
+                            residual ? residual + (size_t)bt * cs->Co * HWo : NULL, cs, q0, n);
+            }
+        }
+    }
+    fathom_free_sized(x, bytes);
+    return 1;
+}
+
 static void conv_task(fathom_backend *be, float *out, const float *in, const float *w,
                       const float *b, const float *residual, const conv_shape *cs, int p0,
                       int np) {
@@ -174,6 +273,8 @@ void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const fl
     cs.fast = ((size_t)Ci * k * k + Co) * 64 + (size_t)Ci * k * k * (sizeof(void *) / sizeof(float)) <=
                   FATHOM_CPU_SCRATCH && fathom_cpu_has_avx512();
     if (B <= 0 || cs.Ho <= 0 || cs.Wo <= 0) return; /* kernel larger than the padded input */
+    /* stride 1 past 1x1 (which reads its input in place already): no im2col */
+    if (cs.fast && stride == 1 && k > 1 && conv_padded(be, out, in, w, b, residual, B, &cs)) return;
     size_t HWo = (size_t)cs.Ho * cs.Wo;
     int ptiles = (int)((HWo + FATHOM_CPU_CONV_N - 1) / FATHOM_CPU_CONV_N);
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
-#include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_conv_bf16.h"
 
 enum { RB = FATHOM_BF16_RB, NC_MAX = 512 };
 
@@ -126,6 +126,9 @@ int fathom_cpu_conv2d_packed(fathom_backend *be, float *out, const float *in, co
     int kern;
     tiling tl;
     if (!packed_conv(be, w, &wb, &w4, &kern, &tl)) return 0;
+    if (stride == 1 && k <= 8 && /* without im2col (cpu_conv_bf16_taps.c) */
+        fathom_cpu_conv2d_taps(be, out, in, wb, w4, kern, b, residual, B, Ci, H, W, Co, k, pad, flags))
+        return 1;
     const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     if (B <= 0 || Ho <= 0 || Wo <= 0) return 1;
     const size_t HWo = (size_t)Ho * Wo;

@@ -5,7 +5,7 @@
  * bounds check, rounding and 2-byte store per value: 40% of a bf16 ViT-S pass. */
 #include <string.h>
 
-#include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_conv_bf16.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #include <immintrin.h>
@@ -76,9 +76,114 @@ TGT void fathom_cpu_conv_rows_avx512(uint16_t *a, int kcp, const fathom_conv_gat
     if (np < RB) memset(a + (size_t)np * kcp, 0, (size_t)(RB - np) * kcp * sizeof *a);
 }
 
+/* r[c] <- column c of the 16 x 16 matrix of 32-bit rows r[0..15] */
+TGT static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4 i + j], 128-bit lane L: column 4 L + j, rows 4 i .. 4 i + 3 */
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+
+/* The padded pixel-major copy (cpu_conv_bf16.h): per 16 pixels of an input row and 32
+ * channels, 16 channel pairs are loaded, rounded (vcvtne2ps2bf16) and interleaved to one
+ * dword per pixel, then transposed so each pixel's 32 channels are one 64-byte store. */
+TGT void fathom_cpu_conv_hwc_rows_avx512(const fathom_conv_hwc *h, int y0, int y1) {
+    const int Wp = h->W + 2 * h->pad, Cp = h->Cp;
+    const size_t HW = (size_t)h->H * h->W;
+    uint16_t pidx[32];
+    for (int j = 0; j < 16; j++) pidx[2 * j] = (uint16_t)j, pidx[2 * j + 1] = (uint16_t)(16 + j);
+    const __m512i perm = _mm512_loadu_si512(pidx);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int y = y0; y < y1; y++) {
+        uint16_t *xr = h->x + (size_t)y * Wp * Cp;
+        const int iy = y - h->pad;
+        if (iy < 0 || iy >= h->H) {
+            memset(xr, 0, (size_t)Wp * Cp * sizeof *xr);
+            continue;
+        }
+        memset(xr, 0, (size_t)h->pad * Cp * sizeof *xr);
+        memset(xr + (size_t)(h->pad + h->W) * Cp, 0, (size_t)h->pad * Cp * sizeof *xr);
+        for (int ix = 0; ix < h->W; ix += 16) {
+            int left = h->W - ix < 16 ? h->W - ix : 16;
+            __mmask16 m = (__mmask16)((1u << left) - 1);
+            uint16_t *px = xr + (size_t)(ix + h->pad) * Cp;
+            const float *src = h->in + (size_t)iy * h->W + ix;
+            for (int c0 = 0; c0 < Cp; c0 += 32) {
+                __m512i r[16];
+                for (int p = 0; p < 16; p++) {
+                    int c = c0 + 2 * p;
+                    __m512 v0 = c < h->Ci ? _mm512_maskz_loadu_ps(m, src + (size_t)c * HW) : zero;
+                    __m512 v1 = c + 1 < h->Ci ? _mm512_maskz_loadu_ps(m, src + (size_t)(c + 1) * HW) : zero;
+                    if (h->relu) v0 = _mm512_max_ps(v0, zero), v1 = _mm512_max_ps(v1, zero);
+                    r[p] = _mm512_permutexvar_epi16(perm, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+                }
+                transpose16(r);
+                for (int l = 0; l < left; l++) _mm512_storeu_si512(px + (size_t)l * Cp + c0, r[l]);
+            }
+        }
+    }
+}
+
+/* fathom_cpu_conv_tile_out with 16 x 16 transposes: per run of pixels in one output row,
+ * 16 pixels x 16 channels of the tile become 16 contiguous (masked) stores, one per channel */
+TGT void fathom_cpu_conv_tile_out_avx512(const fathom_conv_tile *o, const float *tile, int q0, int np) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int j = 0; j < np;) {
+        int q = q0 + j, oy = q / o->Wp, ox = q % o->Wp;
+        if (ox >= o->Wo) {
+            j += o->Wp - ox;
+            continue;
+        }
+        int len = o->Wo - ox < np - j ? o->Wo - ox : np - j;
+        for (int j0 = 0; j0 < len; j0 += 16) {
+            int nv = len - j0 < 16 ? len - j0 : 16;
+            __mmask16 m = (__mmask16)((1u << nv) - 1);
+            size_t dst = (size_t)oy * o->Wo + ox + j0;
+            for (int co0 = 0; co0 < o->Co; co0 += 16) {
+                __m512i r[16];
+                for (int p = 0; p < 16; p++) /* rows past np are scratch: read, never stored */
+                    r[p] = _mm512_loadu_si512(tile + (size_t)(j + j0 + p) * o->ldt + co0);
+                transpose16(r);
+                for (int c = 0; c < 16 && co0 + c < o->Co; c++) {
+                    int co = co0 + c;
+                    __m512 v = _mm512_add_ps((__m512)r[c], _mm512_set1_ps(o->b ? o->b[co] : 0.0f));
+                    if (o->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, o->res + co * o->HWo + dst));
+                    if (o->relu) v = _mm512_max_ps(v, zero);
+                    _mm512_mask_storeu_ps(o->out + co * o->HWo + dst, m, v);
+                }
+            }
+        }
+        j += len;
+    }
+}
+
 #else
 void fathom_cpu_conv_rows_avx512(uint16_t *a, int kcp, const fathom_conv_gather *g, int K, int p0,
                                  int np, int k0) {
     fathom_cpu_conv_rows(a, kcp, g, K, p0, np, k0); /* no AVX-512 kernels are picked here */
+}
+
+void fathom_cpu_conv_hwc_rows_avx512(const fathom_conv_hwc *h, int y0, int y1) {
+    fathom_cpu_conv_hwc_rows(h, y0, y1);
+}
+
+void fathom_cpu_conv_tile_out_avx512(const fathom_conv_tile *o, const float *tile, int q0, int np) {
+    fathom_cpu_conv_tile_out(o, tile, q0, np);
 }
 #endif

@@ -25,6 +25,8 @@ enum {
     FATHOM_CPU_FAST_L = 2048,    /* ... for L up to this (k^T and v packed whole) */
     FATHOM_CPU_CONV_N = 256,     /* conv output pixels per task */
     FATHOM_CPU_CONV_K = 1024,    /* conv im2col rows (Ci k k) per chunk */
+    FATHOM_CPU_CONV_COPY_MB = 256, /* a stride-1 conv's whole-image input copy at most (MiB);
+                                    * larger ones (Depth Pro's 1536² head) take the tiled im2col */
 };
 
 typedef struct fathom_cpu_ctx {
