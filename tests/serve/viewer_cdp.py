@@ -50,8 +50,13 @@ async def main():
     while not os.path.exists(port_file) and time.monotonic() < end:
         await asyncio.sleep(0.2)
     port = int(open(port_file).read().split()[0])
-    targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
-    page = [t for t in targets if t["type"] == "page"][0]["webSocketDebuggerUrl"]
+    pages = []  # DevToolsActivePort can be written before the about:blank page target exists
+    while not pages and time.monotonic() < end:
+        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
+        pages = [t for t in targets if t["type"] == "page"]
+        if not pages:
+            await asyncio.sleep(0.2)
+    page = pages[0]["webSocketDebuggerUrl"]
     async with websockets.connect(page, max_size=2**28) as ws:
         n = 0
 
