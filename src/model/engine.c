@@ -254,7 +254,7 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     FATHOM_TRY(quantized_file_format(m, &ep));
     /* released fp32 weights read as zeros: only CPU engines of a packed set the model shares
      * (the backend's prepare_weights checks which) may use them */
-    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    size_t gone = fathom_weights_released(m->w);
     if (gone && (!m->w->share || ep.device != FATHOM_DEVICE_CPU))
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
                            "%s: %.1f MiB of this model's fp32 weights were released for its packed CPU "

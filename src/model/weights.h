@@ -80,8 +80,10 @@ typedef struct fathom_weights {
 
     void *arena;                 /* owned: every float* above points in here */
     size_t arena_bytes;
-    /* Bytes of the arena given back to the OS (fathom_weights_release): the tensors there
-     * read as zeros; only the engine holding their packed copies may use these weights. */
+    /* Bytes of the arena given back to the OS (fathom_weights_release) by weights without a
+     * share: the tensors there read as zeros; only the engine holding their packed copies may
+     * use these weights. With a share, fathom_packed_share_released() counts them instead
+     * (engines made on other threads copy this struct while a release runs). */
     size_t released_bytes;
     /* The packed weight sets the engines of these weights share (weights_release.c): owned
      * by the weights the loader made and freed with them; copies of this struct (an engine's
@@ -153,11 +155,14 @@ void fathom_weights_free(fathom_weights **w);
 /* Give the pages of n tensors (src[i], floats[i] floats each, all in w's arena) back to the
  * OS: the engines hold packed copies of them and no longer read them (weights_release.c).
  * The arena stays allocated (its address range is the engines' lookup key); the pages
- * read as zeros afterwards. Adds to w->released_bytes. With a share, only the first call
+ * read as zeros afterwards. Adds to w->released_bytes, or with a share to the share's count
+ * (fathom_packed_share_released); then only the first call
  * releases, and only while the share holds one packed set (with two formats, each may read
  * fp32 tensors the other packed). */
 fathom_status fathom_weights_release(fathom_weights *w, const float *const *src, const size_t *floats,
                                      size_t n);
+/* The fp32 bytes of w given back so far (its share's count when it has one). */
+size_t fathom_weights_released(const fathom_weights *w);
 
 /* The packed sets of one model's weights, one per key (a backend's format and kernels), that
  * all its engines of that key share: made once, read-only afterwards, freed with the model. */

@@ -147,6 +147,10 @@ size_t fathom_packed_share_released(fathom_packed_share *s) {
     return b;
 }
 
+size_t fathom_weights_released(const fathom_weights *w) {
+    return w->share ? fathom_packed_share_released(w->share) : w->released_bytes;
+}
+
 static fathom_status release_pages(fathom_weights *w, const float *const *src, const size_t *floats,
                                    size_t n, size_t *bytes) {
     const uintptr_t lo = (uintptr_t)w->arena, hi = lo + w->arena_bytes;
@@ -174,8 +178,7 @@ fathom_status fathom_weights_release(fathom_weights *w, const float *const *src,
     fathom_status st = FATHOM_OK;
     if (!s->released && s->n == 1) { /* several formats: each may read what another packed */
         st = release_pages(w, src, floats, n, &s->released_bytes);
-        s->released = 1;
-        w->released_bytes = s->released_bytes;
+        s->released = 1; /* not copied to w->released_bytes: engines copy *w unlocked (engine.c) */
     }
     pthread_mutex_unlock(&s->lock);
     return st;

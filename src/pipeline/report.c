@@ -30,7 +30,7 @@ struct fathom_report {
 static void add_memory(cJSON *mo, const fathom_model *m) {
     cJSON *o = cJSON_AddObjectToObject(mo, "memory");
     if (!o || !m->w) return;
-    size_t gone = m->w->share ? fathom_packed_share_released(m->w->share) : m->w->released_bytes;
+    size_t gone = fathom_weights_released(m->w);
     cJSON_AddNumberToObject(o, "fp32_weight_bytes", (double)m->w->arena_bytes);
     cJSON_AddNumberToObject(o, "fp32_released_bytes", (double)gone);
     long pages = -1, rss = -1;

@@ -66,12 +66,12 @@ static void run_case(const char *dir, const char *name) {
         assert_non_null(keep);
         assert_non_null(rel);
         float *want = depth_of(keep, ep, &nc);
-        assert_int_equal(keep->w->released_bytes, 0);
+        assert_int_equal(fathom_weights_released(keep->w), 0);
         ep.release_fp32 = 1;
         fathom_engine *e = NULL, *e2 = NULL, *e3 = NULL;
         if (fathom_engine_create(rel, &ep, &e) != FATHOM_OK) fail_msg("%s", fathom_last_error());
         float *got = forward_of(e, &nc);
-        size_t rb = rel->w->released_bytes, ab = rel->w->arena_bytes;
+        size_t rb = fathom_weights_released(rel->w), ab = rel->w->arena_bytes;
         printf("%s %s: released %zu of %zu fp32 bytes (%.0f%%)\n", name, fmts[f].what, rb, ab, 100.0 * rb / ab);
         assert_memory_equal(got, want, nc.nd * sizeof *got);
         /* the packed tensors are most of a model (tiny: its pos-embed and norms stay) */
@@ -80,7 +80,7 @@ static void run_case(const char *dir, const char *name) {
          * twice */
         if (fathom_engine_create(rel, &ep, &e2) != FATHOM_OK) fail_msg("%s", fathom_last_error());
         assert_ptr_equal(set_of(e2), set_of(e));
-        assert_int_equal(rel->w->released_bytes, rb);
+        assert_int_equal(fathom_weights_released(rel->w), rb);
         /* both gone, a third still has the model's set */
         const void *set = set_of(e);
         fathom_engine_free(&e);
@@ -106,7 +106,7 @@ static void run_case(const char *dir, const char *name) {
     fathom_engine_params ep = fathom_engine_default_params();
     ep.threads = 2, ep.release_fp32 = 1;
     float *a = depth_of(m, ep, &nc), *b = depth_of(m, ep, &nc);
-    assert_int_equal(m->w->released_bytes, 0);
+    assert_int_equal(fathom_weights_released(m->w), 0);
     assert_memory_equal(a, b, nc.nd * sizeof *a);
     free(a), free(b);
     /* two formats made before any release: both sets stay, so nothing is released */
@@ -115,7 +115,7 @@ static void run_case(const char *dir, const char *name) {
     if (fathom_engine_create(m, &ep, &eq) != FATHOM_OK) fail_msg("%s", fathom_last_error());
     ep.release_fp32 = 1, ep.weights = FATHOM_WEIGHTS_DEFAULT, ep.precision = FATHOM_PRECISION_BF16;
     if (fathom_engine_create(m, &ep, &eb) != FATHOM_OK) fail_msg("%s", fathom_last_error());
-    assert_int_equal(m->w->released_bytes, 0);
+    assert_int_equal(fathom_weights_released(m->w), 0);
     fathom_engine_free(&eb);
     fathom_engine_free(&eq);
     fathom_model_free(&m);

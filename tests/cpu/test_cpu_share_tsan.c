@@ -67,9 +67,9 @@ static void run_format(const char *dir, const tu_net_case *nc, fathom_precision 
         assert_memory_equal(jobs[i].depth, ref.depth, nc->nd * sizeof *ref.depth);
         free(jobs[i].depth);
     }
-    assert_true(m->w->released_bytes > 0);
+    assert_true(fathom_weights_released(m->w) > 0);
     printf("%s: %d engines at once, one set, %zu fp32 bytes released\n", f == FATHOM_WEIGHTS_Q4 ? "q4" : "bf16",
-           THREADS, m->w->released_bytes);
+           THREADS, fathom_weights_released(m->w));
     free(ref.depth);
     fathom_model_free(&own);
     fathom_model_free(&m);
