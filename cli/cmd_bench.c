@@ -22,7 +22,7 @@ static int bench_usage(FILE *f) {
             "  --precision P     fp32, fp16 or bf16: GEMM inputs (default bf16 on cuda, fp32 on\n"
             "                    cpu; the CPU takes fp32 or bf16, docs/precision.md)\n"
             "  --weights W       fp32 (default), int8 or q4: GEMM and conv weights quantized at load\n"
-            "                    (cpu only; docs/precision.md)\n"
+            "                    (cpu and cuda; docs/precision.md)\n"
             "  --input-size S    official input size (default 518): an S x S image (Depth Pro:\n"
             "                    any image runs at its fixed 1536 x 1536)\n"
             "  --height H        image height (default: input size); the network size follows\n"
@@ -138,10 +138,6 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
     a->ep.threads = a->threads;
     if (!a->h0) a->h0 = a->input_size;
     if (!a->w0) a->w0 = a->input_size;
-    if (a->ep.device != FATHOM_DEVICE_CPU && wf != FATHOM_WEIGHTS_DEFAULT) {
-        cli_error("--weights %s: the CPU engine only for now", wf == FATHOM_WEIGHTS_Q4 ? "q4" : "int8");
-        return 2;
-    }
     if (a->ep.device == FATHOM_DEVICE_CPU && prec == FATHOM_PRECISION_FP16) {
         cli_error("--precision fp16: the CPU engine computes in fp32 or bf16 "
                   "(use --precision fp32, bf16 or --device cuda)");

@@ -48,7 +48,7 @@ static void usage(FILE *f) {
 "      --precision P       fp32, fp16 or bf16: GEMM inputs (default bf16 on CUDA, fp32 on the\n"
 "                          CPU, which takes fp32 or bf16) (docs/cuda.md, docs/precision.md)\n"
 "      --weights W         fp32 (default), int8 or q4: GEMM and conv weights quantized at\n"
-"                          load (CPU only; docs/precision.md); a `fathom quantize` file\n"
+"                          load (CPU and CUDA; docs/precision.md); a `fathom quantize` file\n"
 "                          (-m) is already quantized: its format is used (docs/models.md)\n"
 "      --threads T         CPU threads per CPU engine (default: all cores)\n"
 "      --batch N           largest inference batch (default 4)\n"
@@ -450,14 +450,7 @@ int run_start_governor(run_args *a, fathom_governor **gov) {
 int run_parse_devices(run_args *a) {
     fathom_run_params *rp = &a->rp;
     if (!parse_device_list(a->device_arg, rp, a->threads, a->precision)) return 0;
-    for (int i = 0; i < rp->n_devices; i++) { /* --weights int8|q4: CPU engines only */
-        if (a->wformat != FATHOM_WEIGHTS_DEFAULT && rp->devices[i].device != FATHOM_DEVICE_CPU) {
-            cli_error("--weights %s: the CPU engine only for now",
-                      a->wformat == FATHOM_WEIGHTS_Q4 ? "q4" : "int8");
-            return 0;
-        }
-        rp->devices[i].weights = a->wformat;
-    }
+    for (int i = 0; i < rp->n_devices; i++) rp->devices[i].weights = a->wformat; /* cpu and cuda */
     /* every engine CPU: they share the model's packed set, so its fp32 copy goes back */
     int all_cpu = 1;
     for (int i = 0; i < rp->n_devices; i++) all_cpu &= rp->devices[i].device == FATHOM_DEVICE_CPU;

@@ -150,7 +150,7 @@ typedef struct fathom_engine_params {
     int threads;             /* CPU threads for the engine; <= 0: all cores */
     fathom_precision precision;
     size_t gpu_mem_limit;    /* bytes; 0 = no limit */
-    fathom_weight_format weights; /* CPU only (FATHOM_ERR_UNSUPPORTED on CUDA) */
+    fathom_weight_format weights; /* CPU and CUDA (docs/precision.md) */
     /* 1: once this (CPU) engine holds its packed bf16 / int8 / q4 weights, the model's fp32
      * copies of them are released (their memory goes back to the OS). The packed set is the
      * model's, shared by all its CPU engines of that format, which can still be made; engines

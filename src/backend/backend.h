@@ -20,6 +20,19 @@
 typedef struct fathom_backend fathom_backend;
 struct fathom_weights; /* model/weights.h */
 
+/* A packed weight matrix in the CPU backend's layouts (cpu_q8.h, cpu_q4.h; what a quantized
+ * file holds): the (N, K) GEMM matrix padded to (Np, Kp). int8 (kind 1): a = int8 panels
+ * [Np/32][Kp/4][32][4], b = Np fp32 scales per output channel. q4 (kind 2): a = nibble panels
+ * [Np/32][Kp/2][32], b = bf16 scales [Np/32][Kp/32][32]. bf16 (kind 0, dequantizing only): a =
+ * bf16 panels [Np/32][Kp/2][64] (cpu_bf16.h). Arrays borrowed. Kinds as
+ * fathom_packed_kind (model/weights.h); plain-C twin: fathom_ref_linear_packed (ref_ops.h). */
+typedef struct fathom_packed_mat {
+    int kind, N, K, Np, Kp;
+    const void *a, *b;
+    size_t na, nb;
+} fathom_packed_mat;
+enum { FATHOM_PACKED_MAT_BF16 = 0, FATHOM_PACKED_MAT_INT8 = 1, FATHOM_PACKED_MAT_Q4 = 2 };
+
 typedef enum fathom_act { FATHOM_ACT_NONE = 0, FATHOM_ACT_GELU = 1, FATHOM_ACT_RELU = 2 } fathom_act;
 
 enum {
@@ -90,6 +103,10 @@ typedef struct fathom_backend_ops {
     /* What the backend computes with, for reports ("cpu bf16, gemm amx; cpu features ...").
      * NULL: its name. */
     void (*describe)(fathom_backend *be, char *buf, size_t n);
+    /* Device backends: a packed matrix (the CPU layouts, fathom_packed_mat) standing for the
+     * (N, K) fp32 linear weight at w (backend memory); linear / linear_residual on w then
+     * compute with it (cuda: q8_gemm.cu, q4_gemm.cu). Copies the arrays. NULL: none. */
+    fathom_status (*load_packed)(fathom_backend *be, const float *w, const struct fathom_packed_mat *m);
 
     /* ---- the ops (ops.def): shapes and semantics there ---- */
 #define FATHOM_OP(name, params) void(*name) FATHOM_OP_PARAMS params;

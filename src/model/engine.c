@@ -18,6 +18,7 @@
 #include "model/dpt.h"
 #include "model/model.h"
 #include "model/posembed.h"
+#include "model/quant_io.h"
 #include "model/vit.h"
 
 #define ALIGN_F 16 /* floats: 64-byte alignment for every buffer */
@@ -202,15 +203,13 @@ static fathom_status release_packed(fathom_engine *e, fathom_weights *w) {
     return s;
 }
 
-/* A model loaded from a quantized file (`fathom quantize`) runs in the file's format, on the
- * CPU: the defaults become it; another format is refused (its fp32 tensors are not there). */
+/* A model loaded from a quantized file (`fathom quantize`) runs in the file's format (on a
+ * device: its matrices dequantized into the fp32 slots, quant_io_device.c): the defaults
+ * become it; another format is refused (its fp32 tensors are not there). */
 static fathom_status quantized_file_format(const fathom_model *m, fathom_engine_params *ep) {
     int k = m->w->share ? fathom_packed_share_loaded(m->w->share) : -1;
     if (k < 0) return FATHOM_OK;
     static const char *const flag[] = {"--precision bf16", "--weights int8", "--weights q4"};
-    if (ep->device != FATHOM_DEVICE_CPU)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "%s: quantized weights (%s) run on the CPU only for now; use "
-                           "the fp32 model on CUDA", m->path, flag[k]);
     fathom_weight_format f = k == FATHOM_PACKED_Q4 ? FATHOM_WEIGHTS_Q4 : k == FATHOM_PACKED_INT8 ? FATHOM_WEIGHTS_INT8
                                                                                               : FATHOM_WEIGHTS_DEFAULT;
     if (ep->weights == FATHOM_WEIGHTS_DEFAULT && ep->precision == FATHOM_PRECISION_DEFAULT) {
@@ -255,7 +254,8 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     /* released fp32 weights read as zeros: only CPU engines of a packed set the model shares
      * (the backend's prepare_weights checks which) may use them */
     size_t gone = fathom_weights_released(m->w);
-    if (gone && (!m->w->share || ep.device != FATHOM_DEVICE_CPU))
+    const int from_file = m->w->share && fathom_packed_share_loaded(m->w->share) >= 0;
+    if (gone && (!m->w->share || (ep.device != FATHOM_DEVICE_CPU && !from_file)))
         return fathom_fail(FATHOM_ERR_INVALID_ARG,
                            "%s: %.1f MiB of this model's fp32 weights were released for its packed CPU "
                            "engines (release_fp32); load the model again for this engine",
@@ -280,8 +280,11 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
         e->w = *m->w; /* host weights are backend memory already */
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto done;
-    /* reduced-precision weights in the backend's own form (cpu: bf16 / int8 / q4, packed once) */
-    if (e->be->ops->prepare_weights)
+    /* reduced-precision weights in the backend's own form (cpu: bf16 / int8 / q4, packed once;
+     * a device: int8 / q4 packed on the host in the CPU formats) */
+    if (e->be->kind != FATHOM_DEVICE_CPU)
+        s = fathom_quant_device_prepare(e->be, m->w, e->dev_weights, &e->params);
+    else if (e->be->ops->prepare_weights)
         s = e->be->ops->prepare_weights(e->be, &e->w, e->params.precision, e->params.weights);
     else if (e->params.weights != FATHOM_WEIGHTS_DEFAULT)
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED,

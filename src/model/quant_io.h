@@ -29,4 +29,13 @@ int fathom_quant_sniff(const char *path);
  * file and the first bad tensor or metadata key. */
 fathom_status fathom_quant_load(const char *path, const fathom_model_params *params, fathom_weights **out);
 
+/* A device engine's int8 / q4 weights (quant_io_device.c): with ep->weights int8 / q4, or
+ * weights from a quantized file, the model's packed set (made on the host in the CPU formats,
+ * or the file's) goes to dev's load_packed for every encoder linear; a file's packed tensors
+ * are also dequantized into their fp32 slots of dev_arena (w's arena uploaded to dev).
+ * Nothing to do (FATHOM_OK) for fp32 weights. */
+struct fathom_backend;
+fathom_status fathom_quant_device_prepare(struct fathom_backend *dev, const fathom_weights *w, void *dev_arena,
+                                          const fathom_engine_params *ep);
+
 #endif

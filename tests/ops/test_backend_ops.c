@@ -16,7 +16,12 @@
  * avx512vnni, amx), each forced through FATHOM_CPU_KERNEL (the dispatcher must report the
  * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); their other ops
  * are the fp32 ones and SKIP there, as do shapes the engine leaves fp32 (convs with < 16
- * outputs) and kernels the CPU lacks. An absent variant is printed as SKIP with the reason,
+ * outputs) and kernels the CPU lacks. cuda-int8 and cuda-q4: linear and linear_residual on
+ * the device GEMMs of packed weights (q8_gemm.cu, q4_gemm.cu), the case's weight packed on
+ * the host in the CPU format and given to load_packed; checked against the fp32 reference at
+ * the CPU format's tolerance and against their plain-C twin (fathom_ref_linear_packed) at
+ * 1e-5 (the same int8 sums and scaling; q4: exact bf16 products, fp32 sums in k order; GELU's
+ * erff against erf). An absent variant is printed as SKIP with the reason,
  * never as PASS.
  *
  * Error: max|out - ref| / max|ref| over the whole output, NaN/Inf fail. Tolerances (op_tol):
@@ -503,7 +508,7 @@ typedef struct variant {
     int portable;       /* cpu: force the portable paths */
     fathom_backend *be; /* owned; NULL when absent */
     char skip[512];     /* why absent */
-    int wfmt, kern;     /* packed CPU variants: W_*, and the bf16 / q8 kernel forced */
+    int wfmt, kern;     /* packed variants: W_*, and the bf16 / q8 kernel forced (-1: cuda) */
 } variant;
 
 #define PACKED(fmt, kname, kern) {"cpu-" #fmt "-" kname, P_N + W_##fmt, 0, NULL, "", W_##fmt, kern}
@@ -519,6 +524,7 @@ static variant variants[] = {
     PACKED(int8, "avx512vnni", FATHOM_CPU_Q8_VNNI),     PACKED(int8, "amx", FATHOM_CPU_Q8_AMX),
     PACKED(q4, "portable", FATHOM_CPU_BF16_PORTABLE),   PACKED(q4, "avx512bf16", FATHOM_CPU_BF16_AVX512),
     PACKED(q4, "amx", FATHOM_CPU_BF16_AMX),
+    {"cuda-int8", P_N + W_INT8, 0, NULL, "", W_INT8, -1}, {"cuda-q4", P_N + W_Q4, 0, NULL, "", W_Q4, -1},
 };
 enum { NVAR = sizeof variants / sizeof variants[0] };
 
@@ -546,7 +552,7 @@ static void open_variants(const char *only, int perf) {
             snprintf(x->skip, sizeof x->skip, "--perf times the fp32 variants only");
             continue;
         }
-        if (x->wfmt && !packed_available(x)) {
+        if (x->wfmt && x->kern >= 0 && !packed_available(x)) {
             snprintf(x->skip, sizeof x->skip, "this CPU has no %s kernel", packed_kernel_name(x));
             continue;
         }
@@ -558,7 +564,7 @@ static void open_variants(const char *only, int perf) {
             }
             s = fathom_backend_cpu_create(2, &x->be);
         } else {
-            s = fathom_backend_cuda_create(0, cp[x->prec], 0, &x->be);
+            s = fathom_backend_cuda_create(0, x->prec < P_N ? cp[x->prec] : FATHOM_PRECISION_FP32, 0, &x->be);
         }
         if (s != FATHOM_OK) snprintf(x->skip, sizeof x->skip, "%s", fathom_last_error());
     }
@@ -662,6 +668,43 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
                                : fathom_cpu_q4_find(x->be, d[2]) != NULL;
 }
 
+/* cuda-int8 / cuda-q4: case c's weight packed on the host in the CPU format (into *q8 or
+ * *q4, freed by the caller) and handed to the device under its address; *pm views it. */
+static int pack_device(const variant *x, const host_bufs *h, float **d, fathom_q8_mat *q8,
+                       fathom_q4_mat *q4, fathom_packed_mat *pm, const tcase *c, const char *name) {
+    const int N = c->a[1], K = c->a[2];
+    fathom_status s;
+    if (x->wfmt == W_INT8) {
+        s = fathom_cpu_q8_mat_pack(q8, h->t[2], N, K);
+        *pm = (fathom_packed_mat){FATHOM_PACKED_MAT_INT8, N, K, q8->Np, q8->Kp, q8->w, q8->scale,
+                                  (size_t)q8->Np * q8->Kp, (size_t)q8->Np * sizeof(float)};
+    } else {
+        s = fathom_cpu_q4_mat_pack(q4, h->t[2], N, K);
+        *pm = (fathom_packed_mat){FATHOM_PACKED_MAT_Q4, N, K, q4->Np, q4->Kp, q4->q, q4->scale,
+                                  (size_t)q4->Np * q4->Kp / 2, (size_t)q4->Np * (q4->Kp / 32) * sizeof(uint16_t)};
+    }
+    if (s == FATHOM_OK) s = x->be->ops->load_packed(x->be, d[2], pm);
+    if (s != FATHOM_OK) printf("FAIL %-40s %-12s packing: %s\n", name, x->name, fathom_last_error());
+    return s == FATHOM_OK ? 1 : -1;
+}
+
+/* cuda-int8 / cuda-q4 against their twin on the host; 1 when within 1e-5 */
+static int check_twin(const variant *x, const tcase *c, const host_bufs *h, const fathom_packed_mat *pm,
+                      const float *got, const char *name) {
+    const size_t n = h->s[h->cmp].n;
+    float *twin = malloc(n * sizeof *twin + 1);
+    if (!twin) return 0;
+    memcpy(twin, h->t[h->cmp], n * sizeof *twin); /* linear_residual: x as it came in */
+    const int res = c->op == FATHOM_OP_linear_residual;
+    fathom_ref_linear_packed(twin, h->t[1], pm, h->t[3], res ? h->t[4] : NULL, c->a[0],
+                             res ? FATHOM_ACT_NONE : (fathom_act)c->a[3]);
+    tu_diff df = tu_compare(got, twin, n);
+    int pass = df.nonfinite == 0 && df.max_rel <= 1e-5;
+    printf("%s %-40s %-12s twin err %.2e  tol 1e-05\n", pass ? "PASS" : "FAIL", name, x->name, df.max_rel);
+    free(twin);
+    return pass;
+}
+
 static int check_case(int ci) {
     const tcase *c = &cases[ci];
     char name[96];
@@ -698,16 +741,23 @@ static int check_case(int ci) {
             printf("SKIP %-40s %-12s no kernel for this op\n", name, x->name);
             continue;
         }
+        const int dev_packed = x->wfmt && x->kern < 0;
         if (x->wfmt && !weight_op(c->op)) continue; /* the fp32 op: the cpu-* variants' */
+        if (dev_packed && c->op != FATHOM_OP_linear && c->op != FATHOM_OP_linear_residual) continue;
+        fathom_q8_mat q8 = {0};
+        fathom_q4_mat q4 = {0};
+        fathom_packed_mat pm = {0};
         double tol = op_tol(c, x->prec);
         float *d[MAXT] = {0};
         int ok = to_backend(x->be, &h, d);
         if (ok && x->wfmt) {
-            int pk = pack_case(x, c, d, name);
+            int pk = dev_packed ? pack_device(x, &h, d, &q8, &q4, &pm, c, name) : pack_case(x, c, d, name);
             if (pk <= 0) {
                 if (!pk) printf("SKIP %-40s %-12s the engine keeps this shape fp32\n", name, x->name);
                 else failed[c->op][v] = 1, fails++;
+                if (dev_packed) x->be->ops->load_packed(x->be, d[2], NULL);
                 free_backend(x->be, &h, d);
+                fathom_cpu_q8_mat_free(&q8), fathom_cpu_q4_mat_free(&q4);
                 continue;
             }
         }
@@ -719,7 +769,10 @@ static int check_case(int ci) {
                  x->be->ops->download(x->be, got, d[idx], h.s[h.cmp].n * sizeof(float)) ==
                      FATHOM_OK;
         }
+        if (dev_packed) x->be->ops->load_packed(x->be, d[2], NULL);
         free_backend(x->be, &h, d);
+        if (ok && dev_packed && !check_twin(x, c, &h, &pm, got, name)) failed[c->op][v] = 1, fails++;
+        fathom_cpu_q8_mat_free(&q8), fathom_cpu_q4_mat_free(&q4);
         if (!ok) {
             printf("FAIL %-40s %-12s backend error: %s\n", name, x->name, fathom_last_error());
             failed[c->op][v] = 1, fails++;

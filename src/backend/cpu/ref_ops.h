@@ -31,4 +31,14 @@ void fathom_ref_linear_fp16(float *out, const float *in, const float *w, const f
 float fathom_ref_pt_scale(int n_in, int n_out, float inv_scale);
 void fathom_ref_pt_index(int d, float scale, int n_in, int *i0, int *i1, float *w1);
 
+/* Packed weights (fathom_packed_mat, backend.h; ref_packed.c): the value entry (n, k) stands
+ * for (int8 q * scale, q4 bf16(q * d), bf16 as stored), all of them into w (N, K), and the
+ * device GEMMs' twin: out (M, N) = act(in . W^T + b), or with gamma x += gamma * (in . W^T + b),
+ * in the format's arithmetic (int8: rows quantized per row, exact int32 sums; q4: bf16 inputs
+ * times bf16(q * d), fp32 sums). */
+float fathom_ref_packed_value(const fathom_packed_mat *m, int n, int k);
+void fathom_ref_packed_dequant(float *w, const fathom_packed_mat *m);
+void fathom_ref_linear_packed(float *out, const float *in, const fathom_packed_mat *m, const float *b,
+                              const float *gamma, int M, fathom_act act);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/q4q8.cuh"
 
 fathom_status fathom_cuda_status(cudaError_t e) {
     return e == cudaErrorMemoryAllocation ? FATHOM_ERR_NOMEM : FATHOM_ERR_DEVICE;
@@ -263,6 +264,7 @@ static fathom_backend_ops make_ops(void) {
     o.graph_end = fathom_cuda_graph_end;
     o.graph_launch = fathom_cuda_graph_launch;
     o.graph_reset = fathom_cuda_graph_reset;
+    o.load_packed = fathom_cuda_load_packed;
 #define FATHOM_OP(name, params) o.name = fathom_cuda_##name;
 #include "backend/ops.def"
 #undef FATHOM_OP
@@ -278,6 +280,7 @@ extern "C" void fathom_cuda_backend_destroy(fathom_backend *be) {
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->copy_stream) cudaStreamSynchronize(c->copy_stream);
         graphs_drop(c);
+        cuda_qmats_free(be);
         for (int i = 0; i < CUDA_GEMM_PLANS; i++) {
             cuda_gemm_plan *p = &c->plans[i];
             if (!p->used) continue;

@@ -85,6 +85,8 @@ typedef struct cuda_ctx {
      * one runs with a wide compute type (cuda_gemm). Host-side, so graph capture keeps it. */
     struct { const char *p; size_t bytes; } wide[CUDA_WIDE_MARKS];
     int wide_next;
+    struct cuda_qmat *qmats; /* owned: packed int8 / q4 linear weights (packed_q4q8.cu) */
+    int nq, capq;
 } cuda_ctx;
 
 /* The backend's context, with its device made current on the calling thread: the pipeline
@@ -121,6 +123,10 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
  * reading it round their inputs to TF32 (fp16's mantissa, fp32's range) instead of fp16.
  * No-op on other precisions. Twin: fathom_ref_linear_fp16 (backend/cpu/ref_gemm16.c). */
 void cuda_mark_wide(cuda_ctx *c, const void *x, size_t bytes);
+
+static __device__ __forceinline__ float gelu_erf(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
 
 /* Exact erf GELU in place over n floats. */
 void cuda_gelu_inplace(cuda_ctx *c, float *x, size_t n);

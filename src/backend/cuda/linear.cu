@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/q4q8.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 /* Largest power of two (<= 256) dividing the address: cuBLASLt assumes 256 unless told. */
@@ -216,10 +217,6 @@ void cuda_gemm(cuda_ctx *c, int ta, int tb, int m, int n, int k, const float *A,
 
 /* ---------------------------------------------------------------- GELU, residual */
 
-static __device__ __forceinline__ float gelu_erf(float x) {
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-
 static __global__ void k_gelu(float *x, size_t n) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
@@ -271,6 +268,7 @@ void fathom_cuda_linear(fathom_backend *be, float *out, const float *in, const f
                         const float *b, int M, int N, int K, fathom_act act) {
     cuda_ctx *c = cuda_of(be);
     if (M <= 0 || N <= 0) return;
+    if (cuda_linear_packed(c, out, in, w, b, NULL, M, N, K, act)) return; /* int8 / q4 weights */
     gemm_rows(c, out, in, w, b, M, N, K);
     size_t n = (size_t)M * N;
     if (act == FATHOM_ACT_GELU) {
@@ -285,6 +283,7 @@ void fathom_cuda_linear_residual(fathom_backend *be, float *x, const float *in, 
                                  const float *b, const float *gamma, int M, int N, int K) {
     cuda_ctx *c = cuda_of(be);
     if (M <= 0 || N <= 0) return;
+    if (cuda_linear_packed(c, x, in, w, b, gamma, M, N, K, FATHOM_ACT_NONE)) return;
     /* rows per chunk so the temporary fits the scratch; ops never allocate */
     size_t rows = c->scratch_bytes / (sizeof(float) * (size_t)N);
     if (rows == 0) {
