@@ -227,7 +227,9 @@ int cmd_bench(int argc, char **argv) {
         H = W = in.input_size;
     }
     a.ep.release_fp32 = 1; /* one engine: packed weights replace the fp32 ones */
-    if (fathom_engine_create(m, &a.ep, &e) != FATHOM_OK ||
+    /* a quantized file brings its format: the header names what runs */
+    if (fathom_engine_params_resolve(m, &a.ep) != FATHOM_OK ||
+        fathom_engine_create(m, &a.ep, &e) != FATHOM_OK ||
         fathom_engine_reserve(e, a.batch, H, W) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
         goto done;

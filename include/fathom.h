@@ -169,6 +169,12 @@ fathom_engine_params fathom_engine_default_params(void);
 fathom_status fathom_model_quantize(const fathom_model *m, const fathom_engine_params *params,
                                     const char *source, const char *path);
 
+/* The format an engine of m computes in, as fathom_engine_create resolves it: a model loaded
+ * from a quantized file (`fathom quantize`) runs in the file's format, so ep's defaults become
+ * it (weights int8 / q4, or precision bf16); another format in ep is FATHOM_ERR_INVALID_ARG.
+ * Other models: ep unchanged. For headers and reports that say what runs. */
+fathom_status fathom_engine_params_resolve(const fathom_model *m, fathom_engine_params *ep);
+
 /* An engine owns its activations and scratch; the model is borrowed and must outlive it. */
 fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_params *params,
                                    fathom_engine **out);

@@ -222,6 +222,11 @@ static fathom_status quantized_file_format(const fathom_model *m, fathom_engine_
                        "copies: run it with %s or no format flag, or use the fp32 model", m->path, flag[k], flag[k]);
 }
 
+fathom_status fathom_engine_params_resolve(const fathom_model *m, fathom_engine_params *ep) {
+    if (!m || !ep) return fathom_fail(FATHOM_ERR_INVALID_ARG, "engine params: NULL model or params");
+    return m->w && !m->dp ? quantized_file_format(m, ep) : FATHOM_OK;
+}
+
 /* The ops the Depth Anything V2 forward pass (vit.c, dpt.c) calls: refuse a backend lacking
  * one at create, not with a NULL call mid-pass. */
 static fathom_status check_ops(const fathom_backend *be) {

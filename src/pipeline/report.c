@@ -183,10 +183,14 @@ static cJSON *run_info(const fathom_run_params *p, const fathom_model *m) {
     for (int i = 0; devs && i < p->n_devices; i++) {
         cJSON *d = cJSON_CreateObject();
         if (!d) break;
-        const fathom_engine_params *e = &p->devices[i];
+        fathom_engine_params r = p->devices[i];
+        const fathom_engine_params *e = &r;
+        if (m) fathom_engine_params_resolve(m, &r); /* what runs: a quantized file's format */
         cJSON_AddStringToObject(d, "device", e->device == FATHOM_DEVICE_CUDA ? "cuda" : "cpu");
         if (e->device == FATHOM_DEVICE_CUDA) cJSON_AddNumberToObject(d, "index", e->device_index);
         cJSON_AddStringToObject(d, "precision", precision_name(e->device, e->precision));
+        cJSON_AddStringToObject(d, "weights", e->weights == FATHOM_WEIGHTS_INT8 ? "int8"
+                                              : e->weights == FATHOM_WEIGHTS_Q4 ? "q4" : "default");
         cJSON_AddItemToArray(devs, d);
     }
     cJSON *fm = cJSON_AddArrayToObject(run, "formats");

@@ -2,7 +2,8 @@
 # test_cpu_quant_io.sh - `fathom quantize` and loading its files (src/model/quant_io*.c), real
 # binary: for q4, int8 and bf16 (tiny golden model) and q4 (vits-pth), `run -m FILE` writes
 # bit for bit the depth of quantizing at load; the file's format is detected (no flag) and a
-# different one, or CUDA, is refused; the file carries the documented metadata; hostile files
+# different one is refused; on CUDA it runs there (or, without a device, exits naming CUDA);
+# `fathom info`, `bench`'s header and the run report agree on the file's format; the file carries the documented metadata; hostile files
 # (truncated, a wrong dtype, a wrong shape, bad or missing metadata, an unknown version) are
 # refused with a message naming the tensor or key, and nothing is written.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -21,6 +22,16 @@ for fmt in "--weights q4" "--weights int8" "--precision bf16"; do
   run -m "$T/$tag.safetensors" --threads 1 -o "$T/file-$tag" "$IN"
   check "run -m $tag file (format detected): exits 0" test "$RC" -eq 0
   check "$tag: file depth == quantize-at-load depth, bit for bit" same "$T/at-load-$tag/input.npy" "$T/file-$tag/input.npy"
+  # what runs, named alike by info, bench's header and the run report
+  want=$([ "$tag" = bf16 ] && echo "precision bf16" || echo "precision $tag weights")
+  "$FATHOM_BIN" info -m "$T/$tag.safetensors" >"$T/out" 2>"$T/err"
+  check "info $tag file: dtype $tag" grep -Eq "^dtype: +$tag\$" "$T/out"
+  bench -m "$T/$tag.safetensors" --input-size 28 --iters 1 --warmup 0 --threads 1
+  check "bench $tag file: the header says '$want'" grep -q "$want," "$T/out"
+  run -m "$T/$tag.safetensors" --threads 1 --report "$T/r-$tag.json" -o "$T/rep-$tag" "$IN"
+  check "run $tag file: the report's device names the format" "$PY" -c "import json, sys
+d = json.load(open('$T/r-$tag.json'))['run']['devices'][0]
+sys.exit(not ((d['precision'], d['weights']) == ('bf16', 'default') if '$tag' == 'bf16' else d['weights'] == '$tag'))"
 done
 run -m "$T/q4.safetensors" --weights q4 --threads 1 -o "$T/file-q4b" "$IN"
 check "q4 file with --weights q4: the same depth" same "$T/at-load-q4/input.npy" "$T/file-q4b/input.npy"
