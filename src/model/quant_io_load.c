@@ -150,17 +150,20 @@ static fathom_status find_array(const qset *q, const entry *e, const char *suffi
     return FATHOM_OK;
 }
 
-/* A copy of t's bytes the share will own, into *p (*n bytes) */
-static fathom_status copy_array(const char *path, const fathom_raw_tensor *t, size_t esize, void **p, size_t *n) {
+/* A copy of t's bytes the share will own, into *p (*n bytes); the file's pages of them go back
+ * (the peak is about one copy of the packed arrays, not the copy plus the mapped file) */
+static fathom_status copy_array(fathom_tensor_set *file, const fathom_raw_tensor *t, size_t esize, void **p,
+                                size_t *n) {
     *n = (size_t)t->numel * esize;
-    if (!t->data) return fathom_fail(FATHOM_ERR_INTERNAL, "%s: tensor '%s' not in memory", path, t->name);
-    if (!(*p = fathom_alloc(*n))) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", path);
+    if (!t->data) return fathom_fail(FATHOM_ERR_INTERNAL, "%s: tensor '%s' not in memory", file->path, t->name);
+    if (!(*p = fathom_alloc(*n))) return fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory", file->path);
     memcpy(*p, t->data, *n);
+    fathom_st_drop_pages(file, t->data, *n);
     return FATHOM_OK;
 }
 
 /* Entry e's arrays, checked, copied into the share */
-static fathom_status preload(const qset *q, const entry *e, fathom_packed_share *share) {
+static fathom_status preload(qset *q, const entry *e, fathom_packed_share *share) {
     const char *path = q->file.path;
     if (!e->dst) return fathom_fail(FATHOM_ERR_FORMAT, "%s: tensor '%s' is not a weight of this model", path, e->name);
     fathom_packed_blob b = {.src = e->dst, .kind = e->kind, .N = e->N, .K = e->K, .Np = e->Np, .Kp = e->Kp};
@@ -178,9 +181,9 @@ static fathom_status preload(const qset *q, const entry *e, fathom_packed_share 
         st = find_array(q, e, ":bf16", "BF16", 2, e->Np, e->Kp, &ta);
     }
     const size_t esize = e->kind == FATHOM_PACKED_BF16 ? 2 : 1;
-    if (st == FATHOM_OK) st = copy_array(path, ta, esize, &b.a, &b.na);
-    if (st == FATHOM_OK && tb) st = copy_array(path, tb, e->kind == FATHOM_PACKED_Q4 ? 2 : 4, &b.b, &b.nb);
-    if (st == FATHOM_OK && tc) st = copy_array(path, tc, 4, &b.c, &b.nc);
+    if (st == FATHOM_OK) st = copy_array(&q->file, ta, esize, &b.a, &b.na);
+    if (st == FATHOM_OK && tb) st = copy_array(&q->file, tb, e->kind == FATHOM_PACKED_Q4 ? 2 : 4, &b.b, &b.nb);
+    if (st == FATHOM_OK && tc) st = copy_array(&q->file, tc, 4, &b.c, &b.nc);
     if (st == FATHOM_OK) st = fathom_packed_share_preload(share, &b);
     if (st != FATHOM_OK) {
         fathom_free_sized(b.a, b.na);

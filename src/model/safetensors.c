@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,16 @@ static fathom_status st_open(const void *buf, size_t size, const char *name, voi
 fathom_status fathom_st_open_memory(const void *buf, size_t size, const char *name,
                                     fathom_tensor_set *out) {
     return st_open(buf, size, name, NULL, out);
+}
+
+void fathom_st_drop_pages(fathom_tensor_set *s, const void *p, size_t n) {
+    const st_impl *im = s->close == st_close ? s->impl : NULL;
+    if (!im || !im->map || !n) return;
+    const uintptr_t m0 = (uintptr_t)im->map, m1 = m0 + im->map_len, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if ((uintptr_t)p < m0 || (uintptr_t)p + n > m1) return;
+    /* whole pages only: a neighbour's partial page stays (it may not be copied yet) */
+    const uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, e = ((uintptr_t)p + n) / pg * pg;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
 fathom_status fathom_st_open_file(const char *path, fathom_tensor_set *out) {

@@ -23,5 +23,9 @@ fathom_status fathom_st_open_memory(const void *buf, size_t size, const char *na
                                     fathom_tensor_set *out);
 /* mmap a file (regular files only); the set owns the mapping. */
 fathom_status fathom_st_open_file(const char *path, fathom_tensor_set *out);
+/* The mapped pages of [p, p + n) go back to the file once copied (read again if touched), so
+ * a loader copying tensor by tensor peaks near one copy, not two. No-op for a set of another
+ * reader, a memory image, or a range outside the mapping. */
+void fathom_st_drop_pages(fathom_tensor_set *s, const void *p, size_t n);
 
 #endif
