@@ -19,7 +19,6 @@ k_gemm_q4(float *out, const float *in, const uint8_t *qw, const uint16_t *qs, co
           const float *gamma, int M, int N, int Np, int K, int Kp, fathom_act act) {
     __shared__ float As[32][Q_BM + 1], Ws[32][Q_BN + 1];
     const int m0 = blockIdx.y * Q_BM, n0 = blockIdx.x * Q_BN, tid = threadIdx.x;
-    const int tx = tid % 16, ty = tid / 16;
     float acc[4][4] = {{0.0f}};
     for (int k0 = 0; k0 < Kp; k0 += 32) {
         for (int i = tid; i < 32 * Q_BM; i += Q_THREADS) {
@@ -40,27 +39,11 @@ k_gemm_q4(float *out, const float *in, const uint8_t *qw, const uint16_t *qs, co
             Ws[2 * kk][col] = w0, Ws[2 * kk + 1][col] = w1;
         }
         __syncthreads();
-#pragma unroll 8
-        for (int k = 0; k < 32; k++) {
-            float av[4], wv[4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) av[i] = As[k][ty + 16 * i], wv[i] = Ws[k][tx + 16 * i];
-            /* bf16 x bf16 is exact in fp32: one rounding per step, as the twin's sum */
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], wv[j], acc[i][j]);
-        }
+        /* bf16 x bf16 is exact in fp32: one rounding per step, as the twin's sum */
+        q_tile_mac(acc, As, Ws, [](float x, float y, float s) { return fmaf(x, y, s); });
         __syncthreads();
     }
-    for (int i = 0; i < 4; i++) {
-        int m = m0 + ty + 16 * i;
-        if (m >= M) continue;
-        for (int j = 0; j < 4; j++) {
-            int n = n0 + tx + 16 * j;
-            if (n < N) q_epilogue(out + (size_t)m * N + n, acc[i][j], b, gamma, n, act);
-        }
-    }
+    q_store_tile(out, [&](int i, int j, int, int) { return acc[i][j]; }, b, gamma, m0, n0, M, N, act);
 }
 
 void cuda_linear_q4(cuda_ctx *c, const cuda_qmat *q, float *out, const float *in, const float *b,

@@ -46,14 +46,49 @@ static __device__ __forceinline__ void q_epilogue(float *o, float t, const float
     else *o = act == FATHOM_ACT_GELU ? gelu_erf(v) : act == FATHOM_ACT_RELU ? fmaxf(v, 0.0f) : v;
 }
 
+/* GEMM tiles: 64 x 64 outputs per block of 256 threads, 4 x 4 per thread */
+enum { Q_BM = 64, Q_BN = 64, Q_THREADS = 256 };
+
+/* acc[i][j] = mac(As[k][row i], Ws[k][column j], acc[i][j]) over the BK rows of the shared
+ * tiles, for the thread's rows ty + 16 i and columns tx + 16 j */
+template <int BK, typename T, typename A, typename Mac>
+static __device__ __forceinline__ void q_tile_mac(A (&acc)[4][4], const T (&As)[BK][Q_BM + 1],
+                                                  const T (&Ws)[BK][Q_BN + 1], Mac mac) {
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll 8
+    for (int k = 0; k < BK; k++) {
+        T av[4], wv[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) av[i] = As[k][ty + 16 * i], wv[i] = Ws[k][tx + 16 * i];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = mac(av[i], wv[j], acc[i][j]);
+    }
+}
+
+/* A thread's 4 x 4 outputs (rows ty + 16 i, columns tx + 16 j of the block's tile at m0, n0)
+ * through the epilogue; value(i, j, m, n) is the GEMM result there. */
+template <typename V>
+static __device__ __forceinline__ void q_store_tile(float *out, const V &value, const float *b,
+                                                    const float *gamma, int m0, int n0, int M, int N,
+                                                    fathom_act act) {
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    for (int i = 0; i < 4; i++) {
+        int m = m0 + ty + 16 * i;
+        if (m >= M) continue;
+        for (int j = 0; j < 4; j++) {
+            int n = n0 + tx + 16 * j;
+            if (n < N) q_epilogue(out + (size_t)m * N + n, value(i, j, m, n), b, gamma, n, act);
+        }
+    }
+}
+
 /* bf16(x), nearest even, as a float (fathom_f32_to_bf16) */
 static __device__ __forceinline__ float q_round_bf16(float x) {
     unsigned u = __float_as_uint(x);
     if ((u & 0x7fffffffu) > 0x7f800000u) return x;
     return __uint_as_float((u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u);
 }
-
-/* GEMM tiles: 64 x 64 outputs per block of 256 threads, 4 x 4 per thread */
-enum { Q_BM = 64, Q_BN = 64, Q_THREADS = 256 };
 
 #endif

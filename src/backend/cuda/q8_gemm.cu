@@ -32,7 +32,6 @@ k_gemm_q8(float *out, const int *a, const float *sa, const int *w, const float *
           const float *gamma, int M, int N, int Np, int Kq, fathom_act act) {
     __shared__ int As[16][Q_BM + 1], Ws[16][Q_BN + 1];
     const int m0 = blockIdx.y * Q_BM, n0 = blockIdx.x * Q_BN, tid = threadIdx.x;
-    const int tx = tid % 16, ty = tid / 16;
     int acc[4][4] = {{0}};
     for (int kq0 = 0; kq0 < Kq; kq0 += 16) {
         for (int i = tid; i < 16 * Q_BM; i += Q_THREADS) {
@@ -42,28 +41,12 @@ k_gemm_q8(float *out, const int *a, const float *sa, const int *w, const float *
             Ws[kw][col] = n < Np ? w[((size_t)(n / 32) * Kq + kq0 + kw) * 32 + n % 32] : 0;
         }
         __syncthreads();
-#pragma unroll
-        for (int kq = 0; kq < 16; kq++) {
-            int av[4], wv[4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) av[i] = As[kq][ty + 16 * i], wv[i] = Ws[kq][tx + 16 * i];
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(av[i], wv[j], acc[i][j]);
-        }
+        q_tile_mac(acc, As, Ws, [](int x, int y, int s) { return __dp4a(x, y, s); });
         __syncthreads();
     }
-    for (int i = 0; i < 4; i++) {
-        int m = m0 + ty + 16 * i;
-        if (m >= M) continue;
-        for (int j = 0; j < 4; j++) {
-            int n = n0 + tx + 16 * j;
-            if (n < N)
-                q_epilogue(out + (size_t)m * N + n, __fmul_rn(__fmul_rn((float)acc[i][j], sa[m]), sw[n]), b,
-                           gamma, n, act);
-        }
-    }
+    /* the CPU's scaling: (float)acc * s_row * s_col, unfused */
+    q_store_tile(out, [&](int i, int j, int m, int n) { return __fmul_rn(__fmul_rn((float)acc[i][j], sa[m]), sw[n]); },
+                 b, gamma, m0, n0, M, N, act);
 }
 
 void cuda_linear_q8(cuda_ctx *c, const cuda_qmat *q, float *out, const float *in, const float *b,
