@@ -31,6 +31,8 @@ cuda_format() { # $1 int8|q4, $2 max bound, $3 rms bound
   run --model "$MODEL" --device cuda --weights "$1" -o "$T/cu-$1" "$CASE/input.png"
   if [ "$RC" -eq 0 ]; then
     check "run cuda $1: golden parity at the $1 bound" golden "$T/cu-$1/input.npy" "$2" "$3"
+    bench --model "$MODEL" --input-size 28 --iters 1 --warmup 0 --device cuda --weights "$1"
+    check "bench cuda $1: the kernels line names the $1 GEMMs" grep -q "linear on $1 weights" "$T/out"
   else
     echo "SKIP run cuda $1 golden parity: no CUDA device or module"
     check "run cuda $1 without a device: exits 2" test "$RC" -eq 2

@@ -265,6 +265,7 @@ static fathom_backend_ops make_ops(void) {
     o.graph_launch = fathom_cuda_graph_launch;
     o.graph_reset = fathom_cuda_graph_reset;
     o.load_packed = fathom_cuda_load_packed;
+    o.describe = fathom_cuda_describe;
 #define FATHOM_OP(name, params) o.name = fathom_cuda_##name;
 #include "backend/ops.def"
 #undef FATHOM_OP

@@ -2,6 +2,7 @@
  * copies a matrix to the device under the fp32 weight's address; the linear ops look it up
  * (a linear scan: a model has at most a few hundred linear weights, the lookup is host-side
  * and so survives graph capture). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,17 @@ void cuda_qmats_free(fathom_backend *be) {
     for (int i = 0; i < c->nq; i++) drop(be, &c->qmats[i]);
     free(c->qmats);
     c->qmats = NULL, c->nq = c->capq = 0;
+}
+
+void fathom_cuda_describe(fathom_backend *be, char *buf, size_t n) {
+    const cuda_ctx *c = cuda_of(be);
+    const char *p = c->precision == FATHOM_PRECISION_FP32 ? "fp32" : c->precision == FATHOM_PRECISION_FP16 ? "fp16" : "bf16";
+    size_t bytes = 0;
+    for (int i = 0; i < c->nq; i++) bytes += c->qmats[i].na + c->qmats[i].nb;
+    if (!c->nq) snprintf(buf, n, "cuda %s, gemm cublasLt", p);
+    else snprintf(buf, n, "cuda %s, gemm cublasLt; linear on %s weights (%d matrices, %.1f MiB; %s)", p,
+                  c->qmats[0].kind == FATHOM_PACKED_MAT_INT8 ? "int8" : "q4", c->nq, bytes / 1048576.0,
+                  c->qmats[0].kind == FATHOM_PACKED_MAT_INT8 ? "dp4a" : "dequantized in registers");
 }
 
 int cuda_linear_packed(cuda_ctx *c, float *out, const float *in, const float *w, const float *b,

@@ -36,6 +36,8 @@ void cuda_linear_q4(cuda_ctx *c, const cuda_qmat *q, float *out, const float *in
 extern "C" fathom_status fathom_cuda_load_packed(fathom_backend *be, const float *w,
                                                  const fathom_packed_mat *m);
 void cuda_qmats_free(fathom_backend *be);
+/* The describe entry: "cuda bf16, gemm cublasLt[; linear on q4 weights (N matrices, ...)]" */
+void fathom_cuda_describe(fathom_backend *be, char *buf, size_t n);
 
 /* The epilogue both GEMMs share, in the twin's order and without FMA contraction:
  * v = t (+ b); gamma: out += gamma * v, else out = act(v). */
