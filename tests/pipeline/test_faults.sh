@@ -116,7 +116,7 @@ assert run["command"].startswith("fathom run ") and "--report" in run["command"]
 m = run["model"]
 want = hashlib.sha256(open(sys.argv[2] + "/model.safetensors", "rb").read()).hexdigest()
 assert m["sha256"] == want and m["path"] == sys.argv[2] and m["arch"], m
-assert run["devices"] == [{"device": "cpu", "precision": "fp32"}], run["devices"]
+assert run["devices"] == [{"device": "cpu", "precision": "fp32", "weights": "default"}], run["devices"]
 assert run["formats"] == ["npy", "exr"], run["formats"]
 PYEOF
 
