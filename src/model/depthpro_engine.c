@@ -143,8 +143,8 @@ fathom_status fathom_dp_engine_create(const fathom_model *m, const fathom_engine
     fathom_engine_params p = params ? *params : fathom_engine_default_params();
     if (p.device == FATHOM_DEVICE_CPU && p.precision != FATHOM_PRECISION_DEFAULT && p.precision != FATHOM_PRECISION_FP32)
         return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro on the CPU runs in fp32 only (precision fp32)");
-    if (p.weights == FATHOM_WEIGHTS_INT8)
-        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro runs with float weights only (no int8)");
+    if (p.weights != FATHOM_WEIGHTS_DEFAULT) /* its forward reads the fp32 tensors: refuse, never ignore */
+        return fathom_fail(FATHOM_ERR_UNSUPPORTED, "Depth Pro runs with float weights only (no --weights int8 or q4)");
     fathom_engine *e = fathom_calloc(sizeof *e); /* owned by the caller on success */
     struct fathom_dp_state *s = calloc(1, sizeof *s); /* owned by e */
     if (!e || !s) {

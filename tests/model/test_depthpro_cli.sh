@@ -133,4 +133,11 @@ rc=0
 "$FATHOM_BIN" bench -m "$G/hf" --precision bf16 --iters 1 --warmup 0 >/dev/null 2>"$T/bench.err" || rc=$?
 [ "$rc" != 0 ] && grep -q "fp32 only" "$T/bench.err" ||
     { echo "FAIL: bench --precision bf16 on Depth Pro (CPU): rc $rc"; cat "$T/bench.err"; exit 1; }
+# quantized weights are refused, never silently run in fp32
+for wf in int8 q4; do
+    rc=0
+    "$FATHOM_BIN" run -m "$G/hf" --weights $wf "$G/input.png" -o "$T/q_$wf" >/dev/null 2>"$T/q.err" || rc=$?
+    [ "$rc" != 0 ] && grep -q "float weights only" "$T/q.err" ||
+        { echo "FAIL: run --weights $wf on Depth Pro: rc $rc"; cat "$T/q.err"; exit 1; }
+done
 echo "Depth Pro bench: OK"
