@@ -5,6 +5,10 @@
 # The simulated device sleeps to absolute deadlines with the next input queued (the host's work
 # between two forwards overlaps the previous one; a chunk or job starts a new timeline), so a
 # loaded host's wake-up latency is not added once per frame: what is left is coordination.
+# Job size: a fixed share per rank (weak scaling: FRAMES_PER_RANK frames and IMAGES_PER_RANK
+# images x N, so every N runs the same ~19 s of engine time per rank: a long video's chunks are
+# long, as on a real cluster, not 40-frame slivers of a 77 s clip), or a fixed job for every N
+# with FRAMES=1920 IMAGES=960 (strong scaling; round 5's figures; docs/scale-out.md).
 # Jobs: one long video (automatic chunks: 3 per rank) and an image set (positions handed out
 # one at a time, --batch 1: the unit of compute is one image, like one frame of the video;
 # BATCH4=1 adds an image row at --batch 4 per N, outside the goal: its tail is up to one
@@ -17,14 +21,15 @@
 # loading the model N times on the shared cores).
 # Usage (one command; builds nothing): bench/scale_sim.sh   (after cmake -B build-sim
 #   -DFATHOM_SIM_ENGINE=ON -DFATHOM_CUDA=OFF && cmake --build build-sim --target fathom)
-# Env: FATHOM_BIN (build-sim/fathom), MODEL (tiny golden model), FRAME_MS (80), FRAMES (1920),
-#      IMAGES (960), RANKS ("2 4 8 16"), BATCH4 (0).
+# Env: FATHOM_BIN (build-sim/fathom), MODEL (tiny golden model), FRAME_MS (80),
+#      FRAMES_PER_RANK (240), IMAGES_PER_RANK (120), or FRAMES and IMAGES (a fixed job),
+#      RANKS ("2 4 8 16"), BATCH4 (0).
 set -eu
 BIN=${FATHOM_BIN:-build-sim/fathom}
 MODEL=${MODEL:-$(dirname "$0")/../../shared/golden/tiny-hf/model}
 MS=${FRAME_MS:-80}
-FRAMES=${FRAMES:-1920}
-IMAGES=${IMAGES:-960}
+FPR=${FRAMES_PER_RANK:-240}
+IPR=${IMAGES_PER_RANK:-120}
 RANKS=${RANKS:-"2 4 8 16"}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -37,12 +42,19 @@ t0=$(date +%s.%N)
 FATHOM_SIM_FRAME_MS=1000 "$BIN" run "${COMMON[@]}" -o "$T/probe" "$T/one.png" 2>/dev/null
 python3 -c "import sys; sys.exit(float('$(date +%s.%N)') - $t0 < 1.0)" ||
   { echo "$BIN is not a FATHOM_SIM_ENGINE build (cmake -DFATHOM_SIM_ENGINE=ON)"; exit 2; }
-ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v "$FRAMES" -g 25 \
-  -pix_fmt yuv420p "$T/long.mp4"
-mkdir -p "$T/img"
-ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=48x32:rate=25" -frames:v "$IMAGES" "$T/img/f%05d.png"
+frames() { echo "${FRAMES:-$((FPR * $1))}"; }
+images() { echo "${IMAGES:-$((IPR * $1))}"; }
+for n in $RANKS; do # the jobs of each N (a fixed job: the same files)
+  [ -e "$T/long$(frames "$n").mp4" ] ||
+    ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=48x32:rate=25" -frames:v "$(frames "$n")" \
+      -g 25 -pix_fmt yuv420p "$T/long$(frames "$n").mp4"
+  [ -d "$T/img$(images "$n")" ] || { mkdir -p "$T/img$(images "$n")" && ffmpeg -loglevel error -y \
+    -f lavfi -i "testsrc2=size=48x32:rate=25" -frames:v "$(images "$n")" "$T/img$(images "$n")/f%05d.png"; }
+done
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -c ^processor /proc/cpuinfo) cores; $(date -u +'%F %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "simulated engine ${MS} ms/frame; video ${FRAMES} frames, images ${IMAGES}; goal: efficiency >= 0.95 at every N"
+if [ -n "${FRAMES:-}${IMAGES:-}" ]; then size="a fixed job: video $(frames 1) frames, images $(images 1)"
+else size="per rank: video $FPR frames, images $IPR (x N)"; fi
+echo "simulated engine ${MS} ms/frame; $size; goal: efficiency >= 0.95 at every N"
 echo "device model: sleeps to absolute deadlines, next input queued (src/cluster/sim_engine.c)"
 echo "eff = work / (N x job time), work = frames x ${MS} ms (the ideal one-engine time). Video time"
 echo "split: busy = chunk run time / (N x job time), what coordination leaves (1 - busy: gaps, tail,"
@@ -57,9 +69,9 @@ for n in $RANKS; do
   for job in $JOBS; do
     rm -rf "$T/o"
     case $job in
-      video) in=("$T/long.mp4"); extra=(--video-npz); work=$FRAMES ;;
-      images) in=("$T/img"); extra=(--batch 1); work=$IMAGES ;;
-      *) in=("$T/img"); extra=(--batch 4); work=$IMAGES ;;
+      video) in=("$T/long$(frames "$n").mp4"); extra=(--video-npz); work=$(frames "$n") ;;
+      images) in=("$T/img$(images "$n")"); extra=(--batch 1); work=$(images "$n") ;;
+      *) in=("$T/img$(images "$n")"); extra=(--batch 4); work=$(images "$n") ;;
     esac
     t0=$(date +%s.%N)
     mpirun --oversubscribe -np "$n" "$BIN" run --mpi "${COMMON[@]}" "${extra[@]}" \
