@@ -58,8 +58,8 @@ echo "simulated engine ${MS} ms/frame; $size; goal: efficiency >= 0.95 at every 
 echo "device model: sleeps to absolute deadlines, next input queued (src/cluster/sim_engine.c)"
 echo "eff = work / (N x job time), work = frames x ${MS} ms (the ideal one-engine time). Video time"
 echo "split: busy = chunk run time / (N x job time), what coordination leaves (1 - busy: gaps, tail,"
-echo "merge); chunk+ = chunk run over its ideal (per-chunk setup, the engine's wake-ups on a loaded"
-echo "machine: the same with one rank); gap = hand-out wait per chunk (s); spread = first to last rank"
+echo "merge); chunk+ = chunk run over its ideal (hand-out round trip, open and seek, the pipeline's"
+echo "start and drain; a host a frame behind the device); gap = hand-out wait per chunk (s); spread = first to last rank"
 echo "done (s); merge = merge after the last chunk (s); wall = mpirun incl. launch and model load (s)"
 printf '%-9s %3s %6s %4s %6s %8s %8s %6s %7s %6s %6s %6s %5s\n' job N eff goal busy job_s wall_s chunks chunk+ gap spread merge load
 fails=0
