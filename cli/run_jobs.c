@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_util.h"
 #include "run_args.h"
@@ -138,19 +139,26 @@ int run_video_mpi(const fathom_model *model, const fathom_run_params *rp, const 
     return rc;
 }
 
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 /* --mpi, images: rank 0 hands out batches (from a thread) and runs its own share; every rank
- * writes REPORT.rank<r>.json and rank 0 merges them into --report. Every rank returns the same
- * exit code. */
+ * writes REPORT.rank<r>.json and rank 0 merges them into --report (elapsed_s: the job on rank
+ * 0's clock). Every rank returns the same exit code. */
 int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                    int rank, int size) {
+    fathom_mpi_images mst;
+    fathom_mpi_images_worker_init(&mst, rp->batch); /* every rank ready */
+    const double t0 = mono_s(); /* rank 0: the job starts with its hand-out */
     if (rank == 0 && fathom_mpi_images_serve_start(size) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
         fathom_mpi_abort(2); /* the others would wait for batches forever */
     }
     char rank_report[4200];
-    fathom_mpi_images mst;
     fathom_run_params wp = *rp;
-    fathom_mpi_images_worker_init(&mst, rp->batch);
     wp.take = fathom_mpi_images_take, wp.take_user = &mst;
     if (rp->report_path) {
         snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
@@ -169,7 +177,8 @@ int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progr
                 pp[r] = paths[r];
             }
             if (!paths || !pp ||
-                fathom_report_merge(pp, size, rp->report_path, NULL) != FATHOM_OK) {
+                fathom_report_merge_job(pp, size, rp->report_path, NULL, mono_s() - t0) !=
+                    FATHOM_OK) {
                 cli_error("%s", paths && pp ? fathom_last_error() : "out of memory");
                 if (rc < 2) rc = 2;
             }

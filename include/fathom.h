@@ -782,6 +782,11 @@ int fathom_shard_takes(uint64_t pos, int index, int count);
  * incomplete report or an item index found in two reports is an error naming the file. */
 fathom_status fathom_report_merge(const char *const *paths, int n, const char *out_path,
                                   long long *n_items);
+/* The same for the rank reports of one --mpi image job: job_s > 0 becomes totals.elapsed_s (the
+ * job on rank 0's clock: its hand-out start to every rank done; a rank that started its
+ * pipeline earlier was waiting for it) and the longest rank's time goes to longest_rank_s. */
+fathom_status fathom_report_merge_job(const char *const *paths, int n, const char *out_path,
+                                      long long *n_items, double job_s);
 
 /* What a chunked video run did. */
 typedef struct fathom_chunk_run_result {
@@ -826,8 +831,9 @@ fathom_status fathom_mpi_video_run(const fathom_model *m, const fathom_run_param
                                    const char *input, const fathom_video_opts *opts,
                                    int n_chunks, int overlap, int resume,
                                    fathom_chunk_run_result *res);
-/* Image sets. Rank 0 first starts the hand-out (fathom_mpi_images_serve_start). Every rank,
- * rank 0 too: fathom_mpi_images_worker_init, then run the pipeline with params take =
+/* Image sets. Every rank first calls fathom_mpi_images_worker_init (collective: it returns when
+ * every rank has called it), then rank 0 starts the hand-out (fathom_mpi_images_serve_start).
+ * Every rank, rank 0 too, then runs the pipeline with params take =
  * fathom_mpi_images_take, take_user = the state, then fathom_mpi_images_worker_done with the
  * exit code. Rank 0 then calls fathom_mpi_images_serve_end: it returns when every other rank is
  * done, with their worst exit code. */

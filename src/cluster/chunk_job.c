@@ -57,6 +57,7 @@ static void publish(runner *r, int dev, fathom_pipeline *pl) {
 void fathom_chunk_engines_clear(fathom_chunk_engines *ce) {
     if (!ce) return;
     for (int d = 0; d < FATHOM_MAX_DEVICES; d++) fathom_engine_free(&ce->e[d]);
+    fathom_vda_free(&ce->vda);
 }
 
 /* The worker's engines for the devices of p, created on first use. */
@@ -97,9 +98,12 @@ fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_param
         FATHOM_TRY(chunk_engines(m, &p, ce));
         o.engines = ce->e;
     }
+    const int had_vda = ce && ce->vda;
+    if (ce) o.vda_keep = &ce->vda; /* VDA: made by the first chunk's stage, then kept */
     fathom_video_job *job = NULL;
     fathom_pipeline *pl = NULL;
     fathom_status s = fathom_video_job_create(m, &p, input, &o, &job, &pl);
+    if (ce && !had_vda && ce->vda) ce->created++;
     if (s != FATHOM_OK) {
         fathom_chunk_engines_clear(ce);
         return s;

@@ -100,9 +100,11 @@ fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params
                                   fathom_chunk_run_result *res);
 /* The engines of one worker (local) or rank (MPI), kept across its chunks: created when its
  * first chunk runs (a weights upload on a GPU, quantization at load for int8/q4), not once per
- * chunk. A Video Depth Anything model's stage holds its own instance: none kept here. */
+ * chunk. A Video Depth Anything model has one instance (engine and temporal weights) instead,
+ * started over for each chunk (fathom_vda_reset). */
 typedef struct fathom_chunk_engines {
     fathom_engine *e[FATHOM_MAX_DEVICES]; /* owned, NULL until the first chunk */
+    fathom_vda *vda;                       /* owned, NULL until the first chunk (VDA models) */
     int created;                           /* engines created so far (the report's count) */
 } fathom_chunk_engines;
 /* Free the engines (accepts NULL); created is kept. */

@@ -69,6 +69,12 @@ void fathom_mpi_bcast(void *buf, int count, MPI_Datatype t) {
     fathom_mpi_wait(&r, NULL);
 }
 
+void fathom_mpi_barrier(void) {
+    MPI_Request r;
+    MPI_Ibarrier(MPI_COMM_WORLD, &r);
+    fathom_mpi_wait(&r, NULL);
+}
+
 void fathom_mpi_share_int(int *value) { fathom_mpi_bcast(value, 1, MPI_INT); }
 
 #endif /* FATHOM_HAVE_MPI */

@@ -44,6 +44,10 @@ void fathom_mpi_wait(MPI_Request *req, MPI_Status *st);
 /* MPI_Recv / MPI_Bcast over fathom_mpi_wait. */
 void fathom_mpi_recv(void *buf, int count, MPI_Datatype t, int src, int tag, MPI_Status *st);
 void fathom_mpi_bcast(void *buf, int count, MPI_Datatype t);
+/* MPI_Barrier over fathom_mpi_wait. A job starts with one: on a loaded or oversubscribed
+ * machine the ranks finish loading the model seconds apart; the early ones would wait for
+ * rank 0 (or rank 0 for them) inside the job, where it is counted as the job's time. */
+void fathom_mpi_barrier(void);
 #endif
 
 #endif

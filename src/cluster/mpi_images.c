@@ -24,6 +24,7 @@ static int64_t next_batch(void) {
 }
 
 void fathom_mpi_images_worker_init(fathom_mpi_images *st, int batch) {
+    fathom_mpi_barrier(); /* every rank ready (model loaded): the job starts together */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     /* Positions go out one at a time, whatever --batch (each rank's inference still batches

@@ -204,6 +204,7 @@ fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_param
     memset(res, 0, sizeof *res);
     fathom_chunk_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    fathom_mpi_barrier(); /* every rank ready (model loaded): the job starts together */
     fathom_chunk_run_opts c2 = *co;
     if (c2.engines < size) c2.engines = size; /* one chunk at a time per rank */
     int ok = 1;

@@ -115,6 +115,11 @@ static cJSON *load(const char *path, fathom_status *st) {
 
 fathom_status fathom_report_merge(const char *const *paths, int n, const char *out_path,
                                   long long *n_items) {
+    return fathom_report_merge_job(paths, n, out_path, n_items, 0);
+}
+
+fathom_status fathom_report_merge_job(const char *const *paths, int n, const char *out_path,
+                                      long long *n_items, double job_s) {
     if (n_items) *n_items = 0;
     if (n < 1 || !out_path) return fathom_fail(FATHOM_ERR_INVALID_ARG, "report merge: no reports");
     struct stat so, si;
@@ -197,6 +202,10 @@ fathom_status fathom_report_merge(const char *const *paths, int n, const char *o
     cJSON_ArrayForEach(s, stages) {
         double busy = num(s, "busy_s");
         cJSON_AddNumberToObject(s, "items_per_busy_s", busy > 0 ? num(s, "items") / busy : 0.0);
+    }
+    if (job_s > 0) { /* one job: its time on the coordinator's clock; the longest rank's kept */
+        cJSON_AddNumberToObject(totals, "longest_rank_s", num(totals, "elapsed_s"));
+        cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(totals, "elapsed_s"), job_s);
     }
     double el = num(totals, "elapsed_s");
     cJSON_AddNumberToObject(totals, "items_per_s", el > 0 ? num(totals, "done") / el : 0.0);

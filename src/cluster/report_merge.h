@@ -18,5 +18,6 @@
  * the inputs). *n_items (may be NULL) receives the merged item count. */
 fathom_status fathom_report_merge(const char *const *paths, int n, const char *out_path,
                                   long long *n_items);
+/* fathom_report_merge_job (one --mpi image job, elapsed_s = job_s): fathom.h */
 
 #endif

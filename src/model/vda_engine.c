@@ -88,16 +88,14 @@ void fathom_vda_set_budgets(fathom_vda *v, size_t chunk_floats, size_t row_float
     if (row_floats) v->row_floats = row_floats;
 }
 
-void fathom_vda_free(fathom_vda **pv) {
-    if (!pv || !*pv) return;
-    fathom_vda *v = *pv;
+/* The buffers of one video (made by setup at its first frame). */
+static void free_video(fathom_vda *v) {
     if (v->e) {
         const fathom_backend_ops *op = v->e->be->ops;
         op->free(v->e->be, v->arena, v->arena_floats * sizeof(float));
         op->free(v->e->be, v->cache, v->cache_floats * sizeof(float));
         op->free(v->e->be, v->x_dev, v->n_slots * sizeof(float));
         op->free(v->e->be, v->net_dev, v->n_net * sizeof(float));
-        op->free(v->e->be, v->dev_arena, v->m->vda->arena_bytes);
     }
     size_t in = 3 * fsz(v->nh, v->nw), fr = fsz(v->fh, v->fw);
     fathom_free_sized(v->slots, v->n_slots * sizeof(float));
@@ -107,10 +105,33 @@ void fathom_vda_free(fathom_vda **pv) {
     fathom_free_sized(v->pend, INTERP * fr * sizeof(float));
     fathom_free_sized(v->R0, fr * sizeof(float));
     fathom_free_sized(v->R1, fr * sizeof(float));
+}
+
+void fathom_vda_free(fathom_vda **pv) {
+    if (!pv || !*pv) return;
+    fathom_vda *v = *pv;
+    free_video(v);
+    if (v->e) v->e->be->ops->free(v->e->be, v->dev_arena, v->m->vda->arena_bytes);
     fathom_free_sized(v->tap_user.host, v->tap_user.host_cap * sizeof(float)); /* device taps */
     fathom_engine_free(&v->e);
     fathom_free_sized(v, sizeof *v);
     *pv = NULL;
+}
+
+fathom_status fathom_vda_reset(fathom_vda *v, fathom_vda_emit_fn emit, void *user) {
+    if (!v || !emit) return fathom_fail(FATHOM_ERR_INVALID_ARG, "vda: NULL session or emit callback");
+    free_video(v);
+    /* what fathom_vda_create made is kept: the engine, the uploaded temporal weights, the
+     * params, taps and budgets; everything of the last video starts over as at creation */
+    fathom_vda keep = *v;
+    memset(v, 0, sizeof *v);
+    v->m = keep.m, v->base = keep.base, v->e = keep.e, v->p = keep.p, v->metric = keep.metric;
+    v->tap_user = keep.tap_user;
+    v->chunk_floats = keep.chunk_floats, v->row_floats = keep.row_floats;
+    v->dev_w = keep.dev_w, v->dev_arena = keep.dev_arena;
+    v->tw = keep.tw; /* m->vda, or &v->dev_w (same address, restored above) */
+    v->emit = emit, v->user = user;
+    return FATHOM_OK;
 }
 
 /* The temporal ops (ops.def) on top of the DA-V2 ones the engine checked. */

@@ -43,6 +43,10 @@ fathom_status fathom_vda_plan_make(const fathom_arch *a, int T, int H, int W, in
 /* Tests: other budgets than the two above for a session before its first frame (0: keep),
  * so that small inputs run in one-frame chunks and few-position module passes too. */
 void fathom_vda_set_budgets(fathom_vda *v, size_t chunk_floats, size_t row_floats);
+/* Ready v for another video, its frames going to emit(user): the buffers of the last video
+ * are freed (a half-pushed one is dropped); the engine and the weights uploaded to its device
+ * are kept, so the chunks of a video run on one instance per worker. */
+fathom_status fathom_vda_reset(fathom_vda *v, fathom_vda_emit_fn emit, void *user);
 
 /* Encoder + head for T frames: img (T, 3, H, W), depth (T, H, W) backend memory, ReLU-ed
  * (VDA's head ends in ReLU for relative and metric models alike). chunk[m]: positions per

@@ -94,12 +94,13 @@ static fathom_status fail_nomem(const char *what) {
 fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_run_params *params,
                                           fathom_source *src, fathom_sink *sink,
                                           fathom_pipeline **out) {
-    return fathom_pipeline_create_lent(m, params, NULL, src, sink, out);
+    return fathom_pipeline_create_lent(m, params, NULL, NULL, src, sink, out);
 }
 
 fathom_status fathom_pipeline_create_lent(const fathom_model *m, const fathom_run_params *params,
-                                          fathom_engine *const *engines, fathom_source *src,
-                                          fathom_sink *sink, fathom_pipeline **out) {
+                                          fathom_engine *const *engines, fathom_vda **vda_keep,
+                                          fathom_source *src, fathom_sink *sink,
+                                          fathom_pipeline **out) {
     *out = NULL;
     fathom_status st = FATHOM_OK;
     struct fathom_pipeline *pl = calloc(1, sizeof *pl);
@@ -116,6 +117,7 @@ fathom_status fathom_pipeline_create_lent(const fathom_model *m, const fathom_ru
     pthread_mutex_init(&pl->reorder_mu, NULL);
     pl->p = *params;
     pl->model = m;
+    pl->vda_keep = vda_keep;
     fathom_run_params *p = &pl->p;
     if (p->batch < 1) p->batch = 1;
     if (p->batch > 256) p->batch = 256;

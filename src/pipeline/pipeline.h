@@ -52,6 +52,8 @@ struct fathom_pipeline {
     fathom_engine *engines[FATHOM_MAX_DEVICES]; /* owned (not for VDA models), except the lent */
     unsigned lent;                  /* bit d: engines[d] is borrowed (fathom_pipeline_create_lent) */
     struct fathom_vda_stage *vda;   /* owned, Video Depth Anything models only (stage_vda.c) */
+    fathom_vda **vda_keep;          /* borrowed, may be NULL: the caller's slot for a VDA model
+                                       instance kept across pipelines (fathom_pipeline_create_lent) */
     fathom_fetcher *fetcher;        /* owned */
     fathom_names *names;            /* owned */
     fathom_manifest *manifest;      /* owned, NULL for custom sinks: OUTDIR's manifest */
@@ -134,9 +136,13 @@ fathom_status fathom_pipeline_create_with(const fathom_model *m, const fathom_ru
 /* The same, with engines kept by the caller across pipelines (the chunks of a video share
  * their worker's engine: created once, not once per chunk): engines (may be NULL) has one
  * entry per device of params; a non-NULL entry is used, borrowed, instead of creating one.
- * Ignored for Video Depth Anything models (their stage holds its own model instance). */
+ * A Video Depth Anything model has one instance instead: vda_keep (may be NULL) is the
+ * caller's slot for it; a non-NULL *vda_keep is started over (fathom_vda_reset) and used,
+ * else the new instance is put there. The caller frees it (fathom_vda_free) after the
+ * pipeline. */
 fathom_status fathom_pipeline_create_lent(const fathom_model *m, const fathom_run_params *params,
-                                          fathom_engine *const *engines, fathom_source *src,
-                                          fathom_sink *sink, fathom_pipeline **out);
+                                          fathom_engine *const *engines, fathom_vda **vda_keep,
+                                          fathom_source *src, fathom_sink *sink,
+                                          fathom_pipeline **out);
 
 #endif

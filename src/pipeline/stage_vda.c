@@ -18,11 +18,13 @@
 
 #include "core/status.h"
 #include "governor/governor.h"
+#include "model/vda_head.h"
 #include "pipeline/pipeline.h"
 
 struct fathom_vda_stage {
     struct fathom_pipeline *pl; /* borrowed: the owner */
-    fathom_vda *v;              /* owned */
+    fathom_vda *v;              /* owned, unless borrowed */
+    int borrowed;               /* v is the caller's, kept across pipelines (pl->vda_keep) */
     fathom_item **wait;         /* owned array of n_items slots (items borrowed) */
     fathom_item **fifo;         /* owned ring of n_items (items borrowed): pushed, no depth yet */
     size_t head, count;
@@ -64,8 +66,14 @@ fathom_status fathom_vda_stage_create(struct fathom_pipeline *pl, struct fathom_
     if (pl->p.input_size > 0) vp.input_size = pl->p.input_size;
     fathom_status st = S->wait && S->fifo ? FATHOM_OK
                        : fathom_fail(FATHOM_ERR_NOMEM, "out of memory for the video depth stage");
-    if (st == FATHOM_OK)
+    fathom_vda **keep = pl->vda_keep;
+    if (st == FATHOM_OK && keep && *keep) { /* the instance of an earlier chunk, started over */
+        st = fathom_vda_reset(*keep, on_depth, S);
+        if (st == FATHOM_OK) S->v = *keep, S->borrowed = 1;
+    } else if (st == FATHOM_OK) {
         st = fathom_vda_create(pl->model, &pl->p.devices[0], &vp, on_depth, S, &S->v);
+        if (st == FATHOM_OK && keep) *keep = S->v, S->borrowed = 1; /* the caller's from now on */
+    }
     if (st != FATHOM_OK) {
         fathom_vda_stage_free(&S);
         return st;
@@ -76,7 +84,7 @@ fathom_status fathom_vda_stage_create(struct fathom_pipeline *pl, struct fathom_
 
 void fathom_vda_stage_free(struct fathom_vda_stage **s) {
     if (!s || !*s) return;
-    fathom_vda_free(&(*s)->v);
+    if (!(*s)->borrowed) fathom_vda_free(&(*s)->v);
     free((*s)->wait);
     free((*s)->fifo);
     free(*s);

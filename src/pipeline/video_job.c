@@ -414,7 +414,8 @@ fathom_status fathom_video_job_create(const fathom_model *m, const fathom_run_pa
         fathom_video_job_unref(job);
         return s;
     }
-    s = fathom_pipeline_create_lent(m, params, opts->engines, &src, &sink, pl); /* takes src, sink */
+    s = fathom_pipeline_create_lent(m, params, opts->engines, opts->vda_keep, &src, &sink,
+                                    pl); /* takes src, sink */
     if (s != FATHOM_OK) {
         fathom_video_job_unref(job);
         return s;

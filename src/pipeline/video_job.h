@@ -61,6 +61,8 @@ typedef struct fathom_video_run_opts {
     int n_claimed;
     fathom_engine *const *engines;  /* borrowed, may be NULL: one per device of the params, used
                                        instead of new ones (fathom_pipeline_create_lent) */
+    fathom_vda **vda_keep;          /* borrowed, may be NULL: the caller's slot for a Video Depth
+                                       Anything instance kept across jobs (the same) */
 } fathom_video_run_opts;
 
 void fathom_video_run_default_opts(fathom_video_run_opts *o);

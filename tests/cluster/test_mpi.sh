@@ -46,7 +46,7 @@ check "every output once, names as a single run" \
 same=1
 for f in $(cd "$T/single" && find . -name '*.npy'); do cmp -s "$T/single/$f" "$T/mpi/$f" || same=0; done
 check "outputs byte-identical to a single run" test $same -eq 1
-check "one merged report: every input exactly once; worker shares disjoint" "$PY" - "$T" <<'PYEOF'
+check "one merged report: every input exactly once; worker shares disjoint; the job's elapsed_s" "$PY" - "$T" <<'PYEOF'
 import json, sys
 T = sys.argv[1]
 s, m = json.load(open(f"{T}/single.json")), json.load(open(f"{T}/mpi.json"))
@@ -58,6 +58,11 @@ assert m["totals"]["finished"] == s["totals"]["finished"] == 16 and m["totals"][
 sh = [{i["index"] for i in json.load(open(f"{T}/mpi.json.rank{r}.json"))["items"]} for r in range(3)]
 assert sum(map(len, sh)) == 16 and len(set().union(*sh)) == 16, sh
 print("  items per rank:", [len(x) for x in sh])
+# elapsed_s is the job's on rank 0's clock (its hand-out start to every rank done and the
+# reports merged): at least rank 0's own run; the longest rank's run is kept beside it
+el = [json.load(open(f"{T}/mpi.json.rank{r}.json"))["totals"]["elapsed_s"] for r in range(3)]
+t = m["totals"]
+assert t["longest_rank_s"] == max(el) and t["elapsed_s"] >= el[0] > 0, (t, el)
 PYEOF
 
 # ---- 2. a video in chunks over the ranks ----

@@ -11,7 +11,9 @@
 #  * the default overlap for VDA is one 32-frame window (the report's "overlap");
 #  * a metric VDA model (tiny-metric) is not fitted: scale 1, shift 0, and the merged frames
 #    are the owner chunk's own depth;
-#  * several devices chunk a VDA video automatically (no longer run whole).
+#  * several devices chunk a VDA video automatically (no longer run whole);
+#  * each worker keeps one VDA instance for all its chunks (totals.engines_created: one per
+#    worker), and a chunk run on a kept instance equals a fresh instance's over its range.
 set -u
 : "${FATHOM_BIN:?}" "${FATHOM_GOLDEN:?}"
 command -v ffmpeg >/dev/null || { echo "SKIP: ffmpeg missing"; exit 77; }
@@ -67,6 +69,37 @@ for n in 2 3; do
     "$PY" "$T/compare.py" "$T/single/clip.npz" "$T/c$n/clip.npz" "$T/r$n.json" "$n"
 done
 
+# one worker runs all 3 chunks on one kept instance (fathom_vda_reset between them): created
+# once, and each chunk's depth equals a fresh instance's over the same range (a single pass
+# with the chunk's --start/--end from the manifest), bit for bit
+check "--chunks 3, one device: one VDA instance created for the 3 chunks" \
+  "$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))['totals']; \
+sys.exit(not (t['ran'] == 3 and t['engines_created'] == 1))" "$T/r3.json"
+# same_as_fresh DIR N [RUN ARGS]: each of the N chunk archives of DIR == a fresh single pass
+same_as_fresh() {
+  local dir=$1 n=$2 i s e; shift 2
+  "$PY" - "$dir" > "$T/ranges" <<'PYEOF'
+import glob, json, sys
+m = json.load(open(glob.glob(f"{sys.argv[1]}/.fathom-chunks/*/manifest.json")[0]))
+for i, c in enumerate(m["chunks"]):
+    print(i, "%.6f" % (c["start_us"] / 1e6), "%.6f" % (c["end_us"] / 1e6) if c["end_us"] > 0 else "-")
+PYEOF
+  check "$dir: the manifest lists $n chunks" test "$(wc -l < "$T/ranges")" -eq "$n"
+  while read -r i s e; do
+    local rng=(--start "$s"); [ "$e" != - ] && rng+=(--end "$e")
+    run "$@" "${rng[@]}" --video-npz -o "$T/fresh" --overwrite "$T/clip.mp4" 2>"$T/err" || cat "$T/err"
+    check "${dir##*/} chunk $i on the kept instance == a fresh instance over its range ($s..$e s)" \
+      "$PY" -c "import glob, sys, numpy as np; a = np.load(glob.glob(sys.argv[1])[0]); \
+b = np.load(sys.argv[2]); sys.exit(not (np.array_equal(a['depth'], b['depth']) and \
+a['pts'].tolist() == b['pts'].tolist()))" "$dir/.fathom-chunks/*/c0000$i/clip.npz" "$T/fresh/clip.npz"
+  done < "$T/ranges"
+}
+same_as_fresh "$T/c3" 3
+# streaming: its cached state starts over with each chunk too
+run --streaming --chunks 2 --overlap 8 --video-npz --report "$T/rs.json" -o "$T/cs" "$T/clip.mp4" \
+  2>"$T/err" || cat "$T/err"
+same_as_fresh "$T/cs" 2 --streaming
+
 # default overlap for VDA: one 32-frame window (chunks of 30 frames: clamped to the chunk)
 run --chunks 2 --video-npz --report "$T/rd.json" -o "$T/cd" "$T/clip.mp4" 2>"$T/err"
 check "default VDA overlap: 32 in the report, 30 frames used (the previous chunk's length)" \
@@ -75,10 +108,11 @@ sys.exit(not (r['overlap'] == 32 and r['seams'][0]['overlap_frames'] == 30))" "$
 
 # several devices: chunked automatically (the report of a chunked run)
 run --device cpu,cpu --video-npz --report "$T/ra.json" -o "$T/auto" "$T/clip.mp4" 2>"$T/err"
-check "two devices: a VDA video goes through the chunked path, same frames as a single pass" \
+check "two devices: a VDA video goes through the chunked path, same frames as a single pass, one VDA instance per worker" \
   "$PY" -c "import json, sys, numpy as np; r = json.load(open(sys.argv[1])); \
 a, b = np.load(sys.argv[2]), np.load(sys.argv[3]); \
-sys.exit(not ('chunks' in r and r['overlap'] == 32 and a['depth'].shape == b['depth'].shape))" \
+sys.exit(not ('chunks' in r and r['overlap'] == 32 and a['depth'].shape == b['depth'].shape \
+and 1 <= r['totals']['engines_created'] <= 2))" \
   "$T/ra.json" "$T/single/clip.npz" "$T/auto/clip.npz"
 
 # metric VDA: overlap computed (context), never fitted; frames are the owner chunk's own
