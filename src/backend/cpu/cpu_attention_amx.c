@@ -16,7 +16,7 @@
 
 #include "backend/cpu/cpu_bf16.h"
 
-enum { KB = 128 }; /* keys per block: four key panels */
+enum { KB = FATHOM_BF16_FLASH_KB }; /* keys per block: four key panels */
 /* softmax: exponentials up to e^TAU (~3e3) before the reference max moves; fp32 sums and
  * bf16 P keep their relative precision at that size */
 #define TAU 8.0f

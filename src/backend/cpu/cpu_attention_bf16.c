@@ -19,11 +19,12 @@ enum { RB = FATHOM_BF16_RB };
 
 static int up32(int n) { return (n + 31) / 32 * 32; }
 
-/* scratch bytes for keys L, head dim hd: k, v^T, q, S, P, O */
+/* scratch bytes for keys L, head dim hd: k, v^T, q, then S, P, O (or the AMX flash kernel's
+ * S, O, P from S on: FATHOM_BF16_FLASH_BYTES, cpu_bf16.h) */
 static size_t need(int L, int hd) {
-    size_t Lp = (size_t)up32(L);
-    return 2 * Lp * hd * 2 + (size_t)RB * hd * 2 + (size_t)RB * Lp * 4 + (size_t)RB * Lp * 2 +
-           (size_t)RB * hd * 4 + 6 * 64;
+    size_t Lp = (size_t)up32(L), rows = (size_t)RB * Lp * 4 + (size_t)RB * Lp * 2 + (size_t)RB * hd * 4;
+    size_t flash = FATHOM_BF16_FLASH_BYTES(hd);
+    return 2 * Lp * hd * 2 + (size_t)RB * hd * 2 + (rows > flash ? rows : flash) + 6 * 64;
 }
 
 int fathom_cpu_attention_bf16_fits(int L, int hd) {
@@ -78,8 +79,7 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
         float *o = align64(pb + (size_t)RB * Lp);
         float zrow[32] = {0};
         const int fast = kern != FATHOM_CPU_BF16_PORTABLE; /* AVX512-BF16 conversions */
-        /* AMX: the flash kernel; its 32 (6 * 128 + 4 hd) bytes from s on fit in S, P and O's
-         * room, RB (6 Lp + 4 hd) bytes with Lp >= 32, for every hd >= 24 */
+        /* AMX: the flash kernel, its scratch from s on (need() counts it) */
         const int amx = kern == FATHOM_CPU_BF16_AMX && fathom_cpu_attention_amx_built();
         fathom_bf16_mat km, vm;
         int packed = -1; /* (batch, head) whose k and v^T this scratch holds */
