@@ -24,13 +24,9 @@ enum { KB = FATHOM_BF16_FLASH_KB }; /* keys per block: four key panels */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #include <immintrin.h>
 
-#define TGT __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+#include "backend/cpu/cpu_amx_tiles.h"
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_cfg;
+#define TGT __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
 
 /* S (32 x 32 at s, ld KB) = q (32 x hd, ld hd) . keys of panel kp^T */
 TGT static void scores32(float *s, const uint16_t *q, const uint16_t *kp, int hd) {
@@ -39,20 +35,8 @@ TGT static void scores32(float *s, const uint16_t *q, const uint16_t *kp, int hd
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (int k = 0; k < hd; k += 32, kp += 32 * 32) {
-        _tile_loadd(6, kp, 128);
-        _tile_loadd(4, q + k, sq);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_loadd(7, kp + 32, 128);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_loadd(5, q + (size_t)16 * hd + k, sq);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_stored(0, s, ss);
-    _tile_stored(1, s + 16, ss);
-    _tile_stored(2, s + 16 * KB, ss);
-    _tile_stored(3, s + 16 * KB + 16, ss);
+    for (int k = 0; k < hd; k += 32, kp += 32 * 32) fathom_amx_bf16_2x2(q + k, q + (size_t)16 * hd + k, sq, kp);
+    fathom_amx_store_2x2(s, s + 16 * KB, ss);
 }
 
 /* S (32 x KB) for the keys from j0 (up to L) */
@@ -125,24 +109,9 @@ TGT static void accumulate32(float *o, const uint16_t *p, const fathom_bf16_mat 
     float *o1 = o + (size_t)16 * hd;
     for (int d = 0; d < hd; d += 32) {
         const uint16_t *b = vm->w + ((size_t)(d / 32) * (vm->Kp / 2) + j0 / 2) * 64;
-        _tile_loadd(0, o + d, so);
-        _tile_loadd(1, o + d + 16, so);
-        _tile_loadd(2, o1 + d, so);
-        _tile_loadd(3, o1 + d + 16, so);
-        for (int c = 0; c < nkp; c += 32, b += 16 * 64) {
-            _tile_loadd(6, b, 128);
-            _tile_loadd(4, p + c, sp);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_loadd(7, b + 32, 128);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_loadd(5, p + (size_t)16 * KB + c, sp);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
-        }
-        _tile_stored(0, o + d, so);
-        _tile_stored(1, o + d + 16, so);
-        _tile_stored(2, o1 + d, so);
-        _tile_stored(3, o1 + d + 16, so);
+        fathom_amx_load_2x2(o + d, o1 + d, so);
+        for (int c = 0; c < nkp; c += 32, b += 16 * 64) fathom_amx_bf16_2x2(p + c, p + (size_t)16 * KB + c, sp, b);
+        fathom_amx_store_2x2(o + d, o1 + d, so);
     }
 }
 
@@ -156,11 +125,7 @@ TGT void fathom_cpu_attention_amx32(float *out, size_t ldo, int rows, const uint
     for (int r = 0; r < 32; r++) mx[r] = -INFINITY;
     memset(sumv, 0, sizeof sumv);
     memset(o, 0, (size_t)32 * hd * sizeof *o);
-    tile_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
+    fathom_amx_config();
     /* software-pipelined: the next block's scores run between P's vector stores and the
      * tile loads that read P (a tile load right after them waits for the stores to drain) */
     scores(s, q, km, 0, L, hd);
