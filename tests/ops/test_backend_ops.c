@@ -14,9 +14,11 @@
  * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, conv2d,
  * conv_transpose): cpu-bf16-*, cpu-int8-* and cpu-q4-* per kernel (portable, avx512bf16 /
  * avx512vnni, amx), each forced through FATHOM_CPU_KERNEL (the dispatcher must report the
- * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); their other ops
- * are the fp32 ones and SKIP there, as do shapes the engine leaves fp32 (convs with < 16
- * outputs) and kernels the CPU lacks. cuda-int8 and cuda-q4: linear and linear_residual on
+ * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); attention runs in
+ * bf16 on the forced kernel in those engines (a one-matrix set stands for the engine's; int8
+ * SKIPs where its engine keeps attention fp32); their other ops are the fp32 ones and SKIP
+ * there, as do shapes the engine leaves fp32 (convs with < 16 outputs) and kernels the CPU
+ * lacks. cuda-int8 and cuda-q4: linear and linear_residual on
  * the device GEMMs of packed weights (q8_gemm.cu, q4_gemm.cu), the case's weight packed on
  * the host in the CPU format and given to load_packed; checked against the fp32 reference at
  * the CPU format's tolerance and against their plain-C twin (fathom_ref_linear_packed) at
@@ -218,6 +220,7 @@ static double op_tol(const tcase *c, int prec) {
     if (gemm && prec == P_N + W_Q4) return 2e-1;
     if (gemm && prec == P_BF16) return 3e-2;
     if (gemm && prec == P_FP16) return 5e-3;
+    if (op == FATHOM_OP_attention && prec > P_N) return 2e-2; /* bf16 q, k, P, v */
     switch (op) {
     case FATHOM_OP_patchify:
     case FATHOM_OP_assemble_tokens:
@@ -548,8 +551,8 @@ static void open_variants(const char *only, int perf) {
             continue;
         }
         fathom_status s;
-        if (x->wfmt && perf) {
-            snprintf(x->skip, sizeof x->skip, "--perf times the fp32 variants only");
+        if (x->wfmt && x->kern < 0 && perf) { /* --perf times the CPU's packed variants (perf_case) */
+            snprintf(x->skip, sizeof x->skip, "--perf times the CPU's packed variants only");
             continue;
         }
         if (x->wfmt && x->kern >= 0 && !packed_available(x)) {
@@ -705,6 +708,31 @@ static int check_twin(const variant *x, const tcase *c, const host_bufs *h, cons
     return pass;
 }
 
+/* Packed variant x, an op whose activations the packed engine rounds (attention: bf16 on
+ * fathom_cpu_bf16_act_kernel): gives the backend a one-matrix set with x's kernel forced, as
+ * an engine of that format has. 1: the op runs in bf16 on x's kernel; 0: that engine keeps it
+ * fp32 (int8 without AVX512-BF16: SKIP); -1: failure (printed). */
+static int pack_act(const variant *x, const char *name) {
+    static float w[32 * 32]; /* the set's one weight: only its existence matters */
+    static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,
+                                               FATHOM_WEIGHTS_INT8, FATHOM_WEIGHTS_Q4};
+    setenv("FATHOM_CPU_KERNEL", packed_kernel_name(x), 1);
+    fathom_status s = fathom_cpu_pack_one(x->be, fmt[x->wfmt], w, 32, 32, -1);
+    unsetenv("FATHOM_CPU_KERNEL");
+    if (s != FATHOM_OK) {
+        printf("FAIL %-40s %-12s packing: %s\n", name, x->name, fathom_last_error());
+        return -1;
+    }
+    int got = fathom_cpu_bf16_act_kernel(x->be);
+    if (x->wfmt == W_INT8) return got >= 0; /* its bf16 kernel is the best there is */
+    if (got != x->kern) {
+        printf("FAIL %-40s %-12s FATHOM_CPU_KERNEL=%s: attention got kernel %d\n", name, x->name,
+               packed_kernel_name(x), got);
+        return -1;
+    }
+    return 1;
+}
+
 static int check_case(int ci) {
     const tcase *c = &cases[ci];
     char name[96];
@@ -742,7 +770,8 @@ static int check_case(int ci) {
             continue;
         }
         const int dev_packed = x->wfmt && x->kern < 0;
-        if (x->wfmt && !weight_op(c->op)) continue; /* the fp32 op: the cpu-* variants' */
+        const int act = c->op == FATHOM_OP_attention && !dev_packed; /* bf16 in packed CPU engines */
+        if (x->wfmt && !weight_op(c->op) && !act) continue; /* the fp32 op: the cpu-* variants' */
         if (dev_packed && c->op != FATHOM_OP_linear && c->op != FATHOM_OP_linear_residual) continue;
         fathom_q8_mat q8 = {0};
         fathom_q4_mat q4 = {0};
@@ -751,9 +780,12 @@ static int check_case(int ci) {
         float *d[MAXT] = {0};
         int ok = to_backend(x->be, &h, d);
         if (ok && x->wfmt) {
-            int pk = dev_packed ? pack_device(x, &h, d, &q8, &q4, &pm, c, name) : pack_case(x, c, d, name);
+            int pk = dev_packed ? pack_device(x, &h, d, &q8, &q4, &pm, c, name)
+                     : act      ? pack_act(x, name)
+                                : pack_case(x, c, d, name);
             if (pk <= 0) {
-                if (!pk) printf("SKIP %-40s %-12s the engine keeps this shape fp32\n", name, x->name);
+                if (!pk) printf("SKIP %-40s %-12s the engine keeps this %s fp32\n", name, x->name,
+                                act ? "op" : "shape");
                 else failed[c->op][v] = 1, fails++;
                 if (dev_packed) x->be->ops->load_packed(x->be, d[2], NULL);
                 free_backend(x->be, &h, d);
@@ -814,10 +846,16 @@ static void perf_case(int ci, double *total) {
     for (int v = 0; v < NVAR; v++) {
         variant *x = &variants[v];
         if (!x->be || !fathom_backend_supports(x->be, c->op)) continue;
+        const int act = c->op == FATHOM_OP_attention;
+        if (x->wfmt && !weight_op(c->op) && !act) continue; /* the fp32 op */
         float *d[MAXT] = {0};
         if (!to_backend(x->be, &h, d)) {
             printf("%-40s %-12s backend error: %s\n", name, x->name, fathom_last_error());
             free_backend(x->be, &h, d);
+            continue;
+        }
+        if (x->wfmt && (act ? pack_act(x, name) : pack_case(x, c, d, name)) <= 0) {
+            free_backend(x->be, &h, d); /* kept fp32 (or failed, printed): timed with cpu-* */
             continue;
         }
         enter(x);
@@ -898,7 +936,7 @@ int main(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "SKIP");
                 else if (!fathom_backend_supports(variants[v].be, (fathom_op_id)op))
                     snprintf(cell, sizeof cell, "SKIP (no kernel)");
-                else if (variants[v].wfmt && !weight_op((fathom_op_id)op))
+                else if (variants[v].wfmt && !weight_op((fathom_op_id)op) && op != FATHOM_OP_attention)
                     snprintf(cell, sizeof cell, "- (fp32 op)");
                 else
                     snprintf(cell, sizeof cell, "%s %.2f", failed[op][v] ? "FAIL" : "PASS",

@@ -6,7 +6,8 @@
  * matrices (cpu_bf16.h layout) in its scratch; per tile of FATHOM_BF16_RB query rows:
  * S = bf16(scale q) . k^T in fp32, a softmax over the whole row in fp32 (one key block, so no
  * rescaling): the row max, then one pass writing P = bf16(exp(S - max)) and summing in fp32;
- * O = P . v in fp32, divided by the row sum.
+ * O = P . v in fp32, divided by the row sum. On AMX the tile goes to the flash kernel
+ * instead (cpu_attention_amx.c: 128-key blocks, online softmax, no score row in memory).
  * Tasks are static so consecutive tiles of one head land on one thread and reuse its packing. */
 #include <stdint.h>
 #include <string.h>
@@ -18,11 +19,12 @@ enum { RB = FATHOM_BF16_RB };
 
 static int up32(int n) { return (n + 31) / 32 * 32; }
 
-/* scratch bytes for keys L, head dim hd: k, v^T, q, S, P, O */
+/* scratch bytes for keys L, head dim hd: k, v^T, q, then S, P, O (or the AMX flash kernel's
+ * S, O, P from S on: FATHOM_BF16_FLASH_BYTES, cpu_bf16.h) */
 static size_t need(int L, int hd) {
-    size_t Lp = (size_t)up32(L);
-    return 2 * Lp * hd * 2 + (size_t)RB * hd * 2 + (size_t)RB * Lp * 4 + (size_t)RB * Lp * 2 +
-           (size_t)RB * hd * 4 + 6 * 64;
+    size_t Lp = (size_t)up32(L), rows = (size_t)RB * Lp * 4 + (size_t)RB * Lp * 2 + (size_t)RB * hd * 4;
+    size_t flash = FATHOM_BF16_FLASH_BYTES(hd);
+    return 2 * Lp * hd * 2 + (size_t)RB * hd * 2 + (rows > flash ? rows : flash) + 6 * 64;
 }
 
 int fathom_cpu_attention_bf16_fits(int L, int hd) {
@@ -77,6 +79,8 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
         float *o = align64(pb + (size_t)RB * Lp);
         float zrow[32] = {0};
         const int fast = kern != FATHOM_CPU_BF16_PORTABLE; /* AVX512-BF16 conversions */
+        /* AMX: the flash kernel, its scratch from s on (need() counts it) */
+        const int amx = kern == FATHOM_CPU_BF16_AMX && fathom_cpu_attention_amx_built();
         fathom_bf16_mat km, vm;
         int packed = -1; /* (batch, head) whose k and v^T this scratch holds */
 #pragma omp for schedule(static)
@@ -96,6 +100,13 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
                 else if (fast) fathom_cpu_bf16_scale_avx512(qr, src, hd, scale);
                 else fathom_cpu_bf16_scale(qr, src, hd, scale);
             }
+            float *ob = out + ((size_t)(bh / heads) * L + q0) * D + (size_t)h * hd;
+            if (amx) { /* flash: scores in L1 tiles (cpu_attention_amx.c) */
+                for (int r0 = 0; r0 < rows; r0 += 32)
+                    fathom_cpu_attention_amx32(ob + (size_t)r0 * D, D, rows - r0 < 32 ? rows - r0 : 32,
+                                               qb + (size_t)r0 * hd, &km, &vm, L, s);
+                continue;
+            }
             fathom_cpu_gemm_bf16(kern, s, Lp, qb, &km, 0, L, rows);
             for (int r = 0; r < RB; r++) {
                 uint16_t *pr = pb + (size_t)r * Lp;
@@ -110,7 +121,6 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
                 /* the row's scores are spent: sr[0] keeps 1 / sum */
             }
             fathom_cpu_gemm_bf16(kern, o, hd, pb, &vm, 0, hd, rows);
-            float *ob = out + ((size_t)(bh / heads) * L + q0) * D + (size_t)h * hd;
             for (int r = 0; r < rows; r++) {
                 float inv = s[(size_t)r * Lp];
                 for (int d = 0; d < hd; d++) ob[(size_t)r * D + d] = o[(size_t)r * hd + d] * inv;

@@ -121,4 +121,17 @@ void fathom_cpu_gemm_bf16_taps_avx512(float *c, size_t ldc, const fathom_bf16_ta
 void fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
                                    const fathom_bf16_mat *w, int n0, int ncols, int M);
 
+/* Flash attention on AMX tiles (cpu_attention_amx.c) for 32 query rows q (32 x hd bf16, ld
+ * hd, scale applied, zero rows past `rows`) against km (keys x hd) and vm (v^T: hd x keys)
+ * packed as attention packs them (cpu_attention_bf16.c; hd = km->K, a multiple of 32):
+ * out rows r < rows (ld ldo) = softmax(q k^T) v. scratch: FATHOM_BF16_FLASH_BYTES(hd) bytes,
+ * 64-byte aligned. Call only where the AMX kernel is available and
+ * fathom_cpu_attention_amx_built() (0: this compiler has no AMX intrinsics). */
+#define FATHOM_BF16_FLASH_KB 128 /* keys per block */
+#define FATHOM_BF16_FLASH_BYTES(hd) ((size_t)32 * (6 * FATHOM_BF16_FLASH_KB + 4 * (size_t)(hd)))
+void fathom_cpu_attention_amx32(float *out, size_t ldo, int rows, const uint16_t *q,
+                                const fathom_bf16_mat *km, const fathom_bf16_mat *vm, int L,
+                                void *scratch);
+int fathom_cpu_attention_amx_built(void);
+
 #endif

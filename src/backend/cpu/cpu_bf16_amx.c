@@ -14,21 +14,13 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #include <immintrin.h>
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_cfg;
+#include "backend/cpu/cpu_amx_tiles.h"
 
 /* A's rows for tap t at a->a + toff[t] (cpu_bf16.h); a plain GEMM is one tap of kt = Kp */
 __attribute__((target("amx-tile,amx-bf16"))) void
 fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
                               const fathom_bf16_mat *w, int n0, int ncols, int M) {
-    tile_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
+    fathom_amx_config();
     const int Kp = w->Kp, kt = a->kt, ntaps = Kp / kt;
     const size_t sa = a->lda * sizeof(uint16_t);
     float buf[32 * 32] __attribute__((aligned(64)));
@@ -44,25 +36,13 @@ fathom_cpu_gemm_bf16_taps_amx(float *c, size_t ldc, const fathom_bf16_taps *a,
             _tile_zero(3);
             for (int t = 0; t < ntaps; t++) {
                 const uint16_t *a0 = am + a->toff[t], *a1 = a0 + 16 * a->lda;
-                for (int k = 0; k < kt; k += 32, b += 32 * 32) {
-                    _tile_loadd(6, b, 128);
-                    _tile_loadd(4, a0 + k, sa);
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_loadd(7, b + 32, 128);
-                    _tile_dpbf16ps(1, 4, 7);
-                    _tile_loadd(5, a1 + k, sa);
-                    _tile_dpbf16ps(2, 5, 6);
-                    _tile_dpbf16ps(3, 5, 7);
-                }
+                for (int k = 0; k < kt; k += 32, b += 32 * 32) fathom_amx_bf16_2x2(a0 + k, a1 + k, sa, b);
             }
             int whole = mv == 32 && nv == 32;
             float *d = whole ? c + (size_t)m * ldc + j : buf;
             size_t ld = whole ? ldc * sizeof(float) : 128;
             size_t half = whole ? 16 * ldc : 16 * 32;
-            _tile_stored(0, d, ld);
-            _tile_stored(1, d + 16, ld);
-            _tile_stored(2, d + half, ld);
-            _tile_stored(3, d + half + 16, ld);
+            fathom_amx_store_2x2(d, d + half, ld);
             if (!whole)
                 for (int r = 0; r < mv; r++)
                     memcpy(c + (size_t)(m + r) * ldc + j, buf + r * 32, (size_t)nv * sizeof(float));
