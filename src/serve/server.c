@@ -1,7 +1,7 @@
 /* server.c - start and stop of `fathom serve`: engine, stages, HTTP. The stop order makes
  * shutdown bounded: set stop (every wait in the stages is <= 0.2 s and every libavformat call
  * has an interrupt callback), close WebSockets with close frames, join the stages, then stop
- * the HTTP daemon (MJPEG streams end within one wait). */
+ * the HTTP daemon (running requests finish, MJPEG streams end). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +36,9 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
     pthread_mutex_init(&s->stats_mu, NULL);
+    pthread_mutex_init(&s->job_mu, NULL);
+    pthread_cond_init(&s->job_cv, NULL);
+    pthread_mutex_init(&s->mj_mu, NULL);
     sv_queue_init(&s->prep);
     sv_queue_init(&s->in);
     sv_queue_init(&s->post);
@@ -125,5 +128,8 @@ void sv_server_free(sv_server **ps) {
     pthread_mutex_destroy(&s->gov_mu);
     pthread_mutex_destroy(&s->cl_mu);
     pthread_mutex_destroy(&s->stats_mu);
+    pthread_mutex_destroy(&s->job_mu);
+    pthread_cond_destroy(&s->job_cv);
+    pthread_mutex_destroy(&s->mj_mu);
     free(s);
 }
