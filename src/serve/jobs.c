@@ -6,6 +6,8 @@
  * Stopping (sv_jobs_stop, before MHD_stop_daemon, which refuses suspended connections): jobs
  * not yet started run with cancel set (they answer 503 at once), the running ones finish,
  * every connection is resumed, and the threads are joined. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <microhttpd.h>
@@ -45,6 +47,7 @@ int sv_jobs_start(sv_server *s) {
     for (int i = 0; i < SV_JOB_THREADS; i++) {
         if (pthread_create(&s->th_jobs[i], NULL, jobs_main, s) != 0) return -1;
         s->n_job_threads = i + 1;
+        pthread_setname_np(s->th_jobs[i], "sv-job");
     }
     return 0;
 }
