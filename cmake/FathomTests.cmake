@@ -23,3 +23,9 @@ endif()
 if(TEST serve/test_serve_protocols)
   set_property(TEST serve/test_serve_protocols APPEND PROPERTY LABELS nosan)
 endif()
+
+# 30 bursts of 50 WebSocket clients against the real binary: a regression test for a race
+# inside libmicrohttpd (not fathom's code, so ASan adds no coverage, only 20-40 s of run time)
+if(TEST serve/test_serve_burst)
+  set_property(TEST serve/test_serve_burst APPEND PROPERTY LABELS nosan)
+endif()

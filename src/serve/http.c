@@ -1,5 +1,14 @@
-/* http.c - the HTTP front (libmicrohttpd, one thread per connection): authentication, routing,
- * limits, and the request/response endpoints. Streams live in ws.c (WebSocket) and mjpeg.c.
+/* http.c - the HTTP front (libmicrohttpd): authentication, routing, limits, and the
+ * request/response endpoints. Streams live in ws.c (WebSocket) and mjpeg.c.
+ *
+ * libmicrohttpd runs a small pool of polling threads, each serving many connections, so
+ * nothing here may block: requests whose work may (POST /v1/depth, PATCH /v1/config) run as
+ * jobs (jobs.c) while their connection is suspended, and MJPEG streams suspend while they
+ * wait for a result. Not one thread per connection: libmicrohttpd 0.9.75 has a race there
+ * when an upgraded (WebSocket) connection is closed (MHD_upgrade_action writes the
+ * connection after its own thread may have let the daemon free it: heap corruption under
+ * bursts of WebSocket clients; fixed upstream in 0.9.76, commit a59760c5). With polling
+ * threads the daemon frees an upgraded connection only after MHD_upgrade_action is done.
  *
  * Every request passes the token check first when a token is set (Authorization: Bearer T or
  * ?token=T; constant-time compare), then the route table. Malformed or refused requests get a
@@ -22,16 +31,28 @@
 #include "core/status.h"
 #include "serve/priv.h"
 
+#define SV_HTTP_THREADS 4 /* libmicrohttpd's polling threads */
+
+enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
+
 typedef struct req {
     char *body;          /* owned: the upload so far */
     size_t n, cap;
     int too_big;         /* upload passed max_body: the rest is discarded, 413 at the end */
     int float32;         /* WebSocket dtype, read by the upgrade handler */
+    char ip[64], method[16], url[200]; /* for log lines (url cut) */
+    int job;             /* JOB_*: POST/PATCH work on a job thread, connection suspended */
+    fathom_output_format fmt;
+    unsigned code;       /* the answer, made here or by the job; sent by send_answer */
+    const char *ctype;   /* static */
+    char *out;           /* owned */
+    size_t out_len;
 } req;
 
 ssize_t sv_mjpeg_reader(void *cls, uint64_t pos, char *buf, size_t max); /* mjpeg.c */
 void sv_mjpeg_free(void *cls);
 void *sv_mjpeg_new(sv_server *s, int camera);
+void sv_mjpeg_set_conn(void *cls, struct MHD_Connection *conn);
 
 static void client_ip(struct MHD_Connection *conn, char *buf, size_t cap) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -55,21 +76,38 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
     return ok;
 }
 
-/* A 4xx/5xx with a JSON error body and a log line. */
-static enum MHD_Result fail(sv_server *s, struct MHD_Connection *conn, unsigned code,
-                            const char *method, const char *url, const char *msg) {
-    char ip[64];
-    client_ip(conn, ip, sizeof ip);
-    fathom_log(FATHOM_LOG_WARN, "http %u %s %s from %s: %s", code, method, url, ip, msg);
+/* The answer q will send: data (copied, or taken when own) with its type and code. */
+static void answer(req *q, unsigned code, const char *ctype, char *data, size_t len, int own) {
+    free(q->out);
+    q->code = code;
+    q->ctype = ctype;
+    q->out = own ? data : malloc(len ? len : 1);
+    if (q->out && !own) memcpy(q->out, data, len);
+    q->out_len = q->out ? len : 0;
+    if (!q->out) q->code = 500;
+}
+
+/* A 4xx/5xx answer with a JSON error body, and a log line. Callable on a job thread. */
+static void answer_fail(sv_server *s, req *q, unsigned code, const char *msg) {
+    fathom_log(FATHOM_LOG_WARN, "http %u %s %s from %s: %s", code, q->method, q->url, q->ip, msg);
     if (code == 401) atomic_fetch_add(&s->n_unauth, 1);
     else atomic_fetch_add(&s->n_bad_requests, 1);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
     char *j = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    enum MHD_Result r = reply(conn, code, "application/json", j ? j : "{}", j ? strlen(j) : 2);
-    free(j);
-    return r;
+    if (j) answer(q, code, "application/json", j, strlen(j), 1);
+    else answer(q, code, "application/json", "{}", 2, 0);
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *conn, req *q) {
+    return reply(conn, q->code, q->ctype, q->out ? q->out : "", q->out_len);
+}
+
+static enum MHD_Result fail(sv_server *s, struct MHD_Connection *conn, req *q, unsigned code,
+                            const char *msg) {
+    answer_fail(s, q, code, msg);
+    return send_answer(conn, q);
 }
 
 static int token_ok(sv_server *s, struct MHD_Connection *conn) {
@@ -97,24 +135,23 @@ static void upgrade_cb(void *cls, struct MHD_Connection *conn, void *con_cls, co
     sv_ws_start_client(s, urh, sock, extra, n_extra, q ? q->float32 : 0);
 }
 
-static enum MHD_Result websocket(sv_server *s, struct MHD_Connection *conn, req *q,
-                                 const char *method, const char *url) {
+static enum MHD_Result websocket(sv_server *s, struct MHD_Connection *conn, req *q) {
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
     const char *ver = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
     if (!header_has(conn, "Upgrade", "websocket") || !header_has(conn, "Connection", "upgrade") || !key)
-        return fail(s, conn, 400, method, url, "WebSocket upgrade expected (Upgrade: websocket)");
+        return fail(s, conn, q, 400, "WebSocket upgrade expected (Upgrade: websocket)");
     if (!ver || strcmp(ver, "13") != 0)
-        return fail(s, conn, 426, method, url, "Sec-WebSocket-Version 13 required");
+        return fail(s, conn, q, 426, "Sec-WebSocket-Version 13 required");
     const char *dt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dtype");
     if (dt && strcmp(dt, "uint16") && strcmp(dt, "float32"))
-        return fail(s, conn, 400, method, url, "dtype must be uint16 or float32");
+        return fail(s, conn, q, 400, "dtype must be uint16 or float32");
     q->float32 = dt && !strcmp(dt, "float32");
     sv_config cfg;
     sv_get_config(s, &cfg);
     if (atomic_fetch_add(&s->n_ws, 1) + atomic_load(&s->n_mjpeg) >= cfg.max_clients) {
         atomic_fetch_sub(&s->n_ws, 1);
         atomic_fetch_add(&s->n_rejected_clients, 1);
-        return fail(s, conn, 503, method, url, "too many streaming clients (max_clients)");
+        return fail(s, conn, q, 503, "too many streaming clients (max_clients)");
     }
     char buf[256];
     snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
@@ -135,17 +172,16 @@ static enum MHD_Result websocket(sv_server *s, struct MHD_Connection *conn, req 
     return ok;
 }
 
-static enum MHD_Result mjpeg(sv_server *s, struct MHD_Connection *conn, const char *method,
-                             const char *url) {
+static enum MHD_Result mjpeg(sv_server *s, struct MHD_Connection *conn, req *q) {
     const char *view = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "view");
     if (view && strcmp(view, "depth") && strcmp(view, "camera"))
-        return fail(s, conn, 400, method, url, "view must be depth or camera");
+        return fail(s, conn, q, 400, "view must be depth or camera");
     sv_config cfg;
     sv_get_config(s, &cfg);
     if (atomic_fetch_add(&s->n_mjpeg, 1) + atomic_load(&s->n_ws) >= cfg.max_clients) {
         atomic_fetch_sub(&s->n_mjpeg, 1);
         atomic_fetch_add(&s->n_rejected_clients, 1);
-        return fail(s, conn, 503, method, url, "too many streaming clients (max_clients)");
+        return fail(s, conn, q, 503, "too many streaming clients (max_clients)");
     }
     void *st = sv_mjpeg_new(s, view && !strcmp(view, "camera"));
     struct MHD_Response *r =
@@ -157,6 +193,7 @@ static enum MHD_Result mjpeg(sv_server *s, struct MHD_Connection *conn, const ch
         else atomic_fetch_sub(&s->n_mjpeg, 1);
         return MHD_NO;
     }
+    sv_mjpeg_set_conn(st, conn); /* it suspends the connection while it waits */
     MHD_add_response_header(r, "Content-Type", "multipart/x-mixed-replace; boundary=fathomframe");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -181,13 +218,12 @@ static int depth_format(struct MHD_Connection *conn, fathom_output_format *out) 
     return 1;
 }
 
-/* Depth for the uploaded image, encoded by the same writer `fathom run` uses. */
-static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req *q,
-                                  const char *method, const char *url) {
-    fathom_output_format fmt;
-    if (!depth_format(conn, &fmt))
-        return fail(s, conn, 400, method, url, "format must be npy, png16 or color");
-    if (q->n == 0) return fail(s, conn, 400, method, url, "empty body: send the image bytes");
+/* Depth for the uploaded image, encoded by the same writer `fathom run` uses. A job (the
+ * engine is shared with the live stream: it may wait for a frame, then runs a forward pass). */
+static void depth_job(sv_server *s, void *arg, int cancel) {
+    req *q = arg;
+    q->job = JOB_DONE;
+    if (cancel) return answer_fail(s, q, 503, "server shutting down");
     sv_config cfg;
     sv_get_config(s, &cfg);
     float *depth = NULL;
@@ -202,7 +238,7 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
                         : (st == FATHOM_ERR_FORMAT || st == FATHOM_ERR_UNSUPPORTED ||
                            st == FATHOM_ERR_INVALID_ARG || st == FATHOM_ERR_SHAPE)
                             ? 400 : 500;
-        return fail(s, conn, code, method, url, msg);
+        return answer_fail(s, q, code, msg);
     }
     fathom_write_opts wo;
     memset(&wo, 0, sizeof wo);
@@ -212,13 +248,12 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
     const char *tmpdir = getenv("TMPDIR");
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/fathom-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    enum MHD_Result r;
     if (!mkdtemp(dir)) {
         free(depth);
-        return fail(s, conn, 500, method, url, "cannot create a temporary folder");
+        return answer_fail(s, q, 500, "cannot create a temporary folder");
     }
-    snprintf(path, sizeof path, "%s/depth.%s", dir, fathom_output_ext(fmt));
-    st = fathom_depth_write(path, fmt, depth, h, w, &wo);
+    snprintf(path, sizeof path, "%s/depth.%s", dir, fathom_output_ext(q->fmt));
+    st = fathom_depth_write(path, q->fmt, depth, h, w, &wo);
     free(depth);
     FILE *fp = st == FATHOM_OK ? fopen(path, "rb") : NULL;
     char *data = NULL;
@@ -233,33 +268,33 @@ static enum MHD_Result depth_post(sv_server *s, struct MHD_Connection *conn, req
     if (fp) fclose(fp);
     unlink(path);
     rmdir(dir);
-    if (!data) {
-        r = fail(s, conn, 500, method, url, st != FATHOM_OK ? fathom_last_error() : "cannot read the result back");
-    } else {
-        r = reply(conn, 200, fmt == FATHOM_OUT_NPY ? "application/x-npy" : "image/png", data, (size_t)len);
-    }
-    free(data);
-    return r;
+    if (!data)
+        return answer_fail(s, q, 500, st != FATHOM_OK ? fathom_last_error() : "cannot read the result back");
+    answer(q, 200, q->fmt == FATHOM_OUT_NPY ? "application/x-npy" : "image/png", data, (size_t)len, 1);
 }
 
-static enum MHD_Result config_patch(sv_server *s, struct MHD_Connection *conn, req *q,
-                                    const char *method, const char *url) {
+/* PATCH /v1/config: a job (a "model" change loads the model). */
+static void config_job(sv_server *s, void *arg, int cancel) {
+    req *q = arg;
+    q->job = JOB_DONE;
+    if (cancel) return answer_fail(s, q, 503, "server shutting down");
     char err[300];
     int rc = sv_patch_config(s, q->body ? q->body : "", q->n, err, sizeof err);
+    if (rc != 0) return answer_fail(s, q, (unsigned)rc, err);
+    fathom_log(FATHOM_LOG_INFO, "config changed by %s: %.*s", q->ip, (int)(q->n < 400 ? q->n : 400), q->body);
     sv_config cur;
     sv_get_config(s, &cur);
     char *j = sv_config_to_json(&cur);
-    enum MHD_Result r;
-    if (rc != 0) {
-        r = fail(s, conn, rc, method, url, err);
-    } else {
-        char ip[64];
-        client_ip(conn, ip, sizeof ip);
-        fathom_log(FATHOM_LOG_INFO, "config changed by %s: %.*s", ip, (int)(q->n < 400 ? q->n : 400), q->body);
-        r = reply(conn, 200, "application/json", j ? j : "{}", j ? strlen(j) : 2);
-    }
-    free(j);
-    return r;
+    if (j) answer(q, 200, "application/json", j, strlen(j), 1);
+    else answer(q, 200, "application/json", "{}", 2, 0);
+}
+
+/* Run a POST/PATCH's work as a job: the handler is called again when it is done. */
+static enum MHD_Result start_job(sv_server *s, struct MHD_Connection *conn, req *q, sv_job_fn fn) {
+    q->job = JOB_RUNNING;
+    if (sv_job_submit(s, conn, fn, q) == 0) return MHD_YES;
+    q->job = JOB_NONE;
+    return fail(s, conn, q, 503, "server shutting down");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -274,21 +309,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         q = calloc(1, sizeof *q); /* owned by the connection; freed in completed() */
         if (!q) return MHD_NO;
         *con_cls = q;
+        client_ip(conn, q->ip, sizeof q->ip);
+        snprintf(q->method, sizeof q->method, "%s", method);
+        snprintf(q->url, sizeof q->url, "%s", url);
         if (!token_ok(s, conn))
-            return fail(s, conn, 401, method, url, "missing or wrong token (Authorization: Bearer T or ?token=T)");
+            return fail(s, conn, q, 401, "missing or wrong token (Authorization: Bearer T or ?token=T)");
         if (is_post || is_patch) {
             sv_config cfg;
             sv_get_config(s, &cfg);
             size_t limit = is_patch ? 64 * 1024 : cfg.max_body;
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
             if (cl && strtoull(cl, NULL, 10) > limit)
-                return fail(s, conn, 413, method, url, "request body over the limit (max_body)");
+                return fail(s, conn, q, 413, "request body over the limit (max_body)");
             if ((is_post && strcmp(url, "/v1/depth")) || (is_patch && strcmp(url, "/v1/config")))
-                return fail(s, conn, strcmp(url, "/v1/depth") && strcmp(url, "/v1/config") ? 404 : 405,
-                            method, url, "no such endpoint for this method");
+                return fail(s, conn, q, strcmp(url, "/v1/depth") && strcmp(url, "/v1/config") ? 404 : 405,
+                            "no such endpoint for this method");
             return MHD_YES; /* the body follows */
         }
     }
+    if (q->job == JOB_DONE) return send_answer(conn, q); /* resumed after its job */
+    if (q->job == JOB_RUNNING) return MHD_YES;
     if (*upload_size) { /* a chunk of the body */
         sv_config cfg;
         sv_get_config(s, &cfg);
@@ -314,14 +354,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (q->too_big) return fail(s, conn, 413, method, url, "request body over the limit (max_body)");
-    if (is_post) return depth_post(s, conn, q, method, url);
-    if (is_patch) return config_patch(s, conn, q, method, url);
-    if (!is_get) return fail(s, conn, 405, method, url, "method not allowed");
+    if (q->too_big) return fail(s, conn, q, 413, "request body over the limit (max_body)");
+    if (is_post) {
+        if (!depth_format(conn, &q->fmt))
+            return fail(s, conn, q, 400, "format must be npy, png16 or color");
+        if (q->n == 0) return fail(s, conn, q, 400, "empty body: send the image bytes");
+        return start_job(s, conn, q, depth_job);
+    }
+    if (is_patch) return start_job(s, conn, q, config_job);
+    if (!is_get) return fail(s, conn, q, 405, "method not allowed");
     if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
         return reply(conn, 200, "text/html; charset=utf-8", sv_viewer_html, sv_viewer_html_len);
-    if (!strcmp(url, "/v1/stream")) return websocket(s, conn, q, method, url);
-    if (!strcmp(url, "/v1/mjpeg")) return mjpeg(s, conn, method, url);
+    if (!strcmp(url, "/v1/stream")) return websocket(s, conn, q);
+    if (!strcmp(url, "/v1/mjpeg")) return mjpeg(s, conn, q);
     if (!strcmp(url, "/v1/config")) {
         sv_config cfg;
         sv_get_config(s, &cfg);
@@ -339,13 +384,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         free(t);
         return r;
     }
-    return fail(s, conn, 404, method, url, "no such endpoint");
+    return fail(s, conn, q, 404, "no such endpoint");
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
     req *q = *con_cls;
-    if (q) free(q->body);
+    if (q) free(q->body), free(q->out);
     free(q);
     *con_cls = NULL;
 }
@@ -362,8 +407,8 @@ int sv_http_start(sv_server *s) {
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
     const char *host = !strcmp(s->p.host, "localhost") ? "127.0.0.1" : s->p.host;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
@@ -380,9 +425,17 @@ int sv_http_start(sv_server *s) {
         fathom_fail(FATHOM_ERR_INVALID_ARG, "listen address '%s' is not an IPv4 or IPv6 address or localhost", s->p.host);
         return -1;
     }
+    if (sv_jobs_start(s) != 0) {
+        fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the HTTP job threads");
+        return -1;
+    }
     s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, handler, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)(s->cfg.max_clients + 32), MHD_OPTION_CONNECTION_TIMEOUT,
+                              /* split evenly over the threads, which accept unevenly: the
+                                 streaming limit is max_clients, checked per request */
+                              (unsigned)(s->cfg.max_clients + 32) * SV_HTTP_THREADS,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SV_HTTP_THREADS,
+                              MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->mhd) {
         fathom_fail(FATHOM_ERR_IO, "cannot listen on %s:%d (address in use or not local?)", s->p.host, s->p.port);
@@ -393,7 +446,11 @@ int sv_http_start(sv_server *s) {
     return 0;
 }
 
+/* libmicrohttpd refuses to stop with a suspended connection (other than an upgraded one):
+ * every job is answered and every MJPEG stream ended first. */
 void sv_http_stop(sv_server *s) {
+    sv_jobs_stop(s);
+    sv_mjpeg_close_all(s);
     if (s->mhd) MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
 }

@@ -1,7 +1,9 @@
 /* mjpeg.c - MJPEG sink GET /v1/mjpeg (?view=depth|camera): multipart/x-mixed-replace of JPEGs
- * for any player or <img> tag. Runs in the connection's own MHD thread: it blocks only that
- * thread while it waits for the next result, and takes the newest one when its client is
- * ready again, so a slow client skips frames (counted) and never delays the others. */
+ * for any player or <img> tag. Runs on a libmicrohttpd polling thread, which serves other
+ * connections too, so it never waits there: with no new result its connection is suspended
+ * and put on a wait list, and the post stage resumes the whole list on the next result. It
+ * takes the newest result when its client is ready again, so a slow client skips frames
+ * (counted) and never delays the others. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 
 typedef struct mj_state {
     sv_server *s;
+    struct MHD_Connection *conn; /* the stream's connection (set before the first read) */
+    struct mj_state *wait_next;  /* on s->mj_wait while suspended */
     int camera;        /* 1: the source image, 0: colorized depth */
     uint64_t seen;
     sv_frame *f;       /* owned reference to the frame being sent */
@@ -32,6 +36,30 @@ void *sv_mjpeg_new(sv_server *s, int camera) {
     return m;
 }
 
+void sv_mjpeg_set_conn(void *cls, struct MHD_Connection *conn) { ((mj_state *)cls)->conn = conn; }
+
+/* Every waiting stream back to its polling thread. Caller holds mj_mu. */
+static void resume_all(sv_server *s) {
+    for (mj_state *m; (m = s->mj_wait);) {
+        s->mj_wait = m->wait_next;
+        m->wait_next = NULL;
+        MHD_resume_connection(m->conn);
+    }
+}
+
+void sv_mjpeg_notify(sv_server *s) {
+    pthread_mutex_lock(&s->mj_mu);
+    resume_all(s);
+    pthread_mutex_unlock(&s->mj_mu);
+}
+
+void sv_mjpeg_close_all(sv_server *s) {
+    pthread_mutex_lock(&s->mj_mu);
+    s->mj_closed = 1;
+    resume_all(s);
+    pthread_mutex_unlock(&s->mj_mu);
+}
+
 void sv_mjpeg_free(void *cls) {
     mj_state *m = cls;
     atomic_fetch_sub(&m->s->n_mjpeg, 1);
@@ -43,10 +71,23 @@ ssize_t sv_mjpeg_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     mj_state *m = cls;
     sv_server *s = m->s;
     while (!m->f) {
-        if (atomic_load(&s->stop)) return MHD_CONTENT_READER_END_OF_STREAM;
         uint64_t before = m->seen;
-        sv_frame *f = sv_slot_wait(&s->out, &m->seen, 0.2, &s->stop);
-        if (!f) continue;
+        /* checked under mj_mu: a result put after this check resumes us (the post stage
+         * puts, then takes mj_mu to resume), and no stream is suspended after close_all */
+        pthread_mutex_lock(&s->mj_mu);
+        if (s->mj_closed || atomic_load(&s->stop)) {
+            pthread_mutex_unlock(&s->mj_mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        sv_frame *f = sv_slot_wait(&s->out, &m->seen, 0, NULL);
+        if (!f) {
+            m->wait_next = s->mj_wait;
+            s->mj_wait = m;
+            MHD_suspend_connection(m->conn);
+            pthread_mutex_unlock(&s->mj_mu);
+            return 0; /* nothing yet: called again once resumed */
+        }
+        pthread_mutex_unlock(&s->mj_mu);
         if (before && m->seen > before + 1) atomic_fetch_add(&s->n_drop_mjpeg, m->seen - before - 1);
         sv_config cfg;
         sv_get_config(s, &cfg);

@@ -1,8 +1,8 @@
 /* post.c - the post stage: the analyser's network output -> depth at the frame's size and its
- * min..max -> the sinks' slot, the recording / stream queue and the WebSocket wakeups. On its
- * own thread so the analyser's next forward pass runs beside it (as `fathom run`'s write
- * stage does); the sinks' encodings (uint16, colormap, JPEG) are made once per frame, lazily,
- * by the first sink that needs them (frame.c). */
+ * min..max -> the sinks' slot, the recording / stream queue and the WebSocket and MJPEG
+ * wakeups. On its own thread so the analyser's next forward pass runs beside it (as
+ * `fathom run`'s write stage does); the sinks' encodings (uint16, colormap, JPEG) are made
+ * once per frame, lazily, by the first sink that needs them (frame.c). */
 #include <stdlib.h>
 
 #include "media/normalize.h"
@@ -33,6 +33,7 @@ void *sv_post_main(void *arg) {
         if (cfg.record[0] || cfg.output_url[0]) sv_outputs_push(s, f);
         sv_frame_unref(&f);
         sv_ws_notify_all(s);
+        sv_mjpeg_notify(s);
     }
     return NULL;
 }

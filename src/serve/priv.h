@@ -115,6 +115,7 @@ typedef struct sv_ws_client sv_ws_client;
 enum { SV_STAGE_DECODE, SV_STAGE_PREPARE, SV_STAGE_ENGINE, SV_STAGE_POST, SV_STAGES };
 
 #define SV_OUTQ 8 /* results waiting for the recording / stream encoders */
+#define SV_JOB_THREADS 2 /* threads for blocking requests (jobs.c): a model load beside a POST */
 
 struct fathom_server {
     sv_params p;
@@ -153,6 +154,17 @@ struct fathom_server {
 
     struct MHD_Daemon *mhd;
     int port;
+    /* requests whose work may block, run off the polling threads (jobs.c) */
+    pthread_mutex_t job_mu;
+    pthread_cond_t job_cv;
+    struct sv_job *job_head;             /* owned: a list, oldest first */
+    int jobs_closed;                     /* stopping: new jobs are refused */
+    pthread_t th_jobs[SV_JOB_THREADS];
+    int n_job_threads;
+    /* MJPEG streams waiting for the next result, suspended (mjpeg.c) */
+    pthread_mutex_t mj_mu;
+    struct mj_state *mj_wait;            /* borrowed: each owned by its MHD response */
+    int mj_closed;                       /* stopping: streams end instead of waiting */
 
     pthread_mutex_t cl_mu;               /* guards ws */
     struct sv_ws_hub *ws;                /* owned: the WebSocket loop (ws.c), from the first
@@ -225,6 +237,18 @@ fathom_status sv_depth_image(sv_server *s, const void *data, size_t size, int in
 /* Sinks */
 int sv_http_start(sv_server *s);                     /* http.c; 0 or -1 (error set) */
 void sv_http_stop(sv_server *s);
+
+/* Blocking work for a request, off the HTTP polling threads (jobs.c). fn runs on a job
+ * thread (cancel: the server is stopping, answer at once) while conn is suspended; conn is
+ * resumed after it. */
+struct MHD_Connection;
+typedef void (*sv_job_fn)(sv_server *s, void *arg, int cancel);
+int sv_jobs_start(sv_server *s);                     /* 0, or -1 (some threads missing) */
+int sv_job_submit(sv_server *s, struct MHD_Connection *conn, sv_job_fn fn, void *arg); /* 0/-1 */
+void sv_jobs_stop(sv_server *s);                     /* runs or cancels every job, joins */
+/* MJPEG streams (mjpeg.c): a new result resumes those waiting; close ends them all. */
+void sv_mjpeg_notify(sv_server *s);
+void sv_mjpeg_close_all(sv_server *s);
 void sv_ws_start_client(sv_server *s, void *urh, int sock, const char *extra, size_t n_extra,
                         int float32);               /* ws.c */
 void sv_ws_notify_all(sv_server *s);                 /* a new result is in s->out: one wakeup */

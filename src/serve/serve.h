@@ -2,12 +2,13 @@
  *
  * DESIGN: three stages joined by latest-frame-wins slots, so a slow stage drops stale frames
  * (counted) instead of building a queue and latency stays bounded:
- *   source thread (libavformat: files, streams, /dev/video*) -> slot -> analyser thread (the
- *   engine; also lent to POST /v1/depth under a mutex) -> slot -> sinks (one thread per
- *   WebSocket client, one MHD connection thread per MJPEG client), each taking the newest
- *   result when it is ready, so a slow client loses frames and never stalls anyone else.
- * HTTP is libmicrohttpd (thread per connection); WebSocket framing is wslay on the socket MHD
- * hands over after the upgrade. Settings live in one sv_config guarded by a mutex; every
+ *   source thread (libavformat: files, streams, /dev/video*) -> prepare -> analyser thread
+ *   (the engine; also lent to POST /v1/depth under a mutex) -> post thread -> slot -> sinks
+ *   (one loop thread for every WebSocket client; MJPEG streams on libmicrohttpd's polling
+ *   threads, suspended between results), each taking the newest result when it is ready, so
+ *   a slow client loses frames and never stalls anyone else.
+ * HTTP is libmicrohttpd (a pool of polling threads; blocking requests run as jobs, jobs.c);
+ * WebSocket framing is wslay on the socket MHD hands over after the upgrade. Settings live in one sv_config guarded by a mutex; every
  * stage reads a snapshot per frame, which is how live changes apply without restarts. */
 #ifndef FATHOM_SERVE_SERVE_H
 #define FATHOM_SERVE_SERVE_H

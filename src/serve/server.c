@@ -1,7 +1,9 @@
 /* server.c - start and stop of `fathom serve`: engine, stages, HTTP. The stop order makes
  * shutdown bounded: set stop (every wait in the stages is <= 0.2 s and every libavformat call
  * has an interrupt callback), close WebSockets with close frames, join the stages, then stop
- * the HTTP daemon (MJPEG streams end within one wait). */
+ * the HTTP daemon (running requests finish, MJPEG streams end). */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,9 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
     pthread_mutex_init(&s->gov_mu, NULL);
     pthread_mutex_init(&s->cl_mu, NULL);
     pthread_mutex_init(&s->stats_mu, NULL);
+    pthread_mutex_init(&s->job_mu, NULL);
+    pthread_cond_init(&s->job_cv, NULL);
+    pthread_mutex_init(&s->mj_mu, NULL);
     sv_queue_init(&s->prep);
     sv_queue_init(&s->in);
     sv_queue_init(&s->post);
@@ -58,26 +63,31 @@ fathom_status sv_server_start(const sv_params *p, sv_server **out) {
         goto fail;
     }
     s->have_analyser_th = 1;
+    pthread_setname_np(s->th_analyser, "sv-analyser"); /* per-thread CPU in top -H, perf, the benchmark */
     if (pthread_create(&s->th_post, NULL, sv_post_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the post thread");
         goto fail;
     }
     s->have_post_th = 1;
+    pthread_setname_np(s->th_post, "sv-post");
     if (pthread_create(&s->th_outputs, NULL, sv_outputs_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the outputs thread");
         goto fail;
     }
     s->have_outputs_th = 1;
+    pthread_setname_np(s->th_outputs, "sv-outputs");
     if (pthread_create(&s->th_prepare, NULL, sv_prepare_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the prepare thread");
         goto fail;
     }
     s->have_prepare_th = 1;
+    pthread_setname_np(s->th_prepare, "sv-prepare");
     if (pthread_create(&s->th_source, NULL, sv_source_main, s) != 0) {
         st = fathom_fail(FATHOM_ERR_INTERNAL, "serve: cannot start the source thread");
         goto fail;
     }
     s->have_source_th = 1;
+    pthread_setname_np(s->th_source, "sv-source");
     *out = s;
     return FATHOM_OK;
 fail:;
@@ -125,5 +135,8 @@ void sv_server_free(sv_server **ps) {
     pthread_mutex_destroy(&s->gov_mu);
     pthread_mutex_destroy(&s->cl_mu);
     pthread_mutex_destroy(&s->stats_mu);
+    pthread_mutex_destroy(&s->job_mu);
+    pthread_cond_destroy(&s->job_cv);
+    pthread_mutex_destroy(&s->mj_mu);
     free(s);
 }

@@ -11,6 +11,7 @@
  * per client (on 2 cores, 50 threads woken per result queue for the CPU with the pipeline). Text messages from the client are settings patches (the same
  * JSON as PATCH /v1/config), applied on a control thread so a model switch does not pause the
  * stream; the reply is the new settings or an error, never a disconnect. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -392,6 +393,8 @@ static int hub_start(sv_server *s) {
     s->ws = h;
     h->have_th = h->efd >= 0 && pthread_create(&h->th, NULL, loop_main, h) == 0;
     h->have_ctl = h->have_th && pthread_create(&h->th_ctl, NULL, control_main, h) == 0;
+    if (h->have_th) pthread_setname_np(h->th, "sv-ws-loop");
+    if (h->have_ctl) pthread_setname_np(h->th_ctl, "sv-ws-control");
     if (!h->have_th || !h->have_ctl) h->closed = 1;
     return h->closed ? -1 : 0;
 }

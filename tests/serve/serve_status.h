@@ -1,5 +1,6 @@
-/* serve_status.h - for the serve C tests: frames analysed so far, from GET /v1/status on
- * 127.0.0.1:port over a plain socket (-1 when it does not answer). Header-only. */
+/* serve_status.h - for the serve C tests: their server parameters, frames analysed so far
+ * (GET /v1/status on 127.0.0.1:port over a plain socket; -1 when it does not answer) and a raw
+ * WebSocket client. Header-only. */
 #ifndef FATHOM_TEST_SERVE_STATUS_H
 #define FATHOM_TEST_SERVE_STATUS_H
 
@@ -9,6 +10,19 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+
+#include "fathom.h"
+
+/* Model m with settings c, one engine thread, a free port, nothing downloaded. */
+static inline fathom_serve_params serve_test_params(fathom_model *m, fathom_serve_config *c) {
+    fathom_serve_params p = fathom_serve_default_params();
+    p.model = m;
+    p.engine.threads = 1;
+    p.port = 0;
+    p.config = c;
+    p.offline = 1;
+    return p;
+}
 
 static inline long long serve_analysed(int port) {
     static _Thread_local char buf[1 << 16];

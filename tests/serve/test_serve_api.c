@@ -70,12 +70,7 @@ static void test_cycles(void **state) {
     assert_int_equal(fathom_serve_config_set(c, "source", tu_golden_file("tiny-hf/input.png")), FATHOM_OK);
     assert_int_equal(fathom_serve_config_set(c, "loop", "true"), FATHOM_OK);
     assert_int_equal(fathom_serve_config_set(c, "input_size", "56"), FATHOM_OK);
-    fathom_serve_params p = fathom_serve_default_params();
-    p.model = m;
-    p.engine.threads = 1;
-    p.port = 0;
-    p.config = c;
-    p.offline = 1;
+    fathom_serve_params p = serve_test_params(m, c);
     const char *env = getenv("FATHOM_SERVE_CYCLES");
     int n = env ? atoi(env) : 50, base = -1;
     for (int i = 0; i < n; i++) {

@@ -91,12 +91,7 @@ static void test_switch(void **state) {
     char *dir = tu_mkdtemp();
     snprintf(j.dir, sizeof j.dir, "%s", dir);
     fathom_serve_config *c = settings(&j, "", "");
-    fathom_serve_params p = fathom_serve_default_params();
-    p.model = m;
-    p.engine.threads = 1;
-    p.port = 0;
-    p.config = c;
-    p.offline = 1;
+    fathom_serve_params p = serve_test_params(m, c);
     if (fathom_serve_start(&p, &j.s) != FATHOM_OK) fail_msg("%s", fathom_last_error());
     int port = fathom_serve_port(j.s);
     reader rd[2];
