@@ -384,6 +384,17 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     FATHOM_TRY(fathom_chunk_input_stamp(input, &bytes, &mtime));
     /* outputs checked before the work folder is touched (a same-named video keeps its own) */
     FATHOM_TRY(check_outputs(params, vo, input, ctx->stem));
+    { /* temporaries of a merge that died (kill -9) in the outputs it writes: OUTDIR (the
+       * archive) and the frame sequence folder. The chunk jobs clean only their own chunk
+       * folders, so nothing else removes these before the resumed merge writes beside them */
+        char seq[4200];
+        snprintf(seq, sizeof seq, "%s/%s", params->outdir, ctx->stem);
+        size_t stale = fathom_atomic_clean_stale(params->outdir, 0) +
+                       (vo->seq_formats ? fathom_atomic_clean_stale(seq, 0) : 0);
+        if (stale)
+            fathom_log(FATHOM_LOG_WARN, "%s: removed %zu temporary file%s left by runs that died",
+                       params->outdir, stale, stale == 1 ? "" : "s");
+    }
     const int overlap = fathom_chunk_overlap(vo, ctx->metric, ctx->video, co->overlap);
     fathom_chunk_manifest *man = &ctx->man;
     fathom_status s = co->resume ? fathom_chunk_manifest_load(ctx->mpath, man) : FATHOM_ERR_NOT_FOUND;

@@ -134,6 +134,12 @@ echo "  killed with $mdone of 10 chunks done, $merged merged"
 check "killed while merging: chunks merged, outputs unfinished" \
   bash -c "[ $merged -ge 2 ] && [ $merged -lt 10 ] && [ ! -e '$T/mchunk/long.npz' ] && \
            [ ! -e '$T/mchunk/long/.fathom-complete' ] && ls '$T/mchunk/long/' | grep -q npy"
+# a kill can land between a temporary's creation and its rename: the resume must remove such
+# leftovers of the dead run (planted here, so the check does not depend on where the kill fell)
+sh -c : & dead=$!
+wait $dead
+printf x >"$T/mchunk/long/.000003.npy.fathom-tmp-$dead-7"
+printf x >"$T/mchunk/.long.npz.depth.npy.fathom-tmp-$dead-abcdef"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --overlap 2 --video-npz -f npy --resume \
   --report "$T/mrep.json" -o "$T/mchunk" "$T/long.mp4" 2>"$T/err"
 rc=$?
@@ -152,6 +158,8 @@ check "resumed merge: npz bit-identical to a single pass (no frame twice, none m
   npz_same "$T/lsingle/long.npz" "$T/mchunk/long.npz"
 check "resumed merge: npy sequence identical to a single pass's" \
   diff -r -x .fathom-complete "$T/msingle/long" "$T/mchunk/long"
+check "resumed merge: no temporary file left in the outputs (the dead run's removed)" \
+  bash -c "! ls -A '$T/mchunk' '$T/mchunk/long' | grep -q fathom-tmp"
 
 # ---- 4. a truncated manifest and a changed input are refused clearly ----
 rm -f "$T/lchunk/long.npz"
