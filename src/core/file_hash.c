@@ -1,9 +1,56 @@
-/* file_hash.c - the sha256 of a weight file (OpenSSL EVP). */
+/* file_hash.c - the sha256 of a file (OpenSSL EVP): downloads (hub.c) and weight files. */
 #include "core/file_hash.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* SHA-256 of a file as 64 lowercase hex digits. */
+fathom_status fathom_sha256_file(const char *path, char hex[65]) {
+    fathom_status st = FATHOM_OK;
+    enum { BUF = 1 << 20 };
+    unsigned char *buf = malloc(BUF); /* owned */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new(); /* owned */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!buf || !ctx) {
+        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory for SHA-256", path);
+        goto done;
+    }
+    if (fd < 0) {
+        int e = errno;
+        st = fathom_fail(fathom_status_from_errno(e), "%s: cannot open: %s", path, strerror(e));
+        goto done;
+    }
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        st = fathom_fail(FATHOM_ERR_INTERNAL, "%s: SHA-256 init failed", path);
+        goto done;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf, BUF);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            st = fathom_fail(fathom_status_from_errno(e), "%s: read failed: %s", path, strerror(e));
+            goto done;
+        }
+        if (r == 0) break;
+        EVP_DigestUpdate(ctx, buf, (size_t)r);
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+done:
+    if (fd >= 0) close(fd);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return st;
+}
 
 void fathom_file_sha256(const char *path, char hex[65]) {
     hex[0] = '\0';
@@ -11,17 +58,5 @@ void fathom_file_sha256(const char *path, char hex[65]) {
     struct stat st;
     if (stat(path, &st) != 0) return;
     snprintf(file, sizeof file, S_ISDIR(st.st_mode) ? "%s/model.safetensors" : "%s", path);
-    FILE *f = fopen(file, "rb");
-    if (!f) return;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
-    unsigned mdlen = 0;
-    size_t n;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, n) == 1;
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-    if (ok)
-        for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
+    if (fathom_sha256_file(file, hex) != FATHOM_OK) hex[0] = '\0';
 }

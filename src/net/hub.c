@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file_hash.h"
 #include "core/status.h"
 
 #define PATH_CAP 4096
@@ -212,48 +212,6 @@ static fathom_status make_dirs(const char *dir) {
     return FATHOM_OK;
 }
 
-/* SHA-256 of a file as 64 lowercase hex digits. */
-static fathom_status sha256_file(const char *path, char hex[65]) {
-    fathom_status st = FATHOM_OK;
-    enum { BUF = 1 << 20 };
-    unsigned char *buf = malloc(BUF); /* owned */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new(); /* owned */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!buf || !ctx) {
-        st = fathom_fail(FATHOM_ERR_NOMEM, "%s: out of memory for SHA-256", path);
-        goto done;
-    }
-    if (fd < 0) {
-        int e = errno;
-        st = fathom_fail(fathom_status_from_errno(e), "%s: cannot open: %s", path, strerror(e));
-        goto done;
-    }
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        st = fathom_fail(FATHOM_ERR_INTERNAL, "%s: SHA-256 init failed", path);
-        goto done;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf, BUF);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            st = fathom_fail(fathom_status_from_errno(e), "%s: read failed: %s", path, strerror(e));
-            goto done;
-        }
-        if (r == 0) break;
-        EVP_DigestUpdate(ctx, buf, (size_t)r);
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-done:
-    if (fd >= 0) close(fd);
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    return st;
-}
-
 static int is_sha256_hex(const char *s) {
     if (strlen(s) != 64) return 0;
     for (int i = 0; i < 64; i++)
@@ -332,7 +290,7 @@ static fathom_status download_one(fathom_fetcher *f, const fathom_resolve_opts *
     }
     if (is_sha256_hex(meta.linked_etag)) {
         char got[65];
-        FATHOM_TRY(sha256_file(tmp, got));
+        FATHOM_TRY(fathom_sha256_file(tmp, got));
         if (strcasecmp(got, meta.linked_etag) != 0) {
             unlink(tmp);
             return fathom_fail(FATHOM_ERR_FORMAT,
