@@ -164,7 +164,7 @@ static int run(run_state *s, int argc) {
     s->mpi_shared = 1;
     if (a->mpi_size > 1 && s->n_img > 0) /* rank 0 hands out batches; every rank runs them */
         rc = run_images_mpi(s->model, rp, &po, a->mpi_rank, a->mpi_size);
-    else if (s->n_img > 0) rc = run_images(s->model, rp, &po);
+    else if (s->n_img > 0) rc = run_images(s->model, rp, &po, (long long)s->walked.n);
     return run_videos(s, &po, rc);
 }
 

@@ -33,7 +33,8 @@ int run_start_governor(run_args *a, fathom_governor **gov);
 
 /* The jobs; each returns the exit code. claimed (may be NULL) gets the outputs of the videos run,
  * for the next videos' clash check. */
-int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po);
+int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
+               long long n_videos);
 int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
                    int rank, int size);
 int run_video(const fathom_model *model, const fathom_run_params *rp, progress_out *po,

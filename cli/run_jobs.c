@@ -10,15 +10,22 @@
 #include "run_args.h"
 #include "signals.h"
 
-/* Run a created pipeline with Ctrl-C wired to it; returns the exit code. */
-static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats *stats) {
+/* Run a created pipeline with Ctrl-C wired to it; returns the exit code. n_videos: the videos
+ * found in input folders, which the image walk counts as "not images" and which run after it. */
+static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats *stats,
+                        long long n_videos) {
     if (signals_cancelled()) return 130;
     signals_set_pipeline(pl);
     fathom_status st = fathom_pipeline_run(pl, stats);
     signals_set_pipeline(NULL);
     progress_finish(po, stats);
     const int64_t *ig = stats->ignored; /* folder entries not taken: say so */
-    if (ig[0] + ig[1] + ig[2] > 0)
+    if (n_videos > 0 && ig[0] >= n_videos)
+        cli_note("not taken from input folders: %lld not images (%lld of them videos, each run "
+                 "next as its own job), %lld special files (FIFO, socket, device), %lld "
+                 "sub-folders (-r walks them; symlinks never)",
+                 (long long)ig[0], n_videos, (long long)ig[1], (long long)ig[2]);
+    else if (ig[0] + ig[1] + ig[2] > 0)
         cli_note("not taken from input folders: %lld not images, %lld special files (FIFO, "
                  "socket, device), %lld sub-folders (-r walks them; symlinks never)",
                  (long long)ig[0], (long long)ig[1], (long long)ig[2]);
@@ -38,14 +45,15 @@ static int run_pipeline(fathom_pipeline *pl, progress_out *po, fathom_run_stats 
     return stats->failed ? 1 : 0;
 }
 
-int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po) {
+int run_images(const fathom_model *model, const fathom_run_params *rp, progress_out *po,
+               long long n_videos) {
     fathom_pipeline *pl = NULL;
     if (fathom_pipeline_create(model, rp, &pl) != FATHOM_OK) {
         cli_error("%s", fathom_last_error());
         return 2;
     }
     fathom_run_stats stats;
-    int rc = run_pipeline(pl, po, &stats);
+    int rc = run_pipeline(pl, po, &stats, n_videos);
     fathom_pipeline_free(&pl);
     return rc;
 }
@@ -78,7 +86,7 @@ int run_video(const fathom_model *model, const fathom_run_params *rp, progress_o
         return 0;
     }
     fathom_run_stats stats;
-    int rc = run_pipeline(pl, po, &stats);
+    int rc = run_pipeline(pl, po, &stats, 0);
     fathom_pipeline_free(&pl); /* finishes the job's outputs */
     fathom_video_job_summary(job, summary, sizeof summary);
     for (char *line = summary; *line;) { /* one message per line (NDJSON: one event each) */
@@ -164,7 +172,7 @@ int run_images_mpi(const fathom_model *model, const fathom_run_params *rp, progr
         snprintf(rank_report, sizeof rank_report, "%s.rank%d.json", rp->report_path, rank);
         wp.report_path = rank_report;
     }
-    int rc = run_images(model, &wp, po);
+    int rc = run_images(model, &wp, po, 0);
     fathom_mpi_images_worker_done(rc);
     if (rank == 0) {
         int others = fathom_mpi_images_serve_end();

@@ -38,6 +38,8 @@ run -o out -r dir 2> log.txt || fail "folder run: $(cat log.txt)"
 [ -f out/sub/two_depth.mkv ] || fail "dir/sub/two.mkv not processed into out/sub/: $(ls -R out)"
 grep -q "dir/one.mp4: 10 frames" log.txt && grep -q "dir/sub/two.mkv: 10 frames" log.txt ||
   fail "videos of the folder not reported: $(cat log.txt)"
+grep -q "2 not images (2 of them videos, each run next" log.txt ||
+  fail "the image walk's summary does not say its 'not images' are the videos run next: $(cat log.txt)"
 run -o out2 dir 2> log.txt || fail "folder run without -r: $(cat log.txt)"
 [ -f out2/one_depth.mkv ] && [ ! -e out2/sub ] || fail "without -r the sub-folder's video was taken"
 # the output folder is never walked: its depth videos are not taken as inputs by the next run
