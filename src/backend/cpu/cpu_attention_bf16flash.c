@@ -39,6 +39,21 @@ TGT static inline __m512bh pair(const uint16_t *p) { /* two bf16 broadcast to 16
     return (__m512bh)_mm512_set1_epi32((int)u);
 }
 
+/* c (12 x 32) += A (12 rows of n pairs, ld lda bf16) . B (n rows of 32 column pairs, 64 bf16
+ * apart): per pair row one vdpbf16ps against each row's broadcast pair */
+__attribute__((always_inline)) TGT static inline void dp12x32(__m512 c[R][2], const uint16_t *a, size_t lda,
+                                                              const uint16_t *b, int n) {
+    for (int kk = 0; kk < n; kk++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)kk * 64);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + (size_t)kk * 64 + 32);
+        for (int r = 0; r < R; r++) {
+            __m512bh x = pair(a + (size_t)r * lda + 2 * kk);
+            c[r][0] = _mm512_dpbf16_ps(c[r][0], x, b0);
+            c[r][1] = _mm512_dpbf16_ps(c[r][1], x, b1);
+        }
+    }
+}
+
 /* O (12 x 32 dims at o, ld hd) += P (12 x nkp keys, ld KB) . v^T panel rows from vp */
 TGT static void accumulate(float *o, int hd, const uint16_t *p, const uint16_t *vp, int nkp) {
     __m512 c[R][2];
@@ -46,15 +61,7 @@ TGT static void accumulate(float *o, int hd, const uint16_t *p, const uint16_t *
         c[r][0] = _mm512_loadu_ps(o + (size_t)r * hd);
         c[r][1] = _mm512_loadu_ps(o + (size_t)r * hd + 16);
     }
-    for (int kk = 0; kk < nkp / 2; kk++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(vp + (size_t)kk * 64);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(vp + (size_t)kk * 64 + 32);
-        for (int r = 0; r < R; r++) {
-            __m512bh a = pair(p + (size_t)r * KB + 2 * kk);
-            c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
-            c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
-        }
-    }
+    dp12x32(c, p, KB, vp, nkp / 2);
     for (int r = 0; r < R; r++) {
         _mm512_storeu_ps(o + (size_t)r * hd, c[r][0]);
         _mm512_storeu_ps(o + (size_t)r * hd + 16, c[r][1]);
@@ -71,15 +78,7 @@ TGT static void scores_softmax(uint16_t *p, int col, int *done, const uint16_t *
                                float *o) {
     __m512 c[R][2];
     for (int r = 0; r < R; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
-    for (int kk = 0; kk < hd / 2; kk++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(kp + (size_t)kk * 64);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(kp + (size_t)kk * 64 + 32);
-        for (int r = 0; r < R; r++) {
-            __m512bh a = pair(q + (size_t)r * hd + 2 * kk);
-            c[r][0] = _mm512_dpbf16_ps(c[r][0], a, b0);
-            c[r][1] = _mm512_dpbf16_ps(c[r][1], a, b1);
-        }
-    }
+    dp12x32(c, q, (size_t)hd, kp, hd / 2);
     const __mmask16 m0 = nk >= 16 ? 0xffff : (__mmask16)((1u << nk) - 1);
     const __mmask16 m1 = nk >= 32 ? 0xffff : nk <= 16 ? 0 : (__mmask16)((1u << (nk - 16)) - 1);
     const __m512 l2e = _mm512_set1_ps(1.44269504088896341f);
