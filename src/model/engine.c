@@ -174,16 +174,14 @@ static fathom_status check_arch(const fathom_arch *a) {
     return FATHOM_OK;
 }
 
-/* Device backends: upload the weight arena once and point a copy of the layout into it
- * (through the weights' slot table: no field is listed here). */
+/* Device backends: upload the weight arena once (less the fp32 copies of what runs on packed
+ * int8 / q4 weights) and point a copy of the layout into it (quant_io_device.c). */
 static fathom_status upload_weights(fathom_engine *e) {
     const fathom_weights *h = e->host_w;
-    fathom_backend *be = e->be;
-    FATHOM_TRY(be->ops->alloc(be, &e->dev_weights, h->arena_bytes));
-    FATHOM_TRY(be->ops->upload(be, e->dev_weights, h->arena, h->arena_bytes));
     e->dev_blocks = fathom_alloc(sizeof(fathom_block_weights) * h->arch.depth);
     if (!e->dev_blocks) return fathom_fail(FATHOM_ERR_NOMEM, "engine: block table");
-    return fathom_weights_rebase(h, e->dev_weights, &e->w, e->dev_blocks);
+    return fathom_quant_device_upload(e->be, h, &e->params, &e->dev_weights, &e->dev_weight_bytes, &e->w,
+                                      e->dev_blocks);
 }
 
 /* release_fp32: the model's fp32 copies of what the backend packed go back to the OS; the
@@ -286,12 +284,10 @@ fathom_status fathom_engine_create(const fathom_model *m, const fathom_engine_pa
     else if ((s = upload_weights(e)) != FATHOM_OK)
         goto done;
     /* reduced-precision weights in the backend's own form (cpu: bf16 / int8 / q4, packed once;
-     * a device: int8 / q4 packed on the host in the CPU formats) */
-    if (e->be->kind != FATHOM_DEVICE_CPU)
-        s = fathom_quant_device_prepare(e->be, m->w, e->dev_weights, &e->params);
-    else if (e->be->ops->prepare_weights)
+     * a device: int8 / q4 packed on the host in the CPU formats, loaded by upload_weights) */
+    if (e->be->kind == FATHOM_DEVICE_CPU && e->be->ops->prepare_weights)
         s = e->be->ops->prepare_weights(e->be, &e->w, e->params.precision, e->params.weights);
-    else if (e->params.weights != FATHOM_WEIGHTS_DEFAULT)
+    else if (e->be->kind == FATHOM_DEVICE_CPU && e->params.weights != FATHOM_WEIGHTS_DEFAULT)
         s = fathom_fail(FATHOM_ERR_UNSUPPORTED,
                         "engine: the %s backend has no %s weights (the CPU engine only for now)",
                         e->be->ops->name, weight_format_name(e->params.weights));
@@ -317,7 +313,7 @@ void fathom_engine_free(fathom_engine **pe) {
         const fathom_backend_ops *op = e->be->ops;
         op->free(e->be, e->arena, e->arena_floats * sizeof(float));
         op->free(e->be, e->pos, e->pos_cap * sizeof(float));
-        op->free(e->be, e->dev_weights, e->host_w->arena_bytes);
+        op->free(e->be, e->dev_weights, e->dev_weight_bytes);
         free_staging(e);
     }
     fathom_free_sized(e->pos_host, e->pos_cap * sizeof(float));
@@ -514,6 +510,10 @@ void fathom_engine_kernels(const fathom_engine *e, char *buf, size_t n) {
     if (!e) buf[0] = 0;
     else if (e->be->ops->describe) e->be->ops->describe(e->be, buf, n);
     else snprintf(buf, n, "%s", e->be->ops->name);
+    size_t len = e ? strlen(buf) : n;
+    if (e && e->dev_weights && len < n) /* what of the fp32 arena is resident on the device */
+        snprintf(buf + len, n - len, "; fp32 weights on the device %.1f of %.1f MiB", e->dev_weight_bytes / 1048576.0,
+                 e->host_w->arena_bytes / 1048576.0);
 }
 
 size_t fathom_engine_reserved_bytes(const fathom_engine *e) {

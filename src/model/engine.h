@@ -54,6 +54,7 @@ struct fathom_engine {
     fathom_weights w;             /* weights as backend pointers (== host_w on the CPU) */
     fathom_block_weights *dev_blocks; /* owned (device backends): translated block table */
     void *dev_weights;            /* owned (device backends): uploaded weight arena */
+    size_t dev_weight_bytes;      /* its size (the arena less what runs on packed weights) */
     fathom_backend *be;           /* owned */
     fathom_engine_params params;
 

@@ -29,13 +29,15 @@ int fathom_quant_sniff(const char *path);
  * file and the first bad tensor or metadata key. */
 fathom_status fathom_quant_load(const char *path, const fathom_model_params *params, fathom_weights **out);
 
-/* A device engine's int8 / q4 weights (quant_io_device.c): with ep->weights int8 / q4, or
- * weights from a quantized file, the model's packed set (made on the host in the CPU formats,
- * or the file's) goes to dev's load_packed for every encoder linear; a file's packed tensors
- * are also dequantized into their fp32 slots of dev_arena (w's arena uploaded to dev).
- * Nothing to do (FATHOM_OK) for fp32 weights. */
+/* A device engine's weights (quant_io_device.c): w's arena uploaded to dev as *dev_arena
+ * (owned by the caller, *dev_bytes bytes) and *dw / dev_blocks (depth entries) pointing into
+ * it. With ep->weights int8 / q4, or weights from a quantized file, the model's packed set
+ * (made on the host in the CPU formats, or the file's) goes to dev's load_packed for every
+ * encoder linear, whose fp32 weight is then not uploaded (its field is a key, never read);
+ * a file's other packed tensors are dequantized into their slots. */
 struct fathom_backend;
-fathom_status fathom_quant_device_prepare(struct fathom_backend *dev, const fathom_weights *w, void *dev_arena,
-                                          const fathom_engine_params *ep);
+fathom_status fathom_quant_device_upload(struct fathom_backend *dev, const fathom_weights *w,
+                                         const fathom_engine_params *ep, void **dev_arena, size_t *dev_bytes,
+                                         fathom_weights *dw, fathom_block_weights *dev_blocks);
 
 #endif

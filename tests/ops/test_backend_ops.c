@@ -103,6 +103,12 @@ static const tcase cases[] = {
     K(attention, 2.0f, 0, 0, 1, FATHOM_CPU_FAST_L + 5, 64, 1), /* sgemm path with blocks */
     K(attention, 2.0f, 0, 0, 1, 1370, 384, 6),                /* ViT-S at 518 */
     K(attention, 2.0f, 0, 0, 1, 200, 256, 2),                 /* hd 128 */
+    /* fp32 flash (cpu_attention_avx512.c): ViT-B / ViT-L head counts with batch, a key past a
+     * 64-key block, and logits wide enough to move the softmax's reference max (TAU) */
+    K(attention, 2.0f, 0, 0, 3, 77, 768, 12),
+    K(attention, 2.0f, 0, 0, 2, 150, 1024, 16),
+    K(attention, 2.0f, 0, 0, 4, 65, 64, 1),
+    K(attention, 3.5f, 0, 0, 1, 700, 128, 2),
     /* patchify: B H W p */
     K(patchify, 0, 0, 0, 2, 28, 42, 14),
     /* assemble_tokens: B N D;  tokens_to_nchw: B gh gw D */

@@ -7,7 +7,7 @@
  *
  * Engines with packed weights (--precision bf16, --weights int8|q4) take the bf16 path
  * (cpu_attention_bf16.c). Otherwise two paths: head dim 64 (every Depth Anything V2 size) with L <= FAST_L on AVX-512 CPUs
- * uses register-blocked kernels (cpu_attention_avx512.c); anything else uses sgemm straight
+ * uses a register-blocked flash kernel (cpu_attention_avx512.c); anything else uses sgemm straight
  * from the packed qkv rows (ld = 3D), accumulating into the head's columns of out. */
 #include <cblas.h>
 #include <math.h>

@@ -7,11 +7,14 @@
  * S = bf16(scale q) . k^T in fp32, a softmax over the whole row in fp32 (one key block, so no
  * rescaling): the row max, then one pass writing P = bf16(exp(S - max)) and summing in fp32;
  * O = P . v in fp32, divided by the row sum. On AMX the tile goes to the flash kernel
- * instead (cpu_attention_amx.c: 128-key blocks, online softmax, no score row in memory).
+ * instead (cpu_attention_amx.c: 128-key blocks, online softmax, no score row in memory), and
+ * on AVX512-BF16 without AMX (Zen 4) to its register-tile twin (cpu_attention_bf16flash.c).
+ * The row-at-once GEMM path stays for the portable kernel and compilers without the intrinsics.
  * Tasks are static so consecutive tiles of one head land on one thread and reuse its packing. */
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_attention_flash.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
 
@@ -81,6 +84,7 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
         const int fast = kern != FATHOM_CPU_BF16_PORTABLE; /* AVX512-BF16 conversions */
         /* AMX: the flash kernel, its scratch from s on (need() counts it) */
         const int amx = kern == FATHOM_CPU_BF16_AMX && fathom_cpu_attention_amx_built();
+        const int flash = kern == FATHOM_CPU_BF16_AVX512 && fathom_cpu_attention_bf16flash_built();
         fathom_bf16_mat km, vm;
         int packed = -1; /* (batch, head) whose k and v^T this scratch holds */
 #pragma omp for schedule(static)
@@ -105,6 +109,10 @@ void fathom_cpu_attention_bf16(fathom_backend *be, int kern, float *out, const f
                 for (int r0 = 0; r0 < rows; r0 += 32)
                     fathom_cpu_attention_amx32(ob + (size_t)r0 * D, D, rows - r0 < 32 ? rows - r0 : 32,
                                                qb + (size_t)r0 * hd, &km, &vm, L, s);
+                continue;
+            }
+            if (flash) { /* the same on AVX512-BF16 register tiles (cpu_attention_bf16flash.c) */
+                fathom_cpu_attention_bf16flash(ob, D, rows, qb, &km, &vm, L, s);
                 continue;
             }
             fathom_cpu_gemm_bf16(kern, s, Lp, qb, &km, 0, L, rows);
