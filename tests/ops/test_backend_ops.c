@@ -11,7 +11,7 @@
  * Variants: cpu-portable (fathom_cpu_force_portable: OpenBLAS sgemm paths only), cpu-avx512
  * (the AVX-512 kernels the dispatcher picks; SKIP on CPUs without AVX-512), cuda-fp32,
  * cuda-bf16, cuda-fp16 (through the CUDA module; SKIP without it or without a device), and
- * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, conv2d,
+ * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, ln_linear, conv2d,
  * conv_transpose): cpu-bf16-*, cpu-int8-* and cpu-q4-* per kernel (portable, avx512bf16 /
  * avx512vnni, amx), each forced through FATHOM_CPU_KERNEL (the dispatcher must report the
  * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); attention runs in
@@ -56,7 +56,7 @@
 
 enum { P_FP32, P_BF16, P_FP16, P_N };
 enum { W_NONE, W_BF16, W_INT8, W_Q4 }; /* cpu packed-weight variants */
-enum { MAXT = 6 }; /* tensors per case */
+enum { MAXT = 7 }; /* tensors per case */
 
 /* ---------------------------------------------------------------- the case table */
 
@@ -186,6 +186,10 @@ static const tcase cases[] = {
     K(copy_rows, 0, 0, 0, 100, 64, 33, 50),
     K(copy_rows, 0, 0, 0, 17, 17, 9, 17),
 
+    /* ln_linear (encoder block): M N K act bias, eps; +100 row offset as layernorm's */
+    K(ln_linear, 1e-6f, 0, 0, 131, 200, 77, FATHOM_ACT_NONE, 1),
+    K(ln_linear, 1e-6f, 0, 0, 262, 97, 384, FATHOM_ACT_GELU, 1),
+    K(ln_linear, 1e-5f, 0, 0, 97, 96, 130, FATHOM_ACT_NONE, 0),
     /* --perf only: ViT-S / 518 x 518 forward-pass shapes (L = 1370, D 384, features 64); the
      * perf field counts how often the shape runs in a pass (encoder: 12 blocks; the DPT head
      * is sampled by its largest convolutions, counted once or by its refinement stage) */
@@ -193,6 +197,8 @@ static const tcase cases[] = {
     K(linear, 0, 0, 1, 1369, 384, 588, FATHOM_ACT_NONE, 1), /* patch embed */
     K(layernorm, 1e-6f, 0, 28, 1370, 384),
     K(linear, 0, 0, 12, 1370, 1152, 384, FATHOM_ACT_NONE, 1), /* qkv */
+    K(ln_linear, 1e-6f, 0, 12, 1370, 1152, 384, FATHOM_ACT_NONE, 1), /* norm1 + qkv */
+    K(ln_linear, 1e-6f, 0, 12, 1370, 1536, 384, FATHOM_ACT_GELU, 1), /* norm2 + fc1 */
     K(attention, 2.0f, 0, 12, 1, 1370, 384, 6),
     K(linear_residual, 0, 0, 12, 1370, 384, 384, 1), /* proj */
     K(linear, 0, 0, 12, 1370, 1536, 384, FATHOM_ACT_GELU, 1), /* fc1 */
@@ -213,7 +219,7 @@ static double op_tol(const tcase *c, int prec) {
     const fathom_op_id op = c->op;
     if (op == FATHOM_OP_resize_bilinear && c->a[1] == c->a[3] && c->a[2] == c->a[4])
         return 0; /* same size: a copy */
-    int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual ||
+    int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
                op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose;
     if (gemm && prec == P_N + W_BF16) return 3e-2;
     if (gemm && prec == P_N + W_INT8) return 5e-2;
@@ -277,6 +283,13 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(2, (size_t)a[1] * a[2], 0.1f, 0), T(3, a[3] ? a[1] : 0, 0.5f, 0), T(4, a[1], 1, 0);
         *cmp = 0, *flops = 2.0 * a[0] * a[1] * a[2];
         return 5;
+    case FATHOM_OP_ln_linear: /* out y w b x ln_w ln_b */
+        n0 = (size_t)a[0] * a[2];
+        T(0, (size_t)a[0] * a[1], 0, 1), T(1, n0, 0, 0), T(2, (size_t)a[1] * a[2], 0.1f, 0);
+        T(3, a[4] ? a[1] : 0, 0.5f, 0), T(4, n0, 2, 0), T(5, a[2], 1, 0), T(6, a[2], 0.2f, 0);
+        t[4].off = 100.0f; /* the residual stream's offset: the mean must not lose it */
+        *cmp = 0, *flops = 2.0 * a[0] * a[1] * a[2] + 8.0 * n0;
+        return 7;
     case FATHOM_OP_layernorm: /* out in w b */
         n0 = (size_t)a[0] * a[1];
         T(0, n0, 0, 1), T(1, n0, 2, 0), T(2, a[1], 1, 0), T(3, a[1], 0.2f, 0);
@@ -395,6 +408,10 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->linear_residual(be, t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2]);
         else fathom_ref_linear_residual(t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2]);
         return 1;
+    case FATHOM_OP_ln_linear:
+        if (o) o->ln_linear(be, out, t[1], t[2], t[3], t[4], t[5], t[6], a[0], a[1], a[2], (fathom_act)a[3], c->f);
+        else fathom_ref_ln_linear(out, t[1], t[2], t[3], t[4], t[5], t[6], a[0], a[1], a[2], (fathom_act)a[3], c->f);
+        return 1;
     case FATHOM_OP_layernorm:
         if (o) o->layernorm(be, out, t[1], t[2], t[3], a[0], a[1], c->f);
         else fathom_ref_layernorm(out, t[1], t[2], t[3], a[0], a[1], c->f);
@@ -496,7 +513,7 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_merge_tiles] = 4,    [FATHOM_OP_group_norm] = 4,
         [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
         [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
-        [FATHOM_OP_copy_rows] = 4,
+        [FATHOM_OP_copy_rows] = 4,      [FATHOM_OP_ln_linear] = 5,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);
@@ -633,7 +650,8 @@ static int failed[FATHOM_OP_COUNT][NVAR];
 
 /* Checks case c on every open variant; returns the number of failures. */
 static int weight_op(fathom_op_id op) {
-    return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_conv2d ||
+    return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
+           op == FATHOM_OP_conv2d ||
            op == FATHOM_OP_conv_transpose;
 }
 

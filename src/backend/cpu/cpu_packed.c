@@ -479,31 +479,42 @@ size_t fathom_cpu_packed_blobs(fathom_backend *be, fathom_packed_blob *out, size
     return n;
 }
 
+/* rows of ir (row stride K) in the GEMM's form: bf16 rows at a, or int8 rows at aq and their
+ * scales at sa (row stride Kp) */
+static void convert(uint16_t *a, int8_t *aq, float *sa, const float *ir, int rows, int K, int Kp, int fast) {
+    if (a && fast) fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp); /* fast kernels: AVX512-BF16 */
+    else if (a) fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
+    else if (fast) fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp); /* fast kernels: AVX-512 */
+    else fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
+}
+
 /* This task's input rows in the GEMM's form (bf16, or int8 and their scales) at sc, zero rows
- * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. */
-static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast) {
+ * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. With ln, each row is
+ * normalized first into lnrow (K floats, stays in L1) and converted from there. */
+static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast,
+                         const fathom_cpu_ln *ln, float *lnrow) {
     const int RB = FATHOM_BF16_RB;
-    if (!int8) {
-        uint16_t *a = sc;
-        if (fast) fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp); /* fast kernels: AVX512-BF16 */
-        else fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
-        if (rows < RB) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
-    } else {
-        int8_t *aq = sc;
-        float *sa = (float *)((char *)sc + (size_t)RB * Kp);
-        if (fast) fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp); /* fast kernels: AVX-512 */
-        else fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
-        if (rows < RB) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
+    uint16_t *a = int8 ? NULL : sc;
+    int8_t *aq = int8 ? sc : NULL;
+    float *sa = int8 ? (float *)((char *)sc + (size_t)RB * Kp) : NULL;
+    if (!ln) convert(a, aq, sa, ir, rows, K, Kp, fast);
+    for (int r = 0; ln && r < rows; r++) {
+        const float *xr = ir + (size_t)r * K;
+        if (fast) fathom_cpu_layernorm_row_avx512(lnrow, xr, ln->w, ln->b, K, ln->eps);
+        else fathom_cpu_layernorm_row(lnrow, xr, ln->w, ln->b, K, ln->eps);
+        convert(a ? a + (size_t)r * Kp : NULL, aq ? aq + (size_t)r * Kp : NULL, sa ? sa + r : NULL, lnrow, 1, K,
+                Kp, fast);
     }
+    if (rows < RB && a) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
+    if (rows < RB && aq) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
 }
 
 /* Row blocks of FATHOM_BF16_RB: the block's rows are converted in scratch once, then the
  * whole of N (or a column chunk that leaves room for the residual tile); the epilogue follows
  * per block. Scratch: converted rows, [q4: one dequantized panel], [residual: rows x nc]. */
-void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
-                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
-                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
-                              int N, int K, fathom_act act) {
+static void linear_packed(fathom_backend *be, float *out, const float *in, const fathom_cpu_ln *ln,
+                          const fathom_bf16_mat *w, const fathom_q8_mat *wq, const fathom_q4_mat *w4,
+                          const float *b, const float *gamma, int M, int N, int K, fathom_act act) {
     const int kern = ((fathom_cpu_ctx *)be->ctx)->bf16->kernel;
     const int RB = FATHOM_BF16_RB, Kp = w ? w->Kp : wq ? wq->Kp : w4->Kp;
     const int fast = wq ? kern != FATHOM_CPU_Q8_PORTABLE : kern != FATHOM_CPU_BF16_PORTABLE;
@@ -522,7 +533,9 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
         int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
         int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
         void *sc = fathom_cpu_scratch(be);
-        convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast);
+        /* ln (never with gamma): the row being normalized sits where the residual tile would */
+        convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast, ln,
+                     (float *)((char *)sc + abytes + pbytes));
         const uint16_t *a = sc;
         const int8_t *aq = sc;
         const float *sa = (const float *)((char *)sc + (size_t)RB * Kp);
@@ -552,4 +565,18 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
                 for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
         }
     }
+}
+
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
+                              int N, int K, fathom_act act) {
+    linear_packed(be, out, in, NULL, w, wq, w4, b, gamma, M, N, K, act);
+}
+
+void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x, const fathom_cpu_ln *ln,
+                                 const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                                 const fathom_q4_mat *w4, const float *b, int M, int N, int K,
+                                 fathom_act act) {
+    linear_packed(be, out, x, ln, w, wq, w4, b, NULL, M, N, K, act);
 }

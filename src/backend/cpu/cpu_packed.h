@@ -94,4 +94,21 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
                               const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
                               int N, int K, fathom_act act);
 
+/* LayerNorm parameters of a fused ln_linear (cpu_block.c) */
+typedef struct fathom_cpu_ln {
+    const float *w, *b;
+    float eps;
+} fathom_cpu_ln;
+/* out (M, N) = act(LayerNorm(x) . W^T + b), one of w / wq / w4 given: each task normalizes
+ * its rows into the GEMM's input form (bf16, or int8 and scales) without an fp32 pass */
+void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x, const fathom_cpu_ln *ln,
+                                 const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                                 const fathom_q4_mat *w4, const float *b, int M, int N, int K,
+                                 fathom_act act);
+/* One LayerNorm row y (C) of x (cpu_layernorm.c: statistics in double), and its AVX-512 twin
+ * for the packed engines (fp32 statistics: 1e-6 of the spread, far below bf16's step) */
+void fathom_cpu_layernorm_row(float *y, const float *x, const float *w, const float *b, int C, float eps);
+void fathom_cpu_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int C,
+                                     float eps);
+
 #endif
