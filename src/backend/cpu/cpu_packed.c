@@ -549,8 +549,9 @@ static void linear_packed(fathom_backend *be, float *out, const float *in, const
         if (!gamma) {
             if (b || act != FATHOM_ACT_NONE)
                 for (int r = 0; r < rows; r++) {
-                    /* AVX-512 GELU, erf to 3e-7; int8 keeps the fp32 one, its variants agree bit for bit */
-                    if (fast && !wq && act == FATHOM_ACT_GELU)
+                    /* AVX-512 GELU, erf to 3e-7 (the next GEMM rounds to bf16 / int8 steps):
+                     * the fp32 one's erff cost int8's fc1 more than its GEMM */
+                    if (fast && act == FATHOM_ACT_GELU)
                         fathom_cpu_bias_gelu_avx512(o + (size_t)r * N, b ? b + n0 : NULL, cols);
                     else fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
                 }
