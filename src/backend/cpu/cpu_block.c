@@ -32,7 +32,8 @@ void fathom_cpu_ln_mlp_residual(fathom_backend *be, float *x, float *h, const fl
     const fathom_q4_mat *q1 = fathom_cpu_q4_find(be, w1), *q2 = fathom_cpu_q4_find(be, w2);
     const int bf = fits_bf16(m1, H, D) && fits_bf16(m2, D, H), q4 = fits_q4(q1, H, D) && fits_q4(q2, D, H);
     /* the bf16 hidden rows, padded, must fit h (M x H floats): all but the smallest M */
-    if ((bf || q4) && fathom_cpu_mlp_hidden_bytes(M, H) <= (size_t)M * H * sizeof *h) {
+    const int Kp = bf ? m2->Kp : q4 ? q2->Kp : 0;
+    if ((bf || q4) && fathom_cpu_mlp_hidden_bytes(M, Kp) <= (size_t)M * H * sizeof *h) {
         const fathom_cpu_ln ln = {ln_w, ln_b, eps};
         fathom_cpu_ln_mlp_packed(be, x, (uint16_t *)h, &ln, bf ? m1 : NULL, bf ? NULL : q1, b1, bf ? m2 : NULL,
                                  bf ? NULL : q2, b2, gamma, M, D, H);

@@ -617,10 +617,9 @@ void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x,
     linear_packed(be, out, x, &io, w, wq, w4, b, NULL, M, N, K, act);
 }
 
-size_t fathom_cpu_mlp_hidden_bytes(int M, int H) {
+size_t fathom_cpu_mlp_hidden_bytes(int M, int Kp) {
     const int RB = FATHOM_BF16_RB;
-    return (size_t)((M + RB - 1) / RB * RB) * (size_t)((H + FATHOM_BF16_KR - 1) / FATHOM_BF16_KR * FATHOM_BF16_KR) *
-           sizeof(uint16_t);
+    return (size_t)((M + RB - 1) / RB * RB) * (size_t)Kp * sizeof(uint16_t);
 }
 
 void fathom_cpu_ln_mlp_packed(fathom_backend *be, float *x, uint16_t *hb, const fathom_cpu_ln *ln,

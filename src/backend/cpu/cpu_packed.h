@@ -110,9 +110,9 @@ void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x,
                                  fathom_act act);
 /* The MLP half of an encoder block on bf16 or q4 weights (w1 / q1: fc1 (H, D), w2 / q2: fc2
  * (D, H), one format): x += gamma * (GELU(LayerNorm(x) . W1^T + b1) . W2^T + b2), the hidden
- * rows kept as bf16 in hb (fathom_cpu_mlp_hidden_bytes(M, H): rows padded to FATHOM_BF16_RB,
- * columns to FATHOM_BF16_KR), written by fc1's epilogue and read by fc2's GEMM as they are. */
-size_t fathom_cpu_mlp_hidden_bytes(int M, int H);
+ * rows kept as bf16 in hb (fathom_cpu_mlp_hidden_bytes(M, fc2's Kp): rows padded to
+ * FATHOM_BF16_RB, columns to fc2's Kp), written by fc1's epilogue and read by fc2's GEMM. */
+size_t fathom_cpu_mlp_hidden_bytes(int M, int Kp);
 void fathom_cpu_ln_mlp_packed(fathom_backend *be, float *x, uint16_t *hb, const fathom_cpu_ln *ln,
                               const fathom_bf16_mat *w1, const fathom_q4_mat *q1, const float *b1,
                               const fathom_bf16_mat *w2, const fathom_q4_mat *q2, const float *b2,
