@@ -1,5 +1,6 @@
 /* vit.c - DINOv2 encoder: batch folded into the GEMM M dimension (B * L rows), residuals
- * fused into the projection GEMMs (linear_residual), GELU fused into fc1. */
+ * fused into the projection GEMMs (linear_residual), GELU fused into fc1, each block's two
+ * LayerNorms fused into the GEMMs that read them (ln_linear, ln_mlp_residual). */
 #include "model/vit.h"
 
 #include <math.h>
@@ -23,13 +24,12 @@ void fathom_vit_forward(fathom_backend *be, const fathom_weights *w, const fatho
     int taken = 0;
     for (int i = 0; i < a->depth; i++) {
         const fathom_block_weights *bw = &w->blocks[i];
-        op->layernorm(be, y, x, bw->norm1_w, bw->norm1_b, M, D, a->ln_eps);
-        op->linear(be, big, y, bw->qkv_w, bw->qkv_b, M, 3 * D, D, FATHOM_ACT_NONE);
+        op->ln_linear(be, big, y, bw->qkv_w, bw->qkv_b, x, bw->norm1_w, bw->norm1_b, M, 3 * D, D,
+                      FATHOM_ACT_NONE, a->ln_eps);
         op->attention(be, att, big, B, L, D, a->heads, scale);
         op->linear_residual(be, x, att, bw->proj_w, bw->proj_b, bw->ls1, M, D, D);
-        op->layernorm(be, y, x, bw->norm2_w, bw->norm2_b, M, D, a->ln_eps);
-        op->linear(be, big, y, bw->fc1_w, bw->fc1_b, M, Hm, D, FATHOM_ACT_GELU);
-        op->linear_residual(be, x, big, bw->fc2_w, bw->fc2_b, bw->ls2, M, D, Hm);
+        op->ln_mlp_residual(be, x, big, bw->fc1_w, bw->fc1_b, bw->fc2_w, bw->fc2_b, bw->ls2, bw->norm2_w,
+                            bw->norm2_b, y, M, D, Hm, a->ln_eps);
         if (tap->fn) {
             char name[32];
             snprintf(name, sizeof name, "tokens.block%d", i);

@@ -11,7 +11,8 @@
  * Variants: cpu-portable (fathom_cpu_force_portable: OpenBLAS sgemm paths only), cpu-avx512
  * (the AVX-512 kernels the dispatcher picks; SKIP on CPUs without AVX-512), cuda-fp32,
  * cuda-bf16, cuda-fp16 (through the CUDA module; SKIP without it or without a device), and
- * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, conv2d,
+ * the CPU's packed-weight kernels for the ops with weights (linear, linear_residual, ln_linear,
+ * ln_mlp_residual (its two weights packed together), conv2d,
  * conv_transpose): cpu-bf16-*, cpu-int8-* and cpu-q4-* per kernel (portable, avx512bf16 /
  * avx512vnni, amx), each forced through FATHOM_CPU_KERNEL (the dispatcher must report the
  * kernel forced), the case's weight packed alone (fathom_cpu_pack_one); attention runs in
@@ -56,7 +57,7 @@
 
 enum { P_FP32, P_BF16, P_FP16, P_N };
 enum { W_NONE, W_BF16, W_INT8, W_Q4 }; /* cpu packed-weight variants */
-enum { MAXT = 6 }; /* tensors per case */
+enum { MAXT = 10 }; /* tensors per case */
 
 /* ---------------------------------------------------------------- the case table */
 
@@ -192,6 +193,15 @@ static const tcase cases[] = {
     K(copy_rows, 0, 0, 0, 100, 64, 33, 50),
     K(copy_rows, 0, 0, 0, 17, 17, 9, 17),
 
+    /* ln_linear (encoder block): M N K act bias, eps; +100 row offset as layernorm's */
+    K(ln_linear, 1e-6f, 0, 0, 131, 200, 77, FATHOM_ACT_NONE, 1),
+    K(ln_linear, 1e-6f, 0, 0, 262, 97, 384, FATHOM_ACT_GELU, 1),
+    K(ln_linear, 1e-5f, 0, 0, 97, 96, 130, FATHOM_ACT_NONE, 0),
+    /* ln_mlp_residual (encoder block's MLP half): M D H, eps; M 7 leaves the bf16 hidden rows
+     * no room in h (the composition runs), H 200 pads them to 224 columns */
+    K(ln_mlp_residual, 1e-6f, 0, 0, 203, 80, 200),
+    K(ln_mlp_residual, 1e-6f, 0, 0, 262, 384, 1536),
+    K(ln_mlp_residual, 1e-6f, 0, 0, 7, 64, 96),
     /* --perf only: ViT-S / 518 x 518 forward-pass shapes (L = 1370, D 384, features 64); the
      * perf field counts how often the shape runs in a pass (encoder: 12 blocks; the DPT head
      * is sampled by its largest convolutions, counted once or by its refinement stage) */
@@ -199,6 +209,9 @@ static const tcase cases[] = {
     K(linear, 0, 0, 1, 1369, 384, 588, FATHOM_ACT_NONE, 1), /* patch embed */
     K(layernorm, 1e-6f, 0, 28, 1370, 384),
     K(linear, 0, 0, 12, 1370, 1152, 384, FATHOM_ACT_NONE, 1), /* qkv */
+    K(ln_linear, 1e-6f, 0, 12, 1370, 1152, 384, FATHOM_ACT_NONE, 1), /* norm1 + qkv */
+    K(ln_linear, 1e-6f, 0, 12, 1370, 1536, 384, FATHOM_ACT_GELU, 1), /* norm2 + fc1 */
+    K(ln_mlp_residual, 1e-6f, 0, 12, 1370, 384, 1536), /* norm2 + fc1 + fc2 */
     K(attention, 2.0f, 0, 12, 1, 1370, 384, 6),
     K(linear_residual, 0, 0, 12, 1370, 384, 384, 1), /* proj */
     K(linear, 0, 0, 12, 1370, 1536, 384, FATHOM_ACT_GELU, 1), /* fc1 */
@@ -219,7 +232,8 @@ static double op_tol(const tcase *c, int prec) {
     const fathom_op_id op = c->op;
     if (op == FATHOM_OP_resize_bilinear && c->a[1] == c->a[3] && c->a[2] == c->a[4])
         return 0; /* same size: a copy */
-    int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual ||
+    int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
+               op == FATHOM_OP_ln_mlp_residual ||
                op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose;
     if (gemm && prec == P_N + W_BF16) return 3e-2;
     if (gemm && prec == P_N + W_INT8) return 5e-2;
@@ -283,6 +297,21 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(2, (size_t)a[1] * a[2], 0.1f, 0), T(3, a[3] ? a[1] : 0, 0.5f, 0), T(4, a[1], 1, 0);
         *cmp = 0, *flops = 2.0 * a[0] * a[1] * a[2];
         return 5;
+    case FATHOM_OP_ln_linear: /* out y w b x ln_w ln_b */
+        n0 = (size_t)a[0] * a[2];
+        T(0, (size_t)a[0] * a[1], 0, 1), T(1, n0, 0, 0), T(2, (size_t)a[1] * a[2], 0.1f, 0);
+        T(3, a[4] ? a[1] : 0, 0.5f, 0), T(4, n0, 2, 0), T(5, a[2], 1, 0), T(6, a[2], 0.2f, 0);
+        t[4].off = 100.0f; /* the residual stream's offset: the mean must not lose it */
+        *cmp = 0, *flops = 2.0 * a[0] * a[1] * a[2] + 8.0 * n0;
+        return 7;
+    case FATHOM_OP_ln_mlp_residual: /* x h w1 b1 w2 b2 gamma ln_w ln_b y */
+        n0 = (size_t)a[0] * a[1], n1 = (size_t)a[1] * a[2];
+        /* x small against the MLP's output, so an error in fc1 / GELU / fc2 is not hidden by it */
+        T(0, n0, 0.3f, 0), T(1, (size_t)a[0] * a[2], 0, 0), T(2, n1, 0.1f, 0), T(3, a[2], 0.5f, 0);
+        T(4, n1, 0.1f, 0), T(5, a[1], 0.5f, 0), T(6, a[1], 1, 0), T(7, a[1], 1, 0), T(8, a[1], 0.2f, 0);
+        T(9, n0, 0, 0);
+        *cmp = 0, *flops = 4.0 * a[0] * a[1] * a[2];
+        return 10;
     case FATHOM_OP_layernorm: /* out in w b */
         n0 = (size_t)a[0] * a[1];
         T(0, n0, 0, 1), T(1, n0, 2, 0), T(2, a[1], 1, 0), T(3, a[1], 0.2f, 0);
@@ -401,6 +430,14 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->linear_residual(be, t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2]);
         else fathom_ref_linear_residual(t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2]);
         return 1;
+    case FATHOM_OP_ln_linear:
+        if (o) o->ln_linear(be, out, t[1], t[2], t[3], t[4], t[5], t[6], a[0], a[1], a[2], (fathom_act)a[3], c->f);
+        else fathom_ref_ln_linear(out, t[1], t[2], t[3], t[4], t[5], t[6], a[0], a[1], a[2], (fathom_act)a[3], c->f);
+        return 1;
+    case FATHOM_OP_ln_mlp_residual:
+        if (o) o->ln_mlp_residual(be, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], a[0], a[1], a[2], c->f);
+        else fathom_ref_ln_mlp_residual(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], a[0], a[1], a[2], c->f);
+        return 1;
     case FATHOM_OP_layernorm:
         if (o) o->layernorm(be, out, t[1], t[2], t[3], a[0], a[1], c->f);
         else fathom_ref_layernorm(out, t[1], t[2], t[3], a[0], a[1], c->f);
@@ -502,7 +539,8 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_merge_tiles] = 4,    [FATHOM_OP_group_norm] = 4,
         [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
         [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
-        [FATHOM_OP_copy_rows] = 4,
+        [FATHOM_OP_copy_rows] = 4,      [FATHOM_OP_ln_linear] = 5,
+        [FATHOM_OP_ln_mlp_residual] = 3,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);
@@ -571,7 +609,7 @@ static void open_variants(const char *only, int perf) {
                 snprintf(x->skip, sizeof x->skip, "this CPU has no AVX-512");
                 continue;
             }
-            s = fathom_backend_cpu_create(2, &x->be);
+            s = fathom_backend_cpu_create(getenv("TBO_THREADS") ? atoi(getenv("TBO_THREADS")) : 2, &x->be);
         } else {
             s = fathom_backend_cuda_create(0, x->prec < P_N ? cp[x->prec] : FATHOM_PRECISION_FP32, 0, &x->be);
         }
@@ -639,7 +677,8 @@ static int failed[FATHOM_OP_COUNT][NVAR];
 
 /* Checks case c on every open variant; returns the number of failures. */
 static int weight_op(fathom_op_id op) {
-    return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_conv2d ||
+    return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
+           op == FATHOM_OP_ln_mlp_residual || op == FATHOM_OP_conv2d ||
            op == FATHOM_OP_conv_transpose;
 }
 
@@ -655,7 +694,11 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
     static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,
                                                FATHOM_WEIGHTS_INT8, FATHOM_WEIGHTS_Q4};
     setenv("FATHOM_CPU_KERNEL", packed_kernel_name(x), 1);
-    fathom_status s = fathom_cpu_pack_one(x->be, fmt[x->wfmt], d[2], N, K, conv);
+    /* ln_mlp_residual: fc1 (H, D) at d[2] and fc2 (D, H) at d[4], packed together */
+    const int mlp = c->op == FATHOM_OP_ln_mlp_residual;
+    if (mlp) N = a[2], K = a[1];
+    fathom_status s = mlp ? fathom_cpu_pack_pair(x->be, fmt[x->wfmt], d[2], N, K, d[4], K, N)
+                          : fathom_cpu_pack_one(x->be, fmt[x->wfmt], d[2], N, K, conv);
     unsetenv("FATHOM_CPU_KERNEL");
     if (s != FATHOM_OK) {
         printf("FAIL %-40s %-12s packing: %s\n", name, x->name, fathom_last_error());
@@ -672,9 +715,12 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
     const fathom_q4_mat *w4;
     int kern;
     if (conv >= 0) return fathom_cpu_conv_find(x->be, d[2], &wb, &w4, &kern);
-    return x->wfmt == W_BF16 ? fathom_cpu_bf16_find(x->be, d[2]) != NULL
-           : x->wfmt == W_INT8 ? fathom_cpu_q8_find(x->be, d[2]) != NULL
-                               : fathom_cpu_q4_find(x->be, d[2]) != NULL;
+    for (int i = 2; i <= (mlp ? 4 : 2); i += 2)
+        if (!(x->wfmt == W_BF16   ? fathom_cpu_bf16_find(x->be, d[i]) != NULL
+              : x->wfmt == W_INT8 ? fathom_cpu_q8_find(x->be, d[i]) != NULL
+                                  : fathom_cpu_q4_find(x->be, d[i]) != NULL))
+            return 0;
+    return 1;
 }
 
 /* cuda-int8 / cuda-q4: case c's weight packed on the host in the CPU format (into *q8 or

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_packed.h"
 
 /* Not under TSan: ifunc resolvers run before the TSan runtime starts and crash the program. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FATHOM_TSAN)
@@ -33,6 +34,10 @@ static void layernorm_row(float *y, const float *x, const float *w, const float 
     for (int l = 0; l < 8; l++) var += acc[l];
     double rstd = 1.0 / sqrt(var / C + (double)eps);
     for (c = 0; c < C; c++) y[c] = (float)((x[c] - mean) * rstd) * w[c] + b[c];
+}
+
+void fathom_cpu_layernorm_row(float *y, const float *x, const float *w, const float *b, int C, float eps) {
+    layernorm_row(y, x, w, b, C, eps);
 }
 
 void fathom_cpu_layernorm(fathom_backend *be, float *out, const float *in, const float *w,

@@ -315,6 +315,22 @@ fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format forma
     return FATHOM_OK;
 }
 
+fathom_status fathom_cpu_pack_pair(fathom_backend *be, fathom_weight_format format, const float *w1, int N1,
+                                   int K1, const float *w2, int N2, int K2) {
+    kind kd = format == FATHOM_WEIGHTS_INT8 ? KIND_INT8 : format == FATHOM_WEIGHTS_Q4 ? KIND_Q4 : KIND_BF16;
+    fathom_cpu_bf16_set *s;
+    attach(be, NULL);
+    fathom_status st = new_set(kd, 2, 0, NULL, &s);
+    if (st == FATHOM_OK) st = add(s, w1, N1, K1);
+    if (st == FATHOM_OK) st = add(s, w2, N2, K2);
+    if (st != FATHOM_OK) {
+        set_destroy(s);
+        return st;
+    }
+    attach(be, s);
+    return FATHOM_OK;
+}
+
 fathom_status fathom_cpu_bf16_prepare(fathom_backend *be, const fathom_weights *w) {
     return prepare(be, w, KIND_BF16);
 }
@@ -479,39 +495,86 @@ size_t fathom_cpu_packed_blobs(fathom_backend *be, fathom_packed_blob *out, size
     return n;
 }
 
+/* rows of ir (row stride K) in the GEMM's form: bf16 rows at a, or int8 rows at aq and their
+ * scales at sa (row stride Kp) */
+static void convert(uint16_t *a, int8_t *aq, float *sa, const float *ir, int rows, int K, int Kp, int fast) {
+    if (a && fast) fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp); /* fast kernels: AVX512-BF16 */
+    else if (a) fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
+    else if (fast) fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp); /* fast kernels: AVX-512 */
+    else fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
+}
+
 /* This task's input rows in the GEMM's form (bf16, or int8 and their scales) at sc, zero rows
- * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. */
-static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast) {
+ * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. With ln, each row is
+ * normalized first into lnrow (K floats, stays in L1) and converted from there. */
+static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast,
+                         const fathom_cpu_ln *ln, float *lnrow) {
     const int RB = FATHOM_BF16_RB;
-    if (!int8) {
-        uint16_t *a = sc;
-        if (fast) fathom_cpu_bf16_rows_avx512(a, ir, rows, K, Kp); /* fast kernels: AVX512-BF16 */
-        else fathom_cpu_bf16_rows(a, ir, rows, K, Kp);
-        if (rows < RB) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
-    } else {
-        int8_t *aq = sc;
-        float *sa = (float *)((char *)sc + (size_t)RB * Kp);
-        if (fast) fathom_cpu_q8_rows_avx512(aq, sa, ir, rows, K, Kp); /* fast kernels: AVX-512 */
-        else fathom_cpu_q8_rows(aq, sa, ir, rows, K, Kp);
-        if (rows < RB) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
+    uint16_t *a = int8 ? NULL : sc;
+    int8_t *aq = int8 ? sc : NULL;
+    float *sa = int8 ? (float *)((char *)sc + (size_t)RB * Kp) : NULL;
+    if (!ln) convert(a, aq, sa, ir, rows, K, Kp, fast);
+    for (int r = 0; ln && r < rows; r++) {
+        const float *xr = ir + (size_t)r * K;
+        if (fast) fathom_cpu_layernorm_row_avx512(lnrow, xr, ln->w, ln->b, K, ln->eps);
+        else fathom_cpu_layernorm_row(lnrow, xr, ln->w, ln->b, K, ln->eps);
+        convert(a ? a + (size_t)r * Kp : NULL, aq ? aq + (size_t)r * Kp : NULL, sa ? sa + r : NULL, lnrow, 1, K,
+                Kp, fast);
+    }
+    if (rows < RB && a) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
+    if (rows < RB && aq) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
+}
+
+/* Where a packed linear's rows come from and go besides the plain fp32 in / out */
+typedef struct lp_io {
+    const fathom_cpu_ln *ln; /* normalize each input row first (ln_linear) */
+    const uint16_t *abf;     /* input rows already bf16 (row stride Kp, zero rows up to RB) */
+    uint16_t *obf;           /* output rows as bf16 (row stride ldob, zeros from N to ldob) */
+    int ldob;
+} lp_io;
+
+/* The epilogue of one task's tile (rows x cols fp32 at o, ld ldo): bias and act in place, then
+ * out as bf16 rows (io->obf), or gamma-scaled into the residual out */
+static void epilogue(const lp_io *io, float *out, float *o, size_t ldo, const float *b, const float *gamma,
+                     int m0, int n0, int rows, int cols, int N, fathom_act act, int fast) {
+    for (int r = 0; r < rows && !gamma; r++) {
+        float *orow = o + (size_t)r * ldo;
+        /* AVX-512 GELU, erf to 3e-7 (the next GEMM rounds to bf16 / int8 steps): the fp32
+         * one's erff cost int8's fc1 more than its GEMM */
+        if (fast && act == FATHOM_ACT_GELU) fathom_cpu_bias_gelu_avx512(orow, b ? b + n0 : NULL, cols);
+        else if (b || act != FATHOM_ACT_NONE) fathom_cpu_bias_act(orow, b ? b + n0 : NULL, cols, act);
+        if (!io->obf) continue;
+        uint16_t *hr = io->obf + (size_t)(m0 + r) * io->ldob;
+        if (fast) fathom_cpu_bf16_rows_avx512(hr + n0, orow, 1, cols, cols);
+        else fathom_cpu_bf16_rows(hr + n0, orow, 1, cols, cols);
+        if (n0 + cols == N) memset(hr + N, 0, (size_t)(io->ldob - N) * sizeof *hr);
+    }
+    for (int r = 0; r < rows && gamma; r++) {
+        float *xr = out + (size_t)(m0 + r) * N + n0;
+        const float *tr = o + (size_t)r * ldo, *g = gamma + n0;
+        if (b)
+            for (int c = 0; c < cols; c++) xr[c] += g[c] * (tr[c] + b[n0 + c]);
+        else
+            for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
     }
 }
 
-/* Row blocks of FATHOM_BF16_RB: the block's rows are converted in scratch once, then the
- * whole of N (or a column chunk that leaves room for the residual tile); the epilogue follows
- * per block. Scratch: converted rows, [q4: one dequantized panel], [residual: rows x nc]. */
-void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
-                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
-                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
-                              int N, int K, fathom_act act) {
+/* Row blocks of FATHOM_BF16_RB: the block's rows are converted in scratch once (or read as
+ * bf16 from io->abf), then the whole of N (or a column chunk that leaves room for the output
+ * tile); the epilogue follows per block. Scratch: converted rows, [q4: one dequantized
+ * panel], [residual or bf16 out: rows x nc tile; ln: the row being normalized]. */
+static void linear_packed(fathom_backend *be, float *out, const float *in, const lp_io *io,
+                          const fathom_bf16_mat *w, const fathom_q8_mat *wq, const fathom_q4_mat *w4,
+                          const float *b, const float *gamma, int M, int N, int K, fathom_act act) {
     const int kern = ((fathom_cpu_ctx *)be->ctx)->bf16->kernel;
     const int RB = FATHOM_BF16_RB, Kp = w ? w->Kp : wq ? wq->Kp : w4->Kp;
     const int fast = wq ? kern != FATHOM_CPU_Q8_PORTABLE : kern != FATHOM_CPU_BF16_PORTABLE;
     const size_t abytes = !wq ? ((size_t)RB * Kp * sizeof(uint16_t) + 63) / 64 * 64
                               : ((size_t)RB * Kp + RB * sizeof(float) + 63) / 64 * 64;
     const size_t pbytes = w4 ? (size_t)Kp * 32 * sizeof(uint16_t) : 0;
+    const int tiled = gamma || io->obf;
     int nc = N;
-    if (gamma) {
+    if (tiled) {
         size_t room = FATHOM_CPU_SCRATCH - (abytes + pbytes) / sizeof(float);
         size_t fit = room / RB / FATHOM_BF16_NR * FATHOM_BF16_NR;
         if ((size_t)nc > fit) nc = (int)fit;
@@ -522,34 +585,50 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
         int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
         int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
         void *sc = fathom_cpu_scratch(be);
-        convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast);
-        const uint16_t *a = sc;
+        float *tile = (float *)((char *)sc + abytes + pbytes);
+        /* ln: the row being normalized sits where the tile goes after the conversion */
+        if (!io->abf) convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast, io->ln, tile);
+        const uint16_t *a = io->abf ? io->abf + (size_t)m0 * Kp : sc;
         const int8_t *aq = sc;
         const float *sa = (const float *)((char *)sc + (size_t)RB * Kp);
         uint16_t *panel = (uint16_t *)((char *)sc + abytes);
-        float *tile = (float *)((char *)sc + abytes + pbytes);
-        float *o = gamma ? tile : out + (size_t)m0 * N + n0;
-        size_t ldo = gamma ? (size_t)cols : (size_t)N;
+        float *o = tiled ? tile : out + (size_t)m0 * N + n0;
+        size_t ldo = tiled ? (size_t)cols : (size_t)N;
         if (w) fathom_cpu_gemm_bf16(kern, o, ldo, a, w, n0, cols, rows);
         else if (wq) fathom_cpu_gemm_q8(kern, o, ldo, aq, sa, wq, n0, cols, rows);
         else fathom_cpu_gemm_q4(kern, o, ldo, a, w4, n0, cols, rows, panel);
-        if (!gamma) {
-            if (b || act != FATHOM_ACT_NONE)
-                for (int r = 0; r < rows; r++) {
-                    /* AVX-512 GELU, erf to 3e-7; int8 keeps the fp32 one, its variants agree bit for bit */
-                    if (fast && !wq && act == FATHOM_ACT_GELU)
-                        fathom_cpu_bias_gelu_avx512(o + (size_t)r * N, b ? b + n0 : NULL, cols);
-                    else fathom_cpu_bias_act(o + (size_t)r * N, b ? b + n0 : NULL, cols, act);
-                }
-            continue;
-        }
-        for (int r = 0; r < rows; r++) {
-            float *xr = out + (size_t)(m0 + r) * N + n0;
-            const float *tr = tile + (size_t)r * cols, *g = gamma + n0;
-            if (b)
-                for (int c = 0; c < cols; c++) xr[c] += g[c] * (tr[c] + b[n0 + c]);
-            else
-                for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
-        }
+        epilogue(io, out, o, ldo, b, gamma, m0, n0, rows, cols, N, act, fast);
     }
+}
+
+void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
+                              const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                              const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
+                              int N, int K, fathom_act act) {
+    const lp_io io = {0};
+    linear_packed(be, out, in, &io, w, wq, w4, b, gamma, M, N, K, act);
+}
+
+void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x, const fathom_cpu_ln *ln,
+                                 const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                                 const fathom_q4_mat *w4, const float *b, int M, int N, int K,
+                                 fathom_act act) {
+    const lp_io io = {ln, NULL, NULL, 0};
+    linear_packed(be, out, x, &io, w, wq, w4, b, NULL, M, N, K, act);
+}
+
+size_t fathom_cpu_mlp_hidden_bytes(int M, int Kp) {
+    const int RB = FATHOM_BF16_RB;
+    return (size_t)((M + RB - 1) / RB * RB) * (size_t)Kp * sizeof(uint16_t);
+}
+
+void fathom_cpu_ln_mlp_packed(fathom_backend *be, float *x, uint16_t *hb, const fathom_cpu_ln *ln,
+                              const fathom_bf16_mat *w1, const fathom_q4_mat *q1, const float *b1,
+                              const fathom_bf16_mat *w2, const fathom_q4_mat *q2, const float *b2,
+                              const float *gamma, int M, int D, int H) {
+    const int RB = FATHOM_BF16_RB, Kp = w2 ? w2->Kp : q2->Kp, Mp = (M + RB - 1) / RB * RB;
+    memset(hb + (size_t)M * Kp, 0, (size_t)(Mp - M) * Kp * sizeof *hb); /* rows the tiles read past M */
+    const lp_io io1 = {ln, NULL, hb, Kp}, io2 = {NULL, hb, NULL, 0};
+    linear_packed(be, NULL, x, &io1, w1, NULL, q1, b1, NULL, M, H, D, FATHOM_ACT_GELU);
+    linear_packed(be, x, NULL, &io2, w2, NULL, q2, b2, gamma, M, D, H, FATHOM_ACT_NONE);
 }

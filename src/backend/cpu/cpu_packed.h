@@ -29,6 +29,9 @@ fathom_status fathom_cpu_q4_prepare(fathom_backend *be, const struct fathom_weig
  * format FATHOM_WEIGHTS_DEFAULT packs bf16. Shapes the engine would leave fp32 stay fp32. */
 fathom_status fathom_cpu_pack_one(fathom_backend *be, fathom_weight_format format, const float *w, int N,
                                   int K, int conv);
+/* Tests: a set of two linear weights (the MLP's fc1 (N1, K1) and fc2 (N2, K2)) in one format */
+fathom_status fathom_cpu_pack_pair(fathom_backend *be, fathom_weight_format format, const float *w1, int N1,
+                                   int K1, const float *w2, int N2, int K2);
 /* The packed twin of weight w in that format, or NULL (another format, or fp32) */
 const fathom_bf16_mat *fathom_cpu_bf16_find(fathom_backend *be, const float *w);
 const fathom_q8_mat *fathom_cpu_q8_find(fathom_backend *be, const float *w);
@@ -93,5 +96,31 @@ void fathom_cpu_linear_packed(fathom_backend *be, float *out, const float *in,
                               const fathom_bf16_mat *w, const fathom_q8_mat *wq,
                               const fathom_q4_mat *w4, const float *b, const float *gamma, int M,
                               int N, int K, fathom_act act);
+
+/* LayerNorm parameters of a fused ln_linear (cpu_block.c) */
+typedef struct fathom_cpu_ln {
+    const float *w, *b;
+    float eps;
+} fathom_cpu_ln;
+/* out (M, N) = act(LayerNorm(x) . W^T + b), one of w / wq / w4 given: each task normalizes
+ * its rows into the GEMM's input form (bf16, or int8 and scales) without an fp32 pass */
+void fathom_cpu_ln_linear_packed(fathom_backend *be, float *out, const float *x, const fathom_cpu_ln *ln,
+                                 const fathom_bf16_mat *w, const fathom_q8_mat *wq,
+                                 const fathom_q4_mat *w4, const float *b, int M, int N, int K,
+                                 fathom_act act);
+/* The MLP half of an encoder block on bf16 or q4 weights (w1 / q1: fc1 (H, D), w2 / q2: fc2
+ * (D, H), one format): x += gamma * (GELU(LayerNorm(x) . W1^T + b1) . W2^T + b2), the hidden
+ * rows kept as bf16 in hb (fathom_cpu_mlp_hidden_bytes(M, fc2's Kp): rows padded to
+ * FATHOM_BF16_RB, columns to fc2's Kp), written by fc1's epilogue and read by fc2's GEMM. */
+size_t fathom_cpu_mlp_hidden_bytes(int M, int Kp);
+void fathom_cpu_ln_mlp_packed(fathom_backend *be, float *x, uint16_t *hb, const fathom_cpu_ln *ln,
+                              const fathom_bf16_mat *w1, const fathom_q4_mat *q1, const float *b1,
+                              const fathom_bf16_mat *w2, const fathom_q4_mat *q2, const float *b2,
+                              const float *gamma, int M, int D, int H);
+/* One LayerNorm row y (C) of x (cpu_layernorm.c: statistics in double), and its AVX-512 twin
+ * for the packed engines (fp32 statistics: 1e-6 of the spread, far below bf16's step) */
+void fathom_cpu_layernorm_row(float *y, const float *x, const float *w, const float *b, int C, float eps);
+void fathom_cpu_layernorm_row_avx512(float *y, const float *x, const float *w, const float *b, int C,
+                                     float eps);
 
 #endif
