@@ -2,7 +2,8 @@
  *
  * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
  * writes its output without copies; RCU ReLUs are fused into the convs (RELU_IN / RELU_OUT)
- * and RCU skips into the second conv's residual input. */
+ * and RCU skips into the second conv's residual input. The head's last steps at full
+ * resolution are one op (dpt_head_tail) unless a tap watches head.conv2. */
 #include "model/dpt.h"
 
 #include <stdio.h>
@@ -86,12 +87,17 @@ void fathom_dpt_forward(fathom_backend *be, const fathom_weights *w, const fatho
     const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
     op->conv2d(be, w1, path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
     fathom_tap_emit(tap, "head.conv1", w1, 4, B, F2, h8, w8);
-    op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
-    op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
-    fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
-    /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
-    op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
-               FATHOM_CONV_RELU_IN);
+    if (tap && tap->fn) { /* the steps one by one, to show head.conv2 */
+        op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
+        op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
+        fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
+        /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
+        op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
+                   FATHOM_CONV_RELU_IN);
+    } else { /* the same as one op: resize -> w2, conv -> w1 (after the resize read w1) */
+        op->dpt_head_tail(be, depth, w1, w->out2_w, w->out2_b, w->out3_w, w->out3_b, w2, w1, B,
+                          F2, h8, w8, p->H, p->W, HH);
+    }
     fathom_tap_emit(tap, "head.preact", depth, 4, B, 1, p->H, p->W);
     op->depth_act(be, depth, (size_t)B * p->H * p->W, a->metric, a->max_depth);
 }

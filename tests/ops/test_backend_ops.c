@@ -56,7 +56,7 @@
 
 enum { P_FP32, P_BF16, P_FP16, P_N };
 enum { W_NONE, W_BF16, W_INT8, W_Q4 }; /* cpu packed-weight variants */
-enum { MAXT = 6 }; /* tensors per case */
+enum { MAXT = 8 }; /* tensors per case */
 
 /* ---------------------------------------------------------------- the case table */
 
@@ -202,6 +202,12 @@ static const tcase cases[] = {
     K(conv2d, 0, 1, 4, 1, 64, 148, 148, 64, 3, 1, 1, R | O, 1, 1), /* RCU */
     K(resize_bilinear, 0, 0, 1, 64, 148, 148, 296, 296),
     K(conv2d, 0, 0, 1, 1, 32, 518, 518, 32, 3, 1, 1, O, 1, 0), /* head */
+    /* ---- round 7, head: dpt_head_tail: B C h w H W Ch b2 b3 ---- */
+    K(dpt_head_tail, 0, 0, 0, 2, 8, 5, 7, 9, 13, 6, 1, 1),
+    K(dpt_head_tail, 0, 0, 0, 1, 35, 11, 9, 23, 40, 33, 0, 1), /* C, Ch past a panel */
+    K(dpt_head_tail, 0, 0, 0, 1, 16, 30, 30, 41, 41, 32, 1, 0),
+    K(dpt_head_tail, 0, 0, 0, 1, 4, 1, 1, 3, 5, 2, 1, 1), /* one input pixel */
+    K(dpt_head_tail, 0, 0, 1, 1, 32, 296, 296, 518, 518, 32, 1, 1), /* ViT-S 518 */
 };
 #undef R
 #undef O
@@ -214,7 +220,8 @@ static double op_tol(const tcase *c, int prec) {
     if (op == FATHOM_OP_resize_bilinear && c->a[1] == c->a[3] && c->a[2] == c->a[4])
         return 0; /* same size: a copy */
     int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual ||
-               op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose;
+               op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose ||
+               op == FATHOM_OP_dpt_head_tail;
     if (gemm && prec == P_N + W_BF16) return 3e-2;
     if (gemm && prec == P_N + W_INT8) return 5e-2;
     if (gemm && prec == P_N + W_Q4) return 2e-1;
@@ -373,6 +380,15 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(0, (size_t)a[2] * a[0], 1, 0), T(1, (size_t)a[2] * a[1], 1, 0);
         *cmp = 0;
         return 2;
+    case FATHOM_OP_dpt_head_tail: { /* depth in w2 b2 w3 b3 r u */
+        size_t HW = (size_t)a[4] * a[5];
+        T(0, (size_t)a[0] * HW, 0, 1), T(1, (size_t)a[0] * a[1] * a[2] * a[3], 1, 0);
+        T(2, (size_t)a[6] * a[1] * 9, 0.2f, 0), T(3, a[7] ? a[6] : 0, 0.5f, 0);
+        T(4, a[6], 0.3f, 0), T(5, a[8] ? 1 : 0, 0.5f, 0);
+        T(6, (size_t)a[0] * a[1] * HW, 0, 1), T(7, (size_t)a[0] * a[6] * HW, 0, 1);
+        *cmp = 0, *flops = 2.0 * a[0] * HW * a[6] * (9.0 * a[1] + 1);
+        return 8;
+    }
     case FATHOM_OP_COUNT:
         break;
     }
@@ -477,6 +493,14 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->depth_act(be, t[0], (size_t)a[0], a[1], c->f);
         else fathom_ref_depth_act(t[0], (size_t)a[0], a[1], c->f);
         return 1;
+    case FATHOM_OP_dpt_head_tail:
+        if (o)
+            o->dpt_head_tail(be, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], a[0], a[1], a[2],
+                             a[3], a[4], a[5], a[6]);
+        else
+            fathom_ref_dpt_head_tail(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], a[0], a[1],
+                                     a[2], a[3], a[4], a[5], a[6]);
+        return 1;
     case FATHOM_OP_COUNT:
         break;
     }
@@ -496,7 +520,7 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_merge_tiles] = 4,    [FATHOM_OP_group_norm] = 4,
         [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
         [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
-        [FATHOM_OP_copy_rows] = 4,
+        [FATHOM_OP_copy_rows] = 4,      [FATHOM_OP_dpt_head_tail] = 7,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);
@@ -634,7 +658,7 @@ static int failed[FATHOM_OP_COUNT][NVAR];
 /* Checks case c on every open variant; returns the number of failures. */
 static int weight_op(fathom_op_id op) {
     return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_conv2d ||
-           op == FATHOM_OP_conv_transpose;
+           op == FATHOM_OP_conv_transpose || op == FATHOM_OP_dpt_head_tail;
 }
 
 /* Packed variant x: pack case c's weight (d[2] in every weight op) alone with x's kernel
@@ -644,6 +668,7 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
     const int *a = c->a;
     int N, K, conv = -1;
     if (c->op == FATHOM_OP_conv2d) N = a[4], K = a[1] * a[5] * a[5], conv = 0;
+    else if (c->op == FATHOM_OP_dpt_head_tail) N = a[6], K = a[1] * 9, conv = 0; /* w2 */
     else if (c->op == FATHOM_OP_conv_transpose) N = a[4] * a[5] * a[5], K = a[1], conv = a[5];
     else N = a[1], K = a[2];
     static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,

@@ -1,0 +1,12 @@
+/* dpt_head_tail.cu - the DPT head's fused tail op on CUDA: today's composition of the resize
+ * and conv kernels (the CPU fuses it to skip its NCHW fp32 layout passes; the device has no
+ * such cost to save yet). */
+#include "backend/cuda/cuda_ops.h"
+
+void fathom_cuda_dpt_head_tail(fathom_backend *be, float *depth, const float *in, const float *w2,
+                               const float *b2, const float *w3, const float *b3, float *r, float *u,
+                               int B, int C, int h, int w, int H, int W, int Ch) {
+    fathom_cuda_resize_bilinear(be, r, in, B * C, h, w, H, W);
+    fathom_cuda_conv2d(be, u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
+    fathom_cuda_conv2d(be, depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
+}
