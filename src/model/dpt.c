@@ -27,8 +27,7 @@ static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B,
     op->conv2d(be, s0, u, fw->rcu2_c1_w, fw->rcu2_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
                FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
     op->conv2d(be, s2, s0, fw->rcu2_c2_w, fw->rcu2_c2_b, u, B, F, h, w, F, 3, 1, 1, 0);
-    op->resize_bilinear(be, s0, s2, B * F, h, w, oh, ow);
-    op->conv2d(be, s1, s0, fw->out_w, fw->out_b, NULL, B, F, oh, ow, F, 1, 1, 0, 0);
+    op->conv2d_resized(be, s1, s2, fw->out_w, fw->out_b, s0, B, F, h, w, oh, ow, F, 1, 0, 0);
     return s1;
 }
 

@@ -1,5 +1,6 @@
-/* cpu_head_tail.c - the DPT head's last three steps (ops.def dpt_head_tail): resize to the
- * image size, output_conv2's 3x3 conv, its ReLU and the 1x1 conv to depth.
+/* cpu_head_tail.c - the DPT head's resize-then-conv steps (ops.def conv2d_resized: each
+ * fusion block's out_conv; dpt_head_tail: resize to the image size, output_conv2's 3x3 conv,
+ * its ReLU and the 1x1 conv to depth).
  *
  * These run at full resolution (518² at ViT-S 518) and were the largest layout passes of a
  * packed pass: the resize wrote C NCHW fp32 planes that the conv copied to its padded
@@ -7,7 +8,8 @@
  * 1x1 conv (one output channel, fp32) read again. With packed weights the resize now writes
  * X's rows itself (one fp32 row of C channels in the scratch, then the same rounding as the
  * conv's copy), and each GEMM tile ends in depth directly: bias, ReLU and the 1x1 dot product
- * per pixel. fp32 engines, and shapes the taps path does not take, run the composition. */
+ * per pixel; a fusion block's out_conv ends in the usual NCHW tile output. fp32 engines, and
+ * shapes the taps path does not take, run the composition. */
 #include <string.h>
 
 #include "backend/cpu/cpu_conv_bf16.h"
@@ -80,21 +82,33 @@ static const float *hrows(resize_rows *s, const float *img, int C, int h, int w,
     return s->h[k];
 }
 
-static int fused(fathom_backend *be, float *depth, const float *in, const float *w2, const float *b2,
-                 const float *w3, const float *b3, int B, int C, int h, int w, int H, int W, int Ch) {
+/* conv (stride 1) of the resized input, packed: the resize fills X, then every tile goes to
+ * `ot` (NCHW, bias, ReLU) or, with ho, to depth (the head tail). 0: it does not apply. */
+typedef struct resize_conv {
+    const float *in, *w;
+    int B, C, h, w_, H, W, Co, k, pad, relu_in;
+    fathom_conv_tile ot; /* per image: out advanced by Co Ho Wo */
+    const head_out *ho;  /* per image: depth advanced by H W */
+} resize_conv;
+
+static int fused(fathom_backend *be, const resize_conv *rc) {
     const fathom_bf16_mat *wb;
     const fathom_q4_mat *w4;
     int kern;
     fathom_taps_conv c;
+    const int C = rc->C, h = rc->h, w = rc->w_, H = rc->H, W = rc->W, pad = rc->pad;
     if ((size_t)(3 + 3 * (size_t)C) * W > FATHOM_CPU_SCRATCH) return 0; /* the resize rows */
-    if (!fathom_cpu_conv_find(be, w2, &wb, &w4, &kern)) return 0;
-    if (!fathom_cpu_taps_open(be, &c, wb, w4, kern, C, H, W, Ch, 3, 1)) return 0;
+    if (!fathom_cpu_conv_find(be, rc->w, &wb, &w4, &kern)) return 0;
+    if (!fathom_cpu_taps_open(be, &c, wb, w4, kern, C, H, W, rc->Co, rc->k, pad)) return 0;
     const float sy = H > 1 ? (float)(h - 1) / (float)(H - 1) : 0.0f;
     const float sx = W > 1 ? (float)(w - 1) / (float)(W - 1) : 0.0f;
-    const size_t xrow = (size_t)c.Wp * c.Cp;
-    for (int bt = 0; bt < B; bt++) {
-        const float *img = in + (size_t)bt * C * h * w;
-        head_out o = {depth + (size_t)bt * H * W, b2, w3, b3 ? b3[0] : 0.0f, Ch, c.t.Np, c.Wp, W};
+    const size_t xrow = (size_t)c.Wp * c.Cp, HWo = (size_t)c.Ho * c.Wo;
+    for (int bt = 0; bt < rc->B; bt++) {
+        const float *img = rc->in + (size_t)bt * C * h * w;
+        fathom_conv_tile ot = rc->ot;
+        head_out ho = rc->ho ? *rc->ho : (head_out){0};
+        ot.out += (size_t)bt * rc->Co * HWo, ot.ldt = c.t.Np;
+        ho.depth += rc->ho ? (size_t)bt * HWo : 0, ho.ldt = c.t.Np;
 #pragma omp parallel num_threads(be->threads)
         {
             float *sc = fathom_cpu_scratch(be);
@@ -103,7 +117,7 @@ static int fused(fathom_backend *be, float *depth, const float *in, const float 
             for (int x = 0; x < W; x++) fathom_cpu_resize_index(x, sx, w, &s.x0[x], &s.x1[x], &s.lx[x]);
 #pragma omp for schedule(static)
             for (int y = 0; y < c.Hp; y++) {
-                const int oy = y - 1;
+                const int oy = y - pad;
                 if (oy < 0 || oy >= H) {
                     memset(c.x + y * xrow, 0, xrow * sizeof *c.x);
                     continue;
@@ -113,17 +127,19 @@ static int fused(fathom_backend *be, float *depth, const float *in, const float 
                 fathom_cpu_resize_index(oy, sy, h, &y0, &y1, &ly);
                 const float *top = hrows(&s, img, C, h, w, W, y0, y1), *bot = hrows(&s, img, C, h, w, W, y1, y0);
                 for (size_t i = 0; i < (size_t)C * W; i++) s.row[i] = (1.0f - ly) * top[i] + ly * bot[i];
-                /* the row as a one-row image: fill's row 1 (pad 1) is X's row y */
+                /* the row as a one-row image: fill's row `pad` is X's row y */
                 fathom_taps_conv one = c;
-                one.x = c.x + (y - 1) * xrow, one.H = 1;
-                fathom_cpu_taps_fill(&one, s.row, 0, 1, 2);
+                one.x = c.x + (y - pad) * xrow, one.H = 1;
+                fathom_cpu_taps_fill(&one, s.row, rc->relu_in, pad, pad + 1);
             }
 #pragma omp for schedule(dynamic, 1)
             for (int blk = 0; blk < c.nblk; blk++) {
                 int q0, np;
                 const float *tile = fathom_cpu_taps_tile(be, &c, blk, &q0, &np);
-                if (kern == FATHOM_CPU_BF16_PORTABLE) head_out_rows(&o, tile, q0, np);
-                else head_out_rows_avx512(&o, tile, q0, np);
+                if (rc->ho && kern == FATHOM_CPU_BF16_PORTABLE) head_out_rows(&ho, tile, q0, np);
+                else if (rc->ho) head_out_rows_avx512(&ho, tile, q0, np);
+                else if (kern == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_conv_tile_out(&ot, tile, q0, np);
+                else fathom_cpu_conv_tile_out_avx512(&ot, tile, q0, np);
             }
         }
     }
@@ -135,8 +151,22 @@ void fathom_cpu_dpt_head_tail(fathom_backend *be, float *depth, const float *in,
                               const float *b2, const float *w3, const float *b3, float *r, float *u,
                               int B, int C, int h, int w, int H, int W, int Ch) {
     if (B <= 0 || H <= 0 || W <= 0) return;
-    if (fused(be, depth, in, w2, b2, w3, b3, B, C, h, w, H, W, Ch)) return;
+    head_out ho = {depth, b2, w3, b3 ? b3[0] : 0.0f, Ch, 0, W + 2, W};
+    resize_conv rc = {in, w2, B, C, h, w, H, W, Ch, 3, 1, 0, {0}, &ho};
+    if (fused(be, &rc)) return;
     fathom_cpu_resize_bilinear(be, r, in, B * C, h, w, H, W);
     fathom_cpu_conv2d(be, u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
     fathom_cpu_conv2d(be, depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
+}
+
+void fathom_cpu_conv2d_resized(fathom_backend *be, float *out, const float *in, const float *w,
+                               const float *b, float *r, int B, int Ci, int hi, int wi, int H, int W,
+                               int Co, int k, int pad, int flags) {
+    const int Ho = H + 2 * pad - k + 1, Wo = W + 2 * pad - k + 1;
+    if (B <= 0 || Ho <= 0 || Wo <= 0) return;
+    fathom_conv_tile ot = {out, b, NULL, Co, 0, W + 2 * pad, Wo, flags & FATHOM_CONV_RELU_OUT, (size_t)Ho * Wo};
+    resize_conv rc = {in, w, B, Ci, hi, wi, H, W, Co, k, pad, flags & FATHOM_CONV_RELU_IN, ot, NULL};
+    if (fused(be, &rc)) return;
+    fathom_cpu_resize_bilinear(be, r, in, B * Ci, hi, wi, H, W);
+    fathom_cpu_conv2d(be, out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
 }

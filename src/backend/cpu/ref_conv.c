@@ -56,3 +56,10 @@ void fathom_ref_dpt_head_tail(float *depth, const float *in, const float *w2, co
     fathom_ref_conv2d(u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
     fathom_ref_conv2d(depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
 }
+
+void fathom_ref_conv2d_resized(float *out, const float *in, const float *w, const float *b, float *r,
+                               int B, int Ci, int hi, int wi, int H, int W, int Co, int k, int pad,
+                               int flags) {
+    fathom_ref_resize_bilinear(r, in, B * Ci, hi, wi, H, W);
+    fathom_ref_conv2d(out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
+}

@@ -1,6 +1,6 @@
-/* dpt_head_tail.cu - the DPT head's fused tail op on CUDA: today's composition of the resize
- * and conv kernels (the CPU fuses it to skip its NCHW fp32 layout passes; the device has no
- * such cost to save yet). */
+/* dpt_head_tail.cu - the DPT head's fused ops (dpt_head_tail, conv2d_resized) on CUDA: the
+ * composition of the resize and conv kernels (the CPU fuses them to skip its NCHW fp32 layout
+ * passes; the device has no such cost to save yet). */
 #include "backend/cuda/cuda_ops.h"
 
 void fathom_cuda_dpt_head_tail(fathom_backend *be, float *depth, const float *in, const float *w2,
@@ -9,4 +9,11 @@ void fathom_cuda_dpt_head_tail(fathom_backend *be, float *depth, const float *in
     fathom_cuda_resize_bilinear(be, r, in, B * C, h, w, H, W);
     fathom_cuda_conv2d(be, u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
     fathom_cuda_conv2d(be, depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
+}
+
+void fathom_cuda_conv2d_resized(fathom_backend *be, float *out, const float *in, const float *w,
+                                const float *b, float *r, int B, int Ci, int hi, int wi, int H, int W,
+                                int Co, int k, int pad, int flags) {
+    fathom_cuda_resize_bilinear(be, r, in, B * Ci, hi, wi, H, W);
+    fathom_cuda_conv2d(be, out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
 }
