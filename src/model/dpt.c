@@ -1,8 +1,7 @@
 /* dpt.c - DPT head forward pass (official depth_head), NCHW with the batch outermost.
  *
  * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
- * writes its output without copies; RCU ReLUs are fused into the convs (RELU_IN / RELU_OUT)
- * and RCU skips into the second conv's residual input. The head's last steps at full
+ * writes its output without copies; each RCU is one op (dpt_rcu: its ReLUs and skip inside). The head's last steps at full
  * resolution are one op (dpt_head_tail) unless a tap watches head.conv2. */
 #include "model/dpt.h"
 
@@ -19,14 +18,12 @@ static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B,
     /* s0 and s1 are free slots; s2 may be a's slot: a is last read before s2 is written */
     if (a) {
         op->add(be, a, a, b, n); /* a + b: the RCU1 skip and the fusion sum in one residual */
-        op->conv2d(be, s0, b, fw->rcu1_c1_w, fw->rcu1_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
-                   FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
-        op->conv2d(be, s1, s0, fw->rcu1_c2_w, fw->rcu1_c2_b, a, B, F, h, w, F, 3, 1, 1, 0);
+        op->dpt_rcu(be, s1, b, fw->rcu1_c1_w, fw->rcu1_c1_b, fw->rcu1_c2_w, fw->rcu1_c2_b, a, s0,
+                    B, F, h, w);
         u = s1;
     }
-    op->conv2d(be, s0, u, fw->rcu2_c1_w, fw->rcu2_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
-               FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
-    op->conv2d(be, s2, s0, fw->rcu2_c2_w, fw->rcu2_c2_b, u, B, F, h, w, F, 3, 1, 1, 0);
+    op->dpt_rcu(be, s2, u, fw->rcu2_c1_w, fw->rcu2_c1_b, fw->rcu2_c2_w, fw->rcu2_c2_b, u, s0, B, F,
+                h, w);
     op->conv2d_resized(be, s1, s2, fw->out_w, fw->out_b, s0, B, F, h, w, oh, ow, F, 1, 0, 0);
     return s1;
 }

@@ -213,6 +213,15 @@ static const tcase cases[] = {
     K(conv2d_resized, 0, 0, 0, 1, 33, 7, 5, 13, 10, 40, 3, 1, R | O, 0),
     K(conv2d_resized, 0, 0, 0, 1, 64, 20, 19, 20, 19, 64, 1, 0, O, 1), /* same size */
     K(conv2d_resized, 0, 0, 1, 1, 64, 148, 148, 296, 296, 64, 1, 0, 0, 1), /* refinenet1 */
+    /* dpt_rcu: B C H W biases residual (2: in itself; in-place: out is the residual) shared
+     * (1: w2 is w1, so the packed variants, which pack one weight, hold both and run the
+     * fused path; else conv1 packed, conv2 fp32) */
+    K(dpt_rcu, 0, 0, 0, 2, 40, 9, 13, 1, 1, 1),
+    K(dpt_rcu, 0, 0, 0, 2, 40, 9, 13, 1, 1, 0),
+    K(dpt_rcu, 0, 0, 0, 1, 33, 7, 20, 0, 2, 1),
+    K(dpt_rcu, 0, 1, 0, 1, 64, 17, 11, 1, 1, 1),
+    K(dpt_rcu, 0, 0, 0, 1, 16, 1, 3, 1, 0, 1),
+    K(dpt_rcu, 0, 1, 4, 1, 64, 148, 148, 1, 1, 1), /* refinenet1 at ViT-S 518 */
 };
 #undef R
 #undef O
@@ -226,7 +235,8 @@ static double op_tol(const tcase *c, int prec) {
         return 0; /* same size: a copy */
     int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual ||
                op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose ||
-               op == FATHOM_OP_dpt_head_tail || op == FATHOM_OP_conv2d_resized;
+               op == FATHOM_OP_dpt_head_tail || op == FATHOM_OP_conv2d_resized ||
+               op == FATHOM_OP_dpt_rcu;
     if (gemm && prec == P_N + W_BF16) return 3e-2;
     if (gemm && prec == P_N + W_INT8) return 5e-2;
     if (gemm && prec == P_N + W_Q4) return 2e-1;
@@ -403,6 +413,13 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         *cmp = 0, *flops = 2.0 * n0 * a[1] * a[7] * a[7];
         return 5;
     }
+    case FATHOM_OP_dpt_rcu: /* out in w1 b1 w2 b2 residual mid */
+        n0 = (size_t)a[0] * a[1] * a[2] * a[3], n1 = (size_t)a[1] * a[1] * 9;
+        T(0, n0, 0, 1), T(1, n0, 1, 0), T(2, n1, 0.2f, 0), T(3, a[4] ? a[1] : 0, 0.5f, 0);
+        T(4, a[6] ? 0 : n1, 0.2f, 0), T(5, a[4] ? a[1] : 0, 0.5f, 0), T(6, a[5] == 1 ? n0 : 0, 1, 0);
+        T(7, n0, 0, 1);
+        *cmp = 0, *alias = a[5] == 1 ? 6 : -1, *flops = 4.0 * n0 * a[1] * 9;
+        return 8;
     case FATHOM_OP_COUNT:
         break;
     }
@@ -523,6 +540,12 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
             fathom_ref_conv2d_resized(t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2], a[3], a[4],
                                       a[5], a[6], a[7], a[8], a[9]);
         return 1;
+    case FATHOM_OP_dpt_rcu: { /* residual: t[6], or in itself (a[5] == 2) */
+        const float *res = a[5] == 2 ? t[1] : t[6], *w2 = a[6] ? t[2] : t[4];
+        if (o) o->dpt_rcu(be, out, t[1], t[2], t[3], w2, t[5], res, t[7], a[0], a[1], a[2], a[3]);
+        else fathom_ref_dpt_rcu(out, t[1], t[2], t[3], w2, t[5], res, t[7], a[0], a[1], a[2], a[3]);
+        return 1;
+    }
     case FATHOM_OP_COUNT:
         break;
     }
@@ -543,7 +566,7 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
         [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
         [FATHOM_OP_copy_rows] = 4,      [FATHOM_OP_dpt_head_tail] = 7,
-        [FATHOM_OP_conv2d_resized] = 10,
+        [FATHOM_OP_conv2d_resized] = 10, [FATHOM_OP_dpt_rcu] = 7,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);
@@ -682,7 +705,7 @@ static int failed[FATHOM_OP_COUNT][NVAR];
 static int weight_op(fathom_op_id op) {
     return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_conv2d ||
            op == FATHOM_OP_conv_transpose || op == FATHOM_OP_dpt_head_tail ||
-           op == FATHOM_OP_conv2d_resized;
+           op == FATHOM_OP_conv2d_resized || op == FATHOM_OP_dpt_rcu;
 }
 
 /* Packed variant x: pack case c's weight (d[2] in every weight op) alone with x's kernel
@@ -694,6 +717,7 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
     if (c->op == FATHOM_OP_conv2d) N = a[4], K = a[1] * a[5] * a[5], conv = 0;
     else if (c->op == FATHOM_OP_dpt_head_tail) N = a[6], K = a[1] * 9, conv = 0; /* w2 */
     else if (c->op == FATHOM_OP_conv2d_resized) N = a[6], K = a[1] * a[7] * a[7], conv = 0;
+    else if (c->op == FATHOM_OP_dpt_rcu) N = a[1], K = a[1] * 9, conv = 0; /* w1; w2 below */
     else if (c->op == FATHOM_OP_conv_transpose) N = a[4] * a[5] * a[5], K = a[1], conv = a[5];
     else N = a[1], K = a[2];
     static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,

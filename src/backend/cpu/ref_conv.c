@@ -63,3 +63,10 @@ void fathom_ref_conv2d_resized(float *out, const float *in, const float *w, cons
     fathom_ref_resize_bilinear(r, in, B * Ci, hi, wi, H, W);
     fathom_ref_conv2d(out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
 }
+
+void fathom_ref_dpt_rcu(float *out, const float *in, const float *w1, const float *b1, const float *w2,
+                        const float *b2, const float *residual, float *mid, int B, int C, int H, int W) {
+    fathom_ref_conv2d(mid, in, w1, b1, NULL, B, C, H, W, C, 3, 1, 1,
+                      FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    fathom_ref_conv2d(out, mid, w2, b2, residual, B, C, H, W, C, 3, 1, 1, 0);
+}

@@ -1,4 +1,4 @@
-/* dpt_head_tail.cu - the DPT head's fused ops (dpt_head_tail, conv2d_resized) on CUDA: the
+/* dpt_head_tail.cu - the DPT head's fused ops (dpt_head_tail, conv2d_resized, dpt_rcu) on CUDA: the
  * composition of the resize and conv kernels (the CPU fuses them to skip its NCHW fp32 layout
  * passes; the device has no such cost to save yet). */
 #include "backend/cuda/cuda_ops.h"
@@ -16,4 +16,12 @@ void fathom_cuda_conv2d_resized(fathom_backend *be, float *out, const float *in,
                                 int Co, int k, int pad, int flags) {
     fathom_cuda_resize_bilinear(be, r, in, B * Ci, hi, wi, H, W);
     fathom_cuda_conv2d(be, out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
+}
+
+void fathom_cuda_dpt_rcu(fathom_backend *be, float *out, const float *in, const float *w1,
+                         const float *b1, const float *w2, const float *b2, const float *residual,
+                         float *mid, int B, int C, int H, int W) {
+    fathom_cuda_conv2d(be, mid, in, w1, b1, NULL, B, C, H, W, C, 3, 1, 1,
+                       FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    fathom_cuda_conv2d(be, out, mid, w2, b2, residual, B, C, H, W, C, 3, 1, 1, 0);
 }
