@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_conv_bf16.h"
+#include "backend/cpu/cpu_conv_f32.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_resize.h"
 
@@ -147,13 +148,78 @@ static int fused(fathom_backend *be, const resize_conv *rc) {
     return 1;
 }
 
+/* The fp32 twin (weights without a packed twin, AVX-512 panels): the resize writes the padded
+ * planes of output_conv2's copy (cpu_conv_f32.h) and each 64-pixel panel ends in depth. The
+ * conv's products are the conv2d op's, in its order; the 1x1 conv sums in another order. */
+static int fused_f32(fathom_backend *be, const resize_conv *rc) {
+    fathom_conv_f32 c;
+    const int C = rc->C, h = rc->h, w = rc->w_, H = rc->H, W = rc->W, pad = rc->pad;
+    if ((size_t)(3 + 2 * (size_t)C) * W > FATHOM_CPU_SCRATCH) return 0; /* the resize rows */
+    if (!fathom_cpu_conv_f32_open(&c, C, H, W, rc->Co, rc->k, pad)) return 0;
+    const float sy = H > 1 ? (float)(h - 1) / (float)(H - 1) : 0.0f;
+    const float sx = W > 1 ? (float)(w - 1) / (float)(W - 1) : 0.0f;
+    for (int ci = 0; ci < C; ci++) { /* the padding rows (the resize writes the rest) */
+        memset(c.x + ci * c.plane, 0, (size_t)pad * c.Wp * sizeof *c.x);
+        memset(c.x + ci * c.plane + (size_t)(pad + H) * c.Wp, 0, (size_t)pad * c.Wp * sizeof *c.x);
+    }
+    const head_out *ho = rc->ho;
+    for (int bt = 0; bt < rc->B; bt++) {
+        const float *img = rc->in + (size_t)bt * C * h * w;
+        float *depth = ho->depth + (size_t)bt * H * W;
+#pragma omp parallel num_threads(be->threads)
+        {
+            float *sc = fathom_cpu_scratch(be);
+            resize_rows s = {sc, {sc + W, sc + W + (size_t)C * W}, NULL, (int *)(sc + W + 2 * (size_t)C * W),
+                             (int *)(sc + W + 2 * (size_t)C * W) + W, {-1, -1}};
+            for (int x = 0; x < W; x++) fathom_cpu_resize_index(x, sx, w, &s.x0[x], &s.x1[x], &s.lx[x]);
+#pragma omp for schedule(static)
+            for (int oy = 0; oy < H; oy++) {
+                int y0, y1;
+                float ly;
+                fathom_cpu_resize_index(oy, sy, h, &y0, &y1, &ly);
+                const float *top = hrows(&s, img, C, h, w, W, y0, y1), *bot = hrows(&s, img, C, h, w, W, y1, y0);
+                for (int ci = 0; ci < C; ci++) {
+                    float *d = c.x + ci * c.plane + (size_t)(oy + pad) * c.Wp;
+                    const float *t = top + (size_t)ci * W, *b = bot + (size_t)ci * W;
+                    for (int x = 0; x < pad; x++) d[x] = d[pad + W + x] = 0.0f;
+                    for (int x = 0; x < W; x++) d[pad + x] = (1.0f - ly) * t[x] + ly * b[x];
+                }
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int t = 0; t < c.ntiles; t++)
+                for (int q = t * FATHOM_CPU_CONV_N; q < c.nq && q < (t + 1) * FATHOM_CPU_CONV_N; q += 64) {
+                    int n = c.nq - q < 64 ? c.nq - q : 64;
+                    const float *ct = fathom_cpu_conv_f32_panel(be, &c, rc->w, q, n);
+                    float acc[64] = {0};
+                    for (int co = 0; co < ho->Ch; co++) {
+                        const float bias = ho->b2 ? ho->b2[co] : 0.0f, wc = ho->w3[co];
+                        for (int x = 0; x < 64; x++) {
+                            float v = ct[(size_t)co * 64 + x] + bias;
+                            acc[x] += v > 0.0f ? wc * v : 0.0f;
+                        }
+                    }
+                    for (int x = 0; x < n; x++) {
+                        int ox = (q + x) % c.Wp;
+                        if (ox < c.Wo) depth[(size_t)((q + x) / c.Wp) * c.Wo + ox] = acc[x] + ho->b3;
+                    }
+                }
+        }
+    }
+    fathom_cpu_conv_f32_close(&c);
+    return 1;
+}
+
 void fathom_cpu_dpt_head_tail(fathom_backend *be, float *depth, const float *in, const float *w2,
                               const float *b2, const float *w3, const float *b3, float *r, float *u,
                               int B, int C, int h, int w, int H, int W, int Ch) {
     if (B <= 0 || H <= 0 || W <= 0) return;
     head_out ho = {depth, b2, w3, b3 ? b3[0] : 0.0f, Ch, 0, W + 2, W};
     resize_conv rc = {in, w2, B, C, h, w, H, W, Ch, 3, 1, 0, {0}, &ho};
-    if (fused(be, &rc)) return;
+    if (fathom_cpu_conv_find(be, w2, &(const fathom_bf16_mat *){NULL}, &(const fathom_q4_mat *){NULL}, &(int){0})) {
+        if (fused(be, &rc)) return; /* else the convs below use the packed twin too */
+    } else if (fused_f32(be, &rc)) {
+        return;
+    }
     fathom_cpu_resize_bilinear(be, r, in, B * C, h, w, H, W);
     fathom_cpu_conv2d(be, u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
     fathom_cpu_conv2d(be, depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
