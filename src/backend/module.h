@@ -13,7 +13,7 @@
 
 #include "backend/backend.h"
 
-#define FATHOM_BACKEND_ABI 7
+#define FATHOM_BACKEND_ABI 8
 #define FATHOM_BACKEND_MODULE_ENTRY "fathom_backend_module_entry"
 #define FATHOM_CUDA_MODULE_FILE "libfathom-cuda.so"
 

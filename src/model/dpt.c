@@ -1,8 +1,8 @@
 /* dpt.c - DPT head forward pass (official depth_head), NCHW with the batch outermost.
  *
  * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
- * writes its output without copies; RCU ReLUs are fused into the convs (RELU_IN / RELU_OUT)
- * and RCU skips into the second conv's residual input. */
+ * writes its output without copies; each RCU is one op (dpt_rcu: its ReLUs and skip inside). The head's last steps at full
+ * resolution are one op (dpt_head_tail) unless a tap watches head.conv2. */
 #include "model/dpt.h"
 
 #include <stdio.h>
@@ -18,16 +18,13 @@ static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B,
     /* s0 and s1 are free slots; s2 may be a's slot: a is last read before s2 is written */
     if (a) {
         op->add(be, a, a, b, n); /* a + b: the RCU1 skip and the fusion sum in one residual */
-        op->conv2d(be, s0, b, fw->rcu1_c1_w, fw->rcu1_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
-                   FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
-        op->conv2d(be, s1, s0, fw->rcu1_c2_w, fw->rcu1_c2_b, a, B, F, h, w, F, 3, 1, 1, 0);
+        op->dpt_rcu(be, s1, b, fw->rcu1_c1_w, fw->rcu1_c1_b, fw->rcu1_c2_w, fw->rcu1_c2_b, a, s0,
+                    B, F, h, w);
         u = s1;
     }
-    op->conv2d(be, s0, u, fw->rcu2_c1_w, fw->rcu2_c1_b, NULL, B, F, h, w, F, 3, 1, 1,
-               FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
-    op->conv2d(be, s2, s0, fw->rcu2_c2_w, fw->rcu2_c2_b, u, B, F, h, w, F, 3, 1, 1, 0);
-    op->resize_bilinear(be, s0, s2, B * F, h, w, oh, ow);
-    op->conv2d(be, s1, s0, fw->out_w, fw->out_b, NULL, B, F, oh, ow, F, 1, 1, 0, 0);
+    op->dpt_rcu(be, s2, u, fw->rcu2_c1_w, fw->rcu2_c1_b, fw->rcu2_c2_w, fw->rcu2_c2_b, u, s0, B, F,
+                h, w);
+    op->conv2d_resized(be, s1, s2, fw->out_w, fw->out_b, s0, B, F, h, w, oh, ow, F, 1, 0, 0);
     return s1;
 }
 
@@ -86,12 +83,17 @@ void fathom_dpt_forward(fathom_backend *be, const fathom_weights *w, const fatho
     const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
     op->conv2d(be, w1, path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
     fathom_tap_emit(tap, "head.conv1", w1, 4, B, F2, h8, w8);
-    op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
-    op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
-    fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
-    /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
-    op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
-               FATHOM_CONV_RELU_IN);
+    if (tap && tap->fn) { /* the steps one by one, to show head.conv2 */
+        op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);
+        op->conv2d(be, w1, w2, w->out2_w, w->out2_b, NULL, B, F2, p->H, p->W, HH, 3, 1, 1, 0);
+        fathom_tap_emit(tap, "head.conv2", w1, 4, B, HH, p->H, p->W);
+        /* the ReLU of output_conv2[1] is fused into the 1x1 conv's input */
+        op->conv2d(be, depth, w1, w->out3_w, w->out3_b, NULL, B, HH, p->H, p->W, 1, 1, 1, 0,
+                   FATHOM_CONV_RELU_IN);
+    } else { /* the same as one op: resize -> w2, conv -> w1 (after the resize read w1) */
+        op->dpt_head_tail(be, depth, w1, w->out2_w, w->out2_b, w->out3_w, w->out3_b, w2, w1, B,
+                          F2, h8, w8, p->H, p->W, HH);
+    }
     fathom_tap_emit(tap, "head.preact", depth, 4, B, 1, p->H, p->W);
     op->depth_act(be, depth, (size_t)B * p->H * p->W, a->metric, a->max_depth);
 }

@@ -233,7 +233,8 @@ static fathom_status check_ops(const fathom_backend *be) {
         FATHOM_OP_attention,       FATHOM_OP_patchify,        FATHOM_OP_assemble_tokens,
         FATHOM_OP_tokens_to_nchw,  FATHOM_OP_conv2d,          FATHOM_OP_conv_transpose,
         FATHOM_OP_resize_bilinear, FATHOM_OP_add,             FATHOM_OP_depth_act,
-        FATHOM_OP_ln_linear,       FATHOM_OP_ln_mlp_residual,
+        FATHOM_OP_ln_linear,       FATHOM_OP_ln_mlp_residual, FATHOM_OP_dpt_head_tail,
+        FATHOM_OP_conv2d_resized,  FATHOM_OP_dpt_rcu,
     };
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
         if (!fathom_backend_supports(be, used[i]))

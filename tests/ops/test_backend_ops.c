@@ -221,6 +221,26 @@ static const tcase cases[] = {
     K(conv2d, 0, 1, 4, 1, 64, 148, 148, 64, 3, 1, 1, R | O, 1, 1), /* RCU */
     K(resize_bilinear, 0, 0, 1, 64, 148, 148, 296, 296),
     K(conv2d, 0, 0, 1, 1, 32, 518, 518, 32, 3, 1, 1, O, 1, 0), /* head */
+    /* ---- round 7, head: dpt_head_tail: B C h w H W Ch b2 b3 ---- */
+    K(dpt_head_tail, 0, 0, 0, 2, 8, 5, 7, 9, 13, 6, 1, 1),
+    K(dpt_head_tail, 0, 0, 0, 1, 35, 11, 9, 23, 40, 33, 0, 1), /* C, Ch past a panel */
+    K(dpt_head_tail, 0, 0, 0, 1, 16, 30, 30, 41, 41, 32, 1, 0),
+    K(dpt_head_tail, 0, 0, 0, 1, 4, 1, 1, 3, 5, 2, 1, 1), /* one input pixel */
+    K(dpt_head_tail, 0, 0, 1, 1, 32, 296, 296, 518, 518, 32, 1, 1), /* ViT-S 518 */
+    /* conv2d_resized: B Ci hi wi H W Co k pad flags bias */
+    K(conv2d_resized, 0, 0, 0, 2, 40, 6, 9, 11, 17, 36, 1, 0, 0, 1), /* out_conv shape */
+    K(conv2d_resized, 0, 0, 0, 1, 33, 7, 5, 13, 10, 40, 3, 1, R | O, 0),
+    K(conv2d_resized, 0, 0, 0, 1, 64, 20, 19, 20, 19, 64, 1, 0, O, 1), /* same size */
+    K(conv2d_resized, 0, 0, 1, 1, 64, 148, 148, 296, 296, 64, 1, 0, 0, 1), /* refinenet1 */
+    /* dpt_rcu: B C H W biases residual (2: in itself; in-place: out is the residual) shared
+     * (1: w2 is w1, so the packed variants, which pack one weight, hold both and run the
+     * fused path; else conv1 packed, conv2 fp32) */
+    K(dpt_rcu, 0, 0, 0, 2, 40, 9, 13, 1, 1, 1),
+    K(dpt_rcu, 0, 0, 0, 2, 40, 9, 13, 1, 1, 0),
+    K(dpt_rcu, 0, 0, 0, 1, 33, 7, 20, 0, 2, 1),
+    K(dpt_rcu, 0, 1, 0, 1, 64, 17, 11, 1, 1, 1),
+    K(dpt_rcu, 0, 0, 0, 1, 16, 1, 3, 1, 0, 1),
+    K(dpt_rcu, 0, 1, 4, 1, 64, 148, 148, 1, 1, 1), /* refinenet1 at ViT-S 518 */
 };
 #undef R
 #undef O
@@ -234,7 +254,9 @@ static double op_tol(const tcase *c, int prec) {
         return 0; /* same size: a copy */
     int gemm = op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
                op == FATHOM_OP_ln_mlp_residual ||
-               op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose;
+               op == FATHOM_OP_conv2d || op == FATHOM_OP_conv_transpose ||
+               op == FATHOM_OP_dpt_head_tail || op == FATHOM_OP_conv2d_resized ||
+               op == FATHOM_OP_dpt_rcu;
     if (gemm && prec == P_N + W_BF16) return 3e-2;
     if (gemm && prec == P_N + W_INT8) return 5e-2;
     if (gemm && prec == P_N + W_Q4) return 2e-1;
@@ -408,6 +430,31 @@ static int shapes(const tcase *c, tspec *t, int *cmp, int *alias, double *flops)
         T(0, (size_t)a[2] * a[0], 1, 0), T(1, (size_t)a[2] * a[1], 1, 0);
         *cmp = 0;
         return 2;
+    case FATHOM_OP_dpt_head_tail: { /* depth in w2 b2 w3 b3 r u */
+        size_t HW = (size_t)a[4] * a[5];
+        T(0, (size_t)a[0] * HW, 0, 1), T(1, (size_t)a[0] * a[1] * a[2] * a[3], 1, 0);
+        T(2, (size_t)a[6] * a[1] * 9, 0.2f, 0), T(3, a[7] ? a[6] : 0, 0.5f, 0);
+        T(4, a[6], 0.3f, 0), T(5, a[8] ? 1 : 0, 0.5f, 0);
+        T(6, (size_t)a[0] * a[1] * HW, 0, 1), T(7, (size_t)a[0] * a[6] * HW, 0, 1);
+        *cmp = 0, *flops = 2.0 * a[0] * HW * a[6] * (9.0 * a[1] + 1);
+        return 8;
+    }
+    case FATHOM_OP_conv2d_resized: { /* out in w b r */
+        int Ho = a[4] + 2 * a[8] - a[7] + 1, Wo = a[5] + 2 * a[8] - a[7] + 1;
+        n0 = (size_t)a[0] * a[6] * Ho * Wo;
+        T(0, n0, 0, 1), T(1, (size_t)a[0] * a[1] * a[2] * a[3], 1, 0);
+        T(2, (size_t)a[6] * a[1] * a[7] * a[7], 0.2f, 0), T(3, a[10] ? a[6] : 0, 0.5f, 0);
+        T(4, (size_t)a[0] * a[1] * a[4] * a[5], 0, 1);
+        *cmp = 0, *flops = 2.0 * n0 * a[1] * a[7] * a[7];
+        return 5;
+    }
+    case FATHOM_OP_dpt_rcu: /* out in w1 b1 w2 b2 residual mid */
+        n0 = (size_t)a[0] * a[1] * a[2] * a[3], n1 = (size_t)a[1] * a[1] * 9;
+        T(0, n0, 0, 1), T(1, n0, 1, 0), T(2, n1, 0.2f, 0), T(3, a[4] ? a[1] : 0, 0.5f, 0);
+        T(4, a[6] ? 0 : n1, 0.2f, 0), T(5, a[4] ? a[1] : 0, 0.5f, 0), T(6, a[5] == 1 ? n0 : 0, 1, 0);
+        T(7, n0, 0, 1);
+        *cmp = 0, *alias = a[5] == 1 ? 6 : -1, *flops = 4.0 * n0 * a[1] * 9;
+        return 8;
     case FATHOM_OP_COUNT:
         break;
     }
@@ -520,6 +567,28 @@ static int run_op(fathom_backend *be, float **t, const tcase *c, int alias) {
         if (o) o->depth_act(be, t[0], (size_t)a[0], a[1], c->f);
         else fathom_ref_depth_act(t[0], (size_t)a[0], a[1], c->f);
         return 1;
+    case FATHOM_OP_dpt_head_tail:
+        if (o)
+            o->dpt_head_tail(be, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], a[0], a[1], a[2],
+                             a[3], a[4], a[5], a[6]);
+        else
+            fathom_ref_dpt_head_tail(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], a[0], a[1],
+                                     a[2], a[3], a[4], a[5], a[6]);
+        return 1;
+    case FATHOM_OP_conv2d_resized:
+        if (o)
+            o->conv2d_resized(be, t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2], a[3], a[4], a[5],
+                              a[6], a[7], a[8], a[9]);
+        else
+            fathom_ref_conv2d_resized(t[0], t[1], t[2], t[3], t[4], a[0], a[1], a[2], a[3], a[4],
+                                      a[5], a[6], a[7], a[8], a[9]);
+        return 1;
+    case FATHOM_OP_dpt_rcu: { /* residual: t[6], or in itself (a[5] == 2) */
+        const float *res = a[5] == 2 ? t[1] : t[6], *w2 = a[6] ? t[2] : t[4];
+        if (o) o->dpt_rcu(be, out, t[1], t[2], t[3], w2, t[5], res, t[7], a[0], a[1], a[2], a[3]);
+        else fathom_ref_dpt_rcu(out, t[1], t[2], t[3], w2, t[5], res, t[7], a[0], a[1], a[2], a[3]);
+        return 1;
+    }
     case FATHOM_OP_COUNT:
         break;
     }
@@ -540,7 +609,8 @@ static void describe(const tcase *c, char *s, size_t cap) {
         [FATHOM_OP_nchw_to_seq] = 5,    [FATHOM_OP_seq_to_nchw_add] = 5,
         [FATHOM_OP_add_pe] = 3,         [FATHOM_OP_geglu] = 2,
         [FATHOM_OP_copy_rows] = 4,      [FATHOM_OP_ln_linear] = 5,
-        [FATHOM_OP_ln_mlp_residual] = 3,
+        [FATHOM_OP_ln_mlp_residual] = 3, [FATHOM_OP_dpt_head_tail] = 7,
+        [FATHOM_OP_conv2d_resized] = 10, [FATHOM_OP_dpt_rcu] = 7,
     };
     for (int i = 0; i < nargs[c->op] && n > 0 && (size_t)n < cap; i++)
         n += snprintf(s + n, cap - n, "%s%d", i ? "," : " ", c->a[i]);
@@ -679,7 +749,8 @@ static int failed[FATHOM_OP_COUNT][NVAR];
 static int weight_op(fathom_op_id op) {
     return op == FATHOM_OP_linear || op == FATHOM_OP_linear_residual || op == FATHOM_OP_ln_linear ||
            op == FATHOM_OP_ln_mlp_residual || op == FATHOM_OP_conv2d ||
-           op == FATHOM_OP_conv_transpose;
+           op == FATHOM_OP_conv_transpose || op == FATHOM_OP_dpt_head_tail ||
+           op == FATHOM_OP_conv2d_resized || op == FATHOM_OP_dpt_rcu;
 }
 
 /* Packed variant x: pack case c's weight (d[2] in every weight op) alone with x's kernel
@@ -689,6 +760,9 @@ static int pack_case(const variant *x, const tcase *c, float **d, const char *na
     const int *a = c->a;
     int N, K, conv = -1;
     if (c->op == FATHOM_OP_conv2d) N = a[4], K = a[1] * a[5] * a[5], conv = 0;
+    else if (c->op == FATHOM_OP_dpt_head_tail) N = a[6], K = a[1] * 9, conv = 0; /* w2 */
+    else if (c->op == FATHOM_OP_conv2d_resized) N = a[6], K = a[1] * a[7] * a[7], conv = 0;
+    else if (c->op == FATHOM_OP_dpt_rcu) N = a[1], K = a[1] * 9, conv = 0; /* w1; w2 below */
     else if (c->op == FATHOM_OP_conv_transpose) N = a[4] * a[5] * a[5], K = a[1], conv = a[5];
     else N = a[1], K = a[2];
     static const fathom_weight_format fmt[] = {FATHOM_WEIGHTS_DEFAULT, FATHOM_WEIGHTS_DEFAULT,

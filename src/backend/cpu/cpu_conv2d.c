@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_conv_f32.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
 #include "core/alloc.h"
@@ -124,50 +125,76 @@ static void conv_task_fast(fathom_backend *be, float *out, const float *in, cons
     }
 }
 
-/* Stride-1 convs on the AVX-512 panels without im2col: the input is copied once, with its
- * zero padding and RELU_IN, to planes of Hp x Wp; output pixels are numbered in the padded
- * width (q = oy Wp + ox), so col row (ci, ky, kx) of 64 consecutive q is 64 consecutive
- * floats of plane ci at q + ky Wp + kx and every panel reads the copy in place (the same
- * products in the same order as im2col's, so the same bits). The Wp - Wo columns past each
- * output row are computed and dropped. */
-typedef struct padded {
-    const float *x; /* Ci planes of Hp Wp floats, then 64 + k zeros */
-    int Hp, Wp;
-} padded;
+/* Stride-1 convs on the AVX-512 panels without im2col (cpu_conv_f32.h): the input is copied
+ * once, with its zero padding and RELU_IN, to planes of Hp x Wp; output pixels are numbered in
+ * the padded width (q = oy Wp + ox), so col row (ci, ky, kx) of 64 consecutive q is 64
+ * consecutive floats of plane ci at q + ky Wp + kx and every panel reads the copy in place
+ * (the same products in the same order as im2col's, so the same bits). The Wp - Wo columns
+ * past each output row are computed and dropped. */
+static int fast_fits(int Ci, int k, int Co) {
+    /* scratch: col panel (Ci k k x 64), C tile (Co x 64), Ci k k row pointers */
+    return ((size_t)Ci * k * k + Co) * 64 + (size_t)Ci * k * k * (sizeof(void *) / sizeof(float)) <=
+               FATHOM_CPU_SCRATCH && fathom_cpu_has_avx512();
+}
 
-static void padded_rows(float *x, const float *in, const conv_shape *cs, int Wp, int Hp, int ci) {
-    float *d = x + (size_t)ci * Hp * Wp;
-    const float *s = in + (size_t)ci * cs->H * cs->W;
-    const int relu = cs->flags & FATHOM_CONV_RELU_IN;
-    memset(d, 0, (size_t)cs->pad * Wp * sizeof *d);
-    for (int y = 0; y < cs->H; y++) {
-        float *dr = d + (size_t)(y + cs->pad) * Wp;
-        const float *sr = s + (size_t)y * cs->W;
-        memset(dr, 0, (size_t)cs->pad * sizeof *dr);
+int fathom_cpu_conv_f32_open(fathom_conv_f32 *c, int Ci, int H, int W, int Co, int k, int pad) {
+    const int Hp = H + 2 * pad, Wp = W + 2 * pad;
+    if (!fast_fits(Ci, k, Co) || Hp - k + 1 <= 0 || Wp - k + 1 <= 0) return 0;
+    const size_t plane = (size_t)Hp * Wp, tail = 64 + (size_t)k;
+    const size_t bytes = ((size_t)Ci * plane + tail) * sizeof(float);
+    if (bytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0;
+    *c = (fathom_conv_f32){fathom_alloc(bytes), bytes, plane, Ci, H, W, Co, k, pad, Hp, Wp,
+                           Hp - k + 1, Wp - k + 1, (Hp - k + 1) * Wp, 0};
+    if (!c->x) return 0;
+    c->ntiles = (c->nq + FATHOM_CPU_CONV_N - 1) / FATHOM_CPU_CONV_N;
+    memset(c->x + (size_t)Ci * plane, 0, tail * sizeof *c->x);
+    return 1;
+}
+
+void fathom_cpu_conv_f32_close(fathom_conv_f32 *c) {
+    fathom_free_sized(c->x, c->bytes);
+    c->x = NULL;
+}
+
+void fathom_cpu_conv_f32_fill(const fathom_conv_f32 *c, const float *in, int relu, int ci) {
+    float *d = c->x + (size_t)ci * c->plane;
+    const float *s = in + (size_t)ci * c->H * c->W;
+    const int pad = c->pad, Wp = c->Wp;
+    memset(d, 0, (size_t)pad * Wp * sizeof *d);
+    for (int y = 0; y < c->H; y++) {
+        float *dr = d + (size_t)(y + pad) * Wp;
+        const float *sr = s + (size_t)y * c->W;
+        memset(dr, 0, (size_t)pad * sizeof *dr);
         if (relu)
-            for (int x = 0; x < cs->W; x++) dr[cs->pad + x] = sr[x] > 0.0f ? sr[x] : 0.0f;
+            for (int x = 0; x < c->W; x++) dr[pad + x] = sr[x] > 0.0f ? sr[x] : 0.0f;
         else
-            memcpy(dr + cs->pad, sr, (size_t)cs->W * sizeof *dr);
-        memset(dr + cs->pad + cs->W, 0, (size_t)cs->pad * sizeof *dr);
+            memcpy(dr + pad, sr, (size_t)c->W * sizeof *dr);
+        memset(dr + pad + c->W, 0, (size_t)pad * sizeof *dr);
     }
-    memset(d + (size_t)(cs->pad + cs->H) * Wp, 0, (size_t)cs->pad * Wp * sizeof *d);
+    memset(d + (size_t)(pad + c->H) * Wp, 0, (size_t)pad * Wp * sizeof *d);
+}
+
+float *fathom_cpu_conv_f32_panel(fathom_backend *be, const fathom_conv_f32 *c, const float *w, int q, int n) {
+    const int Kt = c->Ci * c->k * c->k;
+    float *ct = fathom_cpu_scratch(be);
+    const float **rows = (const float **)(ct + (size_t)64 * c->Co);
+    int r = 0;
+    for (int ci = 0; ci < c->Ci; ci++)
+        for (int ky = 0; ky < c->k; ky++)
+            for (int kx = 0; kx < c->k; kx++) rows[r++] = c->x + ci * c->plane + (size_t)ky * c->Wp + kx + q;
+    memset(ct, 0, sizeof(float) * 64 * c->Co);
+    fathom_cpu_panel_gemm_rows(ct, 64, w, Kt, rows, Kt, c->Co, n);
+    return ct;
 }
 
 /* padded pixels [q0, q0 + nq) of one image */
-static void padded_task(fathom_backend *be, float *out, const padded *px, const float *w,
+static void padded_task(fathom_backend *be, float *out, const fathom_conv_f32 *px, const float *w,
                         const float *b, const float *residual, const conv_shape *cs, int q0, int nq) {
-    const size_t HWo = (size_t)cs->Ho * cs->Wo, plane = (size_t)px->Hp * px->Wp;
-    const int Kt = cs->Ci * cs->k * cs->k, relu = cs->flags & FATHOM_CONV_RELU_OUT;
-    float *ct = fathom_cpu_scratch(be);
-    const float **rows = (const float **)(ct + (size_t)64 * cs->Co);
+    const size_t HWo = (size_t)cs->Ho * cs->Wo;
+    const int relu = cs->flags & FATHOM_CONV_RELU_OUT;
     for (int j = 0; j < nq; j += 64) {
-        int n = nq - j < 64 ? nq - j : 64, q = q0 + j, r = 0;
-        for (int ci = 0; ci < cs->Ci; ci++)
-            for (int ky = 0; ky < cs->k; ky++)
-                for (int kx = 0; kx < cs->k; kx++)
-                    rows[r++] = px->x + ci * plane + (size_t)ky * px->Wp + kx + q;
-        memset(ct, 0, sizeof(float) * 64 * cs->Co);
-        fathom_cpu_panel_gemm_rows(ct, 64, w, Kt, rows, Kt, cs->Co, n);
+        int n = nq - j < 64 ? nq - j : 64, q = q0 + j;
+        const float *ct = fathom_cpu_conv_f32_panel(be, px, w, q, n);
         for (int x = 0; x < n;) { /* runs of the panel inside one output row */
             int oy = (q + x) / px->Wp, ox = (q + x) % px->Wp;
             if (ox >= cs->Wo) {
@@ -194,31 +221,24 @@ static void padded_task(fathom_backend *be, float *out, const padded *px, const 
 /* 0 when the copy cannot be allocated (nothing written) */
 static int conv_padded(fathom_backend *be, float *out, const float *in, const float *w,
                        const float *b, const float *residual, int B, const conv_shape *cs) {
-    padded px = {NULL, cs->H + 2 * cs->pad, cs->W + 2 * cs->pad};
-    const size_t plane = (size_t)px.Hp * px.Wp, tail = 64 + (size_t)cs->k;
-    const size_t bytes = ((size_t)cs->Ci * plane + tail) * sizeof(float);
-    if (bytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0;
-    float *x = fathom_alloc(bytes); /* owned here: the padded copy of one image */
-    if (!x) return 0;
-    memset(x + (size_t)cs->Ci * plane, 0, tail * sizeof *x);
-    px.x = x;
+    fathom_conv_f32 px;
+    if (!fathom_cpu_conv_f32_open(&px, cs->Ci, cs->H, cs->W, cs->Co, cs->k, cs->pad)) return 0;
     const size_t HWo = (size_t)cs->Ho * cs->Wo;
-    const int nq = cs->Ho * px.Wp, qtiles = (nq + FATHOM_CPU_CONV_N - 1) / FATHOM_CPU_CONV_N;
     for (int bt = 0; bt < B; bt++) {
         const float *ib = in + (size_t)bt * cs->Ci * cs->H * cs->W;
 #pragma omp parallel num_threads(be->threads)
         {
 #pragma omp for schedule(static)
-            for (int ci = 0; ci < cs->Ci; ci++) padded_rows(x, ib, cs, px.Wp, px.Hp, ci);
+            for (int ci = 0; ci < cs->Ci; ci++) fathom_cpu_conv_f32_fill(&px, ib, cs->flags & FATHOM_CONV_RELU_IN, ci);
 #pragma omp for schedule(dynamic, 1)
-            for (int t = 0; t < qtiles; t++) {
-                int q0 = t * FATHOM_CPU_CONV_N, n = nq - q0 < FATHOM_CPU_CONV_N ? nq - q0 : FATHOM_CPU_CONV_N;
+            for (int t = 0; t < px.ntiles; t++) {
+                int q0 = t * FATHOM_CPU_CONV_N, n = px.nq - q0 < FATHOM_CPU_CONV_N ? px.nq - q0 : FATHOM_CPU_CONV_N;
                 padded_task(be, out + (size_t)bt * cs->Co * HWo, &px, w, b,
                             residual ? residual + (size_t)bt * cs->Co * HWo : NULL, cs, q0, n);
             }
         }
     }
-    fathom_free_sized(x, bytes);
+    fathom_cpu_conv_f32_close(&px);
     return 1;
 }
 
@@ -269,9 +289,7 @@ void fathom_cpu_conv2d(fathom_backend *be, float *out, const float *in, const fl
         return;
     conv_shape cs = {Ci, H, W, Co, k, stride, pad, (H + 2 * pad - k) / stride + 1,
                      (W + 2 * pad - k) / stride + 1, flags, 0};
-    /* scratch: col panel (Ci k k x 64), C tile (Co x 64), Ci k k row pointers */
-    cs.fast = ((size_t)Ci * k * k + Co) * 64 + (size_t)Ci * k * k * (sizeof(void *) / sizeof(float)) <=
-                  FATHOM_CPU_SCRATCH && fathom_cpu_has_avx512();
+    cs.fast = fast_fits(Ci, k, Co);
     if (B <= 0 || cs.Ho <= 0 || cs.Wo <= 0) return; /* kernel larger than the padded input */
     /* stride 1 past 1x1 (which reads its input in place already): no im2col */
     if (cs.fast && stride == 1 && k > 1 && conv_padded(be, out, in, w, b, residual, B, &cs)) return;

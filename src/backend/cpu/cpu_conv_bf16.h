@@ -34,6 +34,24 @@ typedef struct fathom_conv_tile {
 void fathom_cpu_conv_tile_out(const fathom_conv_tile *o, const float *tile, int q0, int np);
 void fathom_cpu_conv_tile_out_avx512(const fathom_conv_tile *o, const float *tile, int q0, int np);
 
+/* One stride-1 packed conv as shifted-row GEMMs, in pieces, for convs whose input or output
+ * is not NCHW fp32 (cpu_head_tail.c): open reorders the weights and allocates X (0: it does
+ * not apply, nothing allocated); fill writes padded rows [y0, y1) of X from an NCHW fp32 image
+ * (producers may write X's rows themselves: x + y Wp Cp, Cp channels per pixel); tile runs the
+ * GEMM of pixel block blk (QB pixels from *q0, *np of them) into the calling thread's scratch,
+ * (np, Co) fp32 with ld t.Np, output pixel q = oy Wp + ox (ox >= Wo: dropped). */
+typedef struct fathom_taps_conv {
+    fathom_bf16_mat t; /* owned: the reordered weights (K = (ky, kx, ci)) */
+    uint16_t *x;       /* owned: the padded pixel-major input, Hp Wp pixels + a tail of zeros */
+    size_t xbytes, tbytes, toff[8 * 8];
+    int kern, Ci, H, W, Co, pad, Hp, Wp, Ho, Wo, Cp, nq, nblk;
+} fathom_taps_conv;
+int fathom_cpu_taps_open(fathom_backend *be, fathom_taps_conv *c, const fathom_bf16_mat *wb,
+                         const fathom_q4_mat *w4, int kern, int Ci, int H, int W, int Co, int k, int pad);
+void fathom_cpu_taps_close(fathom_taps_conv *c);
+void fathom_cpu_taps_fill(const fathom_taps_conv *c, const float *in, int relu, int y0, int y1);
+float *fathom_cpu_taps_tile(fathom_backend *be, const fathom_taps_conv *c, int blk, int *q0, int *np);
+
 /* conv2d (stride 1) on packed weights without im2col; 0 when it does not apply (stride,
  * sizes, or no memory) and nothing was written */
 int fathom_cpu_conv2d_taps(fathom_backend *be, float *out, const float *in,

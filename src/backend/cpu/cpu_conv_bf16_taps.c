@@ -73,57 +73,79 @@ void fathom_cpu_conv_tile_out(const fathom_conv_tile *o, const float *tile, int 
     }
 }
 
-int fathom_cpu_conv2d_taps(fathom_backend *be, float *out, const float *in,
-                           const fathom_bf16_mat *wb, const fathom_q4_mat *w4, int kern,
-                           const float *b, const float *residual, int B, int Ci, int H, int W,
-                           int Co, int k, int pad, int flags) {
+int fathom_cpu_taps_open(fathom_backend *be, fathom_taps_conv *c, const fathom_bf16_mat *wb,
+                         const fathom_q4_mat *w4, int kern, int Ci, int H, int W, int Co, int k, int pad) {
     const int Hp = H + 2 * pad, Wp = W + 2 * pad, Ho = Hp - k + 1, Wo = Wp - k + 1, kk = k * k;
     const int Cp = (Ci + 31) / 32 * 32, Np = wb ? wb->Np : w4->Np, K = wb ? wb->K : w4->K;
-    if (Ho <= 0 || Wo <= 0 || K != Ci * kk) return 0;
+    if (k > 8 || Ho <= 0 || Wo <= 0 || K != Ci * kk) return 0;
     /* the task's fp32 tile (and q4's dequantized panel) in the scratch */
     if ((size_t)(QB + 16) * Np + (size_t)kk * Cp * FATHOM_BF16_NR > FATHOM_CPU_SCRATCH) return 0;
     /* taps read up to QB + k pixel rows past the padded image (the last task's whole tiles) */
     const size_t xrows = (size_t)Hp * Wp + QB + k, xbytes = xrows * Cp * sizeof(uint16_t);
     if (xbytes > ((size_t)FATHOM_CPU_CONV_COPY_MB << 20)) return 0; /* the gather path then */
-    fathom_bf16_mat t = {NULL, NULL, Co, kk * Cp, Np, kk * Cp};
-    const size_t tbytes = (size_t)t.Np * t.Kp * sizeof(uint16_t);
-    uint16_t *x = fathom_alloc(xbytes); /* owned here: the padded pixel-major input */
-    t.w = fathom_calloc(tbytes);        /* owned here: the reordered weights */
-    if (!x || !t.w) {
-        fathom_free_sized(x, xbytes);
-        fathom_free_sized(t.w, tbytes);
+    *c = (fathom_taps_conv){.t = {NULL, NULL, Co, kk * Cp, Np, kk * Cp}, .xbytes = xbytes, .kern = kern,
+                            .Ci = Ci, .H = H, .W = W, .Co = Co, .pad = pad, .Hp = Hp, .Wp = Wp,
+                            .Ho = Ho, .Wo = Wo, .Cp = Cp, .nq = Ho * Wp};
+    c->nblk = (c->nq + QB - 1) / QB;
+    c->tbytes = (size_t)Np * c->t.Kp * sizeof(uint16_t);
+    c->x = fathom_alloc(xbytes);
+    c->t.w = fathom_calloc(c->tbytes);
+    if (!c->x || !c->t.w) {
+        fathom_cpu_taps_close(c);
         return 0;
     }
-    reorder(be, &t, wb, w4, kern, Ci, kk, Cp);
-    memset(x + (size_t)Hp * Wp * Cp, 0, (xrows - (size_t)Hp * Wp) * Cp * sizeof *x);
-    size_t toff[8 * 8]; /* k <= 8 (the caller) */
-    for (int tap = 0; tap < kk; tap++) toff[tap] = ((size_t)(tap / k) * Wp + tap % k) * Cp;
-    const size_t HWo = (size_t)Ho * Wo;
-    const int nq = Ho * Wp, nblk = (nq + QB - 1) / QB, relu = flags & FATHOM_CONV_RELU_OUT;
+    reorder(be, &c->t, wb, w4, kern, Ci, kk, Cp);
+    memset(c->x + (size_t)Hp * Wp * Cp, 0, (xrows - (size_t)Hp * Wp) * Cp * sizeof *c->x);
+    for (int tap = 0; tap < kk; tap++) c->toff[tap] = ((size_t)(tap / k) * Wp + tap % k) * Cp;
+    return 1;
+}
+
+void fathom_cpu_taps_close(fathom_taps_conv *c) {
+    fathom_free_sized(c->x, c->xbytes);
+    fathom_free_sized(c->t.w, c->tbytes);
+    c->x = NULL, c->t.w = NULL;
+}
+
+void fathom_cpu_taps_fill(const fathom_taps_conv *c, const float *in, int relu, int y0, int y1) {
+    fathom_conv_hwc h = {c->x, in, c->Ci, c->H, c->W, c->pad, c->Cp, relu};
+    if (c->kern == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_conv_hwc_rows(&h, y0, y1);
+    else fathom_cpu_conv_hwc_rows_avx512(&h, y0, y1); /* AVX512-BF16 CPUs */
+}
+
+float *fathom_cpu_taps_tile(fathom_backend *be, const fathom_taps_conv *c, int blk, int *q0, int *np) {
+    *q0 = blk * QB, *np = c->nq - *q0 < QB ? c->nq - *q0 : QB;
+    float *tile = fathom_cpu_scratch(be);
+    fathom_bf16_taps a = {c->x + (size_t)*q0 * c->Cp, (size_t)c->Cp, c->toff, c->Cp};
+    fathom_cpu_gemm_bf16_taps(c->kern, tile, (size_t)c->t.Np, &a, &c->t, 0, c->Co, *np);
+    return tile;
+}
+
+int fathom_cpu_conv2d_taps(fathom_backend *be, float *out, const float *in,
+                           const fathom_bf16_mat *wb, const fathom_q4_mat *w4, int kern,
+                           const float *b, const float *residual, int B, int Ci, int H, int W,
+                           int Co, int k, int pad, int flags) {
+    fathom_taps_conv c;
+    if (!fathom_cpu_taps_open(be, &c, wb, w4, kern, Ci, H, W, Co, k, pad)) return 0;
+    const size_t HWo = (size_t)c.Ho * c.Wo;
+    const int relu = flags & FATHOM_CONV_RELU_OUT;
     for (int bt = 0; bt < B; bt++) {
         fathom_conv_tile ot = {out + (size_t)bt * Co * HWo, b,
-                               residual ? residual + (size_t)bt * Co * HWo : NULL, Co, Np, Wp, Wo, relu, HWo};
-        fathom_conv_hwc h = {x, in + (size_t)bt * Ci * H * W, Ci, H, W, pad, Cp, flags & FATHOM_CONV_RELU_IN};
+                               residual ? residual + (size_t)bt * Co * HWo : NULL, Co, c.t.Np, c.Wp, c.Wo, relu, HWo};
+        const float *img = in + (size_t)bt * Ci * H * W;
 #pragma omp parallel num_threads(be->threads)
         {
 #pragma omp for schedule(static)
-            for (int y = 0; y < Hp; y += 4) {
-                int y1 = y + 4 < Hp ? y + 4 : Hp;
-                if (kern == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_conv_hwc_rows(&h, y, y1);
-                else fathom_cpu_conv_hwc_rows_avx512(&h, y, y1); /* AVX512-BF16 CPUs */
-            }
+            for (int y = 0; y < c.Hp; y += 4)
+                fathom_cpu_taps_fill(&c, img, flags & FATHOM_CONV_RELU_IN, y, y + 4 < c.Hp ? y + 4 : c.Hp);
 #pragma omp for schedule(dynamic, 1)
-            for (int blk = 0; blk < nblk; blk++) {
-                int q0 = blk * QB, np = nq - q0 < QB ? nq - q0 : QB;
-                float *tile = fathom_cpu_scratch(be);
-                fathom_bf16_taps a = {x + (size_t)q0 * Cp, (size_t)Cp, toff, Cp};
-                fathom_cpu_gemm_bf16_taps(kern, tile, (size_t)Np, &a, &t, 0, Co, np);
+            for (int blk = 0; blk < c.nblk; blk++) {
+                int q0, np;
+                const float *tile = fathom_cpu_taps_tile(be, &c, blk, &q0, &np);
                 if (kern == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_conv_tile_out(&ot, tile, q0, np);
                 else fathom_cpu_conv_tile_out_avx512(&ot, tile, q0, np);
             }
         }
     }
-    fathom_free_sized(x, xbytes);
-    fathom_free_sized(t.w, tbytes);
+    fathom_cpu_taps_close(&c);
     return 1;
 }

@@ -7,8 +7,9 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_resize.h"
 
-static void src_index(int d, float scale, int n_in, int *i0, int *i1, float *lambda) {
+void fathom_cpu_resize_index(int d, float scale, int n_in, int *i0, int *i1, float *lambda) {
     float s = scale * (float)d;
     int f = (int)floorf(s);
     if (f > n_in - 1) f = n_in - 1;
@@ -18,7 +19,7 @@ static void src_index(int d, float scale, int n_in, int *i0, int *i1, float *lam
 }
 
 /* h[x] = the horizontal interpolation of row r at output column x (the reference's top / bot) */
-static void hrow(float *h, const float *r, const int *x0, const int *x1, const float *lx, int Wo) {
+void fathom_cpu_resize_hrow(float *h, const float *r, const int *x0, const int *x1, const float *lx, int Wo) {
     for (int x = 0; x < Wo; x++) h[x] = (1.0f - lx[x]) * r[x0[x]] + lx[x] * r[x1[x]];
 }
 
@@ -29,7 +30,7 @@ static const float *row_of(float *const h[2], long key[2], long want, long keep,
     if (key[0] == want) return h[0];
     if (key[1] == want) return h[1];
     int s = key[0] == keep ? 1 : 0;
-    hrow(h[s], r, x0, x1, lx, Wo);
+    fathom_cpu_resize_hrow(h[s], r, x0, x1, lx, Wo);
     key[s] = want;
     return h[s];
 }
@@ -49,12 +50,12 @@ void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in,
         float *const h[2] = {(float *)(x1 + Wo), (float *)(x1 + Wo) + Wo};
         long key[2] = {-1, -1}; /* plane * Hi + y of the input row each slot holds */
         if (table)
-            for (int x = 0; x < Wo; x++) src_index(x, sx, Wi, &x0[x], &x1[x], &lx[x]);
+            for (int x = 0; x < Wo; x++) fathom_cpu_resize_index(x, sx, Wi, &x0[x], &x1[x], &lx[x]);
 #pragma omp for schedule(static)
         for (long t = 0; t < (long)P * Ho; t++) {
             int p = (int)(t / Ho), y = (int)(t % Ho), y0, y1;
             float ly;
-            src_index(y, sy, Hi, &y0, &y1, &ly);
+            fathom_cpu_resize_index(y, sy, Hi, &y0, &y1, &ly);
             const float *r0 = in + ((size_t)p * Hi + y0) * Wi, *r1 = in + ((size_t)p * Hi + y1) * Wi;
             float *o = out + ((size_t)p * Ho + y) * Wo;
             if (table) {
@@ -67,7 +68,7 @@ void fathom_cpu_resize_bilinear(fathom_backend *be, float *out, const float *in,
             for (int x = 0; x < Wo; x++) {
                 int a, c;
                 float l;
-                src_index(x, sx, Wi, &a, &c, &l);
+                fathom_cpu_resize_index(x, sx, Wi, &a, &c, &l);
                 float top = (1.0f - l) * r0[a] + l * r0[c];
                 float bot = (1.0f - l) * r1[a] + l * r1[c];
                 o[x] = (1.0f - ly) * top + ly * bot;

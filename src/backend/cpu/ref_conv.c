@@ -48,3 +48,25 @@ void fathom_ref_conv_transpose(float *out, const float *in, const float *w, cons
                         (float)acc + (b ? b[co] : 0.0f);
                 }
 }
+
+void fathom_ref_dpt_head_tail(float *depth, const float *in, const float *w2, const float *b2,
+                              const float *w3, const float *b3, float *r, float *u, int B, int C,
+                              int h, int w, int H, int W, int Ch) {
+    fathom_ref_resize_bilinear(r, in, B * C, h, w, H, W);
+    fathom_ref_conv2d(u, r, w2, b2, NULL, B, C, H, W, Ch, 3, 1, 1, 0);
+    fathom_ref_conv2d(depth, u, w3, b3, NULL, B, Ch, H, W, 1, 1, 1, 0, FATHOM_CONV_RELU_IN);
+}
+
+void fathom_ref_conv2d_resized(float *out, const float *in, const float *w, const float *b, float *r,
+                               int B, int Ci, int hi, int wi, int H, int W, int Co, int k, int pad,
+                               int flags) {
+    fathom_ref_resize_bilinear(r, in, B * Ci, hi, wi, H, W);
+    fathom_ref_conv2d(out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
+}
+
+void fathom_ref_dpt_rcu(float *out, const float *in, const float *w1, const float *b1, const float *w2,
+                        const float *b2, const float *residual, float *mid, int B, int C, int H, int W) {
+    fathom_ref_conv2d(mid, in, w1, b1, NULL, B, C, H, W, C, 3, 1, 1,
+                      FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
+    fathom_ref_conv2d(out, mid, w2, b2, residual, B, C, H, W, C, 3, 1, 1, 0);
+}
