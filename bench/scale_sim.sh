@@ -23,7 +23,7 @@
 #   -DFATHOM_SIM_ENGINE=ON -DFATHOM_CUDA=OFF && cmake --build build-sim --target fathom)
 # Env: FATHOM_BIN (build-sim/fathom), MODEL (tiny golden model), FRAME_MS (80),
 #      FRAMES_PER_RANK (240), IMAGES_PER_RANK (120), or FRAMES and IMAGES (a fixed job),
-#      RANKS ("2 4 8 16"), BATCH4 (0).
+#      RANKS ("2 4 8 16"), JOBS ("video images"), BATCH4 (0).
 set -eu
 BIN=${FATHOM_BIN:-build-sim/fathom}
 MODEL=${MODEL:-$(dirname "$0")/../../shared/golden/tiny-hf/model}
@@ -65,7 +65,7 @@ echo "those after a rank's first); spread = first to last rank done (s); merge =
 echo "chunk (s); wall = mpirun incl. launch and model load (s)"
 printf '%-9s %3s %6s %4s %6s %8s %8s %6s %7s %6s %5s %6s %6s %5s\n' job N eff goal busy job_s wall_s chunks chunk+ gap ahead spread merge load
 fails=0
-JOBS="video images"
+JOBS=${JOBS:-"video images"}
 [ "${BATCH4:-0}" = 1 ] && JOBS="$JOBS images/b4"
 for n in $RANKS; do
   for job in $JOBS; do

@@ -175,7 +175,8 @@ fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_param
  * the pipeline borrows the same engines, and runs only after the current one) as soon as the
  * answer is there. Asking when the end is near, not at the start, keeps the hand-out greedy:
  * chunks go in the order the workers will be free, so a slow worker still gets fewer, and a
- * chunk waits at most that long on a worker that is still busy. */
+ * chunk waits at most that long on a worker that is still busy. The environment's
+ * FATHOM_CHUNK_AHEAD_S overrides it (0: off; for A/B benchmarks). */
 #define FATHOM_CHUNK_AHEAD_S 0.3
 typedef struct fathom_chunk_feed {
     /* Report chunk `done` (-1: none) ended with s (times t, may be NULL; err: the failure's

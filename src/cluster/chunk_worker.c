@@ -1,4 +1,6 @@
 /* chunk_worker.c - one worker's chunks, the next one fetched ahead (see chunk_job.h). */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,6 +11,15 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* How early a worker asks for its next chunk: FATHOM_CHUNK_AHEAD_S, or the environment's
+ * FATHOM_CHUNK_AHEAD_S (seconds; 0 turns fetching ahead off: for A/B benchmarks). */
+static double g_ahead = FATHOM_CHUNK_AHEAD_S;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void read_env(void) {
+    const char *e = getenv("FATHOM_CHUNK_AHEAD_S");
+    if (e && *e) g_ahead = strtod(e, NULL);
 }
 
 typedef struct loop {
@@ -41,12 +52,12 @@ static void on_progress(void *user, const fathom_run_stats *st) {
     loop *L = user;
     if (!L->first_s && st->finished > 0) L->first_s = st->elapsed_s;
     if (!L->asked) {
-        if (st->finished <= 0 || st->elapsed_s <= 0) return; /* no rate yet */
+        if (!(g_ahead > 0) || st->finished <= 0 || st->elapsed_s <= 0) return; /* no rate yet */
         /* frames finish a batch at a time: ask one batch early (at the last batch, or
          * FATHOM_CHUNK_AHEAD_S before the end if that is earlier) */
         const double per = st->elapsed_s / (double)st->finished;
         const double left = (double)(L->frames - st->finished) * per;
-        if (left - per * L->params->batch > FATHOM_CHUNK_AHEAD_S) return;
+        if (left - per * L->params->batch > g_ahead) return;
         L->feed->ask(L->feed->self);
         L->asked = 1;
     }
@@ -64,6 +75,7 @@ void fathom_chunk_worker_loop(const fathom_model *m, const fathom_run_params *pa
                               const char *workdir, const fathom_chunk *plan,
                               fathom_chunk_engines *ce, const fathom_chunk_feed *feed,
                               const fathom_chunk_hooks *hooks) {
+    pthread_once(&g_once, read_env);
     loop L;
     memset(&L, 0, sizeof L);
     L.m = m, L.params = params, L.vo = vo, L.input = input, L.workdir = workdir, L.plan = plan;
