@@ -9,7 +9,8 @@
  *      the input's file name; hash: of its real path, so same-named videos never share a
  *      work folder) (raw depth +
  *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
- *      chunk is retried once (by whichever worker is free) before the video fails;
+ *      chunk is retried once, on another worker when there is one, before the video fails;
+ *      each worker fetches its next chunk ahead (chunk_worker.c);
  *   3. merge (chunk_merge.c, from a thread of its own: chunk_follow.c) into the outputs asked
  *      for, chunk i as soon as chunks 0..i are finished (while the rest compute), as a single
  *      pass would write them:
@@ -154,7 +155,8 @@ void fathom_chunk_open(const fathom_model *m, const fathom_run_params *params,
                        const fathom_chunk *c, int i, fathom_chunk_engines *ce,
                        const fathom_chunk_hooks *hooks, fathom_chunk_opened *o);
 /* Run an opened chunk (c: its plan entry); FATHOM_OK when its archive is complete. o is
- * cleared; *finish_s (may be NULL): seconds closing its archive. On failure the caller drops what borrows ce and then ce (a retry starts afresh). */
+ * cleared; *finish_s (may be NULL): seconds closing its archive. On failure the caller
+ * drops what borrows ce and then ce (a retry starts afresh). */
 fathom_status fathom_chunk_exec(const char *input, const fathom_chunk *c,
                                 fathom_chunk_opened *o, const fathom_chunk_hooks *hooks,
                                 double *finish_s);
