@@ -23,7 +23,7 @@
 #   -DFATHOM_SIM_ENGINE=ON -DFATHOM_CUDA=OFF && cmake --build build-sim --target fathom)
 # Env: FATHOM_BIN (build-sim/fathom), MODEL (tiny golden model), FRAME_MS (80),
 #      FRAMES_PER_RANK (240), IMAGES_PER_RANK (120), or FRAMES and IMAGES (a fixed job),
-#      RANKS ("2 4 8 16"), BATCH4 (0).
+#      RANKS ("2 4 8 16"), JOBS ("video images"), BATCH4 (0).
 set -eu
 BIN=${FATHOM_BIN:-build-sim/fathom}
 MODEL=${MODEL:-$(dirname "$0")/../../shared/golden/tiny-hf/model}
@@ -59,11 +59,13 @@ echo "device model: sleeps to absolute deadlines, next input queued (src/cluster
 echo "eff = work / (N x job time), work = frames x ${MS} ms (the ideal one-engine time). Video time"
 echo "split: busy = chunk run time / (N x job time), what coordination leaves (1 - busy: gaps, tail,"
 echo "merge); chunk+ = chunk run over its ideal (hand-out round trip, open and seek, the pipeline's"
-echo "start and drain; a host a frame behind the device); gap = hand-out wait per chunk (s); spread = first to last rank"
-echo "done (s); merge = merge after the last chunk (s); wall = mpirun incl. launch and model load (s)"
-printf '%-9s %3s %6s %4s %6s %8s %8s %6s %7s %6s %6s %6s %5s\n' job N eff goal busy job_s wall_s chunks chunk+ gap spread merge load
+echo "start and drain; a host a frame behind the device); gap = a worker idle between its chunks (s:"
+echo "the hand-out and the open it waited for); ahead = chunks opened while the one before ran (of"
+echo "those after a rank's first); spread = first to last rank done (s); merge = merge after the last"
+echo "chunk (s); wall = mpirun incl. launch and model load (s)"
+printf '%-9s %3s %6s %4s %6s %8s %8s %6s %7s %6s %5s %6s %6s %5s\n' job N eff goal busy job_s wall_s chunks chunk+ gap ahead spread merge load
 fails=0
-JOBS="video images"
+JOBS=${JOBS:-"video images"}
 [ "${BATCH4:-0}" = 1 ] && JOBS="$JOBS images/b4"
 for n in $RANKS; do
   for job in $JOBS; do
@@ -87,7 +89,7 @@ done = t.get("frames_merged", t.get("finished"))
 assert done == work, (done, work)
 eff = work * ms / 1000 / (n * el)
 ch = r.get("chunks", [])
-over = gap = spread = busy = "-"
+over = gap = spread = busy = ahead = "-"
 if ch and all("start_s" in c for c in ch):  # the timeline: where the video's time goes
     over = "%+.1f%%" % (100 * (sum(c["end_s"] - c["start_s"] for c in ch) /
                                sum(c["count"] * ms / 1000 for c in ch) - 1))
@@ -96,6 +98,9 @@ if ch and all("start_s" in c for c in ch):  # the timeline: where the video's ti
         by.setdefault(c["ran_on"], []).append(c)
     g = [b["start_s"] - a["end_s"] for cs in by.values() for a, b in zip(cs, cs[1:])]
     gap = "%.3f" % (sum(g) / len(g)) if g else "0"
+    later = [b for cs in by.values() for b in cs[1:]]
+    if later and all("opened_ahead" in c for c in later):
+        ahead = "%d/%d" % (sum(c["opened_ahead"] for c in later), len(later))
     ends = [cs[-1]["end_s"] for cs in by.values()]
     spread = "%.2f" % (max(ends) - min(ends))
     busy = "%.3f" % (sum(c["end_s"] - c["start_s"] for c in ch) / (n * el))
@@ -103,7 +108,7 @@ merge = "%.2f" % t["merge_tail_s"] if "merge_tail_s" in t else "-"
 ok = eff >= 0.95 or job == "images/b4"  # outside the goal: the batch's own tail
 goal = "ok" if eff >= 0.95 else "MISS" if not ok else "n/a"
 print(f"{job:<9s} {n:3d} {eff:6.3f} {goal:>4s} {busy:>6s} {el:8.2f} {t1 - t0:8.2f} "
-      f"{len(ch) or '-':>6} {over:>7s} {gap:>6s} {spread:>6s} {merge:>6s} {load:>5s}")
+      f"{len(ch) or '-':>6} {over:>7s} {gap:>6s} {ahead:>5s} {spread:>6s} {merge:>6s} {load:>5s}")
 sys.exit(0 if ok else 1)
 PY
   done

@@ -37,8 +37,15 @@ typedef struct runner {
     fathom_status err;
     char err_msg[1400];
     int ran, retried;
+    int live;                       /* workers not finished (a failed chunk waits for another) */
     atomic_int workers_left;
 } runner;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void set_err(runner *r, fathom_status s, const char *msg) {
     if (r->err == FATHOM_OK) {
@@ -54,94 +61,15 @@ static void publish(runner *r, int dev, fathom_pipeline *pl) {
     pthread_mutex_unlock(&r->mu);
 }
 
-void fathom_chunk_engines_clear(fathom_chunk_engines *ce) {
-    if (!ce) return;
-    for (int d = 0; d < FATHOM_MAX_DEVICES; d++) fathom_engine_free(&ce->e[d]);
-    fathom_vda_free(&ce->vda);
-}
-
-/* The worker's engines for the devices of p, created on first use. */
-static fathom_status chunk_engines(const fathom_model *m, const fathom_run_params *p,
-                                   fathom_chunk_engines *ce) {
-    for (int d = 0; d < p->n_devices; d++) {
-        if (ce->e[d]) continue;
-        FATHOM_TRY(fathom_engine_create(m, &p->devices[d], &ce->e[d]));
-        ce->created++;
-    }
-    return FATHOM_OK;
-}
-
-fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
-                                   const fathom_video_run_opts *vo, const char *input,
-                                   const char *workdir, const fathom_chunk *c, int i,
-                                   fathom_chunk_engines *ce,
-                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
-                                   void *user) {
-    char outdir[4200];
-    snprintf(outdir, sizeof outdir, "%s/c%05d", workdir, i);
-    FATHOM_TRY(fathom_mkdir_p(outdir));
-    fathom_run_params p = *params;
-    p.outdir = outdir;
-    p.report_path = NULL;
-    p.existing = FATHOM_EXISTING_OVERWRITE; /* leftovers of a killed attempt are redone */
-    p.on_stats = NULL, p.on_item = NULL, p.user = NULL; /* progress is the chunk level's */
-    p.governor = NULL;
-    p.shard_count = 0;
-    fathom_video_run_opts o = *vo;
-    o.video_path = NULL;
-    o.seq_formats = 0;
-    o.npz = 1;
-    o.read.start = c->start_us / 1e6; /* llround(start * 1e6) gives the microsecond back */
-    o.read.end = c->end_us > 0 ? c->end_us / 1e6 : 0;
-    o.read.max_frames = 0;
-    if (ce && !fathom_model_is_video(m)) {
-        FATHOM_TRY(chunk_engines(m, &p, ce));
-        o.engines = ce->e;
-    }
-    const int had_vda = ce && ce->vda;
-    if (ce) o.vda_keep = &ce->vda; /* VDA: made by the first chunk's stage, then kept */
-    fathom_video_job *job = NULL;
-    fathom_pipeline *pl = NULL;
-    fathom_status s = fathom_video_job_create(m, &p, input, &o, &job, &pl);
-    if (ce && !had_vda && ce->vda) ce->created++;
-    if (s != FATHOM_OK) {
-        fathom_chunk_engines_clear(ce);
-        return s;
-    }
-    int stop = on_pipeline ? on_pipeline(user, pl) : 0;
-    fathom_run_stats st;
-    memset(&st, 0, sizeof st);
-    s = stop ? FATHOM_ERR_INTERRUPTED : fathom_pipeline_run(pl, &st);
-    if (on_pipeline) on_pipeline(user, NULL);
-    fathom_pipeline_free(&pl); /* finishes the archive */
-    fathom_video_job_stats js;
-    fathom_video_job_get_stats(job, &js);
-    fathom_video_job_release(&job);
-    if (s == FATHOM_OK && st.fatal != FATHOM_OK)
-        s = fathom_fail(st.fatal, "%s", st.fatal_msg);
-    if (s == FATHOM_OK && st.cancelled) s = FATHOM_ERR_INTERRUPTED;
-    if (s != FATHOM_OK) {
-        fathom_chunk_engines_clear(ce); /* a retry starts from fresh engines */
-        return s;
-    }
-    int64_t want = c->count + (c->first - c->decode_from);
-    if (!js.npz_path[0] || js.frames_read != want)
-        return fathom_fail(FATHOM_ERR_FORMAT, "%s: chunk %d decoded %lld frames where the plan has "
-                           "%lld (frames %lld..%lld)%s%s", input, i, (long long)js.frames_read,
-                           (long long)want, (long long)c->decode_from,
-                           (long long)(c->first + c->count - 1), js.end_reason[0] ? ": " : "",
-                           js.end_reason);
-    return FATHOM_OK;
-}
-
-typedef struct slot_arg {
+typedef struct worker_arg {
     runner *r;
     int dev;
-} slot_arg;
+    int ahead; /* the answer to feed_ask */
+} worker_arg;
 
 /* Register the running pipeline of a worker (NULL when done); 1 when it must not start. */
 static int on_pipeline(void *user, fathom_pipeline *pl) {
-    slot_arg *a = user;
+    worker_arg *a = user;
     publish(a->r, a->dev, pl);
     pthread_mutex_lock(&a->r->mu);
     int stop = pl && (a->r->stop || (a->r->cancel && atomic_load(a->r->cancel)));
@@ -149,36 +77,66 @@ static int on_pipeline(void *user, fathom_pipeline *pl) {
     return stop;
 }
 
-/* One chunk on device slot `dev`; FATHOM_OK when its archive is complete. */
-static fathom_status run_chunk(runner *r, int i, int dev, fathom_chunk_engines *ce) {
-    fathom_run_params p = *r->params;
-    p.n_devices = 1;
-    p.devices[0] = r->params->devices[dev];
-    slot_arg a = {r, dev};
-    int before = ce->created;
-    fathom_status s = fathom_chunk_run_one(r->model, &p, r->vo, r->input, r->workdir,
-                                           &r->man->chunks[i], i, ce, on_pipeline, &a);
-    pthread_mutex_lock(&r->mu);
-    r->ctx->engines_created += ce->created - before;
-    pthread_mutex_unlock(&r->mu);
-    return s;
+static int any_running(const runner *r) {
+    for (int k = 0; k < r->man->n; k++)
+        if (r->state[k] == RUNNING) return 1;
+    return 0;
 }
 
-typedef struct worker_arg {
-    runner *r;
-    int dev;
-} worker_arg;
+/* Under mu: the next chunk for worker dev (-1: none). A chunk that failed on dev goes to
+ * another worker: dev takes it only when it is the only worker left. With wait, a worker
+ * without a chunk waits while one runs (it may fail and come back) or one waits for another
+ * worker; without, -1 means "none now". */
+static int pick(runner *r, int dev, int wait) {
+    for (;;) {
+        int i = -1, theirs = 0;
+        for (int k = 0; !r->stop && k < r->man->n && i < 0; k++) {
+            if (r->state[k] != PENDING) continue;
+            if (r->ctx->failed_on[k] != dev || r->live == 1) i = k;
+            else theirs = 1;
+        }
+        if (i >= 0) {
+            r->state[i] = RUNNING, r->attempts[i]++;
+            fathom_chunk_ctx_started(r->ctx, i, dev);
+            return i;
+        }
+        if (!wait || r->stop || (!theirs && !any_running(r))) return -1;
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
+}
 
-/* Chunk i's archive is in place: mark it done (the merge thread may take it), then say so in
- * the manifest, written outside the lock so the other workers and the merge go on meanwhile. */
-static void record_done(runner *r, int i) {
-    pthread_mutex_lock(&r->mu);
-    fathom_chunk_ctx_ended(r->ctx, i);
-    r->state[i] = DONE;
-    r->man->done[i] = 1;
-    r->ran++;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+/* Under mu: chunk i ended on worker dev with s; *save when the manifest must say it is done
+ * (save_done, after mu is released). */
+static void record(runner *r, int i, fathom_status s, const fathom_chunk_times *t, int dev,
+                   const char *msg, int *save) {
+    fathom_chunk_ctx_ended(r->ctx, i, t, s == FATHOM_OK);
+    if (s == FATHOM_OK) {
+        r->state[i] = DONE;
+        r->man->done[i] = 1;
+        r->ran++;
+        *save = 1;
+    } else if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
+        r->state[i] = PENDING;
+        r->stop = 1;
+    } else if (r->attempts[i] < 2) {
+        r->state[i] = PENDING; /* once more, on another worker when there is one */
+        r->ctx->failed_on[i] = dev;
+        r->retried++;
+    } else {
+        r->state[i] = FAILED;
+        char full[1200];
+        snprintf(full, sizeof full, "chunk %d failed twice (engines %d and %d): %s", i,
+                 r->ctx->failed_on[i], dev, msg);
+        set_err(r, s, full);
+        for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
+            if (r->running[d]) fathom_pipeline_cancel(r->running[d]);
+    }
+    pthread_cond_broadcast(&r->cv); /* the merge thread, and workers waiting in pick */
+}
+
+/* The manifest says what is done; written outside the lock so the other workers and the
+ * merge go on meanwhile. */
+static void save_done(runner *r) {
     fathom_status ms = fathom_chunk_manifest_save_unlocked(r->man, r->manifest_path, &r->mu,
                                                            &r->ctx->save_mu);
     if (ms != FATHOM_OK) {
@@ -188,47 +146,54 @@ static void record_done(runner *r, int i) {
     }
 }
 
+/* The local chunk table as a worker's feed (chunk_worker.c). */
+static int feed_take(void *self, int done, fathom_status s, const fathom_chunk_times *t,
+                     const char *msg, int want) {
+    worker_arg *a = self;
+    runner *r = a->r;
+    int save = 0, i = -1;
+    pthread_mutex_lock(&r->mu);
+    if (done >= 0) {
+        r->ctx->engines_created += t ? t->engines : 0;
+        record(r, done, s, t, a->dev, msg, &save);
+    }
+    if (want) i = pick(r, a->dev, 1);
+    pthread_mutex_unlock(&r->mu);
+    if (save) save_done(r);
+    return i;
+}
+
+static void feed_ask(void *self) {
+    worker_arg *a = self;
+    pthread_mutex_lock(&a->r->mu);
+    a->ahead = pick(a->r, a->dev, 0);
+    pthread_mutex_unlock(&a->r->mu);
+}
+
+static int feed_poll(void *self, int *i) {
+    *i = ((worker_arg *)self)->ahead;
+    return 1;
+}
+
+static int feed_wait(void *self) { return ((worker_arg *)self)->ahead; }
+
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     runner *r = wa->r;
+    fathom_run_params p = *r->params; /* this worker's device */
+    p.n_devices = 1;
+    p.devices[0] = r->params->devices[wa->dev];
     fathom_chunk_engines ce; /* this worker's engine, kept across its chunks */
     memset(&ce, 0, sizeof ce);
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        int i = -1;
-        for (int k = 0; !r->stop && k < r->man->n && i < 0; k++)
-            if (r->state[k] == PENDING) i = k;
-        if (i >= 0) {
-            r->state[i] = RUNNING, r->attempts[i]++;
-            fathom_chunk_ctx_started(r->ctx, i, wa->dev);
-        }
-        pthread_mutex_unlock(&r->mu);
-        if (i < 0) break;
-        fathom_status s = run_chunk(r, i, wa->dev, &ce);
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", s == FATHOM_OK ? "" : fathom_last_error());
-        if (s == FATHOM_OK) {
-            record_done(r, i);
-            continue;
-        }
-        pthread_mutex_lock(&r->mu);
-        if (s == FATHOM_ERR_INTERRUPTED || (r->cancel && atomic_load(r->cancel))) {
-            r->state[i] = PENDING;
-            r->stop = 1;
-        } else if (r->attempts[i] < 2) {
-            r->state[i] = PENDING; /* once more, on whichever engine is free first */
-            r->retried++;
-        } else {
-            r->state[i] = FAILED;
-            char full[1200];
-            snprintf(full, sizeof full, "chunk %d failed twice: %s", i, msg);
-            set_err(r, s, full);
-            for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
-                if (r->running[d]) fathom_pipeline_cancel(r->running[d]);
-        }
-        pthread_mutex_unlock(&r->mu);
-    }
+    fathom_chunk_feed feed = {feed_take, feed_ask, feed_poll, feed_wait, wa};
+    fathom_chunk_hooks hooks = {on_pipeline, NULL, wa};
+    fathom_chunk_worker_loop(r->model, &p, r->vo, r->input, r->workdir, r->man->chunks, &ce,
+                             &feed, &hooks);
     fathom_chunk_engines_clear(&ce);
+    pthread_mutex_lock(&r->mu);
+    r->live--; /* a chunk that failed here may now go back to a worker that is left */
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     atomic_fetch_sub(&r->workers_left, 1);
     return NULL;
 }
@@ -312,7 +277,18 @@ static void write_report(const char *path, const char *input, const fathom_chunk
             cJSON_AddNumberToObject(c, "ran_on", ctx->ran_on[i]);
             cJSON_AddNumberToObject(c, "start_s", ctx->t_start[i]);
             cJSON_AddNumberToObject(c, "end_s", ctx->t_end[i]);
+            /* its fixed cost: handed out (ahead: while the worker ran the chunk before), the
+             * hand-out wait and the open it was exposed to */
+            const fathom_chunk_times *tm = &ctx->times[i];
+            cJSON_AddNumberToObject(c, "handed_s", ctx->t_handed[i]);
+            cJSON_AddNumberToObject(c, "wait_s", tm->wait_s);
+            cJSON_AddNumberToObject(c, "open_s", tm->open_s);
+            cJSON_AddNumberToObject(c, "first_s", tm->first_s);
+            cJSON_AddNumberToObject(c, "finish_s", tm->finish_s);
+            cJSON_AddBoolToObject(c, "opened_ahead", tm->ahead != 0);
         }
+        if (ctx->failed_on && ctx->failed_on[i] >= 0) /* the engine / rank of a failed try */
+            cJSON_AddNumberToObject(c, "failed_on", ctx->failed_on[i]);
         cJSON_AddItemToArray(ch, c);
     }
     cJSON *se = cJSON_AddArrayToObject(o, "seams");
@@ -355,12 +331,6 @@ static void write_report(const char *path, const char *input, const fathom_chunk
             fathom_log(FATHOM_LOG_WARN, "%s", fathom_last_error());
         free(s);
     }
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
@@ -443,12 +413,16 @@ fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_param
     ctx->plan_s = now_s() - ctx->t0;
     ctx->t_start = calloc((size_t)man->n, sizeof *ctx->t_start);
     ctx->t_end = calloc((size_t)man->n, sizeof *ctx->t_end);
+    ctx->t_handed = calloc((size_t)man->n, sizeof *ctx->t_handed);
+    ctx->times = calloc((size_t)man->n, sizeof *ctx->times);
     ctx->ran_on = malloc((size_t)man->n * sizeof *ctx->ran_on);
-    if (!ctx->t_start || !ctx->t_end || !ctx->ran_on) {
+    ctx->failed_on = malloc((size_t)man->n * sizeof *ctx->failed_on);
+    if (!ctx->t_start || !ctx->t_end || !ctx->t_handed || !ctx->times || !ctx->ran_on ||
+        !ctx->failed_on) {
         fathom_chunk_ctx_clear(ctx);
         return fathom_fail(FATHOM_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < man->n; i++) ctx->ran_on[i] = -1;
+    for (int i = 0; i < man->n; i++) ctx->ran_on[i] = ctx->failed_on[i] = -1;
     pthread_mutex_init(&ctx->save_mu, NULL);
     ctx->save_mu_ready = 1;
     /* the plan on disk before any work */
@@ -465,16 +439,29 @@ void fathom_chunk_ctx_clear(fathom_chunk_ctx *ctx) {
     free(ctx->t_start);
     free(ctx->t_end);
     free(ctx->ran_on);
-    ctx->t_start = ctx->t_end = NULL, ctx->ran_on = NULL;
+    free(ctx->t_handed);
+    free(ctx->times);
+    free(ctx->failed_on);
+    ctx->t_start = ctx->t_end = ctx->t_handed = NULL, ctx->ran_on = ctx->failed_on = NULL;
+    ctx->times = NULL;
     if (ctx->save_mu_ready) pthread_mutex_destroy(&ctx->save_mu);
     ctx->save_mu_ready = 0;
 }
 
 void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who) {
-    ctx->t_start[i] = now_s() - ctx->t0, ctx->ran_on[i] = who;
+    ctx->t_handed[i] = ctx->t_start[i] = now_s() - ctx->t0, ctx->ran_on[i] = who;
 }
 
-void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i) { ctx->t_end[i] = now_s() - ctx->t0; }
+void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i, const fathom_chunk_times *t, int ok) {
+    if (!ok) return; /* the timeline is the successful run's */
+    ctx->t_end[i] = now_s() - ctx->t0;
+    if (!t) return;
+    ctx->times[i] = *t;
+    /* the run started run_s before it was reported (a chunk opened ahead is handed out
+     * before its worker is free) */
+    double start = ctx->t_end[i] - t->run_s;
+    ctx->t_start[i] = start > ctx->t_handed[i] ? start : ctx->t_handed[i];
+}
 
 fathom_status fathom_chunk_finish(fathom_chunk_ctx *ctx, const fathom_run_params *params,
                                   const char *input, const int *attempts,
@@ -532,11 +519,16 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
     worker_arg wa[FATHOM_MAX_DEVICES];
     int started = 0;
     atomic_init(&r.workers_left, 0);
+    r.live = nw;
     for (int w = 0; w < nw; w++) {
-        wa[w] = (worker_arg){&r, w};
+        wa[w] = (worker_arg){&r, w, -1};
         atomic_fetch_add(&r.workers_left, 1);
         if (pthread_create(&thr[w], NULL, worker, &wa[w]) != 0) {
             atomic_fetch_sub(&r.workers_left, 1);
+            pthread_mutex_lock(&r.mu);
+            r.live -= nw - w;
+            pthread_cond_broadcast(&r.cv);
+            pthread_mutex_unlock(&r.mu);
             break;
         }
         started++;
@@ -554,6 +546,7 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
             r.stop = 1;
             for (int d = 0; d < FATHOM_MAX_DEVICES; d++)
                 if (r.running[d]) fathom_pipeline_cancel(r.running[d]);
+            pthread_cond_broadcast(&r.cv); /* workers waiting in pick */
             pthread_mutex_unlock(&r.mu);
         }
         usleep(20000);

@@ -9,7 +9,8 @@
  *      the input's file name; hash: of its real path, so same-named videos never share a
  *      work folder) (raw depth +
  *      pts, renamed into place when complete); the manifest is rewritten after each; a failed
- *      chunk is retried once (by whichever worker is free) before the video fails;
+ *      chunk is retried once, on another worker when there is one, before the video fails;
+ *      each worker fetches its next chunk ahead (chunk_worker.c);
  *   3. merge (chunk_merge.c, from a thread of its own: chunk_follow.c) into the outputs asked
  *      for, chunk i as soon as chunks 0..i are finished (while the rest compute), as a single
  *      pass would write them:
@@ -70,6 +71,16 @@ fathom_status fathom_chunked_video_run(const fathom_model *m, const fathom_run_p
 
 /* ---- internal: the steps, for the MPI driver (mpi_driver.c) ---- */
 #include "cluster/chunk_manifest.h"
+/* The phases of one chunk run by a worker (its fixed cost, for the report). */
+typedef struct fathom_chunk_times {
+    double wait_s;   /* waiting for this chunk after the last one ended (exposed hand-out) */
+    double open_s;   /* opening it (hidden when opened ahead) */
+    double run_s;    /* its run: the pipeline's start, frames and drain, and finish_s */
+    double first_s;  /* from the run's start to its first frame done (to ~20 ms) */
+    double finish_s; /* closing the chunk's archive after the pipeline ended */
+    int ahead;       /* 1: opened while the previous chunk ran */
+    int engines;     /* engines created for it */
+} fathom_chunk_times;
 typedef struct fathom_chunk_ctx {
     char stem[1024], workdir[4096], mpath[4200];
     fathom_chunk_manifest man;  /* owned: the plan and what is done */
@@ -79,13 +90,18 @@ typedef struct fathom_chunk_ctx {
      * was handed out and when it was reported done, and the engine / rank that ran it */
     double *t_start, *t_end;    /* owned: n each */
     int *ran_on;                /* owned: n */
+    int *failed_on;             /* owned: n; engine / rank of the first failed attempt, -1
+                                   none (ran_on: the last attempt's) */
+    fathom_chunk_times *times;  /* owned: n; the phases of each chunk's last run */
+    double *t_handed;           /* owned: n; when it was handed out (ahead: before start) */
     int engines_created;        /* by every worker / rank (under the chunk table's lock) */
     pthread_mutex_t save_mu;    /* orders manifest saves (fathom_chunk_manifest_save_unlocked) */
     int save_mu_ready;
 } fathom_chunk_ctx;
-/* Chunk i handed to engine / rank `who`; chunk i done (call under the table's lock). */
+/* Chunk i handed to engine / rank `who`; chunk i ended (ok or not) with its phases t (may be
+ * NULL): its start is its end less its run (call under the table's lock). */
 void fathom_chunk_ctx_started(fathom_chunk_ctx *ctx, int i, int who);
-void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i);
+void fathom_chunk_ctx_ended(fathom_chunk_ctx *ctx, int i, const fathom_chunk_times *t, int ok);
 /* Plan (or, resuming, load and check) the manifest, check the outputs, save the manifest. */
 fathom_status fathom_chunk_prepare(const fathom_model *m, const fathom_run_params *params,
                                    const char *input, const fathom_video_run_opts *vo,
@@ -107,19 +123,83 @@ typedef struct fathom_chunk_engines {
     fathom_vda *vda;                       /* owned, NULL until the first chunk (VDA models) */
     int created;                           /* engines created so far (the report's count) */
 } fathom_chunk_engines;
+/* The engines for the devices of p that are not there yet (per-frame models). */
+fathom_status fathom_chunk_engines_create(const fathom_model *m, const fathom_run_params *p,
+                                         fathom_chunk_engines *ce);
 /* Free the engines (accepts NULL); created is kept. */
 void fathom_chunk_engines_clear(fathom_chunk_engines *ce);
-/* Run chunk i of `input` (plan entry c) with the devices of params into
+/* What a worker calls around a chunk, all on the worker's own thread (the one inside
+ * fathom_pipeline_run): on_pipeline with the chunk's pipeline before it runs (return 1 to not
+ * run it: interrupted) and with NULL after; on_progress with the run's stats every ~20 ms
+ * while it runs (the worker asks for and opens its next chunk from there). Any may be NULL. */
+typedef struct fathom_chunk_hooks {
+    int (*on_pipeline)(void *user, fathom_pipeline *pl);
+    void (*on_progress)(void *user, const fathom_run_stats *st);
+    void *user;
+} fathom_chunk_hooks;
+/* A chunk opened (its job and pipeline built: the input opened and sought to the chunk, the
+ * outputs open), to run now or after the chunk running now (opened ahead). */
+typedef struct fathom_chunk_opened {
+    int i;                  /* the chunk, -1: none */
+    fathom_video_job *job;  /* owned */
+    fathom_pipeline *pl;    /* owned; borrows the engines of the fathom_chunk_engines */
+    fathom_status s;        /* the open's status (the chunk fails with it when run) */
+    char err[1024];
+    double open_s;          /* seconds it took */
+} fathom_chunk_opened;
+/* Open chunk i of `input` (plan entry c) with the devices of params into
  * workdir/cNNNNN/<stem>.npz, on the engines of ce (may be NULL: the chunk creates its own;
- * after a failed chunk they are freed, so a retry starts from fresh ones). on_pipeline (may
- * be NULL) is called with the chunk's pipeline before it runs (return 1 to not run it:
- * interrupted) and with NULL after. */
+ * created here when missing). o->s says how it went. */
+void fathom_chunk_open(const fathom_model *m, const fathom_run_params *params,
+                       const fathom_video_run_opts *vo, const char *input, const char *workdir,
+                       const fathom_chunk *c, int i, fathom_chunk_engines *ce,
+                       const fathom_chunk_hooks *hooks, fathom_chunk_opened *o);
+/* Run an opened chunk (c: its plan entry); FATHOM_OK when its archive is complete. o is
+ * cleared; *finish_s (may be NULL): seconds closing its archive. On failure the caller
+ * drops what borrows ce and then ce (a retry starts afresh). */
+fathom_status fathom_chunk_exec(const char *input, const fathom_chunk *c,
+                                fathom_chunk_opened *o, const fathom_chunk_hooks *hooks,
+                                double *finish_s);
+/* Free an opened chunk that will not run (accepts one with i = -1). */
+void fathom_chunk_opened_clear(fathom_chunk_opened *o);
+/* Open and run chunk i at once (ce as above; after a failure ce is freed). */
 fathom_status fathom_chunk_run_one(const fathom_model *m, const fathom_run_params *params,
                                    const fathom_video_run_opts *vo, const char *input,
                                    const char *workdir, const fathom_chunk *c, int i,
-                                   fathom_chunk_engines *ce,
-                                   int (*on_pipeline)(void *user, fathom_pipeline *pl),
-                                   void *user);
+                                   fathom_chunk_engines *ce, const fathom_chunk_hooks *hooks);
+
+/* ---- internal: one worker's loop with its next chunk fetched ahead (chunk_worker.c) ----
+ * Where a worker's chunks come from: a local chunk table (chunk_job.c, mpi_video.c's rank 0)
+ * or rank 0 over MPI. A chunk carries a fixed cost besides its frames: the hand-out (a round
+ * trip under MPI), opening the input and seeking, the pipeline's start and drain. The worker
+ * hides the first two behind the chunk it runs: once that chunk's remaining time (its rate so
+ * far) is under FATHOM_CHUNK_AHEAD_S it asks for the next one, and opens it (per-frame models:
+ * the pipeline borrows the same engines, and runs only after the current one) as soon as the
+ * answer is there. Asking when the end is near, not at the start, keeps the hand-out greedy:
+ * chunks go in the order the workers will be free, so a slow worker still gets fewer, and a
+ * chunk waits at most that long on a worker that is still busy. The environment's
+ * FATHOM_CHUNK_AHEAD_S overrides it (0: off; for A/B benchmarks). */
+#define FATHOM_CHUNK_AHEAD_S 0.3
+typedef struct fathom_chunk_feed {
+    /* Report chunk `done` (-1: none) ended with s (times t, may be NULL; err: the failure's
+     * message) and, when want, wait
+     * for the next chunk: its index, or -1 when no chunk will come. Without want: -1. */
+    int (*take)(void *self, int done, fathom_status s, const fathom_chunk_times *t,
+                const char *err, int want);
+    /* Ask for the next chunk without waiting (the answer: poll / wait). */
+    void (*ask)(void *self);
+    /* The answer to ask: 1 when there (*i: the chunk, -1: none now), 0 not yet. */
+    int (*poll)(void *self, int *i);
+    int (*wait)(void *self); /* wait for it */
+    void *self;
+} fathom_chunk_feed;
+/* Run chunks from feed until it has none, on engines ce (the devices of params), with the
+ * worker's hooks (on_pipeline; its on_progress is the loop's). */
+void fathom_chunk_worker_loop(const fathom_model *m, const fathom_run_params *params,
+                              const fathom_video_run_opts *vo, const char *input,
+                              const char *workdir, const fathom_chunk *plan,
+                              fathom_chunk_engines *ce, const fathom_chunk_feed *feed,
+                              const fathom_chunk_hooks *hooks);
 
 /* ---- internal: the merge step (chunk_merge.c) ---- */
 typedef struct fathom_chunk_seam {

@@ -240,11 +240,25 @@ json.dump(m, open(sys.argv[1], "w"))
 PYEOF
 C3=$(dirname "$FMAN")/c00003
 rm -rf "$C3" && echo blocker >"$C3"
+# two engines: the retry runs on the other one (the first failure's engine is never reused
+# while another is there); the report names both
+"$FATHOM_BIN" run "${FAST[@]}" --device cpu,cpu --input-size 70 --chunks 10 --video-npz --resume \
+  --report "$T/f2rep.json" -o "$T/fchunk" "$T/long.mp4" 2>"$T/err"
+rc=$?
+check "2 engines: a chunk failing twice failed on both (exit 1, both named)" \
+  bash -c "[ $rc -eq 1 ] && grep -Eq 'chunk 3 failed twice \(engines (0 and 1|1 and 0)\)' '$T/err'"
+check "2 engines: the report's chunk 3 retried on another engine than its first try" \
+  "$PY" - "$T/f2rep.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))["chunks"][3]
+assert c["attempts"] == 2 and not c["done"] and c["failed_on"] != c["ran_on"], c
+PYEOF
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz --resume -o "$T/fchunk" \
   "$T/long.mp4" 2>"$T/err"
 rc=$?
 check "a chunk failing twice: exit 1, naming the chunk, no merged output" \
   bash -c "[ $rc -eq 1 ] && grep -q 'chunk 3 failed twice' '$T/err' && [ ! -e '$T/fchunk/long.npz' ]"
+check "one engine: the retry runs on it (a fresh engine)" grep -q 'chunk 3 failed twice (engines 0 and 0)' "$T/err"
 rm -f "$C3"
 "$FATHOM_BIN" run "${FAST[@]}" --input-size 70 --chunks 10 --video-npz --resume --report "$T/frep.json" \
   -o "$T/fchunk" "$T/long.mp4" 2>"$T/err"
