@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/chunk_manifest.h"
 #include "core/log.h"
 #include "core/status.h"
 
 enum { PENDING = 0, RUNNING, DONE, FAILED };
+enum { FATHOM_MPI_WAIT_ASK = -2 }; /* the hand-out's answer "none now, ask again" */
 
 /* Rank 0's chunk table, shared by its hand-out thread and its own worker (main thread). */
 typedef struct hand {
@@ -23,6 +25,7 @@ typedef struct hand {
     int *state, *attempts;          /* owned / borrowed, per chunk (failed_on: ctx's) */
     int *held;                      /* owned, per rank: chunks handed out and not yet reported */
     int stop, local_waiting;
+    int active, local_done;         /* other ranks not yet told to stop; rank 0's worker ended */
     int ahead;                      /* rank 0's worker: the answer to its ask */
     fathom_status err;
     char err_msg[1024];
@@ -34,12 +37,19 @@ static int any_running(const hand *h) {
     return 0;
 }
 
-/* Under mu: the next chunk for rank `from` (-1: none). A chunk that failed on `from` goes to
- * another rank first; rank 0's idle worker counts as one. */
+static int any_pending(const hand *h) {
+    for (int i = 0; i < h->ctx->man.n; i++)
+        if (h->state[i] == PENDING) return 1;
+    return 0;
+}
+
+/* Under mu: the next chunk for rank `from` (-1: none). A chunk that failed on `from` goes
+ * back to it only when no other rank can take it: rank 0's worker runs while any chunk runs,
+ * and ranks without a chunk wait (WAIT_ASK) while one may still fail. */
 static int pick(hand *h, int from) {
     int n = h->ctx->man.n, i = -1;
     for (int pass = 0; !h->stop && pass < 2 && i < 0; pass++) {
-        if (pass == 1 && from != 0 && h->local_waiting) break;
+        if (pass == 1 && (from != 0 ? !h->local_done || h->active > 1 : h->active > 0)) break;
         for (int k = 0; k < n && i < 0; k++)
             if (h->state[k] == PENDING && (pass == 1 || h->ctx->failed_on[k] != from)) i = k;
     }
@@ -92,11 +102,16 @@ enum { M_DONE, M_STATUS, M_ENGINES, M_WANT, M_WAIT_US, M_OPEN_US, M_RUN_US, M_AH
 /* Rank 0's hand-out thread (the only MPI caller while it runs): answer requests until every
  * other rank has been told that no chunk will come while it holds none. A rank asks ahead
  * (chunk_worker.c): it may hold the chunk it runs and the next; "none" while it still holds
- * one is "none now" (it asks again when it is done: a chunk may fail and come back). */
+ * one is "none now" (it asks again when it is done: a chunk may fail and come back); a rank
+ * that holds none is told to ask again (FATHOM_MPI_WAIT_ASK) while a chunk runs or waits. */
 static void *serve(void *arg) {
     hand *h = arg;
     int n = h->ctx->man.n;
-    for (int active = h->size - 1; active > 0;) {
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        int active = h->active;
+        pthread_mutex_unlock(&h->mu);
+        if (active == 0) break;
         int64_t msg[M_LEN];
         MPI_Status ms;
         fathom_mpi_recv(msg, M_LEN, MPI_INT64_T, MPI_ANY_SOURCE, FATHOM_TAG_REQ, &ms);
@@ -114,7 +129,9 @@ static void *serve(void *arg) {
         if (msg[M_WANT]) {
             i = pick(h, from);
             if (i >= 0) h->held[from]++;
-            else if (h->held[from] == 0) active--; /* it stops */
+            else if (h->held[from] == 0 && !h->stop && (any_running(h) || any_pending(h)))
+                i = FATHOM_MPI_WAIT_ASK; /* a chunk may still fail: ask again soon */
+            else if (h->held[from] == 0) h->active--, pthread_cond_broadcast(&h->cv); /* it stops */
         }
         pthread_mutex_unlock(&h->mu);
         if (msg[M_WANT]) MPI_Send(&i, 1, MPI_INT, from, FATHOM_TAG_ASSIGN, MPI_COMM_WORLD);
@@ -174,7 +191,7 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
     int n = ctx->man.n;
     hand h;
     memset(&h, 0, sizeof h);
-    h.ctx = ctx, h.res = res, h.size = size, h.attempts = attempts;
+    h.ctx = ctx, h.res = res, h.size = size, h.attempts = attempts, h.active = size - 1;
     h.state = calloc((size_t)n, sizeof *h.state);
     h.held = calloc((size_t)size, sizeof *h.held);
     fathom_status s = FATHOM_OK;
@@ -195,6 +212,9 @@ static fathom_status coordinate(fathom_chunk_ctx *ctx, int size, const fathom_mo
     }
     if (s == FATHOM_OK) {
         work_local(&h, m, params, vo, input, ce);
+        pthread_mutex_lock(&h.mu);
+        h.local_done = 1; /* a chunk that fails now may go back to the rank it failed on */
+        pthread_mutex_unlock(&h.mu);
         pthread_join(thr, NULL); /* the other ranks are all told to stop */
         if (h.err != FATHOM_OK) s = fathom_fail(h.err, "%s: %s", input, h.err_msg);
     }
@@ -232,6 +252,11 @@ static int remote_take(void *self, int done, fathom_status s, const fathom_chunk
     send_msg(done, s, t, want);
     int i = -1;
     if (want) fathom_mpi_recv(&i, 1, MPI_INT, 0, FATHOM_TAG_ASSIGN, NULL);
+    while (i == FATHOM_MPI_WAIT_ASK) { /* none now, but one may fail: ask again */
+        usleep(20000);
+        send_msg(-1, FATHOM_OK, NULL, 1);
+        fathom_mpi_recv(&i, 1, MPI_INT, 0, FATHOM_TAG_ASSIGN, NULL);
+    }
     return i;
 }
 
@@ -304,6 +329,7 @@ fathom_status fathom_mpi_run_video(const fathom_model *m, const fathom_run_param
         return FATHOM_OK;
     }
     fathom_mpi_bcast(ctx.man.chunks, n * (int)sizeof *ctx.man.chunks, MPI_BYTE);
+    res->chunks = n; /* planned: a chunk that fails is then an item error (exit 1) */
     int *attempts = calloc((size_t)n, sizeof *attempts); /* owned */
     fathom_chunk_follow f;
     memset(&f, 0, sizeof f);

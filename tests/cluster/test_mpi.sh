@@ -130,6 +130,36 @@ assert all(c["attempts"] <= 1 for c in r["chunks"])
 PYEOF
 check "resumed result equals a single pass" npz_same "$T/ls/long.npz" "$T/lm/long.npz"
 
+# ---- 3b. a chunk that fails on every rank: retried once on another rank (the ranks without a
+# chunk wait while one may fail), then the job ends (exit 1, no hang, both ranks named);
+# --resume then runs only that chunk ----
+rm -f "$T/lm/long.npz"
+"$PY" - "$MAN" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["chunks"][3]["done"] = False
+m["merged"] = 0
+json.dump(m, open(sys.argv[1], "w"))
+PYEOF
+C3=$(dirname "$MAN")/c00003
+rm -rf "$C3" && echo blocker >"$C3" # every attempt fails to write chunk 3's result
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 \
+  --video-npz --resume --report "$T/frep.json" -o "$T/lm" "$T/long.mp4" 2>"$T/err"
+frc=$?
+tries=$(grep -oE 'chunk 3 failed twice \(ranks [0-2] and [0-2]' "$T/err" | grep -oE '[0-2] and [0-2]')
+check "a chunk failing twice over the ranks: exit 1 (not a hang), tried on two ranks, both named" \
+  bash -c "[ $frc -eq 1 ] && [ -n '$tries' ] && [ '${tries% and *}' != '${tries#* and }' ] && [ ! -e '$T/lm/long.npz' ]"
+rm -f "$C3"
+timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --chunks 24 --overlap 2 \
+  --video-npz --resume --report "$T/grep.json" -o "$T/lm" "$T/long.mp4" 2>"$T/err"
+check "then --resume over the ranks exits 0" test $? -eq 0
+check "then --resume runs chunk 3 alone (23 reused)" "$PY" -c "
+import json, sys
+t = json.load(open(sys.argv[1]))['totals']
+assert t['ran'] == 1 and t['reused'] == 23, t
+" "$T/grep.json"
+check "resumed-after-failure result equals a single pass" npz_same "$T/ls/long.npz" "$T/lm/long.npz"
+
 # ---- 4. automatic chunks over the ranks (no --chunks): 3 per rank, at least 32 frames each ----
 timeout 300 "${MPI[@]}" "$FATHOM_BIN" run --mpi "${FAST[@]}" --input-size 154 --video-npz \
   --report "$T/arep.json" -o "$T/la" "$T/long.mp4" 2>"$T/err"
