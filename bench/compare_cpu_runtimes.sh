@@ -113,6 +113,9 @@ for enc in $ENCODERS $LARGE_ENCODERS; do
 import sys, numpy as np
 ref, out = np.load(sys.argv[1]), np.load(sys.argv[2])
 d, m = np.abs(out - ref), np.abs(ref).max()
+if m == 0:  # random weights whose relative head ends at ReLU below zero everywhere (seen at ViT-B)
+    sys.exit(print(f"fathom {sys.argv[3]} vs fathom fp32: fp32 output all zero (random weights), "
+                   f"error not measurable here; outputs equal: {bool((out == ref).all())}"))
 print(f"fathom {sys.argv[3]} vs fathom fp32: max|d|/max|ref| {d.max() / m:.3g}, rms/max|ref| {np.sqrt((d * d).mean()) / m:.3g}")
 PY
     done
