@@ -1,8 +1,9 @@
 /* dpt.c - DPT head forward pass (official depth_head), NCHW with the batch outermost.
  *
  * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
- * writes its output without copies; each RCU is one op (dpt_rcu: its ReLUs and skip inside). The head's last steps at full
- * resolution are one op (dpt_head_tail) unless a tap watches head.conv2. */
+ * writes its output without copies; each RCU is one op (dpt_rcu: its ReLUs and skip inside).
+ * The head's last steps at full resolution are one op (dpt_head_tail) unless a tap watches
+ * head.conv2. */
 #include "model/dpt.h"
 
 #include <stdio.h>

@@ -28,8 +28,8 @@ void fathom_vit_forward(fathom_backend *be, const fathom_weights *w, const fatho
                       FATHOM_ACT_NONE, a->ln_eps);
         op->attention(be, att, big, B, L, D, a->heads, scale);
         op->linear_residual(be, x, att, bw->proj_w, bw->proj_b, bw->ls1, M, D, D);
-        op->ln_mlp_residual(be, x, big, bw->fc1_w, bw->fc1_b, bw->fc2_w, bw->fc2_b, bw->ls2, bw->norm2_w,
-                            bw->norm2_b, y, M, D, Hm, a->ln_eps);
+        op->ln_mlp_residual(be, x, big, bw->fc1_w, bw->fc1_b, bw->fc2_w, bw->fc2_b, bw->ls2,
+                            bw->norm2_w, bw->norm2_b, y, M, D, Hm, a->ln_eps);
         if (tap->fn) {
             char name[32];
             snprintf(name, sizeof name, "tokens.block%d", i);
