@@ -2,14 +2,18 @@
  *
  * Work buffers rotate through three slots (p->work) so each fusion block reads its inputs and
  * writes its output without copies; each RCU is one op (dpt_rcu: its ReLUs and skip inside).
- * The head's last steps at full resolution are one op (dpt_head_tail) unless a tap watches
- * head.conv2. */
+ * A fusion block's out_conv (1x1) runs before its 2x upsampling, not after: a 1x1 conv and a
+ * bilinear resize (weights summing to 1) commute, and the conv then runs on a quarter of the
+ * pixels. refinenet1's upsampling is fused into output_conv1 (conv2d_resized). The head's
+ * last steps at full resolution are one op (dpt_head_tail) unless a tap watches head.conv2. */
 #include "model/dpt.h"
 
 #include <stdio.h>
 
-/* Fusion block refinenet{k}: out = out_conv(resize(RCU2(a + RCU1(b)))), a == NULL for
- * refinenet4. a and b are (B, F, h, w); a is overwritten. Returns the slot holding out. */
+/* Fusion block refinenet{k}: out = resize(out_conv(RCU2(a + RCU1(b)))) (= out_conv(resize(..))
+ * of the official code), a == NULL for refinenet4; without the resize when oh == 0 (the
+ * caller fuses it into the next conv). a and b are (B, F, h, w); a is overwritten. Returns
+ * the slot holding out. */
 static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B, int F, int h,
                      int w, int oh, int ow, float *a, const float *b, float *s0, float *s1,
                      float *s2) {
@@ -25,7 +29,12 @@ static float *fusion(fathom_backend *be, const fathom_fusion_weights *fw, int B,
     }
     op->dpt_rcu(be, s2, u, fw->rcu2_c1_w, fw->rcu2_c1_b, fw->rcu2_c2_w, fw->rcu2_c2_b, u, s0, B, F,
                 h, w);
-    op->conv2d_resized(be, s1, s2, fw->out_w, fw->out_b, s0, B, F, h, w, oh, ow, F, 1, 0, 0);
+    if (!oh) {
+        op->conv2d(be, s1, s2, fw->out_w, fw->out_b, NULL, B, F, h, w, F, 1, 1, 0, 0);
+        return s1;
+    }
+    op->conv2d(be, s0, s2, fw->out_w, fw->out_b, NULL, B, F, h, w, F, 1, 1, 0, 0);
+    op->resize_bilinear(be, s1, s0, B * F, h, w, oh, ow);
     return s1;
 }
 
@@ -72,17 +81,25 @@ void fathom_dpt_forward(fathom_backend *be, const fathom_weights *w, const fatho
     float *path = NULL;
     for (int i = 0; i < 4; i++) {
         const int k = 3 - i; /* refinenet{k+1} at level k */
-        const int oh = k > 0 ? p->hk[k - 1] : 2 * p->hk[0], ow = k > 0 ? p->wk[k - 1] : 2 * p->wk[0];
+        const int oh = k > 0 ? p->hk[k - 1] : 0, ow = k > 0 ? p->wk[k - 1] : 0;
         path = fusion(be, &w->fusion[k], B, F, p->hk[k], p->wk[k], oh, ow, path,
                       arena + p->lrn[k], slot[roles[i][0]], slot[roles[i][1]], slot[roles[i][2]]);
-        snprintf(name, sizeof name, "fusion.refinenet%d", k + 1);
-        fathom_tap_emit(tap, name, path, 4, B, F, oh, ow);
+        if (k > 0) {
+            snprintf(name, sizeof name, "fusion.refinenet%d", k + 1);
+            fathom_tap_emit(tap, name, path, 4, B, F, oh, ow);
+        }
     }
 
-    /* output head (path is in work[0]): conv1 at 8gh x 8gw -> work[1], upsample to (H, W) ->
-     * work[2], conv 3x3 -> work[1], then the 1x1 conv into depth */
+    /* output head (path, refinenet1 before its upsampling, is in work[0]): upsample and conv1
+     * at 8gh x 8gw -> work[1] (one op; work[2] is its work), upsample to (H, W) -> work[2],
+     * conv 3x3 -> work[1], then the 1x1 conv into depth */
     const int h8 = 2 * p->hk[0], w8 = 2 * p->wk[0], F2 = F / 2, HH = a->head_hidden;
-    op->conv2d(be, w1, path, w->out1_w, w->out1_b, NULL, B, F, h8, w8, F2, 3, 1, 1, 0);
+    if (tap && tap->fn) { /* refinenet1's upsampled output, for the tap only */
+        op->resize_bilinear(be, w2, path, B * F, p->hk[0], p->wk[0], h8, w8);
+        fathom_tap_emit(tap, "fusion.refinenet1", w2, 4, B, F, h8, w8);
+    }
+    op->conv2d_resized(be, w1, path, w->out1_w, w->out1_b, w2, B, F, p->hk[0], p->wk[0], h8, w8,
+                       F2, 3, 1, 0);
     fathom_tap_emit(tap, "head.conv1", w1, 4, B, F2, h8, w8);
     if (tap && tap->fn) { /* the steps one by one, to show head.conv2 */
         op->resize_bilinear(be, w2, w1, B * F2, h8, w8, p->H, p->W);

@@ -241,6 +241,11 @@ static const tcase cases[] = {
     K(dpt_rcu, 0, 1, 0, 1, 64, 17, 11, 1, 1, 1),
     K(dpt_rcu, 0, 0, 0, 1, 16, 1, 3, 1, 0, 1),
     K(dpt_rcu, 0, 1, 4, 1, 64, 148, 148, 1, 1, 1), /* refinenet1 at ViT-S 518 */
+    /* ---- round 8, head: conv2d_resized as output_conv1 (refinenet1's upsampling fused into
+     * it; fp32 engines: the resize writes the padded planes): B Ci hi wi H W Co k pad flags bias */
+    K(conv2d_resized, 0, 0, 0, 2, 24, 5, 6, 10, 12, 12, 3, 1, 0, 1),
+    K(conv2d_resized, 0, 0, 0, 1, 70, 9, 8, 17, 15, 35, 3, 1, O, 1), /* Co past a panel */
+    K(conv2d_resized, 0, 0, 1, 1, 64, 148, 148, 296, 296, 32, 3, 1, 0, 1), /* output_conv1 */
 };
 #undef R
 #undef O

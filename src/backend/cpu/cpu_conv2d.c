@@ -187,34 +187,38 @@ float *fathom_cpu_conv_f32_panel(fathom_backend *be, const fathom_conv_f32 *c, c
     return ct;
 }
 
+void fathom_cpu_conv_f32_store(const fathom_conv_f32 *c, float *out, const float *b, const float *residual,
+                               int relu, const float *ct, int q, int n) {
+    const size_t HWo = (size_t)c->Ho * c->Wo;
+    for (int x = 0; x < n;) { /* runs of the panel inside one output row */
+        int oy = (q + x) / c->Wp, ox = (q + x) % c->Wp;
+        if (ox >= c->Wo) {
+            x += c->Wp - ox;
+            continue;
+        }
+        int len = c->Wo - ox < n - x ? c->Wo - ox : n - x;
+        size_t dst = (size_t)oy * c->Wo + ox;
+        for (int co = 0; co < c->Co; co++) {
+            float *o = out + co * HWo + dst, bias = b ? b[co] : 0.0f;
+            const float *t = ct + (size_t)co * 64 + x;
+            const float *res = residual ? residual + co * HWo + dst : NULL;
+            for (int i = 0; i < len; i++) {
+                float v = t[i] + bias;
+                if (res) v += res[i];
+                o[i] = relu && v < 0.0f ? 0.0f : v;
+            }
+        }
+        x += len;
+    }
+}
+
 /* padded pixels [q0, q0 + nq) of one image */
 static void padded_task(fathom_backend *be, float *out, const fathom_conv_f32 *px, const float *w,
                         const float *b, const float *residual, const conv_shape *cs, int q0, int nq) {
-    const size_t HWo = (size_t)cs->Ho * cs->Wo;
-    const int relu = cs->flags & FATHOM_CONV_RELU_OUT;
     for (int j = 0; j < nq; j += 64) {
         int n = nq - j < 64 ? nq - j : 64, q = q0 + j;
         const float *ct = fathom_cpu_conv_f32_panel(be, px, w, q, n);
-        for (int x = 0; x < n;) { /* runs of the panel inside one output row */
-            int oy = (q + x) / px->Wp, ox = (q + x) % px->Wp;
-            if (ox >= cs->Wo) {
-                x += px->Wp - ox;
-                continue;
-            }
-            int len = cs->Wo - ox < n - x ? cs->Wo - ox : n - x;
-            size_t dst = (size_t)oy * cs->Wo + ox;
-            for (int co = 0; co < cs->Co; co++) {
-                float *o = out + co * HWo + dst, bias = b ? b[co] : 0.0f;
-                const float *t = ct + (size_t)co * 64 + x;
-                const float *res = residual ? residual + co * HWo + dst : NULL;
-                for (int i = 0; i < len; i++) {
-                    float v = t[i] + bias;
-                    if (res) v += res[i];
-                    o[i] = relu && v < 0.0f ? 0.0f : v;
-                }
-            }
-            x += len;
-        }
+        fathom_cpu_conv_f32_store(px, out, b, residual, cs->flags & FATHOM_CONV_RELU_OUT, ct, q, n);
     }
 }
 

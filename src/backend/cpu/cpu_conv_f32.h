@@ -6,7 +6,9 @@
  * memory are missing, nothing allocated); fill copies plane ci of an NCHW image (with ReLU
  * when relu); producers may write X's planes themselves (x + ci plane + (y + pad) Wp + pad);
  * panel computes the (Co x 64) tile of pixels [q, q + n), n <= 64, into the calling thread's
- * scratch (ld 64), the same products in the same order as the conv2d op's. */
+ * scratch (ld 64), the same products in the same order as the conv2d op's; store writes such
+ * a tile to an NCHW image (Co, Ho, Wo) with bias, residual (may alias out) and ReLU, as the
+ * conv2d op does. */
 #ifndef FATHOM_BACKEND_CPU_CONV_F32_H
 #define FATHOM_BACKEND_CPU_CONV_F32_H
 
@@ -24,5 +26,7 @@ int fathom_cpu_conv_f32_open(fathom_conv_f32 *c, int Ci, int H, int W, int Co, i
 void fathom_cpu_conv_f32_close(fathom_conv_f32 *c);
 void fathom_cpu_conv_f32_fill(const fathom_conv_f32 *c, const float *in, int relu, int ci);
 float *fathom_cpu_conv_f32_panel(fathom_backend *be, const fathom_conv_f32 *c, const float *w, int q, int n);
+void fathom_cpu_conv_f32_store(const fathom_conv_f32 *c, float *out, const float *b, const float *residual,
+                               int relu, const float *ct, int q, int n);
 
 #endif

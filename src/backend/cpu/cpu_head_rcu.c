@@ -5,11 +5,14 @@
  * copied straight back to its padded pixel-major bf16 image X2. With packed weights the first
  * conv's tile now ends in X2: output pixel q (= oy Wp + ox) is X2's pixel q + Wp + 1, so the
  * Wp - Wo dropped columns of each row land on X2's right and left padding and are written as
- * zeros; bias, ReLU and the bf16 rounding are the epilogue. fp32 engines, and shapes the taps
- * path does not take, run the two convs. */
+ * zeros; bias, ReLU and the bf16 rounding are the epilogue. fp32 engines (AVX-512 panels) do
+ * the same on the padded planes (cpu_conv_f32.h): conv1's panel is conv2's plane run at q +
+ * Wp + 1, the same values as the two conv2d ops give. Shapes neither path takes run the two
+ * convs. */
 #include <string.h>
 
 #include "backend/cpu/cpu_conv_bf16.h"
+#include "backend/cpu/cpu_conv_f32.h"
 #include "backend/cpu/cpu_internal.h"
 
 /* tile rows of conv1 (np pixels from q0, ld ldt) -> X2's pixels, Cp bf16 channels each */
@@ -114,11 +117,69 @@ static int fused(fathom_backend *be, float *out, const float *in, const float *w
     return 1;
 }
 
+/* conv1's (C x 64) panel of pixels [q, q + n) -> conv2's planes, with bias and ReLU */
+static void mid_panel(const fathom_conv_f32 *c2, const float *b1, const float *ct, int q, int n) {
+    for (int co = 0; co < c2->Co; co++) {
+        float *d = c2->x + co * c2->plane + (size_t)q + c2->Wp + 1, bias = b1 ? b1[co] : 0.0f;
+        const float *t = ct + (size_t)co * 64;
+        for (int x = 0, ox = q % c2->Wp; x < n; x++, ox = ox + 1 < c2->Wp ? ox + 1 : 0) {
+            float v = t[x] + bias;
+            d[x] = ox < c2->Wo && v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+static int fused_f32(fathom_backend *be, float *out, const float *in, const float *w1, const float *b1,
+                     const float *w2, const float *b2, const float *residual, int B, int C, int H, int W) {
+    fathom_conv_f32 c1, c2;
+    if (!fathom_cpu_conv_f32_open(&c1, C, H, W, C, 3, 1)) return 0;
+    if (!fathom_cpu_conv_f32_open(&c2, C, H, W, C, 3, 1)) {
+        fathom_cpu_conv_f32_close(&c1);
+        return 0;
+    }
+    /* each plane's pixels no panel writes: the top row with the next row's left padding, and
+     * the bottom row past its first pixel */
+    const size_t HW = (size_t)H * W, last = (size_t)(H + 1) * c2.Wp + 1;
+    for (int ci = 0; ci < C; ci++) {
+        memset(c2.x + ci * c2.plane, 0, (size_t)(c2.Wp + 1) * sizeof *c2.x);
+        memset(c2.x + ci * c2.plane + last, 0, (c2.plane - last) * sizeof *c2.x);
+    }
+    for (int bt = 0; bt < B; bt++) {
+        const float *img = in + (size_t)bt * C * HW;
+        float *o = out + (size_t)bt * C * HW;
+        const float *res = residual ? residual + (size_t)bt * C * HW : NULL;
+#pragma omp parallel num_threads(be->threads)
+        {
+#pragma omp for schedule(static)
+            for (int ci = 0; ci < C; ci++) fathom_cpu_conv_f32_fill(&c1, img, 1, ci);
+#pragma omp for schedule(dynamic, 1)
+            for (int q = 0; q < c1.nq; q += 64) {
+                int n = c1.nq - q < 64 ? c1.nq - q : 64;
+                mid_panel(&c2, b1, fathom_cpu_conv_f32_panel(be, &c1, w1, q, n), q, n);
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int q = 0; q < c2.nq; q += 64) {
+                int n = c2.nq - q < 64 ? c2.nq - q : 64;
+                fathom_cpu_conv_f32_store(&c2, o, b2, res, 0, fathom_cpu_conv_f32_panel(be, &c2, w2, q, n), q, n);
+            }
+        }
+    }
+    fathom_cpu_conv_f32_close(&c1);
+    fathom_cpu_conv_f32_close(&c2);
+    return 1;
+}
+
 void fathom_cpu_dpt_rcu(fathom_backend *be, float *out, const float *in, const float *w1, const float *b1,
                         const float *w2, const float *b2, const float *residual, float *mid, int B, int C,
                         int H, int W) {
     if (B <= 0 || H <= 0 || W <= 0) return;
-    if (fused(be, out, in, w1, b1, w2, b2, residual, B, C, H, W)) return;
+    const int packed = fathom_cpu_conv_find(be, w1, &(const fathom_bf16_mat *){NULL},
+                                            &(const fathom_q4_mat *){NULL}, &(int){0});
+    if (packed && fused(be, out, in, w1, b1, w2, b2, residual, B, C, H, W)) return;
+    if (!packed && !fathom_cpu_conv_find(be, w2, &(const fathom_bf16_mat *){NULL}, &(const fathom_q4_mat *){NULL},
+                                         &(int){0}) &&
+        fused_f32(be, out, in, w1, b1, w2, b2, residual, B, C, H, W))
+        return;
     fathom_cpu_conv2d(be, mid, in, w1, b1, NULL, B, C, H, W, C, 3, 1, 1,
                       FATHOM_CONV_RELU_IN | FATHOM_CONV_RELU_OUT);
     fathom_cpu_conv2d(be, out, mid, w2, b2, residual, B, C, H, W, C, 3, 1, 1, 0);

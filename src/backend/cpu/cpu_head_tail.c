@@ -149,8 +149,9 @@ static int fused(fathom_backend *be, const resize_conv *rc) {
 }
 
 /* The fp32 twin (weights without a packed twin, AVX-512 panels): the resize writes the padded
- * planes of output_conv2's copy (cpu_conv_f32.h) and each 64-pixel panel ends in depth. The
- * conv's products are the conv2d op's, in its order; the 1x1 conv sums in another order. */
+ * planes of the conv's copy (cpu_conv_f32.h) and each 64-pixel panel ends in depth (the head
+ * tail) or in the NCHW output. The conv's products are the conv2d op's, in its order; the 1x1
+ * conv to depth sums in another order. */
 static int fused_f32(fathom_backend *be, const resize_conv *rc) {
     fathom_conv_f32 c;
     const int C = rc->C, h = rc->h, w = rc->w_, H = rc->H, W = rc->W, pad = rc->pad;
@@ -165,7 +166,8 @@ static int fused_f32(fathom_backend *be, const resize_conv *rc) {
     const head_out *ho = rc->ho;
     for (int bt = 0; bt < rc->B; bt++) {
         const float *img = rc->in + (size_t)bt * C * h * w;
-        float *depth = ho->depth + (size_t)bt * H * W;
+        float *depth = ho ? ho->depth + (size_t)bt * H * W : NULL;
+        float *out = ho ? NULL : rc->ot.out + (size_t)bt * rc->Co * c.Ho * c.Wo;
 #pragma omp parallel num_threads(be->threads)
         {
             float *sc = fathom_cpu_scratch(be);
@@ -183,6 +185,8 @@ static int fused_f32(fathom_backend *be, const resize_conv *rc) {
                     const float *t = top + (size_t)ci * W, *b = bot + (size_t)ci * W;
                     for (int x = 0; x < pad; x++) d[x] = d[pad + W + x] = 0.0f;
                     for (int x = 0; x < W; x++) d[pad + x] = (1.0f - ly) * t[x] + ly * b[x];
+                    if (rc->relu_in)
+                        for (int x = 0; x < W; x++) d[pad + x] = d[pad + x] > 0.0f ? d[pad + x] : 0.0f;
                 }
             }
 #pragma omp for schedule(dynamic, 1)
@@ -190,6 +194,10 @@ static int fused_f32(fathom_backend *be, const resize_conv *rc) {
                 for (int q = t * FATHOM_CPU_CONV_N; q < c.nq && q < (t + 1) * FATHOM_CPU_CONV_N; q += 64) {
                     int n = c.nq - q < 64 ? c.nq - q : 64;
                     const float *ct = fathom_cpu_conv_f32_panel(be, &c, rc->w, q, n);
+                    if (!ho) {
+                        fathom_cpu_conv_f32_store(&c, out, rc->ot.b, NULL, rc->ot.relu, ct, q, n);
+                        continue;
+                    }
                     float acc[64] = {0};
                     for (int co = 0; co < ho->Ch; co++) {
                         const float bias = ho->b2 ? ho->b2[co] : 0.0f, wc = ho->w3[co];
@@ -232,7 +240,11 @@ void fathom_cpu_conv2d_resized(fathom_backend *be, float *out, const float *in, 
     if (B <= 0 || Ho <= 0 || Wo <= 0) return;
     fathom_conv_tile ot = {out, b, NULL, Co, 0, W + 2 * pad, Wo, flags & FATHOM_CONV_RELU_OUT, (size_t)Ho * Wo};
     resize_conv rc = {in, w, B, Ci, hi, wi, H, W, Co, k, pad, flags & FATHOM_CONV_RELU_IN, ot, NULL};
-    if (fused(be, &rc)) return;
+    if (fathom_cpu_conv_find(be, w, &(const fathom_bf16_mat *){NULL}, &(const fathom_q4_mat *){NULL}, &(int){0})) {
+        if (fused(be, &rc)) return;
+    } else if (fused_f32(be, &rc)) {
+        return;
+    }
     fathom_cpu_resize_bilinear(be, r, in, B * Ci, hi, wi, H, W);
     fathom_cpu_conv2d(be, out, r, w, b, NULL, B, Ci, H, W, Co, k, 1, pad, flags);
 }
