@@ -25,6 +25,7 @@ enum { KB = FATHOM_BF16_FLASH_KB }; /* keys per block: four key panels */
 #include <immintrin.h>
 
 #include "backend/cpu/cpu_amx_tiles.h"
+#include "backend/cpu/cpu_attention_exp2.h"
 
 #define TGT __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512bf16")))
 
@@ -45,18 +46,6 @@ TGT static void scores(float *s, const uint16_t *q, const fathom_bf16_mat *km, i
     for (int j = 0; j < nkp; j += 32) scores32(s + j, q, km->w + (size_t)((j0 + j) / 32) * km->Kp * 32, hd);
 }
 
-/* 2^x: f = x - floor(x) by vreduceps, 2^f by a degree-3 minimax polynomial on [0, 1) (relative
- * error 7.5e-5, 1/26 of bf16's half step: P is rounded to bf16 next), vscalefps by 2^floor(x)
- * (it floors its exponent operand itself); 5 vector operations per 16 lanes. x = +inf or NaN
- * gives NaN. exp(s - m) = 2^(s log2 e - m log2 e), one FMA more. */
-TGT static inline __m512 exp2_16(__m512 x) {
-    __m512 f = _mm512_reduce_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.07802452f), f, _mm512_set1_ps(0.2260672f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6958335f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999252f));
-    return _mm512_scalef_ps(p, x);
-}
-
 /* P row (bf16) = exp(x - mx) for one row's KB scores x (zero where masked); returns the 16
  * lane sums (each lane sums KB / 16 exponentials) */
 __attribute__((always_inline)) TGT static inline __m512 exp_row(uint16_t *pr, const __m512 *x,
@@ -64,7 +53,7 @@ __attribute__((always_inline)) TGT static inline __m512 exp_row(uint16_t *pr, co
     const __m512 l2e = _mm512_set1_ps(1.44269504088896341f), vm = _mm512_set1_ps(mx * 1.44269504088896341f);
     __m512 acc = _mm512_setzero_ps();
     for (int v = 0; v < KB / 16; v += 2) {
-        __m512 e0 = exp2_16(_mm512_fmsub_ps(x[v], l2e, vm)), e1 = exp2_16(_mm512_fmsub_ps(x[v + 1], l2e, vm));
+        __m512 e0 = fathom_exp2_bf16p(_mm512_fmsub_ps(x[v], l2e, vm)), e1 = fathom_exp2_bf16p(_mm512_fmsub_ps(x[v + 1], l2e, vm));
         if (!full) e0 = _mm512_maskz_mov_ps(km[v], e0), e1 = _mm512_maskz_mov_ps(km[v + 1], e1);
         acc = _mm512_add_ps(acc, _mm512_add_ps(e0, e1));
         _mm512_storeu_si512(pr + 16 * v, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
