@@ -5,7 +5,7 @@
  * 96-row task at L 1370) and read it back twice. Here the scores stay in L1: per block of KB
  * keys, S (32 x KB) = q . k^T in 16 x 16 fp32 tiles, stored to a 16 KiB buffer; an online
  * softmax in AVX-512 writes P = bf16(exp(S - m)) as A tiles, with a reference max m per row
- * that moves only when a score passes it by TAU (then the row's O and sum are scaled by
+ * that moves only when P grows past a bound (then the row's O and sum are scaled by
  * exp(m_old - m_new)); O (32 x hd fp32, in L1) += P . v with the O tiles loaded, accumulated
  * and stored back per 32-dim panel; O is divided by the row sum at the end. The next block's
  * scores are computed between P's stores and the tile loads of P. Only `rows` rows are written.
@@ -17,9 +17,10 @@
 #include "backend/cpu/cpu_bf16.h"
 
 enum { KB = FATHOM_BF16_FLASH_KB }; /* keys per block: four key panels */
-/* softmax: exponentials up to e^TAU (~3e3) before the reference max moves; fp32 sums and
- * bf16 P keep their relative precision at that size */
-#define TAU 8.0f
+/* softmax: the reference max moves when a lane's sum of KB / 16 exponentials passes PSUM, so
+ * P <= 2^14 (~e^9.7) between moves, and a move means some P passed 2^11 (a score above the
+ * reference by more than 7.6); fp32 sums and bf16 P keep their relative precision at that size */
+#define PSUM 0x1p14f
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #include <immintrin.h>
@@ -62,12 +63,11 @@ __attribute__((always_inline)) TGT static inline __m512 exp_row(uint16_t *pr, co
 }
 
 /* One row of the online softmax (see softmax32); full: all KB keys valid (no masks).
- * Speculative: P under the current reference max, with no max computed; only when a lane sum
- * passes 2^(TAU + 3) (so some exponential passed 2^TAU: a score above the reference by more
- * than TAU), or is inf / NaN, is the row's max taken, the reference moved to it (the row's O
- * and sum scaled by exp(m_old - m_new)) and P redone. The first block (mx = -inf) always
- * takes the max. So P <= 2^(TAU + 3) between moves, and O, in the tiles' memory, is rarely
- * touched by vector code. */
+ * Speculative: P under the current reference max, with no max taken (8 max operations of the
+ * ~75 per row); only when a lane sum passes PSUM, or is inf / NaN, is the row's max taken, the
+ * reference moved to it (the row's O and sum scaled by exp(m_old - m_new)) and P redone. The
+ * first block (mx = -inf) always takes the max. O, in the tiles' memory, is rarely touched by
+ * vector code. */
 __attribute__((always_inline)) TGT static inline void softmax_row(uint16_t *pr, const float *sr,
                                                                   const __mmask16 *km, int full, float *mx,
                                                                   float *sumv, float *orow, int hd) {
@@ -75,8 +75,7 @@ __attribute__((always_inline)) TGT static inline void softmax_row(uint16_t *pr, 
     for (int v = 0; v < KB / 16; v++) x[v] = full ? _mm512_loadu_ps(sr + 16 * v) : _mm512_maskz_loadu_ps(km[v], sr + 16 * v);
     __m512 acc = _mm512_loadu_ps(sumv), blk;
     if (*mx == -INFINITY || _mm512_cmp_ps_mask(blk = exp_row(pr, x, km, full, *mx),
-                                               _mm512_set1_ps(0x1p11f), _CMP_NLE_UQ)) {
-        _Static_assert(TAU == 8.0f, "the lane-sum bound above is 2^(TAU + 3)");
+                                               _mm512_set1_ps(PSUM), _CMP_NLE_UQ)) {
         __m512 m = _mm512_set1_ps(-INFINITY);
         for (int v = 0; v < KB / 16; v++) m = full ? _mm512_max_ps(m, x[v]) : _mm512_mask_max_ps(m, km[v], m, x[v]);
         float mn = _mm512_reduce_max_ps(m);
@@ -93,7 +92,7 @@ __attribute__((always_inline)) TGT static inline void softmax_row(uint16_t *pr, 
 
 /* The online softmax of one block of nk keys (nk <= KB) for 32 rows: P (32 x KB bf16) with
  * zeros past nk, the reference max mx and the 16 partial sums sumv of each row updated, O
- * rows rescaled where the reference moved. P <= 2^(TAU + 3) meanwhile. */
+ * rows rescaled where the reference moved. P <= 2^14 meanwhile. */
 TGT static void softmax32(uint16_t *p, const float *s, int nk, float *mx, float *sumv, float *o,
                           int hd) {
     __mmask16 km[KB / 16];
