@@ -242,8 +242,12 @@ static void test_linear_ops(void **state) {
  * take the fp32 path (1e-4). */
 static void test_attention(void **state) {
     (void)state;
-    static const struct { int B, L, D, heads; } shapes[] = {
-        {2, 77, 128, 2}, {1, 200, 96, 3}, {1, 391, 384, 6}, {1, 33, 96, 2} /* hd 48: fp32 */};
+    /* ramp: scores rise by 4 every 32 keys (16 per 128-key block), so every flash kernel moves
+     * its reference max and rescales O in every block; the ramp's terms (q 32, k the key's
+     * 32-key panel index) are exact in bf16, the rest is noise of amplitude 0.5 */
+    static const struct { int B, L, D, heads, ramp; } shapes[] = {
+        {2, 77, 128, 2, 0}, {1, 200, 96, 3, 0}, {1, 391, 384, 6, 0}, {1, 33, 96, 2, 0} /* hd 48: fp32 */,
+        {2, 391, 128, 2, 1}};
     tb_block t; /* weights for prepare_weights to pack: it sets the backend's format */
     tb_make(&t);
     int ran = 0;
@@ -263,7 +267,12 @@ static void test_attention(void **state) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int B = shapes[s].B, L = shapes[s].L, D = shapes[s].D, H = shapes[s].heads;
             size_t n = (size_t)B * L * D;
-            float *qkv = tu_random_alloc(3 * n, 50 + s, 1.5f);
+            float *qkv = tu_random_alloc(3 * n, 50 + s, shapes[s].ramp ? 0.5f : 1.5f);
+            for (int r = 0; shapes[s].ramp && r < B * L; r++)
+                for (int h = 0; h < H; h++) {
+                    qkv[(size_t)r * 3 * D + h * (D / H)] = 32.0f;
+                    qkv[(size_t)r * 3 * D + D + h * (D / H)] = (float)(r % L / 32);
+                }
             float *out = malloc(n * sizeof *out), *ref = malloc(n * sizeof *ref);
             float scale = 1.0f / sqrtf((float)(D / H));
             int bf = fathom_cpu_attention_bf16_fits(L, D / H);
@@ -271,8 +280,8 @@ static void test_attention(void **state) {
             be->ops->attention(be, out, qkv, B, L, D, H, scale);
             fathom_ref_attention(ref, qkv, B, L, D, H, scale);
             char name[96];
-            snprintf(name, sizeof name, "%s attention B%d L%d D%d h%d%s", fathom_cpu_bf16_kernel_name(k),
-                     B, L, D, H, bf ? "" : " (fp32 path)");
+            snprintf(name, sizeof name, "%s attention B%d L%d D%d h%d%s%s", fathom_cpu_bf16_kernel_name(k),
+                     B, L, D, H, bf ? "" : " (fp32 path)", shapes[s].ramp ? " (rising scores)" : "");
             assert_true(tu_check(name, out, ref, n, bf ? 2e-2 : 1e-4, bf ? 4e-3 : -1));
             free(qkv), free(out), free(ref);
         }

@@ -5,7 +5,7 @@
  * 96-row task at L 1370) and read it back twice. Here the scores stay in L1: per block of KB
  * keys, S (32 x KB) = q . k^T in 16 x 16 fp32 tiles, stored to a 16 KiB buffer; an online
  * softmax in AVX-512 writes P = bf16(exp(S - m)) as A tiles, with a reference max m per row
- * that moves only when a score passes it by TAU (then the row's O and sum are scaled by
+ * that moves only when P grows past a bound (then the row's O and sum are scaled by
  * exp(m_old - m_new)); O (32 x hd fp32, in L1) += P . v with the O tiles loaded, accumulated
  * and stored back per 32-dim panel; O is divided by the row sum at the end. The next block's
  * scores are computed between P's stores and the tile loads of P. Only `rows` rows are written.
@@ -17,16 +17,18 @@
 #include "backend/cpu/cpu_bf16.h"
 
 enum { KB = FATHOM_BF16_FLASH_KB }; /* keys per block: four key panels */
-/* softmax: exponentials up to e^TAU (~3e3) before the reference max moves; fp32 sums and
- * bf16 P keep their relative precision at that size */
-#define TAU 8.0f
+/* softmax: the reference max moves when a lane's sum of KB / 16 exponentials passes PSUM, so
+ * P <= 2^14 (~e^9.7) between moves, and a move means some P passed 2^11 (a score above the
+ * reference by more than 7.6); fp32 sums and bf16 P keep their relative precision at that size */
+#define PSUM 0x1p14f
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #include <immintrin.h>
 
 #include "backend/cpu/cpu_amx_tiles.h"
+#include "backend/cpu/cpu_attention_exp2.h"
 
-#define TGT __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+#define TGT __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512bf16")))
 
 /* S (32 x 32 at s, ld KB) = q (32 x hd, ld hd) . keys of panel kp^T */
 TGT static void scores32(float *s, const uint16_t *q, const uint16_t *kp, int hd) {
@@ -45,50 +47,52 @@ TGT static void scores(float *s, const uint16_t *q, const fathom_bf16_mat *km, i
     for (int j = 0; j < nkp; j += 32) scores32(s + j, q, km->w + (size_t)((j0 + j) / 32) * km->Kp * 32, hd);
 }
 
-/* 2^x for x <= 0: n = round(x), 2^(x - n) by a degree-3 minimax polynomial on [-1/2, 1/2]
- * (relative error 7.5e-5, 1/26 of bf16's half step: P is rounded to bf16 next), vscalefps by
- * 2^n; 6 vector operations per 16 lanes (exp(s - m) = 2^(s log2 e - m log2 e), one FMA). */
-TGT static inline __m512 exp2_16(__m512 x) {
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.05517166f), f, _mm512_set1_ps(0.24261113f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.69326097f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.99992806f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* One row of the online softmax (see softmax32); full: all KB keys valid (no masks) */
-__attribute__((always_inline)) TGT static inline void softmax_row(uint16_t *pr, const float *sr,
-                                                                  const __mmask16 *km, int full, float *mx,
-                                                                  float *sumv, float *orow, int hd) {
-    __m512 x[KB / 16], m = _mm512_set1_ps(-INFINITY);
-    for (int v = 0; v < KB / 16; v++) {
-        x[v] = full ? _mm512_loadu_ps(sr + 16 * v) : _mm512_maskz_loadu_ps(km[v], sr + 16 * v);
-        m = full ? _mm512_max_ps(m, x[v]) : _mm512_mask_max_ps(m, km[v], m, x[v]);
-    }
-    __m512 acc = _mm512_loadu_ps(sumv);
-    /* the reference max moves only when a score exceeds it by more than TAU (always on the
-     * first block: mx = -inf), so O, in the tiles' memory, is rarely touched by vector code */
-    if (_mm512_cmp_ps_mask(m, _mm512_set1_ps(*mx + TAU), _CMP_GT_OQ)) {
-        float mn = _mm512_reduce_max_ps(m);
-        __m512 c = _mm512_set1_ps(expf(*mx - mn)); /* first block: 0 */
-        *mx = mn;
-        acc = _mm512_mul_ps(c, acc);
-        for (int d = 0; d < hd; d += 16) _mm512_storeu_ps(orow + d, _mm512_mul_ps(c, _mm512_loadu_ps(orow + d)));
-    }
-    const __m512 l2e = _mm512_set1_ps(1.44269504088896341f), vm = _mm512_set1_ps(*mx * 1.44269504088896341f);
+/* P row (bf16) = exp(x - mx) for one row's KB scores x (zero where masked); returns the 16
+ * lane sums (each lane sums KB / 16 exponentials) */
+__attribute__((always_inline)) TGT static inline __m512 exp_row(uint16_t *pr, const __m512 *x,
+                                                                const __mmask16 *km, int full, float mx) {
+    const __m512 l2e = _mm512_set1_ps(1.44269504088896341f), vm = _mm512_set1_ps(mx * 1.44269504088896341f);
+    __m512 acc = _mm512_setzero_ps();
     for (int v = 0; v < KB / 16; v += 2) {
-        __m512 e0 = exp2_16(_mm512_fmsub_ps(x[v], l2e, vm)), e1 = exp2_16(_mm512_fmsub_ps(x[v + 1], l2e, vm));
+        __m512 e0 = fathom_exp2_bf16p(_mm512_fmsub_ps(x[v], l2e, vm)), e1 = fathom_exp2_bf16p(_mm512_fmsub_ps(x[v + 1], l2e, vm));
         if (!full) e0 = _mm512_maskz_mov_ps(km[v], e0), e1 = _mm512_maskz_mov_ps(km[v + 1], e1);
         acc = _mm512_add_ps(acc, _mm512_add_ps(e0, e1));
         _mm512_storeu_si512(pr + 16 * v, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
-    _mm512_storeu_ps(sumv, acc);
+    return acc;
+}
+
+/* One row of the online softmax (see softmax32); full: all KB keys valid (no masks).
+ * Speculative: P under the current reference max, with no max taken (8 max operations of the
+ * ~75 per row); only when a lane sum passes PSUM, or is inf / NaN, is the row's max taken, the
+ * reference moved to it (the row's O and sum scaled by exp(m_old - m_new)) and P redone. The
+ * first block (mx = -inf) always takes the max. O, in the tiles' memory, is rarely touched by
+ * vector code. */
+__attribute__((always_inline)) TGT static inline void softmax_row(uint16_t *pr, const float *sr,
+                                                                  const __mmask16 *km, int full, float *mx,
+                                                                  float *sumv, float *orow, int hd) {
+    __m512 x[KB / 16];
+    for (int v = 0; v < KB / 16; v++) x[v] = full ? _mm512_loadu_ps(sr + 16 * v) : _mm512_maskz_loadu_ps(km[v], sr + 16 * v);
+    __m512 acc = _mm512_loadu_ps(sumv), blk;
+    if (*mx == -INFINITY || _mm512_cmp_ps_mask(blk = exp_row(pr, x, km, full, *mx),
+                                               _mm512_set1_ps(PSUM), _CMP_NLE_UQ)) {
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        for (int v = 0; v < KB / 16; v++) m = full ? _mm512_max_ps(m, x[v]) : _mm512_mask_max_ps(m, km[v], m, x[v]);
+        float mn = _mm512_reduce_max_ps(m);
+        if (mn > *mx) {
+            __m512 c = _mm512_set1_ps(expf(*mx - mn)); /* first block: 0 */
+            *mx = mn;
+            acc = _mm512_mul_ps(c, acc);
+            for (int d = 0; d < hd; d += 16) _mm512_storeu_ps(orow + d, _mm512_mul_ps(c, _mm512_loadu_ps(orow + d)));
+        }
+        blk = exp_row(pr, x, km, full, *mx);
+    }
+    _mm512_storeu_ps(sumv, _mm512_add_ps(acc, blk));
 }
 
 /* The online softmax of one block of nk keys (nk <= KB) for 32 rows: P (32 x KB bf16) with
  * zeros past nk, the reference max mx and the 16 partial sums sumv of each row updated, O
- * rows rescaled where the reference moved. P <= 2^TAU meanwhile. */
+ * rows rescaled where the reference moved. P <= 2^14 meanwhile. */
 TGT static void softmax32(uint16_t *p, const float *s, int nk, float *mx, float *sumv, float *o,
                           int hd) {
     __mmask16 km[KB / 16];

@@ -21,17 +21,9 @@ enum { R = 12, KB = FATHOM_BF16_FLASH_KB };
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #include <immintrin.h>
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-/* 2^x: n = round(x), 2^(x - n) by a degree-3 minimax polynomial on [-1/2, 1/2] */
-TGT static inline __m512 exp2_16(__m512 x) {
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.05517166f), f, _mm512_set1_ps(0.24261113f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.69326097f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.99992806f));
-    return _mm512_scalef_ps(p, n);
-}
+#include "backend/cpu/cpu_attention_exp2.h"
 
 TGT static inline __m512bh pair(const uint16_t *p) { /* two bf16 broadcast to 16 lanes */
     uint32_t u;
@@ -105,8 +97,8 @@ TGT static void scores_softmax(uint16_t *p, int col, int *done, const uint16_t *
                 _mm512_storeu_ps(o + (size_t)r * hd + d, _mm512_mul_ps(cr, _mm512_loadu_ps(o + (size_t)r * hd + d)));
         }
         const __m512 vm = _mm512_set1_ps(mx[r] * 1.44269504088896341f);
-        __m512 e0 = _mm512_maskz_mov_ps(m0, exp2_16(_mm512_fmsub_ps(c[r][0], l2e, vm)));
-        __m512 e1 = _mm512_maskz_mov_ps(m1, exp2_16(_mm512_fmsub_ps(c[r][1], l2e, vm)));
+        __m512 e0 = _mm512_maskz_mov_ps(m0, fathom_exp2_bf16p(_mm512_fmsub_ps(c[r][0], l2e, vm)));
+        __m512 e1 = _mm512_maskz_mov_ps(m1, fathom_exp2_bf16p(_mm512_fmsub_ps(c[r][1], l2e, vm)));
         _mm512_storeu_ps(sumv + 16 * r, _mm512_add_ps(acc, _mm512_add_ps(e0, e1)));
         _mm512_storeu_si512(p + (size_t)r * KB + col, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
