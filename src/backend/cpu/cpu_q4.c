@@ -85,21 +85,13 @@ void fathom_cpu_q4_dequant_panel(uint16_t *panel, const fathom_q4_mat *m, int p)
     }
 }
 
-void fathom_cpu_gemm_q4_ep(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
-                           const fathom_q4_mat *w, int n0, int ncols, int M, uint16_t *panel,
-                           const fathom_gemm_ep *ep) {
+void fathom_cpu_gemm_q4(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
+                        const fathom_q4_mat *w, int n0, int ncols, int M, uint16_t *panel) {
     /* one dequantized panel, seen as a 32-column bf16 matrix */
     fathom_bf16_mat view = {NULL, panel, 32, w->K, 32, w->Kp};
-    fathom_gemm_ep pe = ep ? *ep : (fathom_gemm_ep){0};
     for (int j = 0; j < ncols; j += 32) {
         if (k == FATHOM_CPU_BF16_PORTABLE) fathom_cpu_q4_dequant_panel(panel, w, (n0 + j) / 32);
         else fathom_cpu_q4_dequant_panel_avx512(panel, w, (n0 + j) / 32);
-        pe.col0 = (ep ? ep->col0 : 0) + j;
-        fathom_cpu_gemm_bf16_ep(k, c + j, ldc, a, &view, 0, ncols - j < 32 ? ncols - j : 32, M, ep ? &pe : NULL);
+        fathom_cpu_gemm_bf16(k, c + j, ldc, a, &view, 0, ncols - j < 32 ? ncols - j : 32, M);
     }
-}
-
-void fathom_cpu_gemm_q4(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
-                        const fathom_q4_mat *w, int n0, int ncols, int M, uint16_t *panel) {
-    fathom_cpu_gemm_q4_ep(k, c, ldc, a, w, n0, ncols, M, panel, NULL);
 }

@@ -46,9 +46,5 @@ void fathom_cpu_q4_dequant_panel_avx512(uint16_t *panel, const fathom_q4_mat *m,
  * a must have M rounded up to FATHOM_BF16_RB readable rows (zeros past M). */
 void fathom_cpu_gemm_q4(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
                         const fathom_q4_mat *w, int n0, int ncols, int M, uint16_t *panel);
-/* the same, then ep (NULL: none) on the output (cpu_bf16.h), per panel or finer */
-void fathom_cpu_gemm_q4_ep(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
-                           const fathom_q4_mat *w, int n0, int ncols, int M, uint16_t *panel,
-                           const fathom_gemm_ep *ep);
 
 #endif
