@@ -41,10 +41,7 @@ gemm_amx(float *c, size_t ldc, const fathom_bf16_taps *a, const fathom_bf16_mat 
             _tile_zero(3);
             for (int t = 0; t < ntaps; t++) {
                 const uint16_t *a0 = am + a->toff[t], *a1 = a0 + 16 * a->lda;
-                if (stream)
-                    for (int k = 0; k < kt; k += 32, b += 32 * 32) fathom_amx_bf16_2x2_bs(a0 + k, a1 + k, sa, b);
-                else
-                    for (int k = 0; k < kt; k += 32, b += 32 * 32) fathom_amx_bf16_2x2(a0 + k, a1 + k, sa, b);
+                for (int k = 0; k < kt; k += 32, b += 32 * 32) fathom_amx_bf16_2x2_hint(a0 + k, a1 + k, sa, b, stream);
             }
             int whole = mv == 32 && nv == 32;
             float *d = whole ? c + (size_t)m * ldc + j : buf;
