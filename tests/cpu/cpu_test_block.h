@@ -111,4 +111,46 @@ static inline float *tb_dequantized(const fathom_q4_mat *m) {
     return w;
 }
 
+/* An epilogue (fathom_gemm_ep) that adds 1 to every element it is handed and counts it: a
+ * GEMM must hand each output element over exactly once, at its place in c, after it is final
+ * (tb_ep_done checks; out then equals the plain GEMM's plus 1). */
+typedef struct tb_ep {
+    fathom_gemm_ep ep;
+    float *c;
+    int *cnt; /* owned: M x ld counts */
+    size_t ld;
+    int M, bad;
+} tb_ep;
+
+static inline void tb_ep_fn(const fathom_gemm_ep *e, float *blk, size_t ld, int row, int col, int rows, int cols) {
+    tb_ep *t = (tb_ep *)e->ctx;
+    int c0 = col - e->col0;
+    if (ld != t->ld || row < 0 || c0 < 0 || row + rows > t->M || (size_t)(c0 + cols) > ld ||
+        blk != t->c + (size_t)row * ld + c0) {
+        t->bad++;
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++) {
+            blk[(size_t)r * ld + q] += 1.0f;
+            t->cnt[(size_t)(row + r) * ld + c0 + q]++;
+        }
+}
+
+static inline void tb_ep_init(tb_ep *t, float *c, size_t ld, int M, int col0) {
+    t->ep = (fathom_gemm_ep){tb_ep_fn, t, col0};
+    t->c = c, t->ld = ld, t->M = M, t->bad = 0;
+    t->cnt = calloc((size_t)M * ld, sizeof *t->cnt);
+}
+
+/* 1 when every element of the first ncols columns of the M rows was handed over once */
+static inline int tb_ep_done(tb_ep *t, int ncols) {
+    int ok = t->cnt && !t->bad;
+    for (int r = 0; ok && r < t->M; r++)
+        for (int q = 0; q < ncols; q++) ok &= t->cnt[(size_t)r * t->ld + q] == 1;
+    free(t->cnt);
+    t->cnt = NULL;
+    return ok;
+}
+
 #endif

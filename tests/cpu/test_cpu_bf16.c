@@ -179,6 +179,18 @@ static void test_kernels(void **state) {
                         assert_true(fabs(out[(size_t)i * N + j - 32] - ref[(size_t)i * N + j]) <=
                                     1e-5 * maxref);
             }
+            /* with an epilogue (per 32 x 32 block on AMX): each element handed over once, final */
+            for (int n0 = 0; n0 <= 32 && n0 < N; n0 += 32) {
+                tb_ep e;
+                memset(out, 0xff, (size_t)M * N * sizeof *out);
+                tb_ep_init(&e, out, (size_t)N, M, 7);
+                fathom_cpu_gemm_bf16_ep(k, out, N, a, &m, n0, N - n0, M, &e.ep);
+                assert_true(tb_ep_done(&e, N - n0));
+                for (int i = 0; i < M; i++)
+                    for (int j = n0; j < N; j++)
+                        assert_true(fabs(out[(size_t)i * N + j - n0] - 1.0f - ref[(size_t)i * N + j]) <=
+                                    1e-5 * maxref + 1e-6);
+            }
             ran++;
         }
         fathom_cpu_bf16_mat_free(&m);

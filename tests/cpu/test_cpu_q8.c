@@ -104,6 +104,16 @@ static void test_kernels(void **state) {
                     assert_memory_equal(out + (size_t)i * N, ref + (size_t)i * N + 32,
                                         (size_t)(N - 32) * sizeof *out);
             }
+            /* with an epilogue (per 32 x 32 block on AMX): each element handed over once, final */
+            for (int n0 = 0; n0 <= 32 && n0 < N; n0 += 32) {
+                tb_ep e;
+                memset(out, 0xff, (size_t)M * N * sizeof *out);
+                tb_ep_init(&e, out, (size_t)N, M, 5);
+                fathom_cpu_gemm_q8_ep(k, out, N, a, sa, &m, n0, N - n0, M, &e.ep);
+                assert_true(tb_ep_done(&e, N - n0));
+                for (int i = 0; i < M; i++)
+                    for (int j = n0; j < N; j++) assert_true(out[(size_t)i * N + j - n0] == ref[(size_t)i * N + j] + 1.0f);
+            }
             ran++;
         }
         fathom_cpu_q8_mat_free(&m);

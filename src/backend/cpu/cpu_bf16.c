@@ -52,6 +52,13 @@ void fathom_cpu_bf16_pair_rows(uint16_t *dst, const float *v0, const float *v1) 
         dst[2 * j] = fathom_f32_to_bf16(v0[j]), dst[2 * j + 1] = fathom_f32_to_bf16(v1[j]);
 }
 
+void fathom_cpu_residual(float *x, const float *t, const float *b, const float *g, size_t n) {
+    if (b)
+        for (size_t i = 0; i < n; i++) x[i] += g[i] * (t[i] + b[i]);
+    else
+        for (size_t i = 0; i < n; i++) x[i] += g[i] * t[i];
+}
+
 /* The reference: every product of two bf16 values is exact in fp32, and pairs are summed
  * as vdpbf16ps does (two products per step into an fp32 lane), in k order. */
 void fathom_cpu_gemm_bf16_taps_portable(float *c, size_t ldc, const fathom_bf16_taps *a,
@@ -87,6 +94,16 @@ void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const 
     if (k == FATHOM_CPU_BF16_AMX) fathom_cpu_gemm_bf16_amx(c, ldc, a, w, n0, ncols, M);
     else if (k == FATHOM_CPU_BF16_AVX512) fathom_cpu_gemm_bf16_avx512(c, ldc, a, w, n0, ncols, M);
     else fathom_cpu_gemm_bf16_portable(c, ldc, a, w, n0, ncols, M);
+}
+
+void fathom_cpu_gemm_bf16_ep(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
+                             const fathom_bf16_mat *w, int n0, int ncols, int M, const fathom_gemm_ep *ep) {
+    if (k == FATHOM_CPU_BF16_AMX) {
+        fathom_cpu_gemm_bf16_amx_ep(c, ldc, a, w, n0, ncols, M, ep);
+        return;
+    }
+    fathom_cpu_gemm_bf16(k, c, ldc, a, w, n0, ncols, M);
+    if (ep) ep->fn(ep, c, ldc, 0, ep->col0, M, ncols);
 }
 
 void fathom_cpu_gemm_bf16_taps(fathom_cpu_bf16_kernel k, float *c, size_t ldc,

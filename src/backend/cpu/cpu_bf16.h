@@ -89,6 +89,11 @@ float fathom_cpu_exp_bf16_avx512(uint16_t *p, const float *x, int n, int np, flo
  * is the fp32 and int8 engines'; int8's kernel variants give identical bits with it) */
 void fathom_cpu_bias_gelu_avx512(float *x, const float *b, size_t n);
 
+/* x[i] += g[i] * (t[i] + b[i]) for i < n (b may be NULL): the LayerScale + residual epilogue
+ * of the packed linears; the AVX-512 twin gives the same bits */
+void fathom_cpu_residual(float *x, const float *t, const float *b, const float *g, size_t n);
+void fathom_cpu_residual_avx512(float *x, const float *t, const float *b, const float *g, size_t n);
+
 /* c (M, ncols, ld ldc) = a (rows, Kp) . w[n0 .. n0+ncols)^T, n0 a multiple of 32. a must have
  * M rounded up to FATHOM_BF16_RB readable rows (zeros past M); only M rows are written. */
 void fathom_cpu_gemm_bf16(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
@@ -99,6 +104,22 @@ void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
                                  const fathom_bf16_mat *w, int n0, int ncols, int M);
 void fathom_cpu_gemm_bf16_amx(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
                               int n0, int ncols, int M);
+
+/* An epilogue (bias, GELU, LayerScale + residual, bf16 out: cpu_packed.c) that a GEMM runs on
+ * each finished part of C while it is still in cache: fn gets the part at blk (row stride ld
+ * floats), its first row and column within c plus col0, and its size. The AMX kernels call it
+ * per 32 x 32 block as the tiles are stored; the others once, on all of c after the kernel. */
+typedef struct fathom_gemm_ep fathom_gemm_ep;
+struct fathom_gemm_ep {
+    void (*fn)(const fathom_gemm_ep *ep, float *blk, size_t ld, int row, int col, int rows, int cols);
+    const void *ctx; /* fn's */
+    int col0;        /* added to col (a GEMM run panel by panel passes each panel's offset) */
+};
+/* fathom_cpu_gemm_bf16, then ep (NULL: none) on the output */
+void fathom_cpu_gemm_bf16_ep(fathom_cpu_bf16_kernel k, float *c, size_t ldc, const uint16_t *a,
+                             const fathom_bf16_mat *w, int n0, int ncols, int M, const fathom_gemm_ep *ep);
+void fathom_cpu_gemm_bf16_amx_ep(float *c, size_t ldc, const uint16_t *a, const fathom_bf16_mat *w,
+                                 int n0, int ncols, int M, const fathom_gemm_ep *ep);
 
 /* Shifted-row A ("taps"): the stride-1 convs of cpu_conv_bf16_taps.c, whose A rows are not
  * gathered but read in place from a padded pixel-major bf16 copy of the input. K = w->Kp is

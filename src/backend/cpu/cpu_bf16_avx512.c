@@ -168,6 +168,21 @@ __attribute__((target("avx512f"))) void fathom_cpu_bias_gelu_avx512(float *x, co
     }
 }
 
+/* x[i] += g[i] * (t[i] + b[i]) (b may be NULL): LayerScale + residual, fathom_cpu_residual's
+ * bits (a product and a sum, each rounded; no fused multiply-add) */
+__attribute__((target("avx512f"))) void fathom_cpu_residual_avx512(float *x, const float *t, const float *b,
+                                                                   const float *g, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(k, t + i);
+        if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + i));
+        /* the _round forms: GCC would contract a plain mul + add into one FMA */
+        __m512 p = _mm512_mul_round_ps(_mm512_maskz_loadu_ps(k, g + i), v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_add_round_ps(_mm512_maskz_loadu_ps(k, x + i), p,
+                                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+}
+
 #else /* no AVX512-BF16 compiler support: never picked (fathom_cpu_features reports it only on x86-64) */
 
 void fathom_cpu_gemm_bf16_avx512(float *c, size_t ldc, const uint16_t *a,
@@ -194,6 +209,10 @@ void fathom_cpu_bf16_pair_rows_avx512(uint16_t *dst, const float *v0, const floa
 
 float fathom_cpu_exp_bf16_avx512(uint16_t *p, const float *x, int n, int np, float m) {
     return fathom_cpu_exp_shift_sum_bf16(p, x, (size_t)n, (size_t)np, m);
+}
+
+void fathom_cpu_residual_avx512(float *x, const float *t, const float *b, const float *g, size_t n) {
+    fathom_cpu_residual(x, t, b, g, n);
 }
 
 void fathom_cpu_bias_gelu_avx512(float *x, const float *b, size_t n) {

@@ -505,9 +505,9 @@ static void convert(uint16_t *a, int8_t *aq, float *sa, const float *ir, int row
 }
 
 /* This task's input rows in the GEMM's form (bf16, or int8 and their scales) at sc, zero rows
- * past `rows` up to FATHOM_BF16_RB, as the kernels read whole tiles. With ln, each row is
- * normalized first into lnrow (K floats, stays in L1) and converted from there. */
-static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int int8, int fast,
+ * past `rows` up to pad (<= FATHOM_BF16_RB), as the kernels read whole tiles. With ln, each
+ * row is normalized first into lnrow (K floats, stays in L1) and converted from there. */
+static void convert_rows(void *sc, const float *ir, int rows, int pad, int K, int Kp, int int8, int fast,
                          const fathom_cpu_ln *ln, float *lnrow) {
     const int RB = FATHOM_BF16_RB;
     uint16_t *a = int8 ? NULL : sc;
@@ -521,8 +521,8 @@ static void convert_rows(void *sc, const float *ir, int rows, int K, int Kp, int
         convert(a ? a + (size_t)r * Kp : NULL, aq ? aq + (size_t)r * Kp : NULL, sa ? sa + r : NULL, lnrow, 1, K,
                 Kp, fast);
     }
-    if (rows < RB && a) memset(a + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp * sizeof *a);
-    if (rows < RB && aq) memset(aq + (size_t)rows * Kp, 0, (size_t)(RB - rows) * Kp);
+    if (rows < pad && a) memset(a + (size_t)rows * Kp, 0, (size_t)(pad - rows) * Kp * sizeof *a);
+    if (rows < pad && aq) memset(aq + (size_t)rows * Kp, 0, (size_t)(pad - rows) * Kp);
 }
 
 /* Where a packed linear's rows come from and go besides the plain fp32 in / out */
@@ -551,18 +551,32 @@ static void epilogue(const lp_io *io, float *out, float *o, size_t ldo, const fl
     }
     for (int r = 0; r < rows && gamma; r++) {
         float *xr = out + (size_t)(m0 + r) * N + n0;
-        const float *tr = o + (size_t)r * ldo, *g = gamma + n0;
-        if (b)
-            for (int c = 0; c < cols; c++) xr[c] += g[c] * (tr[c] + b[n0 + c]);
-        else
-            for (int c = 0; c < cols; c++) xr[c] += g[c] * tr[c];
+        const float *tr = o + (size_t)r * ldo, *br = b ? b + n0 : NULL;
+        if (fast) fathom_cpu_residual_avx512(xr, tr, br, gamma + n0, (size_t)cols);
+        else fathom_cpu_residual(xr, tr, br, gamma + n0, (size_t)cols);
     }
 }
 
-/* Row blocks of FATHOM_BF16_RB: the block's rows are converted in scratch once (or read as
- * bf16 from io->abf), then the whole of N (or a column chunk that leaves room for the output
- * tile); the epilogue follows per block. Scratch: converted rows, [q4: one dequantized
- * panel], [residual or bf16 out: rows x nc tile; ln: the row being normalized]. */
+/* The epilogue as the GEMM's per-block callback (fathom_gemm_ep): ctx is the task's lp_task */
+typedef struct lp_task {
+    const lp_io *io;
+    float *out;
+    const float *b, *gamma;
+    int m0, n0, N, fast;
+    fathom_act act;
+} lp_task;
+
+static void task_block(const fathom_gemm_ep *ep, float *blk, size_t ld, int row, int col, int rows, int cols) {
+    const lp_task *t = ep->ctx;
+    epilogue(t->io, t->out, blk, ld, t->b, t->gamma, t->m0 + row, t->n0 + col, rows, cols, t->N, t->act, t->fast);
+}
+
+/* Row blocks (tasks) of FATHOM_BF16_RB rows, 32 on the AMX kernels (their tile height; 43
+ * tasks at L 1370 leave two threads no tail): the block's rows are converted in scratch once
+ * (or read as bf16 from io->abf), then the whole of N (or a column chunk that leaves room for
+ * the output tile). The epilogue runs inside the GEMM, on each 32 x 32 block as its tiles are
+ * stored on AMX, else on the task's tile after it. Scratch: converted rows, [q4: one
+ * dequantized panel], [residual or bf16 out: rows x nc tile; ln: the row being normalized]. */
 static void linear_packed(fathom_backend *be, float *out, const float *in, const lp_io *io,
                           const fathom_bf16_mat *w, const fathom_q8_mat *wq, const fathom_q4_mat *w4,
                           const float *b, const float *gamma, int M, int N, int K, fathom_act act) {
@@ -579,25 +593,30 @@ static void linear_packed(fathom_backend *be, float *out, const float *in, const
         size_t fit = room / RB / FATHOM_BF16_NR * FATHOM_BF16_NR;
         if ((size_t)nc > fit) nc = (int)fit;
     }
-    const int nrow = (M + RB - 1) / RB, ncol = (N + nc - 1) / nc;
+    /* q4 stays at RB rows: each task dequantizes every panel it runs */
+    const int amx = !w4 && (wq ? kern == FATHOM_CPU_Q8_AMX : kern == FATHOM_CPU_BF16_AMX);
+    const int rb = amx ? 32 : RB, block_ep = tiled && !w4;
+    const int nrow = (M + rb - 1) / rb, ncol = (N + nc - 1) / nc;
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
     for (int t = 0; t < nrow * ncol; t++) {
-        int m0 = (t / ncol) * RB, n0 = (t % ncol) * nc;
-        int rows = M - m0 < RB ? M - m0 : RB, cols = N - n0 < nc ? N - n0 : nc;
+        int m0 = (t / ncol) * rb, n0 = (t % ncol) * nc;
+        int rows = M - m0 < rb ? M - m0 : rb, cols = N - n0 < nc ? N - n0 : nc;
         void *sc = fathom_cpu_scratch(be);
         float *tile = (float *)((char *)sc + abytes + pbytes);
         /* ln: the row being normalized sits where the tile goes after the conversion */
-        if (!io->abf) convert_rows(sc, in + (size_t)m0 * K, rows, K, Kp, wq != NULL, fast, io->ln, tile);
+        if (!io->abf) convert_rows(sc, in + (size_t)m0 * K, rows, rb, K, Kp, wq != NULL, fast, io->ln, tile);
         const uint16_t *a = io->abf ? io->abf + (size_t)m0 * Kp : sc;
         const int8_t *aq = sc;
         const float *sa = (const float *)((char *)sc + (size_t)RB * Kp);
         uint16_t *panel = (uint16_t *)((char *)sc + abytes);
         float *o = tiled ? tile : out + (size_t)m0 * N + n0;
         size_t ldo = tiled ? (size_t)cols : (size_t)N;
-        if (w) fathom_cpu_gemm_bf16(kern, o, ldo, a, w, n0, cols, rows);
-        else if (wq) fathom_cpu_gemm_q8(kern, o, ldo, aq, sa, wq, n0, cols, rows);
+        const lp_task task = {io, out, b, gamma, m0, n0, N, fast, act};
+        const fathom_gemm_ep ep = {task_block, &task, 0}, *e = block_ep ? &ep : NULL;
+        if (w) fathom_cpu_gemm_bf16_ep(kern, o, ldo, a, w, n0, cols, rows, e);
+        else if (wq) fathom_cpu_gemm_q8_ep(kern, o, ldo, aq, sa, wq, n0, cols, rows, e);
         else fathom_cpu_gemm_q4(kern, o, ldo, a, w4, n0, cols, rows, panel);
-        epilogue(io, out, o, ldo, b, gamma, m0, n0, rows, cols, N, act, fast);
+        if (!block_ep) epilogue(io, out, o, ldo, b, gamma, m0, n0, rows, cols, N, act, fast);
     }
 }
 

@@ -100,6 +100,17 @@ void fathom_cpu_gemm_q8(fathom_cpu_q8_kernel k, float *c, size_t ldc, const int8
     else fathom_cpu_gemm_q8_portable(c, ldc, a, sa, w, n0, ncols, M);
 }
 
+void fathom_cpu_gemm_q8_ep(fathom_cpu_q8_kernel k, float *c, size_t ldc, const int8_t *a,
+                           const float *sa, const fathom_q8_mat *w, int n0, int ncols, int M,
+                           const fathom_gemm_ep *ep) {
+    if (k == FATHOM_CPU_Q8_AMX) {
+        fathom_cpu_gemm_q8_amx_ep(c, ldc, a, sa, w, n0, ncols, M, ep);
+        return;
+    }
+    fathom_cpu_gemm_q8(k, c, ldc, a, sa, w, n0, ncols, M);
+    if (ep) ep->fn(ep, c, ldc, 0, ep->col0, M, ncols);
+}
+
 int fathom_cpu_q8_kernel_available(fathom_cpu_q8_kernel k) {
     unsigned f = fathom_cpu_features();
     switch (k) {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h" /* fathom_gemm_ep */
 
 typedef enum fathom_cpu_q8_kernel {
     FATHOM_CPU_Q8_PORTABLE = 0,
@@ -59,5 +60,11 @@ void fathom_cpu_gemm_q8_vnni(float *c, size_t ldc, const int8_t *a, const float 
                              const fathom_q8_mat *w, int n0, int ncols, int M);
 void fathom_cpu_gemm_q8_amx(float *c, size_t ldc, const int8_t *a, const float *sa,
                             const fathom_q8_mat *w, int n0, int ncols, int M);
+/* the same, then ep (NULL: none) on the output: per 32 x 32 block on AMX (cpu_bf16.h) */
+void fathom_cpu_gemm_q8_ep(fathom_cpu_q8_kernel k, float *c, size_t ldc, const int8_t *a,
+                           const float *sa, const fathom_q8_mat *w, int n0, int ncols, int M,
+                           const fathom_gemm_ep *ep);
+void fathom_cpu_gemm_q8_amx_ep(float *c, size_t ldc, const int8_t *a, const float *sa,
+                               const fathom_q8_mat *w, int n0, int ncols, int M, const fathom_gemm_ep *ep);
 
 #endif
