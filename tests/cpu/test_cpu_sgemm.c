@@ -28,6 +28,7 @@ typedef struct shape {
 
 static const shape shapes[] = {
     {1, 32, 64}, {13, 40, 75}, {14, 7, 3}, {57, 96, 64}, {130, 64, 33}, {71, 200, 130}, {3, 1024, 16},
+    {500, 790, 24}, /* 25 panels a task: the rows packed first (cpu_sgemm.c) */
 };
 enum { NSHAPE = sizeof shapes / sizeof shapes[0] };
 

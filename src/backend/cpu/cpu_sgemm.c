@@ -20,7 +20,8 @@
 enum {
     MR = FATHOM_SGEMM_MR,
     NR = FATHOM_SGEMM_NR,
-    MC = 4 * MR, /* rows per task: a panel serves 4 register tiles from L2 */
+    MC = 4 * MR,      /* rows per task: a panel serves 4 register tiles from L2 */
+    PACK_PANELS = 24, /* a task of this many panels packs its rows first */
 };
 
 struct fathom_cpu_sgemm_set {
@@ -120,17 +121,62 @@ size_t fathom_cpu_sgemm_bytes(fathom_backend *be) {
 const fathom_sgemm_mat *fathom_cpu_sgemm_find(fathom_backend *be, const float *w, int N, int K) {
     const fathom_cpu_sgemm_set *s = ((fathom_cpu_ctx *)be->ctx)->sgemm;
     if (!s || !fathom_cpu_has_avx512()) return NULL;
-    /* a task's normalized rows (MC x K) must fit its scratch */
-    if ((size_t)MC * K > FATHOM_CPU_SCRATCH) return NULL;
+    /* a task's rows (MC x K, packed or normalized) and one LayerNorm row must fit its scratch */
+    if ((size_t)(MC + 1) * K > FATHOM_CPU_SCRATCH) return NULL;
     for (int i = 0; i < s->n; i++)
         if (s->m[i].src == w && s->m[i].N == N && s->m[i].K == K) return &s->m[i];
     return NULL;
 }
 
+/* A task's rows [0, rows) of a (or their LayerNorm, through row) packed k-major in tiles of
+ * 14: ap[(r / 14) 14 K + k 14 + r % 14], zero rows up to a multiple of 14 */
+static void pack_rows(float *ap, const float *a, int rows, int K, const fathom_cpu_ln *ln, float *row) {
+    for (int r = 0; r < (rows + MR - 1) / MR * MR; r++) {
+        float *d = ap + (size_t)(r / MR) * MR * K + r % MR;
+        const float *src = a + (size_t)r * K;
+        if (r >= rows) {
+            for (int k = 0; k < K; k++) d[(size_t)k * MR] = 0.0f;
+            continue;
+        }
+        if (ln) fathom_cpu_layernorm_row(row, src, ln->w, ln->b, K, ln->eps), src = row;
+        for (int k = 0; k < K; k++) d[(size_t)k * MR] = src[k];
+    }
+}
+
+/* One task: rows [m0, m0 + rows) x panels [p0, p1), in this thread's scratch. Many panels:
+ * the rows are packed first (one A stream for the tiles instead of 14; the packing is paid
+ * back from ~24 panels on, measured); few: the tiles read the rows in place (LayerNorm
+ * written to the scratch first). */
+static void task(fathom_backend *be, float *out, const float *in, const fathom_cpu_ln *ln,
+                 const fathom_sgemm_mat *w, const float *b, const float *gamma, int m0, int rows, int p0, int p1) {
+    const int N = w->N, K = w->K;
+    float *s = fathom_cpu_scratch(be);
+    const float *a = in + (size_t)m0 * K;
+    const int packed = p1 - p0 >= PACK_PANELS;
+    if (packed) {
+        pack_rows(s, a, rows, K, ln, s + (size_t)MC * K);
+        a = s;
+    } else if (ln) {
+        for (int r = 0; r < rows; r++)
+            fathom_cpu_layernorm_row(s + (size_t)r * K, a + (size_t)r * K, ln->w, ln->b, K, ln->eps);
+        a = s;
+    }
+    for (int p = p0; p < p1; p++) {
+        const int n0 = p * NR, cols = N - n0 < NR ? N - n0 : NR;
+        const float *bp = w->p + (size_t)p * K * NR, *bb = b ? b + n0 : NULL, *g = gamma ? gamma + n0 : NULL;
+        for (int r0 = 0; r0 < rows; r0 += MR) {
+            float *c = out + (size_t)(m0 + r0) * N + n0;
+            const int mr = rows - r0 < MR ? rows - r0 : MR;
+            if (packed) fathom_cpu_sgemm_tile_packed_avx512(c, N, a + (size_t)r0 * K, bp, K, mr, cols, bb, g);
+            else fathom_cpu_sgemm_tile_avx512(c, N, a + (size_t)r0 * K, K, bp, K, mr, cols, bb, g);
+        }
+    }
+}
+
 void fathom_cpu_sgemm_linear(fathom_backend *be, float *out, const float *in, const fathom_cpu_ln *ln,
                              const fathom_sgemm_mat *w, const float *b, const float *gamma, int M,
                              fathom_act act) {
-    const int N = w->N, K = w->K, panels = w->Np / NR, rblocks = (M + MC - 1) / MC;
+    const int N = w->N, panels = w->Np / NR, rblocks = (M + MC - 1) / MC;
     /* few row blocks (small M): split the panels too, so every thread has work */
     int split = 1;
     while (rblocks * split < 4 * be->threads && panels >= 2 * split) split *= 2;
@@ -141,21 +187,8 @@ void fathom_cpu_sgemm_linear(fathom_backend *be, float *out, const float *in, co
         const int m0 = t / split * MC, rows = M - m0 < MC ? M - m0 : MC;
         const int p0 = t % split * per, p1 = p0 + per < panels ? p0 + per : panels;
         if (p0 >= p1) continue;
-        const float *a = in + (size_t)m0 * K;
-        if (ln) { /* the normalized rows, once per task, in this thread's scratch */
-            float *s = fathom_cpu_scratch(be);
-            for (int r = 0; r < rows; r++)
-                fathom_cpu_layernorm_row(s + (size_t)r * K, a + (size_t)r * K, ln->w, ln->b, K, ln->eps);
-            a = s;
-        }
-        for (int p = p0; p < p1; p++) {
-            const int n0 = p * NR, cols = N - n0 < NR ? N - n0 : NR;
-            for (int r0 = 0; r0 < rows; r0 += MR)
-                fathom_cpu_sgemm_tile_avx512(out + (size_t)(m0 + r0) * N + n0, N, a + (size_t)r0 * K, K,
-                                             w->p + (size_t)p * K * NR, K, rows - r0 < MR ? rows - r0 : MR,
-                                             cols, b ? b + n0 : NULL, gamma ? gamma + n0 : NULL);
-        }
-        if (post != FATHOM_ACT_NONE) {
+        task(be, out, in, ln, w, b, gamma, m0, rows, p0, p1);
+        if (post != FATHOM_ACT_NONE) { /* GELU / ReLU over the task's outputs, still in L2 */
             const int c0 = p0 * NR, c1 = p1 * NR < N ? p1 * NR : N;
             for (int r = 0; r < rows; r++) fathom_cpu_bias_act(out + (size_t)(m0 + r) * N + c0, NULL, c1 - c0, post);
         }

@@ -50,5 +50,8 @@ void fathom_cpu_sgemm_linear(fathom_backend *be, float *out, const float *in, co
  * c += gamma * (acc + bias) (bias NULL: 0). */
 void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size_t lda, const float *bp, int K,
                                   int rows, int cols, const float *bias, const float *gamma);
+/* The same on A packed k-major: ap[k * 14 + r], rows past `rows` zero */
+void fathom_cpu_sgemm_tile_packed_avx512(float *c, size_t ldc, const float *ap, const float *bp, int K,
+                                         int rows, int cols, const float *bias, const float *gamma);
 
 #endif

@@ -26,6 +26,13 @@ TGT static inline void store_row(float *c, __m512 v0, __m512 v1, __mmask16 m0, _
     _mm512_mask_storeu_ps(c + 16, m1, v1);
 }
 
+TGT static inline __attribute__((always_inline)) void store_tile(float *c, size_t ldc, const __m512 *acc, int rows, int cols, const float *bias,
+                                                                 const float *gamma) {
+    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    for (int r = 0; r < rows; r++) store_row(c + (size_t)r * ldc, acc[2 * r], acc[2 * r + 1], m0, m1, bias, gamma);
+}
+
 /* Two row groups of 7 (a0: rows 0-6, a1: rows 7-13) keep the addresses in a few registers:
  * row r of a group is at base + r lda, which x86 addressing reaches from lda, 3 lda. */
 TGT void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size_t lda, const float *bp, int K,
@@ -59,11 +66,27 @@ TGT void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size
             }
         }
     }
-    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-    const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-    for (int r = 0; r < rows; r++) store_row(c + (size_t)r * ldc, acc[2 * r], acc[2 * r + 1], m0, m1, bias, gamma);
+    store_tile(c, ldc, acc, rows, cols, bias, gamma);
 }
 
+/* The same on A packed k-major, ap[k * 14 + r] (one stream instead of 14; rows past `rows`
+ * zero). */
+TGT void fathom_cpu_sgemm_tile_packed_avx512(float *c, size_t ldc, const float *ap, const float *bp, int K,
+                                             int rows, int cols, const float *bias, const float *gamma) {
+    __m512 acc[2 * MR];
+    for (int i = 0; i < 2 * MR; i++) acc[i] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_load_ps(bp + (size_t)k * NR), b1 = _mm512_load_ps(bp + (size_t)k * NR + 16);
+        const float *a = ap + (size_t)k * MR;
+#pragma GCC unroll 14
+        for (int r = 0; r < MR; r++) {
+            const __m512 x = _mm512_set1_ps(a[r]);
+            acc[2 * r] = _mm512_fmadd_ps(x, b0, acc[2 * r]);
+            acc[2 * r + 1] = _mm512_fmadd_ps(x, b1, acc[2 * r + 1]);
+        }
+    }
+    store_tile(c, ldc, acc, rows, cols, bias, gamma);
+}
 #else
 
 void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size_t lda, const float *bp, int K,
