@@ -130,10 +130,38 @@ static void test_dispatch(void **state) {
     free(in), free(w), free(a), free(p);
 }
 
+/* GELU in the tile store against the elementwise one (cpu_math.c: the same polynomials):
+ * x . 1 over a sweep through both erf branches (|x| / sqrt 2 around 0.75), the clamp at 4
+ * and large |x|, to 2e-7 of max(1, |gelu|) (FMA contraction moves a few ulp) */
+static void test_gelu(void **state) {
+    (void)state;
+    if (!fathom_cpu_has_avx512()) tu_skip("this CPU has no AVX-512");
+    const int M = 4001, N = 1, K = 1;
+    float *x = malloc(M * sizeof *x), *got = malloc(M * sizeof *got), *want = malloc(M * sizeof *want);
+    const float one = 1.0f;
+    assert_true(x && got && want);
+    for (int i = 0; i < M; i++) x[i] = want[i] = -12.0f + 24.0f * (float)i / (M - 1);
+    fathom_backend *be = backend();
+    const float *ws[1] = {&one};
+    assert_int_equal(fathom_cpu_sgemm_pack(be, ws, &N, &K, 1), FATHOM_OK);
+    be->ops->linear(be, got, x, &one, NULL, M, N, K, FATHOM_ACT_GELU);
+    fathom_cpu_bias_act(want, NULL, (size_t)M, FATHOM_ACT_GELU);
+    double worst = 0;
+    for (int i = 0; i < M; i++) {
+        double d = fabs((double)got[i] - want[i]) / fmax(1.0, fabs(want[i]));
+        worst = d > worst ? d : worst;
+    }
+    printf("tile GELU vs fathom_cpu_bias_act over [-12, 12]: %.2e\n", worst);
+    assert_true(worst <= 2e-7);
+    fathom_backend_free(&be);
+    free(x), free(got), free(want);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_gelu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,7 +148,8 @@ static void pack_rows(float *ap, const float *a, int rows, int K, const fathom_c
  * back from ~24 panels on, measured); few: the tiles read the rows in place (LayerNorm
  * written to the scratch first). */
 static void task(fathom_backend *be, float *out, const float *in, const fathom_cpu_ln *ln,
-                 const fathom_sgemm_mat *w, const float *b, const float *gamma, int m0, int rows, int p0, int p1) {
+                 const fathom_sgemm_mat *w, const float *b, const float *gamma, fathom_act act, int m0, int rows,
+                 int p0, int p1) {
     const int N = w->N, K = w->K;
     float *s = fathom_cpu_scratch(be);
     const float *a = in + (size_t)m0 * K;
@@ -163,12 +164,13 @@ static void task(fathom_backend *be, float *out, const float *in, const fathom_c
     }
     for (int p = p0; p < p1; p++) {
         const int n0 = p * NR, cols = N - n0 < NR ? N - n0 : NR;
-        const float *bp = w->p + (size_t)p * K * NR, *bb = b ? b + n0 : NULL, *g = gamma ? gamma + n0 : NULL;
+        const float *bp = w->p + (size_t)p * K * NR;
+        const fathom_sgemm_epi e = {b ? b + n0 : NULL, gamma ? gamma + n0 : NULL, act};
         for (int r0 = 0; r0 < rows; r0 += MR) {
             float *c = out + (size_t)(m0 + r0) * N + n0;
             const int mr = rows - r0 < MR ? rows - r0 : MR;
-            if (packed) fathom_cpu_sgemm_tile_packed_avx512(c, N, a + (size_t)r0 * K, bp, K, mr, cols, bb, g);
-            else fathom_cpu_sgemm_tile_avx512(c, N, a + (size_t)r0 * K, K, bp, K, mr, cols, bb, g);
+            if (packed) fathom_cpu_sgemm_tile_packed_avx512(c, N, a + (size_t)r0 * K, bp, K, mr, cols, &e);
+            else fathom_cpu_sgemm_tile_avx512(c, N, a + (size_t)r0 * K, K, bp, K, mr, cols, &e);
         }
     }
 }
@@ -176,21 +178,16 @@ static void task(fathom_backend *be, float *out, const float *in, const fathom_c
 void fathom_cpu_sgemm_linear(fathom_backend *be, float *out, const float *in, const fathom_cpu_ln *ln,
                              const fathom_sgemm_mat *w, const float *b, const float *gamma, int M,
                              fathom_act act) {
-    const int N = w->N, panels = w->Np / NR, rblocks = (M + MC - 1) / MC;
+    const int panels = w->Np / NR, rblocks = (M + MC - 1) / MC;
     /* few row blocks (small M): split the panels too, so every thread has work */
     int split = 1;
     while (rblocks * split < 4 * be->threads && panels >= 2 * split) split *= 2;
     const int per = (panels + split - 1) / split;
-    const fathom_act post = gamma ? FATHOM_ACT_NONE : act; /* bias is added in the store */
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
     for (int t = 0; t < rblocks * split; t++) {
         const int m0 = t / split * MC, rows = M - m0 < MC ? M - m0 : MC;
         const int p0 = t % split * per, p1 = p0 + per < panels ? p0 + per : panels;
         if (p0 >= p1) continue;
-        task(be, out, in, ln, w, b, gamma, m0, rows, p0, p1);
-        if (post != FATHOM_ACT_NONE) { /* GELU / ReLU over the task's outputs, still in L2 */
-            const int c0 = p0 * NR, c1 = p1 * NR < N ? p1 * NR : N;
-            for (int r = 0; r < rows; r++) fathom_cpu_bias_act(out + (size_t)(m0 + r) * N + c0, NULL, c1 - c0, post);
-        }
+        task(be, out, in, ln, w, b, gamma, act, m0, rows, p0, p1);
     }
 }

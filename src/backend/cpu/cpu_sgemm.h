@@ -45,13 +45,19 @@ void fathom_cpu_sgemm_linear(fathom_backend *be, float *out, const float *in, co
                              const fathom_sgemm_mat *w, const float *b, const float *gamma, int M,
                              fathom_act act);
 
-/* One register tile (AVX-512 only): rows < 14 rows of A at a (row r at a + r lda) times the
- * panel bp (K x 32), cols <= 32 valid; c rows at c + r ldc get acc + bias (gamma NULL) or
- * c += gamma * (acc + bias) (bias NULL: 0). */
+/* A tile's epilogue: c = act(acc + bias), or with gamma c += gamma * (acc + bias) (act
+ * ignored); bias and gamma at the tile's first column, bias NULL: 0 */
+typedef struct fathom_sgemm_epi {
+    const float *bias, *gamma;
+    fathom_act act;
+} fathom_sgemm_epi;
+
+/* One register tile (AVX-512 only): rows <= 14 rows of A at a (row r at a + r lda) times the
+ * panel bp (K x 32), cols <= 32 valid, into the rows of c (row r at c + r ldc) through e */
 void fathom_cpu_sgemm_tile_avx512(float *c, size_t ldc, const float *a, size_t lda, const float *bp, int K,
-                                  int rows, int cols, const float *bias, const float *gamma);
+                                  int rows, int cols, const fathom_sgemm_epi *e);
 /* The same on A packed k-major: ap[k * 14 + r], rows past `rows` zero */
 void fathom_cpu_sgemm_tile_packed_avx512(float *c, size_t ldc, const float *ap, const float *bp, int K,
-                                         int rows, int cols, const float *bias, const float *gamma);
+                                         int rows, int cols, const fathom_sgemm_epi *e);
 
 #endif
