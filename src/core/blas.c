@@ -29,11 +29,6 @@ void fathom_blas_check(void) {
 
 fathom_status fathom_blas_serial_call(fathom_status (*fn)(void *), void *arg) {
     fathom_status st = FATHOM_OK;
-    /* OpenBLAS set to one thread (fathom_blas_serial, as the CLI does) is serial on every
-     * thread already: no region then. Inside one, every backend region is a nested team, and
-     * libgomp starts and ends fresh threads for each nested team instead of reusing its pool:
-     * 110 pthread_create a ViT-S pass (docs/precision.md "Round 8: fp32"). */
-    if (openblas_get_num_threads() == 1) return fn(arg);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(1)
     {
