@@ -43,8 +43,9 @@ static void attach(fathom_backend *be, fathom_cpu_sgemm_set *s) {
     ctx->sgemm = s;
 }
 
-/* one weight (N, K) into the next slot of s as panels */
-static fathom_status add(fathom_cpu_sgemm_set *s, const float *w, int N, int K) {
+/* one weight (N, K) into the next slot of s as panels, on the backend's team (as every op:
+ * a one-thread engine stays on its own thread) */
+static fathom_status add(fathom_backend *be, fathom_cpu_sgemm_set *s, const float *w, int N, int K) {
     if (!w || N <= 0 || K <= 0) return FATHOM_OK; /* absent (a model without it): nothing to pack */
     fathom_sgemm_mat *m = &s->m[s->n];
     m->src = w, m->N = N, m->K = K, m->Np = (N + NR - 1) / NR * NR;
@@ -55,7 +56,7 @@ static fathom_status add(fathom_cpu_sgemm_set *s, const float *w, int N, int K) 
     s->bytes += bytes;
     float *p = m->p;
     const int np = m->Np / NR;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(be->threads) schedule(static)
     for (int j = 0; j < np; j++) {
         float *pj = p + (size_t)j * K * NR;
         for (int c = 0; c < NR; c++) {
@@ -79,7 +80,7 @@ static fathom_status new_set(int cap, fathom_cpu_sgemm_set **out) {
 fathom_status fathom_cpu_sgemm_pack(fathom_backend *be, const float *const *w, const int *N, const int *K, int n) {
     fathom_cpu_sgemm_set *s = NULL;
     fathom_status st = new_set(n, &s);
-    for (int i = 0; i < n && st == FATHOM_OK; i++) st = add(s, w[i], N[i], K[i]);
+    for (int i = 0; i < n && st == FATHOM_OK; i++) st = add(be, s, w[i], N[i], K[i]);
     if (st != FATHOM_OK) {
         fathom_cpu_sgemm_set_free(s);
         s = NULL;
@@ -97,13 +98,13 @@ fathom_status fathom_cpu_sgemm_prepare(fathom_backend *be, const fathom_weights 
     const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
     fathom_cpu_sgemm_set *s = NULL;
     fathom_status st = new_set(1 + 4 * a->depth, &s);
-    if (st == FATHOM_OK) st = add(s, w->patch_w, D, 3 * P * P);
+    if (st == FATHOM_OK) st = add(be, s, w->patch_w, D, 3 * P * P);
     for (int i = 0; i < a->depth && st == FATHOM_OK; i++) {
         const fathom_block_weights *b = &w->blocks[i];
-        if ((st = add(s, b->qkv_w, 3 * D, D)) != FATHOM_OK) break;
-        if ((st = add(s, b->proj_w, D, D)) != FATHOM_OK) break;
-        if ((st = add(s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break; /* vitg: w12 */
-        st = add(s, b->fc2_w, D, Hm);
+        if ((st = add(be, s, b->qkv_w, 3 * D, D)) != FATHOM_OK) break;
+        if ((st = add(be, s, b->proj_w, D, D)) != FATHOM_OK) break;
+        if ((st = add(be, s, b->fc1_w, a->swiglu ? 2 * Hm : Hm, D)) != FATHOM_OK) break; /* vitg: w12 */
+        st = add(be, s, b->fc2_w, D, Hm);
     }
     if (st != FATHOM_OK) {
         fathom_cpu_sgemm_set_free(s);
