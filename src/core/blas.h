@@ -14,7 +14,9 @@ void fathom_blas_check(void);
  * leaves inactive) then opens a nested team on every GEMM: 10-25x slower under load. The size
  * is set inside a one-thread region, whose ICVs libgomp owns: set on the bare thread it
  * corrupted the heap at thread exit (serve, 2026-12-05). A team of one is not an active level,
- * so the backend's own regions still run their threads. */
+ * so the backend's own regions still run their threads (as nested teams, which libgomp
+ * starts on fresh threads each time; running fn bare instead when OpenBLAS is set to one
+ * thread was tried and made video depth nondeterministic: docs/precision.md "Round 8: fp32"). */
 fathom_status fathom_blas_serial_call(fathom_status (*fn)(void *), void *arg);
 
 #endif

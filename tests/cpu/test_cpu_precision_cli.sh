@@ -49,7 +49,9 @@ check "bench reports GFLOP/s" grep -q "GFLOP/s achieved" "$T/out"
 FATHOM_CPU_KERNEL=portable bench "${QUICK[@]}" --precision bf16
 check "FATHOM_CPU_KERNEL=portable reaches the engine" grep -q "kernels: *cpu bf16, gemm portable" "$T/out"
 bench "${QUICK[@]}"
-check "default bench stays fp32" grep -q "kernels: *cpu fp32, gemm openblas sgemm" "$T/out"
+check "default bench stays fp32" grep -Eq "kernels: *cpu fp32, gemm (openblas|avx512) sgemm" "$T/out"
+FATHOM_CPU_KERNEL=portable bench "${QUICK[@]}"
+check "FATHOM_CPU_KERNEL=portable: fp32 on OpenBLAS" grep -q "kernels: *cpu fp32, gemm openblas sgemm" "$T/out"
 
 run --model "$MODEL" --weights int4 -o "$T/bad" "$CASE/input.png"
 check "run --weights int4 exits 2" test "$RC" -eq 2

@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_sgemm.h"
 #include "core/alloc.h"
 #include "core/status.h"
 
@@ -41,8 +42,22 @@ static void cpu_destroy(fathom_backend *be) {
     fathom_cpu_ctx *ctx = be->ctx;
     if (ctx) fathom_free_sized(ctx->scratch, ctx->scratch_bytes);
     if (ctx) fathom_cpu_bf16_set_free(ctx->bf16); /* packed bf16/int8/q4 weights */
+    if (ctx) fathom_cpu_sgemm_set_free(ctx->sgemm);
     free(ctx);
     free(be);
+}
+
+/* bf16 / int8 / q4: the packed sets (cpu_packed.c); fp32: AVX-512 panels of the encoder
+ * linears (cpu_sgemm.c), made after the fp32 checks there pass */
+static fathom_status cpu_prepare_weights(fathom_backend *be, const struct fathom_weights *w,
+                                         fathom_precision precision, fathom_weight_format format) {
+    fathom_cpu_ctx *ctx = be->ctx;
+    fathom_cpu_sgemm_set_free(ctx->sgemm);
+    ctx->sgemm = NULL;
+    fathom_status s = fathom_cpu_prepare_weights(be, w, precision, format);
+    if (s == FATHOM_OK && format == FATHOM_WEIGHTS_DEFAULT && precision != FATHOM_PRECISION_BF16)
+        s = fathom_cpu_sgemm_prepare(be, w);
+    return s;
 }
 
 static const fathom_backend_ops cpu_ops = {
@@ -54,7 +69,7 @@ static const fathom_backend_ops cpu_ops = {
     .sync = cpu_sync,
     .reserve_scratch = cpu_reserve_scratch,
     .destroy = cpu_destroy,
-    .prepare_weights = fathom_cpu_prepare_weights,
+    .prepare_weights = cpu_prepare_weights,
     .packed_sources = fathom_cpu_packed_sources,
     .describe = fathom_cpu_describe,
 #define FATHOM_OP(name, params) .name = fathom_cpu_##name,

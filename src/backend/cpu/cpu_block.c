@@ -6,6 +6,7 @@
  * per-row scale over all of H) and fp32 run ln_linear, then linear_residual. */
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_sgemm.h"
 
 void fathom_cpu_ln_linear(fathom_backend *be, float *out, float *y, const float *w, const float *b,
                           const float *x, const float *ln_w, const float *ln_b, int M, int N, int K,
@@ -16,6 +17,12 @@ void fathom_cpu_ln_linear(fathom_backend *be, float *out, float *y, const float 
     if ((m && m->N == N && m->K == K) || (q && q->N == N && q->K == K) || (q4 && q4->N == N && q4->K == K)) {
         const fathom_cpu_ln ln = {ln_w, ln_b, eps};
         fathom_cpu_ln_linear_packed(be, out, x, &ln, m, q, q4, b, M, N, K, act);
+        return;
+    }
+    const fathom_sgemm_mat *sm = fathom_cpu_sgemm_find(be, w, N, K);
+    if (sm) { /* fp32 panels: each task normalizes its rows into its scratch (cpu_sgemm.c) */
+        const fathom_cpu_ln ln = {ln_w, ln_b, eps};
+        fathom_cpu_sgemm_linear(be, out, x, &ln, sm, b, NULL, M, act);
         return;
     }
     fathom_cpu_layernorm(be, y, x, ln_w, ln_b, M, K, eps);

@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_sgemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -92,6 +93,7 @@ void fathom_cpu_describe(fathom_backend *be, char *buf, size_t n) {
     const char *kern = k >= 0    ? fathom_cpu_bf16_kernel_name(k)
                        : q >= 0  ? fathom_cpu_q8_kernel_name(q)
                        : q4 >= 0 ? fathom_cpu_bf16_kernel_name(q4)
+                       : fathom_cpu_sgemm_bytes(be) ? "avx512 sgemm (fp32 weight panels)"
                                  : "openblas sgemm";
     size_t packed, fp32;
     char mem[96] = "";

@@ -33,6 +33,7 @@ typedef struct fathom_cpu_ctx {
     float *scratch;       /* owned: threads * FATHOM_CPU_SCRATCH floats, 64-byte aligned */
     size_t scratch_bytes; /* size given to fathom_alloc */
     struct fathom_cpu_bf16_set *bf16; /* owned: packed bf16/int8/q4 weights or NULL (cpu_packed.h) */
+    struct fathom_cpu_sgemm_set *sgemm; /* owned: fp32 weight panels or NULL (cpu_sgemm.h) */
 } fathom_cpu_ctx;
 
 /* this thread's scratch tile (call inside a parallel region of be->threads) */

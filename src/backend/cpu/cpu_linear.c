@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_internal.h"
 #include "backend/cpu/cpu_packed.h"
+#include "backend/cpu/cpu_sgemm.h"
 
 /* rows per block: ~M / (2 threads), a multiple of 16, within [16, cap] */
 static int row_block(int M, int threads, int cap) {
@@ -38,6 +39,11 @@ void fathom_cpu_linear(fathom_backend *be, float *out, const float *in, const fl
         run_packed(be, out, in, w, b, NULL, M, N, K, act);
         return;
     }
+    const fathom_sgemm_mat *sm = fathom_cpu_sgemm_find(be, w, N, K);
+    if (sm) { /* fp32 weight panels (cpu_sgemm.h) */
+        fathom_cpu_sgemm_linear(be, out, in, NULL, sm, b, NULL, M, act);
+        return;
+    }
     int rb = row_block(M, be->threads, 1 << 20);
     int nblk = (M + rb - 1) / rb;
 #pragma omp parallel for num_threads(be->threads) schedule(dynamic, 1)
@@ -55,6 +61,11 @@ void fathom_cpu_linear_residual(fathom_backend *be, float *x, const float *in, c
                                 const float *b, const float *gamma, int M, int N, int K) {
     if (packed(be, w, N, K)) { /* as in linear */
         run_packed(be, x, in, w, b, gamma, M, N, K, FATHOM_ACT_NONE);
+        return;
+    }
+    const fathom_sgemm_mat *sm = fathom_cpu_sgemm_find(be, w, N, K);
+    if (sm) { /* as in linear */
+        fathom_cpu_sgemm_linear(be, x, in, NULL, sm, b, gamma, M, FATHOM_ACT_NONE);
         return;
     }
     /* the gemm result goes to a scratch tile of rows x nc, then x += gamma * (t + b) */
