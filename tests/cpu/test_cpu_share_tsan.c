@@ -1,5 +1,6 @@
 /* test_cpu_share_tsan.c - engines of one model made at once on several threads (q4 and bf16,
- * release_fp32): they all get the model's one packed set, built once under the share's lock,
+ * release_fp32; fp32 with its AVX-512 weight panels): they all get the model's one packed set
+ * (fp32: one panel set), built once under the share's lock,
  * and their depth is bit-identical to an engine on a model of its own. Also run under TSan
  * (label tsan): the share's table, the build and the release are what it watches. */
 #include <setjmp.h>
@@ -26,7 +27,7 @@ typedef struct job {
     fathom_model *m;
     fathom_engine_params ep;
     const tu_net_case *nc;
-    const void *set; /* the engine's packed set */
+    const void *set; /* the engine's packed set (fp32: its weight panels) */
     float *depth;    /* owned */
     fathom_status st;
 } job;
@@ -36,7 +37,10 @@ static void *make_and_run(void *arg) {
     fathom_engine *e = NULL;
     j->st = fathom_engine_create(j->m, &j->ep, &e);
     if (j->st == FATHOM_OK) {
-        j->set = ((fathom_cpu_ctx *)e->be->ctx)->bf16;
+        const fathom_cpu_ctx *ctx = e->be->ctx;
+        j->set = j->ep.precision == FATHOM_PRECISION_FP32 && j->ep.weights == FATHOM_WEIGHTS_DEFAULT
+                     ? (const void *)ctx->sgemm
+                     : (const void *)ctx->bf16;
         j->depth = malloc(j->nc->nd * sizeof *j->depth);
         j->st = fathom_engine_forward(e, j->nc->x, 1, j->nc->H, j->nc->W, j->depth);
     }
@@ -53,7 +57,8 @@ static void run_format(const char *dir, const tu_net_case *nc, fathom_precision 
     job ref = {own, ep, nc, NULL, NULL, FATHOM_OK};
     make_and_run(&ref);
     assert_int_equal(ref.st, FATHOM_OK);
-    ep.release_fp32 = 1;
+    const int fp32 = p == FATHOM_PRECISION_FP32 && f == FATHOM_WEIGHTS_DEFAULT;
+    ep.release_fp32 = !fp32; /* an fp32 engine reads them */
     job jobs[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -67,9 +72,17 @@ static void run_format(const char *dir, const tu_net_case *nc, fathom_precision 
         assert_memory_equal(jobs[i].depth, ref.depth, nc->nd * sizeof *ref.depth);
         free(jobs[i].depth);
     }
-    assert_true(fathom_weights_released(m->w) > 0);
-    printf("%s: %d engines at once, one set, %zu fp32 bytes released\n", f == FATHOM_WEIGHTS_Q4 ? "q4" : "bf16",
-           THREADS, fathom_weights_released(m->w));
+    if (fp32) {
+        /* the panels exist where AVX-512 does (else OpenBLAS reads the fp32 weights) */
+        if (fathom_cpu_has_avx512()) assert_non_null(jobs[0].set);
+        assert_true(fathom_weights_released(m->w) == 0);
+        printf("fp32: %d engines at once, %s\n", THREADS,
+               jobs[0].set ? "one set of weight panels" : "no panels (no AVX-512)");
+    } else {
+        assert_true(fathom_weights_released(m->w) > 0);
+        printf("%s: %d engines at once, one set, %zu fp32 bytes released\n", f == FATHOM_WEIGHTS_Q4 ? "q4" : "bf16",
+               THREADS, fathom_weights_released(m->w));
+    }
     free(ref.depth);
     fathom_model_free(&own);
     fathom_model_free(&m);
@@ -82,6 +95,7 @@ static void test_share(void **state) {
     if (!tu_load_net_case(dir, &nc)) fail_msg("%s: no network pass", dir);
     run_format(dir, &nc, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_Q4);
     run_format(dir, &nc, FATHOM_PRECISION_BF16, FATHOM_WEIGHTS_DEFAULT);
+    run_format(dir, &nc, FATHOM_PRECISION_FP32, FATHOM_WEIGHTS_DEFAULT);
     tu_free_net_case(&nc);
 }
 

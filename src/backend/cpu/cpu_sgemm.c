@@ -25,16 +25,24 @@ enum {
 };
 
 struct fathom_cpu_sgemm_set {
-    fathom_sgemm_mat *m; /* owned: n of cap */
+    fathom_packed_share *share; /* borrowed: the share that owns this set; NULL: the backend owns it */
+    fathom_sgemm_mat *m;        /* owned: n of cap */
     int n, cap;
     size_t bytes; /* panels held */
 };
 
-void fathom_cpu_sgemm_set_free(fathom_cpu_sgemm_set *s) {
+/* Frees s whole (the owner's call: the share's destroy, or the backend's for its own set) */
+static void set_destroy(void *p) {
+    fathom_cpu_sgemm_set *s = p;
     if (!s) return;
     for (int i = 0; i < s->n; i++) fathom_free_sized(s->m[i].p, (size_t)s->m[i].Np * s->m[i].K * sizeof(float));
     free(s->m);
     free(s);
+}
+
+void fathom_cpu_sgemm_set_free(fathom_cpu_sgemm_set *s) {
+    if (s && s->share) fathom_packed_share_put(s->share, s); /* the model's: drop our reference */
+    else set_destroy(s);
 }
 
 static void attach(fathom_backend *be, fathom_cpu_sgemm_set *s) {
@@ -89,11 +97,8 @@ fathom_status fathom_cpu_sgemm_pack(fathom_backend *be, const float *const *w, c
     return st;
 }
 
-fathom_status fathom_cpu_sgemm_prepare(fathom_backend *be, const fathom_weights *w) {
-    attach(be, NULL);
-    /* OpenBLAS on the fp32 weights: no AVX-512, or the portable kernels forced */
-    const char *env = getenv("FATHOM_CPU_KERNEL");
-    if (!fathom_cpu_has_avx512() || (env && !strcmp(env, "portable"))) return FATHOM_OK;
+/* every encoder linear of w as panels, packed on be's team */
+static fathom_status pack_encoder(fathom_backend *be, const fathom_weights *w, fathom_cpu_sgemm_set **out) {
     const fathom_arch *a = &w->arch;
     const int D = a->embed_dim, Hm = a->mlp_hidden, P = a->patch;
     fathom_cpu_sgemm_set *s = NULL;
@@ -107,11 +112,51 @@ fathom_status fathom_cpu_sgemm_prepare(fathom_backend *be, const fathom_weights 
         st = add(be, s, b->fc2_w, D, Hm);
     }
     if (st != FATHOM_OK) {
-        fathom_cpu_sgemm_set_free(s);
+        set_destroy(s);
         s = NULL;
+    } else {
+        s->share = w->share;
     }
-    attach(be, s);
+    *out = s;
     return st;
+}
+
+typedef struct {
+    fathom_backend *be;
+    const fathom_weights *w;
+} build_arg;
+
+static fathom_status build(void *arg, void **set) {
+    const build_arg *b = arg;
+    fathom_cpu_sgemm_set *s = NULL;
+    fathom_status st = pack_encoder(b->be, b->w, &s);
+    *set = s;
+    return st;
+}
+
+/* The share's key for the fp32 panels: past the packed sets' keys (cpu_packed.c: kind * 64 +
+ * kernels, kinds 0-2); the format -1 is no packed kind (a model loaded quantized has no fp32
+ * weights to pack, and the share refuses it). */
+enum { SHARE_KEY = 4 * 64, SHARE_FORMAT = -1 };
+
+/* The panels are as large as the fp32 encoder weights (ViT-L: 1.2 GiB), so all engines of one
+ * model share one set (made by the first, read-only afterwards), as the packed formats do. */
+fathom_status fathom_cpu_sgemm_prepare(fathom_backend *be, const fathom_weights *w) {
+    attach(be, NULL);
+    /* OpenBLAS on the fp32 weights: no AVX-512, or the portable kernels forced */
+    const char *env = getenv("FATHOM_CPU_KERNEL");
+    if (!fathom_cpu_has_avx512() || (env && !strcmp(env, "portable"))) return FATHOM_OK;
+    if (!w->share) {
+        fathom_cpu_sgemm_set *s = NULL;
+        FATHOM_TRY(pack_encoder(be, w, &s));
+        attach(be, s);
+        return FATHOM_OK;
+    }
+    build_arg b = {be, w};
+    void *set = NULL;
+    FATHOM_TRY(fathom_packed_share_get(w->share, SHARE_KEY, SHARE_FORMAT, build, &b, set_destroy, &set));
+    attach(be, set);
+    return FATHOM_OK;
 }
 
 size_t fathom_cpu_sgemm_bytes(fathom_backend *be) {
