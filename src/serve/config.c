@@ -80,14 +80,27 @@ static const key_info *find_key(const char *name) {
 
 /* Text settings are printable UTF-8: no control bytes, no broken sequences (they must survive
  * the YAML file and JSON replies unchanged). */
+/* Strict UTF-8 of printable characters only: no C0 / C1 controls, DEL, overlong forms,
+ * surrogates or code points past U+10FFFF, and none of the characters YAML reads as a line
+ * break or refuses (U+2028, U+2029, U+FEFF, U+FFFE, U+FFFF), so that every accepted value
+ * renders as a double-quoted YAML scalar that loads back the same (fuzz_serve_config found
+ * "\L", U+2028, coming back folded). */
 static int printable_utf8(const char *v) {
     const unsigned char *p = (const unsigned char *)v;
     while (*p) {
         int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || *p < 0x20 || *p == 0x7f || (n == 1 && *p < 0xc2)) return 0;
+        if (n < 0 || *p < 0x20 || *p == 0x7f) return 0;
+        unsigned cp = n == 0 ? *p : n == 1 ? *p & 0x1fu : n == 2 ? *p & 0x0fu : *p & 0x07u;
         p++;
-        for (int i = 0; i < n; i++, p++)
+        for (int i = 0; i < n; i++, p++) {
             if ((*p & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (*p & 0x3fu);
+        }
+        static const unsigned min_of[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_of[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+            cp == 0xffff)
+            return 0;
     }
     return 1;
 }
@@ -274,7 +287,12 @@ static void value_text(const sv_config *c, const key_info *ki, char *buf, size_t
     case K_STR: snprintf(buf, cap, "%s", (const char *)p); break;
     case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p ? "true" : "false"); break;
     case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
-    case K_NUM: snprintf(buf, cap, "%g", *(const double *)p); break;
+    case K_NUM: { /* the shortest of %.15g / %.17g that reads back the same (YAML round trip) */
+        const double d = *(const double *)p;
+        snprintf(buf, cap, "%.15g", d);
+        if (strtod(buf, NULL) != d) snprintf(buf, cap, "%.17g", d);
+        break;
+    }
     case K_CMAP: snprintf(buf, cap, "%s", fathom_colormap_name(*(const fathom_colormap *)p)); break;
     case K_BYTES: snprintf(buf, cap, "%zu", *(const size_t *)p); break;
     }
